@@ -1,0 +1,19 @@
+"""Write a tiny random-weight Whisper checkpoint (openai-whisper format) for tests and the mini recipe.
+
+    python -m fcodec.bin.make_tiny_whisper --out exp/models/whisper-tiny-random.pt
+"""
+import argparse
+
+from fcodec.utils.whisper import make_tiny_whisper
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="checkpoint file to write")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(make_tiny_whisper(args.out, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+import json
+import os
+
+import pytest
+import torch
+
+from fcodec.utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from fcodec.utils.whisper import load_whisper
+
+
+def test_atomic_write_leaves_no_temporary_files_and_normal_permissions(tmp_path):
+    target = tmp_path / "sub" / "x.json"
+    atomic_write_json(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+    assert target.stat().st_mode & 0o044  # readable by others, as open() would make it
+
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "x.txt"
+    atomic_write_text(target, "old")
+
+    class Boom(Exception):
+        pass
+
+    def failing(obj, path):
+        raise Boom
+
+    with pytest.raises(Boom):
+        from fcodec.utils.io import atomic_write
+
+        atomic_write(target, lambda tmp: failing(None, tmp))
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["x.txt"]
+
+
+def test_atomic_torch_save_round_trip(tmp_path):
+    atomic_torch_save({"w": torch.arange(3)}, tmp_path / "c.pt")
+    assert torch.equal(torch.load(tmp_path / "c.pt", weights_only=True)["w"], torch.arange(3))
+
+
+def test_tiny_whisper_is_multilingual_and_loads(tiny_whisper_path):
+    model = load_whisper(tiny_whisper_path)
+    assert model.is_multilingual and model.dims.n_mels == 80
+
+
+def test_unknown_whisper_name_is_a_clear_error():
+    with pytest.raises(FileNotFoundError, match="neither a file nor one of the published names"):
+        load_whisper("no-such-model")
