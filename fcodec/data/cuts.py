@@ -16,6 +16,7 @@ those stage 1 had to leave out; ``stats.json`` / ``stats.txt`` give hours and ut
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import Counter
@@ -29,7 +30,7 @@ from fcodec.data.data_config import DataConfig, Source
 from fcodec.data.manifest_io import require_file, save_manifest
 from fcodec.data.mix import interleave, sample_ids, select_by_hours
 from fcodec.data.text_norm import normalize_text
-from fcodec.utils.io import atomic_write_json, atomic_write_text
+from fcodec.utils.io import atomic_write_text
 
 SAMPLE_RATE = 16000
 BAD_INPUT = "bad_input.tsv"
@@ -242,10 +243,9 @@ class CutsBuilder:
             for excluded in sorted(self.manifest_dir.glob(f"{corpus}_excluded_*.tsv")):
                 rows += read_report(excluded)
         path = self.out_dir / BAD_INPUT
-        if self._needed(path) or self.rebuilt:
+        if not path.is_file() or set(read_report(path)) != set(rows):
             write_report(path, rows)
-            if str(path) not in self.rebuilt:
-                self.rebuilt.append(str(path))
+            self.rebuilt.append(str(path))
         return rows
 
     # ---- everything
@@ -286,10 +286,15 @@ class CutsBuilder:
         table = "\n".join(lines)
         for line in lines:
             logging.info(line)
-        if self.rebuilt or not (self.out_dir / "stats.json").is_file() or not (self.out_dir / "stats.txt").is_file():
-            atomic_write_json(self.out_dir / "stats.json", stats)
-            atomic_write_text(self.out_dir / "stats.txt", table + "\n")
+        # Rewritten only when they change, so rebuilding one deleted split leaves the others' files alone.
+        _write_if_changed(self.out_dir / "stats.json", json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+        _write_if_changed(self.out_dir / "stats.txt", table + "\n")
         return stats
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
 
 
 def parse_hours(values: List[str], languages: List[str]) -> Dict[str, Optional[float]]:
