@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # cmd.sh: how the recipe launches its jobs (Kaldi/ESPnet style). codec.sh sources it.
 #
 # Every launcher takes the same arguments:
@@ -24,6 +25,7 @@ case "${cmd_backend}" in
     ;;
   *)
     echo "cmd.sh: unknown cmd_backend '${cmd_backend}' (local or slurm)" >&2
+    # shellcheck disable=SC2317  # exit when cmd.sh is run rather than sourced
     return 1 2>/dev/null || exit 1
     ;;
 esac

@@ -21,8 +21,8 @@ fi
 # shellcheck disable=SC1091
 . utils/common.sh
 SECONDS=0
-run_args="$*"
-self=${BASH_SOURCE[0]}
+_run_args="$*"
+_self=${BASH_SOURCE[0]}
 
 # Every option of the recipe, with its default. This block is also the --help text ("# -- x" is a heading,
 # "name=value  # text" an option), and only the names declared here (and in local/data.sh's corpus-options
@@ -54,8 +54,9 @@ bpe_character_coverage=0.9995     # share of character occurrences that get a pi
 
 # The corpus options of local/data.sh are options of the recipe too.
 eval "$(options_block local/data.sh corpus-options)"
-corpus_options=$(options_in local/data.sh corpus-options)
-option_names="$(options_in "${self}") ${corpus_options}"
+_corpus_options=$(options_in local/data.sh corpus-options)
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
+option_names="$(options_in "${_self}") ${_corpus_options}"
 
 # A stage's one-line description from local/data.sh's header ("#   stage N: text").
 stage_doc() {
@@ -80,7 +81,7 @@ Stages:
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
-  options_help "${self}"
+  options_help "${_self}"
   options_help local/data.sh corpus-options
   cat <<EOF
 
@@ -102,21 +103,31 @@ fi
 
 # shellcheck disable=SC1091
 . ./path.sh
-# shellcheck disable=SC1091
+# shellcheck source=cmd.sh
 . ./cmd.sh
 if ! python -c "import fcodec" 2>/dev/null; then
   die "python ($(command -v python || echo 'not found')) cannot import fcodec; run tools/install.sh in the" \
       "repository, which makes tools/venv (path.sh activates it)"
 fi
 
-log "$0 ${run_args} (stages ${stage}-${stop_stage})"
+log "$0 ${_run_args} (stages ${stage}-${stop_stage})"
 log_dir=${data_dir}/log
 manifest_dir=${data_dir}/manifests
 data_args=(--nj "${nj}" --dl-dir "${dl_dir}" --manifest-dir "${manifest_dir}" --force "${force}")
 corpus_args=()
-for name in ${corpus_options}; do
+for name in ${_corpus_options}; do
   corpus_args+=("--${name//_/-}" "${!name}")
 done
+
+# A line for the console and for the stage's log file (a stage that is skipped says so there too).
+stage_log() {
+  local number=$1 line
+  shift
+  line="$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}:${FUNCNAME[1]:-main}) $*"
+  printf '%s\n' "${line}" >&2
+  mkdir -p "${log_dir}"
+  printf '%s\n' "${line}" >> "${log_dir}/stage${number}.log"
+}
 
 not_built() {
   log "Stage $1 ($2) is not built yet: it comes with its own issue. Stop before it with --stop-stage $(( $1 - 1 ))."
@@ -142,10 +153,10 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   signature+=" max_duration=${max_duration} audio_check=${audio_check} seed=${seed}"
   signature+=" manifests=$(fingerprint "${manifest_dir}"/.*.done)"
   status=$(stage_status "${marker}" "${signature}")
-  if [ "${status}" = done ]; then
-    log "Stage 2: ${cuts_dir} is up to date (${marker}); skipped"
+  if [ "${status}" = "done" ]; then
+    stage_log 2 "Stage 2: ${cuts_dir} is up to date (${marker}); skipped"
   else
-    log "Stage 2: cuts -> ${cuts_dir}"
+    stage_log 2 "Stage 2: cuts -> ${cuts_dir} ($([ "${status}" = partial ] && echo "only what is missing" || echo "from scratch"))"
     keep=true
     if [ "${status}" = todo ]; then
       keep=false
@@ -167,10 +178,10 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   signature="train_bpe vocab_size=${bpe_vocab_size} model_type=${bpe_model_type}"
   signature+=" character_coverage=${bpe_character_coverage} cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
   status=$(stage_status "${marker}" "${signature}")
-  if [ "${status}" = done ]; then
-    log "Stage 3: ${lang_dir} is up to date (${marker}); skipped"
+  if [ "${status}" = "done" ]; then
+    stage_log 3 "Stage 3: ${lang_dir} is up to date (${marker}); skipped"
   else
-    log "Stage 3: sentencepiece ${bpe_model_type} model, ${bpe_vocab_size} pieces -> ${lang_dir}"
+    stage_log 3 "Stage 3: sentencepiece ${bpe_model_type} model, ${bpe_vocab_size} pieces -> ${lang_dir}"
     rm -rf "${lang_dir}"
     ${train_cmd} --num-threads "${nj}" "${log_dir}/stage3.log" \
       python -m fcodec.bin.train_bpe --cuts "${data_dir}/cuts/train.jsonl.gz" --lang-dir "${lang_dir}" \

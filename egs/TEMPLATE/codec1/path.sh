@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # path.sh: the environment every stage runs in; codec.sh sources it from the recipe folder.
 # A recipe folder sits three levels below the repository (egs/<corpus>/codec1), so the root is ../../..
 # from here, also when this file is reached through the recipe's symbolic link.

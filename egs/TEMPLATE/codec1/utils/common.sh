@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # utils/common.sh: helpers every recipe script sources (. utils/common.sh).
 #
 #   log MESSAGE...                    a time-stamped line on stderr, naming the script, line and function
@@ -97,7 +98,7 @@ stage_status() {
       missing=1
     fi
   done < <(sed -n 's/^output //p' "${marker}")
-  if [ "${missing}" -eq 1 ]; then echo partial; else echo done; fi
+  if [ "${missing}" -eq 1 ]; then echo partial; else echo "done"; fi
 }
 
 mark_done() {

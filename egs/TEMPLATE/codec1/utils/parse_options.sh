@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # utils/parse_options.sh: Kaldi-style options for recipe scripts. Source it, do not run it:
 #
 #   stage=0            # every option is a shell variable with a default, set above this line

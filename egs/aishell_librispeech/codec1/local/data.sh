@@ -24,6 +24,7 @@ aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aish
 librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty: <dl-dir>/LibriSpeech, downloaded)
 librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for 360 h more English
 # </corpus-options>
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names="$(options_in "${BASH_SOURCE[0]}") $(options_in "${BASH_SOURCE[0]}" corpus-options)"
 print_help() {
   echo "Usage: $0 [--name value ...]"

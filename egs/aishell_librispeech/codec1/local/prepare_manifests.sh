@@ -9,12 +9,14 @@ set -euo pipefail
 # <options>
 nj=4                                                      # parallel jobs
 manifest_dir=data/manifests                               # where the manifests go
+# shellcheck disable=SC2034  # read by stage_status (utils/common.sh)
 force=false                                               # true: redo, whatever the markers say
 aishell_dir=download/aishell                              # the folder that holds data_aishell/ ("": no AISHELL-1)
 librispeech_dir=download/LibriSpeech                      # the folder that holds the part folders ("": no LibriSpeech)
 librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to prepare
 inputs=""                                                 # files whose contents stand for the corpora (e.g. stage 0's marker)
 # </options>
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names=$(options_in "${BASH_SOURCE[0]}")
 print_help() { echo "Usage: $0 [--name value ...]"; options_help "${BASH_SOURCE[0]}"; }
 # shellcheck disable=SC1091

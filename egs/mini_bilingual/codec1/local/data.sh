@@ -26,6 +26,7 @@ mini_eval_speakers=2           # dev speakers and test speakers per language
 mini_train_utts=16             # utterances per training speaker
 mini_eval_utts=6               # utterances per dev/test speaker
 # </corpus-options>
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names="$(options_in "${BASH_SOURCE[0]}") $(options_in "${BASH_SOURCE[0]}" corpus-options)"
 print_help() {
   echo "Usage: $0 [--name value ...]"
@@ -41,7 +42,7 @@ marker=${dl_dir}/.mini_corpus.done
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   signature="synth_mini_corpus seed=${mini_seed} speakers=${mini_train_speakers},${mini_eval_speakers}"
   signature+=" utts=${mini_train_utts},${mini_eval_utts}"
-  if [ "$(stage_status "${marker}" "${signature}")" = done ]; then
+  if [ "$(stage_status "${marker}" "${signature}")" = "done" ]; then
     log "Stage 0: the mini corpus in ${dl_dir} is up to date (${marker}); skipped"
   else
     log "Stage 0: synthesising the mini corpus -> ${dl_dir}"
