@@ -8,8 +8,8 @@ Chinese, as lhotse writes AISHELL-1 (``prepare_aishell``: full-width letters to 
   * Unicode NFKC, which turns full-width letters, digits and punctuation into their half-width forms;
   * Traditional characters into Simplified ones (OpenCC ``t2s``), so Whisper output in either script compares;
   * punctuation removed, Latin letters upper-cased;
-  * spaces removed, except the one between two Latin/digit words ("我用 IPHONE 手机" -> "我用IPHONE手机",
-    "HELLO WORLD" stays two words), so code-switched English keeps its word boundaries.
+  * every space removed, as lhotse does for AISHELL (whose transcripts are word-segmented with spaces, also
+    between the letters of an acronym: "ａ ｂ ｃ" -> "ABC"); character error rates do not depend on spaces.
 
 English, as LibriSpeech transcripts are written: upper case, letters, digits and apostrophes only, single
 spaces (hyphens and other punctuation become spaces; "don't" keeps its apostrophe).
@@ -23,8 +23,6 @@ import unicodedata
 LANGUAGES = ("zh", "en")
 
 _SPACES = re.compile(r"\s+")
-# A space survives in Chinese text only between two Latin/digit words.
-_ZH_SPACE = re.compile(r"(?<![A-Z0-9'])\s+|\s+(?![A-Z0-9'])")
 _EN_NOT_WORD = re.compile(r"[^A-Z0-9' ]+")
 _EN_STRAY_APOSTROPHE = re.compile(r"(?<![A-Z0-9])'|'(?![A-Z0-9])")
 
@@ -62,13 +60,13 @@ def collapse_spaces(text: str) -> str:
 
 
 def normalize_zh(text: str, simplified: bool = True) -> str:
-    """AISHELL-style Chinese: Simplified, no punctuation, upper-case Latin, no spaces except between Latin words."""
+    """AISHELL-style Chinese: Simplified, no punctuation, upper-case Latin, no spaces."""
     text = to_halfwidth(text)
     if simplified:
         text = to_simplified(text)
-    text = collapse_spaces(remove_punctuation(text, keep="'").upper())
+    text = remove_punctuation(text, keep="'").upper()
     text = _EN_STRAY_APOSTROPHE.sub(" ", text)
-    return _ZH_SPACE.sub("", collapse_spaces(text))
+    return _SPACES.sub("", text)
 
 
 def normalize_en(text: str) -> str:

@@ -25,6 +25,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import soundfile as sf
+from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 from fcodec.data import audio_check as why
@@ -126,14 +127,13 @@ def _location(language: str, split: str, speaker: int, n: int, rng_chapter: int)
 
 def render(text: str, voice: Voice, noise_seed: int) -> np.ndarray:
     """Speak ``text`` and return float32 samples at 16 kHz, peak-normalised to the voice's gain."""
-    from fcodec.data.synth.espeak import Espeak
+    from fcodec.data.synth.espeak import synthesize
 
-    engine = Espeak.get()
-    pcm = engine.synthesize(text, voice.name, rate=voice.rate, pitch=voice.pitch)
+    pcm, rate = synthesize(text, voice.name, rate=voice.rate, pitch=voice.pitch, seed=noise_seed)
     audio = pcm.astype(np.float32) / 32768.0
-    if engine.sample_rate != SAMPLE_RATE:
-        g = np.gcd(engine.sample_rate, SAMPLE_RATE)
-        audio = resample_poly(audio, SAMPLE_RATE // g, engine.sample_rate // g).astype(np.float32)
+    if rate != SAMPLE_RATE:
+        g = np.gcd(rate, SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
     peak = float(np.abs(audio).max()) or 1.0
     audio = audio * (voice.gain / peak)
     # A faint noise floor, so pauses are not digital silence (as in real recordings).
@@ -215,7 +215,8 @@ def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[s
             elif reason == why.NOT_FINITE:  # 32-bit float WAV, as some tools write; a NaN burst inside
                 bad = speech.copy()
                 bad[len(bad) // 3: len(bad) // 3 + 160] = np.nan
-                sf.write(path, bad, SAMPLE_RATE, subtype="FLOAT", format="WAV")
+                # scipy, not libsndfile: libsndfile's float WAV has a PEAK chunk with the time of writing.
+                wavfile.write(path, SAMPLE_RATE, bad.astype(np.float32))
             elif reason == why.EMPTY_TRANSCRIPT:
                 sf.write(path, speech, SAMPLE_RATE, subtype="PCM_16", format=fmt)
                 line = uid
