@@ -130,6 +130,14 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
     return CutSet.from_cuts(kept), bad
 
 
+def load_cuts(path: Path):
+    """An eager CutSet from ``path``; an empty manifest file gives an empty CutSet (lhotse would give None)."""
+    from lhotse import CutSet, load_manifest
+
+    cuts = load_manifest(path)
+    return CutSet() if cuts is None else cuts.to_eager()
+
+
 def _reason_counts(rows: List[BadInput]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(Counter(r.reason for r in rows).items()))
 
@@ -171,7 +179,7 @@ class CutsBuilder:
         path = source_path(self.out_dir, source)
         bad_path = path.with_name(f"{source.name}.bad.tsv")
         if self.options.keep_existing and path.is_file() and bad_path.is_file():
-            cuts = CutSet.from_file(path).to_eager()
+            cuts = load_cuts(path)
         else:
             cuts, bad = build_source(source, self.manifest_dir, self.options)
             write_report(bad_path, bad)
@@ -269,7 +277,7 @@ class CutsBuilder:
         from lhotse import CutSet
 
         stats = {
-            "splits": {name: _split_stats(CutSet.from_file(self.out_dir / f"{name}.jsonl.gz")) for name in splits},
+            "splits": {name: _split_stats(load_cuts(self.out_dir / f"{name}.jsonl.gz")) for name in splits},
             "bad_input": dict(sorted(Counter(r.reason for r in bad).items())),
             "options": {
                 "hours": self.options.hours, "dev_utts": self.options.dev_utts,
@@ -282,10 +290,11 @@ class CutsBuilder:
             for lang, entry in per_lang.items():
                 lines.append(f"{name:<20} {lang:<8} {entry['utts']:>8d} {entry['hours']:>10.3f}")
         lines.append(f"bad input: {len(bad)} utterances left out ({_reason_counts(bad) or 'none'}), "
-                     f"listed in {self.out_dir / BAD_INPUT}")
+                     f"listed in {BAD_INPUT}")
         table = "\n".join(lines)
         for line in lines:
             logging.info(line)
+        logging.info(f"bad-input report: {self.out_dir / BAD_INPUT}")
         # Rewritten only when they change, so rebuilding one deleted split leaves the others' files alone.
         _write_if_changed(self.out_dir / "stats.json", json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
         _write_if_changed(self.out_dir / "stats.txt", table + "\n")

@@ -106,8 +106,9 @@ def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
     names = [s.test_name for s in sources if s.test_name]
     if len(names) != len(set(names)) or {"train", "dev"} & set(names):
         raise ValueError(f"{origin}: test set names must be unique and not 'train'/'dev': {names}")
-    if not any(s.split == "train" for s in sources):
-        raise ValueError(f"{origin}: no corpus has a train part")
+    for split in ("train", "dev"):
+        if not any(s.split == split for s in sources):
+            raise ValueError(f"{origin}: no corpus has a {split} part")
     return DataConfig(sources)
 
 

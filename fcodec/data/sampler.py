@@ -9,6 +9,7 @@ delivered count: a resumed run continues with exactly the next batch it would ha
 from __future__ import annotations
 
 import copy
+from itertools import islice
 from typing import Any, Dict, Optional
 
 from lhotse.dataset import DynamicBucketingSampler
@@ -69,9 +70,9 @@ def build_sampler(
     ``max_duration`` is the seconds of audio per batch. With a training crop, every cut costs at most
     ``segment_duration`` seconds, so batches hold ``max_duration // segment_duration`` cuts, drawn from one
     bucket: bucketing by utterance length would gain nothing on equal crops and would sort the languages
-    apart (AISHELL and LibriSpeech utterances differ in length). Otherwise ``num_buckets`` defaults to 10. ``world_size`` and
-    ``rank`` default to lhotse's rule: the ``WORLD_SIZE``/``RANK`` variables (torchrun), then an initialised
-    ``torch.distributed``, then a single process.
+    apart (AISHELL and LibriSpeech utterances differ in length). Otherwise ``num_buckets`` defaults to 10.
+    ``world_size`` and ``rank`` default to lhotse's rule: the ``WORLD_SIZE``/``RANK`` variables (torchrun),
+    then an initialised ``torch.distributed``, then a single process.
     """
     if max_duration <= 0:
         raise ValueError(f"max_duration must be positive, got {max_duration}")
@@ -81,16 +82,30 @@ def build_sampler(
         if segment_duration > max_duration:
             raise ValueError(f"segment_duration {segment_duration} s exceeds max_duration {max_duration} s")
         limits = {"max_cuts": int(max_duration // segment_duration)}
-        if num_buckets is None:  # one bucket: a single bin edge above any utterance length
-            limits["duration_bins"] = [_ONE_BUCKET]
+        if num_buckets is None:
+            buckets = 1
+    limits["duration_bins"] = _duration_bins(cuts, buckets, limits)
     return ResumableBucketingSampler(
         cuts,
         **limits,
         shuffle=train,
         drop_last=drop_last,
-        num_buckets=buckets,
         buffer_size=buffer_size,
         seed=seed,
         world_size=world_size,
         rank=rank,
     )
+
+
+def _duration_bins(cuts, num_buckets: int, limits: Dict[str, Any], sample: int = 10000):
+    """Bucket edges estimated from the first ``sample`` cuts, as lhotse does, but with no more buckets than cuts
+    (lhotse refuses a small set); a single bucket is one edge above any utterance length."""
+    from lhotse.dataset.sampling.base import TimeConstraint
+    from lhotse.dataset.sampling.dynamic_bucketing import estimate_duration_buckets
+
+    head = list(islice(cuts, sample))
+    num_buckets = min(num_buckets, len(head))
+    if num_buckets < 2:
+        return [_ONE_BUCKET]
+    constraint = TimeConstraint(max_duration=limits.get("max_duration"), max_cuts=limits.get("max_cuts"))
+    return estimate_duration_buckets(head, num_buckets=num_buckets, constraint=constraint)

@@ -14,5 +14,5 @@ exec ./codec.sh \
   --nj 2 \
   --zh-hours 0.05 --en-hours 0.05 \
   --dev-utts 8 --num-test-utts all \
-  --bpe-vocab-size 500 --bpe-character-coverage 1.0 \
+  --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
   "$@"
