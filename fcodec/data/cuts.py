@@ -172,8 +172,6 @@ class CutsBuilder:
         return out
 
     def source_cuts(self, source: Source):
-        from lhotse import CutSet
-
         if source.name in self._sources:
             return self._sources[source.name]
         path = source_path(self.out_dir, source)
@@ -274,8 +272,6 @@ class CutsBuilder:
         return self.write_stats(splits, bad)
 
     def write_stats(self, splits: List[str], bad: List[BadInput]) -> Dict:
-        from lhotse import CutSet
-
         stats = {
             "splits": {name: _split_stats(load_cuts(self.out_dir / f"{name}.jsonl.gz")) for name in splits},
             "bad_input": dict(sorted(Counter(r.reason for r in bad).items())),

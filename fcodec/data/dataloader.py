@@ -14,12 +14,15 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import torch
 
 from fcodec.data.dataset import CodecDataset
 from fcodec.data.sampler import ResumableBucketingSampler, build_sampler
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
 
 
 class CodecDataLoader(torch.utils.data.DataLoader):
@@ -63,7 +66,7 @@ def _as_cutset(cuts):
 
 
 def build_dataloader(
-    cuts: Union["CutSet", str, os.PathLike],  # noqa: F821
+    cuts: Union["CutSet", str, os.PathLike],
     *,
     train: bool,
     max_duration: float,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """AISHELL-1 and LibriSpeech for stages 0 and 1: check the layout on disk, download, write lhotse manifests.
 
-    local/corpora.py fetch   --dl-dir download [--given aishell] aishell=download/aishell librispeech=download/LibriSpeech
+    local/corpora.py fetch   --dl-dir download [--given aishell] [--base-url URL] aishell=download/aishell \
+                             librispeech=download/LibriSpeech
     local/corpora.py prepare --output-dir data/manifests --librispeech-parts "dev-clean test-clean" [--nj 4] \
                              [--keep-existing true] aishell=download/aishell librispeech=download/LibriSpeech
     local/corpora.py check   aishell=/data/aishell
@@ -119,8 +120,14 @@ def check(corpus: str, corpus_dir: Path, parts: Sequence[str]) -> None:
 
 # ----------------------------------------------------------------------------------------------- stage 0
 
-def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], given: bool) -> None:
-    """Use the corpus when it is there; otherwise download it with lhotse (never over a folder the user gave)."""
+OPENSLR = "http://www.openslr.org/resources"
+
+
+def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], given: bool,
+          base_url: str = OPENSLR) -> None:
+    """Use the corpus when it is there; otherwise download it with lhotse (never over a folder the user gave).
+
+    ``base_url`` is OpenSLR's resources folder or a mirror of it (resources 33 and 12)."""
     try:
         check(corpus, corpus_dir, parts)
         logging.info(f"{corpus}: found in {corpus_dir}; nothing to download")
@@ -129,19 +136,29 @@ def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], giv
         if given:
             raise
         logging.info(f"{corpus}: not complete in {corpus_dir} ({str(exc).splitlines()[0]}); downloading")
-    if corpus == "aishell":
-        from lhotse.recipes import download_aishell
+    expected = dl_dir / ("aishell" if corpus == "aishell" else "LibriSpeech")
+    if corpus_dir.resolve() != expected.resolve():
+        raise LayoutError(f"lhotse downloads {corpus} into {expected}, not {corpus_dir}")
+    try:
+        if corpus == "aishell":
+            from lhotse.recipes import download_aishell
 
-        if corpus_dir.resolve() != (dl_dir / "aishell").resolve():
-            raise LayoutError(f"lhotse downloads AISHELL-1 into {dl_dir / 'aishell'}, not {corpus_dir}")
-        download_aishell(dl_dir)
-    else:
-        from lhotse.recipes import download_librispeech
+            download_aishell(dl_dir, base_url=base_url)
+        else:
+            from lhotse.recipes import download_librispeech
 
-        if corpus_dir.resolve() != (dl_dir / "LibriSpeech").resolve():
-            raise LayoutError(f"lhotse downloads LibriSpeech into {dl_dir / 'LibriSpeech'}, not {corpus_dir}")
-        missing = [p for p in parts if not (corpus_dir / p / ".completed").is_file()]
-        download_librispeech(dl_dir, dataset_parts=missing)
+            missing = []
+            for part in parts:  # download only the parts that are not there (lhotse skips those it completed)
+                try:
+                    check_librispeech(corpus_dir, [part])
+                except LayoutError:
+                    missing.append(part)
+            download_librispeech(dl_dir, dataset_parts=missing, base_url=base_url)
+    except Exception as exc:  # network errors, full disks, broken archives
+        option = "--aishell-dir" if corpus == "aishell" else "--librispeech-dir"
+        raise LayoutError(f"downloading {corpus} from {base_url} into {dl_dir} failed ({type(exc).__name__}: "
+                          f"{exc}). Rerun stage 0 to resume, try a mirror (--openslr-url), or get the corpus "
+                          f"another way and point {option} at it.") from exc
     check(corpus, corpus_dir, parts)
     logging.info(f"{corpus}: downloaded into {corpus_dir}")
 
@@ -325,6 +342,7 @@ def main(argv=None) -> int:
     parser.add_argument("--librispeech-parts", default="train-clean-100 dev-clean test-clean",
                         help="LibriSpeech parts, space separated")
     parser.add_argument("--dl-dir", type=Path, default=Path("download"), help="fetch: where lhotse downloads to")
+    parser.add_argument("--base-url", default=OPENSLR, help="fetch: OpenSLR's resources URL, or a mirror's")
     parser.add_argument("--given", default="", help="fetch: corpora (space separated) whose folder the user named: "
                                                      "checked, never downloaded into")
     parser.add_argument("--output-dir", type=Path, default=Path("data/manifests"), help="prepare: manifest folder")
@@ -340,7 +358,8 @@ def main(argv=None) -> int:
                 check(corpus, folder, parts)
                 logging.info(f"{corpus}: {folder} looks right")
             elif args.command == "fetch":
-                fetch(corpus, folder, args.dl_dir, parts, given=corpus in args.given.split())
+                fetch(corpus, folder, args.dl_dir, parts, given=corpus in args.given.split(),
+                      base_url=args.base_url)
             else:
                 prepare(corpus, folder, args.output_dir, parts, args.nj, args.keep_existing == "true")
     except LayoutError as exc:

@@ -23,6 +23,7 @@ force=false                    # true: redo stage 1 even when its markers say it
 aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aishell/ (empty: <dl-dir>/aishell, downloaded)
 librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty: <dl-dir>/LibriSpeech, downloaded)
 librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for 360 h more English
+openslr_url=http://www.openslr.org/resources  # where stage 0 downloads from: OpenSLR, or one of its mirrors
 # </corpus-options>
 # shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names="$(options_in "${BASH_SOURCE[0]}") $(options_in "${BASH_SOURCE[0]}" corpus-options)"
@@ -45,7 +46,7 @@ librispeech_dir=${librispeech_dir:-${dl_dir}/LibriSpeech}
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: AISHELL-1 in ${aishell_dir}, LibriSpeech (${librispeech_parts}) in ${librispeech_dir}"
   python local/corpora.py fetch --dl-dir "${dl_dir}" --librispeech-parts "${librispeech_parts}" \
-    --given "${given}" "aishell=${aishell_dir}" "librispeech=${librispeech_dir}"
+    --given "${given}" --base-url "${openslr_url}" "aishell=${aishell_dir}" "librispeech=${librispeech_dir}"
 fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
