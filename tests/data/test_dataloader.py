@@ -70,6 +70,10 @@ def test_evaluation_yields_whole_utterances_in_a_fixed_order(small_cuts):
         seen += batch["cut_id"]
     assert sorted(seen) == sorted(cuts)
     assert all(b["language"] == ["zh"] * len(b["cut_id"]) for b in first)
+    # an utterance longer than max_duration comes alone in its batch; none is dropped
+    with pytest.warns(UserWarning, match="exceeded the max_duration"):
+        short = [i for b in build_dataloader(path, train=False, max_duration=1.0) for i in b["cut_id"]]
+    assert sorted(short) == sorted(cuts)
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
