@@ -140,6 +140,20 @@ def _signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
                 os.environ[var] = value
 
 
+@contextlib.contextmanager
+def _torch_threads_beside_pool(config: ScoreConfig) -> Iterator[None]:
+    """On CPU, leave the pool's cores to the pool: Whisper's intra-op threads spin when they oversubscribe."""
+    import torch
+
+    saved = torch.get_num_threads()
+    if str(config.device).startswith("cpu") and config.nj > 0:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - config.nj))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def _collect_utterances(ref_cuts: Sequence[Any], decoded: decode_format.DecodeOutputs) -> List[Utterance]:
     utts = []
     for cut in ref_cuts:
@@ -326,7 +340,8 @@ def score(config: ScoreConfig) -> Dict[str, Any]:
     logging.info("scoring %s (%d cuts) with judge %s", config.decode_dir, len(ref_cuts), judge.description)
 
     utts = _collect_utterances(ref_cuts, decoded)
-    _run(config, utts, judge, cache, mos)
+    with _torch_threads_beside_pool(config):
+        _run(config, utts, judge, cache, mos)
 
     groups: Dict[str, List[Utterance]] = defaultdict(list)
     for utt in utts:

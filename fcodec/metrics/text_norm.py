@@ -4,7 +4,8 @@ The same function runs on the ground truth, the transcript of the original and t
 reconstruction, so only real differences in what was said count as errors.
 
 English (``en``): Whisper's ``EnglishTextNormalizer`` (lower case, punctuation removed, spelled-out numbers and
-British spellings standardised: "five" and "5" both become "5"); words are the units (WER).
+British spellings standardised: "five" and "5" both become "5"); words are the units (WER). Tokens with no
+letter or digit (a lone "." the normaliser leaves from "...") are dropped.
 
 Chinese (``zh``):
   1. NFKC, which folds full-width letters, digits and punctuation to their ASCII forms;
@@ -85,7 +86,8 @@ def normalize_text(text: str, language: str) -> str:
     if language == "zh":
         return normalize_chinese(text)
     if language == "en":
-        return " ".join(_english_normalizer()(text).split())
+        # the normaliser leaves a lone "." for "..." (its decimal-point rule): a word needs a letter or digit
+        return " ".join(w for w in _english_normalizer()(text).split() if any(c.isalnum() for c in w))
     return " ".join(_basic_normalizer()(text).split())
 
 

@@ -1,7 +1,8 @@
 """The ASR judge: openai-whisper with the language forced per utterance, greedy, no timestamps, batched.
 
 Audio arrives as 16 kHz mono float arrays (the caller resamples; lhotse does it for cuts). Utterances up to
-30 s are decoded in batches of one language (``whisper.decode`` on a batch of log-mel spectrograms);
+30 s are decoded in batches of one language and similar length (``whisper.decode`` on a batch of log-mel
+spectrograms, at most 25 tokens per second of audio);
 longer ones go through ``whisper.transcribe`` (30 s windows, still greedy, language forced, temperature 0
 without fallback, not conditioned on the previous window), so nothing is silently cut at 30 s.
 
@@ -25,6 +26,10 @@ SAMPLE_RATE = 16000
 WINDOW_SECONDS = 30.0
 # the smallest published Whisper (tiny) has 384-dim states; anything smaller is a test model with random weights
 SMALLEST_PUBLISHED_STATE = 384
+# A cap on transcript length: read speech stays below ~12 tokens/s even for Mandarin (a character can take two
+# byte-level tokens), so 25 tokens/s + 10 never truncates a real transcript, but it stops a repetition loop (or
+# a random test model) from running to Whisper's 224-token limit on every short utterance.
+MAX_TOKENS_PER_SECOND = 25.0
 
 
 def _file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -61,6 +66,7 @@ class WhisperJudge:
             **source,
             "dims": dims,
             "decoding": {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "language": "forced",
+                         "max_tokens_per_second": MAX_TOKENS_PER_SECOND,
                          "fp16": False, "prompts": self.prompts, "whisper": _whisper_version()},
         }
 
@@ -97,11 +103,13 @@ class WhisperJudge:
                     texts[index] = text
         return [text if text is not None else "" for text in texts]
 
-    def _options(self, language: str):
+    def _options(self, language: str, max_seconds: float):
         import whisper
 
+        sample_len = min(self.model.dims.n_text_ctx // 2, int(MAX_TOKENS_PER_SECOND * max_seconds) + 10)
         return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, beam_size=None,
-                                       without_timestamps=True, fp16=False, prompt=self.prompts.get(language))
+                                       sample_len=sample_len, without_timestamps=True, fp16=False,
+                                       prompt=self.prompts.get(language))
 
     def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
         import whisper
@@ -111,7 +119,8 @@ class WhisperJudge:
                                         n_mels=self.model.dims.n_mels)
             for a in audios
         ]).to(self.device)
-        results = whisper.decode(self.model, mels, self._options(language))
+        max_seconds = max(len(a) for a in audios) / SAMPLE_RATE
+        results = whisper.decode(self.model, mels, self._options(language, max_seconds))
         return [result.text.strip() for result in results]
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> str:
