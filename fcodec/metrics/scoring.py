@@ -118,7 +118,7 @@ def load_audio_16k(cut, what: str) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
+def signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
     """A spawn pool of single-threaded workers (no torch in them), or None for in-process scoring.
 
     A worker that dies (a crash in pesq, a script without a ``__main__`` guard) breaks the pool with an error
@@ -184,7 +184,7 @@ def _run(config: ScoreConfig, utts: List[Utterance], judge, cache, mos) -> None:
     by_id = {utt.cut_id: utt for utt in utts}
     live = [utt for utt in utts if not utt.dead]
     chunk_size = max(config.batch_size, 1)
-    with _signal_pool(config.nj) as pool:
+    with signal_pool(config.nj) as pool:
         pending = []
         for start in tqdm(range(0, len(live), chunk_size), desc=f"scoring {config.test_set}", unit="batch"):
             chunk = []

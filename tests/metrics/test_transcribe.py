@@ -6,6 +6,7 @@ import soundfile as sf
 from fcodec.metrics.text_norm import normalize_text
 from fcodec.metrics.transcribe import WhisperJudge
 from fcodec.metrics.transcript_cache import TranscriptCache
+from fcodec.utils.whisper import make_tiny_whisper
 from tests.metrics.fixtures import speechlike
 
 # what ../shared/models/README.md says whisper-base hears in two of the ../shared/audio clips
@@ -14,8 +15,9 @@ README_EN = ("librispeech-dev-clean/84/84-121123-0001.wav",
 README_ZH = ("magicdata-zh-dev-set/38_5731_20170914195805.wav", "我们这下了一整天的雨,雨还在继续下你们哪里下雨了吗?")
 
 
-def test_tiny_judge_batches_languages_and_long_audio(tiny_whisper_path):
-    judge = WhisperJudge(tiny_whisper_path, batch_size=2)
+def test_tiny_judge_batches_languages_and_long_audio(tmp_path):
+    # a short text context keeps the random model's transcripts (always as long as allowed) cheap
+    judge = WhisperJudge(make_tiny_whisper(tmp_path / "tiny.pt", n_text_ctx=48), batch_size=2)
     assert judge.is_random_test_model
     assert judge.identity["sha256"] and judge.identity["dims"]["n_audio_state"] == 64
     audios = [speechlike(1.0, 0), speechlike(2.0, 1), speechlike(1.5, 2), speechlike(31.0, 3)]
@@ -24,7 +26,7 @@ def test_tiny_judge_batches_languages_and_long_audio(tiny_whisper_path):
     with pytest.raises(ValueError, match="4 audios but 3 languages"):
         judge.transcribe(audios, ["zh", "en", "zh"])
     # the judge's identity changes with its options: cached transcripts cannot leak between setups
-    prompted = WhisperJudge(tiny_whisper_path, prompts={"zh": "以下是普通话的句子。"})
+    prompted = WhisperJudge(tmp_path / "tiny.pt", prompts={"zh": "以下是普通话的句子。"})
     assert prompted.key != judge.key
 
 
