@@ -24,7 +24,7 @@ def noisy(cut_id, audio):
 
 
 @pytest.fixture(scope="module")
-def scored_experiment(tmp_path_factory, judge_whisper_path):
+def scored_experiment(tmp_path_factory, tiny_whisper_path):
     """Two stages scored with the tiny random judge; the test cuts include every kind of bad input."""
     root = tmp_path_factory.mktemp("score")
     items = [
@@ -46,7 +46,7 @@ def scored_experiment(tmp_path_factory, judge_whisper_path):
         (decode_dir / "wav" / "zh_unreadable.wav").write_bytes(b"this is not a wav file")
         # stage1 scores the signal metrics in a worker pool, stage2 in this process: results must agree
         score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir),
-                        "--out-dir", str(exp / stage / "score" / "test"), "--asr-model", str(judge_whisper_path),
+                        "--out-dir", str(exp / stage / "score" / "test"), "--asr-model", str(tiny_whisper_path),
                         "--nj", "1" if stage == "stage1" else "0", "--batch-size", "4"])
     return exp
 
@@ -129,12 +129,12 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
 
 
-def test_missing_decode_outputs_are_clear_errors(tmp_path, judge_whisper_path):
+def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path):
     cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
     decode_dir = tmp_path / "decode" / "test"
     decode_dir.mkdir(parents=True)
     args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(tmp_path / "score"),
-            "--asr-model", str(judge_whisper_path)]
+            "--asr-model", str(tiny_whisper_path)]
     with pytest.raises(FileNotFoundError, match=r"\.done is missing"):
         score_cli.main(args)
     with pytest.raises(FileNotFoundError, match="recon_cuts.jsonl.gz is missing"):
