@@ -109,18 +109,19 @@ def plan_corpus(spec: MiniCorpusSpec) -> List[Utterance]:
         for split in ("train", "dev", "test"):
             for k, voice in enumerate(voices[split]):
                 for n in range(spec.utts_per_speaker(split)):
-                    uid, path = _location(language, split, k, n, rng_chapter=spec.seed)
+                    uid, path = _location(language, split, k, n, seed=spec.seed)
                     plan.append(Utterance(language, split, uid, path, next(sentences), voice))
     return plan
 
 
-def _location(language: str, split: str, speaker: int, n: int, rng_chapter: int) -> Tuple[str, str]:
+def _location(language: str, split: str, speaker: int, n: int, seed: int) -> Tuple[str, str]:
+    """The utterance id and file of the n-th utterance of a speaker, named as the real corpus names them."""
     if language == "zh":
         spk = f"S{_AISHELL_PARTS[split] + speaker:04d}"
         uid = f"BAC009{spk}W{121 + n:04d}"
         return uid, f"aishell/data_aishell/wav/{split}/{spk}/{uid}.wav"
     spk = _LIBRISPEECH_SPEAKERS[split][speaker]
-    chapter = 1000 + 37 * spk + rng_chapter
+    chapter = 1000 + 37 * spk + seed  # a LibriSpeech-like chapter number, one per speaker
     uid = f"{spk}-{chapter}-{n:04d}"
     return uid, f"LibriSpeech/{_LIBRISPEECH_PARTS[split]}/{spk}/{chapter}/{uid}.flac"
 
