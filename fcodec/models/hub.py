@@ -308,6 +308,9 @@ def _write_weights(model: nn.Module, path: Path) -> Path:
     state_dict = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state_dict, str(tmp), metadata={"format": "pt"})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # save_file recreates the file with private permissions
     return path
 
 

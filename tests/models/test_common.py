@@ -1,0 +1,46 @@
+"""The fast inference kernels compute what the plain PyTorch ops compute."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fcodec.models.common import conv1d_time_major, linear, pad_time
+
+
+@pytest.mark.parametrize("rows", [1, 4, 37])
+def test_linear_matches_torch(rows):
+    x, w, b = torch.randn(2, rows, 64), torch.randn(48, 64), torch.randn(48)
+    with torch.no_grad():
+        assert torch.allclose(linear(x, w, b), F.linear(x, w, b), atol=1e-5)
+        assert torch.allclose(linear(x, w, b, apply_gelu=True), F.gelu(F.linear(x, w, b)), atol=1e-5)
+        assert torch.allclose(linear(x.transpose(0, 1), w, None), F.linear(x.transpose(0, 1), w), atol=1e-5)
+
+
+def test_linear_keeps_autograd():
+    x = torch.randn(3, 8, requires_grad=True)
+    w = torch.randn(4, 8, requires_grad=True)
+    linear(x, w, None, apply_gelu=True).sum().backward()
+    assert x.grad is not None and w.grad is not None
+
+
+@pytest.mark.parametrize("kernel,stride,time", [(10, 5, 1289), (3, 2, 100), (2, 2, 8), (7, 1, 20), (1, 1, 5)])
+def test_conv_as_gemm_matches_conv1d(kernel, stride, time):
+    x, w, b = torch.randn(2, time, 6), torch.randn(5, 6, kernel), torch.randn(5)
+    expected = F.conv1d(x.transpose(1, 2), w, b, stride=stride).transpose(1, 2)
+    with torch.no_grad():
+        assert torch.allclose(conv1d_time_major(x, w, b, stride), expected, atol=1e-5)
+    if kernel > 1:
+        with pytest.raises(ValueError, match="needs at least"):
+            conv1d_time_major(x[:, : kernel - 1], w, b, stride)
+
+
+def test_pad_time_modes_and_tail():
+    x = torch.arange(10.0).view(1, 5, 2)
+    padded, tail = pad_time(x, 3, None, "replicate")
+    assert padded.shape == (1, 8, 2) and torch.equal(padded[0, :3], x[0, :1].expand(3, 2))
+    assert torch.equal(tail, x[:, -3:])
+    zeros, _ = pad_time(x, 2, None, "zeros")
+    assert torch.equal(zeros[0, :2], torch.zeros(2, 2))
+    again, tail2 = pad_time(x, 3, tail, "replicate")
+    assert torch.equal(again[:, :3], tail) and torch.equal(tail2, x[:, -3:])
+    tail.add_(1)  # a returned tail must not alias the caller's tensors
+    assert torch.equal(x, torch.arange(10.0).view(1, 5, 2))
