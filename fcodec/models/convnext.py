@@ -75,7 +75,7 @@ class ConvNeXtBackbone(nn.Module):
             x, tail = pad_time(x, self.kernel_size - 1, None if state is None else state[0], self.pad_mode)
         else:
             x, tail = _same_padding(x, self.kernel_size), None
-        x = conv1d_time_major(x, self.embedding.weight, self.embedding.bias, 1)
+        x = conv1d_time_major(x, self.embedding, 1)
         x = self.input_norm(x)
         new_state = [tail]
         for i, layer in enumerate(self.layers):

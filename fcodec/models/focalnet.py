@@ -5,9 +5,9 @@ are DynamicTanh, the depthwise context convs are left-padded (replicate on the f
 afterwards), the global context is a long causal depthwise conv, and the decompressor ends with a chunk-wise
 feed-forward "refiner".
 
-Streaming state: a list with one entry per layer, each a list of tails (``(B, pad, C)`` tensors, or None where
-a layer keeps nothing): for a compressor layer the DownScale tail then one tail per focal level; for a
-decompressor layer the focal-level tails. UpScale and the refiner keep nothing.
+Streaming state: a list with one entry per layer, each a list of tails (or None where a layer keeps nothing):
+for a compressor layer the DownScale tail (``(B, s - 1, C)``) then one tail per focal level (channels-first
+``(B, C, kernel - 1)``); for a decompressor layer the focal-level tails. UpScale and the refiner keep nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import FeedForward, gelu, linear, pad_time
+from fcodec.models.common import (
+    FeedForward,
+    cached_weight,
+    conv1d_time_major,
+    gelu,
+    linear,
+    pad_channels_first,
+    pad_time,
+)
 
 __all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
 
@@ -113,34 +121,32 @@ class FocalModulation(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.norm = _block_norm(dim, causal, tanhscale_init) if use_post_norm else nn.Identity()
 
-    def _context_conv(self, level: int, ctx: Tensor) -> Tensor:
-        """Depthwise conv of level ``level`` on a channels-first ``(B, C, T)`` context, then GELU."""
-        conv = self.layers[level][0]
-        padding = 0 if self.causal else "same"
-        return gelu(F.conv1d(ctx, conv.weight, conv.bias, padding=padding, groups=self.dim))
-
     def forward(self, x: Tensor, tails: Optional[Sequence[Optional[Tensor]]] = None) -> Tuple[Tensor, LayerState]:
         dim = self.dim
         proj = linear(x, self.in_proj.weight, self.in_proj.bias)
         query = proj[..., :dim]
-        ctx = proj[..., dim : 2 * dim]
+        # contexts and gates are channels-first (B, C, T), the layout of the depthwise convs; so are the tails
+        ctx = proj[..., dim : 2 * dim].transpose(1, 2)
         gates = proj[..., 2 * dim :].transpose(1, 2)  # (B, L + 1, T)
         new_tails: LayerState = []
         acc: Optional[Tensor] = None
         for level, kernel in enumerate(self.kernel_sizes):
+            conv = self.layers[level][0]
             if self.causal:
                 # levels are hierarchical: level l + 1 convolves level l's output; tails are of the padded inputs
-                ctx, tail = pad_time(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
+                ctx, tail = pad_channels_first(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
                 new_tails.append(tail)
-            ctx = self._context_conv(level, ctx.transpose(1, 2)).transpose(1, 2)  # (B, T, C)
-            term = ctx * gates[:, level : level + 1].transpose(1, 2)
+                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, groups=dim))
+            else:
+                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, padding="same", groups=dim))
+            term = ctx * gates[:, level : level + 1]
             acc = term if acc is None else acc + term
         if not self.causal:
-            global_ctx = gelu(ctx.mean(dim=1, keepdim=True))  # (B, 1, C)
-            acc = acc + global_ctx * gates[:, self.focal_level :].transpose(1, 2)
+            global_ctx = gelu(ctx.mean(dim=-1, keepdim=True))  # (B, C, 1)
+            acc = acc + global_ctx * gates[:, self.focal_level :]
         if self.normalize_modulator:
             acc = acc / (self.focal_level + 1)
-        modulator = linear(acc, self.context_proj.weight[..., 0], self.context_proj.bias)
+        modulator = linear(acc.transpose(1, 2), self.context_proj.weight[..., 0], self.context_proj.bias)
         y = query * modulator
         if self.use_post_norm:
             y = self.norm(y)
@@ -203,12 +209,8 @@ class DownScale(nn.Module):
             extra = (x.shape[1] - s) % s  # right zero padding: ceil(T / 2) outputs for s = 2
             if extra:
                 x = F.pad(x, (0, 0, 0, extra))
-        batch, time, in_dim = x.shape
-        out_time = (time - s) // s + 1
         # kernel = stride: output frame t is a linear map of the s input frames it covers
-        frames = x[:, : out_time * s].reshape(batch, out_time, s * in_dim)
-        weight = self.downscale.weight.permute(0, 2, 1).reshape(self.downscale.out_channels, s * in_dim)
-        y = linear(frames, weight, self.downscale.bias)
+        y = conv1d_time_major(x, self.downscale, s)
         return self.activation(y), tail
 
 
@@ -227,9 +229,11 @@ class UpScale(nn.Module):
         batch, time, _ = x.shape
         out_dim = self.upscale.out_channels
         y = self.activation(x)
-        # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped
-        weight = self.upscale.weight.permute(2, 1, 0).reshape(s * out_dim, -1)  # (s * C_out, C_in)
-        bias = None if self.upscale.bias is None else self.upscale.bias.repeat(s)
+        # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped;
+        # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
+        weight = cached_weight(self.upscale, "stacked", self.upscale.weight,
+                               lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1))  # (s * C_out, C_in)
+        bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
         return linear(y, weight, bias).reshape(batch, time * s, out_dim)
 
 

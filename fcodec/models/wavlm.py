@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import FeedForward, conv1d_time_major, gelu, linear, pad_time
+from fcodec.models.common import FeedForward, cached_weight, conv1d_time_major, gelu, linear, pad_time
 
 __all__ = ["WavLM", "WavLMState"]
 
@@ -53,7 +53,7 @@ class ConvBlock(nn.Module):
         elif x.shape[1] < self.kernel_size:
             # inputs shorter than the kernel are zero-padded on the right to give one frame
             x = F.pad(x, (0, 0, 0, self.kernel_size - x.shape[1]))
-        x = conv1d_time_major(x, self.conv.weight, self.conv.bias, self.stride)
+        x = conv1d_time_major(x, self.conv, self.stride)
         x = self.dropout(x)
         x = self.norm(x)
         return gelu(x), tail
@@ -88,10 +88,30 @@ class ConvPositionalEmbedding(nn.Module):
         self.conv = nn.Conv1d(dim, dim, kernel_size, padding=0 if causal else kernel_size // 2, groups=groups)
         self.activation = nn.GELU()
 
+    # up to this many output frames the grouped conv runs as GEMMs (streaming calls); oneDNN's grouped conv is
+    # ~8x slower there, but faster on long inputs
+    GEMM_MAX_FRAMES = 64
+
+    def _grouped_gemm(self, x: Tensor) -> Tensor:
+        """The grouped conv of a padded time-major ``(B, T + k - 1, C)`` input as one batched GEMM per group."""
+        batch, padded, dim = x.shape
+        k, groups = self.kernel_size, self.groups
+        width = dim // groups
+        out_time = padded - k + 1
+        # (B, G, T + k - 1, c): then frame t of group g is k * c contiguous values
+        xg = x.view(batch, padded, groups, width).permute(0, 2, 1, 3).contiguous()
+        frames = xg.as_strided((batch, groups, out_time, k * width), (xg.stride(0), xg.stride(1), width, 1))
+        weight = cached_weight(self.conv, "grouped_gemm", self.conv.weight,
+                               lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width))
+        y = torch.matmul(frames, weight)  # (B, G, T, c)
+        return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+
     def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
         time = x.shape[1]
         if self.causal:
             x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
+            if time <= self.GEMM_MAX_FRAMES:
+                return gelu(self._grouped_gemm(x)), tail
             y = F.conv1d(x.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.groups)
         else:
             # symmetric zero padding of k // 2; an even kernel gives one extra frame, which is dropped
@@ -126,6 +146,7 @@ class MultiHeadAttention(nn.Module):
         heads, head_dim = self.num_heads, self.head_dim
         qkv = linear(x, self.qkv_proj.weight, self.qkv_proj.bias).view(batch, time, 3, heads, head_dim)
         q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, h, T, d)
+        q = q.contiguous()  # the CPU flash kernel is faster on a contiguous query
         if past is not None:
             k = torch.cat([past[0].to(k.dtype), k], dim=2)
             v = torch.cat([past[1].to(v.dtype), v], dim=2)

@@ -24,13 +24,15 @@ def test_linear_keeps_autograd():
 
 @pytest.mark.parametrize("kernel,stride,time", [(10, 5, 1289), (3, 2, 100), (2, 2, 8), (7, 1, 20), (1, 1, 5)])
 def test_conv_as_gemm_matches_conv1d(kernel, stride, time):
-    x, w, b = torch.randn(2, time, 6), torch.randn(5, 6, kernel), torch.randn(5)
-    expected = F.conv1d(x.transpose(1, 2), w, b, stride=stride).transpose(1, 2)
+    x, conv = torch.randn(2, time, 6), torch.nn.Conv1d(6, 5, kernel, stride)
+    expected = conv(x.transpose(1, 2)).transpose(1, 2)
     with torch.no_grad():
-        assert torch.allclose(conv1d_time_major(x, w, b, stride), expected, atol=1e-5)
+        assert torch.allclose(conv1d_time_major(x, conv, stride), expected, atol=1e-5)
+        conv.weight.mul_(2)  # the cached GEMM layout follows in-place weight updates
+        assert torch.allclose(conv1d_time_major(x, conv, stride), conv(x.transpose(1, 2)).transpose(1, 2), atol=1e-5)
     if kernel > 1:
         with pytest.raises(ValueError, match="needs at least"):
-            conv1d_time_major(x[:, : kernel - 1], w, b, stride)
+            conv1d_time_major(x[:, : kernel - 1], conv, stride)
 
 
 def test_pad_time_modes_and_tail():
@@ -44,3 +46,15 @@ def test_pad_time_modes_and_tail():
     assert torch.equal(again[:, :3], tail) and torch.equal(tail2, x[:, -3:])
     tail.add_(1)  # a returned tail must not alias the caller's tensors
     assert torch.equal(x, torch.arange(10.0).view(1, 5, 2))
+
+
+def test_positional_conv_gemm_path_matches_conv():
+    from fcodec.models.wavlm import ConvPositionalEmbedding
+
+    module = ConvPositionalEmbedding(dim=32, kernel_size=8, groups=4, causal=True)
+    x = torch.randn(2, 20, 32)
+    with torch.no_grad():
+        padded, _ = pad_time(x, 7, None, "replicate")
+        by_gemm = module._grouped_gemm(padded)
+        by_conv = F.conv1d(padded.transpose(1, 2), module.conv.weight, module.conv.bias, groups=4).transpose(1, 2)
+    assert torch.allclose(by_gemm, by_conv, atol=1e-5)
