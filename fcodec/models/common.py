@@ -26,6 +26,7 @@ __all__ = [
     "fast_kernels_enabled",
     "pad_time",
     "pad_channels_first",
+    "causal_left",
     "conv1d_time_major",
     "FeedForward",
 ]
@@ -141,30 +142,67 @@ def pad_channels_first(
     return x, x[..., -pad:].clone()
 
 
-def conv1d_time_major(x: Tensor, conv: nn.Conv1d, stride: int) -> Tensor:
+def conv1d_time_major(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Tensor] = None) -> Tensor:
     """Dense ``Conv1d`` (no padding, no dilation, one group) of a time-major ``(B, T, C_in)`` input.
 
     Computed as one GEMM over the (overlapping) input frames, which keeps the time-major layout, avoids the
-    transposes a channels-first conv needs and runs at GEMM speed. The output is ``(B, T_out, C_out)`` with
-    ``T_out = (T - k) // stride + 1``.
+    transposes a channels-first conv needs and runs at GEMM speed. ``left`` (``(B, p, C_in)``), if given, is
+    logically prepended to ``x`` (causal padding) without copying ``x`` into a padded tensor first. The output is
+    ``(B, T_out, C_out)`` with ``T_out = (p + T - k) // stride + 1``.
     """
-    batch, time, in_dim = x.shape
-    out_dim, w_in, kernel = conv.weight.shape
-    if w_in != in_dim:
-        raise ValueError(f"conv expects {w_in} input channels, got {in_dim}")
+    out_dim, in_dim, kernel = conv.weight.shape
+    if x.shape[-1] != in_dim:
+        raise ValueError(f"conv expects {in_dim} input channels, got {x.shape[-1]}")
+    pad = 0 if left is None else left.shape[1]
+    time = pad + x.shape[1]
     if time < kernel:
         raise ValueError(f"conv with kernel {kernel} needs at least {kernel} frames, got {time}")
     out_time = (time - kernel) // stride + 1
-    # frame t covers x[t*stride : t*stride + kernel], i.e. kernel*in_dim contiguous values
-    x = x.contiguous()
-    if kernel == stride:
-        frames = x[:, : out_time * stride].reshape(batch, out_time, kernel * in_dim)
-    else:
-        frames = x.as_strided((batch, out_time, kernel * in_dim), (x.stride(0), stride * in_dim, 1))
+    # frame t covers (left + x)[t*stride : t*stride + kernel]: kernel*in_dim contiguous values of a time-major
+    # tensor; frames that lie inside x are strided views of x, only the first few also need ``left``
+    first_inside = -(-pad // stride)  # ceil(pad / stride)
+    pieces = []
+    if first_inside > 0:
+        head_len = (min(first_inside, out_time) - 1) * stride + kernel - pad
+        head = torch.cat([left.to(x.dtype), x[:, :head_len]], dim=1)
+        pieces.append(_frames(head, min(first_inside, out_time), stride, kernel))
+    if out_time > first_inside:
+        body = x[:, first_inside * stride - pad :]
+        pieces.append(_frames(body, out_time - first_inside, stride, kernel))
+    frames = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
     # (C_out, C_in, k) -> (C_out, k, C_in) so that the flattened order matches the frames
     weight = cached_weight(conv, "time_major", conv.weight,
                            lambda w: w.permute(0, 2, 1).reshape(out_dim, kernel * in_dim))
     return linear(frames, weight, conv.bias)
+
+
+def _frames(x: Tensor, count: int, stride: int, kernel: int) -> Tensor:
+    """The first ``count`` frames of ``kernel`` steps, ``stride`` apart, of a time-major tensor, as a view."""
+    x = x.contiguous()
+    batch, _, dim = x.shape
+    if kernel == stride:
+        return x[:, : count * stride].reshape(batch, count, kernel * dim)
+    return x.as_strided((batch, count, kernel * dim), (x.stride(0), stride * dim, 1))
+
+
+def causal_left(x: Tensor, pad: int, tail: Optional[Tensor], mode: str) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """What causal padding prepends to time-major ``x`` (the tail, or replicate/zeros on the first call) and the
+    new tail (last ``pad`` frames of the padded input), without building the padded tensor."""
+    if pad == 0:
+        return None, None
+    if tail is not None:
+        left = tail.to(x.dtype)
+    elif mode == "replicate":
+        left = x[:, :1].expand(-1, pad, -1)
+    elif mode == "zeros":
+        left = x.new_zeros(x.shape[0], pad, x.shape[2])
+    else:
+        raise ValueError(f"unknown pad mode {mode!r}")
+    if x.shape[1] >= pad:
+        new_tail = x[:, x.shape[1] - pad :].clone()
+    else:
+        new_tail = torch.cat([left, x], dim=1)[:, -pad:].clone()
+    return left, new_tail
 
 
 class FeedForward(nn.Module):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import conv1d_time_major, linear, pad_time
+from fcodec.models.common import causal_left, conv1d_time_major, linear, pad_time
 
 __all__ = ["ConvNeXtBackbone", "ConvNeXtBlock"]
 
@@ -71,11 +71,12 @@ class ConvNeXtBackbone(nn.Module):
 
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:
         state = state or None
+        left = None
         if self.causal:
-            x, tail = pad_time(x, self.kernel_size - 1, None if state is None else state[0], self.pad_mode)
+            left, tail = causal_left(x, self.kernel_size - 1, None if state is None else state[0], self.pad_mode)
         else:
             x, tail = _same_padding(x, self.kernel_size), None
-        x = conv1d_time_major(x, self.embedding, 1)
+        x = conv1d_time_major(x, self.embedding, 1, left)
         x = self.input_norm(x)
         new_state = [tail]
         for i, layer in enumerate(self.layers):

@@ -21,11 +21,11 @@ from torch import Tensor, nn
 from fcodec.models.common import (
     FeedForward,
     cached_weight,
+    causal_left,
     conv1d_time_major,
     gelu,
     linear,
     pad_channels_first,
-    pad_time,
 )
 
 __all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
@@ -202,15 +202,16 @@ class DownScale(nn.Module):
 
     def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
         s = self.factor
+        left = None
         if self.causal:
             # pairs (x_{2j-1}, x_{2j}) for s = 2: the last frame of an even-length call waits in the tail
-            x, tail = pad_time(x, s - 1, tail, "replicate")
+            left, tail = causal_left(x, s - 1, tail, "replicate")
         else:
             extra = (x.shape[1] - s) % s  # right zero padding: ceil(T / 2) outputs for s = 2
             if extra:
                 x = F.pad(x, (0, 0, 0, extra))
         # kernel = stride: output frame t is a linear map of the s input frames it covers
-        y = conv1d_time_major(x, self.downscale, s)
+        y = conv1d_time_major(x, self.downscale, s, left)
         return self.activation(y), tail
 
 

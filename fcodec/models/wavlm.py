@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import FeedForward, cached_weight, conv1d_time_major, gelu, linear, pad_time
+from fcodec.models.common import FeedForward, cached_weight, causal_left, conv1d_time_major, gelu, linear, pad_time
 
 __all__ = ["WavLM", "WavLMState"]
 
@@ -47,13 +47,14 @@ class ConvBlock(nn.Module):
         self.activation = nn.GELU()
 
     def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+        left = None
         if self.causal:
             # left pad by k - 1: every layer then yields ceil(T / stride) frames
-            x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
+            left, tail = causal_left(x, self.kernel_size - 1, tail, "replicate")
         elif x.shape[1] < self.kernel_size:
             # inputs shorter than the kernel are zero-padded on the right to give one frame
             x = F.pad(x, (0, 0, 0, self.kernel_size - x.shape[1]))
-        x = conv1d_time_major(x, self.conv, self.stride)
+        x = conv1d_time_major(x, self.conv, self.stride, left)
         x = self.dropout(x)
         x = self.norm(x)
         return gelu(x), tail
@@ -157,9 +158,8 @@ class MultiHeadAttention(nn.Module):
         gates = gates.view(batch, heads, time, 2, 4).sum(dim=-1).sigmoid()
         gate_a, gate_b = gates.chunk(2, dim=-1)
         gate = gate_a * (gate_b * self.gru_rel_pos_const.to(q.dtype) - 1.0) + 2.0  # (B, h, T, 1)
-        attn_bias = gate * position_bias
-        if mask is not None:
-            attn_bias = attn_bias + mask
+        # one pass for gate * bias (+ mask); adding the 0 / -inf mask is exact either way
+        attn_bias = gate * position_bias if mask is None else torch.addcmul(mask, gate, position_bias)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )

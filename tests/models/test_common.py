@@ -58,3 +58,17 @@ def test_positional_conv_gemm_path_matches_conv():
         by_gemm = module._grouped_gemm(padded)
         by_conv = F.conv1d(padded.transpose(1, 2), module.conv.weight, module.conv.bias, groups=4).transpose(1, 2)
     assert torch.allclose(by_gemm, by_conv, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel,stride,pad,time", [(10, 5, 9, 1280), (3, 2, 2, 7), (2, 2, 1, 8), (7, 1, 6, 4), (3, 2, 2, 1)])
+def test_conv_with_left_context_matches_padded_conv(kernel, stride, pad, time):
+    from fcodec.models.common import causal_left
+
+    x, conv = torch.randn(2, time, 6), torch.nn.Conv1d(6, 5, kernel, stride)
+    for tail, mode in ((None, "replicate"), (None, "zeros"), (torch.randn(2, pad, 6), "replicate")):
+        left, new_tail = causal_left(x, pad, tail, mode)
+        padded, expected_tail = pad_time(x, pad, tail, mode)
+        with torch.no_grad():
+            expected = conv(padded.transpose(1, 2)).transpose(1, 2)
+            assert torch.allclose(conv1d_time_major(x, conv, stride, left), expected, atol=1e-5)
+        assert torch.equal(new_tail, expected_tail)
