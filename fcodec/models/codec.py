@@ -14,7 +14,7 @@ import copy
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -136,7 +136,7 @@ class FocalCodec(nn.Module):
     @property
     def config(self) -> Dict[str, Any]:
         """The ten constructor keywords (upstream ``config.json`` schema)."""
-        return hub._jsonable({k: getattr(self, k) for k in hub.CONFIG_KEYS})
+        return hub.to_jsonable({k: getattr(self, k) for k in hub.CONFIG_KEYS})
 
     @property
     def sample_rate_input(self) -> int:

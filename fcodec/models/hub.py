@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_CONFIGS",
     "CheckpointError",
     "apply_overrides",
+    "to_jsonable",
     "load_state_dict_file",
     "load_weights",
     "read_config",
@@ -289,16 +290,16 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Tensor], source: str
 # ------------------------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     return value
 
 
 def write_config(config: Mapping[str, Any], path: os.PathLike | str) -> Path:
-    return atomic_write_json(path, _jsonable(config), indent=2)
+    return atomic_write_json(path, to_jsonable(config), indent=2)
 
 
 def _write_weights(model: nn.Module, path: Path) -> Path:
