@@ -304,6 +304,8 @@ class TransformerEncoder(nn.Module):
 class WavLM(nn.Module):
     """WavLM encoder (spec 3). ``forward(sig, state=None, length=None) -> (feats, state)``."""
 
+    BLOCK_FRAMES = 2048  # causal inputs longer than this (41 s) run through the transformer block by block
+
     def __init__(
         self,
         hidden_dims: Sequence[int] = (512,) * 7,
@@ -383,8 +385,15 @@ class WavLM(nn.Module):
         if not self.causal:
             return self.encoder.forward_bidirectional(x, length), None
         seen = 0 if state is None else state.frames_seen
-        if state is None:
-            x, pos_tail, kv = self.encoder.forward_causal(x)
-        else:
-            x, pos_tail, kv = self.encoder.forward_causal(x, seen, state.pos_conv_tail, state.kv_cache)
-        return x, WavLMState(seen + x.shape[1], tuple(conv_tails), pos_tail, kv)
+        pos_tail = None if state is None else state.pos_conv_tail
+        kv = None if state is None else state.kv_cache
+        # attention only looks window_size frames back, so long inputs go through in blocks (with the key/value
+        # cache, exactly as a stream would): memory and time stay linear in the length instead of quadratic
+        block = max(self.BLOCK_FRAMES // self.encoder.chunk_frames, 1) * self.encoder.chunk_frames
+        outputs = []
+        for start in range(0, x.shape[1], block):
+            y, pos_tail, kv = self.encoder.forward_causal(x[:, start : start + block], seen, pos_tail, kv)
+            seen += y.shape[1]
+            outputs.append(y)
+        x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return x, WavLMState(seen, tuple(conv_tails), pos_tail, kv)

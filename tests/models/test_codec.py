@@ -129,3 +129,12 @@ def test_bad_inputs_fail_clearly(tiny_causal):
         FocalCodec(decoder_name="HiFiGAN")
     with pytest.raises(ValueError, match="Invalid compressor_config"):
         FocalCodec(compressor_config={"no_such_option": 1})
+
+
+def test_long_causal_input_runs_in_blocks(tiny_causal, monkeypatch):
+    sig = speechlike(1, 1280 * 20 + 500, seed=5)
+    with torch.no_grad():
+        whole = tiny_causal.sig_to_feats(sig)
+        monkeypatch.setattr(type(tiny_causal.encoder), "BLOCK_FRAMES", 8)  # 2 chunks per block
+        blocked = tiny_causal.sig_to_feats(sig)
+    assert blocked.shape == whole.shape and torch.allclose(blocked, whole, atol=1e-5)
