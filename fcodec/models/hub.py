@@ -94,7 +94,7 @@ def _local_weight_candidates(config_json: Path) -> List[Path]:
 def _offline_message(repo_id: str, filename: str, reason: BaseException) -> str:
     return (
         f"Could not get '{filename}' of the Hugging Face repo '{repo_id}': no connection to the Hub and no cached "
-        f"copy ({type(reason).__name__}: {reason}).\n"
+        f"copy ({type(reason).__name__}: {reason}). (There is no local folder or config file '{repo_id}' either.)\n"
         f"To use it without a connection, download 'config.json' and 'model.safetensors' from "
         f"https://huggingface.co/{repo_id} on a machine that has one (e.g. `python -m fcodec.bin.fetch_codec "
         f"{repo_id} --out DIR` there), copy both files into one folder here, and pass that folder instead of the "
