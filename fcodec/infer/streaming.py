@@ -280,7 +280,11 @@ def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[
     atomic_write(out_path, lambda tmp: sf.write(str(tmp), wav, model.sample_rate_output, subtype="PCM_16",
                                                format="WAV"))
     if tokens_path is not None:
-        atomic_write(Path(tokens_path), lambda tmp: np.save(open(tmp, "wb"), toks[0].cpu().numpy()))
+        def write_tokens(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to the temporary name
+                np.save(f, toks[0].cpu().numpy())
+
+        atomic_write(Path(tokens_path), write_tokens)
     chunk_ms = 1000.0 * model.chunk_size / model.sample_rate_input
     chunk_times = times[:-1] or times
     summary = {
