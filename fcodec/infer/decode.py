@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from fcodec.data.audio_check import EMPTY, NOT_FINITE, TOO_SHORT, UNREADABLE
+from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, TOO_SHORT, UNREADABLE
 from fcodec.infer.batched import can_batch, encode_decode, padded_length
 from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
@@ -153,13 +153,17 @@ class Journal:
 # ------------------------------------------------------------------------------------------------------------
 def _read_signal(cut: Any, model: FocalCodec, streaming: bool) -> Tuple[Optional[torch.Tensor], Optional[str]]:
     """``(signal, None)`` at the codec's input rate, or ``(None, reason)`` for bad input."""
+    sources = cut.recording.sources if cut.has_recording else []
+    for source in sources:
+        if source.type == "file" and not os.path.isfile(source.source):
+            return None, f"{MISSING}: {source.source}: no such file"
     try:
         if cut.sampling_rate != model.sample_rate_input:
             cut = cut.resample(model.sample_rate_input)
         audio = cut.load_audio()
     except Exception as exc:  # lhotse wraps soundfile/ffmpeg errors in several types
-        source = cut.recording.sources[0].source if cut.has_recording else "no recording"
-        return None, f"{UNREADABLE}: {source}: {' '.join(str(exc).split())[:300]}"
+        where = sources[0].source if sources else "no recording"
+        return None, f"{UNREADABLE}: {where}: {' '.join(str(exc).split())[:300]}"
     audio = np.asarray(audio, dtype=np.float32)
     audio = audio.mean(axis=0) if audio.ndim == 2 else audio.reshape(-1)
     if audio.size == 0:

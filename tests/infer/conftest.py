@@ -55,7 +55,7 @@ def codecs(codec_dirs) -> Dict[str, FocalCodec]:
 
 def write_cuts(root: Path, lengths: List[int], bad: bool = False, seed: int = 0) -> Path:
     """A CutSet of speech-like wavs (zh/en ids and supervisions, like stage 2's test sets); with ``bad``, also a
-    missing file, a NaN file, a 0-sample file and a 50 ms one."""
+    missing file, a corrupt one, a NaN file, a 0-sample file and a 50 ms one."""
     from lhotse import CutSet, Recording, SupervisionSegment
     from lhotse.cut import MonoCut
 
@@ -82,6 +82,10 @@ def write_cuts(root: Path, lengths: List[int], bad: bool = False, seed: int = 0)
         gone = Recording.from_file(wav_dir / "gone.wav", recording_id="gone")
         (wav_dir / "gone.wav").unlink()
         add("gone", np.zeros(0, np.float32), "en", recording=gone)
+        sf.write(wav_dir / "corrupt.wav", speechlike(6000, 97), SR)
+        corrupt = Recording.from_file(wav_dir / "corrupt.wav", recording_id="corrupt")
+        (wav_dir / "corrupt.wav").write_bytes(b"RIFF but not really a wav file" * 10)
+        add("corrupt", np.zeros(0, np.float32), "zh", recording=corrupt)
         sf.write(wav_dir / "empty.wav", np.zeros(0, np.float32), SR)
         empty = Recording.from_file(wav_dir / "empty.wav", recording_id="empty")
         add("empty", np.zeros(0, np.float32), "zh", recording=empty)
