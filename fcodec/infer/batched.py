@@ -26,7 +26,8 @@ from torch import Tensor
 from fcodec.infer.streaming import decode_step, encode_step
 from fcodec.models.codec import FocalCodec
 
-__all__ = ["CodecResult", "padded_length", "num_tokens", "output_length", "encode_decode", "can_batch"]
+__all__ = ["CodecResult", "padded_length", "num_tokens", "output_length", "encode_decode", "can_batch",
+           "duration_batches"]
 
 
 @dataclass
@@ -56,6 +57,24 @@ def num_tokens(model: FocalCodec, num_samples: int) -> int:
 def output_length(model: FocalCodec, num_samples: int) -> int:
     """``ceil(num_samples * sr_out / sr_in)``: the reconstruction covers the whole input."""
     return -(-num_samples * model.sample_rate_output // model.sample_rate_input)
+
+
+def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: float,
+                     max_batch_size: int) -> List[List[int]]:
+    """Group items of ``lengths`` samples into batches (lists of indices): longest first, so a batch too big for
+    memory shows up at once, with at most ``max_duration`` seconds of padded audio (the longest item's padded
+    length times the batch size) and ``max_batch_size`` items; one item per batch when ``not can_batch``."""
+    limit = max(max_batch_size, 1) if can_batch(model) else 1
+    rate = model.sample_rate_input
+    groups: List[List[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and len(groups[-1]) < limit:
+            longest = padded_length(model, lengths[groups[-1][0]]) / rate
+            if longest * (len(groups[-1]) + 1) <= max_duration:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups
 
 
 def _offline(model: FocalCodec, batch: Tensor):

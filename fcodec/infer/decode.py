@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, TOO_SHORT, UNREADABLE
-from fcodec.infer.batched import can_batch, encode_decode, padded_length
+from fcodec.infer.batched import can_batch, duration_batches, encode_decode
 from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
 from fcodec.models.codec import FocalCodec
@@ -177,22 +177,9 @@ def _read_signal(cut: Any, model: FocalCodec, streaming: bool) -> Tuple[Optional
 
 
 def _batches(cuts: Sequence[Any], model: FocalCodec, options: DecodeOptions) -> Iterator[List[Any]]:
-    """Longest first (a batch that does not fit in memory shows up at once), at most ``max_duration`` seconds of
-    padded audio and ``max_batch_size`` cuts per batch; one cut per batch for a non-causal codec."""
-    ordered = sorted(cuts, key=lambda c: c.duration, reverse=True)
-    limit = 1 if not can_batch(model) else max(options.max_batch_size, 1)
-    batch: List[Any] = []
-    longest = 0.0
-    for cut in ordered:
-        seconds = padded_length(model, round(cut.duration * model.sample_rate_input)) / model.sample_rate_input
-        longest_if_added = max(longest, seconds)
-        if batch and (len(batch) >= limit or longest_if_added * (len(batch) + 1) > options.max_duration):
-            yield batch
-            batch, longest_if_added = [], seconds
-        batch.append(cut)
-        longest = longest_if_added
-    if batch:
-        yield batch
+    lengths = [round(cut.duration * model.sample_rate_input) for cut in cuts]
+    for group in duration_batches(model, lengths, options.max_duration, options.max_batch_size):
+        yield [cuts[i] for i in group]
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from fcodec.infer.batched import encode_decode, num_tokens, output_length, padded_length
+from fcodec.infer.batched import duration_batches, encode_decode, num_tokens, output_length, padded_length
 from tests.infer.conftest import LENGTHS, speechlike
 
 CAUSAL = ["50hz", "25hz", "12hz"]
@@ -79,3 +79,17 @@ def test_noncausal_runs_alone(codecs):
 def test_empty_signal_is_refused(codecs):
     with pytest.raises(ValueError, match="empty"):
         encode_decode(codecs["50hz"], [torch.zeros(0)])
+
+
+def test_duration_batches(codecs):
+    model = codecs["50hz"]
+    lengths = [16000 * s for s in (2, 10, 3, 9, 1, 4)]
+    groups = duration_batches(model, lengths, max_duration=20.0, max_batch_size=3)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        longest = max(padded_length(model, lengths[i]) for i in group) / 16000
+        assert longest * len(group) <= 20.0 and len(group) <= 3
+        assert lengths[group[0]] == max(lengths[i] for i in group)  # longest first
+    assert groups[0] == [1, 3]  # 10 s + 9 s; a third would make 3 x 10.08 s of padded audio
+    assert duration_batches(model, lengths, 1.0, 8) == [[i] for i in (1, 3, 5, 2, 0, 4)]  # an item always fits
+    assert all(len(g) == 1 for g in duration_batches(codecs["noncausal"], lengths, 100.0, 8))
