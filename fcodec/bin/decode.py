@@ -40,6 +40,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-threads", type=int, default=0, help="torch CPU threads; 0 = auto: 1 beside a "
                         "GPU, half the cores on a CPU (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="delete what the output folders hold first")
+    parser.add_argument("--restart-on-change", action="store_true", help="an output folder holding another "
+                        "model's or other settings' decode is started afresh (default: an error)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-file", type=Path, default=None)
     return parser
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
         for cuts_path, name in zip(args.cuts, names):
             try:
                 summary = decode_cuts(model, cuts_path, out_dir / name, source, options, overwrite=args.overwrite,
-                                      extra_summary={"command": command, "device": args.device,
+                                      restart_on_change=args.restart_on_change, extra_summary={"command": command, "device": args.device,
                                                      "num_threads": threads, "cuts": str(cuts_path)})
             except (RuntimeError, ValueError) as exc:
                 print(f"decode: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,15 +304,23 @@ def _finish(out_dir: Path, cuts: Sequence[Any], journal: Journal, model: FocalCo
     return summary
 
 
+def _journal_header(path: Path) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.loads(f.readline()).get("header")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+
+
 def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model_name: str,
                 options: Optional[DecodeOptions] = None, overwrite: bool = False,
-                extra_summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                restart_on_change: bool = False, extra_summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Decode every cut of ``cuts_path`` with ``model`` into ``out_dir``; return the summary.
 
-    A finished directory (``.done``, same settings) is left as it is; an unfinished one continues.
+    A finished directory (``.done``, same settings) is left as it is; an unfinished one continues. A directory
+    holding the work of another model or other settings is an error, or is started afresh with
+    ``restart_on_change`` (or ``overwrite``, which always starts afresh).
     """
-    import shutil
-
     from lhotse import CutSet
 
     options = options or DecodeOptions()
@@ -323,6 +332,10 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name),
               "streaming": options.streaming}
     journal_path = out_dir / JOURNAL
+    if restart_on_change and journal_path.is_file() and _journal_header(journal_path) != header:
+        logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir,
+                    _journal_header(journal_path))
+        shutil.rmtree(out_dir)
     if (out_dir / decode_format.DONE).is_file() and journal_path.is_file():
         Journal(journal_path, header).close()  # raises when the settings differ
         summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))

@@ -229,8 +229,11 @@ def test_other_settings_do_not_mix_with_a_finished_run(codecs, test_cuts, offlin
     with pytest.raises(RuntimeError, match="other settings"):
         run(codecs["12hz"], test_cuts, out, name="another-model")
     summary = decode_cuts(codecs["50hz"], test_cuts, out, "m", DecodeOptions(streaming=True, **QUIET),
-                          overwrite=True)
+                          restart_on_change=True)
     assert summary["streaming"] is True
+    assert json.loads((out / JOURNAL).read_text().splitlines()[0])["header"]["streaming"] is True
+    summary = decode_cuts(codecs["50hz"], test_cuts, out, "m", DecodeOptions(**QUIET), overwrite=True)
+    assert summary["streaming"] is False
 
 
 def test_cli_decodes_every_test_set_with_every_model(codec_dirs, test_cuts, bad_test_cuts, tmp_path, capsys):
