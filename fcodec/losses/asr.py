@@ -71,13 +71,16 @@ class WhisperASRLoss(nn.Module):
         encoder_window: seconds of audio per Whisper window (30.0 = Whisper's own), or ``"batch"``.
         window_step: rounding of ``"batch"`` windows, in seconds.
         format_text: format transcripts as Whisper writes them (:func:`format_target`).
+        pseudo_label_max_tokens: longest pseudo-label Whisper may write (default: half its text context, as
+            Whisper's own decoding).
         download_root: where published Whisper names are cached.
     """
 
     def __init__(self, whisper: Union[str, os.PathLike, nn.Module], sample_rate: int = 24000, *,
                  targets: str = "transcript", pseudo_label_path: Optional[Union[str, os.PathLike]] = None,
                  rank: int = 0, sub_batch_size: int = 8, encoder_window: Union[float, str] = 30.0,
-                 window_step: float = 1.0, format_text: bool = True, download_root: Optional[str] = None):
+                 window_step: float = 1.0, format_text: bool = True, pseudo_label_max_tokens: Optional[int] = None,
+                 download_root: Optional[str] = None):
         super().__init__()
         if targets not in TARGET_KINDS:
             raise ValueError(f"targets must be one of {TARGET_KINDS}, got {targets!r}")
@@ -100,6 +103,7 @@ class WhisperASRLoss(nn.Module):
         self.encoder_window = encoder_window
         self.window_step = float(window_step)
         self.format_text = format_text
+        self.pseudo_label_max_tokens = pseudo_label_max_tokens
         self.tokens = WhisperTargets.for_model(model)
         self.to_16k = Resample(sample_rate, SAMPLE_RATE)
         self.cache = PseudoLabelCache(pseudo_label_path, self.whisper_name, rank) if targets == "pseudo" else None
@@ -135,7 +139,8 @@ class WhisperASRLoss(nn.Module):
                 raise ValueError(f"no cached pseudo-label for {[cut_ids[i] for i in missing][:5]} and no clean audio "
                                  "to make them from")
             lens = None if audio_lens is None else audio_lens[missing]
-            found = transcribe(self.whisper, audio[missing], lens, [languages[i] for i in missing])
+            found = transcribe(self.whisper, audio[missing], lens, [languages[i] for i in missing],
+                               sample_len=self.pseudo_label_max_tokens)
             self.cache.add([{**label, "cut_id": cut_ids[i]} for i, label in zip(missing, found)])
         return [self.cache.tokens(cut_id) for cut_id in cut_ids]
 
@@ -176,9 +181,11 @@ class WhisperASRLoss(nn.Module):
         if recon.dim() != 2 or len(languages) != recon.shape[0]:
             raise ValueError(f"expected (B, N) reconstruction and B languages, got {tuple(recon.shape)} and "
                              f"{len(languages)}")
-        lengths16 = self.to_16k.lengths(full_lengths(recon, recon_lens))
+        lengths = full_lengths(recon, recon_lens)
+        lengths16 = self.to_16k.lengths(lengths)
         with float32_region(recon.device):
-            audio16 = zero_beyond(self.to_16k(recon.float()), lengths16)
+            # zero before resampling too: the filter's tail would carry padding into the last valid samples
+            audio16 = zero_beyond(self.to_16k(zero_beyond(recon.float(), lengths)), lengths16)
         too_long = (lengths16 > N_FRAMES * HOP_LENGTH).nonzero().flatten().tolist()
         if too_long:
             names = [cut_ids[i] for i in too_long] if cut_ids is not None else too_long

@@ -13,11 +13,11 @@ from fcodec.losses.resample import Resample
 
 def stft_magnitude(x: Tensor, n_fft: int, hop_length: int, win_length: int, window: Tensor) -> Tensor:
     """|STFT| (B, n_fft // 2 + 1, frames) with centred frames (frame t is centred on sample t * hop), float32."""
-    # reflect padding needs more samples than half a window; very short clips fall back to zeros
-    pad_mode = "reflect" if x.shape[-1] > n_fft // 2 else "constant"
+    # Zero (not reflect) padding at the ends: a clip then gives the same frames whether it ends the tensor or is
+    # followed by batch padding, so its loss does not depend on the batch it is in.
     with float32_region(x.device):
         spec = torch.stft(x.float(), n_fft, hop_length, win_length, window=window.float(), center=True,
-                          pad_mode=pad_mode, return_complex=True)
+                          pad_mode="constant", return_complex=True)
         return spec.abs()
 
 

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from whisper.audio import HOP_LENGTH, N_FFT, N_FRAMES, N_SAMPLES, SAMPLE_RATE, mel_filters
 
-__all__ = ["SAMPLE_RATE", "HOP_LENGTH", "N_FFT", "N_FRAMES", "N_SAMPLES", "log_mel", "encode", "window_frames"]
+__all__ = ["SAMPLE_RATE", "HOP_LENGTH", "N_FFT", "N_FRAMES", "N_SAMPLES", "log_mel", "encode", "encode_window", "window_frames"]
 
 
 def window_frames(seconds: float) -> int:
@@ -52,13 +52,17 @@ def log_mel(audio: Tensor, n_mels: int = 80, num_frames: int = N_FRAMES) -> Tens
 
 def encode(encoder: torch.nn.Module, mel: Tensor) -> Tensor:
     """Whisper ``AudioEncoder`` output (B, frames / 2, d) for a mel window of up to the model's 30 s."""
-    positions = encoder.positional_embedding
-    if mel.shape[-1] == 2 * positions.shape[0]:
+    if mel.shape[-1] == 2 * encoder.positional_embedding.shape[0]:
         return encoder(mel)  # the model's own forward: exactly what Whisper computes
+    return encode_window(encoder, mel)
+
+
+def encode_window(encoder: torch.nn.Module, mel: Tensor) -> Tensor:
+    """``AudioEncoder.forward`` with the positional embedding cut to the window instead of asserting 30 s."""
+    positions = encoder.positional_embedding
     if mel.shape[-1] % 2 or mel.shape[-1] > 2 * positions.shape[0]:
         raise ValueError(f"mel window must be an even number of frames <= {2 * positions.shape[0]}, "
                          f"got {mel.shape[-1]}")
-    # AudioEncoder.forward, with the positional embedding cut to the window instead of asserting 30 s
     x = F.gelu(encoder.conv1(mel))
     x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
     x = (x + positions[: x.shape[1]]).to(x.dtype)
