@@ -4,6 +4,7 @@ Each loss is an ``nn.Module`` whose ``forward`` returns a scalar; weights live i
 (:mod:`fcodec.losses.config` builds the set a stage asks for).
 """
 from fcodec.losses.asr import WhisperASRLoss
+from fcodec.losses.config import CodecLosses, build_losses
 from fcodec.losses.ctc import CTCHead, CTCHeadLoss
 from fcodec.losses.feature import FeatureMSELoss
 from fcodec.losses.mel import MultiScaleMelLoss, mel_filterbank
@@ -13,6 +14,7 @@ from fcodec.losses.stft import MultiResolutionSTFTLoss
 from fcodec.losses.whisper_targets import format_target
 
 __all__ = [
+    "CodecLosses",
     "CTCHead",
     "CTCHeadLoss",
     "FeatureMSELoss",
@@ -21,6 +23,7 @@ __all__ = [
     "Resample",
     "WeightSchedule",
     "WhisperASRLoss",
+    "build_losses",
     "format_target",
     "mel_filterbank",
     "resample",

@@ -73,16 +73,17 @@ def tiny_whisper_file(tiny_whisper_path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_whisper(tiny_whisper_file):
+    """Shared by many tests: frozen here, so no test can leave gradients or training mode on it for another."""
     from fcodec.utils.whisper import load_whisper
 
-    return load_whisper(tiny_whisper_file)
+    return load_whisper(tiny_whisper_file).requires_grad_(False)
 
 
 @pytest.fixture(scope="session")
 def real_whisper(real_whisper_path):
     from fcodec.utils.whisper import load_whisper
 
-    return load_whisper(real_whisper_path)
+    return load_whisper(real_whisper_path).requires_grad_(False)
 
 
 @pytest.fixture(scope="session")

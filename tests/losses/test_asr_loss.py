@@ -51,7 +51,11 @@ def test_value_and_gradient_equal_a_direct_whisper_computation(tiny_whisper):
         torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-4, atol=1e-9)
 
 
-def test_whisper_stays_frozen_and_out_of_the_module_state(tiny_whisper):
+def test_whisper_stays_frozen_and_out_of_the_module_state(tiny_whisper_file):
+    from fcodec.utils.whisper import load_whisper
+
+    tiny_whisper = load_whisper(tiny_whisper_file).train()  # as loaded: trainable parameters
+    assert all(p.requires_grad for p in tiny_whisper.parameters())
     before = {k: v.clone() for k, v in tiny_whisper.state_dict().items()}
     loss = WhisperASRLoss(tiny_whisper, 24000)
     assert list(loss.parameters()) == [] and loss.state_dict() == {}

@@ -19,12 +19,22 @@ ZH = "zh_38_5731_20170914195805"
 WRONG = {"en": "I ONLY WISH TO BE ALONE YOU WILL EXCUSE ME WILL YOU NOT", "zh": "今天天气很好我们去公园散步吧"}
 
 
+class _Features(dict):
+    """Whisper base encoder output per clip (Whisper's own 30 s window), computed on first use."""
+
+    def __init__(self, model, clips):
+        super().__init__()
+        self.model, self.clips = model, clips
+
+    def __missing__(self, cut_id):
+        with torch.no_grad():
+            self[cut_id] = encode(self.model.encoder, log_mel(self.clips[cut_id][0][None], self.model.dims.n_mels))
+        return self[cut_id]
+
+
 @pytest.fixture(scope="module")
 def features(real_whisper, real_clips):
-    """Whisper base encoder output per clip, Whisper's own 30 s window."""
-    with torch.no_grad():
-        return {cut_id: encode(real_whisper.encoder, log_mel(audio[None], real_whisper.dims.n_mels))
-                for cut_id, (audio, _, _) in real_clips.items()}
+    return _Features(real_whisper, real_clips)
 
 
 def score(model, feats, text, language, format_text=True) -> float:
@@ -38,14 +48,16 @@ def score(model, feats, text, language, format_text=True) -> float:
 
 
 def test_correct_transcript_scores_far_below_a_wrong_one(real_whisper, real_clips, features):
-    for cut_id, (_, lang, text) in real_clips.items():
+    for cut_id in EN[:2] + [ZH]:
+        _, lang, text = real_clips[cut_id]
         right = score(real_whisper, features[cut_id], text, lang)
         wrong = score(real_whisper, features[cut_id], WRONG[lang], lang)
         assert right < 0.5 and wrong > 3.0 and wrong > 8 * right, (cut_id, right, wrong)
 
 
 def test_the_cuts_own_language_token_scores_lower(real_whisper, real_clips, features):
-    for cut_id, (_, lang, text) in real_clips.items():
+    for cut_id in EN[:2] + [ZH]:
+        _, lang, text = real_clips[cut_id]
         other = "zh" if lang == "en" else "en"
         own = score(real_whisper, features[cut_id], text, lang)
         # the same text tokens under the other language token
@@ -60,7 +72,7 @@ def test_the_cuts_own_language_token_scores_lower(real_whisper, real_clips, feat
 
 def test_targets_formatted_as_whisper_writes_score_lower_than_corpus_text(real_whisper, real_clips, features):
     """LibriSpeech's upper case and AISHELL's spaced characters are far from what Whisper writes."""
-    for cut_id in EN:
+    for cut_id in EN[:3]:
         _, lang, text = real_clips[cut_id]
         formatted = score(real_whisper, features[cut_id], text, lang)
         upper = score(real_whisper, features[cut_id], text, lang, format_text=False)
@@ -94,11 +106,13 @@ def test_pseudo_label_is_whispers_transcript_of_the_clean_clip(real_whisper, rea
 def test_shorter_encoder_windows_change_the_loss_on_real_speech(real_whisper, real_clips, features):
     """Why pad-to-30 s stays the default: a window cut to the clip is faster but is not the same loss.
 
-    On these 2.4-8.8 s clips the 'batch' window (clip length rounded up to 1 s) moves the per-clip loss by
-    tens of percent (measured: up to +70 % on short English clips); it still tells right from wrong.
+    On short clips the 'batch' window (clip length rounded up to 1 s) moves the per-clip loss by tens of percent
+    (measured over 19 clips of 2-16 s: +94 % on average, up to +220 % on 2-3 s clips; a 20 s window +6 %, up to
+    +20 %); it still tells right from wrong.
     """
     differences = []
-    for cut_id, (audio, lang, text) in real_clips.items():
+    for cut_id in EN[1:3] + [ZH]:
+        audio, lang, text = real_clips[cut_id]
         frames = window_frames(-(-len(audio) // 16000))
         with torch.no_grad():
             short = encode(real_whisper.encoder, log_mel(audio[None], real_whisper.dims.n_mels, frames))
