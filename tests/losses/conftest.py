@@ -50,33 +50,11 @@ def pad_batch(clips: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="session")
-def tiny_whisper_file(tiny_whisper_path, tmp_path_factory) -> Path:
-    """The tiny random Whisper checkpoint, with finite decoder positions.
-
-    ``make_tiny_whisper`` saves a freshly constructed ``Whisper``, whose ``decoder.positional_embedding`` is
-    ``torch.empty`` (openai-whisper never initialises it; real checkpoints overwrite it): uninitialised memory,
-    sometimes 1e14 or NaN, which makes every ASR loss on that model garbage. Until the helper initialises it, the
-    loss tests repair the copy they use (a no-op once it is fixed) and test_tiny_whisper_checkpoint_is_finite
-    reports the problem.
-    """
-    checkpoint = torch.load(tiny_whisper_path, map_location="cpu", weights_only=True)
-    positions = checkpoint["model_state_dict"]["decoder.positional_embedding"]
-    if bool(torch.isfinite(positions).all()) and float(positions.abs().max()) < 100:
-        return tiny_whisper_path
-    generator = torch.Generator().manual_seed(0)
-    checkpoint["model_state_dict"]["decoder.positional_embedding"] = 0.02 * torch.randn(positions.shape,
-                                                                                       generator=generator)
-    path = tmp_path_factory.mktemp("whisper_repaired") / "tiny-random.pt"
-    torch.save(checkpoint, path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_whisper(tiny_whisper_file):
+def tiny_whisper(tiny_whisper_path):
     """Shared by many tests: frozen here, so no test can leave gradients or training mode on it for another."""
     from fcodec.utils.whisper import load_whisper
 
-    return load_whisper(tiny_whisper_file).requires_grad_(False)
+    return load_whisper(tiny_whisper_path).requires_grad_(False)
 
 
 @pytest.fixture(scope="session")

@@ -57,12 +57,12 @@ def _output_and_batch(requires_grad=True):
     return out, batch
 
 
-def test_build_and_combine_every_term(tiny_whisper_file, bpe_model, tmp_path):
+def test_build_and_combine_every_term(tiny_whisper_path, bpe_model, tmp_path):
     config = {
         "feature": {"weight": 1.0},
         "mel": {"weight": 5.0, "window_lengths": [512, 1024], "n_mels": [40, 80]},
         "stft": 2.0,
-        "asr": {"weight": 30.0, "start_weight": 0.0, "ramp_steps": 10, "whisper": str(tiny_whisper_file)},
+        "asr": {"weight": 30.0, "start_weight": 0.0, "ramp_steps": 10, "whisper": str(tiny_whisper_path)},
         "ctc": {"weight": 0.5, "bpe_model": str(bpe_model), "hidden_dim": 32},
     }
     losses = build_losses(config, sample_rate=24000, latent_dim=11, exp_dir=tmp_path)
