@@ -215,6 +215,8 @@ class _BatchDecoder:
         try:
             results, seconds = self._codec([s for _, s in readable])
         except Exception as exc:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()  # after an out-of-memory error, before the retries
             if len(readable) == 1:
                 cut = readable[0][0]
                 reason = f"{CODEC_ERROR}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
