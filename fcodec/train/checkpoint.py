@@ -79,6 +79,12 @@ class CheckpointManager:
             old.unlink(missing_ok=True)
         return path
 
+    def remove_partial_writes(self) -> None:
+        """Temporary files of writes interrupted by a kill (the atomic write never renamed them)."""
+        if self.dir.is_dir():
+            for tmp in self.dir.glob(".checkpoint-*.tmp"):
+                tmp.unlink(missing_ok=True)
+
     def load_latest(self, map_location: Any = "cpu") -> Optional[Tuple[Path, Dict[str, Any]]]:
         """The newest checkpoint that loads; an unreadable one is reported and the one before it tried."""
         for step, path in reversed(self.list()):

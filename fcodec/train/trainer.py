@@ -126,6 +126,9 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _resume(self) -> Optional[Dict[str, Any]]:
+        if self.dist.is_main:
+            self.checkpoints.remove_partial_writes()
+        barrier(self.dist)
         found = self.checkpoints.load_latest(map_location=self.dist.device)
         if found is None:
             return None

@@ -3,6 +3,7 @@
     python tests/train/toy_train.py EXP_DIR DATA_DIR [key=value ...]
     torchrun --nproc_per_node 2 tests/train/toy_train.py EXP_DIR DATA_DIR [key=value ...]
 """
+import os
 import sys
 from pathlib import Path
 
@@ -30,9 +31,9 @@ def main() -> None:
     seed_everything(cfg.train.seed)
     model = ToyCodec()
     seed_everything(cfg.train.seed + dist.rank)
-    cuts = make_cuts(data_dir, num=16)
+    cuts = make_cuts(data_dir / f"rank{dist.rank}", num=16)  # the same synthetic files, no write race
     plan = build_param_plan(model, ["compressor.", "decompressor."])
-    trainer = Trainer(cfg, exp_dir, model, ToyObjective(), plan,
+    trainer = Trainer(cfg, exp_dir, model, ToyObjective(float(os.environ.get("TOY_STEP_SLEEP", "0"))), plan,
                       make_loader(cuts, True, seed=cfg.train.seed, num_workers=cfg.data.num_workers),
                       make_loader(cuts, False), dist, export_state)
     trainer.fit()
