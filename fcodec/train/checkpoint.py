@@ -8,6 +8,7 @@ values and load with ``torch.load(weights_only=True)``.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from pathlib import Path
@@ -23,35 +24,46 @@ _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
 
 
 def sampler_position(sampler: Any, epoch: int, batches_consumed: int) -> Dict[str, Any]:
-    """Where the trainer is in the data: the epoch and how many batches of it it has consumed.
+    """The training sampler's state as of the trainer having consumed ``batches_consumed`` batches of ``epoch``.
 
-    lhotse's own ``state_dict()`` is stored beside it for reference, but resuming does not trust its counters:
-    with DataLoader workers the sampler runs ahead of the trainer by the prefetched batches.
+    lhotse restores a sampler by replaying as many batches as its state says it produced. fcodec.data's sampler
+    counts the batches the loop *received*, which is exact even with DataLoader workers; a plain lhotse sampler
+    counts what it handed to the workers, which runs ahead by the prefetched batches. The trainer knows what it
+    consumed, so a count that disagrees is corrected here (and said so once).
     """
-    return {"epoch": int(epoch), "batches_consumed": int(batches_consumed), "lhotse": sampler.state_dict()}
+    state = copy.deepcopy(sampler.state_dict())
+    diagnostics = state["diagnostics"]
+    stats = diagnostics["stats_per_epoch"].get(diagnostics["current_epoch"], {})
+    produced = stats.get("kept_batches", 0) + stats.get("discarded_batches", 0)
+    if batches_consumed > 0 and (diagnostics["current_epoch"] != epoch or produced != batches_consumed):
+        global _warned
+        if not _warned:
+            log.warning("the sampler reports %d batches drawn in epoch %d, the trainer consumed %d in epoch %d "
+                        "(DataLoader workers prefetching?); checkpoints record the trainer's count",
+                        produced, diagnostics["current_epoch"], batches_consumed, epoch)
+            _warned = True
+        diagnostics["current_epoch"] = epoch
+        entry = diagnostics["stats_per_epoch"].setdefault(epoch, {"epoch": epoch, "kept_cuts": 0,
+                                                                   "discarded_cuts": 0, "kept_batches": 0,
+                                                                   "discarded_batches": 0})
+        entry.update(kept_batches=batches_consumed, discarded_batches=0)
+        state["epoch"] = epoch
+    return {"epoch": int(epoch), "batches_consumed": int(batches_consumed), "lhotse": state}
 
 
 def restore_sampler_position(sampler: Any, position: Dict[str, Any]) -> None:
-    """Put a lhotse sampler at ``position`` so that the next ``iter()`` continues from there.
+    """Put a lhotse sampler at ``position`` so that the DataLoader's next ``iter()`` continues from there.
 
-    The sampler replays the epoch's first batches (metadata only, no audio is read), then its own state_dict is
-    loaded back, which is lhotse's public way to make the next ``iter()`` keep the position instead of starting
-    the epoch over. The sampler's shuffling is seeded by (seed, epoch), so the replay is exactly the original.
+    lhotse's ``load_state_dict`` replays the epoch's first batches (metadata only, no audio is read); its
+    shuffling is seeded by (seed, epoch), so the replay is exactly the original order.
     """
-    epoch, consumed = int(position["epoch"]), int(position["batches_consumed"])
-    sampler.set_epoch(epoch)
-    if consumed == 0:
+    if int(position["batches_consumed"]) == 0:
+        sampler.set_epoch(int(position["epoch"]))
         return
-    sampler.allow_iter_to_reset_state()
-    iter(sampler)
-    for index in range(consumed):
-        try:
-            next(sampler)
-        except StopIteration:
-            raise RuntimeError(f"cannot resume: the training data has only {index} batches in epoch {epoch}, the "
-                               f"checkpoint was written after {consumed}. Were the cuts or data.max_duration "
-                               f"changed?") from None
-    sampler.load_state_dict(sampler.state_dict())
+    sampler.load_state_dict(copy.deepcopy(position["lhotse"]))
+
+
+_warned = False
 
 
 class CheckpointManager:

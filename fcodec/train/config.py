@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,14 @@ class ModelConfig:
     # What trains: "decompressor_only" (tokens unchanged) or "both_ste" (compressor + decompressor through the
     # straight-through quantiser). New parameters (grown layers and new_params) always train.
     trainable: str = "decompressor_only"
-    # Parameter-name prefixes that count as "new" beside the grown layers: they take optim.lr_new and train
-    # during the new-only warm-up. The seed counts the projections around the quantiser as new.
+    # In a grown stage, parameter-name prefixes that count as "new" beside the grown layers: they take
+    # optim.lr_new and train during the new-only warm-up. The seed counts the projections around the quantiser
+    # as new (they see a new input distribution after growth).
     new_params: List[str] = field(default_factory=lambda: ["compressor.out_proj.", "decompressor.in_proj."])
     # Warm-up: for the first N steps only the new parameters train (the seed's "warmup_epochs").
     new_only_steps: int = 0
+    # Start the grown layers near identity (our option, spec 10.4) instead of PyTorch's default init (upstream's).
+    grow_identity_init: bool = False
 
 
 @dataclass
@@ -52,44 +56,6 @@ class DataConfig:
     # Dev batches per validation (0: the whole dev set).
     max_dev_batches: int = 0
     num_workers: int = 2
-
-
-@dataclass
-class AsrLossConfig:
-    # Final weight of the Whisper ASR loss (0 turns it off and Whisper is not loaded).
-    weight: float = 0.0
-    # A published Whisper name ("small") or a local checkpoint in openai-whisper's format.
-    whisper: str = "small"
-    # Linear ramp of the weight from 0 over this many steps (0: constant weight from the first step).
-    ramp_steps: int = 0
-    # "transcript" (ground-truth text) or "pseudo" (Whisper's transcript of the clean audio, cached on disk).
-    targets: str = "transcript"
-    # Clips per Whisper forward pass, to bound memory.
-    sub_batch: int = 8
-    # Extra keyword arguments for the loss module (see fcodec.losses).
-    kwargs: Dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CtcLossConfig:
-    # Weight of the CTC head loss on the pre-quantisation latents (0 turns it off and no head is built).
-    weight: float = 0.0
-    # sentencepiece model of the BPE units (stage 3 of the recipe writes data/lang_bpe_<vocab>/bpe.model).
-    bpe_model: str = ""
-    # Extra keyword arguments for the head (see fcodec.losses).
-    kwargs: Dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class LossConfig:
-    # Weights of the reconstruction terms (the seed's feature:mel:stft = 1:5:2).
-    feature: float = 1.0
-    mel: float = 5.0
-    stft: float = 2.0
-    mel_kwargs: Dict[str, Any] = field(default_factory=dict)
-    stft_kwargs: Dict[str, Any] = field(default_factory=dict)
-    asr: AsrLossConfig = field(default_factory=AsrLossConfig)
-    ctc: CtcLossConfig = field(default_factory=CtcLossConfig)
 
 
 @dataclass
@@ -144,11 +110,19 @@ class LoopConfig:
     find_unused_parameters: bool = False
 
 
+def default_losses() -> Dict[str, Any]:
+    """The seed's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
+    return {"feature": {"weight": 1.0}, "mel": {"weight": 5.0}, "stft": {"weight": 2.0}}
+
+
 @dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    # The loss terms and their weights, handed to fcodec.losses.config.build_losses (which documents and checks
+    # the keys): feature, mel, stft, asr (Whisper; weight ramp, whisper name or checkpoint, targets, ...), ctc.
+    # A term absent or of weight 0 is not built. A file's losses section replaces these defaults as a whole.
+    losses: Dict[str, Any] = field(default_factory=default_losses)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
 
@@ -200,7 +174,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _convert(inner[0], value, where)
     if tp is Any:
-        return value
+        return _numeric(value)
     if origin in (list, List, tuple, Tuple):
         if isinstance(value, str):
             value = yaml.safe_load(value)
@@ -218,7 +192,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             value = yaml.safe_load(value)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
+        return {k: _numeric(v) for k, v in value.items()}
     try:
         if tp is bool:
             if isinstance(value, bool):
@@ -244,6 +218,34 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: cannot read {value!r} as {getattr(tp, '__name__', tp)}") from None
     return value
+
+
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)$")
+
+
+def _numeric(value: Any) -> Any:
+    """Inside free-form sections nothing declares a type: read ``5e-4`` as the number YAML 1.1 does not see."""
+    if isinstance(value, str) and _FLOAT.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numeric(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numeric(v) for v in value]
+    return value
+
+
+def _merge(base: Dict[str, Any], update: Dict[str, Any], cls: type) -> Dict[str, Any]:
+    """``update`` over ``base`` following the schema: sections merge key by key, any other value replaces."""
+    out = dict(base)
+    hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
+    for key, value in update.items():
+        hint = hints.get(key)
+        if hint is not None and dataclasses.is_dataclass(hint) and isinstance(value, dict) and \
+                isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, hint)
+        else:
+            out[key] = value
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -305,7 +307,11 @@ def load_config(path: Optional[os.PathLike] = None, overrides: Sequence[str] = (
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-    data = apply_overrides(data, overrides, cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:  # checked before merging, so the message names the file
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    data = apply_overrides(_merge(to_dict(cls()), data, cls), overrides, cls)
     return from_dict(cls, data, where)
 
 

@@ -6,21 +6,25 @@ from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_conf
 
 def test_defaults_and_yaml_and_overrides(tmp_path):
     path = tmp_path / "stage.yaml"
-    path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nloss:\n  asr:\n    weight: 30\n")
+    path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nlosses:\n  feature: 1\n  asr:\n    weight: 3e1\n")
     cfg = load_config(path, ["optim.lr_new=1e-3", "train.max_steps=7", "data.segment_duration=null",
-                             "train.deterministic=true", "model.new_params=[a.b, c.]", "loss.asr.kwargs.x=2"])
+                             "train.deterministic=true", "model.new_params=[a.b, c.]", "losses.asr.ramp_steps=2e3",
+                             "losses.asr.whisper=small"])
     assert cfg.optim.lr == 5e-5 and cfg.optim.betas == (0.8, 0.99)
     assert cfg.optim.lr_new == 1e-3 and isinstance(cfg.optim.lr_new, float)  # YAML would read 1e-3 as a string
-    assert cfg.loss.asr.weight == 30.0 and isinstance(cfg.loss.asr.weight, float)
+    # a file's losses section replaces the default terms; numbers YAML reads as strings are numbers
+    assert cfg.losses == {"feature": 1, "asr": {"weight": 30.0, "ramp_steps": 2000.0, "whisper": "small"}}
     assert cfg.train.max_steps == 7 and cfg.train.deterministic is True
     assert cfg.data.segment_duration is None
     assert cfg.model.new_params == ["a.b", "c."]
-    assert cfg.loss.asr.kwargs == {"x": 2}
-    assert cfg.loss.mel == TrainConfig().loss.mel  # untouched keys keep their defaults
+    assert cfg.data.max_duration == TrainConfig().data.max_duration  # untouched keys keep their defaults
+    # without a file the default terms stay and an override adds to them
+    cfg = load_config(None, ["losses.asr.weight=20"])
+    assert cfg.losses == {**TrainConfig().losses, "asr": {"weight": 20}}
 
 
 def test_dump_reads_back_identically(tmp_path):
-    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/stage1/best", "loss.ctc.weight=0.5"])
+    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/stage1/best", "losses.ctc.weight=0.5"])
     path = tmp_path / "config.yaml"
     path.write_text(dump_config(cfg, header="resolved\ncommand: x"))
     assert path.read_text().startswith("# resolved\n# command: x\n")
@@ -28,7 +32,7 @@ def test_dump_reads_back_identically(tmp_path):
     assert to_dict(again) == to_dict(cfg)
     assert config_diff(to_dict(cfg), to_dict(again)) == []
     assert config_diff(to_dict(TrainConfig()), to_dict(cfg)) == [
-        "loss.ctc.weight: 0.0 -> 0.5", "model.init_from: '' -> 'exp/stage1/best'", "optim.lr: 0.0005 -> 0.0003"]
+        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/stage1/best'", "optim.lr: 0.0005 -> 0.0003"]
 
 
 @pytest.mark.parametrize("override, message", [
