@@ -318,7 +318,7 @@ def load_config(path: Optional[os.PathLike] = None, overrides: Sequence[str] = (
 def dump_config(cfg: Any, header: str = "") -> str:
     """The resolved config as commented YAML (``header`` lines become ``#`` comments)."""
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    body = yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True, default_flow_style=None)
+    body = yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True, default_flow_style=False)
     return "\n".join(lines + [body]) if lines else body
 
 

@@ -65,6 +65,10 @@ class ToyObjective(Objective):
         return [(f"recon_{i}", recon[i, : int(batch["audio_lens"][i])], SR) for i in range(recon.shape[0])]
 
 
+TEXTS = {"en": ["THE CAT SAT ON THE MAT", "A BIRD SINGS IN THE TREE", "SHE READS A BOOK AT NIGHT"],
+         "zh": ["今天天气很好", "我们一起去学校", "他在家里看书"]}
+
+
 def make_cuts(folder: Path, num: int = 12, seed: int = 0, min_s: float = 0.6, max_s: float = 1.4) -> CutSet:
     """Harmonic tones with noise, written as wav files, one supervision per cut (like the real manifests)."""
     rng = np.random.default_rng(seed)
@@ -78,8 +82,8 @@ def make_cuts(folder: Path, num: int = 12, seed: int = 0, min_s: float = 0.6, ma
         path = folder / f"utt{i}.wav"
         sf.write(path, wave.astype(np.float32), SR)
         rec = Recording.from_file(path, recording_id=f"{'zh' if i % 2 else 'en'}_utt{i}")
-        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration, text="a b c",
-                                 language="zh" if i % 2 else "en")
+        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration,
+                                 text=TEXTS["zh" if i % 2 else "en"][i % 3], language="zh" if i % 2 else "en")
         cuts.append(rec.to_cut().with_id(rec.id))
         cuts[-1].supervisions = [sup]
     return CutSet.from_cuts(cuts)
