@@ -55,6 +55,8 @@ class DataConfig:
     dev_max_duration: Optional[float] = None
     # Dev batches per validation (0: the whole dev set).
     max_dev_batches: int = 0
+    # Duration buckets of the samplers (null: fcodec.data's default); a dev set smaller than that needs fewer.
+    num_buckets: Optional[int] = None
     num_workers: int = 2
 
 
@@ -110,6 +112,16 @@ class LoopConfig:
     find_unused_parameters: bool = False
 
 
+@dataclass
+class AssetsConfig:
+    # Model files the recipe's stage 3 prepares, given to the losses that need them unless a losses entry names
+    # its own: the Whisper of losses.asr (a published name or an openai-whisper checkpoint path) and the
+    # sentencepiece model of losses.ctc. The recipe passes both to every stage; a stage without those terms
+    # ignores them.
+    whisper: str = ""
+    bpe_model: str = ""
+
+
 def default_losses() -> Dict[str, Any]:
     """The seed's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
     return {"feature": {"weight": 1.0}, "mel": {"weight": 5.0}, "stft": {"weight": 2.0}}
@@ -123,6 +135,7 @@ class TrainConfig:
     # the keys): feature, mel, stft, asr (Whisper; weight ramp, whisper name or checkpoint, targets, ...), ctc.
     # A term absent or of weight 0 is not built. A file's losses section replaces these defaults as a whole.
     losses: Dict[str, Any] = field(default_factory=default_losses)
+    assets: AssetsConfig = field(default_factory=AssetsConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
 

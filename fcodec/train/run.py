@@ -19,16 +19,16 @@ import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
 from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
 from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
-from fcodec.train.params import TRAINABLE_MODES, build_param_plan
+from fcodec.train.params import TRAINABLE_MODES, ParamPlan, build_param_plan
 from fcodec.train.rng import seed_everything
-from fcodec.train.stage_init import init_stage_model, write_init_record
+from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
 from fcodec.train.trainer import TrainSummary, Trainer
 from fcodec.utils.assets import REPO_ROOT
 from fcodec.utils.io import atomic_write_json, atomic_write_text
@@ -79,6 +79,45 @@ def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
     atomic_write_text(path, dump_config(cfg, header))
 
 
+def build_codec_plan(module: CodecTrainModule, cfg: TrainConfig, stage: StageModel) -> ParamPlan:
+    """What trains in a codec stage: the mode's modules, plus the new tensors (grown layers, the adapted
+    projections, a CTC head), which also take optim.lr_new and alone train during model.new_only_steps."""
+    if cfg.model.trainable not in TRAINABLE_MODES:
+        raise ValueError(f"model.trainable must be one of {sorted(TRAINABLE_MODES)}, not {cfg.model.trainable!r}")
+    trainable = [f"codec.{p}" for p in TRAINABLE_MODES[cfg.model.trainable]]
+    new = [f"codec.{s}" for s in stage.new_param_specs]
+    if any(p.requires_grad for p in module.losses.parameters()):
+        new.append("losses.")  # the CTC head starts untrained
+    return build_param_plan(module, trainable, new, cfg.model.new_only_steps)
+
+
+def losses_with_assets(cfg: TrainConfig) -> dict:
+    """The losses section with the assets filled in where a term needs a file and names none."""
+    losses = {name: (dict(term) if isinstance(term, dict) else term) for name, term in cfg.losses.items()}
+    for term, key, value in (("asr", "whisper", cfg.assets.whisper), ("ctc", "bpe_model", cfg.assets.bpe_model)):
+        entry = losses.get(term)
+        if isinstance(entry, dict) and not entry.get(key):
+            if not value:
+                raise ValueError(f"losses.{term} needs {key}: set losses.{term}.{key} or assets.{key}")
+            entry[key] = value
+    return losses
+
+
+def build_codec_module(cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
+                       ) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
+    """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
+    the same grown layers)."""
+    from fcodec.losses.config import build_losses
+
+    stage = init_stage_model(cfg.model, seed=cfg.train.seed)
+    codec = stage.codec
+    losses = build_losses(losses_with_assets(cfg), sample_rate=codec.sample_rate_output,
+                          input_sample_rate=codec.sample_rate_input, latent_dim=codec.latent_dim,
+                          exp_dir=exp_dir, rank=dist.rank, device=dist.device)
+    module = CodecTrainModule(codec, losses).to(dist.device)
+    return stage, module, build_codec_plan(module, cfg, stage)
+
+
 def build_loaders(cfg: TrainConfig):
     from fcodec.data import build_dataloader
 
@@ -88,10 +127,11 @@ def build_loaders(cfg: TrainConfig):
             raise FileNotFoundError(f"data.{name}: cut manifest {path} not found (stage 2 of the recipe writes it)")
     train_dl = build_dataloader(cfg.data.train_cuts, train=True, max_duration=cfg.data.max_duration,
                                 segment_duration=cfg.data.segment_duration, num_workers=cfg.data.num_workers,
-                                seed=cfg.train.seed)
+                                seed=cfg.train.seed, num_buckets=cfg.data.num_buckets)
     dev_dl = build_dataloader(cfg.data.dev_cuts, train=False,
                               max_duration=cfg.data.dev_max_duration or cfg.data.max_duration,
-                              num_workers=cfg.data.num_workers, seed=cfg.train.seed)
+                              num_workers=cfg.data.num_workers, seed=cfg.train.seed,
+                              num_buckets=cfg.data.num_buckets)
     return train_dl, dev_dl
 
 
@@ -112,7 +152,7 @@ def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Se
         log.info("environment: %s; world size %d, device %s", environment(), dist.world_size, dist.device)
         log.info("config:\n%s", dump_config(cfg))
 
-        stage = init_stage_model(cfg.model, seed=cfg.train.seed)
+        stage, module, plan = build_codec_module(cfg, exp_dir, dist)
         codec = stage.codec
         if dist.is_main:
             write_init_record(exp_dir, stage.info)
@@ -120,24 +160,10 @@ def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Se
                  codec.frame_rate, codec.bitrate, codec.codebook_size, stage.info["source"]["frame_rate"],
                  stage.info["source"]["bitrate"],
                  f"; grown, {len(stage.grown_param_names)} new tensors" if stage.grown_param_names else "")
-
-        from fcodec.losses.config import build_losses
-
-        losses = build_losses(cfg.losses, sample_rate=codec.sample_rate_output,
-                              input_sample_rate=codec.sample_rate_input, latent_dim=codec.latent_dim,
-                              exp_dir=exp_dir, rank=dist.rank, device=dist.device)
-        module = CodecTrainModule(codec, losses).to(dist.device)
-        if cfg.model.trainable not in TRAINABLE_MODES:
-            raise ValueError(f"model.trainable must be one of {sorted(TRAINABLE_MODES)}, not {cfg.model.trainable!r}")
-        trainable = [f"codec.{p}" for p in TRAINABLE_MODES[cfg.model.trainable]]
-        new = [f"codec.{s}" for s in stage.new_param_specs]
-        if any(p.requires_grad for p in losses.parameters()):
-            new.append("losses.")  # the CTC head starts untrained
-        plan = build_param_plan(module, trainable, new, cfg.model.new_only_steps)
         counts = {name: sum(p.numel() for n, p in module.named_parameters() if n in names)
                   for name, names in (("new", plan.new), ("inherited", plan.trainable - plan.new))}
         log.info("trainable parameters: %s of %d; loss terms: %s", counts,
-                 sum(p.numel() for p in module.parameters()), sorted(losses.terms))
+                 sum(p.numel() for p in module.parameters()), sorted(module.losses.terms))
 
         train_dl, dev_dl = build_loaders(cfg)
         seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers

@@ -7,11 +7,11 @@ one, trains step by step (AdamW, clipping, bf16 autocast on CUDA, the NaN guard)
 DDP and only rank 0 writes; the code path is otherwise the same.
 
 Exact resume. The loop position is (epoch, batches consumed in the epoch, global step). On resume the sampler is
-fast-forwarded to that position, the DataLoader iterator is created, and only then are the RNG states restored:
-creating an iterator draws a seed from torch's RNG, and the uninterrupted run had drawn it at the start of the
-epoch, before the state that was saved. Validation runs under :func:`preserved_rng`, so it never moves the
-training RNG streams. With ``train.deterministic`` on CPU, a run killed and rerun ends with the same weights as
-one never interrupted.
+put back at that position (lhotse replays the epoch's first batches, metadata only), the DataLoader iterator is
+created, and only then are the RNG states restored. The training DataLoader draws its worker seed from a
+generator of its own (see :meth:`Trainer._seed_loader`), so creating an iterator, eagerly or lazily, never moves
+the global RNG. Validation runs under :func:`preserved_rng`, so it never moves the training RNG streams either.
+With ``train.deterministic`` on CPU, a run killed and rerun ends with the same weights as one never interrupted.
 """
 from __future__ import annotations
 
@@ -174,6 +174,7 @@ class Trainer:
                 sampler = self.train_dl.sampler
                 restore_sampler_position(sampler, pending["sampler"] if pending is not None else
                                          {"epoch": self.state.epoch, "batches_consumed": 0})
+                self._seed_loader(self.state.epoch)
                 batches = iter(self.train_dl)
                 if pending is not None:
                     restore_rng_state(pending["rng"])
@@ -210,6 +211,19 @@ class Trainer:
         return TrainSummary(steps=self.state.step, epochs=self.state.epoch, best_loss=self.state.best_loss,
                             best_step=self.state.best_step, stop_reason=reason, best_dir=self.best_dir,
                             param_checksum=checksum, history=self.history)
+
+    def _seed_loader(self, epoch: int) -> None:
+        """Give the training DataLoader a generator of its own, seeded by (seed, rank, epoch).
+
+        A DataLoader draws a seed for its workers whenever its iterator is created, by default from torch's
+        global RNG; a loader whose ``__iter__`` is a generator creates that iterator lazily, at the first batch,
+        so the draw would land after a resumed run restored the RNG and shift every later random number.
+        ``generator`` is a public DataLoader attribute that may be set between epochs.
+        """
+        if isinstance(self.train_dl, torch.utils.data.DataLoader):
+            generator = torch.Generator()
+            generator.manual_seed((self.cfg.train.seed * 1_000_003 + self.dist.rank) * 10_007 + epoch)
+            self.train_dl.generator = generator
 
     def _after_step(self) -> None:
         t = self.cfg.train

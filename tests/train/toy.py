@@ -7,7 +7,6 @@ compressor, decompressor, decoder) so the trainable modes select the same way.
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -42,13 +41,7 @@ class ToyCodec(nn.Module):
 
 
 class ToyObjective(Objective):
-    def __init__(self, step_sleep: float = 0.0):
-        # a pause per training step, so that a test can kill the process at a known point in a short run
-        self.step_sleep = step_sleep
-
     def compute(self, model: nn.Module, batch: Dict, step: int, train: bool) -> StepResult:
-        if train and self.step_sleep:
-            time.sleep(self.step_sleep)
         audio, lens = batch["audio"], batch["audio_lens"]
         recon = model(audio)
         mask = (torch.arange(audio.shape[1], device=audio.device)[None] < lens[:, None]).float()
