@@ -42,6 +42,8 @@ def test_atomic_torch_save_round_trip(tmp_path):
 def test_tiny_whisper_is_multilingual_and_loads(tiny_whisper_path):
     model = load_whisper(tiny_whisper_path)
     assert model.is_multilingual and model.dims.n_mels == 80
+    for name, tensor in model.state_dict().items():
+        assert torch.isfinite(tensor).all() and tensor.abs().max() < 100, name  # nothing left uninitialised
 
 
 def test_unknown_whisper_name_is_a_clear_error():

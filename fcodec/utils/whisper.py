@@ -64,5 +64,9 @@ def make_tiny_whisper(path: Union[str, os.PathLike], seed: int = 0, **dims) -> P
     torch.manual_seed(seed)
     model_dims = ModelDimensions(**{**TINY_DIMS, **dims})
     model = Whisper(model_dims)
+    # openai-whisper creates the text decoder's positional embedding with torch.empty (it expects to load
+    # trained weights over it): left as is it holds garbage up to 1e24 and the model emits one token forever.
+    with torch.no_grad():
+        model.decoder.positional_embedding.normal_(0.0, 0.02)
     checkpoint = {"dims": model_dims.__dict__, "model_state_dict": model.state_dict()}
     return atomic_torch_save(checkpoint, path)

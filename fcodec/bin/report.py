@@ -1,0 +1,45 @@
+"""Regenerate RESULTS.md and the bitrate plot from the score summaries of an experiment (stage 8).
+
+    python -m fcodec.bin.report --exp-dir exp/<tag> --out RESULTS.md --plot exp/<tag>/results.png
+
+Rows come from <exp-dir>/stage*/score/<test_set>/summary.json (written by fcodec.bin.score): one table per test
+set and language, one row per stage.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exp-dir", type=Path, required=True, help="experiment folder holding stage*/score/")
+    parser.add_argument("--out", type=Path, default=Path("RESULTS.md"), help="the markdown file to write")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of error and quality against bitrate "
+                        "(default: results.png beside --out)")
+    parser.add_argument("--no-plot", action="store_true")
+    return parser
+
+
+def main(argv=None) -> None:
+    args = get_parser().parse_args(argv)
+    from fcodec.metrics.report import write_results
+    from fcodec.utils.logging import setup_logging
+
+    setup_logging()
+    plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
+    command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
+                                                                               else argv))
+    scores = write_results(args.exp_dir, args.out, plot, command)
+    if not scores:
+        logging.warning("no score summaries under %s/stage*/score/: %s lists none", args.exp_dir, args.out)
+    else:
+        logging.info("wrote %s (%d stage/test-set summaries)%s", args.out, len(scores),
+                     f" and {plot}" if plot else "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Score the reconstructions of one test set (stage 8): ASR error rates under the paper and predecessor protocols,
+PESQ / STOI / SI-SDR / mel and STFT distance, UTMOS when its weights are on disk.
+
+    python -m fcodec.bin.score \\
+        --ref-cuts data/cuts/test_aishell.jsonl.gz \\
+        --decode-dir exp/<tag>/stage1/decode/test_aishell \\
+        --out-dir exp/<tag>/stage1/score/test_aishell \\
+        --asr-model small            # or a local checkpoint: --asr-model ../shared/models/whisper-base.pt
+
+Writes summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files into
+--out-dir. Transcripts of the original audio are cached in --cache-dir (default exp/<tag>/asr_cache) and reused
+by every stage scored with the same judge.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ref-cuts", type=Path, required=True, help="the test CutSet (16 kHz originals, with text "
+                        "and language on each supervision)")
+    parser.add_argument("--decode-dir", type=Path, required=True, help="<stage_dir>/decode/<test_set> with "
+                        "recon_cuts.jsonl.gz, failed.tsv, summary.json, .done")
+    parser.add_argument("--out-dir", type=Path, required=True, help="where the score files go")
+    parser.add_argument("--asr-model", required=True, help="Whisper judge: a published name (small, large-v3) or a "
+                        "checkpoint file in openai-whisper's format")
+    parser.add_argument("--test-set", default=None, help="name used in file names (default: the decode dir's name)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="cache of the originals' transcripts (default: "
+                        "exp/<tag>/asr_cache when --out-dir is exp/<tag>/stageN/score/<set>, else <out-dir>/asr_cache)")
+    parser.add_argument("--nj", type=int, default=2, help="processes for the signal metrics (0: in this process)")
+    parser.add_argument("--batch-size", type=int, default=16, help="utterances per Whisper batch")
+    parser.add_argument("--device", default="cpu", help="device of the Whisper judge and the MOS predictor")
+    parser.add_argument("--max-delay-ms", type=float, default=100.0, help="largest reconstruction delay searched "
+                        "by cross-correlation before PESQ/STOI (0: no delay compensation)")
+    parser.add_argument("--mos-model", default=None, help="local SpeechMOS checkout for UTMOS (default: look in the "
+                        "torch.hub cache; skipped with a message when absent)")
+    parser.add_argument("--zh-prompt", default=None, help="initial prompt for Mandarin, e.g. 以下是普通话的句子。 "
+                        "(default: none)")
+    parser.add_argument("--allow-unfinished", action="store_true", help="score a decode dir without .done")
+    parser.add_argument("--log-file", type=Path, default=None)
+    return parser
+
+
+def main(argv=None) -> None:
+    args = get_parser().parse_args(argv)
+    from fcodec.metrics.scoring import ScoreConfig, score
+    from fcodec.utils.logging import setup_logging
+
+    setup_logging(args.log_file)
+    command = "python -m fcodec.bin.score " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
+                                                                              else argv))
+    config = ScoreConfig(ref_cuts=args.ref_cuts, decode_dir=args.decode_dir, out_dir=args.out_dir,
+                         asr_model=args.asr_model, test_set=args.test_set, cache_dir=args.cache_dir, nj=args.nj,
+                         batch_size=args.batch_size, device=args.device, max_delay_ms=args.max_delay_ms,
+                         mos_model=args.mos_model, zh_prompt=args.zh_prompt,
+                         require_done=not args.allow_unfinished, command=command)
+    score(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The two intelligibility protocols we report (see docs: evaluation-protocols.md, sections 1 and 2).
+
+* Paper protocol (FocalCodec / FocalCodec-Stream): dWER = corpus-level error rate of the transcript of the
+  reconstruction (hypothesis) against the transcript of the original (reference); no ground truth involved.
+* Predecessor protocol: for each utterance, error(GT, ASR(recon)) - error(GT, ASR(orig)), averaged over
+  utterances; plus the plain corpus-level error rates of both transcripts against the ground truth.
+
+Both take the same normalised unit sequences, so the protocols differ only in what they compare and how they
+average. Rates are returned in percent.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Dict, List, Sequence
+
+from fcodec.metrics.error_rate import corpus_counts, edit_counts, is_hallucination, percent
+
+
+@dataclass(frozen=True)
+class UtteranceUnits:
+    """One scored utterance: the normalised units of the ground truth and of the two transcripts."""
+
+    cut_id: str
+    language: str
+    truth: Sequence[str]
+    original: Sequence[str]
+    reconstruction: Sequence[str]
+
+
+def paper_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
+    counts = corpus_counts((u.original, u.reconstruction) for u in utts).as_dict()
+    counts["d_err_pct"] = counts.pop("rate_pct")
+    return counts
+
+
+def predecessor_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
+    """Per-utterance subtractive error, its mean (the headline number) and median (robust to one hallucination)."""
+    deltas = [percent(edit_counts(u.truth, u.reconstruction).rate - edit_counts(u.truth, u.original).rate)
+              for u in utts]
+    return {
+        "d_err_mean_pct": statistics.fmean(deltas) if deltas else float("nan"),
+        "d_err_median_pct": statistics.median(deltas) if deltas else float("nan"),
+        "num_utts": len(deltas),
+    }
+
+
+def against_truth(utts: Sequence[UtteranceUnits]) -> Dict[str, Dict[str, float]]:
+    """Corpus-level error rates of both transcripts against the ground truth."""
+    original = corpus_counts((u.truth, u.original) for u in utts)
+    reconstruction = corpus_counts((u.truth, u.reconstruction) for u in utts)
+    return {"original": original.as_dict(), "reconstruction": reconstruction.as_dict()}
+
+
+def hallucinations(utts: Sequence[UtteranceUnits]) -> Dict[str, List[str]]:
+    """Cut ids whose transcript inserts more than half the ground truth's length (for both transcripts: the
+    original's count is the judge's own floor)."""
+    return {
+        "original": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.original))],
+        "reconstruction": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.reconstruction))],
+    }
+

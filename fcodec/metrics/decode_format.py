@@ -1,0 +1,111 @@
+"""The files a decode run leaves in ``<stage_dir>/decode/<test_set>/``, which scoring reads.
+
+    recon_cuts.jsonl.gz   CutSet of the reconstructions: the test cuts' ids and supervisions, audio at the
+                          model's output rate under wav/
+    token_cuts.jsonl.gz   the test cuts with the codec tokens attached as lhotse arrays (cut.codec_tokens)
+    failed.tsv            cut_id<TAB>reason for every test cut that could not be decoded (header line cut_id, reason)
+    summary.json          frame_rate, bitrate, tokens_per_second, num_cuts, num_failed, model
+    .done                 written last: the directory is complete
+
+Reading and writing both live here so the decoder and the scorer cannot disagree about the format.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping, Union
+
+import numpy as np
+
+from fcodec.utils.io import atomic_path, atomic_write_json, atomic_write_text
+
+RECON_CUTS = "recon_cuts.jsonl.gz"
+TOKEN_CUTS = "token_cuts.jsonl.gz"
+FAILED = "failed.tsv"
+SUMMARY = "summary.json"
+DONE = ".done"
+WAV_DIR = "wav"
+SUMMARY_KEYS = ("frame_rate", "bitrate", "tokens_per_second", "num_cuts", "num_failed", "model")
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass
+class DecodeOutputs:
+    directory: Path
+    recon_cuts: Dict[str, Any]  # cut_id -> lhotse Cut
+    failed: Dict[str, str]  # cut_id -> reason
+    summary: Dict[str, Any] = field(default_factory=dict)
+
+
+def read_failed_tsv(path: PathLike) -> Dict[str, str]:
+    failed: Dict[str, str] = {}
+    path = Path(path)
+    if not path.is_file():
+        return failed
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        cut_id, _, reason = line.partition("\t")
+        if line_number == 1 and cut_id == "cut_id":
+            continue
+        failed[cut_id.strip()] = reason.strip() or "no reason given"
+    return failed
+
+
+def write_failed_tsv(path: PathLike, failed: Mapping[str, str]) -> Path:
+    lines = ["cut_id\treason"] + [f"{cut_id}\t{' '.join(reason.split())}" for cut_id, reason in failed.items()]
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOutputs:
+    """Read a decode directory; a missing manifest or an unfinished run is an error that names the file."""
+    from lhotse import CutSet
+
+    directory = Path(directory)
+    if require_done and not (directory / DONE).is_file():
+        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished")
+    manifest = directory / RECON_CUTS
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")
+    try:
+        recon_cuts = {cut.id: cut for cut in CutSet.from_file(manifest)}
+    except Exception as exc:
+        raise ValueError(f"{manifest} cannot be read as a lhotse CutSet: {exc}") from exc
+    summary: Dict[str, Any] = {}
+    if (directory / SUMMARY).is_file():
+        summary = json.loads((directory / SUMMARY).read_text(encoding="utf-8"))
+    return DecodeOutputs(directory, recon_cuts, read_failed_tsv(directory / FAILED), summary)
+
+
+def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike):
+    """Write one reconstruction as ``<wav_dir>/<cut_id>.wav`` and return its cut: the test cut's id and
+    supervisions, the new recording's audio."""
+    import soundfile as sf
+    from lhotse import MonoCut, Recording
+    from lhotse.utils import fastcopy
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    path = Path(wav_dir) / f"{cut.id}.wav"
+    with atomic_path(path) as tmp:
+        sf.write(tmp, audio, sample_rate, format="WAV", subtype="FLOAT")
+    recording = Recording.from_file(path, recording_id=cut.id)
+    supervisions = [
+        fastcopy(sup, recording_id=recording.id, duration=min(sup.duration, recording.duration - max(sup.start, 0)))
+        for sup in cut.supervisions
+    ]
+    return MonoCut(id=cut.id, start=0.0, duration=recording.duration, channel=0, recording=recording,
+                   supervisions=supervisions)
+
+
+def write_decode_summary(directory: PathLike, summary: Mapping[str, Any]) -> Path:
+    missing = [key for key in SUMMARY_KEYS if key not in summary]
+    if missing:
+        raise ValueError(f"decode summary for {directory} lacks {missing}")
+    return atomic_write_json(Path(directory) / SUMMARY, dict(summary))
+
+
+def mark_done(directory: PathLike) -> Path:
+    return atomic_write_text(Path(directory) / DONE, "")

@@ -1,0 +1,37 @@
+"""What produced a result: versions of Python and the main packages, and the git commit of the checkout."""
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Dict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("torch", "lhotse", "openai-whisper", "kaldialign", "pesq", "pystoi", "opencc")
+
+
+def git_revision(root: Path = REPO_ROOT) -> str:
+    """'<hash>' or '<hash>-dirty'; 'unknown' outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment_info() -> Dict[str, str]:
+    from fcodec import __version__
+
+    info = {"python": platform.python_version(), "platform": platform.platform(), "fcodec": __version__,
+            "git": git_revision()}
+    for package in PACKAGES:
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = "not installed"
+    return info

@@ -1,0 +1,85 @@
+"""PNG plot of error and quality against bitrate, one row per language (matplotlib, Agg backend)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple, Union
+
+from fcodec.metrics.report import StageScore, summary_value, languages_of
+
+PathLike = Union[str, os.PathLike]
+
+
+def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str, List[Tuple[float, float, str]]]:
+    """test_set -> [(bitrate, value, stage)] sorted by bitrate, for rows where both are known."""
+    series: Dict[str, List[Tuple[float, float, str]]] = {}
+    for score in scores:
+        block = score.summary.get("languages", {}).get(language)
+        bitrate, value = summary_value(score.summary, "bitrate"), summary_value(block, *keys) if block else None
+        if bitrate is not None and value is not None:
+            series.setdefault(score.test_set, []).append((bitrate, value, score.stage))
+    return {name: sorted(points) for name, points in series.items()}
+
+
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bool:
+    """One line per test set: the metric sets colour and marker, the test set the line style."""
+    drawn = False
+    for index, (test_set, points) in enumerate(series.items()):
+        xs, ys, stages = zip(*points)
+        ax.plot(xs, ys, marker=marker, color=color, linestyle=LINESTYLES[index % len(LINESTYLES)],
+                label=f"{label} ({test_set})")
+        if annotate:
+            for x, y, stage in points:
+                ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        drawn = True
+    return drawn
+
+
+def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fcodec.utils.io import atomic_path
+
+    languages = languages_of(scores) or ["none"]
+    fig, axes = plt.subplots(len(languages), 2, figsize=(11, 3.6 * len(languages)), squeeze=False)
+    for row, language in enumerate(languages):
+        rate = "CER" if language == "zh" else "WER"
+        err_ax, quality_ax = axes[row]
+        drawn = _draw(err_ax, _series(scores, language, "paper", "d_err_pct"), f"d{rate} paper", "o", True, "C0")
+        drawn |= _draw(err_ax, _series(scores, language, "predecessor", "d_err_mean_pct"), f"d{rate} predecessor",
+                       "s", False, "C1")
+        drawn |= _draw(err_ax, _series(scores, language, "vs_truth", "reconstruction", "rate_pct"),
+                       f"{rate} recon vs GT", "^", False, "C2")
+        err_ax.set_title(f"{language}: intelligibility")
+        err_ax.set_ylabel("error (%)")
+        quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean"), "PESQ", "o", True, "C3")
+        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "reconstruction", "mean"), "MOS", "D",
+                               False, "C4")
+        stoi_ax = quality_ax.twinx()
+        stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean"), "STOI", "s", False, "C5")
+        quality_ax.set_title(f"{language}: quality")
+        quality_ax.set_ylabel("PESQ / MOS")
+        stoi_ax.set_ylabel("STOI")
+        for ax, has_data in ((err_ax, drawn), (quality_ax, quality_drawn or stoi_drawn)):
+            ax.set_xlabel("bitrate (bps)")
+            if has_data:
+                ax.set_xscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            err_ax.legend(fontsize=7)
+        handles = quality_ax.get_legend_handles_labels()
+        stoi_handles = stoi_ax.get_legend_handles_labels()
+        if handles[0] or stoi_handles[0]:
+            quality_ax.legend(handles[0] + stoi_handles[0], handles[1] + stoi_handles[1], fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,398 @@
+"""Score one decode directory: ASR under both protocols, signal metrics, MOS when available.
+
+Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and writes
+``<stage_dir>/score/<test_set>/``:
+
+    summary.json                         every aggregate (what RESULTS.md is built from)
+    utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics
+    failed.tsv                           cut_id, what failed, why (one row per failure)
+    recogs-/errs-<set>-<key>.txt         icefall-style alignments, keys recon_vs_orig (paper protocol),
+    wer-summary-<set>.txt                recon_vs_gt and orig_vs_gt (predecessor protocol)
+    .done
+
+Nothing disappears silently. A cut that failed to decode, has no reconstruction, or has unreadable audio is
+failed for every metric; one without a usable reference text, language or original transcript is failed for
+the ASR metrics; a metric that cannot be computed on a pair (PESQ on 0.2 s) is failed for that metric. Each
+failure is a row of failed.tsv, and summary.json counts the cuts with at least one failure.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from fcodec.metrics import asr_protocols, decode_format
+from fcodec.metrics.asr_protocols import UtteranceUnits
+from fcodec.metrics.environment import environment_info
+from fcodec.metrics.error_rate import edit_counts, percent
+from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
+from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
+from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
+from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
+from fcodec.utils.io import atomic_write_json, atomic_write_text
+
+SAMPLE_RATE = 16000
+COMPARISONS = ("recon_vs_orig", "recon_vs_gt", "orig_vs_gt")
+SUMMARY = "summary.json"
+
+
+@dataclass
+class ScoreConfig:
+    ref_cuts: Path
+    decode_dir: Path
+    out_dir: Path
+    asr_model: str
+    test_set: Optional[str] = None  # default: the decode directory's name
+    cache_dir: Optional[Path] = None  # default: see default_cache_dir
+    nj: int = 2  # signal-metric worker processes; 0 computes them in this process
+    batch_size: int = 16
+    device: str = "cpu"
+    max_delay_ms: float = 100.0
+    mos_model: Optional[str] = None
+    zh_prompt: Optional[str] = None
+    require_done: bool = True
+    command: str = ""
+
+
+@dataclass
+class Utterance:
+    cut_id: str
+    language: str
+    duration: float
+    truth: str
+    ref_cut: Any
+    recon_cut: Any = None
+    original_text: Optional[str] = None
+    recon_text: Optional[str] = None
+    signal: Optional[SignalScores] = None
+    mos: Dict[str, float] = field(default_factory=dict)
+    failures: List[Tuple[str, str]] = field(default_factory=list)  # (what, reason)
+
+    def fail(self, what: str, reason: str) -> None:
+        self.failures.append((what, reason))
+
+    @property
+    def dead(self) -> bool:
+        """Nothing can be scored: no reconstruction or no audio."""
+        return any(what in ("decode", "audio") for what, _ in self.failures)
+
+    @property
+    def asr_ok(self) -> bool:
+        return not self.dead and not any(what == "asr" for what, _ in self.failures)
+
+
+def default_cache_dir(out_dir: Path) -> Path:
+    """``exp/<tag>/asr_cache`` for the recipe layout ``exp/<tag>/stageN/score/<set>``, else ``<out_dir>/asr_cache``:
+    the original audio's transcripts are shared by all stages of an experiment."""
+    out_dir = Path(out_dir)
+    if out_dir.parent.name == "score" and out_dir.parent.parent.name.startswith("stage"):
+        return out_dir.parent.parent.parent / "asr_cache"
+    return out_dir / "asr_cache"
+
+
+def load_audio_16k(cut, what: str) -> np.ndarray:
+    """Mono float32 audio of ``cut`` at 16 kHz; a clear error naming the file when it cannot be read."""
+    try:
+        audio = cut.resample(SAMPLE_RATE).load_audio() if cut.sampling_rate != SAMPLE_RATE else cut.load_audio()
+    except Exception as exc:
+        sources = [s.source for s in cut.recording.sources] if getattr(cut, "recording", None) else []
+        raise ValueError(f"unreadable {what} audio {sources}: {type(exc).__name__}: {exc}") from exc
+    audio = np.asarray(audio, dtype=np.float32)
+    audio = audio.mean(axis=0) if audio.ndim == 2 else audio.reshape(-1)
+    if audio.size == 0:
+        raise ValueError(f"empty {what} audio")
+    return audio
+
+
+@contextlib.contextmanager
+def signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
+    """A spawn pool of single-threaded workers (no torch in them), or None for in-process scoring.
+
+    A worker that dies (a crash in pesq, a script without a ``__main__`` guard) breaks the pool with an error
+    instead of being restarted for ever."""
+    if nj <= 0:
+        yield None
+        return
+    saved = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    # workers are started on demand and inherit these: the pool, not BLAS, provides the parallelism
+    os.environ.update({var: "1" for var in saved})
+    try:
+        with ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+@contextlib.contextmanager
+def _torch_threads_beside_pool(config: ScoreConfig) -> Iterator[None]:
+    """On CPU, leave the pool's cores to the pool: Whisper's intra-op threads spin when they oversubscribe."""
+    import torch
+
+    saved = torch.get_num_threads()
+    if str(config.device).startswith("cpu") and config.nj > 0:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - config.nj))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _collect_utterances(ref_cuts: Sequence[Any], decoded: decode_format.DecodeOutputs) -> List[Utterance]:
+    utts = []
+    for cut in ref_cuts:
+        sup = cut.supervisions[0] if cut.supervisions else None
+        utt = Utterance(cut_id=cut.id, language=(sup.language if sup and sup.language else "unknown"),
+                        duration=float(cut.duration), truth=(sup.text or "") if sup else "", ref_cut=cut)
+        if cut.id in decoded.failed:
+            utt.fail("decode", f"decode failed: {decoded.failed[cut.id]}")
+        elif cut.id not in decoded.recon_cuts:
+            utt.fail("decode", f"no reconstruction in {decoded.directory / decode_format.RECON_CUTS}")
+        else:
+            utt.recon_cut = decoded.recon_cuts[cut.id]
+        if sup is None:
+            utt.fail("asr", "the test cut has no supervision (no reference text or language)")
+        elif not sup.language:
+            utt.fail("asr", "the supervision has no language: the judge's language cannot be forced")
+        elif not text_units(normalize_text(utt.truth, utt.language), utt.language):
+            utt.fail("asr", "empty ground-truth text after normalisation")
+        utts.append(utt)
+    extra = set(decoded.recon_cuts) - {cut.id for cut in ref_cuts}
+    if extra:
+        logging.warning("%d reconstructions have no test cut and are ignored (e.g. %s)", len(extra), sorted(extra)[0])
+    return utts
+
+
+def _run(config: ScoreConfig, utts: List[Utterance], judge, cache, mos) -> None:
+    max_delay = int(round(config.max_delay_ms * SAMPLE_RATE / 1000.0))
+    by_id = {utt.cut_id: utt for utt in utts}
+    live = [utt for utt in utts if not utt.dead]
+    chunk_size = max(config.batch_size, 1)
+    with signal_pool(config.nj) as pool:
+        pending = []
+        for start in tqdm(range(0, len(live), chunk_size), desc=f"scoring {config.test_set}", unit="batch"):
+            chunk = []
+            for utt in live[start:start + chunk_size]:
+                try:
+                    original = load_audio_16k(utt.ref_cut, "original")
+                    recon = load_audio_16k(utt.recon_cut, "reconstruction")
+                except ValueError as exc:
+                    utt.fail("audio", str(exc))
+                    continue
+                chunk.append((utt, original, recon))
+                if pool is None:
+                    utt.signal = score_pair(original, recon, max_delay)
+                else:
+                    pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
+            _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
+            if mos is not None:
+                for utt, original, recon in chunk:
+                    utt.mos = {"original": mos.predict(original), "reconstruction": mos.predict(recon)}
+            while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
+                cut_id, scores = pending.pop(0).result()
+                by_id[cut_id].signal = scores
+        for result in pending:
+            cut_id, scores = result.result()
+            by_id[cut_id].signal = scores
+    cache.save()
+    for utt in utts:
+        if utt.signal is not None:
+            for metric, reason in utt.signal.failures.items():
+                utt.fail(metric, reason)
+        if utt.asr_ok and utt.original_text is not None:
+            if not text_units(normalize_text(utt.original_text, utt.language), utt.language):
+                utt.fail("asr", "empty transcript of the original audio (the judge heard nothing)")
+
+
+def _transcribe_chunk(chunk: Sequence[Tuple[Utterance, np.ndarray, np.ndarray]], judge, cache) -> None:
+    audios, languages, targets = [], [], []
+    for utt, original, recon in chunk:
+        utt.original_text = cache.get(utt.cut_id, utt.duration)
+        if utt.original_text is None:
+            audios.append(original)
+            languages.append(utt.language)
+            targets.append((utt, "original"))
+        audios.append(recon)
+        languages.append(utt.language)
+        targets.append((utt, "recon"))
+    if not audios:
+        return
+    for (utt, which), text in zip(targets, judge.transcribe(audios, languages)):
+        if which == "original":
+            utt.original_text = text
+            cache.put(utt.cut_id, utt.duration, text)
+        else:
+            utt.recon_text = text
+
+
+def _units(text: str, language: str) -> List[str]:
+    return text_units(normalize_text(text, language), language)
+
+
+def _mean(values: Sequence[float]) -> Dict[str, float]:
+    return {"mean": statistics.fmean(values) if values else math.nan, "n": len(values)}
+
+
+def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, set_name: str,
+                      with_mos: bool) -> Dict[str, Any]:
+    scored = [UtteranceUnits(u.cut_id, language, _units(u.truth, language), _units(u.original_text, language),
+                             _units(u.recon_text, language)) for u in utts if u.asr_ok]
+    rate_name = error_rate_name(language)
+    summary: Dict[str, Any] = {
+        "unit": unit_name(language), "rate_name": rate_name, "num_cuts": len(utts),
+        "num_failed": sum(1 for u in utts if u.failures), "num_asr_scored": len(scored),
+    }
+    unit = unit_name(language)
+    pairs = {
+        "recon_vs_orig": [(u.cut_id, u.original, u.reconstruction) for u in scored],
+        "recon_vs_gt": [(u.cut_id, u.truth, u.reconstruction) for u in scored],
+        "orig_vs_gt": [(u.cut_id, u.truth, u.original) for u in scored],
+    }
+    rates = []
+    for key, results in pairs.items():
+        write_recogs(out_dir / f"recogs-{set_name}-{key}.txt", results)
+        counts = write_error_stats(out_dir / f"errs-{set_name}-{key}.txt", results, unit=unit)
+        rates.append((key, percent(counts.rate)))
+    write_wer_summary(out_dir / f"wer-summary-{set_name}.txt", rates, rate_name=rate_name)
+    summary["paper"] = asr_protocols.paper_protocol(scored)
+    summary["predecessor"] = asr_protocols.predecessor_protocol(scored)
+    summary["vs_truth"] = asr_protocols.against_truth(scored)
+    halluc = asr_protocols.hallucinations(scored)
+    summary["hallucinations"] = {"original": len(halluc["original"]), "reconstruction": len(halluc["reconstruction"]),
+                                 "cut_ids": halluc}
+    signal = {}
+    for metric in SIGNAL_METRICS:
+        signal[metric] = _mean([u.signal.values[metric] for u in utts if u.signal and metric in u.signal.values])
+    delays = [u.signal.delay_samples * 1000.0 / SAMPLE_RATE for u in utts if u.signal is not None]
+    signal["delay_ms"] = _mean(delays)
+    summary["signal"] = signal
+    if with_mos:
+        summary["mos"] = {which: _mean([u.mos[which] for u in utts if which in u.mos])
+                          for which in ("original", "reconstruction")}
+    return summary
+
+
+def _utterance_rows(utts: Sequence[Utterance]) -> str:
+    header = ["cut_id", "language", "duration", "truth", "original_transcript", "recon_transcript",
+              "err_orig_vs_gt", "err_recon_vs_gt", "d_err", "err_recon_vs_orig", *SIGNAL_METRICS, "delay_ms",
+              "mos_original", "mos_recon", "failures"]
+    lines = ["\t".join(header)]
+
+    def fmt(value: Optional[float]) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+    for u in utts:
+        errs: List[Optional[float]] = [None, None, None, None]
+        if u.asr_ok and u.original_text is not None and u.recon_text is not None:
+            truth, orig, recon = (_units(t, u.language) for t in (u.truth, u.original_text, u.recon_text))
+            e_orig, e_recon = edit_counts(truth, orig).rate, edit_counts(truth, recon).rate
+            errs = [percent(e_orig), percent(e_recon), percent(e_recon - e_orig),
+                    percent(edit_counts(orig, recon).rate)]
+        values = [u.signal.values.get(m) if u.signal else None for m in SIGNAL_METRICS]
+        delay = u.signal.delay_samples * 1000.0 / SAMPLE_RATE if u.signal else None
+        row = [u.cut_id, u.language, f"{u.duration:.3f}", u.truth, u.original_text or "", u.recon_text or "",
+               *map(fmt, errs), *map(fmt, values), fmt(delay), fmt(u.mos.get("original")),
+               fmt(u.mos.get("reconstruction")), "; ".join(f"{w}: {r}" for w, r in u.failures)]
+        lines.append("\t".join(" ".join(str(cell).split()) for cell in row))
+    return "\n".join(lines) + "\n"
+
+
+def score(config: ScoreConfig) -> Dict[str, Any]:
+    """Score ``config.decode_dir`` against ``config.ref_cuts``; write the score directory; return the summary."""
+    from lhotse import CutSet
+
+    from fcodec.metrics.mos import find_mos_predictor
+    from fcodec.metrics.transcribe import WhisperJudge
+    from fcodec.metrics.transcript_cache import TranscriptCache
+
+    config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
+    config.test_set = config.test_set or config.decode_dir.name
+    if not Path(config.ref_cuts).is_file():
+        raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
+    ref_cuts = list(CutSet.from_file(config.ref_cuts))
+    decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    (config.out_dir / ".done").unlink(missing_ok=True)
+
+    prompts = {"zh": config.zh_prompt} if config.zh_prompt else {}
+    judge = WhisperJudge(config.asr_model, device=config.device, batch_size=config.batch_size, prompts=prompts)
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
+    cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
+    mos, mos_skip_reason = find_mos_predictor(config.mos_model)
+    if mos is None:
+        logging.info(mos_skip_reason)
+    logging.info("scoring %s (%d cuts) with judge %s", config.decode_dir, len(ref_cuts), judge.description)
+
+    utts = _collect_utterances(ref_cuts, decoded)
+    with _torch_threads_beside_pool(config):
+        _run(config, utts, judge, cache, mos)
+
+    groups: Dict[str, List[Utterance]] = defaultdict(list)
+    for utt in utts:
+        groups[utt.language].append(utt)
+    languages = {}
+    for language, members in sorted(groups.items()):
+        set_name = config.test_set if len(groups) == 1 else f"{config.test_set}_{language}"
+        languages[language] = _language_summary(language, members, config.out_dir, set_name, mos is not None)
+
+    failures = [(u.cut_id, what, reason) for u in utts for what, reason in u.failures]
+    atomic_write_text(config.out_dir / "failed.tsv",
+                      "cut_id\twhat\treason\n" + "".join(f"{c}\t{w}\t{' '.join(r.split())}\n" for c, w, r in failures))
+    atomic_write_text(config.out_dir / "utterances.tsv", _utterance_rows(utts))
+    reasons: Dict[str, int] = defaultdict(int)
+    for _, what, _ in failures:
+        reasons[what] += 1
+    num_failed = sum(1 for u in utts if u.failures)
+    summary = {
+        "test_set": config.test_set,
+        "ref_cuts": str(config.ref_cuts),
+        "decode_dir": str(config.decode_dir),
+        **{key: decoded.summary.get(key) for key in ("frame_rate", "bitrate", "tokens_per_second", "model")},
+        "num_cuts": len(utts),
+        "num_scored": len(utts) - num_failed,
+        "num_failed": num_failed,
+        "failures_by_metric": dict(sorted(reasons.items())),
+        "asr": {"judge": judge.description, "identity": judge.identity, "random_test_model": judge.is_random_test_model,
+                "cache": str(cache.path), "cache_hits": cache.hits},
+        "mos": {"model": mos.name} if mos is not None else {"skipped": mos_skip_reason},
+        "signal_options": {"sample_rate": SAMPLE_RATE, "max_delay_ms": config.max_delay_ms},
+        "languages": languages,
+        "command": config.command or " ".join(sys.argv),
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "environment": environment_info(),
+    }
+    atomic_write_json(config.out_dir / SUMMARY, _finite(summary))
+    decode_format.mark_done(config.out_dir)
+    for language, block in languages.items():
+        logging.info("%s [%s]: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed", config.test_set,
+                     language, block["rate_name"], block["paper"]["d_err_pct"], block["rate_name"],
+                     block["predecessor"]["d_err_mean_pct"], block["num_cuts"] - block["num_failed"],
+                     block["num_failed"])
+    return summary
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN: an undefined aggregate (nothing to average) is written as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj

@@ -1,0 +1,150 @@
+"""Signal metrics of one (original, reconstruction) pair at 16 kHz: PESQ (wide band), STOI, SI-SDR, mel distance
+and STFT distance.
+
+Pure numpy/scipy (plus the ``pesq`` and ``pystoi`` packages): this module runs in the worker processes of the
+scoring pool, which never import torch.
+
+Before scoring, the reconstruction is aligned to the original: a constant delay (a causal decoder's latency)
+is found by cross-correlation within +-``max_delay`` samples and removed, and both signals are trimmed to the
+shorter length. Without this, PESQ and STOI of a delayed but otherwise perfect signal collapse.
+
+A metric that cannot be computed for a pair (PESQ on a too-short or silent signal, STOI with fewer than 30
+speech frames) is reported as a failure with its reason, never as a made-up value: the caller lists the
+utterance and counts it as failed.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
+import numpy as np
+
+from fcodec.metrics.spectral_distance import mel_distance, stft_distance
+
+SAMPLE_RATE = 16000
+METRICS = ("pesq", "stoi", "si_sdr", "mel_distance", "stft_distance")
+MAX_SI_SDR_DB = 100.0
+
+
+@dataclass
+class SignalScores:
+    values: Dict[str, float] = field(default_factory=dict)
+    failures: Dict[str, str] = field(default_factory=dict)  # metric -> reason
+    delay_samples: int = 0
+
+
+def estimate_delay(reference: np.ndarray, estimate: np.ndarray, max_delay: int) -> int:
+    """Samples by which ``estimate`` lags ``reference`` (negative: it leads), searched within +-max_delay."""
+    if max_delay <= 0 or len(reference) == 0 or len(estimate) == 0:
+        return 0
+    from scipy.signal import correlate, correlation_lags
+
+    corr = correlate(estimate, reference, mode="full", method="fft")
+    lags = correlation_lags(len(estimate), len(reference), mode="full")
+    window = np.abs(lags) <= max_delay
+    return int(lags[window][np.argmax(corr[window])])
+
+
+def align(reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Remove the delay of ``estimate`` and trim both signals to the same length."""
+    delay = estimate_delay(reference, estimate, max_delay)
+    if delay > 0:
+        estimate = estimate[delay:]
+    elif delay < 0:
+        reference = reference[-delay:]
+    length = min(len(reference), len(estimate))
+    return reference[:length], estimate[:length], delay
+
+
+def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Scale-invariant SDR in dB (Le Roux et al. 2019), both signals zero-mean, clipped to +-MAX_SI_SDR_DB.
+
+    The clip keeps the two degenerate cases finite without dropping them: an exact copy (no noise: +100 dB)
+    and a silent or orthogonal reconstruction (no target: -100 dB)."""
+    reference = reference.astype(np.float64) - reference.mean()
+    estimate = estimate.astype(np.float64) - estimate.mean()
+    ref_energy = float(np.dot(reference, reference))
+    if ref_energy == 0.0:
+        raise ValueError("the original is silent")
+    target = (np.dot(estimate, reference) / ref_energy) * reference
+    noise = estimate - target
+    target_energy, noise_energy = float(np.dot(target, target)), float(np.dot(noise, noise))
+    if target_energy == 0.0:
+        return -MAX_SI_SDR_DB
+    if noise_energy == 0.0:
+        return MAX_SI_SDR_DB
+    return float(np.clip(10.0 * np.log10(target_energy / noise_energy), -MAX_SI_SDR_DB, MAX_SI_SDR_DB))
+
+
+def pesq_wb(reference: np.ndarray, estimate: np.ndarray) -> float:
+    from pesq import pesq
+
+    if not np.any(estimate):
+        raise ValueError("the reconstruction is silent")  # pesq itself fails with a NaN conversion error
+    return float(pesq(SAMPLE_RATE, reference.astype(np.float32), estimate.astype(np.float32), "wb"))
+
+
+def stoi(reference: np.ndarray, estimate: np.ndarray) -> float:
+    from pystoi import stoi as pystoi_stoi
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = pystoi_stoi(reference.astype(np.float64), estimate.astype(np.float64), SAMPLE_RATE, extended=False)
+    # pystoi warns and returns 1e-5 when fewer than 30 frames survive its silence removal: not a score
+    for warning in caught:
+        if "Not enough STFT frames" in str(warning.message):
+            raise ValueError("too short for STOI (fewer than 30 speech frames of 25.6 ms)")
+    return float(value)
+
+
+def _compute(name: str, reference: np.ndarray, estimate: np.ndarray) -> float:
+    if name == "pesq":
+        return pesq_wb(reference, estimate)
+    if name == "stoi":
+        return stoi(reference, estimate)
+    if name == "si_sdr":
+        return si_sdr(reference, estimate)
+    if name == "mel_distance":
+        return mel_distance(reference, estimate, SAMPLE_RATE)
+    if name == "stft_distance":
+        return stft_distance(reference, estimate)
+    raise KeyError(name)
+
+
+def score_pair(reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0,
+               metrics: Tuple[str, ...] = METRICS) -> SignalScores:
+    """All signal metrics of one pair of 16 kHz mono signals (the original first)."""
+    scores = SignalScores()
+    reference = np.asarray(reference, dtype=np.float32).reshape(-1)
+    estimate = np.asarray(estimate, dtype=np.float32).reshape(-1)
+    if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(estimate))):
+        for name in metrics:
+            scores.failures[name] = "non-finite samples (NaN or Inf) in the audio"
+        return scores
+    reference, estimate, scores.delay_samples = align(reference, estimate, max_delay)
+    for name in metrics:
+        try:
+            value = _compute(name, reference, estimate)
+        except Exception as exc:  # pesq raises its own error classes; report the reason, keep going
+            scores.failures[name] = _reason(name, exc)
+            continue
+        if not np.isfinite(value):
+            scores.failures[name] = f"{name} is not finite ({value})"
+        else:
+            scores.values[name] = value
+    return scores
+
+
+def _reason(name: str, exc: Exception) -> str:
+    arg = exc.args[0] if len(exc.args) == 1 else None
+    message = arg.decode(errors="replace") if isinstance(arg, bytes) else str(exc)  # pesq's errors carry bytes
+    message = message.strip() or type(exc).__name__
+    return f"{name}: {message}" if not message.startswith(name) else message
+
+
+def score_pair_job(job: Tuple[str, np.ndarray, np.ndarray, int]) -> Tuple[str, SignalScores]:
+    """Pool entry point: (cut_id, original, reconstruction, max_delay) -> (cut_id, scores)."""
+    cut_id, reference, estimate, max_delay = job
+    return cut_id, score_pair(reference, estimate, max_delay)
+

@@ -1,0 +1,155 @@
+"""The ASR judge: openai-whisper with the language forced per utterance, greedy, no timestamps, batched.
+
+Audio arrives as 16 kHz mono float arrays (the caller resamples; lhotse does it for cuts). Utterances up to
+30 s are decoded in batches of one language and similar length (``whisper.decode`` on a batch of log-mel
+spectrograms, at most 25 tokens per second of audio);
+longer ones go through ``whisper.transcribe`` (30 s windows, still greedy, language forced, temperature 0
+without fallback, not conditioned on the previous window), so nothing is silently cut at 30 s.
+
+:attr:`WhisperJudge.identity` names the judge exactly (checkpoint file hash or published name, dimensions,
+decoding options): cached transcripts are keyed by it, and RESULTS.md prints it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from fcodec.utils.whisper import load_whisper
+
+SAMPLE_RATE = 16000
+WINDOW_SECONDS = 30.0
+# the smallest published Whisper (tiny) has 384-dim states; anything smaller is a test model with random weights
+SMALLEST_PUBLISHED_STATE = 384
+# A cap on transcript length: read speech stays below ~12 tokens/s even for Mandarin (a character can take two
+# byte-level tokens), so 25 tokens/s + 10 never truncates a real transcript, but it stops a repetition loop (or
+# a random test model) from running to Whisper's 224-token limit on every short utterance.
+MAX_TOKENS_PER_SECOND = 25.0
+
+
+def _file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class WhisperJudge:
+    """Transcribe batches of 16 kHz audio with a Whisper model, language forced per utterance."""
+
+    def __init__(self, name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
+                 batch_size: int = 16, prompts: Optional[Dict[str, str]] = None,
+                 download_root: Optional[str] = None):
+        self.model = load_whisper(name_or_path, device=device, download_root=download_root)
+        self.device = torch.device(device)
+        self.batch_size = max(1, int(batch_size))
+        self.prompts = dict(prompts or {})
+        self.identity = self._identity(str(name_or_path))
+        self.key = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _identity(self, name: str) -> Dict:
+        dims = dict(self.model.dims.__dict__)
+        if os.path.isfile(name):
+            source = {"checkpoint": Path(name).name, "sha256": _file_sha256(Path(name))}
+        else:
+            import whisper
+
+            url = whisper._MODELS.get(name, "")  # the published URL carries the checkpoint's sha256
+            source = {"name": name, "sha256": url.split("/")[-2] if url else ""}
+        return {
+            **source,
+            "dims": dims,
+            "decoding": {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "language": "forced",
+                         "max_tokens_per_second": MAX_TOKENS_PER_SECOND, "suppress": "non-speech symbols and all specials",
+                         "fp16": False, "prompts": self.prompts, "whisper": _whisper_version()},
+        }
+
+    @property
+    def description(self) -> str:
+        """'whisper-base.pt (sha256 abcdef012345, 512-dim)' or 'small (published, 768-dim)'."""
+        source = self.identity.get("checkpoint") or self.identity.get("name")
+        sha = self.identity.get("sha256", "")[:12]
+        return f"{source} (sha256 {sha}, {self.model.dims.n_audio_state}-dim, greedy, language forced)"
+
+    @property
+    def is_random_test_model(self) -> bool:
+        """True for the tiny random-weight Whispers of tests and the mini recipe: their transcripts mean nothing."""
+        return self.model.dims.n_audio_state < SMALLEST_PUBLISHED_STATE
+
+    @torch.no_grad()
+    def transcribe(self, audios: Sequence[np.ndarray], languages: Sequence[str]) -> List[str]:
+        """Raw (unnormalised) transcripts, in the order of ``audios``."""
+        if len(audios) != len(languages):
+            raise ValueError(f"{len(audios)} audios but {len(languages)} languages")
+        texts: List[Optional[str]] = [None] * len(audios)
+        short: Dict[str, List[int]] = {}
+        for index, (audio, language) in enumerate(zip(audios, languages)):
+            if len(audio) > WINDOW_SECONDS * SAMPLE_RATE:
+                texts[index] = self._transcribe_long(audio, language)
+            else:
+                short.setdefault(language, []).append(index)
+        for language, indices in short.items():
+            # a batch runs until its longest transcript ends: batch utterances of similar length together
+            indices.sort(key=lambda i: len(audios[i]))
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start:start + self.batch_size]
+                for index, text in zip(chunk, self._decode_batch([audios[i] for i in chunk], language)):
+                    texts[index] = text
+        return [text if text is not None else "" for text in texts]
+
+    def _options(self, language: str, max_seconds: float):
+        import whisper
+
+        sample_len = min(self.model.dims.n_text_ctx // 2, int(MAX_TOKENS_PER_SECOND * max_seconds) + 10)
+        return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, beam_size=None,
+                                       sample_len=sample_len, without_timestamps=True, fp16=False,
+                                       prompt=self.prompts.get(language), suppress_tokens=self._suppressed())
+
+    def _suppressed(self) -> List[int]:
+        """Whisper's default non-speech symbols (-1) plus every special and timestamp token after <|endoftext|>.
+
+        Whisper only suppresses some specials and decodes the others into the text ("<|notimestamps|>"); a judge
+        should emit text or end of text, nothing else. A real model almost never picks them here; a random one
+        picks little else."""
+        from whisper.tokenizer import get_tokenizer
+
+        tokenizer = get_tokenizer(self.model.is_multilingual, num_languages=self.model.num_languages)
+        return [-1] + list(range(tokenizer.eot + 1, self.model.dims.n_vocab))
+
+    def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
+        import whisper
+
+        mels = torch.stack([
+            whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(np.asarray(a, dtype=np.float32))),
+                                        n_mels=self.model.dims.n_mels)
+            for a in audios
+        ]).to(self.device)
+        max_seconds = max(len(a) for a in audios) / SAMPLE_RATE
+        results = whisper.decode(self.model, mels, self._options(language, max_seconds))
+        return [result.text.strip() for result in results]
+
+    def _transcribe_long(self, audio: np.ndarray, language: str) -> str:
+        import whisper
+
+        result = whisper.transcribe(
+            self.model, np.asarray(audio, dtype=np.float32), verbose=None, temperature=(0.0,),
+            condition_on_previous_text=False, initial_prompt=self.prompts.get(language),
+            compression_ratio_threshold=None, logprob_threshold=None, no_speech_threshold=None,
+            language=language, task="transcribe", without_timestamps=True, fp16=False,
+        )
+        return result["text"].strip()
+
+
+def _whisper_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("openai-whisper")
+    except Exception:
+        return "unknown"

@@ -1,0 +1,166 @@
+"""End to end: decode-format inputs made without the codec, scored through the CLI, reported."""
+import csv
+import json
+import zlib
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from fcodec.bin import report as report_cli
+from fcodec.bin import score as score_cli
+from tests.metrics.fixtures import make_decode_dir, make_test_cuts, speechlike
+
+
+def read_tsv(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def noisy(cut_id, audio):
+    """A stand-in reconstruction: the original plus noise, deterministic per cut."""
+    rng = np.random.default_rng(zlib.crc32(cut_id.encode()))
+    return audio + 0.003 * rng.standard_normal(len(audio)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scored_experiment(tmp_path_factory, tiny_whisper_path):
+    """Two stages scored with the tiny random judge; the test cuts include every kind of bad input."""
+    root = tmp_path_factory.mktemp("score")
+    items = [
+        ("zh_ok", speechlike(1.6, 0), "今天天气很好", "zh"),
+        ("en_ok", speechlike(1.8, 1), "THE CAT SAT ON THE MAT", "en"),
+        ("zh_decode_failed", speechlike(1.2, 2), "不行", "zh"),
+        ("en_missing", speechlike(1.2, 3), "MISSING", "en"),
+        ("zh_unreadable", speechlike(1.2, 4), "读不了", "zh"),
+        ("en_short", speechlike(0.2, 5), "SHORT", "en"),
+        ("zh_empty_text", speechlike(1.4, 6), "。", "zh"),
+    ]
+    cuts, cuts_path = make_test_cuts(root / "data", items)
+    exp = root / "exp"
+    for stage, bitrate in (("stage1", 550.0), ("stage2", 275.0)):
+        decode_dir = exp / stage / "decode" / "test"
+        make_decode_dir(decode_dir, cuts, lambda cut_id, audio: None if cut_id == "en_missing" else noisy(cut_id, audio),
+                        failed={"zh_decode_failed": "CUDA out of memory"}, bitrate=bitrate,
+                        frame_rate=bitrate / 11)
+        (decode_dir / "wav" / "zh_unreadable.wav").write_bytes(b"this is not a wav file")
+        # stage1 scores the signal metrics in a worker pool, stage2 in this process: results must agree
+        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir),
+                        "--out-dir", str(exp / stage / "score" / "test"), "--asr-model", str(tiny_whisper_path),
+                        "--nj", "1" if stage == "stage1" else "0", "--batch-size", "4"])
+    return exp
+
+
+def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
+    out = scored_experiment / "stage1" / "score" / "test"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    failed = {(row["cut_id"], row["what"]): row["reason"] for row in read_tsv(out / "failed.tsv")}
+    assert "CUDA out of memory" in failed[("zh_decode_failed", "decode")]
+    assert "no reconstruction" in failed[("en_missing", "decode")]
+    assert "unreadable reconstruction audio" in failed[("zh_unreadable", "audio")]
+    assert "zh_unreadable.wav" in failed[("zh_unreadable", "audio")]
+    assert "1/4 of a second" in failed[("en_short", "pesq")]
+    assert "too short for STOI" in failed[("en_short", "stoi")]
+    assert "empty ground-truth text" in failed[("zh_empty_text", "asr")]
+    failed_ids = {"zh_decode_failed", "en_missing", "zh_unreadable", "en_short", "zh_empty_text"}
+    assert {cut_id for cut_id, _ in failed} == failed_ids
+    assert (summary["num_cuts"], summary["num_failed"], summary["num_scored"]) == (7, 5, 2)
+    zh, en = summary["languages"]["zh"], summary["languages"]["en"]
+    assert (zh["num_cuts"], zh["num_failed"], zh["num_asr_scored"]) == (4, 3, 1)
+    assert (en["num_cuts"], en["num_failed"], en["num_asr_scored"]) == (3, 2, 2)  # en_short still gets ASR
+    # averages say how many utterances they cover
+    assert zh["signal"]["pesq"]["n"] == 2 and en["signal"]["pesq"]["n"] == 1 and en["signal"]["si_sdr"]["n"] == 2
+    rows = {row["cut_id"]: row for row in read_tsv(out / "utterances.tsv")}
+    assert set(rows) == {"zh_ok", "en_ok"} | failed_ids
+    assert rows["en_short"]["pesq"] == "" and rows["en_short"]["si_sdr"] != ""
+    assert "decode failed: CUDA out of memory" in rows["zh_decode_failed"]["failures"]
+
+
+def test_score_outputs_and_metrics(scored_experiment):
+    out = scored_experiment / "stage1" / "score" / "test"
+    for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done", "wer-summary-test_zh.txt",
+                 "recogs-test_en-recon_vs_orig.txt", "errs-test_en-orig_vs_gt.txt", "errs-test_zh-recon_vs_gt.txt"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["bitrate"] == 550.0 and summary["frame_rate"] == 50.0
+    assert summary["asr"]["random_test_model"] is True
+    assert "skipped" in summary["mos"] and "MOS skipped" in summary["mos"]["skipped"]
+    zh = summary["languages"]["zh"]
+    assert zh["unit"] == "char" and zh["rate_name"] == "CER"
+    # the stand-in reconstruction is the original plus faint noise: good signal scores, measured, not assumed
+    assert zh["signal"]["pesq"]["mean"] > 2.5 and zh["signal"]["stoi"]["mean"] > 0.8
+    assert zh["signal"]["delay_ms"]["mean"] == 0.0
+    errs = (out / "errs-test_zh-recon_vs_orig.txt").read_text(encoding="utf-8")
+    assert errs.startswith("%CER = ") and "zh_ok:\t" in errs
+    assert summary["command"].startswith("python -m fcodec.bin.score --ref-cuts ")
+    assert summary["environment"]["fcodec"]
+
+
+def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_experiment):
+    stage1 = scored_experiment / "stage1" / "score" / "test"
+    stage2 = scored_experiment / "stage2" / "score" / "test"
+    s1 = json.loads((stage1 / "summary.json").read_text(encoding="utf-8"))
+    s2 = json.loads((stage2 / "summary.json").read_text(encoding="utf-8"))
+    assert s1["asr"]["cache"] == s2["asr"]["cache"]
+    assert s1["asr"]["cache"].startswith(str(scored_experiment / "asr_cache"))
+    assert s1["asr"]["cache_hits"] == 0 and s2["asr"]["cache_hits"] == 3  # zh_ok, en_ok, en_short
+    rows1 = {r["cut_id"]: r for r in read_tsv(stage1 / "utterances.tsv")}
+    rows2 = {r["cut_id"]: r for r in read_tsv(stage2 / "utterances.tsv")}
+    for cut_id in ("zh_ok", "en_ok", "en_short"):
+        assert rows1[cut_id]["original_transcript"] == rows2[cut_id]["original_transcript"]
+        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq"):
+            assert rows1[cut_id][metric] == rows2[cut_id][metric], (cut_id, metric)
+
+
+def test_report_from_scored_experiment(scored_experiment, tmp_path):
+    import matplotlib.image
+
+    out = tmp_path / "RESULTS.md"
+    report_cli.main(["--exp-dir", str(scored_experiment), "--out", str(out), "--plot", str(tmp_path / "rate.png")])
+    text = out.read_text(encoding="utf-8")
+    assert "tiny random-weight Whisper: every number below is meaningless" in text
+    assert "## test (en)" in text and "## test (zh)" in text
+    zh_table = text[text.index("## test (zh)"):]
+    rows = [line for line in zh_table.splitlines() if line.startswith("| stage")]
+    assert [row.split(" | ")[0] for row in rows] == ["| stage", "| stage1", "| stage2"]
+    assert "| stage2 | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
+    assert "![error and quality against bitrate](rate.png)" in text
+    image = matplotlib.image.imread(tmp_path / "rate.png")
+    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
+
+
+def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path):
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
+    decode_dir = tmp_path / "decode" / "test"
+    decode_dir.mkdir(parents=True)
+    args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(tmp_path / "score"),
+            "--asr-model", str(tiny_whisper_path)]
+    with pytest.raises(FileNotFoundError, match=r"\.done is missing"):
+        score_cli.main(args)
+    with pytest.raises(FileNotFoundError, match="recon_cuts.jsonl.gz is missing"):
+        score_cli.main(args + ["--allow-unfinished"])
+
+
+@pytest.mark.real_assets
+def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, real_audio_dir, real_whisper_path):
+    """The reconstruction is the original at 24 kHz: if the judge's or the metrics' resampling were wrong, the
+    transcripts and PESQ would show it."""
+    en = sf.read(real_audio_dir / "librispeech-dev-clean/84/84-121123-0001.wav", dtype="float32")[0]
+    zh = sf.read(real_audio_dir / "magicdata-zh-dev-set/38_5731_20170914195805.wav", dtype="float32")[0]
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
+        ("en_84", en, "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT", "en"),
+        ("zh_38", zh, "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗", "zh"),
+    ])
+    decode_dir = make_decode_dir(tmp_path / "exp" / "stage0" / "decode" / "real", cuts, lambda _, audio: audio)
+    out = tmp_path / "exp" / "stage0" / "score" / "real"
+    score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(out),
+                    "--asr-model", str(real_whisper_path), "--nj", "1"])
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["num_failed"] == 0 and summary["asr"]["random_test_model"] is False
+    for language in ("en", "zh"):
+        block = summary["languages"][language]
+        assert block["paper"]["d_err_pct"] == 0.0
+        assert block["vs_truth"]["original"]["rate_pct"] == 0.0
+        assert block["vs_truth"]["reconstruction"]["rate_pct"] == 0.0
+        assert block["predecessor"]["d_err_mean_pct"] == 0.0
+        assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99

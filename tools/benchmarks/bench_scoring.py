@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Scoring throughput in utterances per second: the Whisper judge, and the signal metrics with 1 vs 2 processes.
+
+* Transcription: ``WhisperJudge.transcribe`` on ``--utts`` utterances (batches of ``--batch-size``), for the tiny
+  random Whisper (always; its transcripts run to the length cap, so it measures the decoding loop, not a
+  realistic transcript) and for ../shared/models/whisper-base.pt when present, with 1 and with all torch threads.
+  One warm-up call precedes each timing.
+* Signal metrics (PESQ, STOI, SI-SDR, mel and STFT distance on 16 kHz pairs): in this process, and in a spawn
+  pool of 1 and of 2 worker processes (the pool is started and warmed before the clock starts; its start-up time
+  is printed separately).
+
+Input: real speech from ../shared/audio when present (original vs original plus noise), otherwise a synthetic
+speech-like signal. Figures depend on the machine and its load: compare ratios within one run.
+
+Usage (from the repository root):
+    PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py
+    PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py --utts 32 --skip-base
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+def load_utterances(count: int) -> Tuple[List[np.ndarray], List[str], str]:
+    """(16 kHz audios, languages, description): real clips cycled to ``count``, else synthetic ones."""
+    import soundfile as sf
+
+    from fcodec.utils.assets import shared_audio_dir
+
+    root = shared_audio_dir()
+    if root is not None:
+        paths = sorted((root / "librispeech-dev-clean").rglob("*.wav"))[:8] + sorted(
+            (root / "magicdata-zh-dev-set").glob("*.wav"))
+        clips = [(sf.read(p, dtype="float32")[0], "zh" if "magicdata" in str(p) else "en") for p in paths]
+        clips = [(audio, language) for audio, language in clips if len(audio) <= 30 * 16000]
+        chosen = [clips[i % len(clips)] for i in range(count)]
+        seconds = sum(len(a) for a, _ in chosen) / 16000
+        return [a for a, _ in chosen], [l for _, l in chosen], f"real speech ({seconds:.0f} s in {count} utts)"
+    from tests.metrics.fixtures import speechlike
+
+    audios = [speechlike(2.0 + (i % 5) * 0.5, seed=i) for i in range(count)]
+    return audios, ["zh" if i % 2 else "en" for i in range(count)], f"synthetic speech-like ({count} utts)"
+
+
+def bench_transcription(name: str, path: Path, audios, languages, batch_size: int) -> None:
+    import torch
+
+    from fcodec.metrics.transcribe import WhisperJudge
+
+    judge = WhisperJudge(path, batch_size=batch_size)
+    all_threads = torch.get_num_threads()
+    for threads in sorted({1, all_threads}):
+        torch.set_num_threads(threads)
+        judge.transcribe(audios[:2], languages[:2])  # warm-up
+        start = time.perf_counter()
+        judge.transcribe(audios, languages)
+        elapsed = time.perf_counter() - start
+        audio_seconds = sum(len(a) for a in audios) / 16000
+        print(f"transcribe  {name:<22} threads={threads}  {len(audios) / elapsed:7.2f} utt/s  "
+              f"(RTF {elapsed / audio_seconds:.3f}, {elapsed:.1f} s)")
+    torch.set_num_threads(all_threads)
+
+
+def bench_signal(audios, nj: int) -> None:
+    from fcodec.metrics.scoring import signal_pool
+    from fcodec.metrics.signal import score_pair_job
+
+    rng = np.random.default_rng(0)
+    jobs = [(f"u{i}", a, a + 0.01 * rng.standard_normal(len(a)).astype(np.float32), 1600)
+            for i, a in enumerate(audios)]
+    started = time.perf_counter()
+    with signal_pool(nj) as pool:
+        if pool is None:
+            run = lambda batch: [score_pair_job(job) for job in batch]  # noqa: E731
+        else:
+            run = lambda batch: list(pool.map(score_pair_job, batch))  # noqa: E731
+        run(jobs[:max(nj, 1)])  # start and warm every worker
+        ready = time.perf_counter()
+        run(jobs)
+        elapsed = time.perf_counter() - ready
+    label = "in-process" if nj == 0 else f"pool of {nj}"
+    print(f"signal      {label:<22}            {len(jobs) / elapsed:7.2f} utt/s  ({elapsed:.1f} s; "
+          f"pool start-up {ready - started:.1f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--utts", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--skip-base", action="store_true", help="do not time whisper-base even when present")
+    args = parser.parse_args()
+
+    from fcodec.utils.assets import shared_whisper_checkpoint
+    from fcodec.utils.whisper import make_tiny_whisper
+
+    audios, languages, description = load_utterances(args.utts)
+    print(f"input: {description}")
+    for nj in (0, 1, 2):
+        bench_signal(audios, nj)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_transcription("tiny random Whisper", make_tiny_whisper(Path(tmp) / "tiny.pt"), audios, languages,
+                            args.batch_size)
+    base = shared_whisper_checkpoint()
+    if base is not None and not args.skip_base:
+        bench_transcription("whisper-base", base, audios, languages, args.batch_size)
+    elif base is None:
+        print("transcribe  whisper-base           skipped: ../shared/models/whisper-base.pt not present")
+
+
+if __name__ == "__main__":
+    main()
