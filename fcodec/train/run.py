@@ -118,6 +118,17 @@ def build_codec_module(cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInf
     return stage, module, build_codec_plan(module, cfg, stage)
 
 
+def warn_text_losses_on_crops(cfg: TrainConfig) -> None:
+    """The ASR and CTC losses compare the audio with the utterance's text; a random crop keeps only part of the
+    audio (and pseudo-labels are cached per cut id), so those terms want whole utterances."""
+    terms = [t for t in ("asr", "ctc") if isinstance(cfg.losses.get(t), dict) and
+             (cfg.losses[t].get("weight") or cfg.losses[t].get("start_weight"))]
+    if terms and cfg.data.segment_duration is not None:
+        log.warning("losses %s use the transcript of the whole utterance, but data.segment_duration=%s trains on "
+                    "random crops of it: the text will not match the audio. Set data.segment_duration=null.",
+                    terms, cfg.data.segment_duration)
+
+
 def build_loaders(cfg: TrainConfig):
     from fcodec.data import build_dataloader
 
@@ -165,6 +176,7 @@ def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Se
         log.info("trainable parameters: %s of %d; loss terms: %s", counts,
                  sum(p.numel() for p in module.parameters()), sorted(module.losses.terms))
 
+        warn_text_losses_on_crops(cfg)
         train_dl, dev_dl = build_loaders(cfg)
         seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers
         info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment()}
