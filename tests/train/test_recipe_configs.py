@@ -17,7 +17,7 @@ def test_every_recipe_has_three_stage_configs():
     recipes = {p.parent.parent.name for p in REPO.glob("egs/*/codec1/conf")} - {"TEMPLATE"}
     assert recipes >= {"aishell_librispeech", "mini_bilingual"}
     for recipe in recipes:
-        assert [p.name for p in CONFIGS if p.parent.parent.name == recipe] == \
+        assert [p.name for p in CONFIGS if p.parents[2].name == recipe] == \
             ["stage1.yaml", "stage2.yaml", "stage3.yaml"], recipe
 
 
