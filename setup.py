@@ -23,11 +23,12 @@ install_requires = [
     "huggingface_hub>=0.20",
     "pyyaml>=6.0",
     "tqdm>=4.60",
+    "opencc>=1.1",  # Traditional -> Simplified for Chinese transcripts (stage 2 and scoring)
 ]
 
 extras_require = {
     "test": ["pytest>=7.0", "jiwer>=3.0"],
-    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "opencc>=1.1", "matplotlib>=3.7"],
+    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "matplotlib>=3.7"],
     # what the synthesised mini corpus (egs/mini_bilingual) needs
     "mini": ["espeakng-loader>=0.2"],
 }

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# codec.sh: the recipe driver every fcodec recipe shares (ESPnet's TEMPLATE/<task>/<task>.sh shape).
+#
+# A recipe folder (egs/<corpus>/codec1) holds its own run.sh, conf/ and local/, and links to codec.sh,
+# path.sh, cmd.sh and utils/ here (utils/setup_recipe.sh makes a new one). run.sh sets the recipe's defaults
+# and calls "./codec.sh <defaults> "$@"" from the recipe folder, so what the user types wins.
+#
+# Corpus-specific work lives in the recipe's local/data.sh: stage 0 (get the corpora) and stage 1 (lhotse
+# manifests into <data_dir>/manifests, as <corpus>_{recordings,supervisions}_<part>.jsonl.gz). The options in its
+# "# <corpus-options>" block are options of run.sh too; codec.sh passes them on. Stages 2 and on are the same
+# for every corpus: conf/data.yaml says which manifests make which split.
+#
+# Each stage marks completion in its output folder (<dir>/.<name>.done, written after it succeeded) and is
+# skipped on the next run; see utils/common.sh for how deleted outputs and changed options are handled.
+set -euo pipefail
+
+if [ ! -f utils/common.sh ] || [ ! -f local/data.sh ]; then
+  echo "$0: run me from a recipe folder (egs/<corpus>/codec1): utils/ and local/data.sh must be there" >&2
+  exit 1
+fi
+# shellcheck disable=SC1091
+. utils/common.sh
+SECONDS=0
+_run_args="$*"
+_self=${BASH_SOURCE[0]}
+
+# Every option of the recipe, with its default. This block is also the --help text ("# -- x" is a heading,
+# "name=value  # text" an option), and only the names declared here (and in local/data.sh's corpus-options
+# block) are accepted on the command line.
+# <options>
+# -- stages
+stage=0                           # first stage to run
+stop_stage=100                    # last stage to run
+force=false                       # true: redo the selected stages even when their .done markers say they are done
+nj=4                              # parallel jobs (audio reading, lhotse, sentencepiece)
+# -- folders (relative to the recipe folder)
+dl_dir=download                   # where stage 0 puts (or finds) the corpora
+data_dir=data                     # stages 1-3 write manifests/, cuts/, lang_bpe_<vocab>/ and log/ here
+# -- stage 2: cuts
+data_config=conf/data.yaml        # which manifests make train, dev and the test sets; the language of each corpus
+zh_hours=100                      # hours of Chinese in the training mix ("all": everything there is)
+en_hours=100                      # hours of English in the training mix ("all": everything there is)
+dev_utts=200                      # dev utterances per language ("all": everything)
+num_test_utts=2000                # utterances per test set ("all": everything)
+min_duration=0.5                  # utterances shorter than this (seconds) are bad input, in every split
+max_duration=20                   # utterances longer than this (seconds) are left out of train and dev
+audio_check=full                  # full: decode every sample of every recording; header: only open each file
+seed=0                            # seed of every random choice in the data stages
+# -- stage 3: BPE model
+bpe_vocab_size=5000               # sentencepiece vocabulary size (writes <data_dir>/lang_bpe_<size>/bpe.model)
+bpe_model_type=bpe                # bpe or unigram
+bpe_character_coverage=0.9995     # share of character occurrences that get a piece of their own (rarer: bytes)
+# </options>
+
+# The corpus options of local/data.sh are options of the recipe too.
+eval "$(options_block local/data.sh corpus-options)"
+_corpus_options=$(options_in local/data.sh corpus-options)
+# shellcheck disable=SC2034  # read by utils/parse_options.sh
+option_names="$(options_in "${_self}") ${_corpus_options}"
+
+# A stage's one-line description from local/data.sh's header ("#   stage N: text").
+stage_doc() {
+  sed -n "s/^#   stage $1: //p" local/data.sh | head -n 1
+}
+
+print_help() {
+  cat <<EOF
+Usage: ./run.sh [--name value ...]      (in the recipe folder; "--stop-stage" and "--stop_stage" both work)
+
+Stages:
+   0  $(stage_doc 0)
+   1  $(stage_doc 1)  -> ${data_dir}/manifests
+   2  cuts: 16 kHz, one supervision each, every recording checked, text normalised, zh/en tags,
+      training mix by hours per language, dev and test sets, bad-input report  -> ${data_dir}/cuts
+   3  sentencepiece BPE over the training text (and model assets)     -> ${data_dir}/lang_bpe_<vocab>
+   4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      [not built yet]
+   5  training stage 2: 25 Hz, 275 bps, grown from stage 4             [not built yet]
+   6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         [not built yet]
+   7  decode the test sets with each trained stage                     [not built yet]
+   8  score (dCER/dWER, signal metrics, bitrate), write RESULTS.md     [not built yet]
+
+Options (the values shown are this recipe's defaults, with any option given before --help applied):
+EOF
+  options_help "${_self}"
+  options_help local/data.sh corpus-options
+  cat <<EOF
+
+    --config FILE                      read options from FILE (bash: name=value lines) before the command line
+    --help                             this text
+
+Each stage logs to ${data_dir}/log/stage<N>.log and marks completion with <output dir>/.<name>.done; a rerun
+skips finished stages, rebuilds deleted outputs, and redoes a stage whose options changed; --force true redoes.
+EOF
+}
+
+# shellcheck disable=SC1091
+. utils/parse_options.sh
+if [ $# -ne 0 ]; then
+  log "Error: positional arguments are not accepted: $*"
+  log "See $0 --help"
+  exit 2
+fi
+
+# shellcheck disable=SC1091
+. ./path.sh
+# shellcheck source=cmd.sh
+. ./cmd.sh
+if ! python -c "import fcodec" 2>/dev/null; then
+  die "python ($(command -v python || echo 'not found')) cannot import fcodec; run tools/install.sh in the" \
+      "repository, which makes tools/venv (path.sh activates it)"
+fi
+
+log "$0 ${_run_args} (stages ${stage}-${stop_stage})"
+log_dir=${data_dir}/log
+manifest_dir=${data_dir}/manifests
+data_args=(--nj "${nj}" --dl-dir "${dl_dir}" --manifest-dir "${manifest_dir}" --force "${force}")
+corpus_args=()
+for name in ${_corpus_options}; do
+  corpus_args+=("--${name//_/-}" "${!name}")
+done
+
+# A line for the console and for the stage's log file (a stage that is skipped says so there too).
+stage_log() {
+  local number=$1 line
+  shift
+  line="$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}:${FUNCNAME[1]:-main}) $*"
+  printf '%s\n' "${line}" >&2
+  mkdir -p "${log_dir}"
+  printf '%s\n' "${line}" >> "${log_dir}/stage${number}.log"
+}
+
+not_built() {
+  log "Stage $1 ($2) is not built yet: it comes with its own issue. Stop before it with --stop-stage $(( $1 - 1 ))."
+  exit 1
+}
+
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  log "Stage 0: corpora (local/data.sh)"
+  ${train_cmd} "${log_dir}/stage0.log" local/data.sh --stage 0 --stop-stage 0 "${data_args[@]}" "${corpus_args[@]}"
+fi
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "Stage 1: lhotse manifests -> ${manifest_dir} (local/data.sh)"
+  ${train_cmd} "${log_dir}/stage1.log" local/data.sh --stage 1 --stop-stage 1 "${data_args[@]}" "${corpus_args[@]}"
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  cuts_dir=${data_dir}/cuts
+  marker=${cuts_dir}/.cuts.done
+  [ -f "${data_config}" ] || die "data config ${data_config} not found (see --data-config)"
+  signature="make_cuts config=$(fingerprint "${data_config}") hours=zh:${zh_hours},en:${en_hours}"
+  signature+=" dev_utts=${dev_utts} num_test_utts=${num_test_utts} min_duration=${min_duration}"
+  signature+=" max_duration=${max_duration} audio_check=${audio_check} seed=${seed}"
+  signature+=" manifests=$(fingerprint "${manifest_dir}"/.*.done)"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log 2 "Stage 2: ${cuts_dir} is up to date (${marker}); skipped"
+  else
+    stage_log 2 "Stage 2: cuts -> ${cuts_dir} ($([ "${status}" = partial ] && echo "only what is missing" || echo "from scratch"))"
+    keep=true
+    if [ "${status}" = todo ]; then
+      keep=false
+      rm -rf "${cuts_dir}"
+    fi
+    ${train_cmd} --num-threads "${nj}" "${log_dir}/stage2.log" \
+      python -m fcodec.bin.make_cuts --config "${data_config}" --manifest-dir "${manifest_dir}" \
+        --out-dir "${cuts_dir}" --hours "zh=${zh_hours}" "en=${en_hours}" --dev-utts "${dev_utts}" \
+        --num-test-utts "${num_test_utts}" --min-duration "${min_duration}" --max-duration "${max_duration}" \
+        --audio-check "${audio_check}" --seed "${seed}" --nj "${nj}" --keep-existing "${keep}"
+    mapfile -t outputs < <(find "${cuts_dir}" -type f ! -name '.*' | sort)
+    mark_done "${marker}" "${signature}" "${outputs[@]}"
+  fi
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  lang_dir=${data_dir}/lang_bpe_${bpe_vocab_size}
+  marker=${lang_dir}/.bpe.done
+  signature="train_bpe vocab_size=${bpe_vocab_size} model_type=${bpe_model_type}"
+  signature+=" character_coverage=${bpe_character_coverage} cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log 3 "Stage 3: ${lang_dir} is up to date (${marker}); skipped"
+  else
+    stage_log 3 "Stage 3: sentencepiece ${bpe_model_type} model, ${bpe_vocab_size} pieces -> ${lang_dir}"
+    rm -rf "${lang_dir}"
+    ${train_cmd} --num-threads "${nj}" "${log_dir}/stage3.log" \
+      python -m fcodec.bin.train_bpe --cuts "${data_dir}/cuts/train.jsonl.gz" --lang-dir "${lang_dir}" \
+        --vocab-size "${bpe_vocab_size}" --model-type "${bpe_model_type}" \
+        --character-coverage "${bpe_character_coverage}" --nj "${nj}"
+    mark_done "${marker}" "${signature}" "${lang_dir}/bpe.model" "${lang_dir}/bpe.vocab" "${lang_dir}/train_text.txt"
+  fi
+  # ---- model assets (insertion point): fetch/cache the pretrained codec and Whisper here, each with its own
+  # marker, e.g. python -m fcodec.bin.fetch_codec SRC --out <dir> / make_tiny_codec, once the model branch lands.
+fi
+
+# ---- Stages 4-8: one block per stage; each replaces its not_built line when it is built.
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  not_built 4 "training stage 1: 50 Hz, 550 bps, from the pretrained codec"
+fi
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  not_built 5 "training stage 2: 25 Hz, 275 bps, grown from stage 4"
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  not_built 6 "training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5"
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  not_built 7 "decoding the test sets"
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+  not_built 8 "scoring and RESULTS.md"
+fi
+
+log "Successfully finished stages ${stage}-${stop_stage}. [elapsed=${SECONDS}s]"

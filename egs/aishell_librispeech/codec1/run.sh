@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Fine-tune FocalCodec-S on AISHELL-1 (Chinese) + LibriSpeech (English): ./run.sh --help lists the stages
+# and every option. The stage logic is shared (codec.sh, from egs/TEMPLATE/codec1); this recipe owns conf/
+# and local/ (stage 0 and 1 for its corpora). Paths given to it are relative to this folder.
+#
+#   ./run.sh --stop-stage 3                                       # download, manifests, cuts, BPE
+#   ./run.sh --aishell-dir /corpora/aishell --librispeech-dir /corpora/LibriSpeech --stop-stage 3
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+exec ./codec.sh "$@"

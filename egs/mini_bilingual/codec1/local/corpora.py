@@ -1,0 +1,1 @@
+../../../aishell_librispeech/codec1/local/corpora.py

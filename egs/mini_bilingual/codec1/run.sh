@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The mini bilingual recipe: the whole fcodec pipeline on a small Chinese + English corpus that stage 0
+# synthesises with eSpeak NG (in the real AISHELL-1 and LibriSpeech layouts, with a few files broken on
+# purpose), and tiny models, on a CPU in minutes. It is CI's end-to-end test and the example of a recipe:
+# run.sh, conf/ and local/data.sh are its own; codec.sh, path.sh, cmd.sh and utils/ link to egs/TEMPLATE/codec1,
+# and local/prepare_manifests.sh + local/corpora.py to the AISHELL-1 + LibriSpeech recipe (same layouts).
+#
+#   ./run.sh --help            stages and options
+#   ./run.sh --stop-stage 3    corpus, manifests, cuts, BPE
+# Paths given to it are relative to this folder.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+exec ./codec.sh \
+  --nj 2 \
+  --zh-hours 0.05 --en-hours 0.05 \
+  --dev-utts 8 --num-test-utts all \
+  --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
+  "$@"

@@ -1,0 +1,37 @@
+"""Shared helpers for the data and recipe tests: a small synthetic corpus and the recipe's corpus script."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from fcodec.data.synth.mini_corpus import MiniCorpusSpec
+
+REPO = Path(__file__).resolve().parents[2]
+MINI_RECIPE = REPO / "egs" / "mini_bilingual" / "codec1"
+REAL_RECIPE = REPO / "egs" / "aishell_librispeech" / "codec1"
+TEMPLATE = REPO / "egs" / "TEMPLATE" / "codec1"
+LIBRISPEECH_PARTS = ["train-clean-100", "dev-clean", "test-clean"]
+
+# Small enough to synthesise in about a second, big enough for a few batches per language.
+SMALL_SPEC = MiniCorpusSpec(seed=0, train_speakers=2, eval_speakers=1, train_utts_per_speaker=5,
+                            eval_utts_per_speaker=3)
+
+
+def recipe_corpora_module():
+    """The recipe's local/corpora.py, imported by path (it is a script, not a package module)."""
+    name = "recipe_local_corpora"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REAL_RECIPE / "local" / "corpora.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def prepare_manifests(corpus_dir: Path, out_dir: Path) -> Path:
+    corpora = recipe_corpora_module()
+    corpora.prepare("aishell", corpus_dir / "aishell", out_dir, LIBRISPEECH_PARTS, nj=2, keep_existing=False)
+    corpora.prepare("librispeech", corpus_dir / "LibriSpeech", out_dir, LIBRISPEECH_PARTS, nj=2,
+                    keep_existing=False)
+    return out_dir

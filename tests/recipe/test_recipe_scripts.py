@@ -1,0 +1,130 @@
+"""Static and quick checks of the recipes: --help, option errors, stages not built yet, links, lint."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.data.helpers import MINI_RECIPE, REAL_RECIPE, REPO, TEMPLATE
+
+RECIPES = [MINI_RECIPE, REAL_RECIPE]
+
+
+def run(recipe: Path, *args, **kwargs):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([str(recipe / "run.sh"), *args], capture_output=True, text=True, env=env, timeout=120,
+                          **kwargs)
+
+
+def declared_before_parsing(script: Path):
+    """Top-level variables a script sets before it sources parse_options.sh: its options.
+
+    Names starting with "_" are the script's own bookkeeping, and option_names is parse_options' input."""
+    names = []
+    for line in script.read_text().splitlines():
+        if "utils/parse_options.sh" in line and line.lstrip().startswith("."):
+            return names
+        match = re.match(r"([a-z][a-z0-9_]*)=", line)  # options are lower case (SECONDS is bash's)
+        if match and match.group(1) != "option_names":
+            names.append(match.group(1))
+    raise AssertionError(f"{script} does not source utils/parse_options.sh")
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.parent.name)
+def test_help_lists_the_stages_and_every_option_with_its_value(recipe):
+    out = run(recipe, "--help")
+    assert out.returncode == 0, out.stderr
+    for stage in range(9):
+        assert re.search(rf"^\s+{stage}\s+\S", out.stdout, re.M), f"stage {stage} missing from --help"
+    names = declared_before_parsing(TEMPLATE / "codec.sh")
+    data_names = declared_before_parsing(recipe / "local" / "data.sh")
+    corpus = [n for n in data_names if n not in {"stage", "stop_stage", "nj", "dl_dir", "manifest_dir", "force"}]
+    assert len(names) > 15 and corpus
+    for name in names + corpus:
+        assert re.search(rf"--{name.replace('_', '-')} \"[^\"]*\"", out.stdout), f"--{name} missing from --help"
+    # local/data.sh has a help of its own, with every one of its options
+    data_help = subprocess.run(["local/data.sh", "--help"], cwd=recipe, capture_output=True, text=True)
+    assert data_help.returncode == 0
+    assert all(f"--{n.replace('_', '-')} " in data_help.stdout for n in data_names)
+
+
+def test_help_shows_the_recipe_defaults_and_earlier_options():
+    mini = run(MINI_RECIPE, "--help").stdout
+    assert '--zh-hours "0.05"' in mini and '--bpe-vocab-size "600"' in mini
+    real = run(REAL_RECIPE, "--help").stdout
+    assert '--zh-hours "100"' in real and '--librispeech-parts "train-clean-100 dev-clean test-clean"' in real
+    assert '--en-hours "7"' in run(REAL_RECIPE, "--en-hours", "7", "--help").stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--bogus", "1"], 1, "invalid option --bogus"),
+    (["--stage=3"], 1, "must be of the form --name value"),
+    (["--force", "yes"], 1, "takes true or false"),
+    (["--stage", "2", "extra"], 2, "positional arguments are not accepted"),
+])
+def test_bad_command_lines_fail_clearly(args, code, message):
+    for recipe in RECIPES:
+        out = run(recipe, *args)
+        assert out.returncode == code and message in out.stderr
+
+
+@pytest.mark.parametrize("stage", [4, 5, 6, 7, 8])
+def test_stages_not_built_yet_fail_loudly(stage):
+    out = run(MINI_RECIPE, "--stage", str(stage), "--stop_stage", str(stage))
+    assert out.returncode != 0
+    assert f"Stage {stage} (" in out.stderr and "is not built yet" in out.stderr
+
+
+def test_recipes_link_to_the_template_with_relative_links():
+    for recipe in RECIPES:
+        for name in ["codec.sh", "path.sh", "cmd.sh", "utils", "conf/slurm.conf"]:
+            link = recipe / name
+            assert link.is_symlink() and not os.path.isabs(os.readlink(link)), link
+            assert link.resolve() == (TEMPLATE / name).resolve()
+    for name in ["corpora.py", "prepare_manifests.sh"]:
+        link = MINI_RECIPE / "local" / name
+        assert link.is_symlink() and link.resolve() == (REAL_RECIPE / "local" / name).resolve()
+
+
+def test_no_machine_specific_paths_in_recipe_files():
+    pattern = re.compile(r"(/work/|/home/|/export/|/root/|/Users/)")
+    files = [p for p in (REPO / "egs").rglob("*") if p.is_file() and not p.is_symlink()
+             and p.suffix in {".sh", ".py", ".yaml", ".conf", ".md"}]
+    assert files
+    assert [str(p) for p in files if pattern.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_setup_recipe_makes_a_recipe_that_only_needs_its_own_parts(tmp_path):
+    egs = tmp_path / "egs"
+    egs.mkdir()
+    (egs / "TEMPLATE").symlink_to(TEMPLATE.parent)
+    out = subprocess.run([str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/newcorpus/codec1"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    recipe = egs / "newcorpus" / "codec1"
+    (recipe / "local" / "data.sh").write_text(
+        "#!/usr/bin/env bash\n#   stage 0: fetch the new corpus\n#   stage 1: its lhotse manifests\n"
+        "# <corpus-options>\nnew_corpus_dir=/data/new  # where the new corpus is\n# </corpus-options>\n")
+    (recipe / "run.sh").write_text('#!/usr/bin/env bash\ncd "$(dirname "$0")"\nexec ./codec.sh --nj 3 "$@"\n')
+    (recipe / "run.sh").chmod(0o755)
+    help_text = run(recipe, "--help")
+    assert help_text.returncode == 0, help_text.stderr
+    assert "0  fetch the new corpus" in help_text.stdout and '--new-corpus-dir "/data/new"' in help_text.stdout
+    assert '--nj "3"' in help_text.stdout
+    bad = subprocess.run([str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), str(tmp_path / "x")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "egs/<corpus>/codec1" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_shell_scripts_pass_shellcheck():
+    scripts = ["codec.sh", "path.sh", "cmd.sh", *[f"utils/{p.name}" for p in (TEMPLATE / "utils").glob("*.sh")]]
+    for recipe in RECIPES:
+        scripts += [str(recipe / "run.sh"), str(recipe / "local" / "data.sh")]
+    scripts.append(str(REAL_RECIPE / "local" / "prepare_manifests.sh"))
+    out = subprocess.run(["shellcheck", "-x", "-e", "SC1091", *scripts], cwd=TEMPLATE, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout
