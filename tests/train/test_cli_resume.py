@@ -19,7 +19,8 @@ def command(assets, exp_dir):
     overrides = stage_overrides(assets, **{
         "model.init_from": assets["codec"], "model.grow": 1, "model.trainable": "both_ste",
         "model.new_only_steps": 6, "losses.ctc.weight": 0.1, "optim.lr": 1e-3, "optim.lr_new": 2e-3,
-        "optim.plateau_patience": 0, "data.num_workers": 1, "train.max_steps": 24, "train.save_every_n": 4,
+        "optim.plateau_patience": 0, "data.num_workers": 1, "data.segment_duration": "null",
+        "data.max_duration": 8, "train.max_steps": 24, "train.save_every_n": 4,
         "train.valid_interval": 6, "train.deterministic": True, "train.num_threads": 1})
     return [sys.executable, "-m", "fcodec.bin.train", "--exp-dir", str(exp_dir), *overrides]
 
