@@ -16,10 +16,7 @@ from fcodec.train.config import OptimConfig
 def build_optimizer(groups: List[dict], cfg: OptimConfig) -> torch.optim.AdamW:
     for group in groups:
         group["initial_lr"] = group["lr"]
-    # foreach=False: the single-tensor path gives the same numbers whatever the grouping of tensors, which
-    # keeps bit-exact resume independent of which tensors happen to have gradients (warm-up, skipped steps).
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                             weight_decay=cfg.weight_decay, foreach=False)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
 def build_plateau(optimizer: torch.optim.Optimizer, cfg: OptimConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:

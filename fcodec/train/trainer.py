@@ -106,6 +106,7 @@ class Trainer:
         self._interval_count = 0
         self._interval_time = time.perf_counter()
         self._data_time = 0.0
+        self._saved_step = -1
 
     # ------------------------------------------------------------------------------------------------ set-up
 
@@ -142,6 +143,7 @@ class Trainer:
         self.plateau.load_state_dict(ckpt["scheduler"])
         self.state = LoopState(**ckpt["loop"])
         self.guard.load_state_dict(ckpt["nonfinite"])
+        self._saved_step = self.state.step
         log.info("resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
                  path, self.state.step, self.state.epoch, self.state.batches_in_epoch, self.state.best_loss,
                  self.state.best_step)
@@ -164,8 +166,9 @@ class Trainer:
         if self.dist.is_main:
             recover_best_dir(self.best_dir)
         pending = self._resume()
+        # events the interrupted run wrote after its checkpoint are dropped; the ones up to it stay
         self.monitor = Monitor(self.exp_dir, enabled=self.dist.is_main,
-                               purge_step=self.state.step if pending else None)
+                               purge_step=self.state.step + 1 if pending else None)
         self.plan.apply(self.model, self.state.step)
         self._wrap()
         log.info("%s", self.plan.describe())
@@ -244,8 +247,7 @@ class Trainer:
             self._log_interval()
         if self.state.last_valid_step != self.state.step:
             self._validate()
-        existing = [step for step, _ in self.checkpoints.list()]
-        if self.state.step not in existing:
+        if self._saved_step != self.state.step:  # known on every rank alike (ranks may not share a file system)
             self._save()
         if self.dist.is_main and not (self.best_dir / "training_info.json").exists():
             log.warning("no finite dev loss was ever reached; exporting the final weights as %s", self.best_dir)
@@ -270,7 +272,7 @@ class Trainer:
         result.loss.backward()
         params = [p for p in self.model.parameters() if p.requires_grad]
         max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=False)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         # one flag for all ranks: a rank whose loss is inf but whose gradients look finite must still skip
         bad = torch.tensor([0.0 if (torch.isfinite(result.loss) and torch.isfinite(grad_norm)) else 1.0],
                            device=self.dist.device)
@@ -419,4 +421,5 @@ class Trainer:
             }
             path = self.checkpoints.save(state, self.state.step)
             log.info("saved %s", path)
+        self._saved_step = self.state.step
         barrier(self.dist)
