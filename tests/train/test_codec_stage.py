@@ -70,7 +70,8 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     assert len(losses) == 3 and losses[-1] < losses[0]
     s2 = run_stage(None, tmp_path / "stage2", stage_overrides(assets, **{**common, 
         "model.init_from": tmp_path / "stage1" / "best", "model.grow": 1, "model.trainable": "both_ste",
-        "model.new_only_steps": 5, "optim.lr_new": 2e-3, "train.max_steps": 10, "losses.ctc.weight": 0.1}))
+        "model.new_only_steps": 5, "optim.lr_new": 2e-3, "train.max_steps": 10, "losses.ctc.weight": 0.1,
+        "data.segment_duration": "null", "data.max_duration": 8}))
     s3 = run_stage(None, tmp_path / "stage3", stage_overrides(assets, **{**common, 
         "model.init_from": tmp_path / "stage2" / "best", "model.grow": 1, "model.trainable": "both_ste",
         "train.max_steps": 5}))
