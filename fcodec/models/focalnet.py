@@ -1,0 +1,395 @@
+"""Focal modulation compressor (``FocalEncoder``) and decompressor (``FocalDecoder``), spec section 4.
+
+State-dict names and shapes follow upstream ``focalcodec/focalnet.py`` v0.0.2. In causal mode the block norms
+are DynamicTanh, the depthwise context convs are left-padded (replicate on the first call, the saved tail
+afterwards), the global context is a long causal depthwise conv, and the decompressor ends with a chunk-wise
+feed-forward "refiner".
+
+Streaming state: a list with one entry per layer, each a list of tails (or None where a layer keeps nothing):
+for a compressor layer the DownScale tail (``(B, s - 1, C)``) then one tail per focal level (channels-first
+``(B, C, kernel - 1)``); for a decompressor layer the focal-level tails. UpScale and the refiner keep nothing.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fcodec.models.common import (
+    FeedForward,
+    cached_weight,
+    causal_left,
+    conv1d_time_major,
+    gelu,
+    linear,
+    pad_channels_first,
+)
+
+__all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
+
+LayerState = List[Optional[Tensor]]
+
+
+class DynamicTanh(nn.Module):
+    """``tanh(alpha * x)`` with a single learned scalar (no affine weight/bias)."""
+
+    def __init__(self, dim: int, tanhscale_init: float = 0.5) -> None:
+        super().__init__()
+        self.dim = dim
+        self.alpha = nn.Parameter(torch.full((1,), float(tanhscale_init)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.tanh(self.alpha * x)
+
+
+class Snake1d(nn.Module):
+    """Snake activation ``x + sin(alpha x)^2 / (alpha + 1e-9)`` with one alpha per channel."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(dim, 1))
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, C)
+        alpha = self.alpha.T
+        return x + (alpha + 1e-9).reciprocal() * torch.sin(alpha * x) ** 2
+
+
+def _block_norm(dim: int, causal: bool, tanhscale_init: float) -> nn.Module:
+    return DynamicTanh(dim, tanhscale_init) if causal else nn.LayerNorm(dim)
+
+
+class ChunkFeedForward(nn.Module):
+    """Feed-forward over flattened chunks of ``chunk_size`` frames, with its own residual ("refiner").
+
+    Chunks are aligned to the start of each call, so streaming calls must bring whole chunks.
+    """
+
+    def __init__(self, chunk_size: int, dim: int, ffn_dim: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.chunk_size = chunk_size
+        self.dim = dim
+        self.in_proj = nn.Linear(chunk_size * dim, ffn_dim)
+        self.activation = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(ffn_dim, chunk_size * dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, time, dim = x.shape
+        width = self.chunk_size * dim
+        flat = x.reshape(batch, time * dim)
+        # zero-pad the last partial chunk (upstream always adds a further all-zero chunk whose outputs are
+        # discarded; leaving it out changes nothing)
+        missing = -(time * dim) % width
+        chunks = F.pad(flat, (0, missing)).view(batch, -1, width)
+        y = linear(chunks, self.in_proj.weight, self.in_proj.bias, apply_gelu=True)
+        y = self.dropout(y)
+        y = self.dropout(linear(y, self.out_proj.weight, self.out_proj.bias))
+        y = y.reshape(batch, -1)[:, : time * dim]
+        return (y + flat).view(batch, time, dim)
+
+
+class FocalModulation(nn.Module):
+    """Focal modulation over time: gated hierarchical depthwise-conv contexts modulate a query projection."""
+
+    def __init__(self, dim: int, focal_window: int, focal_level: int, focal_factor: int, dropout: float,
+                 use_post_norm: bool, tanhscale_init: float, normalize_modulator: bool, causal: bool,
+                 window_size: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.focal_level = focal_level
+        self.normalize_modulator = normalize_modulator
+        self.use_post_norm = use_post_norm
+        self.causal = causal
+        self.in_proj = nn.Linear(dim, 2 * dim + focal_level + 1)  # [query | context | gates]
+        kernels = [focal_window + focal_factor * level for level in range(focal_level)]
+        if causal:
+            kernels.append(window_size)  # long causal conv in place of global average pooling
+        self.kernel_sizes = kernels
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv1d(dim, dim, kernel, padding=0 if causal else "same", groups=dim),
+                nn.GELU(),
+            )
+            for kernel in kernels
+        )
+        self.activation = nn.GELU()
+        self.context_proj = nn.Conv1d(dim, dim, kernel_size=1)
+        self.out_proj = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = _block_norm(dim, causal, tanhscale_init) if use_post_norm else nn.Identity()
+
+    def forward(self, x: Tensor, tails: Optional[Sequence[Optional[Tensor]]] = None) -> Tuple[Tensor, LayerState]:
+        dim = self.dim
+        proj = linear(x, self.in_proj.weight, self.in_proj.bias)
+        query = proj[..., :dim]
+        # contexts and gates are channels-first (B, C, T), the layout of the depthwise convs; so are the tails
+        ctx = proj[..., dim : 2 * dim].transpose(1, 2)
+        gates = proj[..., 2 * dim :].transpose(1, 2)  # (B, L + 1, T)
+        new_tails: LayerState = []
+        acc: Optional[Tensor] = None
+        for level, kernel in enumerate(self.kernel_sizes):
+            conv = self.layers[level][0]
+            if self.causal:
+                # levels are hierarchical: level l + 1 convolves level l's output; tails are of the padded inputs
+                ctx, tail = pad_channels_first(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
+                new_tails.append(tail)
+                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, groups=dim))
+            else:
+                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, padding="same", groups=dim))
+            term = ctx * gates[:, level : level + 1]
+            acc = term if acc is None else acc + term
+        if not self.causal:
+            global_ctx = gelu(ctx.mean(dim=-1, keepdim=True))  # (B, C, 1)
+            acc = acc + global_ctx * gates[:, self.focal_level :]
+        if self.normalize_modulator:
+            acc = acc / (self.focal_level + 1)
+        modulator = linear(acc.transpose(1, 2), self.context_proj.weight[..., 0], self.context_proj.bias)
+        y = query * modulator
+        if self.use_post_norm:
+            y = self.norm(y)
+        y = linear(y, self.out_proj.weight, self.out_proj.bias)
+        return self.dropout(y), new_tails
+
+
+class FocalBlock(nn.Module):
+    """Focal modulation and feed-forward, each with a residual (pre-norm unless ``use_post_norm``)."""
+
+    def __init__(self, dim: int, ffn_dim: int, focal_window: int, focal_level: int, focal_factor: int,
+                 dropout: float, use_post_norm: bool, use_layerscale: bool, layerscale_init: float,
+                 tanhscale_init: float, normalize_modulator: bool, causal: bool, window_size: int) -> None:
+        super().__init__()
+        self.use_post_norm = use_post_norm
+        self.use_layerscale = use_layerscale
+        self.modulation_norm = _block_norm(dim, causal, tanhscale_init)
+        self.modulation = FocalModulation(dim, focal_window, focal_level, focal_factor, dropout, use_post_norm,
+                                          tanhscale_init, normalize_modulator, causal, window_size)
+        self.feed_forward_norm = _block_norm(dim, causal, tanhscale_init)
+        self.feed_forward = FeedForward(dim, ffn_dim, dropout)
+        if use_layerscale:
+            self.modulation_gamma = nn.Parameter(torch.full((dim,), float(layerscale_init)))
+            self.feed_forward_gamma = nn.Parameter(torch.full((dim,), float(layerscale_init)))
+
+    def forward(self, x: Tensor, tails: Optional[Sequence[Optional[Tensor]]] = None) -> Tuple[Tensor, LayerState]:
+        if self.use_post_norm:
+            y, tails = self.modulation(x, tails)
+            y = self.modulation_norm(y)
+        else:
+            y, tails = self.modulation(self.modulation_norm(x), tails)
+        if self.use_layerscale:
+            y = y * self.modulation_gamma
+        x = y + x
+        if self.use_post_norm:
+            y = self.feed_forward_norm(self.feed_forward(x))
+        else:
+            y = self.feed_forward(self.feed_forward_norm(x))
+        if self.use_layerscale:
+            y = y * self.feed_forward_gamma
+        return y + x, tails
+
+
+class DownScale(nn.Module):
+    """Strided conv (kernel = stride = factor) then Snake. Causal: left replicate pad by factor - 1."""
+
+    def __init__(self, in_dim: int, out_dim: int, factor: int, causal: bool) -> None:
+        super().__init__()
+        self.factor = factor
+        self.causal = causal
+        self.downscale = nn.Conv1d(in_dim, out_dim, factor, factor)
+        self.activation = Snake1d(out_dim)
+
+    def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+        s = self.factor
+        left = None
+        if self.causal:
+            # pairs (x_{2j-1}, x_{2j}) for s = 2: the last frame of an even-length call waits in the tail
+            left, tail = causal_left(x, s - 1, tail, "replicate")
+        else:
+            extra = (x.shape[1] - s) % s  # right zero padding: ceil(T / 2) outputs for s = 2
+            if extra:
+                x = F.pad(x, (0, 0, 0, extra))
+        # kernel = stride: output frame t is a linear map of the s input frames it covers
+        y = conv1d_time_major(x, self.downscale, s, left)
+        return self.activation(y), tail
+
+
+class UpScale(nn.Module):
+    """Snake then transposed conv (kernel = stride = factor): each frame becomes ``factor`` frames."""
+
+    def __init__(self, in_dim: int, out_dim: int, factor: int, causal: bool) -> None:
+        super().__init__()
+        self.factor = factor
+        self.causal = causal
+        self.activation = Snake1d(in_dim)
+        self.upscale = nn.ConvTranspose1d(in_dim, out_dim, factor, factor)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = self.factor
+        batch, time, _ = x.shape
+        out_dim = self.upscale.out_channels
+        y = self.activation(x)
+        # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped;
+        # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
+        weight = cached_weight(self.upscale, "stacked", self.upscale.weight,
+                               lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1))  # (s * C_out, C_in)
+        bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
+        return linear(y, weight, bias).reshape(batch, time * s, out_dim)
+
+
+class FocalDownScale(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, factor: int, **block_kwargs) -> None:
+        super().__init__()
+        self.downscale = DownScale(in_dim, out_dim, factor, block_kwargs["causal"])
+        self.focal_block = FocalBlock(out_dim, 4 * out_dim, **block_kwargs)
+
+    def forward(self, x: Tensor, state: Optional[LayerState] = None) -> Tuple[Tensor, LayerState]:
+        x, tail = self.downscale(x, None if state is None else state[0])
+        x, tails = self.focal_block(x, None if state is None else state[1:])
+        return x, [tail] + tails
+
+
+class FocalUpScale(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, factor: int, **block_kwargs) -> None:
+        super().__init__()
+        self.focal_block = FocalBlock(in_dim, 4 * in_dim, **block_kwargs)  # runs at the lower rate
+        self.upscale = UpScale(in_dim, out_dim, factor, block_kwargs["causal"])
+
+    def forward(self, x: Tensor, state: Optional[LayerState] = None) -> Tuple[Tensor, LayerState]:
+        x, tails = self.focal_block(x, state)
+        return self.upscale(x), tails
+
+
+def _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
+                  layerscale_init, tanhscale_init, normalize_modulator, causal, window_size) -> dict:
+    return dict(focal_window=focal_window, focal_level=focal_level, focal_factor=focal_factor, dropout=dropout,
+                use_post_norm=use_post_norm, use_layerscale=use_layerscale, layerscale_init=layerscale_init,
+                tanhscale_init=tanhscale_init, normalize_modulator=normalize_modulator, causal=causal,
+                window_size=window_size)
+
+
+class FocalEncoder(nn.Module):
+    """Compressor: ``FocalDownScale`` layers, dropout, ``out_proj`` to the latent dimension."""
+
+    def __init__(
+        self,
+        input_dim: int = 1024,
+        output_dim: int = 12,
+        hidden_dims: Sequence[int] = (1024, 1024, 1024),
+        downscale_factors: Sequence[int] = (1, 1, 1),
+        focal_window: int = 14,
+        focal_level: int = 2,
+        focal_factor: int = 4,
+        dropout: float = 0.0,
+        use_post_norm: bool = False,
+        use_layerscale: bool = False,
+        layerscale_init: float = 1e-4,
+        tanhscale_init: float = 0.5,
+        normalize_modulator: bool = False,
+        causal: bool = False,
+        window_size: int = 512,
+    ) -> None:
+        super().__init__()
+        if len(hidden_dims) != len(downscale_factors):
+            # upstream zips the two lists; a silent truncation would hide a config error
+            raise ValueError(f"hidden_dims {list(hidden_dims)} and downscale_factors {list(downscale_factors)} "
+                             "must have the same length")
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.hidden_dims = tuple(hidden_dims)
+        self.downscale_factors = tuple(downscale_factors)
+        self.causal = causal
+        self.downsample_factor = math.prod(downscale_factors)
+        self.chunk_size = self.downsample_factor
+        kwargs = _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
+                               layerscale_init, tanhscale_init, normalize_modulator, causal, window_size)
+        self.layers = nn.ModuleList()
+        in_dim = input_dim
+        for hidden_dim, factor in zip(hidden_dims, downscale_factors):
+            self.layers.append(FocalDownScale(in_dim, hidden_dim, factor, **kwargs))
+            in_dim = hidden_dim
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(in_dim, output_dim)
+
+    def num_frames(self, num_frames: Tensor) -> Tensor:
+        """Output frames for inputs of ``num_frames`` frames (int64 tensor), per item."""
+        frames = num_frames.long()
+        for s in self.downscale_factors:
+            if self.causal:
+                frames = torch.div(frames + s - 1, s, rounding_mode="floor")
+            else:
+                frames = torch.div(frames + torch.remainder(frames - s, s) - s, s, rounding_mode="floor") + 1
+        return frames
+
+    def forward(self, x: Tensor, state: Optional[Sequence[LayerState]] = None) -> Tuple[Tensor, List[LayerState]]:
+        state = state or None
+        new_state = []
+        for i, layer in enumerate(self.layers):
+            x, layer_state = layer(x, None if state is None else state[i])
+            new_state.append(layer_state)
+        x = self.dropout(x)
+        return linear(x, self.out_proj.weight, self.out_proj.bias), new_state
+
+
+class FocalDecoder(nn.Module):
+    """Decompressor: ``in_proj``, dropout, ``FocalUpScale`` layers, then (causal) the chunk refiner."""
+
+    def __init__(
+        self,
+        input_dim: int = 12,
+        output_dim: int = 1024,
+        hidden_dims: Sequence[int] = (1024, 1024, 1024),
+        upscale_factors: Sequence[int] = (1, 1, 1),
+        focal_window: int = 14,
+        focal_level: int = 2,
+        focal_factor: int = 4,
+        dropout: float = 0.0,
+        use_post_norm: bool = False,
+        use_layerscale: bool = False,
+        layerscale_init: float = 1e-4,
+        tanhscale_init: float = 0.5,
+        normalize_modulator: bool = False,
+        causal: bool = False,
+        window_size: int = 512,
+        last_window_size: int = 512,
+        lookahead_size: int = 3,
+    ) -> None:
+        super().__init__()
+        if len(hidden_dims) != len(upscale_factors):
+            raise ValueError(f"hidden_dims {list(hidden_dims)} and upscale_factors {list(upscale_factors)} "
+                             "must have the same length")
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.hidden_dims = tuple(hidden_dims)
+        self.upscale_factors = tuple(upscale_factors)
+        self.causal = causal
+        self.lookahead_size = lookahead_size
+        self.upsample_factor = math.prod(upscale_factors)
+        self.chunk_size = 1 + lookahead_size
+        widths = list(hidden_dims) + [output_dim]  # layer i maps widths[i] -> widths[i + 1]
+        self.in_proj = nn.Linear(input_dim, widths[0])
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList()
+        num_layers = len(upscale_factors)
+        for i, factor in enumerate(upscale_factors):
+            window = window_size if i < num_layers - 1 else last_window_size
+            kwargs = _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
+                                   layerscale_init, tanhscale_init, normalize_modulator, causal, window)
+            self.layers.append(FocalUpScale(widths[i], widths[i + 1], factor, **kwargs))
+        if causal and lookahead_size > 0:
+            chunk = 1 + lookahead_size
+            self.refiner = ChunkFeedForward(chunk, output_dim, chunk * output_dim, dropout)
+        else:
+            self.refiner = None
+
+    def forward(self, x: Tensor, state: Optional[Sequence[LayerState]] = None) -> Tuple[Tensor, List[LayerState]]:
+        state = state or None
+        x = self.dropout(linear(x, self.in_proj.weight, self.in_proj.bias))
+        new_state = []
+        for i, layer in enumerate(self.layers):
+            x, layer_state = layer(x, None if state is None else state[i])
+            new_state.append(layer_state)
+        if self.refiner is not None:
+            x = self.refiner(x)
+        return x, new_state

@@ -1,0 +1,354 @@
+"""Checkpoint files in the upstream FocalCodec format: ``config.json`` + ``model.safetensors`` (spec 7.3-7.5).
+
+Sources ``FocalCodec.from_pretrained`` accepts (checked in this order):
+
+1. a local folder holding ``config.json`` and ``model.safetensors`` (or ``model.pt``; a folder written by
+   upstream's ``to_pretrained(folder + "/config")`` holds ``config.safetensors`` instead, also accepted);
+2. a local config path, with or without ``.json``: weights are ``<stem>.safetensors`` / ``<stem>.pt`` beside it
+   (upstream's rule), else ``model.safetensors`` / ``model.pt`` in the same folder;
+3. a Hugging Face repo id ``owner/name`` (files ``config.json`` + ``model.safetensors``, else ``model.pt``) or
+   ``owner/name/sub_config.json`` (weights ``sub_config.safetensors`` / ``.pt``), downloaded through
+   ``huggingface_hub.hf_hub_download`` into its cache (keyword arguments such as ``revision``, ``cache_dir``,
+   ``local_files_only`` pass through).
+
+``.pt`` weights are only ever read with ``torch.load(weights_only=True)``. Legacy v0.0.1 checkpoints (separate
+q/k/v projections, ``Sequential`` focal layers, an extra output norm and quantizer mask) are remapped by name.
+Wrong or missing keys raise ``CheckpointError`` listing them.
+
+``save_pretrained(model, folder)`` writes ``config.json`` and ``model.safetensors`` atomically, plus
+``config.safetensors``, a relative symlink to ``model.safetensors``: with it the upstream package loads the
+folder as ``FocalCodec.from_pretrained(folder + "/config")``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from fcodec.utils.io import atomic_path, atomic_write_json
+
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "DEFAULT_CONFIGS",
+    "CheckpointError",
+    "apply_overrides",
+    "to_jsonable",
+    "load_state_dict_file",
+    "load_weights",
+    "read_config",
+    "remap_legacy_state_dict",
+    "resolve",
+    "save_pretrained",
+    "write_config",
+]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+LEGACY_WEIGHTS_NAME = "model.pt"
+UPSTREAM_WEIGHTS_LINK = "config.safetensors"  # what upstream looks for beside config.json
+CONFIG_KEYS = (
+    "encoder_name", "encoder_config", "compressor_name", "compressor_config", "quantizer_name",
+    "quantizer_config", "decompressor_name", "decompressor_config", "decoder_name", "decoder_config",
+)
+DEFAULT_CONFIGS = [
+    "lucadellalib/focalcodec_50hz",
+    "lucadellalib/focalcodec_50hz_65k_causal",
+    "lucadellalib/focalcodec_50hz_4k_causal",
+    "lucadellalib/focalcodec_50hz_2k_causal",
+    "lucadellalib/focalcodec_25hz",
+    "lucadellalib/focalcodec_12_5hz",
+]
+_REPO_ID = re.compile(r"[\w\-]+/[\w\-.]+")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be found, read or matched to the model; the message says which and why."""
+
+
+# ------------------------------------------------------------------------------------------------------------
+# resolving a source to files
+# ------------------------------------------------------------------------------------------------------------
+def _stem_weights(config_json: Path) -> List[Path]:
+    stem = config_json.with_suffix("")
+    return [stem.with_suffix(".safetensors"), stem.with_suffix(".pt")]
+
+
+def _local_weight_candidates(config_json: Path) -> List[Path]:
+    folder = config_json.parent
+    candidates = _stem_weights(config_json) + [folder / WEIGHTS_NAME, folder / LEGACY_WEIGHTS_NAME]
+    if config_json.name == CONFIG_NAME:  # a folder in the Hugging Face layout: model.* first
+        candidates = [folder / WEIGHTS_NAME, folder / LEGACY_WEIGHTS_NAME] + _stem_weights(config_json)
+    return list(dict.fromkeys(candidates))
+
+
+def _offline_message(repo_id: str, filename: str, reason: BaseException) -> str:
+    return (
+        f"Could not get '{filename}' of the Hugging Face repo '{repo_id}': no connection to the Hub and no cached "
+        f"copy ({type(reason).__name__}: {reason}). (There is no local folder or config file '{repo_id}' either.)\n"
+        f"To use it without a connection, download 'config.json' and 'model.safetensors' from "
+        f"https://huggingface.co/{repo_id} on a machine that has one (e.g. `python -m fcodec.bin.fetch_codec "
+        f"{repo_id} --out DIR` there), copy both files into one folder here, and pass that folder instead of the "
+        f"repo id (e.g. FocalCodec.from_pretrained('/path/to/folder')). Alternatively point HF_HOME at a Hugging "
+        f"Face cache that already holds the repo. Published configs: {DEFAULT_CONFIGS}"
+    )
+
+
+def _hub_download(repo_id: str, filename: str, **hub_kwargs: Any) -> Path:
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError as exc:  # pragma: no cover - huggingface_hub is a dependency
+        raise CheckpointError("`pip install huggingface_hub` to load models from the Hugging Face Hub") from exc
+    try:
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, **hub_kwargs))
+    except LocalEntryNotFoundError as exc:
+        raise CheckpointError(_offline_message(repo_id, filename, exc)) from exc
+
+
+def _is_missing_remote_file(exc: BaseException) -> bool:
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    return isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError)
+
+
+def resolve(src: os.PathLike | str, pretrained: bool = True, **hub_kwargs: Any) -> Tuple[Path, Optional[Path]]:
+    """Turn a source (see module docstring) into local ``(config_json, weights)`` paths, downloading if needed.
+
+    ``weights`` is None when ``pretrained`` is False.
+    """
+    src_str = os.fspath(src)
+    path = Path(src_str).expanduser()
+    if path.is_dir():
+        config_json = path / CONFIG_NAME
+        if not config_json.is_file():
+            raise CheckpointError(f"{path} is a folder but has no {CONFIG_NAME}")
+        return config_json, _find_local_weights(config_json) if pretrained else None
+    config_json = path if src_str.endswith(".json") else Path(src_str + ".json").expanduser()
+    if config_json.is_file():
+        return config_json, _find_local_weights(config_json) if pretrained else None
+
+    # remote: 'owner/name' is a repo id; 'owner/name/sub.json' names a config inside a repo
+    remote_json = src_str if src_str.endswith(".json") else src_str + ".json"
+    if _REPO_ID.fullmatch(src_str):
+        repo_id, filename, weights_stem = src_str, CONFIG_NAME, "model"
+    elif _REPO_ID.fullmatch(os.path.dirname(remote_json)):
+        repo_id, filename = os.path.dirname(remote_json), os.path.basename(remote_json)
+        weights_stem = os.path.splitext(filename)[0]
+    else:
+        raise CheckpointError(
+            f"No codec at '{src_str}': expected a folder with {CONFIG_NAME} + {WEIGHTS_NAME}, a config .json "
+            f"file, or a Hugging Face repo id such as 'lucadellalib/focalcodec_50hz_2k_causal'"
+        )
+    try:
+        config_path = _hub_download(repo_id, filename, **hub_kwargs)
+        if not pretrained:
+            return config_path, None
+        try:
+            weights = _hub_download(repo_id, f"{weights_stem}.safetensors", **hub_kwargs)
+        except Exception as exc:  # only a file missing from the repo falls back to the .pt weights
+            if not _is_missing_remote_file(exc):
+                raise
+            weights = _hub_download(repo_id, f"{weights_stem}.pt", **hub_kwargs)
+        return config_path, weights
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"Could not load '{src_str}' from the Hugging Face Hub (repo '{repo_id}', file '{filename}'; there is "
+            f"no local file or folder of that name either): {type(exc).__name__}: {exc}. "
+            f"Published configs: {DEFAULT_CONFIGS}"
+        ) from exc
+
+
+def _find_local_weights(config_json: Path) -> Path:
+    candidates = _local_weight_candidates(config_json)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(
+        f"No weights for {config_json}: looked for " + ", ".join(str(c) for c in candidates)
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# reading
+# ------------------------------------------------------------------------------------------------------------
+def read_config(path: os.PathLike | str) -> Dict[str, Any]:
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"Could not read codec config {path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"Codec config {path} must hold a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise CheckpointError(f"Codec config {path} has unknown keys {unknown}; allowed: {list(CONFIG_KEYS)}")
+    return config
+
+
+def apply_overrides(config: Dict[str, Any], overrides: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Apply ``{"encoder_config.max_cached_steps": 0, ...}`` (dot paths; missing dicts are created)."""
+    config = copy.deepcopy(config)
+    for dotted, value in (overrides or {}).items():
+        keys = dotted.split(".")
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return config
+
+
+def load_state_dict_file(path: os.PathLike | str) -> Dict[str, Tensor]:
+    """Read weights from ``.safetensors`` or (``weights_only=True``) ``.pt``; errors name the file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state_dict = load_file(str(path), device="cpu")
+        else:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"Could not read codec weights {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state_dict, Mapping) or not all(isinstance(v, Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"Codec weights {path} must be a flat mapping of parameter names to tensors")
+    return dict(state_dict)
+
+
+_LEGACY_QKV = re.compile(r"^(encoder\..*\.attention\.)([qkv])_proj\.(weight|bias)$")
+_LEGACY_DROPPED = ("quantizer.mask", "encoder.encoder.norm.weight", "encoder.encoder.norm.bias")
+_LEGACY_SEQUENTIAL = {
+    # v0.0.1 focal layers were nn.Sequential: compressor (DownScale, FocalBlock), decompressor (FocalBlock, UpScale)
+    "compressor": {"0": "downscale", "1": "focal_block"},
+    "decompressor": {"0": "focal_block", "1": "upscale"},
+}
+_LEGACY_LAYER = re.compile(r"^(compressor|decompressor)\.layers\.(\d+)\.([01])\.(.*)$")
+
+
+def is_legacy_state_dict(state_dict: Mapping[str, Tensor]) -> bool:
+    """Upstream's test: any separate q/k/v projection means a v0.0.1 checkpoint."""
+    return any(any(p in key for p in (".q_proj", ".k_proj", ".v_proj")) for key in state_dict)
+
+
+def remap_legacy_state_dict(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """Convert a v0.0.1 state dict to the v0.0.2 layout (by name; unchanged if it is not legacy)."""
+    if not is_legacy_state_dict(state_dict) and not any(_LEGACY_LAYER.match(k) for k in state_dict):
+        return dict(state_dict)
+    out: Dict[str, Tensor] = {}
+    qkv: Dict[Tuple[str, str], Dict[str, Tensor]] = {}
+    for key, value in state_dict.items():
+        if key in _LEGACY_DROPPED:
+            continue
+        match = _LEGACY_QKV.match(key)
+        if match:
+            prefix, which, kind = match.groups()
+            qkv.setdefault((prefix, kind), {})[which] = value
+            continue
+        match = _LEGACY_LAYER.match(key)
+        if match:
+            module, index, position, rest = match.groups()
+            key = f"{module}.layers.{index}.{_LEGACY_SEQUENTIAL[module][position]}.{rest}"
+        out[key] = value
+    for (prefix, kind), parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            raise CheckpointError(f"Legacy checkpoint has an incomplete q/k/v set under {prefix} ({sorted(parts)})")
+        out[f"{prefix}qkv_proj.{kind}"] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    return out
+
+
+def load_weights(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "checkpoint") -> None:
+    """Strict load; on any mismatch raise ``CheckpointError`` listing missing, unexpected and misshaped keys."""
+    state_dict = remap_legacy_state_dict(state_dict)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    misshaped = sorted(
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state_dict)
+        if tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    )
+    if missing or unexpected or misshaped:
+        lines = [f"{source} does not match the model built from its config:"]
+        for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", misshaped)):
+            if items:
+                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else ""))
+        raise CheckpointError("\n".join(lines))
+    model.load_state_dict(state_dict, strict=True)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# writing
+# ------------------------------------------------------------------------------------------------------------
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def write_config(config: Mapping[str, Any], path: os.PathLike | str) -> Path:
+    return atomic_write_json(path, to_jsonable(config), indent=2)
+
+
+def _write_weights(model: nn.Module, path: Path) -> Path:
+    from safetensors.torch import save_file
+
+    # safetensors wants contiguous, unshared CPU tensors
+    state_dict = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state_dict, str(tmp), metadata={"format": "pt"})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # save_file recreates the file with private permissions
+    return path
+
+
+def _link_for_upstream(folder: Path) -> None:
+    """``config.safetensors`` -> ``model.safetensors`` so that upstream's stem rule finds the weights."""
+    link = folder / UPSTREAM_WEIGHTS_LINK
+    tmp = folder / f".{UPSTREAM_WEIGHTS_LINK}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    try:
+        tmp.symlink_to(WEIGHTS_NAME)
+    except OSError:  # no symlinks (some file systems): fall back to a hard link, then to nothing
+        try:
+            os.link(folder / WEIGHTS_NAME, tmp)
+        except OSError:
+            logger.warning("could not link %s to %s; upstream must load %s/model.json instead", link, WEIGHTS_NAME,
+                           folder)
+            return
+    os.replace(tmp, link)
+
+
+def save_pretrained(model: nn.Module, folder: os.PathLike | str, config: Mapping[str, Any]) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (+ the upstream link) into ``folder``; return the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_weights(model, folder / WEIGHTS_NAME)
+    write_config(config, folder / CONFIG_NAME)
+    _link_for_upstream(folder)
+    return folder
+
+
+def save_upstream_style(model: nn.Module, config_path: os.PathLike | str, config: Mapping[str, Any],
+                        pretrained: bool) -> Path:
+    """Upstream's ``to_config``: ``X.json`` (+ ``X.safetensors`` when ``pretrained``) for a path ``X[.json]``."""
+    config_path = os.fspath(config_path)
+    config_json = Path(config_path if config_path.endswith(".json") else config_path + ".json")
+    write_config(config, config_json)
+    if pretrained:
+        _write_weights(model, config_json.with_suffix(".safetensors"))
+    return config_json

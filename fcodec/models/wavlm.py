@@ -1,0 +1,399 @@
+"""WavLM encoder: the first layers of WavLM-large, optionally causal and streaming (FocalCodec-Stream).
+
+Contract: spec section 3. State-dict names and shapes follow upstream ``focalcodec/wavlm.py`` v0.0.2, so
+checkpoints are interchangeable; the implementation (time-major GEMM convs, relative bias computed on the fly,
+functional key/value cache) is our own.
+
+Streaming state (``WavLMState``) holds, for a causal encoder: how many past frames the key/value cache holds
+(``window_size - 1``, enough for a final partial chunk to see what the offline pass sees), the tails of every causally padded conv input, and per layer the cached keys
+and values. States are never modified in place, so a state can be reused or shared between calls.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fcodec.models.common import FeedForward, cached_weight, causal_left, conv1d_time_major, gelu, linear, pad_time
+
+__all__ = ["WavLM", "WavLMState"]
+
+SAMPLE_RATE = 16000
+
+
+class WavLMState(NamedTuple):
+    """Streaming state of a causal ``WavLM`` (see the module docstring)."""
+
+    frames_seen: int
+    conv_tails: Tuple[Tensor, ...]
+    pos_conv_tail: Tensor
+    kv_cache: Tuple[Tuple[Tensor, Tensor], ...]
+
+
+class ConvBlock(nn.Module):
+    """Front-end layer: bias-free strided conv, dropout, LayerNorm over channels, GELU."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int, stride: int, dropout: float, causal: bool):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.causal = causal
+        self.conv = nn.Conv1d(in_dim, out_dim, kernel_size, stride, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(out_dim)
+        self.activation = nn.GELU()
+
+    def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+        left = None
+        if self.causal:
+            # left pad by k - 1: every layer then yields ceil(T / stride) frames
+            left, tail = causal_left(x, self.kernel_size - 1, tail, "replicate")
+        elif x.shape[1] < self.kernel_size:
+            # inputs shorter than the kernel are zero-padded on the right to give one frame
+            x = F.pad(x, (0, 0, 0, self.kernel_size - x.shape[1]))
+        x = conv1d_time_major(x, self.conv, self.stride, left)
+        x = self.dropout(x)
+        x = self.norm(x)
+        return gelu(x), tail
+
+
+class FeatureExtractor(nn.Module):
+    def __init__(self, hidden_dims: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int],
+                 dropout: float, causal: bool) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList()
+        in_dim = 1
+        for hidden_dim, kernel_size, stride in zip(hidden_dims, kernel_sizes, strides):
+            self.layers.append(ConvBlock(in_dim, hidden_dim, kernel_size, stride, dropout, causal))
+            in_dim = hidden_dim
+
+    def forward(self, x: Tensor, tails: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:
+        new_tails = []
+        for i, layer in enumerate(self.layers):
+            x, tail = layer(x, None if tails is None else tails[i])
+            new_tails.append(tail)
+        return x, new_tails
+
+
+class ConvPositionalEmbedding(nn.Module):
+    """Grouped positional conv followed by GELU (weight stored already folded, no weight norm)."""
+
+    def __init__(self, dim: int, kernel_size: int, groups: int, causal: bool) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.groups = groups
+        self.causal = causal
+        self.conv = nn.Conv1d(dim, dim, kernel_size, padding=0 if causal else kernel_size // 2, groups=groups)
+        self.activation = nn.GELU()
+
+    # up to this many output frames the grouped conv runs as GEMMs (streaming calls); oneDNN's grouped conv is
+    # ~8x slower there, but faster on long inputs
+    GEMM_MAX_FRAMES = 64
+
+    def _grouped_gemm(self, x: Tensor) -> Tensor:
+        """The grouped conv of a padded time-major ``(B, T + k - 1, C)`` input as one batched GEMM per group."""
+        batch, padded, dim = x.shape
+        k, groups = self.kernel_size, self.groups
+        width = dim // groups
+        out_time = padded - k + 1
+        # (B, G, T + k - 1, c): then frame t of group g is k * c contiguous values
+        xg = x.view(batch, padded, groups, width).permute(0, 2, 1, 3).contiguous()
+        frames = xg.as_strided((batch, groups, out_time, k * width), (xg.stride(0), xg.stride(1), width, 1))
+        weight = cached_weight(self.conv, "grouped_gemm", self.conv.weight,
+                               lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width))
+        y = torch.matmul(frames, weight)  # (B, G, T, c)
+        return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+
+    def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+        time = x.shape[1]
+        if self.causal:
+            x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
+            if time <= self.GEMM_MAX_FRAMES:
+                return gelu(self._grouped_gemm(x)), tail
+            y = F.conv1d(x.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.groups)
+        else:
+            # symmetric zero padding of k // 2; an even kernel gives one extra frame, which is dropped
+            y = F.conv1d(x.transpose(1, 2), self.conv.weight, self.conv.bias, padding=self.kernel_size // 2,
+                         groups=self.groups)[..., :time]
+        return gelu(y.transpose(1, 2)), tail
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention with WavLM's gated relative position bias; keys/values optionally cached."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.dropout = dropout
+        self.qkv_proj = nn.Linear(dim, 3 * dim)  # rows: all queries, then all keys, then all values
+        self.out_proj = nn.Linear(dim, dim)
+        self.gru_rel_pos_linear = nn.Linear(self.head_dim, 8)
+        self.gru_rel_pos_const = nn.Parameter(torch.ones(1, num_heads, 1, 1))
+
+    def forward(
+        self,
+        x: Tensor,
+        position_bias: Tensor,
+        mask: Optional[Tensor],
+        past: Optional[Tuple[Tensor, Tensor]] = None,
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        batch, time, dim = x.shape
+        heads, head_dim = self.num_heads, self.head_dim
+        qkv = linear(x, self.qkv_proj.weight, self.qkv_proj.bias).view(batch, time, 3, heads, head_dim)
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, h, T, d)
+        q = q.contiguous()  # the CPU flash kernel is faster on a contiguous query
+        if past is not None:
+            k = torch.cat([past[0].to(k.dtype), k], dim=2)
+            v = torch.cat([past[1].to(v.dtype), v], dim=2)
+
+        # gate computed per head from the (normalised) layer input
+        heads_in = x.view(batch, time, heads, head_dim).transpose(1, 2)
+        gates = F.linear(heads_in, self.gru_rel_pos_linear.weight, self.gru_rel_pos_linear.bias)
+        gates = gates.view(batch, heads, time, 2, 4).sum(dim=-1).sigmoid()
+        gate_a, gate_b = gates.chunk(2, dim=-1)
+        gate = gate_a * (gate_b * self.gru_rel_pos_const.to(q.dtype) - 1.0) + 2.0  # (B, h, T, 1)
+        # one pass for gate * bias (+ mask); adding the 0 / -inf mask is exact either way
+        attn_bias = gate * position_bias if mask is None else torch.addcmul(mask, gate, position_bias)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
+        )
+        out = out.transpose(1, 2).reshape(batch, time, dim)
+        return linear(out, self.out_proj.weight, self.out_proj.bias), (k, v)
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm transformer layer: ``x + attn(LN(x))``, then ``x + FFN(LN(x))``."""
+
+    def __init__(self, dim: int, ffn_dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(dim)
+        self.attention = MultiHeadAttention(dim, num_heads, dropout)
+        self.dropout = nn.Dropout(dropout)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward = FeedForward(dim, ffn_dim, dropout)
+
+    def forward(self, x: Tensor, position_bias: Tensor, mask: Optional[Tensor],
+                past: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        y, kv = self.attention(self.attention_norm(x), position_bias, mask, past)
+        x = x + self.dropout(y)
+        x = x + self.feed_forward(self.feed_forward_norm(x))
+        return x, kv
+
+
+class TransformerEncoder(nn.Module):
+    """Positional conv, relative position embedding and the transformer layers (no final LayerNorm)."""
+
+    def __init__(self, num_layers: int, dim: int, ffn_dim: int, num_heads: int, num_buckets: int,
+                 max_distance: int, dropout: float, conv_pos: int, conv_pos_groups: int, causal: bool,
+                 window_size: int, lookahead_size: int) -> None:
+        super().__init__()
+        self.causal = causal
+        self.window_size = window_size
+        self.chunk_frames = 1 + lookahead_size
+        self.num_buckets = num_buckets
+        self.max_distance = max_distance
+        self.positional_embedding = ConvPositionalEmbedding(dim, conv_pos, conv_pos_groups, causal)
+        self.relative_embedding = nn.Embedding(num_buckets, num_heads)
+        self.layers = nn.ModuleList(TransformerLayer(dim, ffn_dim, num_heads, dropout) for _ in range(num_layers))
+        self.dropout = nn.Dropout(dropout)
+
+    # relative position bias -------------------------------------------------------------------------------
+    def bucket(self, relative: Tensor) -> Tensor:
+        """Bucket of ``key - query`` (T5/WavLM style, both signs). Float32 ops in upstream's order."""
+        half = self.num_buckets // 2
+        max_exact = half // 2
+        buckets = (relative > 0).long() * half
+        distance = relative.abs()
+        log_ratio = (distance.float() / max_exact).log()
+        log_ratio = log_ratio / math.log(self.max_distance / max_exact)
+        log_ratio = log_ratio * (half - max_exact)
+        log_ratio = log_ratio + max_exact
+        large = log_ratio.long().clamp(max=half - 1)
+        return buckets + torch.where(distance < max_exact, distance, large)
+
+    def position_bias(self, first_query: int, num_queries: int, num_keys: int) -> Tensor:
+        """Bias ``(heads, Q, K)`` for queries at ``first_query ...`` and keys at ``0 .. K-1``."""
+        device = self.relative_embedding.weight.device
+        queries = torch.arange(first_query, first_query + num_queries, device=device)
+        keys = torch.arange(num_keys, device=device)
+        buckets = self.bucket(keys[None, :] - queries[:, None])
+        return F.embedding(buckets, self.relative_embedding.weight).permute(2, 0, 1)
+
+    def key_window(self, first_query: int, num_queries: int) -> Tuple[int, Optional[Tensor]]:
+        """Which keys the queries at absolute frames ``first_query ...`` may attend to (spec 3.4).
+
+        Frames are grouped in chunks of ``1 + lookahead`` aligned to frame 0; a query sees its whole chunk and
+        the past, ``window_size`` frames back from the chunk end, where the chunk end is clipped to the frames
+        available so far. Returns the absolute position of the first key any query needs and, when queries
+        differ in what they see, an additive ``(Q, K)`` mask over keys ``first_key .. first_query + Q - 1``.
+        """
+        chunk, window = self.chunk_frames, self.window_size
+        total = first_query + num_queries
+        first_end = min((first_query // chunk + 1) * chunk, total)
+        first_key = max(first_end - window, 0)
+        if first_query // chunk == (total - 1) // chunk:
+            return first_key, None  # one (partial) chunk: every query sees the same keys
+        device = self.relative_embedding.weight.device
+        queries = torch.arange(first_query, total, device=device)
+        ends = ((queries // chunk + 1) * chunk).clamp(max=total)
+        starts = (ends - window).clamp(min=0)
+        keys = torch.arange(first_key, total, device=device)
+        visible = (keys[None, :] >= starts[:, None]) & (keys[None, :] < ends[:, None])
+        mask = torch.zeros(visible.shape, device=device).masked_fill_(~visible, float("-inf"))
+        return first_key, mask
+
+    # forward ----------------------------------------------------------------------------------------------
+    def forward_bidirectional(self, x: Tensor, length: Optional[Tensor]) -> Tensor:
+        time = x.shape[1]
+        position_bias = self.position_bias(0, time, time).to(x.dtype)
+        mask = None
+        if length is not None:
+            valid = (length.to(x.device) * time).ceil().clamp(max=time).long()
+            invalid = torch.arange(time, device=x.device)[None, :] >= valid[:, None]  # (B, T)
+            x = x.masked_fill(invalid[..., None], 0.0)
+            mask = torch.zeros(invalid.shape, dtype=x.dtype, device=x.device).masked_fill_(invalid, float("-inf"))
+            mask = mask[:, None, None]  # (B, 1, 1, T): on keys only
+        pos, _ = self.positional_embedding(x)
+        x = self.dropout(x + pos)
+        for layer in self.layers:
+            x, _ = layer(x, position_bias, mask)
+        return x
+
+    def forward_causal(
+        self,
+        x: Tensor,
+        frames_seen: int = 0,
+        pos_tail: Optional[Tensor] = None,
+        kv_cache: Optional[Sequence[Tuple[Tensor, Tensor]]] = None,
+    ) -> Tuple[Tensor, Optional[Tensor], Tuple[Tuple[Tensor, Tensor], ...]]:
+        """Causal pass over frames ``frames_seen ...``; ``kv_cache`` holds the keys/values of the frames just
+        before them. Returns the output, the positional-conv tail and the cache for the next call."""
+        time = x.shape[1]
+        total = frames_seen + time
+        cached = 0 if kv_cache is None else kv_cache[0][0].shape[2]
+        first_key, mask = self.key_window(frames_seen, time)
+        if first_key < frames_seen - cached:
+            raise RuntimeError(f"key/value cache too short: holds {cached} frames, queries need {frames_seen - first_key}")
+        drop = first_key - (frames_seen - cached)  # cached frames no query of this call can see
+        # bias from true offsets key - query, positions counted from the first visible key
+        position_bias = self.position_bias(frames_seen - first_key, time, total - first_key).to(x.dtype)
+        if mask is not None:
+            mask = mask.to(x.dtype)
+        pos, pos_tail = self.positional_embedding(x, pos_tail)
+        x = self.dropout(x + pos)
+        # a later call may end a partial chunk and then look back window - 1 frames (as the offline pass does)
+        keep = min(self.window_size - 1, total)
+        new_cache = []
+        for i, layer in enumerate(self.layers):
+            past = None
+            if cached > drop:
+                past = (kv_cache[i][0][:, :, drop:], kv_cache[i][1][:, :, drop:])
+            # frames before first_key are never visible again: the keys seen now cover what the next call needs
+            x, (keys, values) = layer(x, position_bias, mask, past)
+            start = keys.shape[2] - keep
+            new_cache.append((keys[:, :, start:].clone(), values[:, :, start:].clone()))
+        return x, pos_tail, tuple(new_cache)
+
+
+class WavLM(nn.Module):
+    """WavLM encoder (spec 3). ``forward(sig, state=None, length=None) -> (feats, state)``."""
+
+    BLOCK_FRAMES = 2048  # causal inputs longer than this (41 s) run through the transformer block by block
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (512,) * 7,
+        kernel_sizes: Sequence[int] = (10, 3, 3, 3, 3, 2, 2),
+        strides: Sequence[int] = (5, 2, 2, 2, 2, 2, 2),
+        num_layers: int = 6,
+        dim: int = 1024,
+        ffn_dim: int = 4096,
+        num_heads: int = 16,
+        num_buckets: int = 320,
+        max_distance: int = 800,
+        max_cached_steps: int = 2048,
+        dropout: float = 0.0,
+        conv_pos: int = 128,
+        conv_pos_groups: int = 16,
+        causal: bool = False,
+        window_size: int = 512,
+        lookahead_size: int = 3,
+        use_flex_attention: bool = False,
+    ) -> None:
+        super().__init__()
+        if not (len(hidden_dims) == len(kernel_sizes) == len(strides)) or not hidden_dims:
+            raise ValueError("hidden_dims, kernel_sizes and strides must be non-empty and of equal length")
+        if 0 < max_cached_steps < window_size:
+            # kept for config compatibility with upstream, where it sizes a bias cache; we compute on the fly
+            raise ValueError(
+                f"`max_cached_steps` ({max_cached_steps}) must be either zero or at least `window_size` ({window_size})"
+            )
+        self.hidden_dims = tuple(hidden_dims)
+        self.kernel_sizes = tuple(kernel_sizes)
+        self.strides = tuple(strides)
+        self.num_layers = num_layers
+        self.dim = dim
+        self.num_heads = num_heads
+        self.max_cached_steps = max_cached_steps
+        self.causal = causal
+        self.window_size = window_size
+        self.lookahead_size = lookahead_size
+        self.use_flex_attention = use_flex_attention  # accepted for compatibility; SDPA is numerically the same
+
+        self.feature_extractor = FeatureExtractor(hidden_dims, kernel_sizes, strides, dropout, causal)
+        self.norm = nn.LayerNorm(hidden_dims[-1])
+        self.feature_proj = nn.Linear(hidden_dims[-1], dim)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = TransformerEncoder(num_layers, dim, ffn_dim, num_heads, num_buckets, max_distance, dropout,
+                                          conv_pos, conv_pos_groups, causal, window_size, lookahead_size)
+        self.sample_rate = SAMPLE_RATE
+        self.downsample_factor = math.prod(strides)
+        self.chunk_size = self.downsample_factor * (1 + lookahead_size)
+
+    def num_frames(self, num_samples: Tensor) -> Tensor:
+        """Frames produced for inputs of ``num_samples`` samples (int64 tensor), per item."""
+        frames = num_samples.long()
+        for kernel, stride in zip(self.kernel_sizes, self.strides):
+            if self.causal:
+                frames = torch.div(frames + stride - 1, stride, rounding_mode="floor")
+            else:
+                frames = torch.div(frames.clamp(min=kernel) - kernel, stride, rounding_mode="floor") + 1
+        return frames
+
+    def forward(
+        self,
+        sig: Tensor,
+        state: Optional[WavLMState] = None,
+        length: Optional[Tensor] = None,
+    ) -> Tuple[Tensor, Optional[WavLMState]]:
+        if sig.dim() != 2:
+            raise ValueError(f"WavLM expects a (batch, samples) signal, got shape {tuple(sig.shape)}")
+        if sig.shape[1] == 0:
+            raise ValueError("WavLM got an empty signal (0 samples)")
+        state = state or None  # () means a fresh stream, as in upstream
+        x = sig[..., None]
+        x, conv_tails = self.feature_extractor(x, None if state is None else state.conv_tails)
+        x = self.norm(x)
+        x = linear(x, self.feature_proj.weight, self.feature_proj.bias)
+        x = self.dropout(x)
+        if not self.causal:
+            return self.encoder.forward_bidirectional(x, length), None
+        seen = 0 if state is None else state.frames_seen
+        pos_tail = None if state is None else state.pos_conv_tail
+        kv = None if state is None else state.kv_cache
+        # attention only looks window_size frames back, so long inputs go through in blocks (with the key/value
+        # cache, exactly as a stream would): memory and time stay linear in the length instead of quadratic
+        block = max(self.BLOCK_FRAMES // self.encoder.chunk_frames, 1) * self.encoder.chunk_frames
+        outputs = []
+        for start in range(0, x.shape[1], block):
+            y, pos_tail, kv = self.encoder.forward_causal(x[:, start : start + block], seen, pos_tail, kv)
+            seen += y.shape[1]
+            outputs.append(y)
+        x = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return x, WavLMState(seen, tuple(conv_tails), pos_tail, kv)
