@@ -1,0 +1,153 @@
+"""Build a stage's loss terms from its config, and combine them with their (scheduled) weights.
+
+The ``losses:`` section of a stage config names the terms; each term holds its weight (a number, or a ramp) next
+to its module's arguments. A term that is absent or whose weight is 0 throughout is not built::
+
+    losses:
+      feature: {weight: 1.0}                        # FeatureMSELoss
+      mel: {weight: 5.0}                            # MultiScaleMelLoss (window_lengths, n_mels, hop_lengths, ...)
+      stft: {weight: 2.0}                           # MultiResolutionSTFTLoss (fft_sizes, hop_sizes, win_lengths)
+      asr:                                          # WhisperASRLoss
+        weight: 30.0
+        start_weight: 0.0                           # optional ramp: start_weight -> weight over ramp_steps,
+        ramp_steps: 2000                            #   beginning at start_step (WeightSchedule)
+        whisper: small                              # a published name or a checkpoint path
+        targets: transcript                         # or pseudo (cached in <exp_dir>/pseudo_labels.jsonl)
+        sub_batch_size: 8
+        encoder_window: 30.0                        # Whisper's own 30 s windows (the default)
+      ctc:                                          # CTCHeadLoss: has trainable parameters
+        weight: 1.0
+        bpe_model: data/lang_bpe_500/bpe.model
+        hidden_dim: 256
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from fcodec.losses.asr import WhisperASRLoss
+from fcodec.losses.ctc import CTCHeadLoss
+from fcodec.losses.feature import FeatureMSELoss
+from fcodec.losses.mel import MultiScaleMelLoss
+from fcodec.losses.schedule import WeightSchedule
+from fcodec.losses.stft import MultiResolutionSTFTLoss
+
+SCHEDULE_KEYS = ("weight", "start_weight", "ramp_steps", "start_step")
+TERMS = ("feature", "mel", "stft", "asr", "ctc")
+
+
+class CodecLosses(nn.Module):
+    """The weighted sum of a stage's loss terms.
+
+    ``forward(out, batch, step)`` takes the model's ``CodecOutput`` (``feats``, ``qfeats``, ``feat_lens``, ``lats``,
+    ``tok_lens``, ``sig``, ``sig_lens``) and the data loader's batch dict (``audio``, ``audio_lens``, ``text``,
+    ``language``, ``cut_id``) and returns ``(total, terms)``: the weighted total and each term's unweighted value
+    (detached, for logging). A term whose scheduled weight is 0 at ``step`` is not computed (the ASR loss is
+    expensive) and is absent from ``terms``.
+    """
+
+    def __init__(self, terms: Mapping[str, nn.Module], schedules: Mapping[str, WeightSchedule]):
+        super().__init__()
+        unknown = set(terms) - set(TERMS)
+        if unknown or set(terms) != set(schedules):
+            raise ValueError(f"terms must be among {TERMS} and each needs a schedule; got {sorted(terms)}")
+        self.terms = nn.ModuleDict(terms)
+        self.schedules = dict(schedules)
+
+    def weights(self, step: int) -> dict[str, float]:
+        return {name: self.schedules[name](step) for name in self.terms}
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the losses themselves (the CTC head); they need a place in the optimizer."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def compute(self, name: str, out: Any, batch: Mapping[str, Any]) -> Tensor:
+        module = self.terms[name]
+        if name == "feature":
+            return module(out.qfeats, out.feats, out.feat_lens)
+        if name in ("mel", "stft"):
+            return module(out.sig, batch["audio"], batch["audio_lens"])
+        if name == "asr":
+            return module(out.sig, out.sig_lens, batch["language"], texts=batch["text"], cut_ids=batch.get("cut_id"),
+                          audio=batch["audio"], audio_lens=batch["audio_lens"])
+        if name == "ctc":
+            return module(out.lats, out.tok_lens, batch["text"])
+        raise KeyError(name)
+
+    def forward(self, out: Any, batch: Mapping[str, Any], step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        total: Optional[Tensor] = None
+        values: dict[str, Tensor] = {}
+        for name, weight in self.weights(step).items():
+            if weight == 0:
+                continue
+            if name in ("mel", "stft", "asr") and out.sig is None:
+                raise ValueError(f"the {name} loss needs the reconstruction: run the model with decode=True")
+            value = self.compute(name, out, batch)
+            values[name] = value.detach()
+            total = weight * value if total is None else total + weight * value
+        if total is None:
+            raise ValueError(f"every loss weight is 0 at step {step}: nothing to train")
+        return total, values
+
+
+def _split(name: str, config: Union[float, int, Mapping[str, Any]]) -> tuple[WeightSchedule, dict[str, Any]]:
+    if isinstance(config, (int, float)):
+        return WeightSchedule(float(config)), {}
+    if not isinstance(config, Mapping) or "weight" not in config:
+        raise ValueError(f"losses.{name} must be a weight or a mapping with a 'weight', got {config!r}")
+    schedule = WeightSchedule.from_config({k: config[k] for k in SCHEDULE_KEYS if k in config})
+    return schedule, {k: v for k, v in config.items() if k not in SCHEDULE_KEYS}
+
+
+def build_losses(config: Mapping[str, Any], *, sample_rate: int, input_sample_rate: int = 16000,
+                 latent_dim: Optional[int] = None, exp_dir: Optional[Union[str, os.PathLike]] = None,
+                 rank: int = 0, device: Union[str, torch.device] = "cpu") -> CodecLosses:
+    """Build :class:`CodecLosses` from a ``losses:`` config section.
+
+    Args:
+        sample_rate: the decoder's output rate (reconstructions); ``input_sample_rate``: the data's (16 kHz).
+        latent_dim: D of the model's ``lats`` (needed by the CTC head).
+        exp_dir: the stage's folder (default home of the ASR pseudo-label cache).
+        rank: DDP rank (pseudo-label files are per rank).
+    """
+    unknown = set(config) - set(TERMS)
+    if unknown:
+        raise ValueError(f"unknown loss terms {sorted(unknown)} in losses (known: {TERMS})")
+    terms: dict[str, nn.Module] = {}
+    schedules: dict[str, WeightSchedule] = {}
+    for name in TERMS:
+        if name not in config or config[name] is None:
+            continue
+        schedule, kwargs = _split(name, config[name])
+        if schedule.weight == 0 and (schedule.start_weight or 0) == 0:
+            continue
+        try:
+            if name == "feature":
+                module = FeatureMSELoss(**kwargs)
+            elif name == "mel":
+                module = MultiScaleMelLoss(sample_rate, input_sample_rate, **kwargs)
+            elif name == "stft":
+                module = MultiResolutionSTFTLoss(sample_rate, input_sample_rate, **kwargs)
+            elif name == "asr":
+                kwargs = dict(kwargs)
+                whisper = kwargs.pop("whisper")
+                if kwargs.get("targets") == "pseudo" and kwargs.get("pseudo_label_path") is None:
+                    if exp_dir is None:
+                        raise ValueError("losses.asr.targets=pseudo needs pseudo_label_path or an exp_dir")
+                    kwargs["pseudo_label_path"] = Path(exp_dir) / "pseudo_labels.jsonl"
+                module = WhisperASRLoss(whisper, sample_rate, rank=rank, **kwargs)
+            else:
+                if latent_dim is None:
+                    raise ValueError("the CTC head needs latent_dim (the model's latent dimension)")
+                kwargs = dict(kwargs)
+                module = CTCHeadLoss(kwargs.pop("bpe_model"), latent_dim, **kwargs)
+        except TypeError as exc:  # an unknown or missing argument in the config
+            raise ValueError(f"losses.{name}: {exc}") from exc
+        except KeyError as exc:
+            raise ValueError(f"losses.{name} needs {exc}") from exc
+        terms[name], schedules[name] = module.to(device), schedule
+    return CodecLosses(terms, schedules)
