@@ -71,7 +71,7 @@ def test_bad_command_lines_fail_clearly(args, code, message):
         assert out.returncode == code and message in out.stderr
 
 
-@pytest.mark.parametrize("stage", [4, 5, 6, 7, 8])
+@pytest.mark.parametrize("stage", [7, 8])
 def test_stages_not_built_yet_fail_loudly(stage):
     out = run(MINI_RECIPE, "--stage", str(stage), "--stop_stage", str(stage))
     assert out.returncode != 0
@@ -91,7 +91,12 @@ def test_recipes_link_to_the_template_with_relative_links():
 
 def test_no_machine_specific_paths_in_recipe_files():
     pattern = re.compile(r"(/work/|/home/|/export/|/root/|/Users/)")
-    files = [p for p in (REPO / "egs").rglob("*") if p.is_file() and not p.is_symlink()
+    # Only what the project ships: a recipe run here writes absolute paths into its own (ignored) outputs.
+    tracked = subprocess.run(["git", "ls-files", "egs"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: cannot tell shipped recipe files from run outputs")
+    paths = [REPO / line for line in tracked.stdout.splitlines()]
+    files = [p for p in paths if p.is_file() and not p.is_symlink()
              and p.suffix in {".sh", ".py", ".yaml", ".conf", ".md"}]
     assert files
     assert [str(p) for p in files if pattern.search(p.read_text(encoding="utf-8"))] == []

@@ -50,6 +50,18 @@ seed=0                            # seed of every random choice in the data stag
 bpe_vocab_size=5000               # sentencepiece vocabulary size (writes <data_dir>/lang_bpe_<size>/bpe.model)
 bpe_model_type=bpe                # bpe or unigram
 bpe_character_coverage=0.9995     # share of character occurrences that get a piece of their own (rarer: bytes)
+# -- stage 3: model assets (into <data_dir>/models)
+pretrained_codec=lucadellalib/focalcodec_50hz_2k_causal  # codec training starts from: repo id or folder; tiny: random tiny
+whisper_model=small               # Whisper of the ASR loss: a published name; tiny-random: a random tiny one
+# -- stages 4-6: training
+exp_dir=exp                       # training stage k writes <exp_dir>/stage<k> (best/ holds its exported model)
+train_stage1_config=conf/stage1.yaml  # training config of recipe stage 4 (50 Hz)
+train_stage2_config=conf/stage2.yaml  # training config of recipe stage 5 (grown to 25 Hz)
+train_stage3_config=conf/stage3.yaml  # training config of recipe stage 6 (grown to 12.5 Hz)
+train_args=""                     # extra key=value overrides for every training stage, e.g. "train.max_steps=100"
+ngpu=1                            # GPUs per machine: 0 = CPU, 1 = one process, N > 1 = torchrun with N processes
+num_nodes=1                       # machines (torchrun --nnodes); more than 1 needs --rdzv-endpoint, run on each
+rdzv_endpoint=""                  # host:port of the torchrun rendezvous when num_nodes > 1
 # </options>
 
 # The corpus options of local/data.sh are options of the recipe too.
@@ -72,10 +84,11 @@ Stages:
    1  $(stage_doc 1)  -> ${data_dir}/manifests
    2  cuts: 16 kHz, one supervision each, every recording checked, text normalised, zh/en tags,
       training mix by hours per language, dev and test sets, bad-input report  -> ${data_dir}/cuts
-   3  sentencepiece BPE over the training text (and model assets)     -> ${data_dir}/lang_bpe_<vocab>
-   4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      [not built yet]
-   5  training stage 2: 25 Hz, 275 bps, grown from stage 4             [not built yet]
-   6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         [not built yet]
+   3  sentencepiece BPE over the training text; model assets: the pretrained codec and the Whisper of
+      the ASR loss                                    -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
+   4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${exp_dir}/stage1
+   5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${exp_dir}/stage2
+   6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${exp_dir}/stage3
    7  decode the test sets with each trained stage                     [not built yet]
    8  score (dCER/dWER, signal metrics, bitrate), write RESULTS.md     [not built yet]
 
@@ -189,21 +202,102 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
         --character-coverage "${bpe_character_coverage}" --nj "${nj}"
     mark_done "${marker}" "${signature}" "${lang_dir}/bpe.model" "${lang_dir}/bpe.vocab" "${lang_dir}/train_text.txt"
   fi
-  # ---- model assets (insertion point): fetch/cache the pretrained codec and Whisper here, each with its own
-  # marker, e.g. python -m fcodec.bin.fetch_codec SRC --out <dir> / make_tiny_codec, once the model branch lands.
+
+  # Model assets: the codec that training starts from, and the Whisper of the ASR loss.
+  models_dir=${data_dir}/models
+  marker=${models_dir}/codec/.codec.done
+  signature="codec source=${pretrained_codec}"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log 3 "Stage 3: ${models_dir}/codec is up to date (${marker}); skipped"
+  else
+    stage_log 3 "Stage 3: the pretrained codec (${pretrained_codec}) -> ${models_dir}/codec"
+    rm -rf "${models_dir}/codec"
+    if [ "${pretrained_codec}" = tiny ]; then
+      ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.make_tiny_codec --out "${models_dir}/codec"
+    else
+      ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_codec "${pretrained_codec}" --out "${models_dir}/codec"
+    fi
+    mark_done "${marker}" "${signature}" "${models_dir}/codec/config.json" "${models_dir}/codec/model.safetensors"
+  fi
+  marker=${models_dir}/whisper/.whisper.done
+  signature="whisper ${whisper_model}"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log 3 "Stage 3: ${models_dir}/whisper is up to date (${marker}); skipped"
+  else
+    stage_log 3 "Stage 3: Whisper ${whisper_model} for the ASR loss -> ${models_dir}/whisper/${whisper_model}.pt"
+    rm -f "${marker}"
+    ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_whisper "${whisper_model}" --out-dir "${models_dir}/whisper"
+    mark_done "${marker}" "${signature}" "${models_dir}/whisper/${whisper_model}.pt"
+  fi
 fi
 
-# ---- Stages 4-8: one block per stage; each replaces its not_built line when it is built.
+# Training stages 4-6 share one body. Training stage <k> (recipe stage <number>) trains with <config>, starting
+# from <init> (a model folder), whose stage marker <init_marker> is part of the signature: when the model it
+# starts from changes, the stage trains again from scratch. So does a finished stage whose config, options or
+# data changed (resuming a finished run would do nothing). A stage that died half way (no marker) is rerun and
+# continues from its newest checkpoint (fcodec.bin.train resumes by itself); --force true starts it afresh.
+train_stage() {
+  local number=$1 k=$2 config=$3 init=$4 init_marker=$5
+  local dir=${exp_dir}/stage${k}
+  local marker=${dir}/.train.done
+  local models_dir=${data_dir}/models
+  local bpe_model=${data_dir}/lang_bpe_${bpe_vocab_size}/bpe.model
+  local whisper=${models_dir}/whisper/${whisper_model}.pt
+  [ -f "${config}" ] || die "training config ${config} not found (see --train-stage${k}-config)"
+  [ -f "${init_marker}" ] || die "stage ${number} starts from ${init}, which is not finished (${init_marker} is missing)"
+  local signature status
+  signature="train config=$(fingerprint "${config}") args=${train_args} init=${init}"
+  signature+=" init_marker=$(fingerprint "${init_marker}") cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+  signature+=" assets=$(fingerprint "${data_dir}/lang_bpe_${bpe_vocab_size}/.bpe.done" "${models_dir}/whisper/.whisper.done")"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log "${number}" "Stage ${number}: ${dir} is up to date (${marker}); skipped"
+    return
+  fi
+  if [ -f "${marker}" ] || [ "${force}" = true ]; then
+    stage_log "${number}" "Stage ${number}: training ${dir} from scratch"
+    rm -rf "${dir}"
+  elif [ -d "${dir}/checkpoints" ]; then
+    stage_log "${number}" "Stage ${number}: continuing ${dir} from its newest checkpoint"
+  else
+    stage_log "${number}" "Stage ${number}: training ${dir} with ${config}, from ${init}"
+  fi
+  local launcher device extra
+  read -r -a extra <<< "${train_args}"
+  if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
+    launcher=(python -m torch.distributed.run --nproc-per-node "$(( ngpu > 0 ? ngpu : 1 ))" --nnodes "${num_nodes}")
+    if [ "${num_nodes}" -gt 1 ]; then
+      [ -n "${rdzv_endpoint}" ] || die "--num-nodes ${num_nodes} needs --rdzv-endpoint host:port (the same on every machine)"
+      launcher+=(--rdzv-backend c10d --rdzv-endpoint "${rdzv_endpoint}" --rdzv-id "fcodec-stage${k}")
+    else
+      launcher+=(--standalone)
+    fi
+  else
+    launcher=(python)
+  fi
+  device=cuda
+  [ "${ngpu}" -eq 0 ] && device=cpu
+  ${cuda_cmd} --gpu "${ngpu}" --name "train_stage${k}" "${log_dir}/stage${number}.log" \
+    "${launcher[@]}" -m fcodec.bin.train --config "${config}" --exp-dir "${dir}" \
+      "model.init_from=${init}" "data.train_cuts=${data_dir}/cuts/train.jsonl.gz" \
+      "data.dev_cuts=${data_dir}/cuts/dev.jsonl.gz" "assets.whisper=${whisper}" "assets.bpe_model=${bpe_model}" \
+      "train.device=${device}" "${extra[@]}"
+  mark_done "${marker}" "${signature}" "${dir}/best/config.json" "${dir}/best/model.safetensors" \
+    "${dir}/train_summary.json"
+}
+
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  not_built 4 "training stage 1: 50 Hz, 550 bps, from the pretrained codec"
+  train_stage 4 1 "${train_stage1_config}" "${data_dir}/models/codec" "${data_dir}/models/codec/.codec.done"
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  not_built 5 "training stage 2: 25 Hz, 275 bps, grown from stage 4"
+  train_stage 5 2 "${train_stage2_config}" "${exp_dir}/stage1/best" "${exp_dir}/stage1/.train.done"
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-  not_built 6 "training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5"
+  train_stage 6 3 "${train_stage3_config}" "${exp_dir}/stage2/best" "${exp_dir}/stage2/.train.done"
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then

@@ -15,4 +15,5 @@ exec ./codec.sh \
   --zh-hours 0.05 --en-hours 0.05 \
   --dev-utts 8 --num-test-utts all \
   --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
+  --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \
   "$@"

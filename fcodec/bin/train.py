@@ -1,0 +1,48 @@
+"""Train one stage of the codec recipe.
+
+    python -m fcodec.bin.train --config conf/stage1.yaml --exp-dir exp/stage1 [key.sub=value ...]
+    torchrun --nproc_per_node 4 -m fcodec.bin.train --config conf/stage2.yaml --exp-dir exp/stage2 \\
+        model.init_from=exp/stage1/best
+
+Overrides use the config's dotted keys (``optim.lr=1e-4``, ``losses.asr.weight=30``, ``train.max_steps=2000``).
+Rerunning the same command continues from the newest checkpoint in ``<exp-dir>/checkpoints``; a finished stage
+only re-exports nothing and exits. ``--print-config`` checks the config and prints it resolved, without training.
+See fcodec/train/run.py for what the exp dir holds.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="stage YAML (conf/stage{1,2,3}.yaml); omitted: the built-in defaults")
+    parser.add_argument("--exp-dir", help="the stage's output folder (required unless --print-config)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    args = parser.parse_args(argv)
+
+    from fcodec.train.config import ConfigError, dump_config, load_config
+
+    try:
+        if args.print_config:
+            print(dump_config(load_config(args.config, args.overrides)), end="")
+            return 0
+        if not args.exp_dir:
+            parser.error("--exp-dir is required")
+        from fcodec.train.run import run_stage
+
+        command = shlex.join([sys.executable, "-m", "fcodec.bin.train", *(argv if argv is not None else sys.argv[1:])])
+        run_stage(args.config, args.exp_dir, args.overrides, command=command)
+    except ConfigError as exc:
+        print(f"fcodec.bin.train: config error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

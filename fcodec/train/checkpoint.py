@@ -1,0 +1,108 @@
+"""Resumable training checkpoints: ``<exp_dir>/checkpoints/checkpoint-<step>.pt``, the last K kept.
+
+A checkpoint holds everything a rerun needs to continue as if never stopped: model, optimizer and scheduler
+state, the training sampler's position, every rank's RNG states, the loop counters, and the resolved config.
+Files are written atomically (temporary file, fsync, rename: ``fcodec.utils.io``), so a run killed at any
+moment leaves either the old or the new file, never half of one. They contain only tensors and plain Python
+values and load with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+
+from fcodec.utils.io import atomic_torch_save
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
+
+
+def sampler_position(sampler: Any, epoch: int, batches_consumed: int) -> Dict[str, Any]:
+    """The training sampler's state as of the trainer having consumed ``batches_consumed`` batches of ``epoch``.
+
+    lhotse restores a sampler by replaying as many batches as its state says it produced. fcodec.data's sampler
+    counts the batches the loop *received*, which is exact even with DataLoader workers; a plain lhotse sampler
+    counts what it handed to the workers, which runs ahead by the prefetched batches. The trainer knows what it
+    consumed, so a count that disagrees is corrected here (and said so once).
+    """
+    state = copy.deepcopy(sampler.state_dict())
+    diagnostics = state["diagnostics"]
+    stats = diagnostics["stats_per_epoch"].get(diagnostics["current_epoch"], {})
+    produced = stats.get("kept_batches", 0) + stats.get("discarded_batches", 0)
+    if batches_consumed > 0 and (diagnostics["current_epoch"] != epoch or produced != batches_consumed):
+        global _warned
+        if not _warned:
+            log.warning("the sampler reports %d batches drawn in epoch %d, the trainer consumed %d in epoch %d "
+                        "(DataLoader workers prefetching?); checkpoints record the trainer's count",
+                        produced, diagnostics["current_epoch"], batches_consumed, epoch)
+            _warned = True
+        diagnostics["current_epoch"] = epoch
+        entry = diagnostics["stats_per_epoch"].setdefault(epoch, {"epoch": epoch, "kept_cuts": 0,
+                                                                   "discarded_cuts": 0, "kept_batches": 0,
+                                                                   "discarded_batches": 0})
+        entry.update(kept_batches=batches_consumed, discarded_batches=0)
+        state["epoch"] = epoch
+    return {"epoch": int(epoch), "batches_consumed": int(batches_consumed), "lhotse": state}
+
+
+def restore_sampler_position(sampler: Any, position: Dict[str, Any]) -> None:
+    """Put a lhotse sampler at ``position`` so that the DataLoader's next ``iter()`` continues from there.
+
+    lhotse's ``load_state_dict`` replays the epoch's first batches (metadata only, no audio is read); its
+    shuffling is seeded by (seed, epoch), so the replay is exactly the original order.
+    """
+    if int(position["batches_consumed"]) == 0:
+        sampler.set_epoch(int(position["epoch"]))
+        return
+    sampler.load_state_dict(copy.deepcopy(position["lhotse"]))
+
+
+_warned = False
+
+
+class CheckpointManager:
+    def __init__(self, exp_dir: Path, keep_last_k: int = 3):
+        self.dir = Path(exp_dir) / "checkpoints"
+        self.keep_last_k = max(1, int(keep_last_k))
+
+    def list(self) -> List[Tuple[int, Path]]:
+        """(step, path) of every checkpoint, oldest first."""
+        if not self.dir.is_dir():
+            return []
+        found = []
+        for path in self.dir.iterdir():
+            match = _NAME.match(path.name)
+            if match:
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def path_for(self, step: int) -> Path:
+        return self.dir / f"checkpoint-{step}.pt"
+
+    def save(self, state: Dict[str, Any], step: int) -> Path:
+        path = atomic_torch_save(state, self.path_for(step))
+        for _, old in self.list()[:-self.keep_last_k]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def remove_partial_writes(self) -> None:
+        """Temporary files of writes interrupted by a kill (the atomic write never renamed them)."""
+        if self.dir.is_dir():
+            for tmp in self.dir.glob(".checkpoint-*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def load_latest(self, map_location: Any = "cpu") -> Optional[Tuple[Path, Dict[str, Any]]]:
+        """The newest checkpoint that loads; an unreadable one is reported and the one before it tried."""
+        for step, path in reversed(self.list()):
+            try:
+                return path, torch.load(path, map_location=map_location, weights_only=True)
+            except Exception as exc:  # a file damaged outside our atomic writes (disk full, copied badly)
+                log.warning("cannot load checkpoint %s (%s: %s); trying the previous one",
+                            path, type(exc).__name__, exc)
+        return None

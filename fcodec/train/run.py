@@ -1,0 +1,196 @@
+"""Run one training stage end to end: config -> model, losses, data -> :class:`Trainer` -> ``best/``.
+
+``fcodec.bin.train`` is the command line over :func:`run_stage`. The stage's folder (``--exp-dir``) gets::
+
+    config.yaml          the resolved config (YAML + overrides), with the command line in its header
+    init.json            which model the stage started from, rates before/after, the new parameter names
+    log/log-train-<time>[-rank<r>]   plain log of each run (a resumed run starts a new file)
+    tensorboard/         events: every loss term, LR per group, grad norm, codebook usage/perplexity, audio
+    checkpoints/checkpoint-<step>.pt   resumable checkpoints, the last train.keep_last_k kept
+    best/                config.json + model.safetensors (FocalCodec.from_pretrained loads it) + training_info.json
+    train_summary.json   steps, stop reason, best dev loss and step, frame rate, bitrate (written at the end)
+    bad-batch-step<N>-rank<r>.pt   only if the NaN guard stopped the run
+"""
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
+from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, to_dict
+from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
+from fcodec.train.params import TRAINABLE_MODES, ParamPlan, build_param_plan
+from fcodec.train.rng import seed_everything
+from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
+from fcodec.train.trainer import TrainSummary, Trainer
+from fcodec.utils.assets import REPO_ROOT
+from fcodec.utils.io import atomic_write_json, atomic_write_text
+from fcodec.utils.logging import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def configure_torch(cfg: TrainConfig) -> None:
+    if cfg.train.num_threads > 0:
+        torch.set_num_threads(cfg.train.num_threads)
+    if cfg.train.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def git_revision() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment() -> dict:
+    from fcodec.version import __version__
+
+    return {"fcodec": __version__, "git": git_revision(), "torch": torch.__version__,
+            "python": platform.python_version(), "host": platform.node()}
+
+
+def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
+    """``config.yaml``; when a rerun resolves to a different config the differences are logged first."""
+    path = exp_dir / "config.yaml"
+    if path.exists():
+        try:
+            import yaml
+
+            old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            diffs = config_diff(old, to_dict(cfg))
+            if diffs:
+                log.warning("the config differs from the previous run's %s:\n  %s", path, "\n  ".join(diffs))
+        except Exception as exc:  # an unreadable old record must not stop training
+            log.warning("cannot compare with the previous %s: %s", path, exc)
+    header = f"Resolved training config written by fcodec.bin.train\ncommand: {command}"
+    atomic_write_text(path, dump_config(cfg, header))
+
+
+def build_codec_plan(module: CodecTrainModule, cfg: TrainConfig, stage: StageModel) -> ParamPlan:
+    """What trains in a codec stage: the mode's modules, plus the new tensors (grown layers, the adapted
+    projections, a CTC head), which also take optim.lr_new and alone train during model.new_only_steps."""
+    if cfg.model.trainable not in TRAINABLE_MODES:
+        raise ValueError(f"model.trainable must be one of {sorted(TRAINABLE_MODES)}, not {cfg.model.trainable!r}")
+    trainable = [f"codec.{p}" for p in TRAINABLE_MODES[cfg.model.trainable]]
+    new = [f"codec.{s}" for s in stage.new_param_specs]
+    if any(p.requires_grad for p in module.losses.parameters()):
+        new.append("losses.")  # the CTC head starts untrained
+    return build_param_plan(module, trainable, new, cfg.model.new_only_steps)
+
+
+def losses_with_assets(cfg: TrainConfig) -> dict:
+    """The losses section with the assets filled in where a term needs a file and names none."""
+    losses = {name: (dict(term) if isinstance(term, dict) else term) for name, term in cfg.losses.items()}
+    for term, key, value in (("asr", "whisper", cfg.assets.whisper), ("ctc", "bpe_model", cfg.assets.bpe_model)):
+        entry = losses.get(term)
+        if isinstance(entry, dict) and not entry.get(key):
+            if not value:
+                raise ValueError(f"losses.{term} needs {key}: set losses.{term}.{key} or assets.{key}")
+            entry[key] = value
+    return losses
+
+
+def build_codec_module(cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
+                       ) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
+    """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
+    the same grown layers)."""
+    from fcodec.losses.config import build_losses
+
+    stage = init_stage_model(cfg.model, seed=cfg.train.seed)
+    codec = stage.codec
+    losses = build_losses(losses_with_assets(cfg), sample_rate=codec.sample_rate_output,
+                          input_sample_rate=codec.sample_rate_input, latent_dim=codec.latent_dim,
+                          exp_dir=exp_dir, rank=dist.rank, device=dist.device)
+    module = CodecTrainModule(codec, losses).to(dist.device)
+    return stage, module, build_codec_plan(module, cfg, stage)
+
+
+def warn_text_losses_on_crops(cfg: TrainConfig) -> None:
+    """The ASR and CTC losses compare the audio with the utterance's text; a random crop keeps only part of the
+    audio (and pseudo-labels are cached per cut id), so those terms want whole utterances."""
+    terms = [t for t in ("asr", "ctc") if isinstance(cfg.losses.get(t), dict) and
+             (cfg.losses[t].get("weight") or cfg.losses[t].get("start_weight"))]
+    if terms and cfg.data.segment_duration is not None:
+        log.warning("losses %s use the transcript of the whole utterance, but data.segment_duration=%s trains on "
+                    "random crops of it: the text will not match the audio. Set data.segment_duration=null.",
+                    terms, cfg.data.segment_duration)
+
+
+def build_loaders(cfg: TrainConfig):
+    from fcodec.data import build_dataloader
+
+    for name in ("train_cuts", "dev_cuts"):
+        path = getattr(cfg.data, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"data.{name}: cut manifest {path} not found (stage 2 of the recipe writes it)")
+    train_dl = build_dataloader(cfg.data.train_cuts, train=True, max_duration=cfg.data.max_duration,
+                                segment_duration=cfg.data.segment_duration, num_workers=cfg.data.num_workers,
+                                seed=cfg.train.seed, num_buckets=cfg.data.num_buckets)
+    dev_dl = build_dataloader(cfg.data.dev_cuts, train=False,
+                              max_duration=cfg.data.dev_max_duration or cfg.data.max_duration,
+                              num_workers=cfg.data.num_workers, seed=cfg.train.seed,
+                              num_buckets=cfg.data.num_buckets)
+    return train_dl, dev_dl
+
+
+def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (),
+              command: str = "") -> TrainSummary:
+    cfg = load_config(config, overrides)
+    dist: DistInfo = init_distributed(cfg.train.device)
+    exp_dir = Path(exp_dir)
+    try:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
+        suffix = f"-rank{dist.rank}" if dist.rank else ""
+        setup_logging(exp_dir / "log" / f"log-train-{stamp}{suffix}", rank=dist.rank)
+        configure_torch(cfg)
+        seed_everything(cfg.train.seed)  # the same on every rank: the grown layers must start equal
+        if dist.is_main:
+            write_config_record(exp_dir, cfg, command or "run_stage")
+        log.info("environment: %s; world size %d, device %s", environment(), dist.world_size, dist.device)
+        log.info("config:\n%s", dump_config(cfg))
+
+        stage, module, plan = build_codec_module(cfg, exp_dir, dist)
+        codec = stage.codec
+        if dist.is_main:
+            write_init_record(exp_dir, stage.info)
+        log.info("model from %s: %.4g Hz, %.4g bps, codebook %d (was %.4g Hz, %.4g bps)%s", stage.info["init_from"],
+                 codec.frame_rate, codec.bitrate, codec.codebook_size, stage.info["source"]["frame_rate"],
+                 stage.info["source"]["bitrate"],
+                 f"; grown, {len(stage.grown_param_names)} new tensors" if stage.grown_param_names else "")
+        counts = {name: sum(p.numel() for n, p in module.named_parameters() if n in names)
+                  for name, names in (("new", plan.new), ("inherited", plan.trainable - plan.new))}
+        log.info("trainable parameters: %s of %d; loss terms: %s", counts,
+                 sum(p.numel() for p in module.parameters()), sorted(module.losses.terms))
+
+        warn_text_losses_on_crops(cfg)
+        train_dl, dev_dl = build_loaders(cfg)
+        seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers
+        info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment()}
+        trainer = Trainer(cfg, exp_dir, module, CodecObjective(module), plan, train_dl, dev_dl, dist,
+                          export_best=lambda m, folder: m.codec.save_pretrained(folder), info=info)
+        summary = trainer.fit()
+        if dist.is_main:
+            atomic_write_json(exp_dir / "train_summary.json", {
+                "steps": summary.steps, "epochs": summary.epochs, "stop_reason": summary.stop_reason,
+                "best_dev_loss": summary.best_loss, "best_step": summary.best_step,
+                "best_dir": str(summary.best_dir), "frame_rate": codec.frame_rate, "bitrate": codec.bitrate,
+                "init_from": stage.info["init_from"], "param_checksum": summary.param_checksum,
+            })
+        barrier(dist)
+        return summary
+    finally:
+        cleanup_distributed()

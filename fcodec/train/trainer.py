@@ -1,0 +1,425 @@
+"""The training loop shared by every stage and every world size.
+
+One :class:`Trainer` runs a stage: it resumes from the newest checkpoint in ``<exp_dir>/checkpoints`` if there is
+one, trains step by step (AdamW, clipping, bf16 autocast on CUDA, the NaN guard), validates every
+``train.valid_interval`` steps (ReduceLROnPlateau, best model, early stopping), writes resumable checkpoints every
+``train.save_every_n`` steps, and logs to TensorBoard and the log file. Under torchrun the model is wrapped in
+DDP and only rank 0 writes; the code path is otherwise the same.
+
+Exact resume. The loop position is (epoch, batches consumed in the epoch, global step). On resume the sampler is
+put back at that position (lhotse replays the epoch's first batches, metadata only), the DataLoader iterator is
+created, and only then are the RNG states restored. The training DataLoader draws its worker seed from a
+generator of its own (see :meth:`Trainer._seed_loader`), so creating an iterator, eagerly or lazily, never moves
+the global RNG. Validation runs under :func:`preserved_rng`, so it never moves the training RNG streams either.
+With ``train.deterministic`` on CPU, a run killed and rerun ends with the same weights as one never interrupted.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel
+
+from fcodec.train.best import recover_best_dir, write_best_dir
+from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
+from fcodec.train.config import TrainConfig, to_dict
+from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
+from fcodec.train.monitor import Monitor
+from fcodec.train.nonfinite import NonFiniteGuard
+from fcodec.train.objective import Objective, StepResult, move_to
+from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
+from fcodec.train.params import ParamPlan
+from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class LoopState:
+    step: int = 0  # training batches processed (including skipped non-finite ones)
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    best_loss: float = math.inf
+    best_step: int = -1
+    bad_validations: int = 0
+    last_valid_step: int = -1
+    last_valid_loss: float = math.nan
+
+
+@dataclass
+class TrainSummary:
+    steps: int
+    epochs: int
+    best_loss: float
+    best_step: int
+    stop_reason: str
+    best_dir: Path
+    param_checksum: str
+    history: list = field(default_factory=list)
+
+
+def param_checksum(model: nn.Module) -> str:
+    """sha256 over every parameter and buffer: equal on two ranks iff their weights are bit-identical."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, exp_dir: Path, model: nn.Module, objective: Objective, plan: ParamPlan,
+                 train_dl: Any, dev_dl: Any, dist: DistInfo,
+                 export_best: Callable[[nn.Module, Path], None], info: Optional[Dict[str, Any]] = None):
+        self.cfg = cfg
+        self.exp_dir = Path(exp_dir)
+        self.model = model.to(dist.device)
+        self.objective = objective
+        self.plan = plan
+        self.train_dl = train_dl
+        self.dev_dl = dev_dl
+        self.dist = dist
+        self.export_best = export_best
+        self.info = dict(info or {})
+        self.best_dir = self.exp_dir / "best"
+        self.state = LoopState()
+        self.checkpoints = CheckpointManager(self.exp_dir, cfg.train.keep_last_k)
+        self.guard = NonFiniteGuard(cfg.train.max_nonfinite, self.exp_dir, dist.rank)
+        # the optimizer holds every parameter that trains at any step; requires_grad is set per step in fit()
+        self.optimizer = build_optimizer(
+            plan.param_groups(self.model, cfg.optim.lr, cfg.optim.lr_new, cfg.optim.weight_decay), cfg.optim)
+        self.plateau = build_plateau(self.optimizer, cfg.optim)
+        self.wrapped: nn.Module = self.model
+        self.monitor: Optional[Monitor] = None
+        self.history: list = []
+        self._interval: Dict[str, float] = {}
+        self._interval_count = 0
+        self._interval_time = time.perf_counter()
+        self._data_time = 0.0
+        self._saved_step = -1
+
+    # ------------------------------------------------------------------------------------------------ set-up
+
+    def _wrap(self) -> None:
+        """(Re)build the DDP wrapper; needed whenever the set of parameters requiring grad changes."""
+        if not self.dist.distributed:
+            self.wrapped = self.model
+            return
+        device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
+        self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids,
+                                               find_unused_parameters=self.cfg.train.find_unused_parameters)
+
+    def _autocast(self):
+        if self.dist.device.type == "cuda" and self.cfg.train.amp == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if self.cfg.train.amp not in ("bf16", "none"):
+            raise ValueError(f"train.amp must be bf16 or none, not {self.cfg.train.amp!r}")
+        return contextlib.nullcontext()
+
+    def _resume(self) -> Optional[Dict[str, Any]]:
+        if self.dist.is_main:
+            self.checkpoints.remove_partial_writes()
+        barrier(self.dist)
+        found = self.checkpoints.load_latest(map_location=self.dist.device)
+        if found is None:
+            return None
+        path, ckpt = found
+        if ckpt.get("world_size", 1) != self.dist.world_size:
+            raise RuntimeError(f"{path} was written by a run with {ckpt.get('world_size')} processes; this run has "
+                               f"{self.dist.world_size}. Resume with the same number of processes (the sampler's "
+                               f"position depends on it) or start a new exp dir.")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.plateau.load_state_dict(ckpt["scheduler"])
+        self.state = LoopState(**ckpt["loop"])
+        self.guard.load_state_dict(ckpt["nonfinite"])
+        self._saved_step = self.state.step
+        log.info("resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
+                 path, self.state.step, self.state.epoch, self.state.batches_in_epoch, self.state.best_loss,
+                 self.state.best_step)
+        return {"sampler": ckpt["sampler"], "rng": ckpt["rng"][self.dist.rank]}
+
+    # ------------------------------------------------------------------------------------------------ the loop
+
+    def stop_reason(self) -> Optional[str]:
+        t = self.cfg.train
+        if t.max_steps > 0 and self.state.step >= t.max_steps:
+            return f"reached train.max_steps={t.max_steps}"
+        if t.max_epochs > 0 and self.state.epoch >= t.max_epochs:
+            return f"reached train.max_epochs={t.max_epochs}"
+        if t.early_stop_patience > 0 and self.state.bad_validations >= t.early_stop_patience:
+            return (f"early stop: {self.state.bad_validations} validations without improving the best dev loss "
+                    f"{self.state.best_loss:.6g} (step {self.state.best_step})")
+        return None
+
+    def fit(self) -> TrainSummary:
+        if self.dist.is_main:
+            recover_best_dir(self.best_dir)
+        pending = self._resume()
+        # events the interrupted run wrote after its checkpoint are dropped; the ones up to it stay
+        self.monitor = Monitor(self.exp_dir, enabled=self.dist.is_main,
+                               purge_step=self.state.step + 1 if pending else None)
+        self.plan.apply(self.model, self.state.step)
+        self._wrap()
+        log.info("%s", self.plan.describe())
+        try:
+            while self.stop_reason() is None:
+                sampler = self.train_dl.sampler
+                restore_sampler_position(sampler, pending["sampler"] if pending is not None else
+                                         {"epoch": self.state.epoch, "batches_consumed": 0})
+                self._seed_loader(self.state.epoch)
+                batches = iter(self.train_dl)
+                if pending is not None:
+                    restore_rng_state(pending["rng"])
+                    pending = None
+                produced = 0
+                while True:
+                    fetch_start = time.perf_counter()
+                    try:
+                        batch = next(batches)
+                    except StopIteration:
+                        break
+                    self._data_time += time.perf_counter() - fetch_start
+                    produced += 1
+                    self._train_step(batch)
+                    self.state.step += 1
+                    self.state.batches_in_epoch += 1
+                    self._after_step()
+                    if self.stop_reason() is not None:
+                        break
+                if self.stop_reason() is not None:
+                    break
+                if produced == 0 and self.state.batches_in_epoch == 0:
+                    raise RuntimeError("the training data loader yields no batches: check data.train_cuts and "
+                                       "data.max_duration / data.segment_duration")
+                self.state.epoch += 1
+                self.state.batches_in_epoch = 0
+            reason = self.stop_reason() or "finished"
+            self._finish(reason)
+        finally:
+            self.monitor.close()
+        checksum = param_checksum(self.model)
+        log.info("stage finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
+                 reason, self.state.step, self.state.best_loss, self.state.best_step, checksum)
+        return TrainSummary(steps=self.state.step, epochs=self.state.epoch, best_loss=self.state.best_loss,
+                            best_step=self.state.best_step, stop_reason=reason, best_dir=self.best_dir,
+                            param_checksum=checksum, history=self.history)
+
+    def _seed_loader(self, epoch: int) -> None:
+        """Give the training DataLoader a generator of its own, seeded by (seed, rank, epoch).
+
+        A DataLoader draws a seed for its workers whenever its iterator is created, by default from torch's
+        global RNG; a loader whose ``__iter__`` is a generator creates that iterator lazily, at the first batch,
+        so the draw would land after a resumed run restored the RNG and shift every later random number.
+        ``generator`` is a public DataLoader attribute that may be set between epochs.
+        """
+        if isinstance(self.train_dl, torch.utils.data.DataLoader):
+            generator = torch.Generator()
+            generator.manual_seed((self.cfg.train.seed * 1_000_003 + self.dist.rank) * 10_007 + epoch)
+            self.train_dl.generator = generator
+
+    def _after_step(self) -> None:
+        t = self.cfg.train
+        step = self.state.step
+        if t.log_interval > 0 and step % t.log_interval == 0:
+            self._log_interval()
+        stopping = self.stop_reason() is not None
+        if t.valid_interval > 0 and step % t.valid_interval == 0:
+            self._validate()
+        stopping = stopping or self.stop_reason() is not None
+        if (t.save_every_n > 0 and step % t.save_every_n == 0) and not stopping:
+            self._save()
+
+    def _finish(self, reason: str) -> None:
+        """Validate the final weights if the last step was not validated, write the last checkpoint, make sure
+        ``best/`` exists."""
+        if self._interval_count:
+            self._log_interval()
+        if self.state.last_valid_step != self.state.step:
+            self._validate()
+        if self._saved_step != self.state.step:  # known on every rank alike (ranks may not share a file system)
+            self._save()
+        if self.dist.is_main and not (self.best_dir / "training_info.json").exists():
+            log.warning("no finite dev loss was ever reached; exporting the final weights as %s", self.best_dir)
+            self._write_best(math.nan)
+        barrier(self.dist)
+        log.info("stopping: %s", reason)
+
+    # ------------------------------------------------------------------------------------------------ one step
+
+    def _train_step(self, batch: Any) -> None:
+        step = self.state.step
+        if self.plan.apply(self.model, step):
+            log.info("step %d: new-only warm-up over, now training %d parameter tensors", step,
+                     sum(p.requires_grad for p in self.model.parameters()))
+            self._wrap()
+        apply_warmup(self.optimizer, step, self.cfg.optim)
+        self.model.train()
+        start = time.perf_counter()
+        batch = move_to(batch, self.dist.device)
+        with self._autocast():
+            result: StepResult = self.objective.compute(self.wrapped, batch, step, train=True)
+        result.loss.backward()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        # one flag for all ranks: a rank whose loss is inf but whose gradients look finite must still skip
+        bad = torch.tensor([0.0 if (torch.isfinite(result.loss) and torch.isfinite(grad_norm)) else 1.0],
+                           device=self.dist.device)
+        all_reduce_max(bad, self.dist)
+        terms = {k: float(v) for k, v in result.terms.items()}
+        if bad.item() > 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.guard.skip(step, batch, terms, float(grad_norm))
+            self._accumulate({"skipped": 1.0})
+            return
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.guard.ok()
+        if self.dist.device.type == "cuda":
+            torch.cuda.synchronize(self.dist.device)
+        self._accumulate({"loss": float(result.loss.detach()), "grad_norm": float(grad_norm),
+                          "step_time": time.perf_counter() - start, "skipped": 0.0, **terms})
+
+    def _accumulate(self, values: Dict[str, float]) -> None:
+        for key, value in values.items():
+            self._interval[key] = self._interval.get(key, 0.0) + value
+        self._interval_count += 1
+
+    def _log_interval(self) -> None:
+        """Average the interval's values over steps and ranks; write them to the log and TensorBoard."""
+        keys = sorted(self._interval)
+        totals = torch.tensor([self._interval[k] for k in keys] + [float(self._interval_count)],
+                              dtype=torch.float64, device=self.dist.device)
+        # ranks can disagree on keys only if one had no successful step; pad by agreeing on a key set first
+        key_lists = all_gather_objects(keys, self.dist)
+        if any(k != keys for k in key_lists):
+            union = sorted(set().union(*key_lists))
+            totals = torch.tensor([self._interval.get(k, 0.0) for k in union] + [float(self._interval_count)],
+                                  dtype=torch.float64, device=self.dist.device)
+            keys = union
+        all_reduce_sum(totals, self.dist)
+        count = totals[-1].item()
+        skipped = dict(zip(keys, totals[:-1].tolist())).get("skipped", 0.0)
+        good = max(count - skipped, 1.0)
+        values = {}
+        for key, total in zip(keys, totals[:-1].tolist()):
+            values[key] = total / (count if key == "skipped" else good)
+        elapsed = time.perf_counter() - self._interval_time
+        values["data_time"] = self._data_time / max(self._interval_count, 1)
+        values["wall_per_step"] = elapsed / max(self._interval_count, 1)
+        lrs = current_lrs(self.optimizer)
+        extra = self.objective.scalars(self.state.step)
+        step = self.state.step
+        log.info("step %d epoch %d | %s | lr %s%s", step, self.state.epoch,
+                 " ".join(f"{k} {v:.4g}" for k, v in values.items()),
+                 " ".join(f"{k} {v:.3g}" for k, v in lrs.items()),
+                 "".join(f" | {k} {v:.4g}" for k, v in extra.items()))
+        self.monitor.scalars("train", values, step)
+        self.monitor.scalars("train", {f"lr_{k}": v for k, v in lrs.items()}, step)
+        self.monitor.scalars("train", extra, step)
+        self.monitor.scalars("train", {"epoch": self.state.epoch}, step)
+        self._interval, self._interval_count = {}, 0
+        self._interval_time, self._data_time = time.perf_counter(), 0.0
+
+    # ------------------------------------------------------------------------------------------------ validation
+
+    def _validate(self) -> float:
+        step = self.state.step
+        start = time.perf_counter()
+        sums: Dict[str, torch.Tensor] = {}
+        first_batch = None
+        with preserved_rng(), torch.no_grad():
+            self.model.eval()
+            for index, batch in enumerate(self.dev_dl):
+                if self.cfg.data.max_dev_batches and index >= self.cfg.data.max_dev_batches:
+                    break
+                batch = move_to(batch, self.dist.device)
+                if first_batch is None:
+                    first_batch = batch
+                with self._autocast():
+                    result = self.objective.compute(self.model, batch, step, train=False)
+                n = float(result.num_items)
+                values = {"loss": result.loss.detach().double() * n,
+                          **{f"term/{k}": v.detach().double() * n for k, v in result.terms.items()},
+                          **{f"stat/{k}": v.detach().double() for k, v in result.stats.items()}}
+                values["items"] = torch.tensor(n, dtype=torch.float64, device=self.dist.device)
+                for key, value in values.items():
+                    sums[key] = sums[key] + value if key in sums else value.clone()
+            keys = sorted(sums)
+            key_lists = all_gather_objects(keys, self.dist)
+            if any(k != keys for k in key_lists):
+                raise RuntimeError(f"ranks computed different dev statistics: {key_lists}")
+            for key in keys:
+                all_reduce_sum(sums[key], self.dist)
+            if "items" not in sums or sums["items"].item() == 0:
+                raise RuntimeError("the dev data loader yields no batches: check data.dev_cuts")
+            items = sums["items"].item()
+            dev = {"loss": sums["loss"].item() / items}
+            dev.update({k[5:]: sums[k].item() / items for k in keys if k.startswith("term/")})
+            dev.update(self.objective.summarize({k[5:]: sums[k] for k in keys if k.startswith("stat/")}))
+            if self.dist.is_main and first_batch is not None and self.cfg.train.num_audio_samples > 0:
+                for name, wave, sr in self.objective.audio_examples(self.model, first_batch,
+                                                                    self.cfg.train.num_audio_samples):
+                    self.monitor.audio(f"valid/{name}", wave, sr, step)
+            self.model.train()
+        loss = dev["loss"]
+        self.state.last_valid_step = step
+        self.state.last_valid_loss = loss
+        improved = math.isfinite(loss) and loss < self.state.best_loss - self.cfg.train.early_stop_min_delta
+        if improved:
+            self.state.best_loss, self.state.best_step, self.state.bad_validations = loss, step, 0
+            if self.dist.is_main:
+                self._write_best(loss)
+            barrier(self.dist)
+        else:
+            self.state.bad_validations += 1
+        if step >= self.cfg.optim.warmup_steps and math.isfinite(loss):
+            self.plateau.step(loss)
+        dev["time"] = time.perf_counter() - start
+        self.history.append({"step": step, **dev})
+        log.info("validation at step %d | %s | %s", step, " ".join(f"{k} {v:.5g}" for k, v in dev.items()),
+                 f"new best (saved to {self.best_dir})" if improved else
+                 f"best {self.state.best_loss:.5g} at step {self.state.best_step}, "
+                 f"{self.state.bad_validations} without improvement")
+        self.monitor.scalars("valid", dev, step)
+        self.monitor.scalars("valid", {"best_loss": self.state.best_loss}, step)
+        self.monitor.flush()
+        return loss
+
+    def _write_best(self, loss: float) -> None:
+        info = {**self.info, "step": self.state.step, "epoch": self.state.epoch, "dev_loss": loss,
+                "config": to_dict(self.cfg)}
+        write_best_dir(self.best_dir, lambda folder: self.export_best(self.model, folder), info)
+
+    # ------------------------------------------------------------------------------------------------ checkpoints
+
+    def _save(self) -> None:
+        rng = all_gather_objects(capture_rng_state(), self.dist)
+        if self.dist.is_main:
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.plateau.state_dict(),
+                "sampler": sampler_position(self.train_dl.sampler, self.state.epoch, self.state.batches_in_epoch),
+                "rng": rng,
+                "loop": asdict(self.state),
+                "nonfinite": self.guard.state_dict(),
+                "world_size": self.dist.world_size,
+                "config": to_dict(self.cfg),
+            }
+            path = self.checkpoints.save(state, self.state.step)
+            log.info("saved %s", path)
+        self._saved_step = self.state.step
+        barrier(self.dist)

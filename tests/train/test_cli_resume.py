@@ -1,0 +1,58 @@
+"""``python -m fcodec.bin.train`` killed with SIGKILL mid-stage and rerun ends with the same weights as a run never
+interrupted (CPU, deterministic), here on a grown stage crossing its new-only warm-up, with a CTC head and a
+DataLoader worker prefetching."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tests.train.speech import stage_overrides
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def command(assets, exp_dir):
+    overrides = stage_overrides(assets, **{
+        "model.init_from": assets["codec"], "model.grow": 1, "model.trainable": "both_ste",
+        "model.new_only_steps": 6, "losses.ctc.weight": 0.1, "optim.lr": 1e-3, "optim.lr_new": 2e-3,
+        "optim.plateau_patience": 0, "data.num_workers": 1, "data.segment_duration": "null",
+        "data.max_duration": 8, "train.max_steps": 16, "train.save_every_n": 4,
+        "train.valid_interval": 6, "train.deterministic": True, "train.num_threads": 1})
+    return [sys.executable, "-m", "fcodec.bin.train", "--exp-dir", str(exp_dir), *overrides]
+
+
+def environment():
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_path):
+    straight = subprocess.run(command(assets, tmp_path / "straight"), cwd=REPO, env=environment(),
+                              capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-4000:]
+
+    exp = tmp_path / "killed"
+    proc = subprocess.Popen(command(assets, exp), cwd=REPO, env=environment(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    target = exp / "checkpoints" / "checkpoint-8.pt"
+    deadline = time.time() + 300
+    while not target.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    assert target.exists() and not (exp / "checkpoints" / "checkpoint-16.pt").exists()
+
+    resumed = subprocess.run(command(assets, exp), cwd=REPO, env=environment(), capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "resumed from" in resumed.stderr
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "checkpoint-16.pt", weights_only=True)
+    b = torch.load(exp / "checkpoints" / "checkpoint-16.pt", weights_only=True)
+    assert a["loop"] == b["loop"] and a["scheduler"] == b["scheduler"]
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+    assert (exp / "best" / "model.safetensors").read_bytes() == \
+        (tmp_path / "straight" / "best" / "model.safetensors").read_bytes()

@@ -1,0 +1,58 @@
+"""The YAML config system: typed overrides, clear errors, and a dump that reads back to the same config."""
+import pytest
+
+from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
+
+
+def test_defaults_and_yaml_and_overrides(tmp_path):
+    path = tmp_path / "stage.yaml"
+    path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nlosses:\n  feature: 1\n  asr:\n    weight: 3e1\n")
+    cfg = load_config(path, ["optim.lr_new=1e-3", "train.max_steps=7", "data.segment_duration=null",
+                             "train.deterministic=true", "model.new_params=[a.b, c.]", "losses.asr.ramp_steps=2e3",
+                             "losses.asr.whisper=small"])
+    assert cfg.optim.lr == 5e-5 and cfg.optim.betas == (0.8, 0.99)
+    assert cfg.optim.lr_new == 1e-3 and isinstance(cfg.optim.lr_new, float)  # YAML would read 1e-3 as a string
+    # a file's losses section replaces the default terms; numbers YAML reads as strings are numbers
+    assert cfg.losses == {"feature": 1, "asr": {"weight": 30.0, "ramp_steps": 2000.0, "whisper": "small"}}
+    assert cfg.train.max_steps == 7 and cfg.train.deterministic is True
+    assert cfg.data.segment_duration is None
+    assert cfg.model.new_params == ["a.b", "c."]
+    assert cfg.data.max_duration == TrainConfig().data.max_duration  # untouched keys keep their defaults
+    # without a file the default terms stay and an override adds to them
+    cfg = load_config(None, ["losses.asr.weight=20"])
+    assert cfg.losses == {**TrainConfig().losses, "asr": {"weight": 20}}
+
+
+def test_dump_reads_back_identically(tmp_path):
+    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/stage1/best", "losses.ctc.weight=0.5"])
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_config(cfg, header="resolved\ncommand: x"))
+    assert path.read_text().startswith("# resolved\n# command: x\n")
+    again = load_config(path)
+    assert to_dict(again) == to_dict(cfg)
+    assert config_diff(to_dict(cfg), to_dict(again)) == []
+    assert config_diff(to_dict(TrainConfig()), to_dict(cfg)) == [
+        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/stage1/best'", "optim.lr: 0.0005 -> 0.0003"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lrr=1", "optim has no key 'lrr'"),
+    ("optimizer.lr=1", "<top> has no key 'optimizer'"),
+    ("optim.lr=fast", "cannot read 'fast' as float"),
+    ("train.max_steps=1.5", "cannot read 1.5 as int"),
+    ("optim.lr.x=1", "optim.lr is not a section"),
+    ("optim.lr", "expected key.sub=value"),
+    ("optim.betas=[1]", "expected 2 values"),
+])
+def test_bad_overrides_name_the_problem(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        load_config(None, [override])
+
+
+def test_unknown_key_in_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("optim:\n  learning_rate: 1.0\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml\.optim: unknown key\(s\) \['learning_rate'\]"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,78 @@
+"""The mini recipe's training stages 4-6 end to end, after its stages 0-3 (outputs in a temporary folder):
+each stage leaves a log, TensorBoard events, checkpoints and an exported model at its frame rate and bitrate;
+a rerun does nothing; a changed config retrains that stage only; a stage that died continues from its
+newest checkpoint."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fcodec.models import FocalCodec
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+MINI = REPO / "egs" / "mini_bilingual" / "codec1"
+
+
+class Recipe:
+    def __init__(self, work: Path):
+        self.work = work
+
+    def run(self, *args):
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        command = [str(MINI / "run.sh"), "--dl-dir", str(self.work / "download"), "--data-dir",
+                   str(self.work / "data"), "--exp-dir", str(self.work / "exp"), *args]
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        out.text = out.stdout + out.stderr
+        assert out.returncode == 0, out.text[-6000:]
+        return out
+
+    def mtimes(self, folder: Path):
+        return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and "log" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    recipe = Recipe(tmp_path_factory.mktemp("mini_train"))
+    recipe.run("--stop-stage", "3")
+    recipe.first = recipe.run("--stage", "4", "--stop-stage", "6")
+    return recipe
+
+
+def test_stages_4_to_6_leave_logs_events_checkpoints_and_exported_models(recipe):
+    exp = recipe.work / "exp"
+    for k, (rate, bps) in enumerate([(50.0, 550.0), (25.0, 275.0), (12.5, 137.5)], start=1):
+        stage = exp / f"stage{k}"
+        model = FocalCodec.from_pretrained(stage / "best")
+        assert (model.frame_rate, model.bitrate) == (rate, bps)
+        assert list((stage / "log").glob("log-train-*")) and list((stage / "tensorboard").glob("events.*"))
+        assert list((stage / "checkpoints").glob("checkpoint-*.pt")) and (stage / ".train.done").is_file()
+        assert (stage / "config.yaml").is_file() and (stage / "init.json").is_file()
+        assert (recipe.work / "data" / "log" / f"stage{k + 3}.log").stat().st_size > 0
+    # stage 5 trained with the Whisper ASR loss and the CTC head, as its config asks
+    assert "asr" in recipe.first.text and "ctc" in recipe.first.text
+
+
+def test_a_rerun_trains_nothing(recipe):
+    before = recipe.mtimes(recipe.work / "exp")
+    out = recipe.run("--stage", "4", "--stop-stage", "6")
+    assert out.text.count("is up to date") == 3
+    assert recipe.mtimes(recipe.work / "exp") == before
+
+
+def test_a_changed_config_retrains_that_stage_and_a_dead_one_resumes(recipe, tmp_path):
+    exp = recipe.work / "exp"
+    config = tmp_path / "stage3.yaml"
+    config.write_text((MINI / "conf" / "stage3.yaml").read_text().replace("max_steps: 6", "max_steps: 3"))
+    stage2 = recipe.mtimes(exp / "stage2")
+    out = recipe.run("--stage", "4", "--stop-stage", "6", "--train-stage3-config", str(config))
+    assert "Stage 6: training" in out.text and "from scratch" in out.text
+    assert recipe.mtimes(exp / "stage2") == stage2
+    assert sorted(p.name for p in (exp / "stage3" / "checkpoints").iterdir()) == ["checkpoint-3.pt"]
+    # a stage that died (no marker, checkpoints on disk) continues from its newest checkpoint
+    (exp / "stage3" / ".train.done").unlink()
+    out = recipe.run("--stage", "6", "--stop-stage", "6", "--train-stage3-config", str(config))
+    assert "continuing" in out.text and "resumed from" in out.text
