@@ -8,8 +8,10 @@ writes exp/stage1/decode/test_aishell/ and exp/stage1/decode/test_librispeech/ (
 fcodec.bin.score reads: recon_cuts.jsonl.gz, wav/, token_cuts.jsonl.gz, tokens/, failed.tsv, summary.json,
 .done). Several models: --model A B --out-dir A_dir B_dir (one --out-dir per model).
 
-Cuts are batched by duration (--max-duration seconds of padded audio per batch); a causal codec's batched
-result equals decoding each cut alone. --streaming runs a causal codec chunk by chunk (80 ms), as live
+Cuts are batched by duration (--max-duration seconds of padded audio per batch). A causal codec sees each cut
+completed with zeros to whole 80 ms chunks, as a live stream closes its last chunk, so its batched result equals
+decoding each cut alone; tokens are kept for every frame that overlaps the cut (ceil(samples / hop)), audio for
+ceil(samples * sr_out / sr_in) samples. --streaming runs a causal codec chunk by chunk (80 ms), as live
 streaming would; the tokens equal the offline ones. A rerun skips cuts already written and continues a killed
 run; a finished directory is left alone (--overwrite starts afresh). Cuts that cannot be decoded are listed
 with the reason in failed.tsv. Exits with status 1 when a model cannot be loaded or every cut of a set failed.
@@ -24,7 +26,8 @@ from pathlib import Path
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.decode", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", required=True, help="exported model folder(s) (config.json + "
                         "model.safetensors), config path(s) or Hugging Face repo id(s)")
     parser.add_argument("--cuts", nargs="+", type=Path, required=True, help="test CutSet(s); each is written "
