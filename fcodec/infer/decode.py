@@ -56,6 +56,14 @@ class DecodeOptions:
     progress: bool = True
 
 
+def available_cores() -> int:
+    """Cores this process may run on (a cluster job's allocation, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def resolve_num_threads(num_threads: int, device: str) -> int:
     """``num_threads`` > 0 as given; 0 (auto): one thread beside a GPU (the CPU only moves audio), else half
     the cores. Small models lose more to thread synchronisation than they gain, and a box shared with other
@@ -64,7 +72,7 @@ def resolve_num_threads(num_threads: int, device: str) -> int:
         return num_threads
     if device.startswith("cuda"):
         return 1
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, available_cores() // 2)
 
 
 def test_set_name(cuts_path: PathLike) -> str:

@@ -279,9 +279,10 @@ def test_cli_fails_when_every_cut_fails(codec_dirs, tmp_path):
 def test_thread_default_and_test_set_names(monkeypatch):
     from fcodec.infer.decode import resolve_num_threads, test_set_name
 
-    monkeypatch.setattr(decode_mod.os, "cpu_count", lambda: 2)
+    assert decode_mod.available_cores() >= 1
+    monkeypatch.setattr(decode_mod, "available_cores", lambda: 2)
     assert resolve_num_threads(0, "cpu") == 1 and resolve_num_threads(0, "cuda:0") == 1
-    monkeypatch.setattr(decode_mod.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(decode_mod, "available_cores", lambda: 16)
     assert resolve_num_threads(0, "cpu") == 8 and resolve_num_threads(3, "cpu") == 3
     assert test_set_name("data/cuts/test_aishell.jsonl.gz") == "test_aishell"
     assert test_set_name("x/test_librispeech.jsonl") == "test_librispeech"
