@@ -10,6 +10,7 @@ letter or digit (a lone "." the normaliser leaves from "...") are dropped.
 Chinese (``zh``):
   1. NFKC, which folds full-width letters, digits and punctuation to their ASCII forms;
   2. Traditional -> Simplified with OpenCC ``t2s`` (Whisper often answers in Traditional script);
+     steps 1 and 2 are the data side's (:mod:`fcodec.data.text_norm`), so references and transcripts fold alike;
   3. Arabic digits -> Chinese numerals (:mod:`fcodec.metrics.zh_numbers`; AISHELL writes numbers as spoken);
   4. Whisper's ``BasicTextNormalizer``: lower case, bracketed asides ("(笑)", "[音乐]") and every punctuation
      or symbol character removed;
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from typing import List
 
+from fcodec.data.text_norm import to_halfwidth, to_simplified
 from fcodec.metrics.zh_numbers import arabic_to_chinese
 
 CHAR_LANGUAGES = frozenset({"zh"})
@@ -50,13 +51,6 @@ def _basic_normalizer():
     return BasicTextNormalizer()
 
 
-@functools.lru_cache(maxsize=None)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def unit_name(language: str) -> str:
     """'char' for languages scored by characters (CER), 'word' otherwise (WER)."""
     return "char" if language in CHAR_LANGUAGES else "word"
@@ -67,8 +61,7 @@ def error_rate_name(language: str) -> str:
 
 
 def normalize_chinese(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = _t2s().convert(text)
+    text = to_simplified(to_halfwidth(text))
     text = arabic_to_chinese(text)
     text = _basic_normalizer()(text)
     units = _ZH_UNIT.findall(text)

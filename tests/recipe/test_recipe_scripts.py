@@ -1,4 +1,4 @@
-"""Static and quick checks of the recipes: --help, option errors, stages not built yet, links, lint."""
+"""Static and quick checks of the recipes: --help, option errors, stages missing their inputs, links, lint."""
 import os
 import re
 import shutil
@@ -72,10 +72,12 @@ def test_bad_command_lines_fail_clearly(args, code, message):
 
 
 @pytest.mark.parametrize("stage", [7, 8])
-def test_stages_not_built_yet_fail_loudly(stage):
-    out = run(MINI_RECIPE, "--stage", str(stage), "--stop_stage", str(stage))
+def test_evaluation_stages_without_their_inputs_fail_clearly(stage, tmp_path):
+    out = run(MINI_RECIPE, "--stage", str(stage), "--stop_stage", str(stage), "--data-dir", str(tmp_path / "data"),
+              "--exp-dir", str(tmp_path / "exp"))
     assert out.returncode != 0
-    assert f"Stage {stage} (" in out.stderr and "is not built yet" in out.stderr
+    missing = f"test set test_aishell: {tmp_path}/data/cuts/test_aishell.jsonl.gz not found (stage 2 writes it)"
+    assert missing in out.stderr
 
 
 def test_recipes_link_to_the_template_with_relative_links():

@@ -62,6 +62,15 @@ train_args=""                     # extra key=value overrides for every training
 ngpu=1                            # GPUs per machine: 0 = CPU, 1 = one process, N > 1 = torchrun with N processes
 num_nodes=1                       # machines (torchrun --nnodes); more than 1 needs --rdzv-endpoint, run on each
 rdzv_endpoint=""                  # host:port of the torchrun rendezvous when num_nodes > 1
+# -- stages 7-8: decoding and scoring (each trained stage, plus the pretrained codec as stage0)
+test_sets=""                      # test sets to decode and score (default: every test set of --data-config)
+decode_stage0=true                # also decode and score the pretrained codec as stage0: RESULTS.md's baseline row
+decode_streaming=false            # true: decode chunk by chunk (80 ms), as live streaming would (the same tokens)
+decode_max_duration=100           # seconds of padded audio per decoding batch (the results do not depend on it)
+decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
+asr_judge=large-v3                # Whisper that scores: a published name (fetched into <data_dir>/models/whisper) or a .pt file
+score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
+results=RESULTS.md                # stage 8 writes the results table here and the plot beside it (results.png)
 # </options>
 
 # The corpus options of local/data.sh are options of the recipe too.
@@ -89,8 +98,10 @@ Stages:
    4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${exp_dir}/stage1
    5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${exp_dir}/stage2
    6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${exp_dir}/stage3
-   7  decode the test sets with each trained stage                     [not built yet]
-   8  score (dCER/dWER, signal metrics, bitrate), write RESULTS.md     [not built yet]
+   7  decode the test sets with each trained stage (and the pretrained codec as stage0): tokens
+      attached to the cuts, reconstructions     -> ${exp_dir}/stage<k>/decode/<test_set>
+   8  score: dWER/dCER under both protocols with the ASR judge, PESQ, STOI, SI-SDR, mel/STFT distance,
+      bitrate                -> ${exp_dir}/stage<k>/score/<test_set>, ${results} and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
@@ -140,11 +151,6 @@ stage_log() {
   printf '%s\n' "${line}" >&2
   mkdir -p "${log_dir}"
   printf '%s\n' "${line}" >> "${log_dir}/stage${number}.log"
-}
-
-not_built() {
-  log "Stage $1 ($2) is not built yet: it comes with its own issue. Stop before it with --stop-stage $(( $1 - 1 ))."
-  exit 1
 }
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
@@ -300,12 +306,143 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   train_stage 6 3 "${train_stage3_config}" "${exp_dir}/stage2/best" "${exp_dir}/stage2/.train.done"
 fi
 
+# Stages 7 and 8 evaluate "stage0" (the pretrained codec that training started from, with --decode-stage0 true)
+# and the exported model of every training stage that has finished; a stage not trained yet is left out.
+eval_names=()
+eval_models=()
+eval_markers=()
+if [ "${decode_stage0}" = true ]; then
+  eval_names+=(stage0); eval_models+=("${data_dir}/models/codec"); eval_markers+=("${data_dir}/models/codec/.codec.done")
+fi
+for k in 1 2 3; do
+  eval_names+=("stage${k}"); eval_models+=("${exp_dir}/stage${k}/best"); eval_markers+=("${exp_dir}/stage${k}/.train.done")
+done
+
+# The test sets: --test-sets, or every test set the data config names; each must have its cuts from stage 2.
+eval_test_sets() {
+  local names=${test_sets} name
+  if [ -z "${names}" ]; then
+    [ -f "${data_config}" ] || die "data config ${data_config} not found (see --data-config)"
+    names=$(python -c 'import sys; from fcodec.data.data_config import load_data_config
+print(" ".join(load_data_config(sys.argv[1]).test_names))' "${data_config}")
+  fi
+  [ -n "${names}" ] || die "no test sets to evaluate (see --test-sets and ${data_config})"
+  for name in ${names}; do
+    [ -f "${data_dir}/cuts/${name}.jsonl.gz" ] || die "test set ${name}: ${data_dir}/cuts/${name}.jsonl.gz not found (stage 2 writes it)"
+  done
+  echo "${names}"
+}
+
+eval_device=cpu
+eval_gpus=0
+if [ "${ngpu}" -gt 0 ]; then
+  eval_device=cuda
+  eval_gpus=1
+fi
+
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  not_built 7 "decoding the test sets"
+  read -r -a sets <<< "$(eval_test_sets)"
+  decoded=0
+  for i in "${!eval_names[@]}"; do
+    name=${eval_names[$i]} model=${eval_models[$i]} model_marker=${eval_markers[$i]}
+    if [ ! -f "${model_marker}" ]; then
+      stage_log 7 "Stage 7: ${name}: ${model} is not there (${model_marker} is missing: its stage has not finished); not decoded"
+      continue
+    fi
+    decoded=$(( decoded + 1 ))
+    todo=()
+    for set_name in "${sets[@]}"; do
+      dir=${exp_dir}/${name}/decode/${set_name}
+      marker=${dir}/.decode.done
+      # max_duration and threads are not in the signature: batching does not change what is decoded
+      signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
+      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+      status=$(stage_status "${marker}" "${signature}")
+      if [ "${status}" = "done" ]; then
+        stage_log 7 "Stage 7: ${dir} is up to date (${marker}); skipped"
+        continue
+      fi
+      if [ "${status}" = partial ]; then
+        rm -f "${dir}/.done"  # the decoder rebuilds the manifests from its progress journal
+      elif [ -f "${marker}" ] || [ "${force}" = true ]; then
+        rm -rf "${dir}"       # other model, settings or cuts: from scratch (a run that died half way continues)
+      fi
+      todo+=("${set_name}")
+    done
+    [ ${#todo[@]} -gt 0 ] || continue
+    stage_log 7 "Stage 7: decoding ${todo[*]} with ${name} (${model}) -> ${exp_dir}/${name}/decode"
+    cuts=()
+    for set_name in "${todo[@]}"; do cuts+=("${data_dir}/cuts/${set_name}.jsonl.gz"); done
+    extra=()
+    [ "${decode_streaming}" = true ] && extra+=(--streaming)
+    ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode_${name}" "${log_dir}/stage7.log" \
+      python -m fcodec.bin.decode --model "${model}" --cuts "${cuts[@]}" --out-dir "${exp_dir}/${name}/decode" \
+        --device "${eval_device}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
+        --restart-on-change "${extra[@]}"
+    for set_name in "${todo[@]}"; do
+      dir=${exp_dir}/${name}/decode/${set_name}
+      signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
+      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+      mark_done "${dir}/.decode.done" "${signature}" "${dir}/recon_cuts.jsonl.gz" "${dir}/token_cuts.jsonl.gz" \
+        "${dir}/failed.tsv" "${dir}/summary.json" "${dir}/.done"
+    done
+  done
+  [ "${decoded}" -gt 0 ] || die "stage 7: no model to decode: no training stage has finished and --decode-stage0 is ${decode_stage0}"
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-  not_built 8 "scoring and RESULTS.md"
+  read -r -a sets <<< "$(eval_test_sets)"
+  if [ -f "${asr_judge}" ]; then
+    judge=${asr_judge}
+  else
+    judge=${data_dir}/models/whisper/${asr_judge}.pt
+    if [ ! -f "${judge}" ]; then  # fetch_whisper writes the file atomically: there means complete
+      stage_log 8 "Stage 8: the ASR judge, Whisper ${asr_judge} -> ${judge}"
+      ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.fetch_whisper "${asr_judge}" --out-dir "${data_dir}/models/whisper"
+    fi
+  fi
+  read -r -a extra <<< "${score_args}"
+  score_markers=()
+  for set_name in "${sets[@]}"; do  # stage0 first: the originals' transcripts are cached for the other stages
+    for name in "${eval_names[@]}"; do
+      decode_marker=${exp_dir}/${name}/decode/${set_name}/.decode.done
+      if [ ! -f "${decode_marker}" ]; then
+        stage_log 8 "Stage 8: ${name}/${set_name} has not been decoded (${decode_marker} is missing); not scored"
+        continue
+      fi
+      dir=${exp_dir}/${name}/score/${set_name}
+      marker=${dir}/.score.done
+      signature="score judge=${asr_judge} args=${score_args} decode=$(fingerprint "${decode_marker}")"
+      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+      score_markers+=("${marker}")
+      status=$(stage_status "${marker}" "${signature}")
+      if [ "${status}" = "done" ]; then
+        stage_log 8 "Stage 8: ${dir} is up to date (${marker}); skipped"
+        continue
+      fi
+      stage_log 8 "Stage 8: scoring ${name}/${set_name} with Whisper ${asr_judge} -> ${dir}"
+      rm -rf "${dir}"
+      ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
+        python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" \
+          --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${dir}" --asr-model "${judge}" \
+          --cache-dir "${exp_dir}/asr_cache" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
+      mark_done "${marker}" "${signature}" "${dir}/summary.json" "${dir}/utterances.tsv" "${dir}/failed.tsv"
+    done
+  done
+  [ ${#score_markers[@]} -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"
+  # RESULTS.md is regenerated from every score summary under ${exp_dir} whenever one of them changed
+  plot=results.png
+  [[ "${results}" == */* ]] && plot=${results%/*}/results.png
+  marker=${exp_dir}/.report.done
+  signature="report results=${results} scores=$(fingerprint "${score_markers[@]}")"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log 8 "Stage 8: ${results} is up to date (${marker}); skipped"
+  else
+    stage_log 8 "Stage 8: ${results} and ${plot} from ${exp_dir}/stage*/score"
+    ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.report --exp-dir "${exp_dir}" --out "${results}" --plot "${plot}"
+    mark_done "${marker}" "${signature}" "${results}" "${plot}"
+  fi
 fi
 
 log "Successfully finished stages ${stage}-${stop_stage}. [elapsed=${SECONDS}s]"

@@ -1,0 +1,127 @@
+"""Encode signals to tokens and decode them back, many utterances per model call, each exactly as if alone.
+
+A causal codec attends within its 80 ms chunks (the encoder's lookahead and the decompressor's refiner see the
+whole chunk), so zeros appended *inside* an utterance's last chunk change that chunk's outputs, while whole
+chunks appended after it change nothing before them. Every utterance is therefore completed with zeros to a
+whole number of chunks, as a live stream closes its final chunk; a batch then pads the shorter items with more
+whole chunks, which cannot reach back. After the pass, each item is cut to its own length:
+
+* tokens: ``model.lengths`` of its samples (``ceil(n / hop)`` for the causal models: every frame that overlaps
+  the utterance),
+* audio: ``ceil(n * sr_out / sr_in)`` samples at the model's output rate.
+
+The tokens and the audio of an utterance are then the same whether it is decoded alone or with others, offline
+or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.streaming.encode_step` / ``decode_step``).
+A non-causal codec attends over the whole utterance, so padding would change everything: it runs one utterance
+per call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Sequence
+
+import torch
+from torch import Tensor
+
+from fcodec.infer.streaming import decode_step, encode_step
+from fcodec.models.codec import FocalCodec
+
+__all__ = ["CodecResult", "padded_length", "num_tokens", "output_length", "encode_decode", "can_batch",
+           "duration_batches"]
+
+
+@dataclass
+class CodecResult:
+    tokens: Tensor  # (num_tokens,) int64
+    audio: Tensor  # (output_length,) float32 at model.sample_rate_output
+
+
+def can_batch(model: FocalCodec) -> bool:
+    """Only a causal codec gives each item of a padded batch exactly its own result."""
+    return model.causal
+
+
+def padded_length(model: FocalCodec, num_samples: int) -> int:
+    """Samples the codec sees for an utterance of ``num_samples``: whole chunks for a causal codec."""
+    if not model.causal:
+        return num_samples
+    chunk = model.chunk_size
+    return -(-num_samples // chunk) * chunk
+
+
+def num_tokens(model: FocalCodec, num_samples: int) -> int:
+    """Tokens kept for an utterance of ``num_samples`` (the codec's own count, see ``FocalCodec.lengths``)."""
+    return int(model.lengths(torch.tensor([num_samples]))[1][0])
+
+
+def output_length(model: FocalCodec, num_samples: int) -> int:
+    """``ceil(num_samples * sr_out / sr_in)``: the reconstruction covers the whole input."""
+    return -(-num_samples * model.sample_rate_output // model.sample_rate_input)
+
+
+def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: float,
+                     max_batch_size: int) -> List[List[int]]:
+    """Group items of ``lengths`` samples into batches (lists of indices): longest first, so a batch too big for
+    memory shows up at once, with at most ``max_duration`` seconds of padded audio (the longest item's padded
+    length times the batch size) and ``max_batch_size`` items; one item per batch when ``not can_batch``."""
+    limit = max(max_batch_size, 1) if can_batch(model) else 1
+    rate = model.sample_rate_input
+    groups: List[List[int]] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and len(groups[-1]) < limit:
+            longest = padded_length(model, lengths[groups[-1][0]]) / rate
+            if longest * (len(groups[-1]) + 1) <= max_duration:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups
+
+
+def _offline(model: FocalCodec, batch: Tensor):
+    toks = model.sig_to_toks(batch)
+    # a non-causal codec's frames need not cover the last samples; the model pads its output by repetition
+    length = None if model.causal else output_length(model, batch.shape[-1])
+    return toks, model.toks_to_sig(toks, output_length=length)
+
+
+def _streaming(model: FocalCodec, batch: Tensor):
+    """Chunk by chunk, as a live source would feed the codec: one encode step and one decode step per chunk."""
+    enc_state = dec_state = None
+    toks, audio = [], []
+    for start in range(0, batch.shape[-1], model.chunk_size):
+        chunk_toks, enc_state = encode_step(model, batch[:, start:start + model.chunk_size], enc_state)
+        chunk_audio, dec_state = decode_step(model, chunk_toks, dec_state)
+        toks.append(chunk_toks)
+        audio.append(chunk_audio)
+    return torch.cat(toks, dim=-1), torch.cat(audio, dim=-1)
+
+
+@torch.inference_mode()
+def encode_decode(model: FocalCodec, signals: Sequence[Tensor], streaming: bool = False) -> List[CodecResult]:
+    """Tokens and reconstruction of each 1-D signal (at ``model.sample_rate_input``), in one padded batch.
+
+    ``streaming`` runs the causal codec chunk by chunk (same tokens as offline, same audio up to float rounding).
+    A non-causal codec takes one signal per call (``can_batch``).
+    """
+    if not signals:
+        return []
+    if streaming and not model.causal:
+        raise ValueError("streaming decoding needs a causal codec; this one is not (decode offline instead)")
+    if len(signals) > 1 and not can_batch(model):
+        raise ValueError("a non-causal codec cannot decode a padded batch exactly; pass one signal per call")
+    lengths = [int(sig.shape[-1]) for sig in signals]
+    if min(lengths) == 0:
+        raise ValueError("cannot encode an empty signal (0 samples)")
+    device = next(model.parameters()).device
+    batch = torch.zeros(len(signals), max(padded_length(model, n) for n in lengths), device=device)
+    for row, sig in enumerate(signals):
+        batch[row, : lengths[row]] = sig.to(device=device, dtype=batch.dtype).reshape(-1)
+    toks, audio = _streaming(model, batch) if streaming else _offline(model, batch)
+    results = []
+    for row, n in enumerate(lengths):
+        t, a = num_tokens(model, n), output_length(model, n)
+        if toks.shape[-1] < t or audio.shape[-1] < a:
+            raise RuntimeError(f"the codec returned {toks.shape[-1]} tokens / {audio.shape[-1]} samples for an input "
+                               f"of {n} samples; expected at least {t} / {a}")
+        results.append(CodecResult(toks[row, :t].cpu(), audio[row, :a].float().cpu()))
+    return results

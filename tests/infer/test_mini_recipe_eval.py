@@ -1,0 +1,145 @@
+"""The mini recipe's stages 7 and 8 end to end, after its stages 0-6 (outputs in a temporary folder): every
+trained stage and the pretrained codec (stage0) decode both test sets, each is scored, RESULTS.md and the plot
+are written; a rerun does nothing; a deleted output or a decode that died half way is completed without
+redoing the rest; streaming decoding gives the offline tokens."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lhotse import CutSet
+
+from fcodec.infer.decode import JOURNAL
+from fcodec.infer.tokens import load_tokens
+from fcodec.metrics import decode_format
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+MINI = REPO / "egs" / "mini_bilingual" / "codec1"
+STAGES = {"stage0": (50.0, 550.0), "stage1": (50.0, 550.0), "stage2": (25.0, 275.0), "stage3": (12.5, 137.5)}
+SETS = ("test_aishell", "test_librispeech")
+
+
+class Recipe:
+    def __init__(self, work: Path):
+        self.work = work
+        self.exp = work / "exp"
+        self.results = work / "RESULTS.md"
+
+    def run(self, *args, check=True):
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        command = [str(MINI / "run.sh"), "--dl-dir", str(self.work / "download"), "--data-dir",
+                   str(self.work / "data"), "--exp-dir", str(self.exp), "--results", str(self.results), *args]
+        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        out.text = out.stdout + out.stderr
+        if check:
+            assert out.returncode == 0, out.text[-6000:]
+        return out
+
+    def snapshot(self):
+        """Every output file of stages 7-8 and RESULTS.md with its modification time (logs excluded)."""
+        files = [p for p in self.exp.rglob("*") if p.is_file() and ("decode" in p.parts or "score" in p.parts)]
+        files += [self.results, self.work / "results.png"]
+        return {str(p): p.stat().st_mtime_ns for p in files}
+
+
+def tokens(decode_dir: Path):
+    return {c.id: load_tokens(c) for c in CutSet.from_file(decode_dir / decode_format.TOKEN_CUTS)}
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    recipe = Recipe(tmp_path_factory.mktemp("mini_eval"))
+    recipe.run("--stop-stage", "6")
+    recipe.first = recipe.run("--stage", "7", "--stop-stage", "8")
+    return recipe
+
+
+def test_every_stage_decodes_every_test_set(recipe):
+    for name, (rate, bps) in STAGES.items():
+        for test_set in SETS:
+            directory = recipe.exp / name / "decode" / test_set
+            decoded = decode_format.read_decode_dir(directory)
+            test = CutSet.from_file(recipe.work / "data" / "cuts" / f"{test_set}.jsonl.gz")
+            assert set(decoded.recon_cuts) == set(test.ids) and decoded.failed == {}
+            assert {c.sampling_rate for c in decoded.recon_cuts.values()} == {24000}
+            summary = decoded.summary
+            assert (summary["frame_rate"], summary["bitrate"]) == (rate, bps)
+            assert rate <= summary["tokens_per_second"] < rate * 1.05  # ceil(samples / hop) tokens per cut
+            assert summary["model"].endswith("models/codec" if name == "stage0" else f"{name}/best")
+            assert all(len(t) > 0 for t in tokens(directory).values())
+            assert (directory / ".decode.done").is_file()
+    assert (recipe.work / "data" / "log" / "stage7.log").stat().st_size > 0
+
+
+def test_results_have_a_row_per_stage_and_the_plot(recipe):
+    text = recipe.results.read_text()
+    assert "tiny random-weight Whisper: every number below is meaningless" in text
+    for test_set, language in (("test_aishell", "zh"), ("test_librispeech", "en")):
+        section = text.split(f"## {test_set} ({language})")[1].split("\n## ")[0]
+        rows = [line for line in section.splitlines() if line.startswith("| stage")]
+        assert [row.split("|")[1].strip() for row in rows] == ["stage", *STAGES], section
+        for row, (rate, bps) in zip(rows[1:], STAGES.values()):
+            cells = [c.strip() for c in row.split("|")[1:-1]]
+            assert float(cells[1]) == rate and float(cells[2]) == bps
+            assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
+        summary = json.loads((recipe.exp / "stage3" / "score" / test_set / "summary.json").read_text())
+        assert summary["languages"][language]["num_cuts"] == 12
+    plot = recipe.work / "results.png"
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10000
+    assert "](results.png)" in text
+    assert (recipe.work / "data" / "log" / "stage8.log").stat().st_size > 0
+
+
+def test_a_rerun_does_nothing(recipe):
+    before = recipe.snapshot()
+    out = recipe.run("--stage", "7", "--stop-stage", "8")
+    assert out.text.count("is up to date") == 2 * 4 * 2 + 1  # decode and score of 4 models x 2 sets, RESULTS.md
+    assert recipe.snapshot() == before
+
+
+def test_deleted_output_and_a_dead_decode_are_completed(recipe):
+    directory = recipe.exp / "stage2" / "decode" / "test_aishell"
+    clean = tokens(directory)
+    before = recipe.snapshot()
+    # a deleted manifest is rebuilt from the progress journal, nothing is decoded again or rescored
+    (directory / decode_format.RECON_CUTS).unlink()
+    out = recipe.run("--stage", "7", "--stop-stage", "8")
+    assert "12 of 12 cuts already decoded" in out.text and "Stage 8: scoring" not in out.text
+    # a decode that died half way (no markers, five cuts in its journal) continues with the other seven
+    (directory / ".decode.done").unlink()
+    (directory / decode_format.DONE).unlink()
+    (directory / decode_format.RECON_CUTS).unlink()
+    lines = (directory / JOURNAL).read_text().splitlines()
+    (directory / JOURNAL).write_text("\n".join(lines[:6]) + "\n")
+    out = recipe.run("--stage", "7", "--stop-stage", "8")
+    assert "5 of 12 cuts already decoded, continuing with the other 7" in out.text
+    assert "Stage 8: scoring" not in out.text  # the same decode: its score stands
+    after = recipe.snapshot()
+    assert {k for k in before if before[k] != after.get(k)} <= {str(p) for p in directory.rglob("*")}
+    resumed = tokens(directory)
+    assert resumed.keys() == clean.keys() and all(np.array_equal(resumed[k], clean[k]) for k in clean)
+
+
+def test_streaming_decoding_gives_the_offline_tokens(recipe):
+    offline = {(name, s): tokens(recipe.exp / name / "decode" / s) for name in STAGES for s in SETS}
+    out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true")
+    assert out.text.count("Stage 7: decoding") == 4
+    for (name, test_set), clean in offline.items():
+        directory = recipe.exp / name / "decode" / test_set
+        assert json.loads((directory / "summary.json").read_text())["streaming"] is True
+        streamed = tokens(directory)
+        assert streamed.keys() == clean.keys()
+        assert all(np.array_equal(streamed[k], clean[k]) for k in clean), (name, test_set)
+
+
+def test_nothing_to_decode_is_a_clear_error(recipe, tmp_path):
+    out = recipe.run("--stage", "7", "--stop-stage", "7", "--exp-dir", str(tmp_path / "exp"),
+                     "--decode-stage0", "false", check=False)
+    assert out.returncode != 0 and "no model to decode" in out.text
+    out = recipe.run("--stage", "8", "--stop-stage", "8", "--exp-dir", str(tmp_path / "exp"), check=False)
+    assert out.returncode != 0 and "nothing to score: run stage 7 first" in out.text
