@@ -40,6 +40,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "torch.hub cache; skipped with a message when absent)")
     parser.add_argument("--zh-prompt", default=None, help="initial prompt for Mandarin, e.g. 以下是普通话的句子。 "
                         "(default: none)")
+    parser.add_argument("--max-tokens-per-second", type=float, default=None, help="cap on transcript length per "
+                        "second of audio (default 25: never reached by real speech; a tiny random judge, which never "
+                        "ends a transcript, scores much faster with a small cap)")
     parser.add_argument("--allow-unfinished", action="store_true", help="score a decode dir without .done")
     parser.add_argument("--log-file", type=Path, default=None)
     return parser
@@ -57,6 +60,7 @@ def main(argv=None) -> None:
                          asr_model=args.asr_model, test_set=args.test_set, cache_dir=args.cache_dir, nj=args.nj,
                          batch_size=args.batch_size, device=args.device, max_delay_ms=args.max_delay_ms,
                          mos_model=args.mos_model, zh_prompt=args.zh_prompt,
+                         max_tokens_per_second=args.max_tokens_per_second,
                          require_done=not args.allow_unfinished, command=command)
     score(config)
 

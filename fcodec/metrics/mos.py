@@ -42,6 +42,12 @@ def _candidate_repos(hint: Optional[Path]) -> List[Path]:
     return sorted(hub.glob("tarepan_SpeechMOS_*")) if hub.is_dir() else []
 
 
+def _shown(path) -> str:
+    """A path as RESULTS.md may print it: the user's home as ~, so no machine-specific path lands in a report."""
+    text, home = str(path), str(Path.home())
+    return "~" + text[len(home):] if home != "/" and text.startswith(home) else text
+
+
 def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[Optional[MosPredictor], str]:
     """(predictor, '') when UTMOS is available locally, else (None, why it was skipped)."""
     import torch
@@ -50,17 +56,17 @@ def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[
     repos = [repo for repo in _candidate_repos(hint_path) if (repo / "hubconf.py").is_file()]
     if not repos:
         where = hint_path if hint_path else f"{torch.hub.get_dir()}/tarepan_SpeechMOS_*"
-        return None, f"MOS skipped: no UTMOS code (SpeechMOS hubconf.py) found at {where}"
+        return None, f"MOS skipped: no UTMOS code (SpeechMOS hubconf.py) found at {_shown(where)}"
     repo = repos[-1]
     checkpoints = [repo / CHECKPOINT, Path(torch.hub.get_dir()) / "checkpoints" / CHECKPOINT]
     checkpoint = next((path for path in checkpoints if path.is_file()), None)
     if checkpoint is None:
-        return None, f"MOS skipped: UTMOS weights {CHECKPOINT} not found in {' or '.join(map(str, checkpoints))}"
+        return None, f"MOS skipped: UTMOS weights {CHECKPOINT} not found in {' or '.join(map(_shown, checkpoints))}"
     try:
         model = torch.hub.load(str(repo), ENTRY, source="local", trust_repo=True, pretrained=False)
         model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
         model.eval()
     except Exception as exc:  # the hub code needs packages we do not install (torchaudio): say so, go on
-        return None, f"MOS skipped: UTMOS from {repo} with {checkpoint} failed to load ({type(exc).__name__}: {exc})"
+        return None, f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {exc})"
     logging.info("MOS predictor: UTMOS %s from %s", checkpoint, repo)
     return MosPredictor(name=f"UTMOS {ENTRY} ({checkpoint.name})", model=model), ""

@@ -22,15 +22,25 @@ def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str
 
 
 LINESTYLES = ("-", "--", ":", "-.")
+BASELINE_STAGE = "stage0"
 
 
 def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bool:
     """One line per test set: the metric sets colour and marker, the test set the line style."""
     drawn = False
     for index, (test_set, points) in enumerate(series.items()):
-        xs, ys, stages = zip(*points)
-        ax.plot(xs, ys, marker=marker, color=color, linestyle=LINESTYLES[index % len(LINESTYLES)],
-                label=f"{label} ({test_set})")
+        # The pretrained model (stage0) is a reference point, not a step of the rate ladder: joined to stage1,
+        # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
+        trained = [point for point in points if point[2] != BASELINE_STAGE]
+        baseline = [point for point in points if point[2] == BASELINE_STAGE]
+        linestyle = LINESTYLES[index % len(LINESTYLES)]
+        if trained:
+            xs, ys, _ = zip(*trained)
+            ax.plot(xs, ys, marker=marker, color=color, linestyle=linestyle, label=f"{label} ({test_set})")
+        if baseline:
+            xs, ys, _ = zip(*baseline)
+            ax.plot(xs, ys, marker=marker, color=color, linestyle="none", markerfacecolor="none", markersize=9,
+                    label=None if trained else f"{label} ({test_set})")
         if annotate:
             for x, y, stage in points:
                 ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)

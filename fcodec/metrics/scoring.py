@@ -63,6 +63,7 @@ class ScoreConfig:
     max_delay_ms: float = 100.0
     mos_model: Optional[str] = None
     zh_prompt: Optional[str] = None
+    max_tokens_per_second: Optional[float] = None  # transcript length cap; None: the judge's default
     require_done: bool = True
     command: str = ""
 
@@ -331,7 +332,9 @@ def score(config: ScoreConfig) -> Dict[str, Any]:
     (config.out_dir / ".done").unlink(missing_ok=True)
 
     prompts = {"zh": config.zh_prompt} if config.zh_prompt else {}
-    judge = WhisperJudge(config.asr_model, device=config.device, batch_size=config.batch_size, prompts=prompts)
+    judge = WhisperJudge(config.asr_model, device=config.device, batch_size=config.batch_size, prompts=prompts,
+                         **({} if config.max_tokens_per_second is None
+                            else {"max_tokens_per_second": config.max_tokens_per_second}))
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
     cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
     mos, mos_skip_reason = find_mos_predictor(config.mos_model)

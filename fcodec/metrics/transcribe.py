@@ -45,7 +45,8 @@ class WhisperJudge:
 
     def __init__(self, name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
                  batch_size: int = 16, prompts: Optional[Dict[str, str]] = None,
-                 download_root: Optional[str] = None):
+                 download_root: Optional[str] = None, max_tokens_per_second: float = MAX_TOKENS_PER_SECOND):
+        self.max_tokens_per_second = float(max_tokens_per_second)
         self.model = load_whisper(name_or_path, device=device, download_root=download_root)
         self.device = torch.device(device)
         self.batch_size = max(1, int(batch_size))
@@ -66,7 +67,7 @@ class WhisperJudge:
             **source,
             "dims": dims,
             "decoding": {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "language": "forced",
-                         "max_tokens_per_second": MAX_TOKENS_PER_SECOND, "suppress": "non-speech symbols and all specials",
+                         "max_tokens_per_second": self.max_tokens_per_second, "suppress": "non-speech symbols and all specials",
                          "fp16": False, "prompts": self.prompts, "whisper": _whisper_version()},
         }
 
@@ -106,7 +107,7 @@ class WhisperJudge:
     def _options(self, language: str, max_seconds: float):
         import whisper
 
-        sample_len = min(self.model.dims.n_text_ctx // 2, int(MAX_TOKENS_PER_SECOND * max_seconds) + 10)
+        sample_len = min(self.model.dims.n_text_ctx // 2, int(self.max_tokens_per_second * max_seconds) + 10)
         return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, beam_size=None,
                                        sample_len=sample_len, without_timestamps=True, fp16=False,
                                        prompt=self.prompts.get(language), suppress_tokens=self._suppressed())

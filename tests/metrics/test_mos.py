@@ -27,3 +27,10 @@ def test_broken_hub_code_is_reported_not_raised(tmp_path):
     (repo / CHECKPOINT).write_bytes(b"")
     predictor, reason = find_mos_predictor(repo)
     assert predictor is None and "failed to load" in reason and "ModuleNotFoundError" in reason
+
+
+def test_skip_reason_shows_the_home_folder_as_a_tilde(tmp_path, monkeypatch):
+    """RESULTS.md is committed with real recipes: the reason must not carry a machine-specific path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    predictor, reason = find_mos_predictor(tmp_path / "hub" / "SpeechMOS")
+    assert predictor is None and "~/hub/SpeechMOS" in reason and str(tmp_path) not in reason

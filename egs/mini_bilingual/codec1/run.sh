@@ -16,5 +16,5 @@ exec ./codec.sh \
   --dev-utts 8 --num-test-utts all \
   --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
   --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \
-  --asr-judge tiny-random \
+  --asr-judge tiny-random --score-args "--max-tokens-per-second 2" \
   "$@"
