@@ -80,6 +80,10 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
             ax.set_xlabel("bitrate (bps)")
             if has_data:
                 ax.set_xscale("log")
+                # the rate ladder halves per stage: label exactly the bitrates there are (137.5, 275, 550)
+                bitrates = sorted({b for b in (summary_value(s.summary, "bitrate") for s in scores) if b})
+                ax.set_xticks(bitrates, [f"{b:g}" for b in bitrates])
+                ax.minorticks_off()
             ax.grid(True, which="both", alpha=0.3)
         if drawn:
             err_ax.legend(fontsize=7)
