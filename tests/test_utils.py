@@ -49,3 +49,17 @@ def test_tiny_whisper_is_multilingual_and_loads(tiny_whisper_path):
 def test_unknown_whisper_name_is_a_clear_error():
     with pytest.raises(FileNotFoundError, match="neither a file nor one of the published names"):
         load_whisper("no-such-model")
+
+
+def test_atomic_torch_save_is_byte_reproducible(tmp_path):
+    """Equal objects give equal files, so checksums of checkpoints (and of judges named by them) are stable."""
+    atomic_torch_save({"w": torch.arange(3)}, tmp_path / "a.pt")
+    atomic_torch_save({"w": torch.arange(3)}, tmp_path / "b.pt")
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def test_a_corrupt_whisper_checkpoint_is_an_error_naming_the_file(tmp_path, tiny_whisper_path):
+    broken = tmp_path / "small.pt"
+    broken.write_bytes(tiny_whisper_path.read_bytes()[:1000])  # a download cut short
+    with pytest.raises(RuntimeError, match=r"cannot load the Whisper checkpoint .*small\.pt.*fetch it again"):
+        load_whisper(broken)

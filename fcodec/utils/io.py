@@ -58,4 +58,10 @@ def atomic_write_json(path: PathLike, obj: Any, indent: int = 2) -> Path:
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     import torch
 
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: Path) -> None:
+        # Through a file object: given a path, torch names the archive inside the zip after the (random)
+        # temporary file, so equal objects would give different bytes (and different checksums).
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    return atomic_write(path, write)

@@ -41,6 +41,16 @@ def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch
             f"Whisper model {name!r} is neither a file nor one of the published names "
             f"{whisper.available_models()}"
         )
+    if os.path.isfile(name):
+        try:
+            model = whisper.load_model(name, device=device)
+        except Exception as exc:  # torch's own message names no file and suggests weights_only=False: never that
+            raise RuntimeError(
+                f"cannot load the Whisper checkpoint {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}. "
+                "It is truncated, corrupt, or not in openai-whisper's format ({'dims': ..., 'model_state_dict': ...}); "
+                "delete it and fetch it again (python -m fcodec.bin.fetch_whisper)."
+            ) from exc
+        return model.float().eval()
     try:
         model = whisper.load_model(name, device=device, download_root=download_root)
     except OSError as exc:  # urllib errors are OSErrors: no network, proxy, DNS
