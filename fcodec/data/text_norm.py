@@ -43,6 +43,10 @@ def _t2s_converter():
     return opencc.OpenCC("t2s")
 
 
+# a space with something other than a Latin letter, digit or apostrophe on either side
+_SPACE_NOT_BETWEEN_LATIN = re.compile(r"(?<![A-Z0-9'])\s+|\s+(?![A-Z0-9'])")
+
+
 def to_simplified(text: str) -> str:
     """Traditional Chinese characters to Simplified ones (OpenCC t2s); other characters are unchanged."""
     return _t2s_converter().convert(text)
@@ -60,13 +64,14 @@ def collapse_spaces(text: str) -> str:
 
 
 def normalize_zh(text: str, simplified: bool = True) -> str:
-    """AISHELL-style Chinese: Simplified, no punctuation, upper-case Latin, no spaces."""
+    """AISHELL-style Chinese: Simplified, no punctuation, upper-case Latin, no spaces except one between two
+    Latin words ("IPHONE PRO" stays two words: scoring splits Latin runs into words, and so does the BPE)."""
     text = to_halfwidth(text)
     if simplified:
         text = to_simplified(text)
     text = remove_punctuation(text, keep="'").upper()
     text = _EN_STRAY_APOSTROPHE.sub(" ", text)
-    return _SPACES.sub("", text)
+    return _SPACE_NOT_BETWEEN_LATIN.sub("", collapse_spaces(text))
 
 
 def normalize_en(text: str) -> str:

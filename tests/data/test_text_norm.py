@@ -13,7 +13,8 @@ def test_chinese_is_aishell_style():
 
 
 def test_chinese_has_no_spaces_at_all():
-    assert normalize_zh("hello world 你好 ok") == "HELLOWORLD你好OK"
+    assert normalize_zh("hello world 你好 ok") == "HELLO WORLD你好OK"  # two Latin words stay two words
+    assert normalize_zh("买了 iphone  pro 和 mp3 player") == "买了IPHONE PRO和MP3 PLAYER"
     assert normalize_zh("我 有 3 个 APP 和 2 台 PC") == "我有3个APP和2台PC"
     assert normalize_zh("IT'S 我的") == "IT'S我的"
 
@@ -22,8 +23,11 @@ def test_chinese_matches_lhotse_aishell_text_normalize():
     from lhotse.recipes.aishell import text_normalize
 
     # lhotse's prepare_aishell: its text_normalize, then every space removed
-    for line in ["而 对 楼市 成交 抑制 作用 最 大 的 限 购", "ａ ｂ ｃ 三 个 字母", "一 个 ｋｔ 包间 ok"]:
+    for line in ["而 对 楼市 成交 抑制 作用 最 大 的 限 购", "ａｂｃ 三 个 字母", "一 个 ｋｔ 包间 ok"]:
         assert normalize_zh(line) == text_normalize(line).replace(" ", "")
+    # ... except between two Latin words, where lhotse would glue them into one word and we keep the space
+    assert normalize_zh("ａ ｂ ｃ 三 个 字母") == "A B C三个字母"
+    assert text_normalize("ａ ｂ ｃ 三 个 字母").replace(" ", "") == "ABC三个字母"
     # lhotse maps only five full-width letters; every full-width form becomes half-width here
     assert normalize_zh("一 个 ｋｔｖ 包间") == "一个KTV包间"
 
