@@ -188,8 +188,10 @@ if [ -n "${tag}" ]; then
 fi
 
 # Every later stage reads exp_dir: a tagged run's training, decoding and scoring go to <exp_dir>/<tag>/.
-exp_dir=$(tagged_exp_dir)
+# The originals' transcripts do not depend on the codec: every tag shares one cache (keyed by judge and cut).
 results=$(results_file)
+asr_cache_dir=${exp_dir}/asr_cache
+exp_dir=$(tagged_exp_dir)
 
 # shellcheck disable=SC1091
 . ./path.sh
@@ -494,7 +496,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" \
           --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${dir}" --asr-model "${judge}" \
-          --cache-dir "${exp_dir}/asr_cache" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
+          --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
       mark_done "${marker}" "${signature}" "${dir}/summary.json" "${dir}/utterances.tsv" "${dir}/failed.tsv"
     done
   done
