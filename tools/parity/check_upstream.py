@@ -10,11 +10,12 @@ same state dict is loaded strictly into upstream's class, and the tool compares:
 dtypes; each public stage fed the same input (sig_to_feats, feats_to_lats, lats_to_toks, lats_to_codes,
 toks_to_codes, codes_to_qfeats, feats_to_sig); ``forward``; for causal models chunk-by-chunk streaming against
 upstream's streaming (whole chunks) and upstream's offline pass; upstream loading our ``save_pretrained`` folder
-and ours loading upstream's ``to_pretrained`` files. Causal models are also grown once and twice
-(``fcodec.models.grow``: 25 and 12.5 Hz) and the grown models go through the same checks.
+and ours loading upstream's ``to_pretrained`` files. The tiny and the 2k causal models are also grown once and
+twice (``fcodec.models.grow``: 25 and 12.5 Hz) and the grown models go through the same checks.
 
 Features, latents and waveforms must agree within ``--tol`` (max absolute difference), tokens and codes exactly.
-One table is printed (check, max diff, tolerance, OK/BAD); the exit status is 1 if any check fails, else 0.
+One table is printed (check, max diff, tolerance, OK/BAD); the exit status is 1 if any check fails, 2 if
+upstream cannot be imported or a --checkpoint is unreadable, else 0.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
