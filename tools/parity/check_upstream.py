@@ -40,7 +40,7 @@ from fcodec.models import FocalCodec, configs, grow
 from fcodec.models.hub import CheckpointError, resolve
 from fcodec.utils.io import atomic_write_json
 from fcodec.utils.logging import setup_logging
-from tests.models.conftest import perturb_constants, speechlike
+from fcodec.models.testing import perturb_constants, speechlike
 
 logger = logging.getLogger("check_upstream")
 
