@@ -1,23 +1,35 @@
-"""PNG plot of error and quality against bitrate, one row per language (matplotlib, Agg backend)."""
+"""PNG plot of error and quality against bitrate, one row per language (matplotlib, Agg backend).
+
+The intelligibility panel has one line per metric, test set and ASR judge (the judge is in the legend; the
+paper-comparable one is listed first); the quality panel does not depend on the judge and shows each stage once.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Set, Tuple, Union
 
-from fcodec.metrics.report import StageScore, summary_value, languages_of
+from fcodec.metrics.report import StageScore, judges_of, languages_of, summary_value
 
 PathLike = Union[str, os.PathLike]
 
 
-def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str, List[Tuple[float, float, str]]]:
-    """test_set -> [(bitrate, value, stage)] sorted by bitrate, for rows where both are known."""
+def _series(scores: Sequence[StageScore], language: str, *keys: str,
+            per_judge: bool = True) -> Dict[str, List[Tuple[float, float, str]]]:
+    """Legend name -> [(bitrate, value, stage)] sorted by bitrate, for rows where both are known. ``per_judge``:
+    one series per test set and judge ("test_aishell, small"); otherwise one per test set, each stage once (from
+    the first judge that scored it)."""
+    order = {judge: index for index, judge in enumerate(judges_of(scores))}
     series: Dict[str, List[Tuple[float, float, str]]] = {}
-    for score in scores:
+    seen: Set[Tuple[str, str]] = set()
+    for score in sorted(scores, key=lambda s: (order[s.judge], s.test_set, s.stage_index)):
         block = score.summary.get("languages", {}).get(language)
         bitrate, value = summary_value(score.summary, "bitrate"), summary_value(block, *keys) if block else None
-        if bitrate is not None and value is not None:
-            series.setdefault(score.test_set, []).append((bitrate, value, score.stage))
+        if bitrate is None or value is None or (not per_judge and (score.test_set, score.stage) in seen):
+            continue
+        seen.add((score.test_set, score.stage))
+        name = f"{score.test_set}, {score.judge}" if per_judge else score.test_set
+        series.setdefault(name, []).append((bitrate, value, score.stage))
     return {name: sorted(points) for name, points in series.items()}
 
 
@@ -26,9 +38,9 @@ BASELINE_STAGE = "stage0"
 
 
 def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bool:
-    """One line per test set: the metric sets colour and marker, the test set the line style."""
+    """One line per series (test set, and judge): the metric sets colour and marker, the series the line style."""
     drawn = False
-    for index, (test_set, points) in enumerate(series.items()):
+    for index, (name, points) in enumerate(series.items()):
         # The pretrained model (stage0) is a reference point, not a step of the rate ladder: joined to stage1,
         # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
         trained = [point for point in points if point[2] != BASELINE_STAGE]
@@ -36,11 +48,11 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
         linestyle = LINESTYLES[index % len(LINESTYLES)]
         if trained:
             xs, ys, _ = zip(*trained)
-            ax.plot(xs, ys, marker=marker, color=color, linestyle=linestyle, label=f"{label} ({test_set})")
+            ax.plot(xs, ys, marker=marker, color=color, linestyle=linestyle, label=f"{label} ({name})")
         if baseline:
             xs, ys, _ = zip(*baseline)
             ax.plot(xs, ys, marker=marker, color=color, linestyle="none", markerfacecolor="none", markersize=9,
-                    label=None if trained else f"{label} ({test_set})")
+                    label=None if trained else f"{label} ({name})")
         if annotate:
             for x, y, stage in points:
                 ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
@@ -68,11 +80,14 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
                        f"{rate} recon vs GT", "^", False, "C2")
         err_ax.set_title(f"{language}: intelligibility")
         err_ax.set_ylabel("error (%)")
-        quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean"), "PESQ", "o", True, "C3")
-        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "reconstruction", "mean"), "MOS", "D",
-                               False, "C4")
+        quality = {"per_judge": False}
+        quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean", **quality), "PESQ", "o",
+                              True, "C3")
+        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "reconstruction", "mean", **quality), "MOS",
+                               "D", False, "C4")
         stoi_ax = quality_ax.twinx()
-        stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean"), "STOI", "s", False, "C5")
+        stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean", **quality), "STOI", "s", False,
+                           "C5")
         quality_ax.set_title(f"{language}: quality")
         quality_ax.set_ylabel("PESQ / MOS")
         stoi_ax.set_ylabel("STOI")
