@@ -2,8 +2,9 @@
 
     python -m fcodec.bin.report --exp-dir exp/<tag> --out RESULTS.md --plot exp/<tag>/results.png
 
-Rows come from <exp-dir>/stage*/score/<test_set>/summary.json (written by fcodec.bin.score): one table per test
-set and language, one row per stage.
+Rows come from <exp-dir>/stage*/score/<judge>/<test_set>/summary.json (written by fcodec.bin.score): one table
+per test set, language and ASR judge (the paper-comparable Whisper-small first), one row per stage, and a table
+of the judges side by side when there are two or more.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def main(argv=None) -> None:
                                                                                else argv))
     scores = write_results(args.exp_dir, args.out, plot, command)
     if not scores:
-        logging.warning("no score summaries under %s/stage*/score/: %s lists none", args.exp_dir, args.out)
+        logging.warning("no score summaries under %s/stage*/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out)
     else:
-        logging.info("wrote %s (%d stage/test-set summaries)%s", args.out, len(scores),
+        logging.info("wrote %s (%d stage/judge/test-set summaries)%s", args.out, len(scores),
                      f" and {plot}" if plot else "")
 
 

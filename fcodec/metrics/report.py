@@ -122,9 +122,10 @@ def _table(rows: Sequence[List[str]], rate_name: str) -> List[str]:
 
 
 def _groups(scores: Sequence[StageScore]) -> Dict[Tuple[str, str], Dict[str, List[StageScore]]]:
-    """(test set, language) -> judge -> rows; the paper-comparable judge first, then the others by name."""
+    """(test set, language) -> judge -> rows by stage; judges in :func:`judges_of`'s order (paper-comparable first)."""
+    order = {judge: index for index, judge in enumerate(judges_of(scores))}
     groups: Dict[Tuple[str, str], Dict[str, List[StageScore]]] = {}
-    for score in sorted(scores, key=lambda s: (not s.paper_comparable, s.judge, s.stage_index, s.stage)):
+    for score in sorted(scores, key=lambda s: (order[s.judge], s.stage_index, s.stage)):
         for language in sorted(score.summary.get("languages", {})):
             groups.setdefault((score.test_set, language), {}).setdefault(score.judge, []).append(score)
     return dict(sorted(groups.items()))
@@ -140,11 +141,10 @@ def _judge_role(members: Sequence[StageScore]) -> str:
 
 def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_name: str) -> List[str]:
     """One row per stage: each judge's paper-protocol error and error against the ground truth, and each other
-    judge's paper-protocol error over the paper-comparable judge's (evaluation-protocols.md section 7: at most
-    1.5, and not growing from stage to stage)."""
+    judge's paper-protocol error over the first judge's, the paper-comparable one when it scored
+    (evaluation-protocols.md section 7: at most 1.5, and not growing from stage to stage)."""
     judges = list(by_judge)
-    paper = next((j for j in judges if _judge_role(by_judge[j]) == "paper-comparable"), None)
-    others = [j for j in judges if j != paper] if paper else []
+    paper, others = judges[0], judges[1:]
     headers = (["stage", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]
                + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
                + [f"d{rate_name} paper {j} / {paper}" for j in others])
@@ -198,8 +198,8 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         "**independent**: a codec trained with a Whisper-small ASR loss can learn artefacts that Whisper-small "
         "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
         "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
-        "judge's (the goal: at most 1.5, and not growing from stage to stage). The signal metrics do not depend on "
-        "the judge.", ""]
+        "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
+        "stage to stage). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", ""]
     for (test_set, language), by_judge in _groups(scores).items():
         first = next(iter(by_judge.values()))[0]
         rate_name = first.summary["languages"][language].get("rate_name", "WER")
@@ -262,8 +262,15 @@ def languages_of(scores: Iterable[StageScore]) -> List[str]:
 
 
 def judges_of(scores: Iterable[StageScore]) -> List[str]:
-    """The judges' names, the paper-comparable ones first."""
+    """The judges' names: those paper-comparable in every summary first, then the others, each group by name."""
     flags: Dict[str, bool] = {}
     for s in scores:
         flags[s.judge] = flags.get(s.judge, True) and s.paper_comparable
     return sorted(flags, key=lambda judge: (not flags[judge], judge))
+
+
+def reference_judge(scores: Iterable[StageScore]) -> Optional[str]:
+    """The judge that the plot shows and the side-by-side ratios divide by: the paper-comparable one (Whisper-small)
+    when it scored, else the first by name; None without scores."""
+    judges = judges_of(scores)
+    return judges[0] if judges else None

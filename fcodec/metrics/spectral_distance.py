@@ -1,8 +1,8 @@
 """Mel distance and STFT distance, as in the Stable Codec (TAAE) and DAC evaluation tables.
 
 The definitions follow DAC's evaluation (``descript-audio-codec`` ``scripts/evaluate.py`` with the default
-``MelSpectrogramLoss`` / ``MultiScaleSTFTLoss`` of ``dac/nn/loss.py``), computed with numpy and scipy's STFT so
-that the worker processes of the scoring pool need neither torch nor audiotools:
+``MelSpectrogramLoss`` / ``MultiScaleSTFTLoss`` of ``dac/nn/loss.py``), reimplemented in numpy so that the worker
+processes of the scoring pool need neither torch nor audiotools:
 
 * STFT per scale: periodic Hann window of ``w`` samples, hop ``w // 4``, ``n_fft = w``, the signal right-padded
   with zeros to a whole number of hops and then centre-padded by reflection (audiotools' padding);
@@ -15,27 +15,15 @@ Lower is better; 0 for identical signals. Numbers depend on the sample rate: we 
 """
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
 from fcodec.utils.mel import mel_filterbank
 
-if TYPE_CHECKING:
-    from scipy.signal import ShortTimeFFT
-
 STFT_WINDOWS: Tuple[int, ...] = (2048, 512)
 MEL_BANDS: Tuple[int, ...] = (150, 80)
 CLAMP_EPS = 1e-5
-
-
-@functools.lru_cache(maxsize=8)
-def _stft(window_length: int) -> "ShortTimeFFT":
-    from scipy.signal import ShortTimeFFT
-
-    window = np.hanning(window_length + 1)[:-1]  # periodic Hann
-    return ShortTimeFFT(window, hop=window_length // 4, fs=1.0, mfft=window_length)
 
 
 def stft_magnitude(signal: np.ndarray, window_length: int) -> np.ndarray:
@@ -48,9 +36,10 @@ def stft_magnitude(signal: np.ndarray, window_length: int) -> np.ndarray:
     # reflection needs more samples than the pad; zero-pad very short signals instead of failing
     mode = "reflect" if len(signal) > half else "constant"
     signal = np.pad(signal, (half, half), mode=mode)
-    # scipy's STFT, frames wholly inside the padded signal: frame k covers samples k * hop .. k * hop + window
+    window = np.hanning(window_length + 1)[:-1].astype(np.float32)  # periodic Hann
     n_frames = 1 + (len(signal) - window_length) // hop
-    return np.abs(_stft(window_length).stft(signal, p0=0, p1=n_frames, k_offset=half))
+    frames = np.lib.stride_tricks.sliding_window_view(signal, window_length)[::hop][:n_frames]
+    return np.abs(np.fft.rfft(frames * window, axis=-1)).T
 
 
 def _log_power(magnitude: np.ndarray) -> np.ndarray:

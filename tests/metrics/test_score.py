@@ -141,7 +141,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     the signal metrics, which do not depend on the judge, are computed once and written for both."""
     from fcodec.metrics import scoring
     from fcodec.metrics.plot import _series
-    from fcodec.metrics.report import find_summaries
+    from fcodec.metrics.report import find_summaries, reference_judge, summary_value
     from fcodec.utils.whisper import make_tiny_whisper
 
     other = make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed1.pt", seed=1)
@@ -191,10 +191,15 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         tables = [line for line in section.splitlines() if line.startswith("| stage |")]
         assert len(tables) == 3 and "paper: tiny-random-seed1" in tables[2]
         assert len([line for line in section.splitlines() if line.startswith("| stage1 |")]) == 3
-    # the plot has a line per judge for each error metric, and one for each quality metric
+        assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
+    # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
     scores = find_summaries(exp)
-    assert set(_series(scores, "en", "paper", "d_err_pct")) == {"test, tiny-random", "test, tiny-random-seed1"}
-    assert set(_series(scores, "en", "signal", "stoi", "mean", per_judge=False)) == {"test"}
+    assert reference_judge(scores) == "tiny-random"
+    first_judge = [s for s in scores if s.judge == "tiny-random"]
+    assert _series(first_judge, "en", "paper", "d_err_pct") == {"test": [
+        (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
+        for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])]}
+    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == ["stage2", "stage1"]
     assert (tmp_path / "rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
