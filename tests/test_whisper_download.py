@@ -133,4 +133,10 @@ def test_no_network_is_a_clear_error(monkeypatch, tmp_path):
 def test_tiny_random_seeds_give_different_judges(tmp_path):
     first = fetch_whisper("tiny-random", tmp_path / "a", seed=0).read_bytes()
     assert fetch_whisper("tiny-random", tmp_path / "b", seed=0).read_bytes() == first
-    assert fetch_whisper("tiny-random", tmp_path / "c", seed=1).read_bytes() != first
+    second = fetch_whisper("tiny-random", tmp_path / "c", seed=1).read_bytes()
+    assert second != first
+    # the seed in the name: a second random judge with a name of its own
+    named = fetch_whisper("tiny-random-seed1", tmp_path / "d")
+    assert named == tmp_path / "d" / "tiny-random-seed1.pt" and named.read_bytes() == second
+    assert fetch_main(["tiny-random-seed0", "--out-dir", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "tiny-random-seed0.pt").read_bytes() == first
