@@ -2,6 +2,7 @@
 batching and streaming invariance, resume after a kill, reruns."""
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -105,6 +106,19 @@ def test_batched_dir_equals_one_at_a_time_dir(codecs, test_cuts, tmp_path, name)
     for cut_id in t1:
         assert np.array_equal(t1[cut_id], t2[cut_id])
         np.testing.assert_allclose(a1[cut_id], a2[cut_id], rtol=0, atol=1e-5)
+
+
+def test_a_decode_repeated_writes_the_same_bytes(codecs, test_cuts, offline_dir, tmp_path):
+    # the recipe tells a new decode from a repeated one by the bytes of its files (utils/common.sh content_hash)
+    # (at least a second later: libsndfile's WAV writer stamped the time of writing into every file)
+    written = max(p.stat().st_mtime for p in (offline_dir / "wav").iterdir())
+    time.sleep(max(0.0, written + 1.1 - time.time()))
+    again = tmp_path / "again"
+    run(codecs["50hz"], test_cuts, again, max_duration=3.0)
+    for folder in ("wav", "tokens"):
+        first = {p.relative_to(offline_dir): p.read_bytes() for p in (offline_dir / folder).rglob("*") if p.is_file()}
+        second = {p.relative_to(again): p.read_bytes() for p in (again / folder).rglob("*") if p.is_file()}
+        assert first and first == second, folder
 
 
 def test_streaming_tokens_equal_offline(codecs, test_cuts, offline_dir, tmp_path):

@@ -64,11 +64,31 @@ def test_help_shows_the_recipe_defaults_and_earlier_options():
     (["--stage=3"], 1, "must be of the form --name value"),
     (["--force", "yes"], 1, "takes true or false"),
     (["--stage", "2", "extra"], 2, "positional arguments are not accepted"),
+    # values are checked before any stage runs: never a bash error half way, nor a run that does nothing
+    (["--stage", "abc"], 1, "--stage must be an integer from 0 to 8, got 'abc'"),
+    (["--stage", "9"], 1, "--stage must be an integer from 0 to 8, got '9'"),
+    (["--stage", "5", "--stop-stage", "3"], 1, "--stop-stage 3 is before --stage 5: no stage would run"),
+    (["--zh-hours", "-1"], 1, "--zh-hours must be a number above 0 or \"all\", got '-1'"),
+    (["--bpe-model-type", "char"], 1, "--bpe-model-type must be one of \"bpe\" \"unigram\", got 'char'"),
+    (["--tag", "../elsewhere"], 1, "--tag must be a folder name"),
+    (["--tag", "stage2"], 1, "--tag must be a folder name"),
 ])
 def test_bad_command_lines_fail_clearly(args, code, message):
     for recipe in RECIPES:
         out = run(recipe, *args)
-        assert out.returncode == code and message in out.stderr
+        assert out.returncode == code and message in out.stderr, out.stderr
+        # the messages name the script the user ran (as typed, here from the repository root), not the shared
+        # codec.sh it runs
+        assert f"ee ./{recipe.relative_to(REPO)}/run.sh --help" in out.stderr or code == 1 and "--help" not in out.stderr
+        assert "codec.sh --help" not in out.stderr and not out.stderr.startswith("codec.sh")
+
+
+def test_a_tag_moves_training_decoding_and_results_into_its_own_folder():
+    help_text = run(REAL_RECIPE, "--exp-dir", "exp", "--tag", "asr40", "--help").stdout
+    assert "-> exp/asr40/stage1" in help_text and "-> exp/asr40/stage<k>/decode/<test_set>" in help_text
+    assert "exp/asr40/RESULTS.md and its plot" in help_text
+    assert "-> data/cuts" in help_text  # the data stages are shared by every tag
+    assert "RESULTS.md and its plot" in run(REAL_RECIPE, "--help").stdout
 
 
 @pytest.mark.parametrize("stage", [7, 8])

@@ -3,7 +3,8 @@
 #
 # A recipe folder (egs/<corpus>/codec1) holds its own run.sh, conf/ and local/, and links to codec.sh,
 # path.sh, cmd.sh and utils/ here (utils/setup_recipe.sh makes a new one). run.sh sets the recipe's defaults
-# and calls "./codec.sh <defaults> "$@"" from the recipe folder, so what the user types wins.
+# and calls "./codec.sh <defaults> "$@"" from the recipe folder, so what the user types wins. It exports
+# FCODEC_RECIPE_SCRIPT, the name the user ran it by, so that messages say "see ./run.sh --help".
 #
 # Corpus-specific work lives in the recipe's local/data.sh: stage 0 (get the corpora) and stage 1 (lhotse
 # manifests into <data_dir>/manifests, as <corpus>_{recordings,supervisions}_<part>.jsonl.gz). The options in its
@@ -23,6 +24,11 @@ fi
 SECONDS=0
 _run_args="$*"
 _self=${BASH_SOURCE[0]}
+# The name of the command in messages (utils/parse_options.sh, check_option): the run.sh the user ran, as run.sh
+# passes it; this script's own, relative to the recipe folder it runs in, when it was run directly. Not passed
+# on to the scripts this one runs (local/data.sh names itself).
+_prog=${FCODEC_RECIPE_SCRIPT:-./${0##*/}}
+unset FCODEC_RECIPE_SCRIPT
 
 # Every option of the recipe, with its default. This block is also the --help text ("# -- x" is a heading,
 # "name=value  # text" an option), and only the names declared here (and in local/data.sh's corpus-options
@@ -55,6 +61,7 @@ pretrained_codec=lucadellalib/focalcodec_50hz_2k_causal  # codec training starts
 whisper_model=small               # Whisper of the ASR loss: a published name; tiny-random: a random tiny one
 # -- stages 4-6: training
 exp_dir=exp                       # training stage k writes <exp_dir>/stage<k> (best/ holds its exported model)
+tag=""                            # a variant's name: stages 4-8 write to <exp_dir>/<tag>/ instead (its RESULTS.md too)
 train_stage1_config=conf/stage1.yaml  # training config of recipe stage 4 (50 Hz)
 train_stage2_config=conf/stage2.yaml  # training config of recipe stage 5 (grown to 25 Hz)
 train_stage3_config=conf/stage3.yaml  # training config of recipe stage 6 (grown to 12.5 Hz)
@@ -70,7 +77,7 @@ decode_max_duration=100           # seconds of padded audio per decoding batch (
 decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
 asr_judge=large-v3                # Whisper that scores: a published name (fetched into <data_dir>/models/whisper) or a .pt file
 score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
-results=RESULTS.md                # stage 8 writes the results table here and the plot beside it (results.png)
+results=""                        # where stage 8 writes the results table, the plot beside it (default: RESULTS.md; tagged: <exp_dir>/<tag>/RESULTS.md)
 # </options>
 
 # The corpus options of local/data.sh are options of the recipe too.
@@ -79,14 +86,32 @@ _corpus_options=$(options_in local/data.sh corpus-options)
 # shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names="$(options_in "${_self}") ${_corpus_options}"
 
+# Where stages 4-8 write (a tagged run: its own folder under --exp-dir), and stage 8's results table.
+tagged_exp_dir() {
+  echo "${exp_dir}${tag:+/${tag}}"
+}
+results_file() {
+  if [ -n "${results}" ]; then
+    echo "${results}"
+  elif [ -n "${tag}" ]; then
+    echo "$(tagged_exp_dir)/RESULTS.md"
+  else
+    echo RESULTS.md
+  fi
+}
+
 # A stage's one-line description from local/data.sh's header ("#   stage N: text").
 stage_doc() {
   sed -n "s/^#   stage $1: //p" local/data.sh | head -n 1
 }
 
 print_help() {
+  # the folders as a run with these options would use them (a tagged run's are under <exp_dir>/<tag>/)
+  local out_dir results_md
+  out_dir=$(tagged_exp_dir)
+  results_md=$(results_file)
   cat <<EOF
-Usage: ./run.sh [--name value ...]      (in the recipe folder; "--stop-stage" and "--stop_stage" both work)
+Usage: ${_prog} [--name value ...]      ("--stop-stage" and "--stop_stage" both work; paths are relative to the recipe folder)
 
 Stages:
    0  $(stage_doc 0)
@@ -95,13 +120,13 @@ Stages:
       training mix by hours per language, dev and test sets, bad-input report  -> ${data_dir}/cuts
    3  sentencepiece BPE over the training text; model assets: the pretrained codec and the Whisper of
       the ASR loss                                    -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
-   4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${exp_dir}/stage1
-   5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${exp_dir}/stage2
-   6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${exp_dir}/stage3
+   4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${out_dir}/stage1
+   5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${out_dir}/stage2
+   6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${out_dir}/stage3
    7  decode the test sets with each trained stage (and the pretrained codec as stage0): tokens
-      attached to the cuts, reconstructions     -> ${exp_dir}/stage<k>/decode/<test_set>
+      attached to the cuts, reconstructions     -> ${out_dir}/stage<k>/decode/<test_set>
    8  score: dWER/dCER under both protocols with the ASR judge, PESQ, STOI, SI-SDR, mel/STFT distance,
-      bitrate                -> ${exp_dir}/stage<k>/score/<test_set>, ${results} and its plot
+      bitrate                -> ${out_dir}/stage<k>/score/<test_set>, ${results_md} and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
@@ -113,7 +138,12 @@ EOF
     --help                             this text
 
 Each stage logs to ${data_dir}/log/stage<N>.log and marks completion with <output dir>/.<name>.done; a rerun
-skips finished stages, rebuilds deleted outputs, and redoes a stage whose options changed; --force true redoes.
+skips finished stages, rebuilds deleted outputs, and redoes a stage whose options or inputs changed (and the
+stages after it, when what it made changed); --force true redoes the selected stages.
+
+Variants: "--tag NAME" puts the outputs of stages 4-8 (training, decoding, scoring, RESULTS.md) in
+<exp_dir>/NAME/, so runs with other training configs or options sit side by side; stages 0-3 (data, BPE, model
+assets) are shared: a variant with other data options needs its own --data-dir.
 EOF
 }
 
@@ -121,9 +151,47 @@ EOF
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then
   log "Error: positional arguments are not accepted: $*"
-  log "See $0 --help"
+  log "See ${_prog} --help"
   exit 2
 fi
+
+# What the options must hold (parse_options.sh has checked the true/false ones): a clear error now, not a bash
+# error in the middle of a stage, nor a run that "succeeds" without running anything.
+check_option stage int:0:8
+check_option stop_stage int:0  # may go past 8: the default, 100, means "to the end"
+[ "${stop_stage}" -ge "${stage}" ] || option_error "--stop-stage ${stop_stage} is before --stage ${stage}: no stage would run"
+check_option nj int:1
+for name in dl_dir data_dir data_config exp_dir; do check_option "${name}" path; done
+check_option zh_hours number all
+check_option en_hours number all
+check_option dev_utts int:1 all
+check_option num_test_utts int:1 all
+check_option min_duration number0
+check_option max_duration number all
+check_option audio_check word full header
+check_option seed int:0
+check_option bpe_vocab_size int:1
+check_option bpe_model_type word bpe unigram
+check_option bpe_character_coverage number:1
+check_option pretrained_codec path
+check_option whisper_model path
+check_option ngpu int:0
+check_option num_nodes int:1
+check_option decode_max_duration number
+check_option decode_num_threads int:0
+check_option asr_judge path
+if [ -n "${tag}" ]; then
+  # a folder name of its own: not a path, and not one of the names the untagged stages use in <exp_dir>
+  if ! [[ "${tag}" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [[ "${tag}" =~ ^stage[0-9]+$ ]] || [ "${tag}" = asr_cache ]; then
+    option_error "--tag must be a folder name (letters, digits, '.', '_', '-'; not stage<N> or asr_cache), got '${tag}'"
+  fi
+fi
+
+# Every later stage reads exp_dir: a tagged run's training, decoding and scoring go to <exp_dir>/<tag>/.
+# The originals' transcripts do not depend on the codec: every tag shares one cache (keyed by judge and cut).
+results=$(results_file)
+asr_cache_dir=${exp_dir}/asr_cache
+exp_dir=$(tagged_exp_dir)
 
 # shellcheck disable=SC1091
 . ./path.sh
@@ -134,7 +202,7 @@ if ! python -c "import fcodec" 2>/dev/null; then
       "repository, which makes tools/venv (path.sh activates it)"
 fi
 
-log "$0 ${_run_args} (stages ${stage}-${stop_stage})"
+log "${_prog} ${_run_args} (stages ${stage}-${stop_stage}${tag:+, tag ${tag}: ${exp_dir}})"
 log_dir=${data_dir}/log
 manifest_dir=${data_dir}/manifests
 data_args=(--nj "${nj}" --dl-dir "${dl_dir}" --manifest-dir "${manifest_dir}" --force "${force}")
@@ -291,7 +359,7 @@ train_stage() {
       "data.dev_cuts=${data_dir}/cuts/dev.jsonl.gz" "assets.whisper=${whisper}" "assets.bpe_model=${bpe_model}" \
       "train.device=${device}" "${extra[@]}"
   mark_done "${marker}" "${signature}" "${dir}/best/config.json" "${dir}/best/model.safetensors" \
-    "${dir}/train_summary.json"
+    -- "${dir}/train_summary.json"
 }
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
@@ -383,8 +451,11 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
       dir=${exp_dir}/${name}/decode/${set_name}
       signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
       signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+      # the tokens and the audio are what scoring reads (folders that stay empty when every cut failed);
+      # summary.json holds timings, .done a date
+      mkdir -p "${dir}/tokens" "${dir}/wav"
       mark_done "${dir}/.decode.done" "${signature}" "${dir}/recon_cuts.jsonl.gz" "${dir}/token_cuts.jsonl.gz" \
-        "${dir}/failed.tsv" "${dir}/summary.json" "${dir}/.done"
+        "${dir}/failed.tsv" "${dir}/tokens" "${dir}/wav" -- "${dir}/summary.json" "${dir}/.done"
     done
   done
   [ "${decoded}" -gt 0 ] || die "stage 7: no model to decode: no training stage has finished and --decode-stage0 is ${decode_stage0}"
@@ -425,7 +496,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" \
           --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${dir}" --asr-model "${judge}" \
-          --cache-dir "${exp_dir}/asr_cache" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
+          --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
       mark_done "${marker}" "${signature}" "${dir}/summary.json" "${dir}/utterances.tsv" "${dir}/failed.tsv"
     done
   done

@@ -6,5 +6,8 @@
 #   ./run.sh --stop-stage 3                                       # download, manifests, cuts, BPE
 #   ./run.sh --aishell-dir /corpora/aishell --librispeech-dir /corpora/LibriSpeech --stop-stage 3
 set -euo pipefail
+# The name the user ran this script by, for codec.sh's messages ("see ./run.sh --help"), relative when it lies
+# below the folder it was run from.
+export FCODEC_RECIPE_SCRIPT=${0/#"${PWD}"\//./}
 cd "$(dirname "${BASH_SOURCE[0]}")"
 exec ./codec.sh "$@"

@@ -9,6 +9,9 @@
 #   ./run.sh --stop-stage 3    corpus, manifests, cuts, BPE
 # Paths given to it are relative to this folder.
 set -euo pipefail
+# The name the user ran this script by, for codec.sh's messages ("see ./run.sh --help"), relative when it lies
+# below the folder it was run from.
+export FCODEC_RECIPE_SCRIPT=${0/#"${PWD}"\//./}
 cd "$(dirname "${BASH_SOURCE[0]}")"
 exec ./codec.sh \
   --nj 2 \

@@ -7,16 +7,28 @@
 #   options_in FILE [BLOCK]           the option names declared between "# <BLOCK>" and "# </BLOCK>" in FILE
 #   options_help FILE [BLOCK]         one help line per option of the block: --name "value"  what it is
 #   options_block FILE [BLOCK]        the block's assignment lines (to eval: declares the options with defaults)
+#   check_option NAME KIND [WORD...]  after parse_options.sh: stop with a clear error unless --NAME is of KIND
+#   option_error MESSAGE...           "<script>: MESSAGE (see <script> --help)" on stderr, exit 1
 #   fingerprint FILE...               a short hash of the files' contents (missing files count as empty)
+#   content_hash PATH...              a short hash of what files and folders hold (how markers record outputs)
 #   stage_status MARKER SIGNATURE     done | partial | todo: may a stage be skipped?
-#   mark_done MARKER SIGNATURE FILE...  write the stage's marker, atomically, after it succeeded
+#   mark_done MARKER SIGNATURE OUTPUT... [-- REPORT...]  write the stage's marker, atomically, after it succeeded
 #
 # Stage markers: a stage writes "<its output dir>/.<stage name>.done" when it has finished, holding the
-# signature of what it was asked to do (its options and the markers of its inputs) and the files it made.
-# On the next run the stage is skipped when the marker is there, the signature is the same and every file is
-# still there ("done"); when files were deleted it rebuilds just those ("partial"); when the marker is missing
-# (never run, or died half way) or the options changed, it is redone from scratch ("todo"). --force true
-# redoes it whatever the marker says.
+# signature of what it was asked to do (its options and the markers of its inputs), a content hash of the
+# outputs the next stages use, and the files it made. On the next run the stage is skipped when the marker is
+# there, the signature is the same and every file is still there ("done"); when files were deleted it rebuilds
+# just those ("partial"); when the marker is missing (never run, or died half way) or the options changed, it is
+# redone from scratch ("todo"). --force true redoes it whatever the marker says.
+#
+# A stage's signature holds the fingerprints of the markers of the stages it reads from, so a stage is redone
+# when the one before it was redone with other options, and also when it was redone with the same options but
+# made something else (--force true after a code change, a GPU run that is not bit-exact, a pretrained model
+# replaced at the same path): the content hash in the marker changes with the outputs. A redone stage whose
+# outputs came out the same leaves the marker as it was, and the stages after it stay up to date.
+#
+# Messages about the command line name the script as the user ran it: ${_prog} when the script sets it (codec.sh
+# sets it to the run.sh the user typed), otherwise $0.
 
 log() {
   local fname=${BASH_SOURCE[1]##*/}
@@ -69,10 +81,85 @@ options_help() {
   done < <(_options_lines "$@")
 }
 
+option_error() {
+  echo "${_prog:-$0}: $* (see ${_prog:-$0} --help)" >&2
+  exit 1
+}
+
+# check_option NAME KIND [WORD...]: the value of option NAME (the variable) must be of KIND, or one of the
+# WORDs (e.g. "all", in any case); otherwise a message that names --NAME and the value, and exit 1. KIND:
+#   int:MIN[:MAX]    an integer, at least MIN (and at most MAX)
+#   number[:MAX]     a decimal number above 0 (and at most MAX): 0.5, 20, 1e-3
+#   number0          a decimal number, 0 or above
+#   word             only the WORDs
+#   path             not empty (a folder or file; "" would put outputs at the root of the file system)
+check_option() {
+  local name=$1 kind=$2 word
+  shift 2
+  local value=${!name} option="--${name//_/-}"
+  for word in "$@"; do
+    [ "${value,,}" = "${word,,}" ] && return 0
+  done
+  local alternatives=""
+  [ $# -eq 0 ] || alternatives=$(printf ' or "%s"' "$@")
+  local number='^([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'
+  case "${kind}" in
+    int:*)
+      local range=${kind#int:} min max=""
+      min=${range%%:*}
+      [[ "${range}" == *:* ]] && max=${range#*:}
+      if ! [[ "${value}" =~ ^-?[0-9]{1,18}$ ]] || [ "${value}" -lt "${min}" ] \
+          || { [ -n "${max}" ] && [ "${value}" -gt "${max}" ]; }; then
+        if [ -n "${max}" ]; then
+          option_error "${option} must be an integer from ${min} to ${max}${alternatives}, got '${value}'"
+        fi
+        option_error "${option} must be an integer of at least ${min}${alternatives}, got '${value}'"
+      fi ;;
+    number|number:*)
+      local max=""
+      [[ "${kind}" == number:* ]] && max=${kind#number:}
+      if ! [[ "${value}" =~ ${number} ]] || ! awk -v v="${value}" -v m="${max}" \
+          'BEGIN { exit !(v + 0 > 0 && (m == "" || v + 0 <= m + 0)) }'; then
+        option_error "${option} must be a number above 0${max:+ and at most ${max}}${alternatives}, got '${value}'"
+      fi ;;
+    number0)
+      [[ "${value}" =~ ${number} ]] || option_error "${option} must be a number, 0 or above${alternatives}, got '${value}'" ;;
+    word)
+      option_error "${option} must be one of$(printf ' "%s"' "$@"), got '${value}'" ;;
+    path)
+      [ -n "${value}" ] || option_error "${option} must not be empty" ;;
+    *)
+      die "check_option: unknown kind '${kind}' for ${option}" ;;
+  esac
+}
+
 fingerprint() {
   local f
   for f in "$@"; do
     if [ -f "${f}" ]; then printf '%s\n' "${f##*/}"; cat "${f}"; fi
+  done | md5sum | cut -c1-16
+}
+
+# The digest of one path: a file by its bytes, a .gz file by what it holds (gzip stamps the time it wrote the
+# file, so a rebuilt manifest with the same cuts would otherwise look new), a folder by the names and bytes of
+# its files (hidden files, which are markers and journals, aside).
+_content_digest() {
+  local path=$1
+  if [ -d "${path}" ]; then
+    (cd "${path}" && find . -type f ! -name '.*' -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum) | md5sum
+  elif [[ "${path}" == *.gz ]]; then
+    gzip -dc -- "${path}" | md5sum
+  else
+    md5sum < "${path}"
+  fi
+}
+
+content_hash() {
+  local path digest
+  for path in "$@"; do
+    [ -e "${path}" ] || die "${path} is missing"
+    digest=$(_content_digest "${path}") || die "cannot read ${path}"
+    printf '%s %s\n' "${path##*/}" "${digest%% *}"
   done | md5sum | cut -c1-16
 }
 
@@ -101,14 +188,25 @@ stage_status() {
   if [ "${missing}" -eq 1 ]; then echo partial; else echo "done"; fi
 }
 
+# mark_done MARKER SIGNATURE OUTPUT... [-- REPORT...]: the OUTPUTs are what later stages use (files or folders):
+# their content hash goes into the marker. REPORTs (logs, timings, summaries for people) only have to be there.
+# Every one must exist: a stage that "succeeded" without them is a bug, and would be rebuilt on every run.
 mark_done() {
-  local marker=$1 signature=$2 tmp file
+  local marker=$1 signature=$2 tmp file content
   shift 2
+  local outputs=() reports=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do outputs+=("$1"); shift; done
+  [ $# -eq 0 ] || { shift; reports=("$@"); }
+  for file in "${outputs[@]}" "${reports[@]}"; do
+    [ -e "${file}" ] || die "the stage finished, but its output ${file} is not there; not marking it done (${marker})"
+  done
+  content=$(content_hash "${outputs[@]}") || exit 1
   mkdir -p "$(dirname "${marker}")"
   tmp=$(mktemp "${marker}.XXXXXX")
   {
     echo "signature ${signature}"
-    for file in "$@"; do echo "output ${file}"; done
+    echo "content ${content}"
+    for file in "${outputs[@]}" "${reports[@]}"; do echo "output ${file}"; done
   } > "${tmp}"
   mv -f "${tmp}" "${marker}"
 }

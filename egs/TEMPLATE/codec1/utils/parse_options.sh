@@ -18,7 +18,8 @@
 # Written for fcodec after Kaldi's egs/wsj/s5/utils/parse_options.sh (JHU, Apache 2.0), with the same
 # semantics plus the stricter checks above.
 
-_po_fail() { echo "$0: $*" >&2; exit 1; }
+# Messages name the script as ${_prog} when the script sets it (codec.sh: the run.sh the user ran), else $0.
+_po_fail() { echo "${_prog:-$0}: $*" >&2; exit 1; }
 
 _po_declared() {
   local _po_known
@@ -64,7 +65,7 @@ while [ $# -gt 0 ]; do
       _po_name=${1#--}
       _po_name=${_po_name//-/_}
       if ! [[ "${_po_name}" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || ! _po_declared "${_po_name}"; then
-        _po_fail "invalid option $1 (see $0 --help)"
+        _po_fail "invalid option $1 (see ${_prog:-$0} --help)"
       fi
       [ $# -ge 2 ] || _po_fail "option $1 needs a value"
       _po_old=${!_po_name}

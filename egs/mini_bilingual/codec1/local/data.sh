@@ -35,6 +35,9 @@ print_help() {
 }
 # shellcheck disable=SC1091
 . utils/parse_options.sh
+check_option nj int:1
+check_option mini_seed int:0
+for name in mini_train_speakers mini_eval_speakers mini_train_utts mini_eval_utts; do check_option "${name}" int:1; done
 # shellcheck disable=SC1091
 . ./path.sh
 
