@@ -22,6 +22,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", type=Path, default=None, help="PNG of error and quality against bitrate "
                         "(default: results.png beside --out)")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="only the summaries of these "
+                        "judges (stage*/score/<judge>/; default: every judge found)")
     return parser
 
 
@@ -34,7 +36,7 @@ def main(argv=None) -> None:
     plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
     command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                else argv))
-    scores = write_results(args.exp_dir, args.out, plot, command)
+    scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges)
     if not scores:
         logging.warning("no score summaries under %s/stage*/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out)
     else:

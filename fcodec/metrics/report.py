@@ -235,14 +235,24 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
 
 
 def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], command: str,
-                  date: Optional[str] = None, environment: Optional[Dict[str, str]] = None) -> List[StageScore]:
-    """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used."""
+                  date: Optional[str] = None, environment: Optional[Dict[str, str]] = None,
+                  judges: Optional[Sequence[str]] = None) -> List[StageScore]:
+    """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used. ``judges``: only the score
+    folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files)."""
     import datetime
 
     from fcodec.metrics.environment import environment_info
     from fcodec.utils.io import atomic_write_text
 
     scores = find_summaries(exp_dir)
+    if judges is not None:
+        left_out = sorted({s.judge for s in scores} - set(judges))
+        if left_out:
+            logging.info("judges not asked for, left out of %s: %s", out, ", ".join(left_out))
+        missing = sorted(set(judges) - {s.judge for s in scores})
+        if missing:
+            logging.warning("no score summaries of the judges %s under %s", ", ".join(missing), exp_dir)
+        scores = [s for s in scores if s.judge in judges]
     plot_name = None
     if plot is not None and scores:
         from fcodec.metrics.plot import plot_results

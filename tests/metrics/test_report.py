@@ -193,6 +193,17 @@ def test_random_judge_gets_the_meaningless_line_and_files_are_written(tmp_path):
     assert "meaningless" not in EXPECTED
 
 
+def test_only_the_judges_asked_for_are_reported(tmp_path):
+    exp = tmp_path / "exp"
+    fixed_experiment(exp)
+    out = tmp_path / "RESULTS.md"
+    scores = write_results(exp, out, None, command="report", date="today", environment=ENV, judges=["large-v3"])
+    assert {s.judge for s in scores} == {"large-v3"} and len(scores) == 3
+    text = out.read_text(encoding="utf-8")
+    assert "### Judge `large-v3` (independent)" in text and "### Judge `small`" not in text
+    assert "## test_librispeech" not in text and "side by side" not in text.split("## test_aishell")[1]
+
+
 def test_no_summaries_gives_a_clear_document(tmp_path):
     text = render_results([], command="report", date="today", environment=ENV)
     assert "No score summaries found." in text
