@@ -2,8 +2,9 @@
 
     python -m fcodec.bin.report --exp-dir exp/<tag> --out RESULTS.md --plot exp/<tag>/results.png
 
-Rows come from <exp-dir>/stage*/score/<test_set>/summary.json (written by fcodec.bin.score): one table per test
-set and language, one row per stage.
+Rows come from <exp-dir>/stage*/score/<judge>/<test_set>/summary.json (written by fcodec.bin.score): one table
+per test set, language and ASR judge (the paper-comparable Whisper-small first), one row per stage, and a table
+of the judges side by side when there are two or more.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", type=Path, default=None, help="PNG of error and quality against bitrate "
                         "(default: results.png beside --out)")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="only the summaries of these "
+                        "judges (stage*/score/<judge>/; default: every judge found)")
     return parser
 
 
@@ -33,11 +36,11 @@ def main(argv=None) -> None:
     plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
     command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                else argv))
-    scores = write_results(args.exp_dir, args.out, plot, command)
+    scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges)
     if not scores:
-        logging.warning("no score summaries under %s/stage*/score/: %s lists none", args.exp_dir, args.out)
+        logging.warning("no score summaries under %s/stage*/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out)
     else:
-        logging.info("wrote %s (%d stage/test-set summaries)%s", args.out, len(scores),
+        logging.info("wrote %s (%d stage/judge/test-set summaries)%s", args.out, len(scores),
                      f" and {plot}" if plot else "")
 
 

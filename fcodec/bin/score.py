@@ -1,15 +1,18 @@
-"""Score the reconstructions of one test set (stage 8): ASR error rates under the paper and predecessor protocols,
-PESQ / STOI / SI-SDR / mel and STFT distance, UTMOS when its weights are on disk.
+"""Score the reconstructions of one test set (stage 8) with one or more ASR judges: ASR error rates under the
+paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, UTMOS when its weights are on disk.
 
     python -m fcodec.bin.score \\
         --ref-cuts data/cuts/test_aishell.jsonl.gz \\
         --decode-dir exp/<tag>/stage1/decode/test_aishell \\
-        --out-dir exp/<tag>/stage1/score/test_aishell \\
-        --asr-model small            # or a local checkpoint: --asr-model ../shared/models/whisper-base.pt
+        --out-dir exp/<tag>/stage1/score \\
+        --asr-models small large-v3   # or local checkpoints: --asr-models ../shared/models/whisper-base.pt
 
-Writes summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files into
---out-dir. Transcripts of the original audio are cached in --cache-dir (default exp/<tag>/asr_cache) and reused
-by every stage scored with the same judge.
+Each judge's files go to <out-dir>/<judge>/<test_set>/ (<judge>: the published name, or the checkpoint's file name
+without .pt): summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files.
+Whisper-small (by name, or a file with its published sha256) is the FocalCodec papers' judge: its paper-protocol
+dWER is the comparable one; add an independent judge (large-v3) beside it. The signal metrics do not depend on
+the judge and are computed once. Transcripts of the original audio are cached per judge in --cache-dir (default
+exp/<tag>/asr_cache) and reused by every stage.
 """
 from __future__ import annotations
 
@@ -25,12 +28,15 @@ def get_parser() -> argparse.ArgumentParser:
                         "and language on each supervision)")
     parser.add_argument("--decode-dir", type=Path, required=True, help="<stage_dir>/decode/<test_set> with "
                         "recon_cuts.jsonl.gz, failed.tsv, summary.json, .done")
-    parser.add_argument("--out-dir", type=Path, required=True, help="where the score files go")
-    parser.add_argument("--asr-model", required=True, help="Whisper judge: a published name (small, large-v3) or a "
-                        "checkpoint file in openai-whisper's format")
+    parser.add_argument("--out-dir", type=Path, required=True, help="the score root: each judge's files go to "
+                        "<out-dir>/<judge>/<test_set>/")
+    parser.add_argument("--asr-models", nargs="+", required=True, metavar="JUDGE", help="Whisper judges, each a "
+                        "published name (small, large-v3) or a checkpoint file in openai-whisper's format; their "
+                        "names (file names without .pt) must differ")
     parser.add_argument("--test-set", default=None, help="name used in file names (default: the decode dir's name)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="cache of the originals' transcripts (default: "
-                        "exp/<tag>/asr_cache when --out-dir is exp/<tag>/stageN/score/<set>, else <out-dir>/asr_cache)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="cache of the originals' transcripts, one file "
+                        "per test set and judge (default: exp/<tag>/asr_cache when --out-dir is exp/<tag>/stageN/score, "
+                        "else <out-dir>/asr_cache)")
     parser.add_argument("--nj", type=int, default=2, help="processes for the signal metrics (0: in this process)")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per Whisper batch")
     parser.add_argument("--device", default="cpu", help="device of the Whisper judge and the MOS predictor")
@@ -57,7 +63,7 @@ def main(argv=None) -> None:
     command = "python -m fcodec.bin.score " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                               else argv))
     config = ScoreConfig(ref_cuts=args.ref_cuts, decode_dir=args.decode_dir, out_dir=args.out_dir,
-                         asr_model=args.asr_model, test_set=args.test_set, cache_dir=args.cache_dir, nj=args.nj,
+                         asr_models=args.asr_models, test_set=args.test_set, cache_dir=args.cache_dir, nj=args.nj,
                          batch_size=args.batch_size, device=args.device, max_delay_ms=args.max_delay_ms,
                          mos_model=args.mos_model, zh_prompt=args.zh_prompt,
                          max_tokens_per_second=args.max_tokens_per_second,

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 
-from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, TOO_SHORT, UNREADABLE
+from fcodec.data.audio import AudioReadError, read_mono
+from fcodec.data.audio_check import TOO_SHORT
 from fcodec.infer.batched import can_batch, duration_batches, encode_decode
 from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
 from fcodec.models.codec import FocalCodec
+from fcodec.utils.io import hash_file
 
 __all__ = ["DecodeOptions", "decode_cuts", "load_codec", "resolve_num_threads", "test_set_name", "JOURNAL"]
 
@@ -100,9 +101,7 @@ def _model_fingerprint(source: str) -> str:
         path = folder / name
         if path.is_file():
             digest.update(name.encode())
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 22), b""):
-                    digest.update(block)
+            hash_file(path, digest)
     return digest.hexdigest()[:16]
 
 
@@ -162,23 +161,10 @@ class Journal:
 # ------------------------------------------------------------------------------------------------------------
 def _read_signal(cut: Any, model: FocalCodec, streaming: bool) -> Tuple[Optional[torch.Tensor], Optional[str]]:
     """``(signal, None)`` at the codec's input rate, or ``(None, reason)`` for bad input."""
-    sources = cut.recording.sources if cut.has_recording else []
-    for source in sources:
-        if source.type == "file" and not os.path.isfile(source.source):
-            return None, f"{MISSING}: {source.source}: no such file"
     try:
-        if cut.sampling_rate != model.sample_rate_input:
-            cut = cut.resample(model.sample_rate_input)
-        audio = cut.load_audio()
-    except Exception as exc:  # lhotse wraps soundfile/ffmpeg errors in several types
-        where = sources[0].source if sources else "no recording"
-        return None, f"{UNREADABLE}: {where}: {' '.join(str(exc).split())[:300]}"
-    audio = np.asarray(audio, dtype=np.float32)
-    audio = audio.mean(axis=0) if audio.ndim == 2 else audio.reshape(-1)
-    if audio.size == 0:
-        return None, f"{EMPTY}: 0 samples"
-    if not np.isfinite(audio).all():
-        return None, f"{NOT_FINITE}: NaN or inf from sample {int(np.argmin(np.isfinite(audio)))}"
+        audio = read_mono(cut, model.sample_rate_input)
+    except AudioReadError as exc:
+        return None, str(exc)
     if streaming and audio.size < model.chunk_size:
         return None, (f"{TOO_SHORT} to stream: {audio.size} samples, less than one chunk of {model.chunk_size} "
                       f"({model.latency:.0f} ms)")

@@ -245,36 +245,16 @@ def stream_signal(model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] =
     return torch.cat(toks, dim=-1), torch.cat(audio, dim=-1), times
 
 
-def _read_mono_16k(path: Path, sample_rate: int) -> Tensor:
-    import numpy as np
-    import soundfile as sf
-
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise ValueError(f"could not read audio file {path}: {exc}") from exc
-    if data.shape[0] == 0:
-        raise ValueError(f"audio file {path} is empty")
-    data = data.mean(axis=1)
-    if rate != sample_rate:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(rate, sample_rate)
-        data = resample_poly(data, sample_rate // g, rate // g).astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(data))
-
-
 def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[str, Any]:
     """Stream a wav file through ``model`` chunk by chunk; write the reconstruction (and tokens as .npy)."""
     import numpy as np
     import soundfile as sf
 
+    from fcodec.data.audio import read_mono
     from fcodec.utils.io import atomic_write
 
     in_path, out_path = Path(in_path), Path(out_path)
-    sig = _read_mono_16k(in_path, model.sample_rate_input)
+    sig = torch.from_numpy(read_mono(in_path, model.sample_rate_input))  # lhotse resamples; errors name the file
     toks, audio, times = stream_signal(model, sig)
     wav = audio[0].clamp(-1, 1).cpu().numpy()
     atomic_write(out_path, lambda tmp: sf.write(str(tmp), wav, model.sample_rate_output, subtype="PCM_16",

@@ -7,7 +7,7 @@ from fcodec.losses.asr import WhisperASRLoss
 from fcodec.losses.config import CodecLosses, build_losses
 from fcodec.losses.ctc import CTCHead, CTCHeadLoss
 from fcodec.losses.feature import FeatureMSELoss
-from fcodec.losses.mel import MultiScaleMelLoss, mel_filterbank
+from fcodec.losses.mel import MultiScaleMelLoss
 from fcodec.losses.resample import Resample, resample, resampled_length, resampled_lengths
 from fcodec.losses.schedule import WeightSchedule
 from fcodec.losses.stft import MultiResolutionSTFTLoss
@@ -25,7 +25,6 @@ __all__ = [
     "WhisperASRLoss",
     "build_losses",
     "format_target",
-    "mel_filterbank",
     "resample",
     "resampled_length",
     "resampled_lengths",

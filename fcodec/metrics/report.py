@@ -1,13 +1,16 @@
 """RESULTS.md, regenerated from the score summaries of an experiment.
 
-Rows are discovered as ``<exp_dir>/stage*/score/<test_set>/summary.json`` (stage0 = the pretrained or base model,
-stage1..3 the trained ones). One table per test set and language, one row per stage. Everything in the file
-comes from those summaries plus the command, the date and the environment passed in, so the same summaries
-always give the same tables.
+Rows are discovered as ``<exp_dir>/stage*/score/<judge>/<test_set>/summary.json`` (stage0 = the pretrained or base
+model, stage1..3 the trained ones; ``<judge>`` the ASR judge's name). One table per test set, language and judge,
+one row per stage; the paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with
+two or more judges a last table puts their error rates side by side. Everything in the file comes from those
+summaries plus the command, the date and the environment passed in, so the same summaries always give the same
+tables.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -21,9 +24,14 @@ PathLike = Union[str, os.PathLike]
 @dataclass(frozen=True)
 class StageScore:
     stage: str  # "stage0"
+    judge: str  # "small", the judge's score folder
     test_set: str
     path: Path
     summary: Dict[str, Any]
+
+    @property
+    def paper_comparable(self) -> bool:
+        return bool(self.summary.get("asr", {}).get("paper_comparable"))
 
     @property
     def stage_index(self) -> int:
@@ -32,16 +40,21 @@ class StageScore:
 
 
 def find_summaries(exp_dir: PathLike) -> List[StageScore]:
-    """All ``stage*/score/<set>/summary.json`` under ``exp_dir``, by test set then stage number."""
+    """All ``stage*/score/<judge>/<set>/summary.json`` under ``exp_dir``, by test set, stage number, then judge."""
     scores = []
-    for path in Path(exp_dir).glob("stage*/score/*/summary.json"):
+    for path in Path(exp_dir).glob("stage*/score/*/*/summary.json"):
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a readable score summary: {exc}") from exc
-        scores.append(StageScore(stage=path.parent.parent.parent.name, test_set=path.parent.name, path=path,
-                                 summary=summary))
-    return sorted(scores, key=lambda s: (s.test_set, s.stage_index, s.stage))
+        scores.append(StageScore(stage=path.parents[3].name, judge=path.parents[1].name, test_set=path.parent.name,
+                                 path=path, summary=summary))
+    old_layout = sorted(Path(exp_dir).glob("stage*/score/*/summary.json"))
+    if old_layout:
+        logging.warning("%d score summaries in the layout before judges had folders (e.g. %s) are left out: "
+                        "score them again (stage 8 writes stage*/score/<judge>/<test_set>/)", len(old_layout),
+                        old_layout[0])
+    return sorted(scores, key=lambda s: (s.test_set, s.stage_index, s.stage, s.judge))
 
 
 def summary_value(block: Dict[str, Any], *keys: str) -> Optional[float]:
@@ -108,12 +121,55 @@ def _table(rows: Sequence[List[str]], rate_name: str) -> List[str]:
     return lines
 
 
-def _groups(scores: Sequence[StageScore]) -> Dict[Tuple[str, str], List[StageScore]]:
-    groups: Dict[Tuple[str, str], List[StageScore]] = {}
-    for score in scores:
+def _groups(scores: Sequence[StageScore]) -> Dict[Tuple[str, str], Dict[str, List[StageScore]]]:
+    """(test set, language) -> judge -> rows by stage; judges in :func:`judges_of`'s order (paper-comparable first)."""
+    order = {judge: index for index, judge in enumerate(judges_of(scores))}
+    groups: Dict[Tuple[str, str], Dict[str, List[StageScore]]] = {}
+    for score in sorted(scores, key=lambda s: (order[s.judge], s.stage_index, s.stage)):
         for language in sorted(score.summary.get("languages", {})):
-            groups.setdefault((score.test_set, language), []).append(score)
-    return groups
+            groups.setdefault((score.test_set, language), {}).setdefault(score.judge, []).append(score)
+    return dict(sorted(groups.items()))
+
+
+def _judge_role(members: Sequence[StageScore]) -> str:
+    if all(s.paper_comparable for s in members):
+        return "paper-comparable"
+    if any(s.summary.get("asr", {}).get("random_test_model") for s in members):
+        return "tiny random test model"
+    return "independent"
+
+
+def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_name: str) -> List[str]:
+    """One row per stage: each judge's paper-protocol error and error against the ground truth, and each other
+    judge's paper-protocol error over the first judge's, the paper-comparable one when it scored
+    (evaluation-protocols.md section 7: at most 1.5, and not growing from stage to stage)."""
+    judges = list(by_judge)
+    paper, others = judges[0], judges[1:]
+    headers = (["stage", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]
+               + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
+               + [f"d{rate_name} paper {j} / {paper}" for j in others])
+    rows: Dict[str, Dict[str, StageScore]] = {}
+    for judge, members in by_judge.items():
+        for score in members:
+            rows.setdefault(score.stage, {})[judge] = score
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    for stage in sorted(rows, key=lambda name: next(iter(rows[name].values())).stage_index):
+        cells = rows[stage]
+        any_score = next(iter(cells.values()))
+
+        def value(judge: str, *keys: str) -> Optional[float]:
+            score = cells.get(judge)
+            return summary_value(score.summary["languages"][language], *keys) if score else None
+
+        d_err = {j: value(j, "paper", "d_err_pct") for j in judges}
+        row = [stage, _fmt_number(summary_value(any_score.summary, "bitrate"))]
+        row += [_fmt(d_err[j], 2) for j in judges]
+        row += [_fmt(value(j, "vs_truth", "reconstruction", "rate_pct"), 2) for j in judges]
+        for judge in others:
+            ratio = d_err[judge] / d_err[paper] if d_err[judge] is not None and d_err[paper] else None
+            row.append(_fmt(ratio, 2))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def render_results(scores: Sequence[StageScore], *, command: str, date: str, environment: Dict[str, str],
@@ -121,7 +177,7 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
     """The text of RESULTS.md for ``scores``."""
     lines = ["# Results", "",
              f"Regenerated by `{command}` on {date} from the score summaries "
-             f"(`stage*/score/<test_set>/summary.json`); edits by hand are overwritten.", ""]
+             f"(`stage*/score/<judge>/<test_set>/summary.json`); edits by hand are overwritten.", ""]
     if not scores:
         return "\n".join(lines + ["No score summaries found.", ""])
     if any(s.summary.get("asr", {}).get("random_test_model") for s in scores):
@@ -133,44 +189,70 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         "err(GT, recon) − err(GT, orig); **vs GT** = corpus-level error against the ground truth. "
         "PESQ (wide band), STOI, SI-SDR, mel and STFT distance at 16 kHz after delay alignment. "
         "**halluc.** = utterances whose reconstruction transcript inserts more than half the reference length. "
-        "**scored / failed** = test cuts without / with a failure (reasons in `score/<set>/failed.tsv`). "
+        "**scored / failed** = test cuts without / with a failure (reasons in `score/<judge>/<set>/failed.tsv`). "
         "Text normalisation: English with Whisper's EnglishTextNormalizer, words; Mandarin with OpenCC t2s, "
         "digits read as Chinese numerals, punctuation and spaces removed, characters "
-        "(an embedded Latin word is one unit).", ""]
-    for (test_set, language), members in _groups(scores).items():
-        rate_name = members[0].summary["languages"][language].get("rate_name", "WER")
+        "(an embedded Latin word is one unit).", "",
+        "Judges: one table per ASR judge. **Paper-comparable** = Whisper-small with its published weights, the "
+        "judge of the FocalCodec papers: only its d{WER,CER} paper compares with their numbers. Any other judge is "
+        "**independent**: a codec trained with a Whisper-small ASR loss can learn artefacts that Whisper-small "
+        "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
+        "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
+        "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
+        "stage to stage). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", ""]
+    for (test_set, language), by_judge in _groups(scores).items():
+        first = next(iter(by_judge.values()))[0]
+        rate_name = first.summary["languages"][language].get("rate_name", "WER")
         lines += [f"## {test_set} ({language})", ""]
-        judges = sorted({s.summary.get("asr", {}).get("judge", "unknown") for s in members})
-        lines.append(f"ASR judge: {judges[0]}" if len(judges) == 1 else
-                     "ASR judges differ between rows, so the rows are not comparable: " + "; ".join(judges))
-        lines.append("")
-        lines += _table([_row(s, language) for s in members], rate_name)
-        lines.append("")
+        for judge, members in by_judge.items():
+            lines += [f"### Judge `{judge}` ({_judge_role(members)})", ""]
+            descriptions = sorted({s.summary.get("asr", {}).get("judge", "unknown") for s in members})
+            lines.append(f"ASR judge: {descriptions[0]}" if len(descriptions) == 1 else
+                         "ASR judges differ between rows, so the rows are not comparable: " + "; ".join(descriptions))
+            lines.append("")
+            lines += _table([_row(s, language) for s in members], rate_name)
+            lines.append("")
+        if len(by_judge) > 1:
+            lines += ["### Judges side by side", ""]
+            lines += _side_by_side(by_judge, language, rate_name)
+            lines.append("")
+        members = [s for rows in by_judge.values() for s in rows]
         mos_notes = sorted({s.summary.get("mos", {}).get("skipped", "") for s in members} - {""})
         lines += [f"{note}" for note in mos_notes]
-        models = [f"{s.stage}: {s.summary.get('model') or 'unknown model'}" for s in members]
-        lines += ["Models: " + "; ".join(models) + ".", ""]
+        models = {s.stage: s.summary.get("model") or "unknown model"
+                  for s in sorted(members, key=lambda s: (s.stage_index, s.stage))}
+        lines += ["Models: " + "; ".join(f"{stage}: {model}" for stage, model in models.items()) + ".", ""]
     if plot_name:
         lines += [f"![error and quality against bitrate]({plot_name})", ""]
     lines += ["## Environment", "", "```"]
     lines += [f"{key}: {value}" for key, value in environment.items()]
     scored_with = sorted({s.summary.get("environment", {}).get("git", "unknown") for s in scores})
     lines += [f"scored at git: {', '.join(scored_with)}", "```", ""]
-    commands = [f"{s.stage}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
+    commands = [f"{s.stage}/{s.judge}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
                 for s in scores]
     lines += ["Score commands:", ""] + [f"- {c}" for c in commands] + [""]
     return "\n".join(lines)
 
 
 def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], command: str,
-                  date: Optional[str] = None, environment: Optional[Dict[str, str]] = None) -> List[StageScore]:
-    """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used."""
+                  date: Optional[str] = None, environment: Optional[Dict[str, str]] = None,
+                  judges: Optional[Sequence[str]] = None) -> List[StageScore]:
+    """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used. ``judges``: only the score
+    folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files)."""
     import datetime
 
     from fcodec.metrics.environment import environment_info
     from fcodec.utils.io import atomic_write_text
 
     scores = find_summaries(exp_dir)
+    if judges is not None:
+        left_out = sorted({s.judge for s in scores} - set(judges))
+        if left_out:
+            logging.info("judges not asked for, left out of %s: %s", out, ", ".join(left_out))
+        missing = sorted(set(judges) - {s.judge for s in scores})
+        if missing:
+            logging.warning("no score summaries of the judges %s under %s", ", ".join(missing), exp_dir)
+        scores = [s for s in scores if s.judge in judges]
     plot_name = None
     if plot is not None and scores:
         from fcodec.metrics.plot import plot_results
@@ -187,3 +269,18 @@ def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], co
 
 def languages_of(scores: Iterable[StageScore]) -> List[str]:
     return sorted({language for s in scores for language in s.summary.get("languages", {})})
+
+
+def judges_of(scores: Iterable[StageScore]) -> List[str]:
+    """The judges' names: those paper-comparable in every summary first, then the others, each group by name."""
+    flags: Dict[str, bool] = {}
+    for s in scores:
+        flags[s.judge] = flags.get(s.judge, True) and s.paper_comparable
+    return sorted(flags, key=lambda judge: (not flags[judge], judge))
+
+
+def reference_judge(scores: Iterable[StageScore]) -> Optional[str]:
+    """The judge that the plot shows and the side-by-side ratios divide by: the paper-comparable one (Whisper-small)
+    when it scored, else the first by name; None without scores."""
+    judges = judges_of(scores)
+    return judges[0] if judges else None

@@ -1,7 +1,8 @@
-"""Score one decode directory: ASR under both protocols, signal metrics, MOS when available.
+"""Score one decode directory with one or more ASR judges: ASR under both protocols, signal metrics, MOS.
 
-Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and writes
-``<stage_dir>/score/<test_set>/``:
+Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and writes,
+for each judge, ``<stage_dir>/score/<judge>/<test_set>/`` (``<judge>``: :func:`fcodec.metrics.transcribe.judge_label`,
+e.g. ``small``, ``large-v3``):
 
     summary.json                         every aggregate (what RESULTS.md is built from)
     utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics
@@ -10,15 +11,22 @@ Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.met
     wer-summary-<set>.txt                recon_vs_gt and orig_vs_gt (predecessor protocol)
     .done
 
+The judges run one after the other (one Whisper in memory at a time). The signal metrics and MOS do not depend
+on the judge: they are computed once, in a process pool while the first judge transcribes, and written into every
+judge's files.
+
 Nothing disappears silently. A cut that failed to decode, has no reconstruction, or has unreadable audio is
 failed for every metric; one without a usable reference text, language or original transcript is failed for
-the ASR metrics; a metric that cannot be computed on a pair (PESQ on 0.2 s) is failed for that metric. Each
-failure is a row of failed.tsv, and summary.json counts the cuts with at least one failure.
+the ASR metrics (an empty transcript of the original fails only for the judge that heard nothing); a metric that
+cannot be computed on a pair (PESQ on 0.2 s) is failed for that metric. Each failure is a row of failed.tsv, and
+summary.json counts the cuts with at least one failure.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
+import gc
 import logging
 import math
 import multiprocessing
@@ -34,6 +42,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
+from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.metrics import asr_protocols, decode_format
 from fcodec.metrics.asr_protocols import UtteranceUnits
 from fcodec.metrics.environment import environment_info
@@ -53,8 +62,8 @@ SUMMARY = "summary.json"
 class ScoreConfig:
     ref_cuts: Path
     decode_dir: Path
-    out_dir: Path
-    asr_model: str
+    out_dir: Path  # the score root: judge j's files go to <out_dir>/<label of j>/<test_set>/
+    asr_models: Sequence[str]  # the judges: published names or checkpoint files, with distinct labels
     test_set: Optional[str] = None  # default: the decode directory's name
     cache_dir: Optional[Path] = None  # default: see default_cache_dir
     nj: int = 2  # signal-metric worker processes; 0 computes them in this process
@@ -69,6 +78,26 @@ class ScoreConfig:
 
 
 @dataclass
+class JudgeTexts:
+    """One judge's raw transcripts of an utterance, and why it cannot be ASR-scored by this judge (if so)."""
+    original: Optional[str] = None
+    recon: Optional[str] = None
+    failure: Optional[str] = None
+
+
+@dataclass
+class JudgeRecord:
+    """What a summary says about the judge after its pass (the model itself is released)."""
+    label: str
+    description: str
+    identity: Dict[str, Any]
+    random_test_model: bool
+    paper_comparable: bool
+    cache: str
+    cache_hits: int
+
+
+@dataclass
 class Utterance:
     cut_id: str
     language: str
@@ -80,7 +109,8 @@ class Utterance:
     recon_text: Optional[str] = None
     signal: Optional[SignalScores] = None
     mos: Dict[str, float] = field(default_factory=dict)
-    failures: List[Tuple[str, str]] = field(default_factory=list)  # (what, reason)
+    failures: List[Tuple[str, str]] = field(default_factory=list)  # (what, reason), whatever the judge
+    asr: Dict[str, JudgeTexts] = field(default_factory=dict)  # judge label -> its transcripts
 
     def fail(self, what: str, reason: str) -> None:
         self.failures.append((what, reason))
@@ -96,26 +126,25 @@ class Utterance:
 
 
 def default_cache_dir(out_dir: Path) -> Path:
-    """``exp/<tag>/asr_cache`` for the recipe layout ``exp/<tag>/stageN/score/<set>``, else ``<out_dir>/asr_cache``:
-    the original audio's transcripts are shared by all stages of an experiment."""
+    """``exp/<tag>/asr_cache`` for the recipe layout ``exp/<tag>/stageN/score``, else ``<out_dir>/asr_cache``: the
+    original audio's transcripts are shared by all stages of an experiment (one file per test set and judge)."""
     out_dir = Path(out_dir)
-    if out_dir.parent.name == "score" and out_dir.parent.parent.name.startswith("stage"):
-        return out_dir.parent.parent.parent / "asr_cache"
+    if out_dir.name == "score" and out_dir.parent.name.startswith("stage"):
+        return out_dir.parent.parent / "asr_cache"
     return out_dir / "asr_cache"
 
 
+def judge_dir(out_dir: Path, label: str, test_set: str) -> Path:
+    """Where one judge's score files of one test set go."""
+    return Path(out_dir) / label / test_set
+
+
 def load_audio_16k(cut, what: str) -> np.ndarray:
-    """Mono float32 audio of ``cut`` at 16 kHz; a clear error naming the file when it cannot be read."""
+    """Mono float32 audio of ``cut`` at 16 kHz; a ValueError naming ``what`` and the file when it is unusable."""
     try:
-        audio = cut.resample(SAMPLE_RATE).load_audio() if cut.sampling_rate != SAMPLE_RATE else cut.load_audio()
-    except Exception as exc:
-        sources = [s.source for s in cut.recording.sources] if getattr(cut, "recording", None) else []
-        raise ValueError(f"unreadable {what} audio {sources}: {type(exc).__name__}: {exc}") from exc
-    audio = np.asarray(audio, dtype=np.float32)
-    audio = audio.mean(axis=0) if audio.ndim == 2 else audio.reshape(-1)
-    if audio.size == 0:
-        raise ValueError(f"empty {what} audio")
-    return audio
+        return read_mono(cut, SAMPLE_RATE)
+    except AudioReadError as exc:
+        raise ValueError(f"{exc.reason} {what} audio: {exc.source}: {exc.detail}") from exc
 
 
 @contextlib.contextmanager
@@ -180,66 +209,124 @@ def _collect_utterances(ref_cuts: Sequence[Any], decoded: decode_format.DecodeOu
     return utts
 
 
-def _run(config: ScoreConfig, utts: List[Utterance], judge, cache, mos) -> None:
+def _run(config: ScoreConfig, utts: List[Utterance], mos) -> List[JudgeRecord]:
+    """Every judge's pass over the live utterances; the first pass also feeds the signal pool and MOS."""
     max_delay = int(round(config.max_delay_ms * SAMPLE_RATE / 1000.0))
     by_id = {utt.cut_id: utt for utt in utts}
     live = [utt for utt in utts if not utt.dead]
     chunk_size = max(config.batch_size, 1)
+    records = []
     with signal_pool(config.nj) as pool:
         pending = []
-        for start in tqdm(range(0, len(live), chunk_size), desc=f"scoring {config.test_set}", unit="batch"):
-            chunk = []
-            for utt in live[start:start + chunk_size]:
-                try:
-                    original = load_audio_16k(utt.ref_cut, "original")
-                    recon = load_audio_16k(utt.recon_cut, "reconstruction")
-                except ValueError as exc:
-                    utt.fail("audio", str(exc))
-                    continue
-                chunk.append((utt, original, recon))
-                if pool is None:
-                    utt.signal = score_pair(original, recon, max_delay)
-                else:
-                    pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
-            _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
-            if mos is not None:
-                for utt, original, recon in chunk:
-                    utt.mos = {"original": mos.predict(original), "reconstruction": mos.predict(recon)}
-            while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
-                cut_id, scores = pending.pop(0).result()
-                by_id[cut_id].signal = scores
+        for number, spec in enumerate(config.asr_models):
+            first = number == 0
+            judge, cache = _load_judge(config, spec)
+            for start in tqdm(range(0, len(live), chunk_size), desc=f"scoring {config.test_set} ({judge.label})",
+                              unit="batch"):
+                chunk = []
+                for utt in live[start:start + chunk_size]:
+                    if not first and not utt.asr_ok:
+                        continue  # later judges only transcribe
+                    try:
+                        original = load_audio_16k(utt.ref_cut, "original")
+                        recon = load_audio_16k(utt.recon_cut, "reconstruction")
+                    except ValueError as exc:
+                        utt.fail("audio", str(exc))
+                        continue
+                    chunk.append((utt, original, recon))
+                    if not first:
+                        continue
+                    if pool is None:
+                        utt.signal = score_pair(original, recon, max_delay)
+                    else:
+                        pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
+                _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
+                if first and mos is not None:
+                    for utt, original, recon in chunk:
+                        utt.mos = {"original": mos.predict(original), "reconstruction": mos.predict(recon)}
+                while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
+                    cut_id, scores = pending.pop(0).result()
+                    by_id[cut_id].signal = scores
+            cache.save()
+            records.append(_judge_record(judge, cache))
+            _release(judge)
         for result in pending:
             cut_id, scores = result.result()
             by_id[cut_id].signal = scores
-    cache.save()
     for utt in utts:
         if utt.signal is not None:
             for metric, reason in utt.signal.failures.items():
                 utt.fail(metric, reason)
-        if utt.asr_ok and utt.original_text is not None:
-            if not text_units(normalize_text(utt.original_text, utt.language), utt.language):
-                utt.fail("asr", "empty transcript of the original audio (the judge heard nothing)")
+        for texts in utt.asr.values():
+            if texts.original is not None and not text_units(normalize_text(texts.original, utt.language),
+                                                             utt.language):
+                texts.failure = "empty transcript of the original audio (the judge heard nothing)"
+    return records
+
+
+def _load_judge(config: ScoreConfig, spec: str):
+    from fcodec.metrics.transcribe import WhisperJudge
+    from fcodec.metrics.transcript_cache import TranscriptCache
+
+    prompts = {"zh": config.zh_prompt} if config.zh_prompt else {}
+    judge = WhisperJudge(spec, device=config.device, batch_size=config.batch_size, prompts=prompts,
+                         **({} if config.max_tokens_per_second is None
+                            else {"max_tokens_per_second": config.max_tokens_per_second}))
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
+    cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
+    logging.info("%s: judge %s%s", config.test_set, judge.description,
+                 " (paper-comparable)" if judge.is_paper_judge else "")
+    return judge, cache
+
+
+def _judge_record(judge, cache) -> JudgeRecord:
+    return JudgeRecord(label=judge.label, description=judge.description, identity=judge.identity,
+                       random_test_model=judge.is_random_test_model, paper_comparable=judge.is_paper_judge,
+                       cache=str(cache.path), cache_hits=cache.hits)
+
+
+def _release(judge) -> None:
+    """Free the judge's weights before the next one loads (large-v3 is about 6 GB in float32)."""
+    device = judge.device
+    del judge.model
+    gc.collect()
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
 
 
 def _transcribe_chunk(chunk: Sequence[Tuple[Utterance, np.ndarray, np.ndarray]], judge, cache) -> None:
     audios, languages, targets = [], [], []
     for utt, original, recon in chunk:
-        utt.original_text = cache.get(utt.cut_id, utt.duration)
-        if utt.original_text is None:
+        texts = utt.asr.setdefault(judge.label, JudgeTexts())
+        texts.original = cache.get(utt.cut_id, utt.duration)
+        if texts.original is None:
             audios.append(original)
             languages.append(utt.language)
-            targets.append((utt, "original"))
+            targets.append((texts, utt, "original"))
         audios.append(recon)
         languages.append(utt.language)
-        targets.append((utt, "recon"))
+        targets.append((texts, utt, "recon"))
     if not audios:
         return
-    for (utt, which), text in zip(targets, judge.transcribe(audios, languages)):
+    for (texts, utt, which), text in zip(targets, judge.transcribe(audios, languages)):
         if which == "original":
-            utt.original_text = text
+            texts.original = text
             cache.put(utt.cut_id, utt.duration, text)
         else:
-            utt.recon_text = text
+            texts.recon = text
+
+
+def _judge_view(utts: Sequence[Utterance], label: str) -> List[Utterance]:
+    """The utterances as one judge sees them: its transcripts, and its own ASR failure added to the common ones."""
+    view = []
+    for utt in utts:
+        texts = utt.asr.get(label, JudgeTexts())
+        failures = list(utt.failures) + ([("asr", texts.failure)] if texts.failure else [])
+        view.append(dataclasses.replace(utt, original_text=texts.original, recon_text=texts.recon,
+                                        failures=failures))
+    return view
 
 
 def _units(text: str, language: str) -> List[str]:
@@ -314,50 +401,60 @@ def _utterance_rows(utts: Sequence[Utterance]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score(config: ScoreConfig) -> Dict[str, Any]:
-    """Score ``config.decode_dir`` against ``config.ref_cuts``; write the score directory; return the summary."""
+def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
+    """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
+    judge's score directory; return ``{judge label: summary}``."""
     from lhotse import CutSet
 
     from fcodec.metrics.mos import find_mos_predictor
-    from fcodec.metrics.transcribe import WhisperJudge
-    from fcodec.metrics.transcript_cache import TranscriptCache
+    from fcodec.metrics.transcribe import judge_label
 
     config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
     config.test_set = config.test_set or config.decode_dir.name
+    labels = [judge_label(spec) for spec in config.asr_models]
+    if not labels:
+        raise ValueError("no ASR judge given")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two judges would share a score folder: {list(config.asr_models)} are named {labels} "
+                         "(a judge is named after its published name or its checkpoint file without .pt)")
     if not Path(config.ref_cuts).is_file():
         raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
     ref_cuts = list(CutSet.from_file(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
-    (config.out_dir / ".done").unlink(missing_ok=True)
+    for label in labels:
+        out = judge_dir(config.out_dir, label, config.test_set)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / ".done").unlink(missing_ok=True)
 
-    prompts = {"zh": config.zh_prompt} if config.zh_prompt else {}
-    judge = WhisperJudge(config.asr_model, device=config.device, batch_size=config.batch_size, prompts=prompts,
-                         **({} if config.max_tokens_per_second is None
-                            else {"max_tokens_per_second": config.max_tokens_per_second}))
-    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
-    cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
     mos, mos_skip_reason = find_mos_predictor(config.mos_model)
     if mos is None:
         logging.info(mos_skip_reason)
-    logging.info("scoring %s (%d cuts) with judge %s", config.decode_dir, len(ref_cuts), judge.description)
+    logging.info("scoring %s (%d cuts) with the judges %s", config.decode_dir, len(ref_cuts), ", ".join(labels))
 
     utts = _collect_utterances(ref_cuts, decoded)
     with _torch_threads_beside_pool(config):
-        _run(config, utts, judge, cache, mos)
+        records = _run(config, utts, mos)
+    date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
+                                       mos.name if mos is not None else None, mos_skip_reason, date)
+            for record in records}
 
+
+def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord, decode_summary: Dict[str, Any],
+                 mos_name: Optional[str], mos_skip_reason: str, date: str) -> Dict[str, Any]:
+    out_dir = judge_dir(config.out_dir, judge.label, config.test_set)
     groups: Dict[str, List[Utterance]] = defaultdict(list)
     for utt in utts:
         groups[utt.language].append(utt)
     languages = {}
     for language, members in sorted(groups.items()):
         set_name = config.test_set if len(groups) == 1 else f"{config.test_set}_{language}"
-        languages[language] = _language_summary(language, members, config.out_dir, set_name, mos is not None)
+        languages[language] = _language_summary(language, members, out_dir, set_name, mos_name is not None)
 
     failures = [(u.cut_id, what, reason) for u in utts for what, reason in u.failures]
-    atomic_write_text(config.out_dir / "failed.tsv",
+    atomic_write_text(out_dir / "failed.tsv",
                       "cut_id\twhat\treason\n" + "".join(f"{c}\t{w}\t{' '.join(r.split())}\n" for c, w, r in failures))
-    atomic_write_text(config.out_dir / "utterances.tsv", _utterance_rows(utts))
+    atomic_write_text(out_dir / "utterances.tsv", _utterance_rows(utts))
     reasons: Dict[str, int] = defaultdict(int)
     for _, what, _ in failures:
         reasons[what] += 1
@@ -366,27 +463,28 @@ def score(config: ScoreConfig) -> Dict[str, Any]:
         "test_set": config.test_set,
         "ref_cuts": str(config.ref_cuts),
         "decode_dir": str(config.decode_dir),
-        **{key: decoded.summary.get(key) for key in ("frame_rate", "bitrate", "tokens_per_second", "model")},
+        **{key: decode_summary.get(key) for key in ("frame_rate", "bitrate", "tokens_per_second", "model")},
         "num_cuts": len(utts),
         "num_scored": len(utts) - num_failed,
         "num_failed": num_failed,
         "failures_by_metric": dict(sorted(reasons.items())),
-        "asr": {"judge": judge.description, "identity": judge.identity, "random_test_model": judge.is_random_test_model,
-                "cache": str(cache.path), "cache_hits": cache.hits},
-        "mos": {"model": mos.name} if mos is not None else {"skipped": mos_skip_reason},
+        "asr": {"label": judge.label, "judge": judge.description, "identity": judge.identity,
+                "paper_comparable": judge.paper_comparable, "random_test_model": judge.random_test_model,
+                "cache": judge.cache, "cache_hits": judge.cache_hits},
+        "mos": {"model": mos_name} if mos_name is not None else {"skipped": mos_skip_reason},
         "signal_options": {"sample_rate": SAMPLE_RATE, "max_delay_ms": config.max_delay_ms},
         "languages": languages,
         "command": config.command or " ".join(sys.argv),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "date": date,
         "environment": environment_info(),
     }
-    atomic_write_json(config.out_dir / SUMMARY, _finite(summary))
-    decode_format.mark_done(config.out_dir)
+    atomic_write_json(out_dir / SUMMARY, _finite(summary))
+    decode_format.mark_done(out_dir)
     for language, block in languages.items():
-        logging.info("%s [%s]: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed", config.test_set,
-                     language, block["rate_name"], block["paper"]["d_err_pct"], block["rate_name"],
-                     block["predecessor"]["d_err_mean_pct"], block["num_cuts"] - block["num_failed"],
-                     block["num_failed"])
+        logging.info("%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
+                     config.test_set, language, judge.label, block["rate_name"], block["paper"]["d_err_pct"],
+                     block["rate_name"], block["predecessor"]["d_err_mean_pct"],
+                     block["num_cuts"] - block["num_failed"], block["num_failed"])
     return summary
 
 

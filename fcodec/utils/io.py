@@ -65,3 +65,21 @@ def atomic_torch_save(obj: Any, path: PathLike) -> Path:
             torch.save(obj, f)
 
     return atomic_write(path, write)
+
+
+def hash_file(path: PathLike, digest: Any = None, chunk: int = 1 << 22) -> Any:
+    """Feed the bytes of ``path`` to ``digest`` (a hashlib object; default a new sha256) in chunks; return it.
+
+    Chunked, so a multi-GB checkpoint is hashed without being read into memory."""
+    import hashlib
+
+    digest = hashlib.sha256() if digest is None else digest
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest
+
+
+def file_sha256(path: PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    return hash_file(path).hexdigest()

@@ -6,11 +6,18 @@ Both the ASR loss and the ASR judge of scoring load Whisper through :func:`load_
 """
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
+
+from fcodec.utils.io import file_sha256
+
+logger = logging.getLogger(__name__)
 
 TINY_DIMS = dict(
     n_mels=80,
@@ -26,12 +33,72 @@ TINY_DIMS = dict(
 )
 
 
+def whisper_cache_dir() -> Path:
+    """openai-whisper's own download folder (``$XDG_CACHE_HOME/whisper``, default ``~/.cache/whisper``)."""
+    return Path(os.getenv("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "whisper"
+
+
+def published_sha256(name: str) -> str:
+    """The sha256 of a published Whisper checkpoint (openai-whisper's download URL carries it)."""
+    import whisper
+
+    return whisper._MODELS[name].split("/")[-2]
+
+
+def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None,
+                     filename: Optional[str] = None) -> Path:
+    """Put the published checkpoint ``name`` at ``<root>/<filename>`` (default: whisper's cache folder and the
+    URL's file name, as openai-whisper names it) and return the path.
+
+    A file already there is kept when its sha256 is the published one. Otherwise openai-whisper downloads the
+    checkpoint (and checks its sha256) into a temporary folder inside ``root``, and only a complete, verified file
+    is renamed into place: a download that is killed or fails leaves no ``<filename>`` behind, only a temporary
+    folder, which the next call removes. (openai-whisper alone writes straight into the final file, so a killed
+    download of large-v3, about 3 GB, would leave a partial file that looks fetched.)
+    """
+    import whisper
+
+    if name not in whisper._MODELS:
+        raise FileNotFoundError(f"{name!r} is not a published Whisper name ({whisper.available_models()})")
+    url = whisper._MODELS[name]
+    root = Path(root) if root is not None else whisper_cache_dir()
+    target = root / (filename or os.path.basename(url))
+    expected = published_sha256(name)
+    if target.is_file():
+        if file_sha256(target) == expected:
+            return target
+        logger.warning("%s is there but its sha256 is not the published one (an interrupted download?); "
+                       "fetching it again", target)
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.download-"
+    for stale in root.glob(prefix + "*"):  # what a killed download left behind
+        logger.info("removing %s, left by an interrupted download", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    try:
+        logger.info("downloading Whisper %s from %s into %s", name, url, target)
+        try:
+            downloaded = whisper._download(url, str(partial), in_memory=False)  # raises on a sha256 mismatch
+        except OSError as exc:  # urllib errors are OSErrors: no network, proxy, DNS
+            raise RuntimeError(
+                f"Whisper model {name!r} could not be downloaded from {url} ({exc}). Copy {target.name} into "
+                f"{root} on a machine with access, or pass the path of a local checkpoint."
+            ) from exc
+        except RuntimeError as exc:
+            raise RuntimeError(f"Whisper model {name!r} from {url}: {exc}") from exc
+        os.replace(downloaded, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
 def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
-                 download_root: Optional[str] = None):
+                 download_root: Optional[Union[str, os.PathLike]] = None):
     """Return a ``whisper.model.Whisper`` in eval mode, float32.
 
     ``name_or_path`` is a local checkpoint file or one of ``whisper.available_models()``; names are fetched into
-    ``download_root`` (default ``~/.cache/whisper``) when missing, and a failed fetch says where to put the file.
+    ``download_root`` (default ``~/.cache/whisper``) when missing (:func:`download_whisper`), and a failed fetch
+    says where to put the file.
     """
     import whisper
 
@@ -41,24 +108,18 @@ def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch
             f"Whisper model {name!r} is neither a file nor one of the published names "
             f"{whisper.available_models()}"
         )
-    if os.path.isfile(name):
-        try:
-            model = whisper.load_model(name, device=device)
-        except Exception as exc:  # torch's own message names no file and suggests weights_only=False: never that
-            raise RuntimeError(
-                f"cannot load the Whisper checkpoint {name}: {type(exc).__name__}: {str(exc).splitlines()[0]}. "
-                "It is truncated, corrupt, or not in openai-whisper's format ({'dims': ..., 'model_state_dict': ...}); "
-                "delete it and fetch it again (python -m fcodec.bin.fetch_whisper)."
-            ) from exc
-        return model.float().eval()
+    published = not os.path.isfile(name)
+    path = str(download_whisper(name, download_root)) if published else name
     try:
-        model = whisper.load_model(name, device=device, download_root=download_root)
-    except OSError as exc:  # urllib errors are OSErrors: no network, proxy, DNS
-        root = download_root or os.path.join(os.getenv("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "whisper")
+        model = whisper.load_model(path, device=device)
+    except Exception as exc:  # torch's own message names no file and suggests weights_only=False: never that
         raise RuntimeError(
-            f"Whisper model {name!r} is not in {root} and could not be downloaded ({exc}). "
-            f"Copy {name}.pt into {root} on a machine with access, or pass the path of a local checkpoint."
+            f"cannot load the Whisper checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}. "
+            "It is truncated, corrupt, or not in openai-whisper's format ({'dims': ..., 'model_state_dict': ...}); "
+            "delete it and fetch it again (python -m fcodec.bin.fetch_whisper)."
         ) from exc
+    if published and name in whisper._ALIGNMENT_HEADS:  # what whisper.load_model(name) sets (for word timestamps)
+        model.set_alignment_heads(whisper._ALIGNMENT_HEADS[name])
     return model.float().eval()
 
 

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 MINI = REPO / "egs" / "mini_bilingual" / "codec1"
 STAGES = {"stage0": (50.0, 550.0), "stage1": (50.0, 550.0), "stage2": (25.0, 275.0), "stage3": (12.5, 137.5)}
 SETS = ("test_aishell", "test_librispeech")
+JUDGES = ("tiny-random", "tiny-random-seed1")  # the mini recipe's --asr-judges
 
 
 class Recipe:
@@ -76,19 +77,39 @@ def test_every_stage_decodes_every_test_set(recipe):
     assert (recipe.work / "data" / "log" / "stage7.log").stat().st_size > 0
 
 
-def test_results_have_a_row_per_stage_and_the_plot(recipe):
+def rows_of(table: str):
+    return [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| stage")]
+
+
+def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
     text = recipe.results.read_text()
     assert "tiny random-weight Whisper: every number below is meaningless" in text
     for test_set, language in (("test_aishell", "zh"), ("test_librispeech", "en")):
         section = text.split(f"## {test_set} ({language})")[1].split("\n## ")[0]
-        rows = [line for line in section.splitlines() if line.startswith("| stage")]
-        assert [row.split("|")[1].strip() for row in rows] == ["stage", *STAGES], section
-        for row, (rate, bps) in zip(rows[1:], STAGES.values()):
-            cells = [c.strip() for c in row.split("|")[1:-1]]
-            assert float(cells[1]) == rate and float(cells[2]) == bps
-            assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
-        summary = json.loads((recipe.exp / "stage3" / "score" / test_set / "summary.json").read_text())
-        assert summary["languages"][language]["num_cuts"] == 12
+        # a table per judge (in name order: neither is the paper-comparable Whisper-small), then side by side
+        parts = section.split("\n### ")[1:]
+        assert [part.splitlines()[0] for part in parts] == [
+            f"Judge `{JUDGES[0]}` (tiny random test model)", f"Judge `{JUDGES[1]}` (tiny random test model)",
+            "Judges side by side"]
+        tables = [rows_of(part) for part in parts]
+        signal = []
+        for judge, rows in zip(JUDGES, tables[:2]):
+            assert [row[0] for row in rows] == ["stage", *STAGES], section
+            for cells, (rate, bps) in zip(rows[1:], STAGES.values()):
+                assert float(cells[1]) == rate and float(cells[2]) == bps
+                assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
+            signal.append([cells[7:12] for cells in rows[1:]])  # PESQ .. STFT dist
+            summary = json.loads((recipe.exp / "stage3" / "score" / judge / test_set / "summary.json").read_text())
+            assert summary["languages"][language]["num_cuts"] == 12 and summary["asr"]["label"] == judge
+            for name in STAGES:
+                directory = recipe.exp / name / "score" / judge / test_set
+                assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv",
+                                                               ".done", ".score.done"))
+        assert signal[0] == signal[1]  # the signal metrics do not depend on the judge
+        side = tables[2]
+        assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {JUDGES[1]} / {JUDGES[0]}"
+        assert [row[0] for row in side] == ["stage", *STAGES]
+    assert sorted(p.name for p in (recipe.exp / "stage1" / "score").iterdir()) == sorted(JUDGES)
     plot = recipe.work / "results.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10000
     assert "](results.png)" in text
@@ -98,7 +119,8 @@ def test_results_have_a_row_per_stage_and_the_plot(recipe):
 def test_a_rerun_does_nothing(recipe):
     before = recipe.snapshot()
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    assert out.text.count("is up to date") == 2 * 4 * 2 + 1  # decode and score of 4 models x 2 sets, RESULTS.md
+    # decode of 4 models x 2 sets, their scores by 2 judges, the 2 judges' files, RESULTS.md
+    assert out.text.count("is up to date") == 4 * 2 + 4 * 2 * 2 + 2 + 1
     assert recipe.snapshot() == before
 
 
@@ -123,6 +145,26 @@ def test_deleted_output_and_a_dead_decode_are_completed(recipe):
     assert {k for k in before if before[k] != after.get(k)} <= {str(p) for p in directory.rglob("*")}
     resumed = tokens(directory)
     assert resumed.keys() == clean.keys() and all(np.array_equal(resumed[k], clean[k]) for k in clean)
+
+
+def test_changing_the_judges_scores_only_the_new_one(recipe):
+    """A judge added is fetched and scores alone; the judges kept are not scored again; a judge dropped keeps its
+    files but leaves RESULTS.md; going back scores nothing and only rewrites RESULTS.md."""
+    def score_files(judge):
+        return {k: v for k, v in recipe.snapshot().items() if f"/score/{judge}/" in k}
+
+    kept, dropped, new = JUDGES[0], JUDGES[1], "tiny-random-seed2"
+    before = {judge: score_files(judge) for judge in JUDGES}
+    out = recipe.run("--stage", "8", "--stop-stage", "8", "--asr-judges", f"{kept} {new}")
+    assert out.text.count("Stage 8: scoring") == 4 * 2 and out.text.count(f"with the ASR judges {new} ->") == 4 * 2
+    assert f"Stage 8: Whisper {new}, an ASR judge of stage 8" in out.text
+    assert score_files(kept) == before[kept] and score_files(dropped) == before[dropped]
+    assert len(score_files(new)) == len(before[kept])
+    text = recipe.results.read_text()
+    assert f"### Judge `{new}`" in text and f"### Judge `{dropped}`" not in text and f"### Judge `{kept}`" in text
+    out = recipe.run("--stage", "8", "--stop-stage", "8")
+    assert "Stage 8: scoring" not in out.text and f"Stage 8: {recipe.results} and" in out.text
+    assert f"### Judge `{dropped}`" in recipe.results.read_text()
 
 
 def test_streaming_decoding_gives_the_offline_tokens(recipe):

@@ -2,6 +2,7 @@
 import csv
 import json
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,13 +47,16 @@ def scored_experiment(tmp_path_factory, tiny_whisper_path):
         (decode_dir / "wav" / "zh_unreadable.wav").write_bytes(b"this is not a wav file")
         # stage1 scores the signal metrics in a worker pool, stage2 in this process: results must agree
         score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir),
-                        "--out-dir", str(exp / stage / "score" / "test"), "--asr-model", str(tiny_whisper_path),
+                        "--out-dir", str(exp / stage / "score"), "--asr-models", str(tiny_whisper_path),
                         "--nj", "1" if stage == "stage1" else "0", "--batch-size", "4"])
     return exp
 
 
+JUDGE = "tiny-random"  # the label of tiny_whisper_path (tiny-random.pt)
+
+
 def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
-    out = scored_experiment / "stage1" / "score" / "test"
+    out = scored_experiment / "stage1" / "score" / JUDGE / "test"
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     failed = {(row["cut_id"], row["what"]): row["reason"] for row in read_tsv(out / "failed.tsv")}
     assert "CUDA out of memory" in failed[("zh_decode_failed", "decode")]
@@ -77,13 +81,14 @@ def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
 
 
 def test_score_outputs_and_metrics(scored_experiment):
-    out = scored_experiment / "stage1" / "score" / "test"
+    out = scored_experiment / "stage1" / "score" / JUDGE / "test"
     for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done", "wer-summary-test_zh.txt",
                  "recogs-test_en-recon_vs_orig.txt", "errs-test_en-orig_vs_gt.txt", "errs-test_zh-recon_vs_gt.txt"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["bitrate"] == 550.0 and summary["frame_rate"] == 50.0
-    assert summary["asr"]["random_test_model"] is True
+    assert summary["asr"]["random_test_model"] is True and summary["asr"]["label"] == JUDGE
+    assert summary["asr"]["paper_comparable"] is False
     assert "skipped" in summary["mos"] and "MOS skipped" in summary["mos"]["skipped"]
     zh = summary["languages"]["zh"]
     assert zh["unit"] == "char" and zh["rate_name"] == "CER"
@@ -97,8 +102,8 @@ def test_score_outputs_and_metrics(scored_experiment):
 
 
 def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_experiment):
-    stage1 = scored_experiment / "stage1" / "score" / "test"
-    stage2 = scored_experiment / "stage2" / "score" / "test"
+    stage1 = scored_experiment / "stage1" / "score" / JUDGE / "test"
+    stage2 = scored_experiment / "stage2" / "score" / JUDGE / "test"
     s1 = json.loads((stage1 / "summary.json").read_text(encoding="utf-8"))
     s2 = json.loads((stage2 / "summary.json").read_text(encoding="utf-8"))
     assert s1["asr"]["cache"] == s2["asr"]["cache"]
@@ -121,6 +126,7 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert "tiny random-weight Whisper: every number below is meaningless" in text
     assert "## test (en)" in text and "## test (zh)" in text
     zh_table = text[text.index("## test (zh)"):]
+    assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
     rows = [line for line in zh_table.splitlines() if line.startswith("| stage")]
     assert [row.split(" | ")[0] for row in rows] == ["| stage", "| stage1", "| stage2"]
     assert "| stage2 | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
@@ -129,12 +135,97 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
 
 
+def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp_path, tiny_whisper_path,
+                                                                              monkeypatch):
+    """Two tiny random Whispers with different seeds are two judges: a folder, a cache file and a table each;
+    the signal metrics, which do not depend on the judge, are computed once and written for both."""
+    from fcodec.metrics import scoring
+    from fcodec.metrics.plot import _series
+    from fcodec.metrics.report import find_summaries, reference_judge, summary_value
+    from fcodec.utils.whisper import make_tiny_whisper
+
+    other = make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed1.pt", seed=1)
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
+        ("zh_a", speechlike(1.4, 10), "今天天气很好", "zh"), ("en_b", speechlike(1.6, 11), "THE CAT SAT", "en"),
+        ("en_short", speechlike(0.2, 12), "SHORT", "en")])
+    exp = tmp_path / "exp"
+    calls = []
+    real_score_pair = scoring.score_pair
+    monkeypatch.setattr(scoring, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
+    judges = [str(tiny_whisper_path), str(other)]
+    for stage, bitrate in (("stage1", 550.0), ("stage2", 275.0)):
+        decode_dir = make_decode_dir(exp / stage / "decode" / "test", cuts, noisy, bitrate=bitrate,
+                                     frame_rate=bitrate / 11)
+        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
+                        str(exp / stage / "score"), "--asr-models", *judges, "--nj", "0", "--max-tokens-per-second", "3"])
+    assert len(calls) == 2 * 3  # once per stage and cut, not once per judge
+    summaries = {}
+    for judge in ("tiny-random", "tiny-random-seed1"):
+        out = exp / "stage1" / "score" / judge / "test"
+        assert all((out / name).is_file() for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
+        summaries[judge] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert summaries[judge]["asr"]["label"] == judge
+        stage2 = json.loads((exp / "stage2" / "score" / judge / "test" / "summary.json").read_text(encoding="utf-8"))
+        assert stage2["asr"]["cache_hits"] == 3  # each judge's own cache of the originals' transcripts
+    first, second = summaries["tiny-random"], summaries["tiny-random-seed1"]
+    assert first["asr"]["identity"]["sha256"] != second["asr"]["identity"]["sha256"]
+    assert first["asr"]["cache"] != second["asr"]["cache"]
+    assert sorted(p.name for p in (exp / "asr_cache").iterdir()) == sorted(
+        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name})
+    rows = [{r["cut_id"]: r for r in read_tsv(exp / "stage1" / "score" / j / "test" / "utterances.tsv")}
+            for j in summaries]
+    assert any(rows[0][c]["recon_transcript"] != rows[1][c]["recon_transcript"] for c in rows[0])  # two judges
+    for cut_id in rows[0]:
+        for metric in ("pesq", "stoi", "si_sdr", "mel_distance", "stft_distance"):
+            assert rows[0][cut_id][metric] == rows[1][cut_id][metric], (cut_id, metric)
+    assert first["languages"]["en"]["signal"] == second["languages"]["en"]["signal"]
+
+    out = tmp_path / "RESULTS.md"
+    report_cli.main(["--exp-dir", str(exp), "--out", str(out), "--plot", str(tmp_path / "rate.png")])
+    text = out.read_text(encoding="utf-8")
+    for language in ("en", "zh"):
+        section = text.split(f"## test ({language})")[1].split("\n## ")[0]
+        headings = [line for line in section.splitlines() if line.startswith("### ")]
+        assert headings == ["### Judge `tiny-random` (tiny random test model)",
+                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side"]
+        tables = [line for line in section.splitlines() if line.startswith("| stage |")]
+        assert len(tables) == 3 and "paper: tiny-random-seed1" in tables[2]
+        assert len([line for line in section.splitlines() if line.startswith("| stage1 |")]) == 3
+        assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
+    # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
+    scores = find_summaries(exp)
+    assert reference_judge(scores) == "tiny-random"
+    first_judge = [s for s in scores if s.judge == "tiny-random"]
+    assert _series(first_judge, "en", "paper", "d_err_pct") == {"test": [
+        (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
+        for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])]}
+    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == ["stage2", "stage1"]
+    assert (tmp_path / "rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_judges_that_would_share_a_folder_are_refused(tmp_path, tiny_whisper_path):
+    import shutil
+
+    from fcodec.metrics.scoring import ScoreConfig, score
+
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
+    decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, noisy)
+    twin = tmp_path / "elsewhere" / tiny_whisper_path.name
+    twin.parent.mkdir()
+    shutil.copy(tiny_whisper_path, twin)
+    config = ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=tmp_path / "score",
+                         asr_models=[str(tiny_whisper_path), str(twin)])
+    with pytest.raises(ValueError, match="two judges would share a score folder"):
+        score(config)
+    assert not (tmp_path / "score").exists()
+
+
 def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path):
     cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
     decode_dir = tmp_path / "decode" / "test"
     decode_dir.mkdir(parents=True)
     args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(tmp_path / "score"),
-            "--asr-model", str(tiny_whisper_path)]
+            "--asr-models", str(tiny_whisper_path)]
     with pytest.raises(FileNotFoundError, match=r"\.done is missing"):
         score_cli.main(args)
     with pytest.raises(FileNotFoundError, match="recon_cuts.jsonl.gz is missing"):
@@ -152,11 +243,12 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         ("zh_38", zh, "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗", "zh"),
     ])
     decode_dir = make_decode_dir(tmp_path / "exp" / "stage0" / "decode" / "real", cuts, lambda _, audio: audio)
-    out = tmp_path / "exp" / "stage0" / "score" / "real"
+    out = tmp_path / "exp" / "stage0" / "score"
     score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(out),
-                    "--asr-model", str(real_whisper_path), "--nj", "1"])
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+                    "--asr-models", str(real_whisper_path), "--nj", "1"])
+    summary = json.loads((out / "whisper-base" / "real" / "summary.json").read_text(encoding="utf-8"))
     assert summary["num_failed"] == 0 and summary["asr"]["random_test_model"] is False
+    assert summary["asr"]["paper_comparable"] is False  # base, not small
     for language in ("en", "zh"):
         block = summary["languages"][language]
         assert block["paper"]["d_err_pct"] == 0.0

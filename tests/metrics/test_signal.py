@@ -4,17 +4,24 @@ import pytest
 import soundfile as sf
 
 from fcodec.metrics.signal import align, estimate_delay, score_pair, si_sdr
-from fcodec.metrics.spectral_distance import mel_distance, mel_filterbank, stft_distance
+from fcodec.metrics.spectral_distance import mel_distance, stft_distance, stft_magnitude
 from tests.metrics.fixtures import speechlike
 
 
-def test_mel_filterbank_equals_librosa_filters_shipped_with_whisper():
-    import whisper
-
-    # whisper's mel_filters.npz was made with librosa.filters.mel(sr=16000, n_fft=400, n_mels=80 / 128)
-    for n_mels in (80, 128):
-        expected = whisper.audio.mel_filters("cpu", n_mels).numpy()
-        np.testing.assert_allclose(mel_filterbank(16000, 400, n_mels), expected, atol=1e-7)
+def test_stft_magnitude_has_audiotools_frames():
+    """Frame k is the periodic-Hann windowed FFT of samples k*hop .. k*hop+w of the signal right-padded to whole
+    hops and reflect-padded by w/2 at both ends (DAC's evaluation STFT)."""
+    signal = speechlike(0.37, seed=7)
+    for window in (2048, 512):
+        hop, half = window // 4, window // 2
+        padded = np.pad(signal, (0, -len(signal) % hop))
+        padded = np.pad(padded, (half, half), mode="reflect")
+        hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / window)
+        magnitude = stft_magnitude(signal, window)
+        assert magnitude.shape == (window // 2 + 1, 1 + (len(padded) - window) // hop)
+        for k in (0, 3, magnitude.shape[1] - 1):
+            expected = np.abs(np.fft.rfft(padded[k * hop:k * hop + window] * hann))
+            np.testing.assert_allclose(magnitude[:, k], expected, rtol=1e-4, atol=1e-5)
 
 
 def test_si_sdr_is_scale_invariant_and_matches_snr_of_independent_noise():

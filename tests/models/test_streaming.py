@@ -124,7 +124,7 @@ def test_stream_cli_writes_reconstruction(tmp_path, tiny_causal, capsys):
     assert rate == 24000 and len(out) == 24000 and summary["tokens"] == 50
     assert np.load(tmp_path / "t.npy").shape == (50,)
     assert main(["--codec", str(folder), str(tmp_path / "missing.wav"), str(tmp_path / "x.wav")]) == 1
-    assert "could not read audio file" in capsys.readouterr().err
+    assert f"missing: {tmp_path / 'missing.wav'}: no such file" in capsys.readouterr().err
 
 
 def test_stream_real_speech(tmp_path, tiny_causal, real_audio_dir):

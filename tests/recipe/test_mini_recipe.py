@@ -16,6 +16,7 @@ from fcodec.data.synth.mini_corpus import BROKEN_REPORT
 from tests.data.helpers import MINI_RECIPE, REAL_RECIPE
 
 pytestmark = pytest.mark.slow
+JUDGES = ("tiny-random", "tiny-random-seed1")  # the mini recipe's --asr-judges
 
 
 class Recipe:
@@ -80,6 +81,11 @@ def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
     texts = {c.supervisions[0].language: c.supervisions[0].text for c in CutSet.from_file(data / "cuts" / "train.jsonl.gz")}
     for text in texts.values():
         assert sp.unk_id() not in sp.encode(text) and sp.decode(sp.encode(text)) == text
+    # stage 3 fetched the ASR judges of stage 8 (--asr-judges: two tiny random Whispers, weights of their own)
+    whisper = data / "models" / "whisper"
+    judges = [whisper / f"{name}.pt" for name in JUDGES]
+    assert all(p.is_file() for p in judges) and judges[0].read_bytes() != judges[1].read_bytes()
+    assert all((whisper / f".judge_{name}.done").is_file() for name in JUDGES)
     for stage in range(4):
         assert (data / "log" / f"stage{stage}.log").stat().st_size > 0
 
@@ -89,7 +95,8 @@ def test_a_rerun_does_no_work(recipe):
     out = recipe.run("--stop-stage", "3")
     assert changed(before, recipe.snapshot()) == []
     for line in ["Stage 0: the mini corpus in", "aishell: manifests are up to date",
-                 "librispeech: manifests are up to date", "Stage 2: ", "Stage 3: "]:
+                 "librispeech: manifests are up to date", "Stage 2: ", "Stage 3: ",
+                 *(f"Stage 3: the ASR judge {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in JUDGES)]:
         assert re.search(re.escape(line) + r".*skipped", out.text), line
 
 
@@ -158,8 +165,9 @@ def test_the_real_recipe_runs_on_corpora_already_on_disk(recipe):
     out = recipe.run("--stop-stage", "3", "--aishell-dir", str(recipe.dl_dir / "aishell"),
                      "--librispeech-dir", str(recipe.dl_dir / "LibriSpeech"), "--zh-hours", "all",
                      "--en-hours", "all", "--bpe-vocab-size", "600", "--nj", "2",
-                     # the published codec and Whisper small cannot be fetched offline: the tiny stand-ins
-                     "--pretrained-codec", "tiny", "--whisper-model", "tiny-random",
+                     # the published codec, Whisper small and the judges (small, large-v3) cannot be fetched
+                     # offline: the tiny stand-ins
+                     "--pretrained-codec", "tiny", "--whisper-model", "tiny-random", "--asr-judges", "tiny-random",
                      recipe=REAL_RECIPE, data_dir=data, dl_dir=recipe.work / "no_downloads")
     assert "aishell: found in" in out.text and "librispeech: found in" in out.text
     assert not (recipe.work / "no_downloads").exists()
@@ -180,3 +188,12 @@ def test_the_real_recipe_refuses_a_corpus_folder_with_the_wrong_layout(recipe, t
         in out.text
     assert "Point --aishell-dir at the folder that holds data_aishell/" in out.text
     assert not (tmp_path / "dl").exists()  # a folder the user named is never downloaded into
+
+
+def test_the_real_recipe_judges_with_small_and_large_v3_and_refuses_judges_sharing_a_folder(recipe, tmp_path):
+    out = recipe.run("--help", recipe=REAL_RECIPE)
+    assert re.search(r'--asr-judges "small large-v3"\s', out.text)
+    out = recipe.run("--stage", "8", "--asr-judges", f"small {tmp_path}/small.pt", recipe=REAL_RECIPE,
+                     data_dir=tmp_path / "data", check=False)
+    assert out.returncode == 1 and "would both score into score/small/" in out.text
+    assert not (tmp_path / "data").exists()

@@ -8,6 +8,10 @@
 * Signal metrics (PESQ, STOI, SI-SDR, mel and STFT distance on 16 kHz pairs): in this process, and in a spawn
   pool of 1 and of 2 worker processes (the pool is started and warmed before the clock starts; its start-up time
   is printed separately).
+* Whole scoring runs (``fcodec.metrics.scoring.score``: reading, both judges' transcripts, signal metrics in a pool
+  of 1, the files) with one and with two tiny random judges (capped at 3 tokens/s, fresh transcript caches): the
+  signal metrics are computed once whatever the number of judges, so a second judge should add only its
+  transcription time.
 
 Input: real speech from ../shared/audio when present (original vs original plus noise), otherwise a synthetic
 speech-like signal. Figures depend on the machine and its load: compare ratios within one run.
@@ -93,6 +97,32 @@ def bench_signal(audios, nj: int) -> None:
           f"pool start-up {ready - started:.1f} s)")
 
 
+def bench_score_judges(audios, languages, batch_size: int) -> None:
+    from fcodec.metrics.scoring import ScoreConfig, score
+    from fcodec.utils.whisper import make_tiny_whisper
+    from tests.metrics.fixtures import make_decode_dir, make_test_cuts
+
+    rng = np.random.default_rng(1)
+    texts = {"en": "THE CAT SAT ON THE MAT", "zh": "今天天气很好"}  # the timings do not depend on the texts
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cuts, cuts_path = make_test_cuts(root / "data", [(f"{lang}_{i}", audio, texts[lang], lang)
+                                                         for i, (audio, lang) in enumerate(zip(audios, languages))])
+        decode_dir = make_decode_dir(root / "decode" / "bench", cuts,
+                                     lambda _, a: a + 0.01 * rng.standard_normal(len(a)).astype(np.float32))
+        judges = [str(make_tiny_whisper(root / "judges" / f"tiny-random-seed{seed}.pt", seed=seed))
+                  for seed in (0, 1)]
+        for count in (1, 2):
+            config = ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=root / f"score{count}",
+                                 asr_models=judges[:count], cache_dir=root / f"cache{count}", nj=1,
+                                 batch_size=batch_size, max_tokens_per_second=3.0)
+            start = time.perf_counter()
+            score(config)
+            elapsed = time.perf_counter() - start
+            print(f"score       {count} tiny judge{'s' if count > 1 else ' '}, pool of 1      "
+                  f"{len(audios) / elapsed:7.2f} utt/s  ({elapsed:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--utts", type=int, default=16)
@@ -107,6 +137,7 @@ def main() -> None:
     print(f"input: {description}")
     for nj in (0, 1, 2):
         bench_signal(audios, nj)
+    bench_score_judges(audios, languages, args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         bench_transcription("tiny random Whisper", make_tiny_whisper(Path(tmp) / "tiny.pt"), audios, languages,
                             args.batch_size)

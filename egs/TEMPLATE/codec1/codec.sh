@@ -75,7 +75,7 @@ decode_stage0=true                # also decode and score the pretrained codec a
 decode_streaming=false            # true: decode chunk by chunk (80 ms), as live streaming would (the same tokens)
 decode_max_duration=100           # seconds of padded audio per decoding batch (the results do not depend on it)
 decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
-asr_judge=large-v3                # Whisper that scores: a published name (fetched into <data_dir>/models/whisper) or a .pt file
+asr_judges="small large-v3"       # Whisper judges of stage 8, space-separated: published names (fetched into <data_dir>/models/whisper by stage 3), .pt files, or tiny-random[-seed<N>]; small = the papers' judge
 score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
 results=""                        # where stage 8 writes the results table, the plot beside it (default: RESULTS.md; tagged: <exp_dir>/<tag>/RESULTS.md)
 # </options>
@@ -100,6 +100,22 @@ results_file() {
   fi
 }
 
+# The ASR judges of stage 8 (--asr-judges): a published Whisper name, fetched into <data_dir>/models/whisper/<name>.pt,
+# or a .pt file used where it is. Each scores into score/<judge_label>/ (fcodec.metrics.transcribe.judge_label).
+judge_is_file() {
+  [[ "$1" == */* || "$1" == *.pt ]]
+}
+judge_label() {
+  local base=${1##*/}
+  echo "${base%.pt}"
+}
+judge_path() {
+  if judge_is_file "$1"; then echo "$1"; else echo "${data_dir}/models/whisper/$1.pt"; fi
+}
+judge_marker() {
+  echo "${data_dir}/models/whisper/.judge_$1.done"
+}
+
 # A stage's one-line description from local/data.sh's header ("#   stage N: text").
 stage_doc() {
   sed -n "s/^#   stage $1: //p" local/data.sh | head -n 1
@@ -118,15 +134,15 @@ Stages:
    1  $(stage_doc 1)  -> ${data_dir}/manifests
    2  cuts: 16 kHz, one supervision each, every recording checked, text normalised, zh/en tags,
       training mix by hours per language, dev and test sets, bad-input report  -> ${data_dir}/cuts
-   3  sentencepiece BPE over the training text; model assets: the pretrained codec and the Whisper of
-      the ASR loss                                    -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
+   3  sentencepiece BPE over the training text; model assets: the pretrained codec, the Whisper of
+      the ASR loss and the ASR judges                 -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
    4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${out_dir}/stage1
    5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${out_dir}/stage2
    6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${out_dir}/stage3
    7  decode the test sets with each trained stage (and the pretrained codec as stage0): tokens
       attached to the cuts, reconstructions     -> ${out_dir}/stage<k>/decode/<test_set>
-   8  score: dWER/dCER under both protocols with the ASR judge, PESQ, STOI, SI-SDR, mel/STFT distance,
-      bitrate                -> ${out_dir}/stage<k>/score/<test_set>, ${results_md} and its plot
+   8  score: dWER/dCER under both protocols with each ASR judge, PESQ, STOI, SI-SDR, mel/STFT distance,
+      bitrate     -> ${out_dir}/stage<k>/score/<judge>/<test_set>, ${results_md} and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
@@ -179,7 +195,20 @@ check_option ngpu int:0
 check_option num_nodes int:1
 check_option decode_max_duration number
 check_option decode_num_threads int:0
-check_option asr_judge path
+check_option asr_judges path
+# Each judge scores into score/<judge>/, <judge> being its published name or its file name without .pt: the names
+# must differ, and a judge given as a file must be there.
+read -r -a judge_specs <<< "${asr_judges}"
+[ ${#judge_specs[@]} -gt 0 ] || option_error "--asr-judges must name at least one judge, got '${asr_judges}'"
+declare -A _judge_seen=()
+for spec in "${judge_specs[@]}"; do
+  label=$(judge_label "${spec}")
+  [ -z "${_judge_seen[${label}]:-}" ] || option_error "--asr-judges: '${_judge_seen[${label}]}' and '${spec}' would both score into score/${label}/ (a judge is named after its published name or its file name without .pt)"
+  _judge_seen[${label}]=${spec}
+  if judge_is_file "${spec}" && [ ! -f "${spec}" ]; then
+    option_error "--asr-judges: ${spec} is not a file (a judge is a published Whisper name, or a .pt checkpoint in openai-whisper's format)"
+  fi
+done
 if [ -n "${tag}" ]; then
   # a folder name of its own: not a path, and not one of the names the untagged stages use in <exp_dir>
   if ! [[ "${tag}" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [[ "${tag}" =~ ^stage[0-9]+$ ]] || [ "${tag}" = asr_cache ]; then
@@ -219,6 +248,24 @@ stage_log() {
   printf '%s\n' "${line}" >&2
   mkdir -p "${log_dir}"
   printf '%s\n' "${line}" >> "${log_dir}/stage${number}.log"
+}
+
+# fetch_judge NUMBER NAME: the published Whisper NAME at <data_dir>/models/whisper/NAME.pt (fetch_whisper: into a
+# temporary file, its sha256 checked against the published one, then renamed), unless its marker says it is there.
+# Stage 3 fetches every judge given by name; stage 8 one added since.
+fetch_judge() {
+  local number=$1 name=$2 dir=${data_dir}/models/whisper marker signature status
+  marker=$(judge_marker "${name}")
+  signature="whisper judge ${name}"
+  status=$(stage_status "${marker}" "${signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log "${number}" "Stage ${number}: the ASR judge ${dir}/${name}.pt is up to date (${marker}); skipped"
+    return 0
+  fi
+  stage_log "${number}" "Stage ${number}: Whisper ${name}, an ASR judge of stage 8 -> ${dir}/${name}.pt"
+  rm -f "${marker}"
+  ${train_cmd} "${log_dir}/stage${number}.log" python -m fcodec.bin.fetch_whisper "${name}" --out-dir "${dir}"
+  mark_done "${marker}" "${signature}" "${dir}/${name}.pt"
 }
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
@@ -277,7 +324,8 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     mark_done "${marker}" "${signature}" "${lang_dir}/bpe.model" "${lang_dir}/bpe.vocab" "${lang_dir}/train_text.txt"
   fi
 
-  # Model assets: the codec that training starts from, and the Whisper of the ASR loss.
+  # Model assets: the codec that training starts from, the Whisper of the ASR loss, and the ASR judges of stage 8
+  # (fetched here, with the other downloads, so that scoring needs no network).
   models_dir=${data_dir}/models
   marker=${models_dir}/codec/.codec.done
   signature="codec source=${pretrained_codec}"
@@ -305,6 +353,9 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_whisper "${whisper_model}" --out-dir "${models_dir}/whisper"
     mark_done "${marker}" "${signature}" "${models_dir}/whisper/${whisper_model}.pt"
   fi
+  for spec in "${judge_specs[@]}"; do
+    judge_is_file "${spec}" || fetch_judge 3 "${spec}"
+  done
 fi
 
 # Training stages 4-6 share one body. Training stage <k> (recipe stage <number>) trains with <config>, starting
@@ -463,15 +514,21 @@ fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   read -r -a sets <<< "$(eval_test_sets)"
-  if [ -f "${asr_judge}" ]; then
-    judge=${asr_judge}
-  else
-    judge=${data_dir}/models/whisper/${asr_judge}.pt
-    if [ ! -f "${judge}" ]; then  # fetch_whisper writes the file atomically: there means complete
-      stage_log 8 "Stage 8: the ASR judge, Whisper ${asr_judge} -> ${judge}"
-      ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.fetch_whisper "${asr_judge}" --out-dir "${data_dir}/models/whisper"
+  # Each judge: its file (a published one fetched here when stage 3 has not), its name, and what identifies its
+  # weights in the score markers (a fetched judge: its marker, which holds the file's content hash; a file: that hash)
+  judge_files=()
+  judge_labels=()
+  judge_ids=()
+  for spec in "${judge_specs[@]}"; do
+    if judge_is_file "${spec}"; then
+      judge_ids+=("file=$(content_hash "${spec}")")
+    else
+      fetch_judge 8 "${spec}"
+      judge_ids+=("fetched=$(fingerprint "$(judge_marker "${spec}")")")
     fi
-  fi
+    judge_files+=("$(judge_path "${spec}")")
+    judge_labels+=("$(judge_label "${spec}")")
+  done
   read -r -a extra <<< "${score_args}"
   score_markers=()
   for set_name in "${sets[@]}"; do  # stage0 first: the originals' transcripts are cached for the other stages
@@ -481,37 +538,58 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         stage_log 8 "Stage 8: ${name}/${set_name} has not been decoded (${decode_marker} is missing); not scored"
         continue
       fi
-      dir=${exp_dir}/${name}/score/${set_name}
-      marker=${dir}/.score.done
-      signature="score judge=${asr_judge} args=${score_args} decode=$(fingerprint "${decode_marker}")"
-      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
-      score_markers+=("${marker}")
-      status=$(stage_status "${marker}" "${signature}")
-      if [ "${status}" = "done" ]; then
-        stage_log 8 "Stage 8: ${dir} is up to date (${marker}); skipped"
-        continue
-      fi
-      stage_log 8 "Stage 8: scoring ${name}/${set_name} with Whisper ${asr_judge} -> ${dir}"
-      rm -rf "${dir}"
+      # One marker per judge: a judge added or changed is scored alone, the others' scores stand. The judges that
+      # need it are scored in one call, which computes the signal metrics (the same for every judge) once.
+      todo_files=()
+      todo_labels=()
+      todo_dirs=()
+      todo_signatures=()
+      for j in "${!judge_specs[@]}"; do
+        dir=${exp_dir}/${name}/score/${judge_labels[$j]}/${set_name}
+        marker=${dir}/.score.done
+        signature="score judge=${judge_specs[$j]} ${judge_ids[$j]} args=${score_args}"
+        signature+=" decode=$(fingerprint "${decode_marker}") cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
+        score_markers+=("${marker}")
+        status=$(stage_status "${marker}" "${signature}")
+        if [ "${status}" = "done" ]; then
+          stage_log 8 "Stage 8: ${dir} is up to date (${marker}); skipped"
+          continue
+        fi
+        rm -rf "${dir}"
+        todo_files+=("${judge_files[$j]}")
+        todo_labels+=("${judge_labels[$j]}")
+        todo_dirs+=("${dir}")
+        todo_signatures+=("${signature}")
+      done
+      [ ${#todo_files[@]} -gt 0 ] || continue
+      stage_log 8 "Stage 8: scoring ${name}/${set_name} with the ASR judges ${todo_labels[*]} -> ${exp_dir}/${name}/score/<judge>/${set_name}"
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" \
-          --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${dir}" --asr-model "${judge}" \
-          --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" "${extra[@]}"
-      mark_done "${marker}" "${signature}" "${dir}/summary.json" "${dir}/utterances.tsv" "${dir}/failed.tsv"
+          --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${exp_dir}/${name}/score" \
+          --asr-models "${todo_files[@]}" --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" \
+          "${extra[@]}"
+      for i in "${!todo_dirs[@]}"; do
+        dir=${todo_dirs[$i]}
+        # RESULTS.md reads summary.json; the rest is for people
+        mark_done "${dir}/.score.done" "${todo_signatures[$i]}" "${dir}/summary.json" -- "${dir}/utterances.tsv" \
+          "${dir}/failed.tsv" "${dir}/.done"
+      done
     done
   done
   [ ${#score_markers[@]} -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"
-  # RESULTS.md is regenerated from every score summary under ${exp_dir} whenever one of them changed
+  # RESULTS.md is regenerated from the score summaries of the judges of --asr-judges under ${exp_dir} whenever one
+  # of them changed (a judge no longer listed keeps its files but leaves the tables)
   plot=results.png
   [[ "${results}" == */* ]] && plot=${results%/*}/results.png
   marker=${exp_dir}/.report.done
-  signature="report results=${results} scores=$(fingerprint "${score_markers[@]}")"
+  signature="report results=${results} judges=${judge_labels[*]} scores=$(fingerprint "${score_markers[@]}")"
   status=$(stage_status "${marker}" "${signature}")
   if [ "${status}" = "done" ]; then
     stage_log 8 "Stage 8: ${results} is up to date (${marker}); skipped"
   else
-    stage_log 8 "Stage 8: ${results} and ${plot} from ${exp_dir}/stage*/score"
-    ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.report --exp-dir "${exp_dir}" --out "${results}" --plot "${plot}"
+    stage_log 8 "Stage 8: ${results} and ${plot} from ${exp_dir}/stage*/score/{$(IFS=,; echo "${judge_labels[*]}")}/"
+    ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.report --exp-dir "${exp_dir}" --out "${results}" \
+      --plot "${plot}" --judges "${judge_labels[@]}"
     mark_done "${marker}" "${signature}" "${results}" "${plot}"
   fi
 fi

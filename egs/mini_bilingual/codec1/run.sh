@@ -19,5 +19,5 @@ exec ./codec.sh \
   --dev-utts 8 --num-test-utts all \
   --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
   --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \
-  --asr-judge tiny-random --score-args "--max-tokens-per-second 2" \
+  --asr-judges "tiny-random tiny-random-seed1" --score-args "--max-tokens-per-second 2" \
   "$@"
