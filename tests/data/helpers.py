@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,20 @@ MINI_RECIPE = REPO / "egs" / "mini_bilingual" / "codec1"
 REAL_RECIPE = REPO / "egs" / "aishell_librispeech" / "codec1"
 TEMPLATE = REPO / "egs" / "TEMPLATE" / "codec1"
 LIBRISPEECH_PARTS = ["train-clean-100", "dev-clean", "test-clean"]
+MINI_JUDGES = ("tiny-random", "tiny-random-seed1")  # the mini recipe's --asr-judges
+
+
+def run_recipe(recipe: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``<recipe>/run.sh ARGS`` with the interpreter running the tests first on PATH. The result's ``text`` holds
+    stdout and stderr together (the job launcher passes the stages' output to stdout); with ``check`` a failure
+    shows the end of it."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run([str(recipe / "run.sh"), *map(str, args)], capture_output=True, text=True, env=env,
+                         timeout=timeout)
+    out.text = out.stdout + out.stderr
+    if check:
+        assert out.returncode == 0, out.text[-6000:]
+    return out
 
 # Small enough to synthesise in about a second, big enough for a few batches per language.
 SMALL_SPEC = MiniCorpusSpec(seed=0, train_speakers=2, eval_speakers=1, train_utts_per_speaker=5,

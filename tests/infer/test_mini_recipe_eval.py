@@ -3,9 +3,6 @@ trained stage and the pretrained codec (stage0) decode both test sets, each is s
 are written; a rerun does nothing; a deleted output or a decode that died half way is completed without
 redoing the rest; streaming decoding gives the offline tokens."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +12,12 @@ from lhotse import CutSet
 from fcodec.infer.decode import JOURNAL
 from fcodec.infer.tokens import load_tokens
 from fcodec.metrics import decode_format
+from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-MINI = REPO / "egs" / "mini_bilingual" / "codec1"
 STAGES = {"stage0": (50.0, 550.0), "stage1": (50.0, 550.0), "stage2": (25.0, 275.0), "stage3": (12.5, 137.5)}
 SETS = ("test_aishell", "test_librispeech")
-JUDGES = ("tiny-random", "tiny-random-seed1")  # the mini recipe's --asr-judges
 
 
 class Recipe:
@@ -32,14 +27,8 @@ class Recipe:
         self.results = work / "RESULTS.md"
 
     def run(self, *args, check=True):
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        command = [str(MINI / "run.sh"), "--dl-dir", str(self.work / "download"), "--data-dir",
-                   str(self.work / "data"), "--exp-dir", str(self.exp), "--results", str(self.results), *args]
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-        out.text = out.stdout + out.stderr
-        if check:
-            assert out.returncode == 0, out.text[-6000:]
-        return out
+        return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
+                          "--exp-dir", self.exp, "--results", self.results, *args, check=check)
 
     def snapshot(self):
         """Every output file of stages 7-8 and RESULTS.md with its modification time (logs excluded)."""
@@ -89,11 +78,11 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
         # a table per judge (in name order: neither is the paper-comparable Whisper-small), then side by side
         parts = section.split("\n### ")[1:]
         assert [part.splitlines()[0] for part in parts] == [
-            f"Judge `{JUDGES[0]}` (tiny random test model)", f"Judge `{JUDGES[1]}` (tiny random test model)",
+            f"Judge `{MINI_JUDGES[0]}` (tiny random test model)", f"Judge `{MINI_JUDGES[1]}` (tiny random test model)",
             "Judges side by side"]
         tables = [rows_of(part) for part in parts]
         signal = []
-        for judge, rows in zip(JUDGES, tables[:2]):
+        for judge, rows in zip(MINI_JUDGES, tables[:2]):
             assert [row[0] for row in rows] == ["stage", *STAGES], section
             for cells, (rate, bps) in zip(rows[1:], STAGES.values()):
                 assert float(cells[1]) == rate and float(cells[2]) == bps
@@ -107,9 +96,9 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
                                                                ".done", ".score.done"))
         assert signal[0] == signal[1]  # the signal metrics do not depend on the judge
         side = tables[2]
-        assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {JUDGES[1]} / {JUDGES[0]}"
+        assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {MINI_JUDGES[1]} / {MINI_JUDGES[0]}"
         assert [row[0] for row in side] == ["stage", *STAGES]
-    assert sorted(p.name for p in (recipe.exp / "stage1" / "score").iterdir()) == sorted(JUDGES)
+    assert sorted(p.name for p in (recipe.exp / "stage1" / "score").iterdir()) == sorted(MINI_JUDGES)
     plot = recipe.work / "results.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10000
     assert "](results.png)" in text
@@ -153,8 +142,8 @@ def test_changing_the_judges_scores_only_the_new_one(recipe):
     def score_files(judge):
         return {k: v for k, v in recipe.snapshot().items() if f"/score/{judge}/" in k}
 
-    kept, dropped, new = JUDGES[0], JUDGES[1], "tiny-random-seed2"
-    before = {judge: score_files(judge) for judge in JUDGES}
+    kept, dropped, new = MINI_JUDGES[0], MINI_JUDGES[1], "tiny-random-seed2"
+    before = {judge: score_files(judge) for judge in MINI_JUDGES}
     out = recipe.run("--stage", "8", "--stop-stage", "8", "--asr-judges", f"{kept} {new}")
     assert out.text.count("Stage 8: scoring") == 4 * 2 and out.text.count(f"with the ASR judges {new} ->") == 4 * 2
     assert f"Stage 8: Whisper {new}, an ASR judge of stage 8" in out.text

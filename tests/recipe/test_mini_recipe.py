@@ -1,10 +1,7 @@
 """The mini recipe's stages 0-3 end to end (once, shared by the tests below, which run in file order), and
 the real recipe's stages 0-3 pointed at that corpus on disk. Outputs go to a temporary folder
 (--dl-dir / --data-dir), not into the recipe folder."""
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +10,9 @@ from lhotse import CutSet
 
 from fcodec.data.bad_input import read_report
 from fcodec.data.synth.mini_corpus import BROKEN_REPORT
-from tests.data.helpers import MINI_RECIPE, REAL_RECIPE
+from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, REAL_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
-JUDGES = ("tiny-random", "tiny-random-seed1")  # the mini recipe's --asr-judges
 
 
 class Recipe:
@@ -26,14 +22,8 @@ class Recipe:
         self.data_dir = work / "data"
 
     def run(self, *args, recipe: Path = MINI_RECIPE, data_dir: Path = None, dl_dir: Path = None, check=True):
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        command = [str(recipe / "run.sh"), "--dl-dir", str(dl_dir or self.dl_dir),
-                   "--data-dir", str(data_dir or self.data_dir), *args]
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-        out.text = out.stdout + out.stderr  # the job launcher passes the stages' output to stdout
-        if check:
-            assert out.returncode == 0, out.text[-6000:]
-        return out
+        return run_recipe(recipe, "--dl-dir", dl_dir or self.dl_dir, "--data-dir", data_dir or self.data_dir, *args,
+                          check=check, timeout=600)
 
     def snapshot(self):
         """Every output file with its modification time and size (logs excluded: they grow on every run)."""
@@ -83,9 +73,9 @@ def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
         assert sp.unk_id() not in sp.encode(text) and sp.decode(sp.encode(text)) == text
     # stage 3 fetched the ASR judges of stage 8 (--asr-judges: two tiny random Whispers, weights of their own)
     whisper = data / "models" / "whisper"
-    judges = [whisper / f"{name}.pt" for name in JUDGES]
+    judges = [whisper / f"{name}.pt" for name in MINI_JUDGES]
     assert all(p.is_file() for p in judges) and judges[0].read_bytes() != judges[1].read_bytes()
-    assert all((whisper / f".judge_{name}.done").is_file() for name in JUDGES)
+    assert all((whisper / f".judge_{name}.done").is_file() for name in MINI_JUDGES)
     for stage in range(4):
         assert (data / "log" / f"stage{stage}.log").stat().st_size > 0
 
@@ -96,7 +86,7 @@ def test_a_rerun_does_no_work(recipe):
     assert changed(before, recipe.snapshot()) == []
     for line in ["Stage 0: the mini corpus in", "aishell: manifests are up to date",
                  "librispeech: manifests are up to date", "Stage 2: ", "Stage 3: ",
-                 *(f"Stage 3: the ASR judge {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in JUDGES)]:
+                 *(f"Stage 3: the ASR judge {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in MINI_JUDGES)]:
         assert re.search(re.escape(line) + r".*skipped", out.text), line
 
 

@@ -3,20 +3,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.data.helpers import MINI_RECIPE, REAL_RECIPE, REPO, TEMPLATE
+from tests.data.helpers import MINI_RECIPE, REAL_RECIPE, REPO, TEMPLATE, run_recipe
 
 RECIPES = [MINI_RECIPE, REAL_RECIPE]
 
 
-def run(recipe: Path, *args, **kwargs):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([str(recipe / "run.sh"), *args], capture_output=True, text=True, env=env, timeout=120,
-                          **kwargs)
+def run(recipe: Path, *args):
+    return run_recipe(recipe, *args, check=False, timeout=120)
 
 
 def declared_before_parsing(script: Path):

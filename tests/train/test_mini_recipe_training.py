@@ -3,19 +3,14 @@ each stage leaves a log, TensorBoard events, checkpoints and an exported model a
 a rerun does nothing; a changed config retrains that stage only; a stage that died continues from its
 newest checkpoint."""
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fcodec.models import FocalCodec
+from tests.data.helpers import MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
-MINI = REPO / "egs" / "mini_bilingual" / "codec1"
 
 
 class Recipe:
@@ -23,13 +18,8 @@ class Recipe:
         self.work = work
 
     def run(self, *args):
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        command = [str(MINI / "run.sh"), "--dl-dir", str(self.work / "download"), "--data-dir",
-                   str(self.work / "data"), "--exp-dir", str(self.work / "exp"), *args]
-        out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-        out.text = out.stdout + out.stderr
-        assert out.returncode == 0, out.text[-6000:]
-        return out
+        return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
+                          "--exp-dir", self.work / "exp", *args)
 
     def mtimes(self, folder: Path):
         return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and "log" not in p.parts}
@@ -75,7 +65,7 @@ def test_a_rerun_trains_nothing(recipe):
 def test_a_changed_config_retrains_that_stage_and_a_dead_one_resumes(recipe, tmp_path):
     exp = recipe.work / "exp"
     config = tmp_path / "stage3.yaml"
-    config.write_text((MINI / "conf" / "stage3.yaml").read_text().replace("max_steps: 6", "max_steps: 3"))
+    config.write_text((MINI_RECIPE / "conf" / "stage3.yaml").read_text().replace("max_steps: 6", "max_steps: 3"))
     stage2 = recipe.mtimes(exp / "stage2")
     out = recipe.run("--stage", "4", "--stop-stage", "6", "--train-stage3-config", str(config))
     assert "Stage 6: training" in out.text and "from scratch" in out.text
