@@ -34,6 +34,7 @@ from fcodec.losses.ctc import CTCHeadLoss
 from fcodec.losses.feature import FeatureMSELoss
 from fcodec.losses.mel import MultiScaleMelLoss
 from fcodec.losses.schedule import WeightSchedule
+from fcodec.losses.spectral import SpectrumCache
 from fcodec.losses.stft import MultiResolutionSTFTLoss
 
 SCHEDULE_KEYS = ("weight", "start_weight", "ramp_steps", "start_step")
@@ -65,12 +66,12 @@ class CodecLosses(nn.Module):
         """Parameters of the losses themselves (the CTC head); they need a place in the optimizer."""
         return [p for p in self.parameters() if p.requires_grad]
 
-    def compute(self, name: str, out: Any, batch: Mapping[str, Any]) -> Tensor:
+    def compute(self, name: str, out: Any, batch: Mapping[str, Any], cache: Optional[SpectrumCache] = None) -> Tensor:
         module = self.terms[name]
         if name == "feature":
             return module(out.qfeats, out.feats, out.feat_lens)
         if name in ("mel", "stft"):
-            return module(out.sig, batch["audio"], batch["audio_lens"])
+            return module(out.sig, batch["audio"], batch["audio_lens"], cache=cache)
         if name == "asr":
             return module(out.sig, out.sig_lens, batch["language"], texts=batch["text"], cut_ids=batch.get("cut_id"),
                           audio=batch["audio"], audio_lens=batch["audio_lens"])
@@ -81,12 +82,13 @@ class CodecLosses(nn.Module):
     def forward(self, out: Any, batch: Mapping[str, Any], step: int) -> tuple[Tensor, dict[str, Tensor]]:
         total: Optional[Tensor] = None
         values: dict[str, Tensor] = {}
+        spectra = SpectrumCache()  # the mel and STFT losses share the step's spectra
         for name, weight in self.weights(step).items():
             if weight == 0:
                 continue
             if name in ("mel", "stft", "asr") and out.sig is None:
                 raise ValueError(f"the {name} loss needs the reconstruction: run the model with decode=True")
-            value = self.compute(name, out, batch)
+            value = self.compute(name, out, batch, spectra)
             values[name] = value.detach()
             total = weight * value if total is None else total + weight * value
         if total is None:

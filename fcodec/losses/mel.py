@@ -8,7 +8,7 @@ from torch import Tensor
 
 from fcodec.losses.masking import masked_mean
 from fcodec.losses.precision import float32_region
-from fcodec.losses.spectral import ReconstructionTargetLoss, stft_magnitude, valid_frame_mask
+from fcodec.losses.spectral import ReconstructionTargetLoss, SpectrumCache, valid_frame_mask
 from fcodec.utils.mel import mel_filterbank
 
 
@@ -38,13 +38,13 @@ class MultiScaleMelLoss(ReconstructionTargetLoss):
             filters = torch.tensor(mel_filterbank(sample_rate, window, int(mels), f_min, f_max))  # a copy
             self.register_buffer(f"filters_{i}", filters, persistent=False)
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None) -> Tensor:
+    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None,
+                cache: Optional[SpectrumCache] = None) -> Tensor:
         with float32_region(recon.device):  # spectra, logs and their gradients in float32
-            recon, target, lengths = self.prepare(recon, audio, audio_lens)
-            both = torch.cat([recon, target])  # one STFT call per scale for both signals
-            total = recon.new_zeros(())
+            both, lengths = self.prepare_stacked(recon, audio, audio_lens, cache)
+            total = both.new_zeros(())
             for i, (window, hop) in enumerate(self.scales):
-                mag = stft_magnitude(both, window, hop, window, getattr(self, f"window_{i}"))
+                mag = self.magnitude(both, window, hop, getattr(self, f"window_{i}"), cache)
                 log_mel = torch.log(getattr(self, f"filters_{i}") @ mag + self.eps)
                 pred, ref = log_mel.chunk(2)
                 mask = valid_frame_mask(lengths, hop, pred.shape[-1])

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from fcodec.losses.masking import masked_mean
 from fcodec.losses.precision import float32_region
-from fcodec.losses.spectral import ReconstructionTargetLoss, stft_magnitude, valid_frame_mask
+from fcodec.losses.spectral import ReconstructionTargetLoss, SpectrumCache, valid_frame_mask
 
 
 class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
@@ -33,13 +33,13 @@ class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
         for i, (_, _, win) in enumerate(self.resolutions):
             self.register_buffer(f"window_{i}", torch.hann_window(win), persistent=False)
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None) -> Tensor:
+    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None,
+                cache: Optional[SpectrumCache] = None) -> Tensor:
         with float32_region(recon.device):  # spectra, logs and their gradients in float32
-            recon, target, lengths = self.prepare(recon, audio, audio_lens)
-            both = torch.cat([recon, target])
-            total = recon.new_zeros(())
-            for i, (n_fft, hop, win) in enumerate(self.resolutions):
-                pred, ref = stft_magnitude(both, n_fft, hop, win, getattr(self, f"window_{i}")).chunk(2)
+            both, lengths = self.prepare_stacked(recon, audio, audio_lens, cache)
+            total = both.new_zeros(())
+            for i, (n_fft, hop, _) in enumerate(self.resolutions):
+                pred, ref = self.magnitude(both, n_fft, hop, getattr(self, f"window_{i}"), cache).chunk(2)
                 mask = valid_frame_mask(lengths, hop, pred.shape[-1])
                 frames = mask[:, None, :].to(pred.dtype)
                 # vector_norm (not sqrt of a sum) has a zero, not NaN, gradient when the two spectra are equal

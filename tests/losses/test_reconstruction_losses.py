@@ -80,6 +80,23 @@ def test_spectral_loss_accepts_a_recon_a_few_samples_off_and_checks_shapes():
         loss(recon[0], audio)
 
 
+def test_mel_and_stft_losses_sharing_a_step_s_spectra_give_the_same_values_and_gradients():
+    from fcodec.losses.spectral import SpectrumCache
+
+    torch.manual_seed(0)
+    mel, stft = MultiScaleMelLoss(), MultiResolutionSTFTLoss()
+    audio, lens = 0.1 * torch.randn(3, 16000), torch.tensor([16000, 12000, 8000])
+    recon = (0.1 * torch.randn(3, 24000)).requires_grad_()
+    alone = 5 * mel(recon, audio, lens) + 2 * stft(recon, audio, lens)
+    (grad_alone,) = torch.autograd.grad(alone, recon)
+    cache = SpectrumCache()
+    shared = 5 * mel(recon, audio, lens, cache=cache) + 2 * stft(recon, audio, lens, cache=cache)
+    (grad_shared,) = torch.autograd.grad(shared, recon)
+    assert len(cache._values) == 1 + 3  # the prepared signals once, three resolutions once each
+    torch.testing.assert_close(shared, alone)
+    torch.testing.assert_close(grad_shared, grad_alone)
+
+
 def test_feature_mse_aligns_masks_and_trains_only_the_decompressed_side():
     loss = FeatureMSELoss()
     feats = torch.randn(2, 10, 16, requires_grad=True)
