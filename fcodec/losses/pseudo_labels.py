@@ -83,9 +83,12 @@ def transcribe(model, audio: Tensor, audio_lens: Optional[Tensor], languages: Se
                sample_len: Optional[int] = None) -> list[dict]:
     """Greedy Whisper transcripts (text and tokens) of clean 16 kHz ``audio`` (B, N), language forced per clip.
 
-    Whisper's own decoding path: 30 s windows, temperature 0, no timestamps, no fallback.
+    Whisper's own decoding path: 30 s windows, temperature 0, no timestamps, no fallback; special tokens are
+    suppressed as for the judge (they would become training targets).
     """
     import whisper
+
+    from fcodec.utils.whisper import non_text_tokens
 
     if audio_lens is not None:
         audio = zero_beyond(audio, audio_lens.to(audio.device))
@@ -94,7 +97,8 @@ def transcribe(model, audio: Tensor, audio_lens: Optional[Tensor], languages: Se
     for language in sorted(set(languages)):
         index = [i for i, lang in enumerate(languages) if lang == language]
         options = whisper.DecodingOptions(language=language if model.is_multilingual else None, task="transcribe",
-                                          temperature=0.0, without_timestamps=True, fp16=False, sample_len=sample_len)
+                                          temperature=0.0, without_timestamps=True, fp16=False, sample_len=sample_len,
+                                          suppress_tokens=non_text_tokens(model))
         decoded = whisper.decode(model, mel[index].to(next(model.parameters()).dtype), options)
         for i, result in zip(index, decoded):
             results[i] = {"language": language, "text": result.text, "tokens": list(result.tokens)}

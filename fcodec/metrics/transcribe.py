@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fcodec.utils.io import file_sha256
-from fcodec.utils.whisper import load_whisper, published_sha256
+from fcodec.utils.whisper import load_whisper, non_text_tokens, published_sha256
 
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 30.0
@@ -122,18 +122,7 @@ class WhisperJudge:
         sample_len = min(self.model.dims.n_text_ctx // 2, int(self.max_tokens_per_second * max_seconds) + 10)
         return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, beam_size=None,
                                        sample_len=sample_len, without_timestamps=True, fp16=False,
-                                       prompt=self.prompts.get(language), suppress_tokens=self._suppressed())
-
-    def _suppressed(self) -> List[int]:
-        """Whisper's default non-speech symbols (-1) plus every special and timestamp token after <|endoftext|>.
-
-        Whisper only suppresses some specials and decodes the others into the text ("<|notimestamps|>"); a judge
-        should emit text or end of text, nothing else. A real model almost never picks them here; a random one
-        picks little else."""
-        from whisper.tokenizer import get_tokenizer
-
-        tokenizer = get_tokenizer(self.model.is_multilingual, num_languages=self.model.num_languages)
-        return [-1] + list(range(tokenizer.eot + 1, self.model.dims.n_vocab))
+                                       prompt=self.prompts.get(language), suppress_tokens=non_text_tokens(self.model))
 
     def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
         import whisper

@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 import torch
 
@@ -143,3 +143,16 @@ def make_tiny_whisper(path: Union[str, os.PathLike], seed: int = 0, **dims) -> P
         model.decoder.positional_embedding.normal_(0.0, 0.02)
     checkpoint = {"dims": model_dims.__dict__, "model_state_dict": model.state_dict()}
     return atomic_torch_save(checkpoint, path)
+
+
+def non_text_tokens(model) -> List[int]:
+    """``suppress_tokens`` for greedy transcription: Whisper's default non-speech symbols (-1) plus every special
+    and timestamp token after <|endoftext|>.
+
+    Whisper only suppresses some specials and decodes the others into the text ("<|notimestamps|>"); a transcript
+    (a judge's, or a pseudo-label the ASR loss trains on) should hold text or end, nothing else. A real model almost
+    never picks them; a random one picks little else."""
+    from whisper.tokenizer import get_tokenizer
+
+    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
+    return [-1] + list(range(tokenizer.eot + 1, model.dims.n_vocab))

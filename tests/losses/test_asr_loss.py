@@ -137,6 +137,9 @@ def test_pseudo_labels_are_transcribed_once_and_cached(tiny_whisper, tmp_path):
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [r["cut_id"] for r in records] == ["en_a", "zh_b"] and all(r["tokens"] for r in records)
     assert {r["whisper"] for r in records} == {loss.whisper_name}
+    # only text tokens: a special token (<|notimestamps|>, a timestamp) would become a training target
+    eot = get_tokenizer(tiny_whisper.is_multilingual, num_languages=tiny_whisper.num_languages).eot
+    assert all(t < eot for r in records for t in r["tokens"])
     with open(path, "a", encoding="utf-8") as f:
         f.write('{"cut_id": "broken", "tok')  # a crash mid-line: skipped on load, with a warning
     again = WhisperASRLoss(tiny_whisper, 24000, targets="pseudo", pseudo_label_path=path)
