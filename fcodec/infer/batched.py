@@ -8,10 +8,10 @@ whole chunks, which cannot reach back. After the pass, each item is cut to its o
 
 * tokens: ``model.lengths`` of its samples (``ceil(n / hop)`` for the causal models: every frame that overlaps
   the utterance),
-* audio: ``ceil(n * sr_out / sr_in)`` samples at the model's output rate.
+* audio: ``model.output_length(n)`` = ``floor(n * sr_out / sr_in)`` samples at the model's output rate.
 
 The tokens and the audio of an utterance are then the same whether it is decoded alone or with others, offline
-or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.streaming.encode_step` / ``decode_step``).
+or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.streaming.stream_signal`).
 A non-causal codec attends over the whole utterance, so padding would change everything: it runs one utterance
 per call.
 """
@@ -23,10 +23,10 @@ from typing import List, Sequence
 import torch
 from torch import Tensor
 
-from fcodec.infer.streaming import decode_step, encode_step
+from fcodec.infer.streaming import stream_signal
 from fcodec.models.codec import FocalCodec
 
-__all__ = ["CodecResult", "padded_length", "num_tokens", "output_length", "encode_decode", "can_batch",
+__all__ = ["CodecResult", "padded_length", "num_tokens", "encode_decode", "can_batch",
            "duration_batches"]
 
 
@@ -54,11 +54,6 @@ def num_tokens(model: FocalCodec, num_samples: int) -> int:
     return int(model.lengths(torch.tensor([num_samples]))[1][0])
 
 
-def output_length(model: FocalCodec, num_samples: int) -> int:
-    """``ceil(num_samples * sr_out / sr_in)``: the reconstruction covers the whole input."""
-    return -(-num_samples * model.sample_rate_output // model.sample_rate_input)
-
-
 def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: float,
                      max_batch_size: int) -> List[List[int]]:
     """Group items of ``lengths`` samples into batches (lists of indices): longest first, so a batch too big for
@@ -80,20 +75,14 @@ def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: fl
 def _offline(model: FocalCodec, batch: Tensor):
     toks = model.sig_to_toks(batch)
     # a non-causal codec's frames need not cover the last samples; the model pads its output by repetition
-    length = None if model.causal else output_length(model, batch.shape[-1])
+    length = None if model.causal else model.output_length(batch.shape[-1])
     return toks, model.toks_to_sig(toks, output_length=length)
 
 
 def _streaming(model: FocalCodec, batch: Tensor):
     """Chunk by chunk, as a live source would feed the codec: one encode step and one decode step per chunk."""
-    enc_state = dec_state = None
-    toks, audio = [], []
-    for start in range(0, batch.shape[-1], model.chunk_size):
-        chunk_toks, enc_state = encode_step(model, batch[:, start:start + model.chunk_size], enc_state)
-        chunk_audio, dec_state = decode_step(model, chunk_toks, dec_state)
-        toks.append(chunk_toks)
-        audio.append(chunk_audio)
-    return torch.cat(toks, dim=-1), torch.cat(audio, dim=-1)
+    toks, audio, _ = stream_signal(model, batch)
+    return toks, audio
 
 
 @torch.inference_mode()
@@ -119,7 +108,7 @@ def encode_decode(model: FocalCodec, signals: Sequence[Tensor], streaming: bool 
     toks, audio = _streaming(model, batch) if streaming else _offline(model, batch)
     results = []
     for row, n in enumerate(lengths):
-        t, a = num_tokens(model, n), output_length(model, n)
+        t, a = num_tokens(model, n), model.output_length(n)
         if toks.shape[-1] < t or audio.shape[-1] < a:
             raise RuntimeError(f"the codec returned {toks.shape[-1]} tokens / {audio.shape[-1]} samples for an input "
                                f"of {n} samples; expected at least {t} / {a}")

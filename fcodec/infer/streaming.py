@@ -215,7 +215,7 @@ class StreamingCodec:
         audio = [self.decoder.push(toks)] if toks.shape[-1] else []
         audio.append(self.decoder.flush())
         audio = torch.cat(audio, dim=-1)
-        expected = self.encoder.state.samples * self.model.sample_rate_output // self.model.sample_rate_input
+        expected = self.model.output_length(self.encoder.state.samples)
         return toks, audio[:, : max(expected - produced, 0)]
 
 

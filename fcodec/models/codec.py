@@ -232,15 +232,17 @@ class FocalCodec(nn.Module):
         )
         toks = self.codes_to_toks(codes)
         rec_sig, decompressor_state, decoder_state = self.codes_to_sig(
-            codes, decompressor_state, decoder_state, output_length=self._output_length(sig.shape[-1]),
+            codes, decompressor_state, decoder_state, output_length=self.output_length(sig.shape[-1]),
             return_state=True,
         )
         if return_state:
             return toks, codes, rec_sig, encoder_state, compressor_state, decompressor_state, decoder_state
         return toks, codes, rec_sig
 
-    def _output_length(self, num_samples: int) -> int:
-        return int(num_samples * (self.sample_rate_output / self.sample_rate_input))
+    def output_length(self, num_samples: int) -> int:
+        """Samples of the reconstruction of ``num_samples`` input samples: ``floor(N * sr_out / sr_in)``, as
+        upstream's ``forward`` cuts it. Every path (offline, batched, streaming, training lengths) uses this."""
+        return num_samples * self.sample_rate_output // self.sample_rate_input
 
     # sig -> any
     def sig_to_feats(self, sig: Tensor, encoder_state: State = (), length: Optional[Tensor] = None,
@@ -414,7 +416,7 @@ class FocalCodec(nn.Module):
         codes, toks = self.quantizer.straight_through(lats)
         with _no_grad_if_frozen(self.decompressor):
             qfeats = self.codes_to_qfeats(codes)
-        rec = self.feats_to_sig(qfeats, output_length=self._output_length(num_samples)) if decode else None
+        rec = self.feats_to_sig(qfeats, output_length=self.output_length(num_samples)) if decode else None
         feat_lens, tok_lens, out_lens = self.lengths(sig_lens)
         return CodecOutput(
             feats=feats,
@@ -425,7 +427,7 @@ class FocalCodec(nn.Module):
             sig=rec,
             feat_lens=feat_lens.clamp(max=feats.shape[1]),
             tok_lens=tok_lens.clamp(max=toks.shape[1]),
-            sig_lens=out_lens.clamp(max=rec.shape[1] if rec is not None else self._output_length(num_samples)),
+            sig_lens=out_lens.clamp(max=rec.shape[1] if rec is not None else self.output_length(num_samples)),
         )
 
     # --------------------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from fcodec.infer.batched import duration_batches, encode_decode, num_tokens, output_length, padded_length
+from fcodec.infer.batched import duration_batches, encode_decode, num_tokens, padded_length
+from fcodec.infer.streaming import stream_signal
 from tests.infer.conftest import LENGTHS, speechlike
 
 CAUSAL = ["50hz", "25hz", "12hz"]
@@ -20,10 +21,13 @@ def test_lengths_follow_the_input(codecs, name):
     for result, n in zip(encode_decode(model, signals()), LENGTHS):
         assert result.tokens.shape == (math.ceil(n / model.hop_samples),)
         assert result.tokens.dtype == torch.int64
-        assert result.audio.shape == (math.ceil(n * 24000 / 16000),)
+        assert result.audio.shape == (n * 24000 // 16000,)  # as upstream's forward and the streaming path
         assert int(result.tokens.min()) >= 0 and int(result.tokens.max()) < model.codebook_size
+    # the command-line streamer (fcodec.bin.stream) gives the same length as the decoder
+    for sig, n in zip(signals(), LENGTHS):
+        assert stream_signal(model, sig[None])[1].shape[-1] == model.output_length(n) == n * 24000 // 16000
     assert padded_length(model, 1281) == 2560 and padded_length(model, 1280) == 1280
-    assert num_tokens(model, 1) == 1 and output_length(model, 3) == 5
+    assert num_tokens(model, 1) == 1 and model.output_length(3) == 4
 
 
 @pytest.mark.parametrize("name", CAUSAL)
@@ -68,7 +72,7 @@ def test_noncausal_runs_alone(codecs):
     model = codecs["noncausal"]
     sig = signals([12345])[0]
     (result,) = encode_decode(model, [sig])
-    assert result.audio.shape[-1] == output_length(model, 12345)
+    assert result.audio.shape[-1] == model.output_length(12345)
     assert result.tokens.shape[-1] == num_tokens(model, 12345)
     with pytest.raises(ValueError, match="non-causal"):
         encode_decode(model, signals([8000, 9000]))

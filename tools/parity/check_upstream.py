@@ -217,7 +217,7 @@ def compare_streaming(up, ours: FocalCodec, num_samples: int, res: Results, tag:
     # upstream's streaming and offline passes differ on the last, partial chunk: compare the streams on whole
     # chunks, and our stream with upstream's offline pass on everything
     whole = (num_samples // chunk) * chunk
-    frames, samples = whole // ours.hop_samples, whole * ours.sample_rate_output // ours.sample_rate_input
+    frames, samples = whole // ours.hop_samples, ours.output_length(whole)
     add_tokens(res, f"{tag} | stream vs upstream stream, whole chunks", up_stream_toks[:, :frames],
                our_toks[:, :frames], lats[:, :frames], ours)
     res.add(f"{tag} | stream vs upstream stream, whole chunks: waveform",
