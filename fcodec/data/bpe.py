@@ -16,7 +16,7 @@ from typing import Iterable
 
 from fcodec.utils.io import atomic_path
 
-BLANK, SOS_EOS, UNK = "<blk>", "<sos/eos>", "<unk>"
+BLANK, SOS_EOS = "<blk>", "<sos/eos>"
 
 
 def train_bpe(

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import torch
 
+from lhotse.dataset.dataloading import make_worker_init_fn
+
 from fcodec.data.dataset import CodecDataset
 from fcodec.data.sampler import ResumableBucketingSampler, build_sampler
 
@@ -34,23 +36,6 @@ class CodecDataLoader(torch.utils.data.DataLoader):
         for batch in super().__iter__():
             self.sampler.note_delivered(len(batch["cut_id"]))
             yield batch
-
-
-class _SeedWorker:
-    """Seeds each worker's torch/random/numpy generators from the loader seed (icefall's _SeedWorkers)."""
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def __call__(self, worker_id: int) -> None:
-        import random
-
-        import numpy as np
-
-        seed = self.seed + 1000 * worker_id
-        torch.manual_seed(seed)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
 
 
 def _as_cutset(cuts):
@@ -78,7 +63,6 @@ def build_dataloader(
     world_size: Optional[int] = None,
     rank: Optional[int] = None,
     drop_last: bool = False,
-    return_cuts: bool = False,
     prefetch_factor: Optional[int] = None,
 ) -> CodecDataLoader:
     """A DataLoader whose ``.sampler`` (a lhotse DynamicBucketingSampler) saves and restores its position.
@@ -93,10 +77,12 @@ def build_dataloader(
         cuts, train=train, max_duration=max_duration, segment_duration=segment_duration, num_buckets=num_buckets,
         buffer_size=buffer_size, seed=seed, world_size=world_size, rank=rank, drop_last=drop_last,
     )
-    dataset = CodecDataset(segment_duration=segment_duration if train else None, seed=seed, return_cuts=return_cuts)
+    dataset = CodecDataset(segment_duration=segment_duration if train else None, seed=seed)
     extra = {}
     if num_workers > 0:
-        extra = {"worker_init_fn": _SeedWorker(seed), "persistent_workers": False}
+        # lhotse's: each worker of each rank gets its own seed for torch, random and numpy
+        extra = {"worker_init_fn": make_worker_init_fn(rank=sampler.rank, world_size=sampler.world_size, seed=seed),
+                 "persistent_workers": False}
         if prefetch_factor is not None:
             extra["prefetch_factor"] = prefetch_factor
     return CodecDataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers, **extra)

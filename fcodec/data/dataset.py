@@ -25,13 +25,11 @@ class CodecDataset(torch.utils.data.Dataset):
     A cut whose audio cannot be read is logged by id and left out of its batch; a batch with none left raises.
     """
 
-    def __init__(self, segment_duration: Optional[float] = None, seed: int = 0, return_cuts: bool = False,
-                 sample_rate: int = SAMPLE_RATE):
+    def __init__(self, segment_duration: Optional[float] = None, seed: int = 0, sample_rate: int = SAMPLE_RATE):
         if segment_duration is not None and segment_duration <= 0:
             raise ValueError(f"segment_duration must be positive, got {segment_duration}")
         self.segment_duration = segment_duration
         self.seed = seed
-        self.return_cuts = return_cuts
         self.sample_rate = sample_rate
 
     def crop_rng(self, cuts) -> random.Random:
@@ -62,6 +60,4 @@ class CodecDataset(torch.utils.data.Dataset):
             "language": [c.supervisions[0].language if c.supervisions else "" for c in read],
             "cut_id": list(read.ids),
         }
-        if self.return_cuts:
-            batch["cuts"] = read
         return batch

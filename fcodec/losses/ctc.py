@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fcodec.data.bpe import BLANK, load_bpe
 from fcodec.losses.masking import full_lengths, lengths_to_mask
 
 logger = logging.getLogger(__name__)
 
-BLANK_PIECE = "<blk>"  # icefall's convention: the BPE model reserves id 0 for the CTC blank
 
 
 class CTCHead(nn.Module):
@@ -74,15 +74,13 @@ class CTCHeadLoss(nn.Module):
     def __init__(self, bpe_model: Union[str, os.PathLike], input_dim: int, hidden_dim: int = 256,
                  num_layers: int = 2, kernel_size: int = 3, upsample: int = 1, dropout: float = 0.1):
         super().__init__()
-        import sentencepiece as spm
-
-        if not os.path.isfile(bpe_model):
-            raise FileNotFoundError(f"BPE model {os.fspath(bpe_model)!r} does not exist (made by stage 3)")
         self.bpe_model = os.fspath(bpe_model)
-        self.sp = spm.SentencePieceProcessor(model_file=self.bpe_model)
+        self.sp = load_bpe(self.bpe_model)
         vocab = self.sp.get_piece_size()
-        blank = self.sp.piece_to_id(BLANK_PIECE)
-        has_blank = blank != self.sp.unk_id() or self.sp.id_to_piece(blank) == BLANK_PIECE
+        # icefall's convention (stage 3's BPE model): id 0 is "<blk>", reserved for the CTC blank; a model
+        # without one gets an extra class
+        blank = self.sp.piece_to_id(BLANK)
+        has_blank = blank != self.sp.unk_id() or self.sp.id_to_piece(blank) == BLANK
         self.blank_id = blank if has_blank else vocab
         self.num_classes = vocab if has_blank else vocab + 1
         self.head = CTCHead(input_dim, self.num_classes, hidden_dim, num_layers, kernel_size, upsample, dropout)

@@ -30,10 +30,6 @@ class WeightSchedule:
             return float(self.weight)
         return float(start + (self.weight - start) * (step - self.start_step) / self.ramp_steps)
 
-    @property
-    def is_constant(self) -> bool:
-        return self.start_weight is None or self.start_weight == self.weight
-
     @classmethod
     def from_config(cls, config: Union[float, int, Mapping[str, Any]]) -> "WeightSchedule":
         """A number (constant) or a mapping with ``weight`` and optionally ``start_weight``, ``ramp_steps``,

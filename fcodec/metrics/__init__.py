@@ -13,5 +13,4 @@ Modules (import them directly; this package imports nothing, so the signal-metri
   decode_format            the decode directory contract (read and write)
   scoring                  one decode directory -> one score directory (summary.json etc.)
   report, plot             RESULTS.md and the bitrate plot from the score summaries
-  environment              versions and git revision recorded with every result
 """

@@ -241,7 +241,7 @@ def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], co
     folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files)."""
     import datetime
 
-    from fcodec.metrics.environment import environment_info
+    from fcodec.utils.environment import environment_info
     from fcodec.utils.io import atomic_write_text
 
     scores = find_summaries(exp_dir)

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.metrics import asr_protocols, decode_format
 from fcodec.metrics.asr_protocols import UtteranceUnits
-from fcodec.metrics.environment import environment_info
+from fcodec.utils.environment import environment_info
 from fcodec.metrics.error_rate import edit_counts, percent
 from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS

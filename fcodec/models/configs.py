@@ -15,7 +15,6 @@ from typing import Any, Dict
 
 __all__ = [
     "CAUSAL_50HZ_2K",
-    "DEFAULT_CONFIG",
     "DEFAULT_REPO",
     "PUBLISHED_CONFIGS",
     "causal_config",
@@ -95,7 +94,6 @@ def noncausal_config(downscale_factors=(1, 1, 1), focal_window: int = 14, focal_
 
 
 CAUSAL_50HZ_2K = causal_config(2048)
-DEFAULT_CONFIG = CAUSAL_50HZ_2K
 
 PUBLISHED_CONFIGS: Dict[str, Dict[str, Any]] = {
     "lucadellalib/focalcodec_50hz": noncausal_config((1, 1, 1)),

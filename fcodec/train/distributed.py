@@ -89,10 +89,3 @@ def all_gather_objects(obj: Any, info: DistInfo) -> List[Any]:
     dist.all_gather_object(out, obj)
     return out
 
-
-def broadcast_object(obj: Any, info: DistInfo, src: int = 0) -> Any:
-    if not info.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]

@@ -35,10 +35,6 @@ class Monitor:
             wave = wave / peak
         self.writer.add_audio(tag, wave, step, sample_rate=int(sample_rate))
 
-    def text(self, tag: str, text: str, step: int = 0) -> None:
-        if self.writer is not None:
-            self.writer.add_text(tag, text, step)
-
     def flush(self) -> None:
         if self.writer is not None:
             self.writer.flush()

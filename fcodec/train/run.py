@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Optional, Sequence, Tuple
@@ -30,7 +28,7 @@ from fcodec.train.params import TRAINABLE_MODES, ParamPlan, build_param_plan
 from fcodec.train.rng import seed_everything
 from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
 from fcodec.train.trainer import TrainSummary, Trainer
-from fcodec.utils.assets import REPO_ROOT
+from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.logging import setup_logging
 
@@ -44,22 +42,6 @@ def configure_torch(cfg: TrainConfig) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
-
-
-def git_revision() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def environment() -> dict:
-    from fcodec.version import __version__
-
-    return {"fcodec": __version__, "git": git_revision(), "torch": torch.__version__,
-            "python": platform.python_version(), "host": platform.node()}
 
 
 def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
@@ -160,7 +142,8 @@ def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Se
         seed_everything(cfg.train.seed)  # the same on every rank: the grown layers must start equal
         if dist.is_main:
             write_config_record(exp_dir, cfg, command or "run_stage")
-        log.info("environment: %s; world size %d, device %s", environment(), dist.world_size, dist.device)
+        environment = environment_info()
+        log.info("environment: %s; world size %d, device %s", environment, dist.world_size, dist.device)
         log.info("config:\n%s", dump_config(cfg))
 
         stage, module, plan = build_codec_module(cfg, exp_dir, dist)
@@ -179,7 +162,7 @@ def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Se
         warn_text_losses_on_crops(cfg)
         train_dl, dev_dl = build_loaders(cfg)
         seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers
-        info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment()}
+        info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment}
         trainer = Trainer(cfg, exp_dir, module, CodecObjective(module), plan, train_dl, dev_dl, dist,
                           export_best=lambda m, folder: m.codec.save_pretrained(folder), info=info)
         summary = trainer.fit()

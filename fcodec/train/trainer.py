@@ -53,7 +53,6 @@ class LoopState:
     best_step: int = -1
     bad_validations: int = 0
     last_valid_step: int = -1
-    last_valid_loss: float = math.nan
 
 
 @dataclass
@@ -375,7 +374,6 @@ class Trainer:
             self.model.train()
         loss = dev["loss"]
         self.state.last_valid_step = step
-        self.state.last_valid_loss = loss
         improved = math.isfinite(loss) and loss < self.state.best_loss - self.cfg.train.early_stop_min_delta
         if improved:
             self.state.best_loss, self.state.best_step, self.state.bad_validations = loss, step, 0

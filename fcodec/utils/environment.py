@@ -1,4 +1,4 @@
-"""What produced a result: versions of Python and the main packages, and the git commit of the checkout."""
+"""What produced a result (a training run, a score): versions of Python and the main packages, the git commit."""
 from __future__ import annotations
 
 import platform
@@ -7,7 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Dict
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from fcodec.utils.assets import REPO_ROOT
+
 PACKAGES = ("torch", "lhotse", "openai-whisper", "kaldialign", "pesq", "pystoi", "opencc")
 
 
@@ -27,8 +28,8 @@ def git_revision(root: Path = REPO_ROOT) -> str:
 def environment_info() -> Dict[str, str]:
     from fcodec import __version__
 
-    info = {"python": platform.python_version(), "platform": platform.platform(), "fcodec": __version__,
-            "git": git_revision()}
+    info = {"python": platform.python_version(), "platform": platform.platform(), "host": platform.node(),
+            "fcodec": __version__, "git": git_revision()}
     for package in PACKAGES:
         try:
             info[package] = version(package)
