@@ -2,25 +2,17 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from fcodec.utils.io import atomic_path
+
 
 def save_manifest(manifest: Any, path: os.PathLike) -> Path:
-    """``manifest.to_file(path)``, atomically: lhotse picks the format from the suffix, so the temporary file
-    keeps the real name inside a temporary folder next to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        tmp = tmp_dir / path.name
+    """``manifest.to_file(path)``, atomically (the temporary file keeps the suffix lhotse picks the format by)."""
+    with atomic_path(path) as tmp:
         manifest.to_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-    return path
+    return Path(path)
 
 
 def require_file(path: os.PathLike, what: str, made_by: str) -> Path:

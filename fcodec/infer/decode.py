@@ -21,6 +21,7 @@ one cut at a time) is listed in failed.tsv; the others go on.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -96,12 +97,19 @@ def _model_fingerprint(source: str) -> str:
     folder = Path(source)
     if not folder.is_dir():
         return source
+    files = tuple((name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns)
+                  for name in ("config.json", "model.safetensors") if (folder / name).is_file())
+    return _hash_model_files(str(folder.resolve()), files)
+
+
+@functools.lru_cache(maxsize=16)
+def _hash_model_files(folder: str, files: Tuple[Tuple[str, int, int], ...]) -> str:
+    """Hashed once per model and process (a full-size model is ~1 GB, decoded for every test set); the sizes and
+    modification times in ``files`` make a rewritten model a new key."""
     digest = hashlib.sha256()
-    for name in ("config.json", "model.safetensors"):
-        path = folder / name
-        if path.is_file():
-            digest.update(name.encode())
-            hash_file(path, digest)
+    for name, _, _ in files:
+        digest.update(name.encode())
+        hash_file(Path(folder) / name, digest)
     return digest.hexdigest()[:16]
 
 
@@ -328,9 +336,9 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name),
               "streaming": options.streaming}
     journal_path = out_dir / JOURNAL
-    if restart_on_change and journal_path.is_file() and _journal_header(journal_path) != header:
-        logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir,
-                    _journal_header(journal_path))
+    previous = _journal_header(journal_path) if restart_on_change and journal_path.is_file() else header
+    if previous != header:
+        logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir, previous)
         shutil.rmtree(out_dir)
     if (out_dir / decode_format.DONE).is_file() and journal_path.is_file():
         Journal(journal_path, header).close()  # raises when the settings differ

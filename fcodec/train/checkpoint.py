@@ -94,7 +94,7 @@ class CheckpointManager:
     def remove_partial_writes(self) -> None:
         """Temporary files of writes interrupted by a kill (the atomic write never renamed them)."""
         if self.dir.is_dir():
-            for tmp in self.dir.glob(".checkpoint-*.tmp"):
+            for tmp in self.dir.glob(".checkpoint-*.tmp*"):
                 tmp.unlink(missing_ok=True)
 
     def load_latest(self, map_location: Any = "cpu") -> Optional[Tuple[Path, Dict[str, Any]]]:

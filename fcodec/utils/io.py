@@ -17,10 +17,13 @@ PathLike = Union[str, os.PathLike]
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is renamed to ``path``, on error removed."""
+    """Yield a temporary path next to ``path``; on success it is renamed to ``path``, on error removed.
+
+    The temporary name ends in the destination's suffixes (``.train.jsonl.gz.<random>.tmp.jsonl.gz``): writers
+    that choose the format by suffix (lhotse manifests) write what the destination should hold."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
