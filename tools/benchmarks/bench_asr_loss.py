@@ -32,17 +32,14 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+from bench_common import rss_mib  # noqa: E402  (beside this script)
 
 
 class PeakRSS:
     """Highest resident set size seen by a 5 ms sampling thread while the block runs (torch ops drop the GIL)."""
 
     def __enter__(self):
-        self.start = self.peak = _rss_bytes()
+        self.start = self.peak = rss_mib()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -50,27 +47,27 @@ class PeakRSS:
 
     def _sample(self):
         while not self._stop.wait(0.005):
-            self.peak = max(self.peak, _rss_bytes())
+            self.peak = max(self.peak, rss_mib())
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
+        self.peak = max(self.peak, rss_mib())
 
     @property
     def increase_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
+        return self.peak - self.start
 
 
 def load_inputs(spec: dict) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
-    from fcodec.losses import resample
+    from fcodec.losses import resample, resampled_lengths
 
     clips = [torch.tensor(c) for c in spec["clips"]]
     lengths = torch.tensor([len(c) for c in clips])
     audio = torch.zeros(len(clips), int(lengths.max()))
     for i, clip in enumerate(clips):
         audio[i, : len(clip)] = clip
-    return resample(audio, 16000, 24000), (lengths * 3 + 1) // 2, spec["languages"], spec["texts"]
+    return resample(audio, 16000, 24000), resampled_lengths(lengths, 16000, 24000), spec["languages"], spec["texts"]
 
 
 def run_one(args) -> None:
@@ -183,10 +180,6 @@ def main() -> None:
         models = args.whisper
         if models is None:
             tiny = make_tiny_whisper(folder / "tiny-random.pt")
-            # make_tiny_whisper leaves the decoder's positions as torch.empty memory: give them numbers
-            checkpoint = torch.load(tiny, weights_only=True)
-            checkpoint["model_state_dict"]["decoder.positional_embedding"].normal_(0, 0.02)
-            torch.save(checkpoint, tiny)
             models = [str(tiny)] + ([str(shared_whisper_checkpoint())] if shared_whisper_checkpoint() else [])
         judge = next((m for m in models if "tiny-random" not in m), None)
         inputs = prepare_inputs(args, folder, judge)

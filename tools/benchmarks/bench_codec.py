@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import statistics
 import time
 from typing import Callable, Dict, List
@@ -28,14 +27,7 @@ import torch
 
 from fcodec.infer.streaming import decode_step, encode_step
 from fcodec.models import FocalCodec, configs
-
-
-def test_signal(seconds: float, seed: int = 0) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    n = int(seconds * 16000)
-    t = torch.arange(n) / 16000
-    sines = sum(torch.sin(2 * math.pi * f * t) for f in (110.0, 440.0, 1234.0)) / 3
-    return (0.3 * sines + 0.05 * torch.randn(n, generator=gen))[None].float()
+from fcodec.models.testing import speechlike
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -45,50 +37,37 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def p95(values: List[float]) -> float:
-    return sorted(values)[min(len(values) - 1, int(math.ceil(0.95 * len(values))) - 1)]
+    return statistics.quantiles(values, n=20)[-1]
 
 
 @torch.no_grad()
-def offline_times(model, sig: torch.Tensor, repeat: int) -> Dict[str, List[float]]:
-    toks = model.sig_to_toks(sig)  # warm-up
-    model.toks_to_sig(toks)
-    out = {"encode": [], "decode": []}
-    for _ in range(repeat):
-        out["encode"].append(timed(lambda: model.sig_to_toks(sig)))
-        out["decode"].append(timed(lambda: model.toks_to_sig(toks)))
-    return out
+def offline_times(model, sig: torch.Tensor) -> Dict[str, float]:
+    """One timed encode and decode of ``sig`` (warm the model up first)."""
+    toks = model.sig_to_toks(sig)
+    return {"encode": timed(lambda: model.sig_to_toks(sig)), "decode": timed(lambda: model.toks_to_sig(toks))}
+
+
+# One streaming step of each implementation: (chunk or tokens, state) -> (output, state).
+Step = Callable[[torch.Tensor, object], tuple]
+OURS = (lambda m, chunk, state: encode_step(m, chunk, state), lambda m, toks, state: decode_step(m, toks, state))
+UPSTREAM = (  # upstream's API: explicit state tuples with return_state=True
+    lambda m, chunk, state: (lambda toks, *s: (toks, s))(*m.sig_to_toks(chunk, *(state or ((), ())), return_state=True)),
+    lambda m, toks, state: (lambda sig, *s: (sig, s))(*m.toks_to_sig(toks, *(state or ((), ())), return_state=True)),
+)
 
 
 @torch.no_grad()
-def streaming_times_ours(model: FocalCodec, sig: torch.Tensor, chunks: int, warmup: int) -> Dict[str, List[float]]:
+def streaming_times(model, steps, sig: torch.Tensor, chunks: int, warmup: int) -> Dict[str, List[float]]:
+    encode, decode = steps
     size = model.chunk_size
     enc_state = dec_state = None
     out = {"encode": [], "decode": [], "total": []}
     for i in range(warmup + chunks):
         chunk = sig[:, (i * size) % (sig.shape[1] - size):][:, :size]
         start = time.perf_counter()
-        toks, enc_state = encode_step(model, chunk, enc_state)
+        toks, enc_state = encode(model, chunk, enc_state)
         mid = time.perf_counter()
-        _, dec_state = decode_step(model, toks, dec_state)
-        end = time.perf_counter()
-        if i >= warmup:
-            out["encode"].append(mid - start)
-            out["decode"].append(end - mid)
-            out["total"].append(end - start)
-    return out
-
-
-@torch.no_grad()
-def streaming_times_upstream(model, sig: torch.Tensor, chunks: int, warmup: int) -> Dict[str, List[float]]:
-    size = model.chunk_size
-    enc, dec = [(), ()], [(), ()]
-    out = {"encode": [], "decode": [], "total": []}
-    for i in range(warmup + chunks):
-        chunk = sig[:, (i * size) % (sig.shape[1] - size):][:, :size]
-        start = time.perf_counter()
-        toks, *enc = model.sig_to_toks(chunk, *enc, return_state=True)
-        mid = time.perf_counter()
-        _, *dec = model.toks_to_sig(toks, *dec, return_state=True)
+        _, dec_state = decode(model, toks, dec_state)
         end = time.perf_counter()
         if i >= warmup:
             out["encode"].append(mid - start)
@@ -142,11 +121,11 @@ def main(argv=None) -> None:
     model = build(args)
     if not model.causal:
         raise SystemExit("streaming needs a causal codec; pick a causal config")
-    sig = test_signal(args.seconds)
+    sig = speechlike(1, int(args.seconds * 16000))
     print(f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
           f"{model.frame_rate:g} Hz, {model.bitrate:g} bps; {args.threads} threads, torch {torch.__version__}")
 
-    impls = {"fcodec": (model, streaming_times_ours)}
+    impls = {"fcodec": (model, OURS)}
     if args.upstream:
         import focalcodec  # the upstream package, if the user has it on the path
 
@@ -156,15 +135,16 @@ def main(argv=None) -> None:
             same = torch.equal(upstream.sig_to_toks(sig), model.sig_to_toks(sig))
             wave = (upstream(sig)[2] - model(sig)[2]).abs().max().item()
         print(f"upstream {getattr(focalcodec, '__file__', '?')}: tokens identical: {same}, max waveform diff {wave:.2e}")
-        impls["upstream"] = (upstream, streaming_times_upstream)
+        impls["upstream"] = (upstream, UPSTREAM)
 
     offline = {name: {"encode": [], "decode": []} for name in impls}
+    for name, (impl, _) in impls.items():  # warm-up
+        offline_times(impl, sig)
     for _ in range(args.repeat):  # interleave implementations so that load changes hit both alike
         for name, (impl, _) in impls.items():
-            times = offline_times(impl, sig, 1)
-            offline[name]["encode"] += times["encode"]
-            offline[name]["decode"] += times["decode"]
-    stream = {name: fn(impl, sig, args.chunks, args.warmup) for name, (impl, fn) in impls.items()}
+            for key, seconds in offline_times(impl, sig).items():
+                offline[name][key].append(seconds)
+    stream = {name: streaming_times(impl, steps, sig, args.chunks, args.warmup) for name, (impl, steps) in impls.items()}
     rows = [summarize(name, offline[name], stream[name], args.seconds) for name in impls]
     if args.upstream:
         ours, theirs = rows

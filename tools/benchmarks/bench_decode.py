@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from typing import Dict, List
@@ -25,17 +24,13 @@ import torch
 
 from fcodec.infer.batched import duration_batches, encode_decode
 from fcodec.models import FocalCodec, configs
+from fcodec.models.testing import speechlike
 
 
 def utterances(count: int, seed: int = 0) -> List[torch.Tensor]:
+    """``count`` speech-like signals of 2-15 s (seeded)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        n = int(rng.uniform(2.0, 15.0) * 16000)
-        t = np.arange(n) / 16000
-        sig = sum(np.sin(2 * math.pi * f * t + rng.uniform(0, 6.28)) for f in (110.0, 440.0, 1234.0)) / 3
-        out.append(torch.from_numpy((0.3 * sig + 0.05 * rng.standard_normal(n)).astype(np.float32)))
-    return out
+    return [speechlike(1, int(rng.uniform(2.0, 15.0) * 16000), seed=seed + i)[0] for i in range(count)]
 
 
 def batches(model: FocalCodec, sigs: List[torch.Tensor], max_duration: float) -> List[List[torch.Tensor]]:

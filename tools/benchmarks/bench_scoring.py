@@ -50,9 +50,9 @@ def load_utterances(count: int) -> Tuple[List[np.ndarray], List[str], str]:
         chosen = [clips[i % len(clips)] for i in range(count)]
         seconds = sum(len(a) for a, _ in chosen) / 16000
         return [a for a, _ in chosen], [l for _, l in chosen], f"real speech ({seconds:.0f} s in {count} utts)"
-    from tests.metrics.fixtures import speechlike
+    from fcodec.models.testing import speechlike
 
-    audios = [speechlike(2.0 + (i % 5) * 0.5, seed=i) for i in range(count)]
+    audios = [speechlike(1, int((2.0 + (i % 5) * 0.5) * 16000), seed=i)[0].numpy() for i in range(count)]
     return audios, ["zh" if i % 2 else "en" for i in range(count)], f"synthetic speech-like ({count} utts)"
 
 
