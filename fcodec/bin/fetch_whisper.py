@@ -24,13 +24,16 @@ TINY_RANDOM = "tiny-random"
 TINY_RANDOM_SEEDED = re.compile(r"tiny-random-seed(\d+)")
 
 
-def fetch_whisper(name: str, out_dir: Path, seed: int = 0) -> Path:
+def fetch_whisper(name: str, out_dir: Path) -> Path:
+    """``<out_dir>/<name>.pt``: a published Whisper (downloaded, checked, atomically), or a random tiny one whose
+    seed is in its name (``tiny-random`` = seed 0, ``tiny-random-seed<N>``), so a file name always says which
+    weights it holds."""
     from fcodec.utils.whisper import download_whisper, make_tiny_whisper
 
     out_dir = Path(out_dir)
     seeded = TINY_RANDOM_SEEDED.fullmatch(name)
     if name == TINY_RANDOM or seeded:
-        return make_tiny_whisper(out_dir / f"{name}.pt", seed=int(seeded.group(1)) if seeded else seed)
+        return make_tiny_whisper(out_dir / f"{name}.pt", seed=int(seeded.group(1)) if seeded else 0)
     return download_whisper(name, out_dir, filename=f"{name}.pt")
 
 
@@ -42,11 +45,10 @@ def main(argv=None) -> int:
     parser.add_argument("name", help=f"a published Whisper name (small, large-v3, ...), {TINY_RANDOM} "
                         f"or {TINY_RANDOM}-seed<N>")
     parser.add_argument("--out-dir", required=True, type=Path)
-    parser.add_argument("--seed", type=int, default=0, help=f"seed of the {TINY_RANDOM} weights")
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        print(fetch_whisper(args.name, args.out_dir, args.seed))
+        print(fetch_whisper(args.name, args.out_dir))
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"fetch_whisper: {exc}", file=sys.stderr)
         return 1

@@ -127,11 +127,12 @@ class WhisperJudge:
     def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
         import whisper
 
+        # one call per clip: Whisper clamps each log-mel to its own maximum - 8, which a batched call would share
         mels = torch.stack([
             whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(np.asarray(a, dtype=np.float32))),
-                                        n_mels=self.model.dims.n_mels)
+                                        n_mels=self.model.dims.n_mels, device=self.device)
             for a in audios
-        ]).to(self.device)
+        ])
         max_seconds = max(len(a) for a in audios) / SAMPLE_RATE
         results = whisper.decode(self.model, mels, self._options(language, max_seconds))
         return [result.text.strip() for result in results]

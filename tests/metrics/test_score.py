@@ -10,7 +10,7 @@ import soundfile as sf
 
 from fcodec.bin import report as report_cli
 from fcodec.bin import score as score_cli
-from tests.metrics.fixtures import make_decode_dir, make_test_cuts, speechlike
+from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 
 
 def read_tsv(path):

@@ -5,7 +5,7 @@ import soundfile as sf
 
 from fcodec.metrics.signal import align, estimate_delay, score_pair, si_sdr
 from fcodec.metrics.spectral_distance import mel_distance, stft_distance, stft_magnitude
-from tests.metrics.fixtures import speechlike
+from fcodec.metrics.testing import speechlike
 
 
 def test_stft_magnitude_has_audiotools_frames():

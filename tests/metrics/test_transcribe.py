@@ -1,5 +1,4 @@
 """The Whisper judge: a tiny random one for the mechanics, the real whisper-base for what it hears."""
-import numpy as np
 import pytest
 import soundfile as sf
 
@@ -7,7 +6,7 @@ from fcodec.metrics.text_norm import normalize_text
 from fcodec.metrics.transcribe import WhisperJudge
 from fcodec.metrics.transcript_cache import TranscriptCache
 from fcodec.utils.whisper import make_tiny_whisper
-from tests.metrics.fixtures import speechlike
+from fcodec.metrics.testing import speechlike
 
 # what ../shared/models/README.md says whisper-base hears in two of the ../shared/audio clips
 README_EN = ("librispeech-dev-clean/84/84-121123-0001.wav",

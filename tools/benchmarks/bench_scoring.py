@@ -100,7 +100,7 @@ def bench_signal(audios, nj: int) -> None:
 def bench_score_judges(audios, languages, batch_size: int) -> None:
     from fcodec.metrics.scoring import ScoreConfig, score
     from fcodec.utils.whisper import make_tiny_whisper
-    from tests.metrics.fixtures import make_decode_dir, make_test_cuts
+    from fcodec.metrics.testing import make_decode_dir, make_test_cuts
 
     rng = np.random.default_rng(1)
     texts = {"en": "THE CAT SAT ON THE MAT", "zh": "今天天气很好"}  # the timings do not depend on the texts

@@ -3,7 +3,6 @@
 #
 #   log MESSAGE...                    a time-stamped line on stderr, naming the script, line and function
 #   die MESSAGE...                    log it and exit 1
-#   min A B                           the smaller integer
 #   options_in FILE [BLOCK]           the option names declared between "# <BLOCK>" and "# </BLOCK>" in FILE
 #   options_help FILE [BLOCK]         one help line per option of the block: --name "value"  what it is
 #   options_block FILE [BLOCK]        the block's assignment lines (to eval: declares the options with defaults)
@@ -41,10 +40,6 @@ die() {
   printf '%s (%s:%s:%s) ERROR: %s\n' "$(date '+%Y-%m-%dT%H:%M:%S')" "${fname}" "${BASH_LINENO[0]}" \
     "${FUNCNAME[1]:-main}" "$*" >&2
   exit 1
-}
-
-min() {
-  if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi
 }
 
 # The lines of FILE between "# <BLOCK>" and "# </BLOCK>" (BLOCK defaults to "options").

@@ -1,9 +1,9 @@
-"""Decode-format inputs for scoring tests, made without the codec: test cuts from audio arrays, and a decode
-directory whose "reconstructions" are the originals (optionally noisy) resampled to 24 kHz."""
+"""Scoring inputs made without the codec, for the tests and tools/benchmarks/bench_scoring.py: test cuts from
+audio arrays, and a decode directory whose "reconstructions" are the originals (optionally noisy) at 24 kHz."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import soundfile as sf
