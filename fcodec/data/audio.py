@@ -12,9 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, UNREADABLE
+from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, UNREADABLE, error_detail
 
-DETAIL_CHARS = 300  # lhotse's errors list every backend it tried: keep the start, which says what went wrong
 
 
 class AudioReadError(ValueError):
@@ -23,11 +22,6 @@ class AudioReadError(ValueError):
     def __init__(self, reason: str, source: str, detail: str = ""):
         self.reason, self.source, self.detail = reason, source, detail
         super().__init__(f"{reason}: {source}" + (f": {detail}" if detail else ""))
-
-
-def _detail(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:DETAIL_CHARS] if text else type(exc).__name__
 
 
 def _recording(audio: Any) -> Any:
@@ -68,7 +62,7 @@ def read_mono(cut_or_path: Any, sample_rate: int) -> np.ndarray:
         try:
             audio_source: Any = Recording.from_file(path)
         except Exception as exc:  # lhotse wraps soundfile/audioread/ffmpeg errors in several types
-            raise AudioReadError(UNREADABLE, path, _detail(exc)) from exc
+            raise AudioReadError(UNREADABLE, path, error_detail(exc)) from exc
     else:
         audio_source = cut_or_path
     missing = _missing_file(audio_source)
@@ -79,7 +73,7 @@ def read_mono(cut_or_path: Any, sample_rate: int) -> np.ndarray:
             audio_source = audio_source.resample(sample_rate)
         audio = np.asarray(audio_source.load_audio(), dtype=np.float32)
     except Exception as exc:
-        raise AudioReadError(UNREADABLE, _source_name(audio_source), _detail(exc)) from exc
+        raise AudioReadError(UNREADABLE, _source_name(audio_source), error_detail(exc)) from exc
     audio = audio.mean(axis=0) if audio.ndim == 2 else audio.reshape(-1)
     if audio.size == 0:
         raise AudioReadError(EMPTY, _source_name(audio_source), "0 samples")

@@ -41,7 +41,7 @@ def probe_audio(path: str) -> Optional[Problem]:
     try:
         info = sf.info(path)
     except Exception as exc:  # libsndfile raises its own error types, and RuntimeError on old versions
-        return Problem(UNREADABLE, _short(exc))
+        return Problem(UNREADABLE, error_detail(exc))
     if info.frames <= 0:
         return Problem(EMPTY, "0 samples")
     return None
@@ -65,7 +65,7 @@ def check_audio(path: str, block_frames: int = 1 << 18) -> Optional[Problem]:
                     return Problem(NOT_FINITE, f"NaN or inf from sample {read + int(np.argmin(finite))}")
                 read += block.shape[0]
     except Exception as exc:
-        return Problem(UNREADABLE, _short(exc))
+        return Problem(UNREADABLE, error_detail(exc))
     if read != expected:
         return Problem(UNREADABLE, f"header says {expected} samples, decoded {read}")
     return None
@@ -93,6 +93,10 @@ def check_many(
     return problems
 
 
-def _short(exc: BaseException) -> str:
+DETAIL_CHARS = 300  # lhotse's errors list every backend it tried: keep the start, which says what went wrong
+
+
+def error_detail(exc: BaseException) -> str:
+    """An exception as one short line for a bad-input report."""
     text = " ".join(str(exc).split())
-    return text[:200] if text else type(exc).__name__
+    return text[:DETAIL_CHARS] if text else type(exc).__name__

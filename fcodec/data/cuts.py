@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from fcodec.data import audio_check as why
+from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.data.bad_input import BadInput, read_report, write_report
 from fcodec.data.data_config import DataConfig, Source
 from fcodec.data.manifest_io import require_file, save_manifest
@@ -59,15 +60,9 @@ def _check_recording(recording, full: bool) -> Optional[why.Problem]:
         path = sources[0].source
         return why.check_audio(path) if full else why.probe_audio(path)
     try:  # URLs, commands, in-memory audio: let lhotse read it
-        import numpy as np
-
-        audio = recording.load_audio()
-        if audio.size == 0:
-            return why.Problem(why.EMPTY, "0 samples")
-        if not np.isfinite(audio).all():
-            return why.Problem(why.NOT_FINITE)
-    except Exception as exc:
-        return why.Problem(why.UNREADABLE, " ".join(str(exc).split())[:200])
+        read_mono(recording, recording.sampling_rate)
+    except AudioReadError as exc:
+        return why.Problem(exc.reason, exc.detail)
     return None
 
 

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from fcodec.models.configs import PUBLISHED_CONFIGS
 from fcodec.utils.io import atomic_path, atomic_write_json
 
 __all__ = [
@@ -60,14 +61,7 @@ CONFIG_KEYS = (
     "encoder_name", "encoder_config", "compressor_name", "compressor_config", "quantizer_name",
     "quantizer_config", "decompressor_name", "decompressor_config", "decoder_name", "decoder_config",
 )
-DEFAULT_CONFIGS = [
-    "lucadellalib/focalcodec_50hz",
-    "lucadellalib/focalcodec_50hz_65k_causal",
-    "lucadellalib/focalcodec_50hz_4k_causal",
-    "lucadellalib/focalcodec_50hz_2k_causal",
-    "lucadellalib/focalcodec_25hz",
-    "lucadellalib/focalcodec_12_5hz",
-]
+DEFAULT_CONFIGS = list(PUBLISHED_CONFIGS)  # the published Hugging Face repo ids (upstream's name for the list)
 _REPO_ID = re.compile(r"[\w\-]+/[\w\-.]+")
 
 

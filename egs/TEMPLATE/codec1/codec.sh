@@ -469,13 +469,14 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
       continue
     fi
     decoded=$(( decoded + 1 ))
+    # one signature for every test set of this model; max_duration and threads are not in it: batching does not
+    # change what is decoded
+    signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
+    signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
     todo=()
     for set_name in "${sets[@]}"; do
       dir=${exp_dir}/${name}/decode/${set_name}
       marker=${dir}/.decode.done
-      # max_duration and threads are not in the signature: batching does not change what is decoded
-      signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
-      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
       status=$(stage_status "${marker}" "${signature}")
       if [ "${status}" = "done" ]; then
         stage_log 7 "Stage 7: ${dir} is up to date (${marker}); skipped"
@@ -500,8 +501,6 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
         --restart-on-change "${extra[@]}"
     for set_name in "${todo[@]}"; do
       dir=${exp_dir}/${name}/decode/${set_name}
-      signature="decode model=$(fingerprint "${model_marker}") streaming=${decode_streaming}"
-      signature+=" cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
       # the tokens and the audio are what scoring reads (folders that stay empty when every cut failed);
       # summary.json holds timings, .done a date
       mkdir -p "${dir}/tokens" "${dir}/wav"
