@@ -86,6 +86,44 @@ def _fresh(state: State) -> Optional[State]:
 
 
 class FocalCodec(nn.Module):
+    """FocalCodec: encoder -> compressor -> BSQ quantizer -> decompressor -> decoder (spec section 7).
+
+    Each part is built as ``REGISTRY[<part>_name](**<part>_config)``; the ten keywords are upstream's
+    ``config.json`` schema (``config`` returns them). The submodule attributes ``encoder``, ``compressor``,
+    ``quantizer``, ``decompressor`` and ``decoder`` are the state-dict prefixes. Use ``from_pretrained`` to load
+    a checkpoint; the constructor builds randomly initialised parts (PyTorch default initialisation).
+
+    Parameters
+    ----------
+    encoder_name : str, default "WavLM"
+        Registry name of the encoder (16 kHz waveform -> features, 320 samples per frame in all configs).
+    encoder_config : dict, optional
+        Keyword arguments of the encoder class (None means ``{}``: that class's defaults). Deep-copied.
+    compressor_name : str, default "FocalEncoder"
+        Registry name of the compressor (features -> latents of dimension log2(codebook_size)).
+    compressor_config : dict, optional
+        Keyword arguments of the compressor class.
+    quantizer_name : str, default "BinarySphericalQuantizer"
+        Registry name of the quantizer.
+    quantizer_config : dict, optional
+        Keyword arguments of the quantizer class (``{"codebook_size": 2048}`` etc.).
+    decompressor_name : str, default "FocalDecoder"
+        Registry name of the decompressor (codes -> features for the decoder).
+    decompressor_config : dict, optional
+        Keyword arguments of the decompressor class.
+    decoder_name : str, default "WaveNeXt"
+        Registry name of the decoder: "WaveNeXt" (hop 480, 24 kHz output, the causal checkpoints) or "Vocos"
+        (hop 320, 16 kHz output, the non-causal checkpoints).
+    decoder_config : dict, optional
+        Keyword arguments of the decoder class.
+
+    Raises
+    ------
+    ValueError
+        A name is not in ``REGISTRY``, or a sub-config has a keyword its class does not accept (or a value the
+        class rejects, e.g. a codebook size that is not a power of two).
+    """
+
     __version__ = UPSTREAM_VERSION
 
     def __init__(
@@ -226,7 +264,39 @@ class FocalCodec(nn.Module):
         length: Optional[Tensor] = None,
         return_state: bool = False,
     ):
-        """``(toks, codes, reconstruction)`` [+ the four updated states]; output length ``N * sr_out / sr_in``."""
+        """``(toks, codes, reconstruction)`` [+ the four updated states]; output length ``N * sr_out / sr_in``.
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz (``sample_rate_input``)
+            Input waveforms. For exact streaming parity a causal model wants N a multiple of ``chunk_size``
+            (1280 samples, 80 ms) on every call but the last of a stream.
+        encoder_state, compressor_state, decompressor_state, decoder_state : opaque, default ``()``
+            Streaming states of the four stateful parts, as returned by the previous call on the same stream
+            with ``return_state=True``; ``()`` or None starts a new stream. Only causal parts carry state.
+        length : Tensor, shape (B,), float, optional
+            Relative valid length of each signal (valid samples / N, in (0, 1]) for a zero-padded batch. Used
+            only by a non-causal encoder, which masks the padded frames in attention; a causal one ignores it.
+        return_state : bool, default False
+            Also return the four updated states.
+
+        Returns
+        -------
+        toks : Tensor, shape (B, L), int64
+            Tokens in ``[0, codebook_size)``; L = frames / prod(compressor downscale factors).
+        codes : Tensor, shape (B, L, D), float
+            Quantised latents, each component ``+-1/sqrt(D)``, D = log2(codebook_size).
+        rec_sig : Tensor, shape (B, floor(N * sample_rate_output / sample_rate_input)), float
+            Reconstruction at ``sample_rate_output`` (24 kHz for WaveNeXt, 16 kHz for Vocos), cut or padded
+            (last sample repeated) to ``output_length(N)``.
+        encoder_state, compressor_state, decompressor_state, decoder_state : opaque
+            Only with ``return_state=True``.
+
+        Raises
+        ------
+        ValueError
+            ``sig`` is not 2-D or has 0 samples (raised by the encoder).
+        """
         codes, encoder_state, compressor_state = self.sig_to_codes(
             sig, encoder_state, compressor_state, length, return_state=True
         )
@@ -241,12 +311,50 @@ class FocalCodec(nn.Module):
 
     def output_length(self, num_samples: int) -> int:
         """Samples of the reconstruction of ``num_samples`` input samples: ``floor(N * sr_out / sr_in)``, as
-        upstream's ``forward`` cuts it. Every path (offline, batched, streaming, training lengths) uses this."""
+        upstream's ``forward`` cuts it. Every path (offline, batched, streaming, training lengths) uses this.
+
+        Parameters
+        ----------
+        num_samples : int
+            Input samples at ``sample_rate_input`` (16 kHz).
+
+        Returns
+        -------
+        int
+            Output samples at ``sample_rate_output``.
+        """
         return num_samples * self.sample_rate_output // self.sample_rate_input
 
     # sig -> any
     def sig_to_feats(self, sig: Tensor, encoder_state: State = (), length: Optional[Tensor] = None,
                      return_state: bool = False):
+        """Encoder features of a waveform (the stage ``feats_to_sig`` can also decode directly).
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            Input waveforms.
+        encoder_state : opaque, default ``()``
+            State returned by the previous call of this stream; ``()`` or None starts a new stream.
+        length : Tensor, shape (B,), float, optional
+            Relative valid length of each signal (valid samples / N, in (0, 1]) for a zero-padded batch. Used
+            only by a non-causal encoder, which masks the padded frames in attention; a causal one ignores it.
+        return_state : bool, default False
+            Also return the updated encoder state.
+
+        Returns
+        -------
+        feats : Tensor, shape (B, F, C), float
+            Encoder features at 50 Hz (C = encoder ``dim``, 1024 for the published models). F = ceil(N / 320)
+            for a causal encoder, floor((N - 400) / 320) + 1 (at least 1) for a non-causal one.
+        encoder_state : opaque
+            Only with ``return_state=True`` (None for a non-causal encoder).
+
+        Raises
+        ------
+        ValueError
+            ``sig`` is not 2-D or has 0 samples.
+        """
         feats, encoder_state = self.encoder(sig, _fresh(encoder_state), length=length)
         return (feats, encoder_state) if return_state else feats
 
@@ -258,6 +366,33 @@ class FocalCodec(nn.Module):
 
     def sig_to_toks(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
                     length: Optional[Tensor] = None, return_state: bool = False):
+        """Encode waveforms to tokens (encoder, compressor, L2 normalisation, BSQ).
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            Input waveforms. Streaming a causal model: pass consecutive chunks of a multiple of ``chunk_size``
+            (1280) samples with the returned states to get exactly the offline tokens.
+        encoder_state, compressor_state : opaque, default ``()``
+            States returned by the previous call of this stream; ``()`` or None starts a new stream.
+        length : Tensor, shape (B,), float, optional
+            Relative valid length of each signal (valid samples / N, in (0, 1]) for a zero-padded batch. Used
+            only by a non-causal encoder, which masks the padded frames in attention; a causal one ignores it.
+        return_state : bool, default False
+            Also return the updated encoder and compressor states.
+
+        Returns
+        -------
+        toks : Tensor, shape (B, L), int64
+            Tokens in ``[0, codebook_size)`` at ``frame_rate`` per second.
+        encoder_state, compressor_state : opaque
+            Only with ``return_state=True``.
+
+        Raises
+        ------
+        ValueError
+            ``sig`` is not 2-D or has 0 samples.
+        """
         lats, encoder_state, compressor_state = self.sig_to_lats(
             sig, encoder_state, compressor_state, length, return_state=True
         )
@@ -266,6 +401,27 @@ class FocalCodec(nn.Module):
 
     def sig_to_codes(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
                      length: Optional[Tensor] = None, return_state: bool = False):
+        """Encode waveforms to quantised latents (codes); as ``sig_to_toks`` but returns the codes.
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            Input waveforms.
+        encoder_state, compressor_state : opaque, default ``()``
+            States returned by the previous call of this stream; ``()`` or None starts a new stream.
+        length : Tensor, shape (B,), float, optional
+            Relative valid length of each signal (valid samples / N, in (0, 1]) for a zero-padded batch. Used
+            only by a non-causal encoder, which masks the padded frames in attention; a causal one ignores it.
+        return_state : bool, default False
+            Also return the updated encoder and compressor states.
+
+        Returns
+        -------
+        codes : Tensor, shape (B, L, D), float
+            Each component ``+-1/sqrt(D)``, D = log2(codebook_size).
+        encoder_state, compressor_state : opaque
+            Only with ``return_state=True``.
+        """
         lats, encoder_state, compressor_state = self.sig_to_lats(
             sig, encoder_state, compressor_state, length, return_state=True
         )
@@ -285,6 +441,28 @@ class FocalCodec(nn.Module):
     def sig_to_sig(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
                    decompressor_state: State = (), decoder_state: State = (), length: Optional[Tensor] = None,
                    return_state: bool = False):
+        """Resynthesis: ``forward`` without the tokens and codes.
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            Input waveforms.
+        encoder_state, compressor_state, decompressor_state, decoder_state : opaque, default ``()``
+            Streaming states of the four stateful parts, as returned by the previous call on the same stream
+            with ``return_state=True``; ``()`` or None starts a new stream. Only causal parts carry state.
+        length : Tensor, shape (B,), float, optional
+            Relative valid length of each signal (valid samples / N, in (0, 1]) for a zero-padded batch. Used
+            only by a non-causal encoder, which masks the padded frames in attention; a causal one ignores it.
+        return_state : bool, default False
+            Also return the four updated states.
+
+        Returns
+        -------
+        rec_sig : Tensor, shape (B, floor(N * sample_rate_output / sample_rate_input)), float
+            Reconstruction at ``sample_rate_output``.
+        encoder_state, compressor_state, decompressor_state, decoder_state : opaque
+            Only with ``return_state=True``.
+        """
         _, _, rec_sig, *states = self.forward(
             sig, encoder_state, compressor_state, decompressor_state, decoder_state, length, return_state=True
         )
@@ -316,7 +494,35 @@ class FocalCodec(nn.Module):
                      topk: int = 4, num_splits: int = 1, output_length: Optional[int] = None,
                      return_state: bool = False):
         """Decode features; optional kNN voice conversion against ``matching_set`` (M, dim); ``output_length``
-        truncates or pads (repeating the last sample)."""
+        truncates or pads (repeating the last sample).
+
+        Parameters
+        ----------
+        feats : Tensor, shape (B, F', C), float
+            Decoder-input features at 50 Hz: ``qfeats`` from the decompressor or encoder ``feats`` (the decoder
+            was trained on continuous encoder features, so these decode too). C = decoder ``input_dim``.
+        decoder_state : opaque, default ``()``
+            State returned by the previous call of this stream; ``()`` or None starts a new stream.
+        matching_set : Tensor, shape (M, C), float, optional
+            Features of a target speaker: each input frame is replaced by the mean of its ``topk`` nearest rows
+            (cosine distance) before decoding.
+        topk : int, default 4
+            Neighbours averaged per frame (kNN only).
+        num_splits : int, default 1
+            Process the matching set in this many slices of M // num_splits rows, then re-select the global
+            top-k (bounds memory; kNN only).
+        output_length : int, optional
+            Cut, or pad by repeating the last sample, to this many output samples.
+        return_state : bool, default False
+            Also return the updated decoder state.
+
+        Returns
+        -------
+        sig : Tensor, shape (B, F' * hop) or (B, output_length), float
+            Waveform at ``sample_rate_output`` (hop 480 -> 24 kHz for WaveNeXt, 320 -> 16 kHz for Vocos).
+        decoder_state : opaque
+            Only with ``return_state=True``.
+        """
         if matching_set is not None:
             feats = self.knn(feats, matching_set, topk, num_splits).mean(dim=-2)
         sig, decoder_state = self.decoder(feats, _fresh(decoder_state))
@@ -340,6 +546,19 @@ class FocalCodec(nn.Module):
 
     # toks -> any
     def toks_to_codes(self, toks: Tensor) -> Tensor:
+        """Codes of tokens (bijective: ``codes_to_toks(toks_to_codes(t)) == t``).
+
+        Parameters
+        ----------
+        toks : Tensor, shape (..., L), int64
+            Tokens in ``[0, codebook_size)``.
+
+        Returns
+        -------
+        Tensor, shape (..., L, D), float
+            Bit k of a token (most significant first) gives component k: ``+1/sqrt(D)`` if set, else
+            ``-1/sqrt(D)``; D = log2(codebook_size).
+        """
         return self.quantizer.toks_to_codes(toks)
 
     def toks_to_qfeats(self, toks: Tensor, decompressor_state: State = (), return_state: bool = False):
@@ -348,11 +567,51 @@ class FocalCodec(nn.Module):
     def toks_to_sig(self, toks: Tensor, decompressor_state: State = (), decoder_state: State = (),
                     matching_set: Optional[Tensor] = None, topk: int = 4, num_splits: int = 1,
                     output_length: Optional[int] = None, return_state: bool = False):
+        """Decode tokens to a waveform (codes, decompressor, optional kNN, decoder).
+
+        Parameters
+        ----------
+        toks : Tensor, shape (B, L), int64
+            Tokens in ``[0, codebook_size)`` at ``frame_rate`` per second. Streaming a causal model: pass groups
+            of tokens that map to whole 4-frame refiner chunks (4 tokens at 50 Hz, 2 at 25 Hz, 1 at 12.5 Hz).
+        decompressor_state, decoder_state : opaque, default ``()``
+            States returned by the previous call of this stream; ``()`` or None starts a new stream.
+        matching_set : Tensor, shape (M, C), float, optional
+            kNN voice conversion target features (see ``feats_to_sig``).
+        topk : int, default 4
+            Neighbours averaged per frame (kNN only).
+        num_splits : int, default 1
+            Slices the matching set is processed in (kNN only).
+        output_length : int, optional
+            Cut, or pad by repeating the last sample, to this many output samples (``output_length(N)`` gives
+            the length ``forward`` uses for N input samples).
+        return_state : bool, default False
+            Also return the updated decompressor and decoder states.
+
+        Returns
+        -------
+        sig : Tensor, shape (B, L * prod(upscale factors) * hop) or (B, output_length), float
+            Waveform at ``sample_rate_output``.
+        decompressor_state, decoder_state : opaque
+            Only with ``return_state=True``.
+        """
         return self.codes_to_sig(self.toks_to_codes(toks), decompressor_state, decoder_state, matching_set, topk,
                                  num_splits, output_length, return_state)
 
     # codes -> any
     def codes_to_toks(self, codes: Tensor) -> Tensor:
+        """Tokens of codes (or of any latents: only the signs count).
+
+        Parameters
+        ----------
+        codes : Tensor, shape (..., L, D), float
+            Codes or latents, D = log2(codebook_size).
+
+        Returns
+        -------
+        Tensor, shape (..., L), int64
+            Token whose bit k (most significant first) is set where component k is > 0.
+        """
         return self.quantizer.codes_to_toks(codes)
 
     def codes_to_qfeats(self, codes: Tensor, decompressor_state: State = (), return_state: bool = False):
@@ -362,13 +621,48 @@ class FocalCodec(nn.Module):
     def codes_to_sig(self, codes: Tensor, decompressor_state: State = (), decoder_state: State = (),
                      matching_set: Optional[Tensor] = None, topk: int = 4, num_splits: int = 1,
                      output_length: Optional[int] = None, return_state: bool = False):
+        """Decode codes to a waveform; as ``toks_to_sig`` but from ``codes`` of shape (B, L, D), float.
+
+        Parameters
+        ----------
+        codes : Tensor, shape (B, L, D), float
+            Quantised latents (or, for analysis, any unit-norm latents).
+        decompressor_state, decoder_state : opaque, default ``()``
+            States returned by the previous call of this stream; ``()`` or None starts a new stream.
+        matching_set, topk, num_splits, output_length, return_state
+            As in ``feats_to_sig``.
+
+        Returns
+        -------
+        sig : Tensor, shape (B, L * prod(upscale factors) * hop) or (B, output_length), float
+            Waveform at ``sample_rate_output``.
+        decompressor_state, decoder_state : opaque
+            Only with ``return_state=True``.
+        """
         qfeats, decompressor_state = self.codes_to_qfeats(codes, decompressor_state, return_state=True)
         sig, decoder_state = self.feats_to_sig(qfeats, decoder_state, matching_set, topk, num_splits,
                                                output_length, return_state=True)
         return (sig, decompressor_state, decoder_state) if return_state else sig
 
     def knn(self, input: Tensor, matching_set: Tensor, topk: int = 4, num_splits: int = 1) -> Tensor:
-        """The ``topk`` rows of ``matching_set`` nearest (cosine) to each query: ``(..., topk, dim)``."""
+        """The ``topk`` rows of ``matching_set`` nearest (cosine) to each query: ``(..., topk, dim)``.
+
+        Parameters
+        ----------
+        input : Tensor, shape (..., dim), float
+            Query features.
+        matching_set : Tensor, shape (M, dim), float
+            Candidate features.
+        topk : int, default 4
+            Neighbours per query (fewer when M is smaller).
+        num_splits : int, default 1
+            Search slices of M // num_splits rows, then re-select the global top-k.
+
+        Returns
+        -------
+        Tensor, shape (..., topk, dim)
+            The chosen rows of ``matching_set``, nearest first.
+        """
         queries = input.flatten(end_dim=-2)
         split = matching_set.shape[0] // num_splits if num_splits > 1 else matching_set.shape[0]
         subsets = matching_set.split(split) if num_splits > 1 else [matching_set]
@@ -389,7 +683,18 @@ class FocalCodec(nn.Module):
     # training
     # --------------------------------------------------------------------------------------------------------
     def lengths(self, sig_lens: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Valid ``(feat_lens, tok_lens, out_sig_lens)`` for inputs of ``sig_lens`` samples."""
+        """Valid ``(feat_lens, tok_lens, out_sig_lens)`` for inputs of ``sig_lens`` samples.
+
+        Parameters
+        ----------
+        sig_lens : Tensor, shape (B,), int
+            Valid input samples per item (16 kHz).
+
+        Returns
+        -------
+        feat_lens, tok_lens, out_sig_lens : Tensor, shape (B,), int64
+            Encoder frames, tokens, and output samples (at ``sample_rate_output``, as ``output_length``).
+        """
         sig_lens = sig_lens.long()
         feat_lens = self.encoder.num_frames(sig_lens)
         tok_lens = self.compressor.num_frames(feat_lens)
@@ -401,6 +706,27 @@ class FocalCodec(nn.Module):
 
         Frozen parts (all parameters ``requires_grad=False``) run under ``torch.no_grad()``, except the decoder:
         its input still carries gradient to the decompressor. Quantisation uses a straight-through estimator.
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            A zero-padded batch of waveforms.
+        sig_lens : Tensor, shape (B,), int, optional
+            Valid samples per item; default N for every item. A non-causal encoder masks the padding with it;
+            the returned ``*_lens`` are derived from it.
+        decode : bool, default True
+            Run the decoder; False skips it (``CodecOutput.sig`` is None), e.g. for feature-only losses.
+
+        Returns
+        -------
+        CodecOutput
+            Features, latents, codes, tokens, decompressed features, reconstruction and valid lengths (see
+            ``CodecOutput`` for the shapes).
+
+        Raises
+        ------
+        ValueError
+            ``sig`` is not 2-D.
         """
         if sig.dim() != 2:
             raise ValueError(f"forward_train expects a (batch, samples) signal, got shape {tuple(sig.shape)}")
@@ -436,7 +762,35 @@ class FocalCodec(nn.Module):
     @classmethod
     def from_config(cls, config: Union[str, os.PathLike], pretrained: bool = False,
                     overrides: Optional[Mapping[str, Any]] = None, **hub_kwargs: Any) -> "FocalCodec":
-        """Build from a config source (see ``fcodec.models.hub``); load its weights when ``pretrained``."""
+        """Build from a config source (see ``fcodec.models.hub``); load its weights when ``pretrained``.
+
+        Parameters
+        ----------
+        config : str or os.PathLike
+            A local folder with ``config.json`` (+ ``model.safetensors`` or ``model.pt``), a local config path
+            (``.json`` optional; weights ``<stem>.safetensors``/``.pt`` beside it), a Hugging Face repo id
+            ``owner/name``, or ``owner/name/sub_config.json``. Local paths are tried first.
+        pretrained : bool, default False
+            Also find and strictly load the weights (legacy v0.0.1 key layouts are remapped).
+        overrides : Mapping[str, Any], optional
+            Config values to replace before building, by dot path, e.g.
+            ``{"encoder_config.max_cached_steps": 0}``; missing intermediate dicts are created.
+        **hub_kwargs
+            Passed to ``huggingface_hub.hf_hub_download`` for remote sources (``revision``, ``cache_dir``,
+            ``local_files_only``, ...).
+
+        Returns
+        -------
+        FocalCodec
+            The model (in training mode, on the CPU), with ``model_id`` set to ``os.fspath(config)``.
+
+        Raises
+        ------
+        CheckpointError
+            The source or its weights cannot be found, downloaded or read, the config has unknown keys or is
+            invalid for the classes, or the weights do not match the model (missing, unexpected or misshaped
+            keys are listed).
+        """
         config_path, weights_path = hub.resolve(config, pretrained=pretrained, **hub_kwargs)
         cfg = hub.apply_overrides(hub.read_config(config_path), overrides)
         try:
@@ -451,15 +805,61 @@ class FocalCodec(nn.Module):
     @classmethod
     def from_pretrained(cls, config: Union[str, os.PathLike], overrides: Optional[Mapping[str, Any]] = None,
                         **hub_kwargs: Any) -> "FocalCodec":
-        """Local folder (config.json + model.safetensors), config path, or Hugging Face repo id."""
+        """Local folder (config.json + model.safetensors), config path, or Hugging Face repo id.
+
+        ``from_config(config, pretrained=True, ...)``.
+
+        Parameters
+        ----------
+        config : str or os.PathLike
+            The source (see ``from_config``).
+        overrides : Mapping[str, Any], optional
+            Dot-path config overrides (see ``from_config``).
+        **hub_kwargs
+            Passed to ``huggingface_hub.hf_hub_download`` for remote sources.
+
+        Returns
+        -------
+        FocalCodec
+            The model with its weights loaded, ``model_id`` set to ``os.fspath(config)``.
+
+        Raises
+        ------
+        CheckpointError
+            As ``from_config``; without a Hub connection or cached copy the message says how to fetch the files
+            elsewhere and pass their folder instead.
+        """
         return cls.from_config(config, pretrained=True, overrides=overrides, **hub_kwargs)
 
     def save_pretrained(self, folder: Union[str, os.PathLike]) -> str:
-        """Write ``config.json`` (upstream schema) and ``model.safetensors`` into ``folder``, atomically."""
+        """Write ``config.json`` (upstream schema) and ``model.safetensors`` into ``folder``, atomically.
+
+        Also links ``config.safetensors`` to ``model.safetensors`` so that upstream's package loads the folder as
+        ``FocalCodec.from_pretrained(folder + "/config")``; ours loads it as ``from_pretrained(folder)``.
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            Output folder, created (with parents) if missing; existing files of those names are replaced.
+
+        Returns
+        -------
+        str
+            The folder path.
+        """
         return os.fspath(hub.save_pretrained(self, folder, self.config))
 
     def to_config(self, config: Union[str, os.PathLike], pretrained: bool = False) -> None:
-        """Upstream's writer: ``X.json`` (+ ``X.safetensors``). An existing folder gets ``save_pretrained``."""
+        """Upstream's writer: ``X.json`` (+ ``X.safetensors``). An existing folder gets ``save_pretrained``.
+
+        Parameters
+        ----------
+        config : str or os.PathLike
+            ``X`` or ``X.json``; or an existing folder (then ``config.json``, plus the weights with ``pretrained``
+            as ``save_pretrained`` writes them).
+        pretrained : bool, default False
+            Also write the weights.
+        """
         if os.path.isdir(config):
             if pretrained:
                 self.save_pretrained(config)
