@@ -71,6 +71,40 @@ def grow(
 
     New layers get PyTorch's default initialisation (as upstream; ``seed`` makes it reproducible) or, with
     ``identity_init``, the warm start of spec 10.4. The grown model is on the device and dtype of ``model``.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The model to grow (not modified). Its config must be expressible in the upstream schema.
+    identity_init : bool, default False
+        Start the new layers near identity: zeroed output projections of the new focal blocks, a DownScale that
+        averages frame pairs and an UpScale that repeats frames (Snake still applies, so the grown model is close
+        to, not equal to, the old one). The new layers must keep their widths (the default dimensions).
+    compressor_dim : int, optional
+        Width of the new compressor layer; default the last compressor width (``compressor.out_proj`` keeps its
+        shape and weights).
+    decompressor_dim : int, optional
+        Width of the new decompressor layer; default the first decompressor width (``decompressor.in_proj``
+        keeps its shape and weights).
+    seed : int, optional
+        Seed of the new layers' default initialisation, drawn in a forked RNG (the global RNG is untouched).
+
+    Returns
+    -------
+    grown : FocalCodec
+        The model with a ``[2]`` appended to the compressor's ``downscale_factors`` and prepended to the
+        decompressor's ``upscale_factors`` (half the token rate), in ``model``'s train/eval mode, ``model_id``
+        None.
+    new_param_names : list of str
+        Names of the parameters not copied from ``model`` (the new layers, and ``ADAPTED_PARAM_PREFIXES``
+        projections when a width change re-initialised them).
+
+    Raises
+    ------
+    ValueError
+        ``identity_init`` with a new layer that changes its width.
+    RuntimeError
+        An inherited tensor would be lost or change shape (an internal consistency check).
     """
     config = copy.deepcopy(model.config)
     comp, decomp = model.compressor, model.decompressor
