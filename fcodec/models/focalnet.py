@@ -270,7 +270,52 @@ def _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_nor
 
 
 class FocalEncoder(nn.Module):
-    """Compressor: ``FocalDownScale`` layers, dropout, ``out_proj`` to the latent dimension."""
+    """Compressor: ``FocalDownScale`` layers, dropout, ``out_proj`` to the latent dimension.
+
+    Layer i is ``FocalDownScale(c_{i-1}, hidden_dims[i], downscale_factors[i])`` (a strided conv with Snake, then
+    a focal block at the lower rate), with ``c_{-1} = input_dim``. Defaults are upstream v0.0.2's.
+
+    Parameters
+    ----------
+    input_dim : int, default 1024
+        Channels of the input features (the encoder ``dim``).
+    output_dim : int, default 12
+        Latent dimension; must equal log2(codebook_size) of the quantizer.
+    hidden_dims : sequence of int, default (1024, 1024, 1024)
+        Width of each layer.
+    downscale_factors : sequence of int, default (1, 1, 1)
+        Time downsampling of each layer (same length as ``hidden_dims``); their product divides the 50 Hz
+        feature rate (e.g. ``[2, 1, 1]`` -> 25 Hz tokens).
+    focal_window : int, default 14
+        Kernel of the first focal level's depthwise conv (frames).
+    focal_level : int, default 2
+        Number of hierarchical focal levels; level l has kernel ``focal_window + focal_factor * l``.
+    focal_factor : int, default 4
+        Kernel growth per focal level.
+    dropout : float, default 0.0
+        Dropout probability (0.0 in all published configs).
+    use_post_norm : bool, default False
+        Post-norm blocks (norm after modulation / feed-forward) instead of pre-norm; also normalises the
+        modulation output.
+    use_layerscale : bool, default False
+        Learned per-channel residual scales (``*_gamma`` parameters).
+    layerscale_init : float, default 1e-4
+        Initial value of the layer scales.
+    tanhscale_init : float, default 0.5
+        Initial ``alpha`` of the DynamicTanh norms (causal mode).
+    normalize_modulator : bool, default False
+        Divide the summed gated contexts by ``focal_level + 1``.
+    causal : bool, default False
+        Causal, streamable layers: DynamicTanh norms, left-padded convs and a long causal depthwise conv (kernel
+        ``window_size``) for the global context instead of the mean over time.
+    window_size : int, default 512
+        Kernel (frames) of the causal global-context conv; unused when not causal.
+
+    Raises
+    ------
+    ValueError
+        ``hidden_dims`` and ``downscale_factors`` differ in length.
+    """
 
     def __init__(
         self,
@@ -323,6 +368,22 @@ class FocalEncoder(nn.Module):
         return frames
 
     def forward(self, x: Tensor, state: Optional[Sequence[LayerState]] = None) -> Tuple[Tensor, List[LayerState]]:
+        """Compress features to (un-normalised) latents.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, T, input_dim), float
+            Encoder features.
+        state : list, optional
+            Per-layer state returned by the previous call of this stream; None or empty starts a new stream.
+
+        Returns
+        -------
+        lats : Tensor, shape (B, T', output_dim), float
+            T' = ``num_frames(T)`` (``ceil(T / s)`` per layer of factor s).
+        state : list
+            The new per-layer state (see the module docstring).
+        """
         state = state or None
         new_state = []
         for i, layer in enumerate(self.layers):
@@ -333,7 +394,57 @@ class FocalEncoder(nn.Module):
 
 
 class FocalDecoder(nn.Module):
-    """Decompressor: ``in_proj``, dropout, ``FocalUpScale`` layers, then (causal) the chunk refiner."""
+    """Decompressor: ``in_proj``, dropout, ``FocalUpScale`` layers, then (causal) the chunk refiner.
+
+    With ``d = hidden_dims + [output_dim]``, layer i is ``FocalUpScale(d[i], d[i + 1], upscale_factors[i])`` (a
+    focal block at the lower rate, then Snake and a transposed conv). Defaults are upstream v0.0.2's.
+
+    Parameters
+    ----------
+    input_dim : int, default 12
+        Code dimension, log2(codebook_size).
+    output_dim : int, default 1024
+        Channels of the output features (the decoder ``input_dim``).
+    hidden_dims : sequence of int, default (1024, 1024, 1024)
+        Width of each layer's focal block.
+    upscale_factors : sequence of int, default (1, 1, 1)
+        Time upsampling of each layer (same length as ``hidden_dims``); the reverse of the compressor's
+        ``downscale_factors`` in all published configs.
+    focal_window : int, default 14
+        Kernel of the first focal level's depthwise conv (frames).
+    focal_level : int, default 2
+        Number of hierarchical focal levels; level l has kernel ``focal_window + focal_factor * l``.
+    focal_factor : int, default 4
+        Kernel growth per focal level.
+    dropout : float, default 0.0
+        Dropout probability (0.0 in all published configs).
+    use_post_norm : bool, default False
+        Post-norm blocks (norm after modulation / feed-forward) instead of pre-norm; also normalises the
+        modulation output.
+    use_layerscale : bool, default False
+        Learned per-channel residual scales (``*_gamma`` parameters).
+    layerscale_init : float, default 1e-4
+        Initial value of the layer scales.
+    tanhscale_init : float, default 0.5
+        Initial ``alpha`` of the DynamicTanh norms (causal mode).
+    normalize_modulator : bool, default False
+        Divide the summed gated contexts by ``focal_level + 1``.
+    causal : bool, default False
+        Causal, streamable layers: DynamicTanh norms, left-padded convs and a long causal depthwise conv (kernel
+        ``window_size``) for the global context instead of the mean over time.
+    window_size : int, default 512
+        Kernel (frames) of the causal global-context conv of every layer but the last.
+    last_window_size : int, default 512
+        The same for the last layer.
+    lookahead_size : int, default 3
+        Causal only: a refiner (feed-forward over chunks of ``1 + lookahead_size`` frames) follows the layers
+        when > 0; streamed codes must come in whole chunks.
+
+    Raises
+    ------
+    ValueError
+        ``hidden_dims`` and ``upscale_factors`` differ in length.
+    """
 
     def __init__(
         self,
@@ -384,6 +495,22 @@ class FocalDecoder(nn.Module):
             self.refiner = None
 
     def forward(self, x: Tensor, state: Optional[Sequence[LayerState]] = None) -> Tuple[Tensor, List[LayerState]]:
+        """Decompress codes to decoder-input features.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, L, input_dim), float
+            Codes (or latents).
+        state : list, optional
+            Per-layer state returned by the previous call of this stream; None or empty starts a new stream.
+
+        Returns
+        -------
+        qfeats : Tensor, shape (B, L * prod(upscale_factors), output_dim), float
+            Features for the decoder.
+        state : list
+            The new per-layer state.
+        """
         state = state or None
         x = self.dropout(linear(x, self.in_proj.weight, self.in_proj.bias))
         new_state = []

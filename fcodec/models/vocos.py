@@ -61,6 +61,37 @@ class ISTFTHead(nn.Module):
 
 
 class Vocos(nn.Module):
+    """Vocos decoder: features -> waveform through a ConvNeXt backbone and an inverse-STFT head.
+
+    ``upsample_factor = hop_length`` output samples per frame (320 at 50 Hz: 16 kHz). Defaults are upstream
+    v0.0.2's.
+
+    Parameters
+    ----------
+    input_dim : int, default 1024
+        Channels of the input features.
+    num_layers : int, default 8
+        ConvNeXt blocks.
+    dim : int, default 512
+        Backbone width.
+    ffn_dim : int, default 1536
+        Pointwise feed-forward width of each block.
+    kernel_size : int, default 7
+        Depthwise conv kernel (frames).
+    layerscale_init : float, optional
+        Initial block scale; None means ``1 / num_layers``.
+    n_fft : int, default 1024
+        FFT size (and Hann window length) of the inverse STFT.
+    hop_length : int, default 320
+        Output samples per input frame.
+    causal : bool, default False
+        Causal convs (first call padded by repeating the first frame) and a non-overlapping head (the last
+        ``hop_length`` samples of each frame's inverse FFT).
+    **kwargs
+        Upstream's extra keywords: ``input_channels`` (deprecated alias of ``input_dim``, warns) and ``padding``
+        (deprecated, ignored, warns); other keywords are ignored, as upstream does.
+    """
+
     def __init__(
         self,
         input_dim: int = 1024,
@@ -93,5 +124,20 @@ class Vocos(nn.Module):
         self.head = ISTFTHead(dim, n_fft, hop_length, causal)
 
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:
+        """Synthesise waveforms.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, T, input_dim), float
+            Features.
+        state : list of Tensor, optional
+            Causal only: the state returned by the previous call of this stream; None starts one.
+
+        Returns
+        -------
+        sig : Tensor, shape (B, T * hop_length), float
+        state : list
+            The new state.
+        """
         x, state = self.backbone(x, state)
         return self.head(x), state

@@ -23,6 +23,31 @@ class WaveNeXtHead(nn.Module):
 
 
 class WaveNeXt(nn.Module):
+    """WaveNeXt decoder: features -> waveform through a ConvNeXt backbone and a linear head.
+
+    ``upsample_factor = hop_length`` output samples per frame (480 at 50 Hz: 24 kHz). Defaults are upstream
+    v0.0.2's.
+
+    Parameters
+    ----------
+    input_dim : int, default 1024
+        Channels of the input features.
+    num_layers : int, default 8
+        ConvNeXt blocks.
+    dim : int, default 1024
+        Backbone width.
+    ffn_dim : int, default 2048
+        Pointwise feed-forward width of each block.
+    kernel_size : int, default 7
+        Depthwise conv kernel (frames).
+    layerscale_init : float, optional
+        Initial block scale; None means ``1 / num_layers``.
+    hop_length : int, default 480
+        Output samples per input frame.
+    causal : bool, default False
+        Causal convs (the first call of a stream is zero-padded on the left).
+    """
+
     def __init__(
         self,
         input_dim: int = 1024,
@@ -46,5 +71,21 @@ class WaveNeXt(nn.Module):
         self.head = WaveNeXtHead(dim, hop_length)
 
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:
+        """Synthesise waveforms.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, T, input_dim), float
+            Features.
+        state : list of Tensor, optional
+            Causal only: the state returned by the previous call of this stream; None starts one.
+
+        Returns
+        -------
+        sig : Tensor, shape (B, T * hop_length), float
+            Samples clamped to [-1, 1].
+        state : list
+            The new state.
+        """
         x, state = self.backbone(x, state)
         return self.head(x), state

@@ -302,7 +302,56 @@ class TransformerEncoder(nn.Module):
 
 
 class WavLM(nn.Module):
-    """WavLM encoder (spec 3). ``forward(sig, state=None, length=None) -> (feats, state)``."""
+    """WavLM encoder (spec 3). ``forward(sig, state=None, length=None) -> (feats, state)``.
+
+    Input is always 16 kHz (``sample_rate``); ``downsample_factor = prod(strides)`` (320: 50 Hz features) and
+    ``chunk_size = downsample_factor * (1 + lookahead_size)`` (1280 samples, 80 ms). Defaults are the first 6
+    layers of WavLM-large (upstream v0.0.2).
+
+    Parameters
+    ----------
+    hidden_dims : sequence of int, default (512,) * 7
+        Channels of the front-end convs (bias-free).
+    kernel_sizes : sequence of int, default (10, 3, 3, 3, 3, 2, 2)
+        Their kernels (samples / frames).
+    strides : sequence of int, default (5, 2, 2, 2, 2, 2, 2)
+        Their strides; the product is samples per feature frame.
+    num_layers : int, default 6
+        Transformer layers.
+    dim : int, default 1024
+        Model width (the feature dimension).
+    ffn_dim : int, default 4096
+        Feed-forward width.
+    num_heads : int, default 16
+        Attention heads.
+    num_buckets : int, default 320
+        Relative-position buckets (both signs).
+    max_distance : int, default 800
+        Largest relative distance with its own bucket range.
+    max_cached_steps : int, default 2048
+        Kept for upstream config compatibility (upstream sizes a position-bias cache with it; ours computes
+        the bias on the fly); must be 0 or >= ``window_size``.
+    dropout : float, default 0.0
+        Dropout probability.
+    conv_pos : int, default 128
+        Kernel of the positional conv (frames).
+    conv_pos_groups : int, default 16
+        Groups of the positional conv.
+    causal : bool, default False
+        Streaming encoder: causal convs and chunked attention over ``window_size`` frames.
+    window_size : int, default 512
+        Causal only: attention span in frames, including the own chunk.
+    lookahead_size : int, default 3
+        Causal only: frames of look-ahead; a chunk is ``1 + lookahead_size`` frames.
+    use_flex_attention : bool, default False
+        Accepted for upstream compatibility; SDPA is used (numerically the same attention).
+
+    Raises
+    ------
+    ValueError
+        ``hidden_dims``, ``kernel_sizes`` and ``strides`` are empty or differ in length, or ``max_cached_steps``
+        is between 1 and ``window_size - 1``.
+    """
 
     BLOCK_FRAMES = 2048  # causal inputs longer than this (41 s) run through the transformer block by block
 
@@ -372,6 +421,30 @@ class WavLM(nn.Module):
         state: Optional[WavLMState] = None,
         length: Optional[Tensor] = None,
     ) -> Tuple[Tensor, Optional[WavLMState]]:
+        """Features of waveforms.
+
+        Parameters
+        ----------
+        sig : Tensor, shape (B, N), float, 16 kHz
+            Input waveforms.
+        state : WavLMState, optional
+            Causal only: the state returned by the previous call of this stream; None or ``()`` starts one.
+        length : Tensor, shape (B,), float, optional
+            Non-causal only: relative valid length (in (0, 1]) of each signal; frames past it are zeroed and
+            masked as attention keys.
+
+        Returns
+        -------
+        feats : Tensor, shape (B, F, dim), float
+            F = ``num_frames(N)``: ceil(N / 320) causal, floor((N - 400) / 320) + 1 (at least 1) non-causal.
+        state : WavLMState or None
+            The new state (causal), else None.
+
+        Raises
+        ------
+        ValueError
+            ``sig`` is not 2-D or has 0 samples.
+        """
         if sig.dim() != 2:
             raise ValueError(f"WavLM expects a (batch, samples) signal, got shape {tuple(sig.shape)}")
         if sig.shape[1] == 0:
