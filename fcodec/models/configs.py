@@ -28,7 +28,18 @@ DEFAULT_REPO = "lucadellalib/focalcodec_50hz_2k_causal"
 
 
 def causal_config(codebook_size: int = 2048) -> Dict[str, Any]:
-    """FocalCodec-Stream: causal 50 Hz, WaveNeXt 24 kHz, the v0.0.2 defaults with a given codebook."""
+    """FocalCodec-Stream: causal 50 Hz, WaveNeXt 24 kHz, the v0.0.2 defaults with a given codebook.
+
+    Parameters
+    ----------
+    codebook_size : int, default 2048
+        Tokens per frame, a power of two; the latent dimension is its log2.
+
+    Returns
+    -------
+    dict
+        A new config in the ``config.json`` schema (the ten ``FocalCodec`` keywords).
+    """
     dim = codebook_size.bit_length() - 1
     return {
         "encoder_name": "WavLM",
@@ -67,6 +78,21 @@ def noncausal_config(downscale_factors=(1, 1, 1), focal_window: int = 14, focal_
     """Non-causal FocalCodec (Vocos 16 kHz, 8192 codebook, widths 1024/512/256 as in the SpeechBrain recipe).
 
     Published factor placement: compressor ``[2,1,1]``/``[2,2,1]``, decompressor reversed (spec 9).
+
+    Parameters
+    ----------
+    downscale_factors : sequence of int, default (1, 1, 1)
+        Compressor factors (three layers); the decompressor gets them reversed. ``(1, 1, 1)`` is 50 Hz,
+        ``(2, 1, 1)`` 25 Hz, ``(2, 2, 1)`` 12.5 Hz.
+    focal_window : int, default 14
+        First focal-level kernel of the compressor and decompressor.
+    focal_factor : int, default 4
+        Kernel growth per focal level.
+
+    Returns
+    -------
+    dict
+        A new config in the ``config.json`` schema.
     """
     factors = list(downscale_factors)
     return {
@@ -106,7 +132,20 @@ PUBLISHED_CONFIGS: Dict[str, Dict[str, Any]] = {
 
 
 def tiny_causal_config(codebook_size: int = 2048, width: int = 32) -> Dict[str, Any]:
-    """A few-hundred-thousand-parameter causal model with the real rates (50 Hz, 80 ms chunks, 24 kHz out)."""
+    """A few-hundred-thousand-parameter causal model with the real rates (50 Hz, 80 ms chunks, 24 kHz out).
+
+    Parameters
+    ----------
+    codebook_size : int, default 2048
+        Tokens per frame, a power of two.
+    width : int, default 32
+        Base width: front-end convs and focal layers ``width``, transformer and decoder ``2 * width``.
+
+    Returns
+    -------
+    dict
+        A new config in the ``config.json`` schema.
+    """
     dim = codebook_size.bit_length() - 1
     return {
         "encoder_name": "WavLM",
@@ -139,7 +178,22 @@ def tiny_causal_config(codebook_size: int = 2048, width: int = 32) -> Dict[str, 
 
 
 def tiny_noncausal_config(downscale_factors=(1, 1), codebook_size: int = 8192, width: int = 32) -> Dict[str, Any]:
-    """Tiny non-causal model (Vocos 16 kHz), for tests of the bidirectional paths."""
+    """Tiny non-causal model (Vocos 16 kHz), for tests of the bidirectional paths.
+
+    Parameters
+    ----------
+    downscale_factors : sequence of int, default (1, 1)
+        Compressor factors (two layers); the decompressor gets them reversed.
+    codebook_size : int, default 8192
+        Tokens per frame, a power of two.
+    width : int, default 32
+        Base width, as in ``tiny_causal_config``.
+
+    Returns
+    -------
+    dict
+        A new config in the ``config.json`` schema.
+    """
     config = tiny_causal_config(codebook_size, width)
     for part in ("encoder_config", "compressor_config", "decompressor_config"):
         config[part]["causal"] = False
@@ -163,7 +217,24 @@ _NAMED = {
 
 
 def get_config(name: str) -> Dict[str, Any]:
-    """A deep copy of a named config: a published repo id, or one of ``causal-2k``, ``tiny``, ... ."""
+    """A deep copy of a named config: a published repo id, or one of ``causal-2k``, ``tiny``, ... .
+
+    Parameters
+    ----------
+    name : str
+        A key of ``PUBLISHED_CONFIGS`` (e.g. ``lucadellalib/focalcodec_50hz_2k_causal``) or one of
+        ``causal-2k``, ``causal-4k``, ``causal-65k``, ``tiny``, ``tiny-noncausal``.
+
+    Returns
+    -------
+    dict
+        A new config in the ``config.json`` schema.
+
+    Raises
+    ------
+    KeyError
+        Unknown name (the message lists the known ones).
+    """
     if name in PUBLISHED_CONFIGS:
         return copy.deepcopy(PUBLISHED_CONFIGS[name])
     if name in _NAMED:

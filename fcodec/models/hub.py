@@ -119,6 +119,27 @@ def resolve(src: os.PathLike | str, pretrained: bool = True, **hub_kwargs: Any) 
     """Turn a source (see module docstring) into local ``(config_json, weights)`` paths, downloading if needed.
 
     ``weights`` is None when ``pretrained`` is False.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        Local folder, local config path (``.json`` optional), ``owner/name`` repo id or
+        ``owner/name/sub_config.json``.
+    pretrained : bool, default True
+        Also find (or download) the weights.
+    **hub_kwargs
+        Passed to ``huggingface_hub.hf_hub_download`` (``revision``, ``cache_dir``, ``local_files_only``, ...).
+
+    Returns
+    -------
+    config_json : Path
+    weights : Path or None
+
+    Raises
+    ------
+    CheckpointError
+        A folder without ``config.json``, no weights beside a local config, a source that is neither a local
+        file nor a repo id, or a failed download (the offline message says how to copy the files over).
     """
     src_str = os.fspath(src)
     path = Path(src_str).expanduser()
@@ -178,6 +199,23 @@ def _find_local_weights(config_json: Path) -> Path:
 # reading
 # ------------------------------------------------------------------------------------------------------------
 def read_config(path: os.PathLike | str) -> Dict[str, Any]:
+    """Read a ``config.json``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON file.
+
+    Returns
+    -------
+    dict
+        Its object (a subset of the ten ``FocalCodec`` keywords).
+
+    Raises
+    ------
+    CheckpointError
+        The file cannot be read or parsed, is not a JSON object, or has keys outside ``CONFIG_KEYS``.
+    """
     path = Path(path)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -192,7 +230,20 @@ def read_config(path: os.PathLike | str) -> Dict[str, Any]:
 
 
 def apply_overrides(config: Dict[str, Any], overrides: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """Apply ``{"encoder_config.max_cached_steps": 0, ...}`` (dot paths; missing dicts are created)."""
+    """Apply ``{"encoder_config.max_cached_steps": 0, ...}`` (dot paths; missing dicts are created).
+
+    Parameters
+    ----------
+    config : dict
+        A config (not modified).
+    overrides : Mapping[str, Any], optional
+        Dot path -> value; None or empty changes nothing.
+
+    Returns
+    -------
+    dict
+        A deep copy of ``config`` with the values set.
+    """
     config = copy.deepcopy(config)
     for dotted, value in (overrides or {}).items():
         keys = dotted.split(".")
@@ -204,7 +255,23 @@ def apply_overrides(config: Dict[str, Any], overrides: Optional[Mapping[str, Any
 
 
 def load_state_dict_file(path: os.PathLike | str) -> Dict[str, Tensor]:
-    """Read weights from ``.safetensors`` or (``weights_only=True``) ``.pt``; errors name the file."""
+    """Read weights from ``.safetensors`` or (``weights_only=True``) ``.pt``; errors name the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors`` file; any other suffix is read with ``torch.load(weights_only=True)``.
+
+    Returns
+    -------
+    dict of str to Tensor
+        The state dict, on the CPU.
+
+    Raises
+    ------
+    CheckpointError
+        The file cannot be read, or is not a flat mapping of names to tensors.
+    """
     path = Path(path)
     try:
         if path.suffix == ".safetensors":
@@ -236,7 +303,24 @@ def is_legacy_state_dict(state_dict: Mapping[str, Tensor]) -> bool:
 
 
 def remap_legacy_state_dict(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-    """Convert a v0.0.1 state dict to the v0.0.2 layout (by name; unchanged if it is not legacy)."""
+    """Convert a v0.0.1 state dict to the v0.0.2 layout (by name; unchanged if it is not legacy).
+
+    Parameters
+    ----------
+    state_dict : Mapping[str, Tensor]
+        A state dict of either layout (not modified).
+
+    Returns
+    -------
+    dict of str to Tensor
+        Separate q/k/v projections concatenated into ``qkv_proj``, ``Sequential`` focal layer indices renamed,
+        the unused legacy keys dropped.
+
+    Raises
+    ------
+    CheckpointError
+        A legacy attention layer lacks one of its q, k or v projections.
+    """
     if not is_legacy_state_dict(state_dict) and not any(_LEGACY_LAYER.match(k) for k in state_dict):
         return dict(state_dict)
     out: Dict[str, Tensor] = {}
@@ -262,7 +346,22 @@ def remap_legacy_state_dict(state_dict: Mapping[str, Tensor]) -> Dict[str, Tenso
 
 
 def load_weights(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "checkpoint") -> None:
-    """Strict load; on any mismatch raise ``CheckpointError`` listing missing, unexpected and misshaped keys."""
+    """Strict load; on any mismatch raise ``CheckpointError`` listing missing, unexpected and misshaped keys.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model to load into (in place).
+    state_dict : Mapping[str, Tensor]
+        Weights, v0.0.1 or v0.0.2 layout (legacy keys are remapped first).
+    source : str, default "checkpoint"
+        What the message names as the origin (usually the file path).
+
+    Raises
+    ------
+    CheckpointError
+        Missing, unexpected or misshaped keys (up to 50 of each listed), or an incomplete legacy q/k/v set.
+    """
     state_dict = remap_legacy_state_dict(state_dict)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict))
@@ -328,7 +427,22 @@ def _link_for_upstream(folder: Path) -> None:
 
 
 def save_pretrained(model: nn.Module, folder: os.PathLike | str, config: Mapping[str, Any]) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` (+ the upstream link) into ``folder``; return the folder."""
+    """Write ``config.json`` + ``model.safetensors`` (+ the upstream link) into ``folder``; return the folder.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its state dict is written (CPU copies, contiguous), each file atomically.
+    folder : str or os.PathLike
+        Created with its parents if missing.
+    config : Mapping[str, Any]
+        The ``config.json`` content (``FocalCodec.config``).
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_weights(model, folder / WEIGHTS_NAME)
@@ -339,7 +453,24 @@ def save_pretrained(model: nn.Module, folder: os.PathLike | str, config: Mapping
 
 def save_upstream_style(model: nn.Module, config_path: os.PathLike | str, config: Mapping[str, Any],
                         pretrained: bool) -> Path:
-    """Upstream's ``to_config``: ``X.json`` (+ ``X.safetensors`` when ``pretrained``) for a path ``X[.json]``."""
+    """Upstream's ``to_config``: ``X.json`` (+ ``X.safetensors`` when ``pretrained``) for a path ``X[.json]``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its state dict is written when ``pretrained``.
+    config_path : str or os.PathLike
+        ``X`` or ``X.json``; missing folders are created. Each file is written atomically.
+    config : Mapping[str, Any]
+        The ``config.json`` content.
+    pretrained : bool
+        Also write ``X.safetensors``.
+
+    Returns
+    -------
+    Path
+        ``X.json``.
+    """
     config_path = os.fspath(config_path)
     config_json = Path(config_path if config_path.endswith(".json") else config_path + ".json")
     write_config(config, config_json)
