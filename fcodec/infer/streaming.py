@@ -86,6 +86,31 @@ def encode_step(model: FocalCodec, chunk: Tensor, state: Optional[EncoderState] 
     """Encode ``chunk`` (``(B, n)`` or ``(n,)`` samples at 16 kHz) -> ``(toks (B, k), new_state)``.
 
     ``n`` must be a positive multiple of ``model.chunk_size`` unless ``final`` is set (then any n >= 1).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+    chunk : Tensor, shape (B, n) or (n,), float, 16 kHz
+        The next samples of the stream.
+    state : EncoderState, optional
+        The state returned by the previous step of this stream; None starts a new stream.
+    final : bool, default False
+        This is the stream's last call (then ``chunk`` may be a partial chunk); the returned state is finished.
+
+    Returns
+    -------
+    toks : Tensor, shape (B, k), int64
+        Tokens of these samples, k = n / ``model.hop_samples`` for whole chunks (ceil for a final partial one).
+    state : EncoderState
+        The new state (the given one is not modified).
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal, or ``chunk`` is empty or (not ``final``) not a whole number of chunks.
+    RuntimeError
+        ``state`` belongs to a finished stream.
     """
     _require_causal(model)
     state = state or EncoderState()
@@ -110,6 +135,32 @@ def decode_step(model: FocalCodec, toks: Tensor, state: Optional[DecoderState] =
 
     ``k`` must be a positive multiple of the tokens per chunk (4 / 2 / 1 at 50 / 25 / 12.5 Hz) unless ``final``,
     because the decompressor's refiner works on whole chunks.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+    toks : Tensor, shape (B, k) or (k,), int64
+        The next tokens of the stream, in ``[0, model.codebook_size)``.
+    state : DecoderState, optional
+        The state returned by the previous step of this stream; None starts a new stream.
+    final : bool, default False
+        This is the stream's last call (then ``toks`` may be a partial chunk); the returned state is finished.
+
+    Returns
+    -------
+    audio : Tensor, shape (B, k * samples_per_token), float
+        Waveform at ``model.sample_rate_output``; samples_per_token = ``hop_samples * sr_out / sr_in`` (480 for
+        the 50 Hz causal models at 24 kHz). Not trimmed to the input length (``StreamingCodec.flush`` does that).
+    state : DecoderState
+        The new state (the given one is not modified).
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal, or ``toks`` is empty or (not ``final``) not a whole number of chunks.
+    RuntimeError
+        ``state`` belongs to a finished stream.
     """
     _require_causal(model)
     state = state or DecoderState()
@@ -128,7 +179,18 @@ def decode_step(model: FocalCodec, toks: Tensor, state: Optional[DecoderState] =
 
 
 class StreamingEncoder:
-    """Buffers samples and emits tokens chunk by chunk."""
+    """Buffers samples and emits tokens chunk by chunk.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal.
+    """
 
     def __init__(self, model: FocalCodec) -> None:
         _require_causal(model)
@@ -140,7 +202,18 @@ class StreamingEncoder:
         self._buffer: Optional[Tensor] = None
 
     def push(self, samples: Tensor) -> Tensor:
-        """Add samples; return the tokens of every chunk completed so far (possibly none)."""
+        """Add samples; return the tokens of every chunk completed so far (possibly none).
+
+        Parameters
+        ----------
+        samples : Tensor, shape (B, n) or (n,), float, 16 kHz
+            Any number of samples; B must stay the same within a stream.
+
+        Returns
+        -------
+        Tensor, shape (B, k), int64
+            Tokens of the newly completed chunks (k may be 0).
+        """
         samples = _as_batch(samples)
         self._buffer = samples if self._buffer is None else torch.cat([self._buffer, samples], dim=-1)
         ready = self._buffer.shape[-1] // self.model.chunk_size * self.model.chunk_size
@@ -151,7 +224,13 @@ class StreamingEncoder:
         return toks
 
     def flush(self) -> Tensor:
-        """Encode what is left (a partial chunk) and finish the stream."""
+        """Encode what is left (a partial chunk) and finish the stream.
+
+        Returns
+        -------
+        Tensor, shape (B, k), int64
+            Tokens of the remaining samples (k may be 0). ``reset`` starts a new stream.
+        """
         buffer, self._buffer = self._buffer, None
         if buffer is None or buffer.shape[-1] == 0:
             self.state = EncoderState(self.state.encoder, self.state.compressor, self.state.samples, True)
@@ -161,7 +240,18 @@ class StreamingEncoder:
 
 
 class StreamingDecoder:
-    """Buffers tokens and emits audio chunk by chunk."""
+    """Buffers tokens and emits audio chunk by chunk.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal.
+    """
 
     def __init__(self, model: FocalCodec) -> None:
         _require_causal(model)
@@ -174,6 +264,18 @@ class StreamingDecoder:
         self._buffer: Optional[Tensor] = None
 
     def push(self, toks: Tensor) -> Tensor:
+        """Add tokens; return the audio of every whole chunk of tokens so far (possibly none).
+
+        Parameters
+        ----------
+        toks : Tensor, shape (B, k) or (k,), int64
+            Any number of tokens.
+
+        Returns
+        -------
+        Tensor, shape (B, m), float
+            Audio at ``model.sample_rate_output`` of the newly completed chunks (m may be 0).
+        """
         toks = _as_batch(toks)
         self._buffer = toks if self._buffer is None else torch.cat([self._buffer, toks], dim=-1)
         ready = self._buffer.shape[-1] // self.per_chunk * self.per_chunk
@@ -184,6 +286,13 @@ class StreamingDecoder:
         return audio
 
     def flush(self) -> Tensor:
+        """Decode what is left (a partial chunk) and finish the stream.
+
+        Returns
+        -------
+        Tensor, shape (B, m), float
+            Audio of the remaining tokens (m may be 0), not trimmed.
+        """
         buffer, self._buffer = self._buffer, None
         if buffer is None or buffer.shape[-1] == 0:
             self.state = DecoderState(self.state.decompressor, self.state.decoder, self.state.tokens, True)
@@ -193,7 +302,18 @@ class StreamingDecoder:
 
 
 class StreamingCodec:
-    """Samples in, ``(tokens, reconstruction)`` out, one chunk at a time (80 ms algorithmic latency)."""
+    """Samples in, ``(tokens, reconstruction)`` out, one chunk at a time (80 ms algorithmic latency).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal.
+    """
 
     def __init__(self, model: FocalCodec) -> None:
         self.model = model
@@ -205,11 +325,33 @@ class StreamingCodec:
         self.decoder.reset()
 
     def push(self, samples: Tensor) -> Tuple[Tensor, Tensor]:
+        """Add samples; return the tokens and audio of every chunk completed so far.
+
+        Parameters
+        ----------
+        samples : Tensor, shape (B, n) or (n,), float, 16 kHz
+            Any number of samples.
+
+        Returns
+        -------
+        toks : Tensor, shape (B, k), int64
+            Tokens of the newly completed chunks (k may be 0).
+        audio : Tensor, shape (B, m), float
+            Their reconstruction at ``model.sample_rate_output``.
+        """
         toks = self.encoder.push(samples)
         return toks, self.decoder.push(toks) if toks.shape[-1] else torch.zeros((toks.shape[0], 0))
 
     def flush(self) -> Tuple[Tensor, Tensor]:
-        """Finish the stream; the audio is trimmed so that the total is ``samples_in * sr_out / sr_in``."""
+        """Finish the stream; the audio is trimmed so that the total is ``samples_in * sr_out / sr_in``.
+
+        Returns
+        -------
+        toks : Tensor, shape (B, k), int64
+            Tokens of the remaining samples.
+        audio : Tensor, shape (B, m), float
+            The rest of the reconstruction: the stream's total output is ``model.output_length(samples_in)``.
+        """
         produced = self.decoder.state.tokens * output_samples_per_token(self.model)
         toks = self.encoder.flush()
         audio = [self.decoder.push(toks)] if toks.shape[-1] else []
@@ -226,6 +368,29 @@ def stream_signal(model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] =
 
     Returns ``(tokens, reconstruction, per-call compute seconds)``; the reconstruction has
     ``N * sr_out / sr_in`` samples.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+    sig : Tensor, shape (B, N) or (N,), float, 16 kHz
+        The whole signal.
+    chunk_samples : int, optional
+        Samples per ``push`` (any size; the codec buffers to whole chunks); default ``model.chunk_size``.
+
+    Returns
+    -------
+    toks : Tensor, shape (B, L), int64
+        The same tokens as one offline pass.
+    audio : Tensor, shape (B, floor(N * sample_rate_output / sample_rate_input)), float
+        The reconstruction at ``model.sample_rate_output``.
+    times : list of float
+        Wall-clock seconds of each ``push`` call, then of the final ``flush``.
+
+    Raises
+    ------
+    ValueError
+        ``model`` is not causal.
     """
     sig = _as_batch(sig)
     codec = StreamingCodec(model)
@@ -246,7 +411,33 @@ def stream_signal(model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] =
 
 
 def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[str, Any]:
-    """Stream a wav file through ``model`` chunk by chunk; write the reconstruction (and tokens as .npy)."""
+    """Stream a wav file through ``model`` chunk by chunk; write the reconstruction (and tokens as .npy).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        A causal codec (``model.causal``).
+    in_path : str or os.PathLike
+        An audio file lhotse reads; channels are averaged and it is resampled to 16 kHz.
+    out_path : str or os.PathLike
+        The reconstruction, written atomically as 16-bit PCM WAV at ``model.sample_rate_output``.
+    tokens_path : str or os.PathLike, optional
+        Also write the tokens, shape (L,) int64, as a ``.npy`` file (atomically).
+
+    Returns
+    -------
+    dict
+        ``input``, ``output``, ``seconds`` (input duration), ``tokens``, ``frame_rate``, ``bitrate``, ``chunks``,
+        ``chunk_ms``, ``compute_ms_median`` and ``compute_ms_p95`` (per push call), ``real_time_factor``
+        (compute seconds / audio seconds).
+
+    Raises
+    ------
+    fcodec.data.audio.AudioReadError
+        ``in_path`` is missing, unreadable, empty or not finite (the message names the file).
+    ValueError
+        ``model`` is not causal.
+    """
     import numpy as np
     import soundfile as sf
 
