@@ -32,6 +32,16 @@ __all__ = ["CodecResult", "padded_length", "num_tokens", "encode_decode", "can_b
 
 @dataclass
 class CodecResult:
+    """One utterance's codec output, cut to its own length.
+
+    Parameters
+    ----------
+    tokens : Tensor, shape (num_tokens,), int64, on the CPU
+        ``num_tokens(model, n)`` tokens for n input samples.
+    audio : Tensor, shape (output_length,), float32, on the CPU
+        ``model.output_length(n)`` samples at ``model.sample_rate_output``.
+    """
+
     tokens: Tensor  # (num_tokens,) int64
     audio: Tensor  # (output_length,) float32 at model.sample_rate_output
 
@@ -42,7 +52,20 @@ def can_batch(model: FocalCodec) -> bool:
 
 
 def padded_length(model: FocalCodec, num_samples: int) -> int:
-    """Samples the codec sees for an utterance of ``num_samples``: whole chunks for a causal codec."""
+    """Samples the codec sees for an utterance of ``num_samples``: whole chunks for a causal codec.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The codec.
+    num_samples : int
+        Samples at 16 kHz.
+
+    Returns
+    -------
+    int
+        ``num_samples`` rounded up to a multiple of ``model.chunk_size`` (causal), else ``num_samples``.
+    """
     if not model.causal:
         return num_samples
     chunk = model.chunk_size
@@ -50,7 +73,20 @@ def padded_length(model: FocalCodec, num_samples: int) -> int:
 
 
 def num_tokens(model: FocalCodec, num_samples: int) -> int:
-    """Tokens kept for an utterance of ``num_samples`` (the codec's own count, see ``FocalCodec.lengths``)."""
+    """Tokens kept for an utterance of ``num_samples`` (the codec's own count, see ``FocalCodec.lengths``).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The codec.
+    num_samples : int
+        Samples at 16 kHz.
+
+    Returns
+    -------
+    int
+        Token count (``ceil(num_samples / hop_samples)`` for the causal models).
+    """
     return int(model.lengths(torch.tensor([num_samples]))[1][0])
 
 
@@ -58,7 +94,24 @@ def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: fl
                      max_batch_size: int) -> List[List[int]]:
     """Group items of ``lengths`` samples into batches (lists of indices): longest first, so a batch too big for
     memory shows up at once, with at most ``max_duration`` seconds of padded audio (the longest item's padded
-    length times the batch size) and ``max_batch_size`` items; one item per batch when ``not can_batch``."""
+    length times the batch size) and ``max_batch_size`` items; one item per batch when ``not can_batch``.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The codec (its rate, chunk size and causality).
+    lengths : sequence of int
+        Samples of each item at 16 kHz.
+    max_duration : float
+        Seconds of padded audio per batch; an item longer than this gets a batch of its own.
+    max_batch_size : int
+        Items per batch (values < 1 count as 1).
+
+    Returns
+    -------
+    list of list of int
+        Indices into ``lengths``, every index exactly once, longest items first.
+    """
     limit = max(max_batch_size, 1) if can_batch(model) else 1
     rate = model.sample_rate_input
     groups: List[List[int]] = []
@@ -91,6 +144,27 @@ def encode_decode(model: FocalCodec, signals: Sequence[Tensor], streaming: bool 
 
     ``streaming`` runs the causal codec chunk by chunk (same tokens as offline, same audio up to float rounding).
     A non-causal codec takes one signal per call (``can_batch``).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The codec, in eval mode, on the device to run on (the signals are moved there).
+    signals : sequence of Tensor, each shape (n_i,), float, 16 kHz
+        The utterances (any shape with n_i elements is flattened).
+    streaming : bool, default False
+        Run chunk by chunk (causal codecs only).
+
+    Returns
+    -------
+    list of CodecResult
+        One per signal, in order, each cut to its own length, on the CPU.
+
+    Raises
+    ------
+    ValueError
+        ``streaming`` with a non-causal codec, several signals for a non-causal codec, or an empty signal.
+    RuntimeError
+        The codec returned fewer tokens or samples than the lengths promise (an internal consistency check).
     """
     if not signals:
         return []

@@ -52,6 +52,20 @@ CODEC_ERROR = "codec error"
 
 @dataclass
 class DecodeOptions:
+    """How ``decode_cuts`` batches and runs the codec.
+
+    Parameters
+    ----------
+    max_duration : float, default 100.0
+        Seconds of padded audio per batch (the longest item's padded length times the batch size).
+    max_batch_size : int, default 64
+        Items per batch (a non-causal codec always takes one).
+    streaming : bool, default False
+        Chunk by chunk through ``fcodec.infer.streaming`` (causal codecs only); same tokens as offline.
+    progress : bool, default True
+        Show a tqdm progress bar.
+    """
+
     max_duration: float = 100.0  # seconds of (padded) audio per batch
     max_batch_size: int = 64
     streaming: bool = False  # chunk by chunk through fcodec.infer.streaming (causal codecs)
@@ -87,7 +101,25 @@ def test_set_name(cuts_path: PathLike) -> str:
 
 
 def load_codec(source: str, device: str = "cpu") -> FocalCodec:
-    """An exported model folder, a config path or a Hugging Face repo id (``FocalCodec.from_pretrained``)."""
+    """An exported model folder, a config path or a Hugging Face repo id (``FocalCodec.from_pretrained``).
+
+    Parameters
+    ----------
+    source : str
+        What ``FocalCodec.from_pretrained`` accepts.
+    device : str, default "cpu"
+        Torch device to move the model to.
+
+    Returns
+    -------
+    FocalCodec
+        The model with its weights, in eval mode, on ``device``.
+
+    Raises
+    ------
+    fcodec.models.CheckpointError
+        The source cannot be found, read or matched to its config.
+    """
     model = FocalCodec.from_pretrained(source)
     return model.eval().to(device)
 
@@ -324,6 +356,42 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     A finished directory (``.done``, same settings) is left as it is; an unfinished one continues. A directory
     holding the work of another model or other settings is an error, or is started afresh with
     ``restart_on_change`` (or ``overwrite``, which always starts afresh).
+
+    Parameters
+    ----------
+    model : FocalCodec
+        The codec, on the device to run on (eval mode expected: ``load_codec`` returns it so).
+    cuts_path : str or os.PathLike
+        A lhotse CutSet manifest of the test set (unique cut ids).
+    out_dir : str or os.PathLike
+        The decode directory (layout in the module docstring); created if missing.
+    model_name : str
+        The model's source (folder, config path or repo id), written to the summary. Together with
+        ``options.streaming`` it identifies the settings a resumed run must match; for a local folder, a hash of
+        its ``config.json`` and ``model.safetensors`` is part of that identity.
+    options : DecodeOptions, optional
+        Batching and streaming; default ``DecodeOptions()``.
+    overwrite : bool, default False
+        Delete ``out_dir`` first and decode everything again.
+    restart_on_change : bool, default False
+        Delete ``out_dir`` and start afresh when it holds a decode with other settings, instead of raising.
+    extra_summary : dict, optional
+        More keys for ``summary.json``.
+
+    Returns
+    -------
+    dict
+        The ``summary.json`` content: ``frame_rate``, ``bitrate``, ``tokens_per_second``, ``num_cuts``,
+        ``num_failed``, ``model``, ``real_time_factor``, ``audio_seconds``, ``num_tokens``, ``compute_seconds``,
+        the model's rates and settings, ``date`` and ``extra_summary``.
+
+    Raises
+    ------
+    ValueError
+        ``options.streaming`` with a non-causal model, ``cuts_path`` cannot be read as a CutSet, or it has
+        duplicate cut ids.
+    RuntimeError
+        ``out_dir`` holds a decode with other settings (without ``restart_on_change`` or ``overwrite``).
     """
     from lhotse import CutSet
 

@@ -35,7 +35,17 @@ def token_dtype(codebook_size: int) -> np.dtype:
 
 
 class TokenWriter:
-    """Writes one cut's tokens to ``<directory>/<id[:3]>/<id>.npy`` and returns the cut's ``TemporalArray``."""
+    """Writes one cut's tokens to ``<directory>/<id[:3]>/<id>.npy`` and returns the cut's ``TemporalArray``.
+
+    Parameters
+    ----------
+    directory : Path
+        Root of the token files (lhotse ``NumpyFilesWriter``).
+    frame_rate : float
+        Tokens per second (``model.frame_rate``); the array's frame shift is its inverse.
+    codebook_size : int
+        Tokens must lie in ``[0, codebook_size)``; also picks the stored dtype (``token_dtype``).
+    """
 
     def __init__(self, directory: Path, frame_rate: float, codebook_size: int) -> None:
         from lhotse import NumpyFilesWriter
@@ -46,6 +56,18 @@ class TokenWriter:
         self.codebook_size = codebook_size
 
     def write(self, cut: Any, tokens: np.ndarray):
+        """Store ``tokens``, shape (num_tokens,), integers in ``[0, codebook_size)``, for ``cut``.
+
+        Returns
+        -------
+        lhotse.array.TemporalArray
+            The description to set as ``cut.custom["codec_tokens"]`` (``temporal_dim=0``, ``start=cut.start``).
+
+        Raises
+        ------
+        ValueError
+            ``tokens`` is not one-dimensional or falls outside the codebook (the message names the cut).
+        """
         tokens = np.asarray(tokens)
         if tokens.ndim != 1:
             raise ValueError(f"tokens of {cut.id} must be one-dimensional, got shape {tokens.shape}")
@@ -56,7 +78,22 @@ class TokenWriter:
 
 
 def load_tokens(cut: Any) -> np.ndarray:
-    """Every token stored for ``cut`` as int64 (the whole array, not lhotse's duration-rounded view)."""
+    """Every token stored for ``cut`` as int64 (the whole array, not lhotse's duration-rounded view).
+
+    Parameters
+    ----------
+    cut : lhotse Cut
+        A cut of ``token_cuts.jsonl.gz``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (num_tokens,), int64
+
+    Raises
+    ------
+    KeyError
+        The cut has no ``codec_tokens`` field.
+    """
     array = cut.custom.get(TOKENS_FIELD) if cut.custom else None
     if array is None:
         raise KeyError(f"cut {cut.id} has no {TOKENS_FIELD!r} (was it written by fcodec.bin.decode?)")
