@@ -19,7 +19,21 @@ from fcodec.metrics.error_rate import corpus_counts, edit_counts, is_hallucinati
 
 @dataclass(frozen=True)
 class UtteranceUnits:
-    """One scored utterance: the normalised units of the ground truth and of the two transcripts."""
+    """One scored utterance: the normalised units of the ground truth and of the two transcripts.
+
+    Parameters
+    ----------
+    cut_id : str
+        The test cut's id.
+    language : str
+        Its language tag (``zh``, ``en``, ...): decides the units (characters or words).
+    truth : sequence of str
+        Units of the ground-truth text.
+    original : sequence of str
+        Units of the judge's transcript of the original audio.
+    reconstruction : sequence of str
+        Units of the judge's transcript of the codec's reconstruction.
+    """
 
     cut_id: str
     language: str
@@ -29,13 +43,38 @@ class UtteranceUnits:
 
 
 def paper_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
+    """The paper's dWER: corpus-level error of the reconstruction's transcript against the original's.
+
+    Parameters
+    ----------
+    utts : sequence of UtteranceUnits
+        The scored utterances of one test set (normalised units).
+
+    Returns
+    -------
+    dict
+        The summed ``EditCounts.as_dict()`` with ``rate_pct`` renamed ``d_err_pct`` (percent; NaN when the
+        originals' transcripts are all empty).
+    """
     counts = corpus_counts((u.original, u.reconstruction) for u in utts).as_dict()
     counts["d_err_pct"] = counts.pop("rate_pct")
     return counts
 
 
 def predecessor_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
-    """Per-utterance subtractive error, its mean (the headline number) and median (robust to one hallucination)."""
+    """Per-utterance subtractive error, its mean (the headline number) and median (robust to one hallucination).
+
+    Parameters
+    ----------
+    utts : sequence of UtteranceUnits
+        The scored utterances of one test set (normalised units).
+
+    Returns
+    -------
+    dict
+        ``d_err_mean_pct`` and ``d_err_median_pct`` (percent; NaN for no utterances; an utterance with an empty
+        ground truth has a NaN delta) and ``num_utts``.
+    """
     deltas = [percent(edit_counts(u.truth, u.reconstruction).rate - edit_counts(u.truth, u.original).rate)
               for u in utts]
     return {
@@ -46,7 +85,18 @@ def predecessor_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
 
 
 def against_truth(utts: Sequence[UtteranceUnits]) -> Dict[str, Dict[str, float]]:
-    """Corpus-level error rates of both transcripts against the ground truth."""
+    """Corpus-level error rates of both transcripts against the ground truth.
+
+    Parameters
+    ----------
+    utts : sequence of UtteranceUnits
+        The scored utterances of one test set (normalised units).
+
+    Returns
+    -------
+    dict
+        ``{"original": counts, "reconstruction": counts}``, each an ``EditCounts.as_dict()`` (rate in percent).
+    """
     original = corpus_counts((u.truth, u.original) for u in utts)
     reconstruction = corpus_counts((u.truth, u.reconstruction) for u in utts)
     return {"original": original.as_dict(), "reconstruction": reconstruction.as_dict()}
@@ -54,7 +104,18 @@ def against_truth(utts: Sequence[UtteranceUnits]) -> Dict[str, Dict[str, float]]
 
 def hallucinations(utts: Sequence[UtteranceUnits]) -> Dict[str, List[str]]:
     """Cut ids whose transcript inserts more than half the ground truth's length (for both transcripts: the
-    original's count is the judge's own floor)."""
+    original's count is the judge's own floor).
+
+    Parameters
+    ----------
+    utts : sequence of UtteranceUnits
+        The scored utterances of one test set (normalised units).
+
+    Returns
+    -------
+    dict
+        ``{"original": [cut_id, ...], "reconstruction": [cut_id, ...]}``.
+    """
     return {
         "original": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.original))],
         "reconstruction": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.reconstruction))],

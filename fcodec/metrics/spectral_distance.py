@@ -27,7 +27,19 @@ CLAMP_EPS = 1e-5
 
 
 def stft_magnitude(signal: np.ndarray, window_length: int) -> np.ndarray:
-    """(frequencies, frames) magnitude spectrogram with audiotools' padding (see the module docstring)."""
+    """(frequencies, frames) magnitude spectrogram with audiotools' padding (see the module docstring).
+
+    Parameters
+    ----------
+    signal : numpy.ndarray, shape (N,), float
+        A mono signal.
+    window_length : int
+        Window and FFT size in samples; hop ``window_length // 4``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (window_length // 2 + 1, frames), float
+    """
     hop = window_length // 4
     signal = np.asarray(signal, dtype=np.float32)
     right_pad = int(np.ceil(len(signal) / hop)) * hop - len(signal)
@@ -52,13 +64,43 @@ def _distance(x: np.ndarray, y: np.ndarray) -> float:
 
 def stft_distance(reference: np.ndarray, estimate: np.ndarray,
                   windows: Sequence[int] = STFT_WINDOWS) -> float:
-    """Multi-scale log + linear STFT magnitude L1 distance; the signals must have equal length."""
+    """Multi-scale log + linear STFT magnitude L1 distance; the signals must have equal length.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,), float
+        The original and the reconstruction, same sample rate (we score at 16 kHz).
+    windows : sequence of int, default (2048, 512)
+        Window lengths of the scales, in samples.
+
+    Returns
+    -------
+    float
+        Sum over scales; lower is better, 0 for identical signals.
+    """
     return sum(_distance(stft_magnitude(estimate, w), stft_magnitude(reference, w)) for w in windows)
 
 
 def mel_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
                  windows: Sequence[int] = STFT_WINDOWS, n_mels: Sequence[int] = MEL_BANDS) -> float:
-    """Multi-scale log + linear mel magnitude L1 distance; the signals must have equal length."""
+    """Multi-scale log + linear mel magnitude L1 distance; the signals must have equal length.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,), float
+        The original and the reconstruction.
+    sample_rate : int
+        Their sample rate in Hz (sets the mel filters; we score at 16000).
+    windows : sequence of int, default (2048, 512)
+        Window lengths of the scales, in samples.
+    n_mels : sequence of int, default (150, 80)
+        Mel bands per scale.
+
+    Returns
+    -------
+    float
+        Sum over scales; lower is better, 0 for identical signals.
+    """
     total = 0.0
     for window, bands in zip(windows, n_mels):
         fbank = mel_filterbank(sample_rate, window, bands)
