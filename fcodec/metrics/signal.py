@@ -29,13 +29,38 @@ MAX_SI_SDR_DB = 100.0
 
 @dataclass
 class SignalScores:
+    """The signal metrics of one pair.
+
+    Parameters
+    ----------
+    values : dict of str to float
+        Metric name (``pesq``, ``stoi``, ``si_sdr``, ``mel_distance``, ``stft_distance``) -> finite value.
+    failures : dict of str to str
+        Metric name -> why it could not be computed (a metric is in exactly one of the two dicts).
+    delay_samples : int, default 0
+        The delay removed before scoring (samples at 16 kHz; positive: the reconstruction lagged).
+    """
+
     values: Dict[str, float] = field(default_factory=dict)
     failures: Dict[str, str] = field(default_factory=dict)  # metric -> reason
     delay_samples: int = 0
 
 
 def estimate_delay(reference: np.ndarray, estimate: np.ndarray, max_delay: int) -> int:
-    """Samples by which ``estimate`` lags ``reference`` (negative: it leads), searched within +-max_delay."""
+    """Samples by which ``estimate`` lags ``reference`` (negative: it leads), searched within +-max_delay.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,) and (M,), float
+        The original and the reconstruction, same sample rate.
+    max_delay : int
+        Largest lag searched, in samples; <= 0 disables the search.
+
+    Returns
+    -------
+    int
+        The lag of the cross-correlation maximum; 0 when the search is disabled or a signal is empty.
+    """
     if max_delay <= 0 or len(reference) == 0 or len(estimate) == 0:
         return 0
     from scipy.signal import correlate, correlation_lags
@@ -47,7 +72,22 @@ def estimate_delay(reference: np.ndarray, estimate: np.ndarray, max_delay: int) 
 
 
 def align(reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0) -> Tuple[np.ndarray, np.ndarray, int]:
-    """Remove the delay of ``estimate`` and trim both signals to the same length."""
+    """Remove the delay of ``estimate`` and trim both signals to the same length.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,) and (M,), float
+        The original and the reconstruction, same sample rate.
+    max_delay : int, default 0
+        Largest delay searched, in samples (0: only trim).
+
+    Returns
+    -------
+    reference, estimate : numpy.ndarray, shape (K,)
+        Aligned and trimmed to the shorter length.
+    delay : int
+        The removed delay (see ``estimate_delay``).
+    """
     delay = estimate_delay(reference, estimate, max_delay)
     if delay > 0:
         estimate = estimate[delay:]
@@ -61,7 +101,23 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Scale-invariant SDR in dB (Le Roux et al. 2019), both signals zero-mean, clipped to +-MAX_SI_SDR_DB.
 
     The clip keeps the two degenerate cases finite without dropping them: an exact copy (no noise: +100 dB)
-    and a silent or orthogonal reconstruction (no target: -100 dB)."""
+    and a silent or orthogonal reconstruction (no target: -100 dB).
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,), float, 16 kHz
+        The original and the aligned reconstruction, equal length.
+
+    Returns
+    -------
+    float
+        SI-SDR in dB, in [-100, 100].
+
+    Raises
+    ------
+    ValueError
+        The original is silent (constant).
+    """
     reference = reference.astype(np.float64) - reference.mean()
     estimate = estimate.astype(np.float64) - estimate.mean()
     ref_energy = float(np.dot(reference, reference))
@@ -78,6 +134,24 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def pesq_wb(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Wide-band PESQ (the ``pesq`` package's ``"wb"`` mode) at 16 kHz.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,), float, 16 kHz
+        The original and the aligned reconstruction, equal length.
+
+    Returns
+    -------
+    float
+        MOS-LQO score (higher is better).
+
+    Raises
+    ------
+    ValueError
+        The reconstruction is silent; the ``pesq`` package's own errors (e.g. no utterance detected) pass
+        through.
+    """
     from pesq import pesq
 
     if not np.any(estimate):
@@ -86,6 +160,23 @@ def pesq_wb(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def stoi(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """STOI (``pystoi``, not the extended variant) at 16 kHz.
+
+    Parameters
+    ----------
+    reference, estimate : numpy.ndarray, shape (N,), float, 16 kHz
+        The original and the aligned reconstruction, equal length.
+
+    Returns
+    -------
+    float
+        Intelligibility index (higher is better).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 30 STFT frames survive pystoi's silence removal (it would return a meaningless 1e-5).
+    """
     from pystoi import stoi as pystoi_stoi
 
     with warnings.catch_warnings(record=True) as caught:
@@ -114,7 +205,25 @@ def _compute(name: str, reference: np.ndarray, estimate: np.ndarray) -> float:
 
 def score_pair(reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0,
                metrics: Tuple[str, ...] = METRICS) -> SignalScores:
-    """All signal metrics of one pair of 16 kHz mono signals (the original first)."""
+    """All signal metrics of one pair of 16 kHz mono signals (the original first).
+
+    Parameters
+    ----------
+    reference : numpy.ndarray, float, 16 kHz
+        The original (flattened to 1-D).
+    estimate : numpy.ndarray, float, 16 kHz
+        The reconstruction, resampled to 16 kHz (flattened to 1-D).
+    max_delay : int, default 0
+        Largest delay of the reconstruction searched and removed, in samples (see ``align``).
+    metrics : tuple of str, default ``METRICS``
+        Which metrics to compute.
+
+    Returns
+    -------
+    SignalScores
+        Every requested metric either in ``values`` or, with its reason, in ``failures`` (all failed when a
+        signal holds NaN or Inf). Never raises for a metric that cannot be computed.
+    """
     scores = SignalScores()
     reference = np.asarray(reference, dtype=np.float32).reshape(-1)
     estimate = np.asarray(estimate, dtype=np.float32).reshape(-1)
@@ -144,7 +253,18 @@ def _reason(name: str, exc: Exception) -> str:
 
 
 def score_pair_job(job: Tuple[str, np.ndarray, np.ndarray, int]) -> Tuple[str, SignalScores]:
-    """Pool entry point: (cut_id, original, reconstruction, max_delay) -> (cut_id, scores)."""
+    """Pool entry point: (cut_id, original, reconstruction, max_delay) -> (cut_id, scores).
+
+    Parameters
+    ----------
+    job : tuple of (str, numpy.ndarray, numpy.ndarray, int)
+        The arguments of ``score_pair`` (default metrics) after the cut id.
+
+    Returns
+    -------
+    cut_id : str
+    scores : SignalScores
+    """
     cut_id, reference, estimate, max_delay = job
     return cut_id, score_pair(reference, estimate, max_delay)
 

@@ -52,15 +52,40 @@ def _basic_normalizer():
 
 
 def unit_name(language: str) -> str:
-    """'char' for languages scored by characters (CER), 'word' otherwise (WER)."""
+    """'char' for languages scored by characters (CER), 'word' otherwise (WER).
+
+    Parameters
+    ----------
+    language : str
+        Language tag: ``zh`` (characters, CER), ``en`` (words, WER); any other tag is scored by words with
+        Whisper's basic normaliser.
+
+    Returns
+    -------
+    str
+        ``"char"`` or ``"word"``.
+    """
     return "char" if language in CHAR_LANGUAGES else "word"
 
 
 def error_rate_name(language: str) -> str:
+    """``"CER"`` for languages scored by characters, else ``"WER"`` (see ``unit_name``)."""
     return "CER" if unit_name(language) == "char" else "WER"
 
 
 def normalize_chinese(text: str) -> str:
+    """Steps 1-5 of the module docstring's Chinese normalisation.
+
+    Parameters
+    ----------
+    text : str
+        Raw Chinese text (a reference or a transcript).
+
+    Returns
+    -------
+    str
+        Simplified, half-width, digits as Chinese numerals, no punctuation, spaces only between Latin words.
+    """
     text = to_simplified(to_halfwidth(text))
     text = arabic_to_chinese(text)
     text = _basic_normalizer()(text)
@@ -75,7 +100,21 @@ def normalize_chinese(text: str) -> str:
 
 
 def normalize_text(text: str, language: str) -> str:
-    """The normalised form of ``text`` for scoring in ``language`` ('zh', 'en', anything else)."""
+    """The normalised form of ``text`` for scoring in ``language`` ('zh', 'en', anything else).
+
+    Parameters
+    ----------
+    text : str
+        A reference or a transcript.
+    language : str
+        Language tag: ``zh`` (characters, CER), ``en`` (words, WER); any other tag is scored by words with
+        Whisper's basic normaliser.
+
+    Returns
+    -------
+    str
+        The normalised text (see the module docstring).
+    """
     if language == "zh":
         return normalize_chinese(text)
     if language == "en":
@@ -85,11 +124,26 @@ def normalize_text(text: str, language: str) -> str:
 
 
 def text_units(normalized: str, language: str) -> List[str]:
-    """Split an already normalised text into the units errors are counted in."""
+    """Split an already normalised text into the units errors are counted in.
+
+    Parameters
+    ----------
+    normalized : str
+        Output of ``normalize_text`` for the same language.
+    language : str
+        Language tag: ``zh`` (characters, CER), ``en`` (words, WER); any other tag is scored by words with
+        Whisper's basic normaliser.
+
+    Returns
+    -------
+    list of str
+        Characters (a run of Latin letters/digits counting as one unit) for ``zh``; else words.
+    """
     if unit_name(language) == "char":
         return _ZH_UNIT.findall(normalized)
     return normalized.split()
 
 
 def normalize_to_units(text: str, language: str) -> List[str]:
+    """``text_units(normalize_text(text, language), language)``: the units of a raw text, ready for scoring."""
     return text_units(normalize_text(text, language), language)
