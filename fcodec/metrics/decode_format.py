@@ -34,6 +34,20 @@ PathLike = Union[str, os.PathLike]
 
 @dataclass
 class DecodeOutputs:
+    """What ``read_decode_dir`` returns.
+
+    Parameters
+    ----------
+    directory : Path
+        The decode directory.
+    recon_cuts : dict of str to lhotse Cut
+        Cut id -> reconstruction cut (from ``recon_cuts.jsonl.gz``).
+    failed : dict of str to str
+        Cut id -> reason, from ``failed.tsv`` (empty when the file is absent).
+    summary : dict
+        ``summary.json`` (empty when absent).
+    """
+
     directory: Path
     recon_cuts: Dict[str, Any]  # cut_id -> lhotse Cut
     failed: Dict[str, str]  # cut_id -> reason
@@ -41,6 +55,18 @@ class DecodeOutputs:
 
 
 def read_failed_tsv(path: PathLike) -> Dict[str, str]:
+    """Read ``failed.tsv``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; a missing file means no failures.
+
+    Returns
+    -------
+    dict of str to str
+        Cut id -> reason (``"no reason given"`` for an empty one); the header line and blank lines are skipped.
+    """
     failed: Dict[str, str] = {}
     path = Path(path)
     if not path.is_file():
@@ -56,12 +82,45 @@ def read_failed_tsv(path: PathLike) -> Dict[str, str]:
 
 
 def write_failed_tsv(path: PathLike, failed: Mapping[str, str]) -> Path:
+    """Write ``failed.tsv`` atomically: a ``cut_id<TAB>reason`` header, then one line per cut.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    failed : Mapping[str, str]
+        Cut id -> reason (whitespace runs in a reason become single spaces).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     lines = ["cut_id\treason"] + [f"{cut_id}\t{' '.join(reason.split())}" for cut_id, reason in failed.items()]
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOutputs:
-    """Read a decode directory; a missing manifest or an unfinished run is an error that names the file."""
+    """Read a decode directory; a missing manifest or an unfinished run is an error that names the file.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        A directory written by ``fcodec.infer.decode.decode_cuts`` (layout in the module docstring).
+    require_done : bool, default True
+        Require the ``.done`` marker.
+
+    Returns
+    -------
+    DecodeOutputs
+
+    Raises
+    ------
+    FileNotFoundError
+        ``.done`` (with ``require_done``) or ``recon_cuts.jsonl.gz`` is missing.
+    ValueError
+        ``recon_cuts.jsonl.gz`` cannot be read as a lhotse CutSet.
+    """
     from lhotse import CutSet
 
     directory = Path(directory)
@@ -82,7 +141,24 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
 
 def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike):
     """Write one reconstruction as ``<wav_dir>/<cut_id>.wav`` and return its cut: the test cut's id and
-    supervisions, the new recording's audio."""
+    supervisions, the new recording's audio.
+
+    Parameters
+    ----------
+    cut : lhotse Cut
+        The test cut (its id and supervisions are kept; supervisions are cut to the new recording's duration).
+    audio : numpy.ndarray, shape (N,), float
+        The reconstruction (flattened), written as 32-bit float WAV atomically.
+    sample_rate : int
+        Its sample rate in Hz (the model's output rate).
+    wav_dir : str or os.PathLike
+        Folder of the wav files (created if missing).
+
+    Returns
+    -------
+    lhotse.MonoCut
+        The reconstruction's cut, starting at 0 and spanning the whole new recording.
+    """
     from lhotse import MonoCut, Recording
     from lhotse.utils import fastcopy
     from scipy.io import wavfile
@@ -104,6 +180,25 @@ def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike)
 
 
 def write_decode_summary(directory: PathLike, summary: Mapping[str, Any]) -> Path:
+    """Write ``<directory>/summary.json`` atomically.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The decode directory.
+    summary : Mapping[str, Any]
+        Must hold every key of ``SUMMARY_KEYS``; more keys are written too.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        A key of ``SUMMARY_KEYS`` is missing.
+    """
     missing = [key for key in SUMMARY_KEYS if key not in summary]
     if missing:
         raise ValueError(f"decode summary for {directory} lacks {missing}")
@@ -111,4 +206,5 @@ def write_decode_summary(directory: PathLike, summary: Mapping[str, Any]) -> Pat
 
 
 def mark_done(directory: PathLike) -> Path:
+    """Write the empty ``<directory>/.done`` marker (last, once every other file is in place); return its path."""
     return atomic_write_text(Path(directory) / DONE, "")

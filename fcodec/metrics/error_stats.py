@@ -28,6 +28,20 @@ PathLike = Union[str, os.PathLike]
 
 
 def write_recogs(path: PathLike, results: Sequence[Result]) -> Path:
+    """Write a ``recogs-`` file atomically (format in the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    results : sequence of (str, sequence of str, sequence of str)
+        ``(cut_id, reference units, hypothesis units)`` per utterance; written sorted by cut id.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     lines = []
     for cut_id, ref, hyp in sorted(results, key=lambda r: r[0]):
         lines.append(f"{cut_id}:\tref={list(ref)}")
@@ -56,12 +70,38 @@ def _merged_alignment(ref: Sequence[str], hyp: Sequence[str]) -> List[Tuple[str,
 
 
 def format_alignment(ref: Sequence[str], hyp: Sequence[str]) -> str:
-    """'THE (EDISON->ADDISON) COMPANY (SIR->*)': correct units as they are, error runs as (ref->hyp)."""
+    """'THE (EDISON->ADDISON) COMPANY (SIR->*)': correct units as they are, error runs as (ref->hyp).
+
+    Parameters
+    ----------
+    ref, hyp : sequence of str
+        Reference and hypothesis units.
+
+    Returns
+    -------
+    str
+        The kaldialign alignment, consecutive errors merged into one ``(ref->hyp)`` run, ``*`` for an empty side.
+    """
     return " ".join(r if r == h else f"({r}->{h})" for r, h in _merged_alignment(ref, hyp))
 
 
 def write_error_stats(path: PathLike, results: Sequence[Result], unit: str = "word") -> EditCounts:
-    """Write the errs- file for ``results`` and return the corpus-level counts."""
+    """Write the errs- file for ``results`` and return the corpus-level counts.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (written atomically).
+    results : sequence of (str, sequence of str, sequence of str)
+        ``(cut_id, reference units, hypothesis units)`` per utterance; written sorted by cut id.
+    unit : str, default "word"
+        ``"char"`` labels the file ``%CER`` / characters, anything else ``%WER`` / words.
+
+    Returns
+    -------
+    EditCounts
+        Summed over the utterances.
+    """
     subs: Dict[Tuple[str, str], int] = defaultdict(int)
     ins: Dict[str, int] = defaultdict(int)
     dels: Dict[str, int] = defaultdict(int)
@@ -112,5 +152,21 @@ def write_error_stats(path: PathLike, results: Sequence[Result], unit: str = "wo
 
 
 def write_wer_summary(path: PathLike, rows: Sequence[Tuple[str, float]], rate_name: str = "WER") -> Path:
+    """Write a ``wer-summary-`` file atomically: ``settings<TAB><rate_name>``, then ``key<TAB>rate`` lines.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    rows : sequence of (str, float)
+        Key and error rate in percent (written with two decimals), in the given order.
+    rate_name : str, default "WER"
+        Column header (``CER`` for character-level sets).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     text = f"settings\t{rate_name}\n" + "".join(f"{key}\t{value:.2f}\n" for key, value in rows)
     return atomic_write_text(path, text)
