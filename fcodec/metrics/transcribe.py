@@ -37,13 +37,48 @@ MAX_TOKENS_PER_SECOND = 25.0
 
 def judge_label(name_or_path: Union[str, os.PathLike]) -> str:
     """The judge's short name, used for its score folder: a published name as is ("large-v3"), a checkpoint file
-    by its name without ".pt" ("data/models/whisper/small.pt" -> "small", "whisper-base.pt" -> "whisper-base")."""
+    by its name without ".pt" ("data/models/whisper/small.pt" -> "small", "whisper-base.pt" -> "whisper-base").
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A published Whisper name or a checkpoint path.
+
+    Returns
+    -------
+    str
+    """
     name = os.path.basename(os.fspath(name_or_path).rstrip("/"))
     return name[:-3] if name.endswith(".pt") else name
 
 
 class WhisperJudge:
-    """Transcribe batches of 16 kHz audio with a Whisper model, language forced per utterance."""
+    """Transcribe batches of 16 kHz audio with a Whisper model, language forced per utterance.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A local openai-whisper checkpoint file, or a published name (``whisper.available_models()``, fetched
+        into ``download_root`` when missing).
+    device : str or torch.device, default "cpu"
+        Where the model runs (always float32).
+    batch_size : int, default 16
+        Utterances per ``whisper.decode`` call (values < 1 count as 1).
+    prompts : dict of str to str, optional
+        Language tag -> initial prompt for that language (e.g. to steer the script); none by default.
+    download_root : str, optional
+        Folder of downloaded published models (default ``~/.cache/whisper``).
+    max_tokens_per_second : float, default 25.0
+        Transcript length cap: at most ``max_tokens_per_second * seconds + 10`` tokens (and half the text
+        context) per batch of up-to-30-s clips.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``name_or_path`` is neither a file nor a published name.
+    RuntimeError
+        The checkpoint cannot be loaded (the message names the file).
+    """
 
     def __init__(self, name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
                  batch_size: int = 16, prompts: Optional[Dict[str, str]] = None,
@@ -97,7 +132,25 @@ class WhisperJudge:
 
     @torch.no_grad()
     def transcribe(self, audios: Sequence[np.ndarray], languages: Sequence[str]) -> List[str]:
-        """Raw (unnormalised) transcripts, in the order of ``audios``."""
+        """Raw (unnormalised) transcripts, in the order of ``audios``.
+
+        Parameters
+        ----------
+        audios : sequence of numpy.ndarray, each shape (N_i,), float, 16 kHz mono
+            The utterances; longer than 30 s go through ``whisper.transcribe`` window by window.
+        languages : sequence of str
+            Whisper language code per utterance (``zh``, ``en``, ...), forced.
+
+        Returns
+        -------
+        list of str
+            One stripped transcript per utterance ("" when Whisper returns nothing).
+
+        Raises
+        ------
+        ValueError
+            ``audios`` and ``languages`` differ in length.
+        """
         if len(audios) != len(languages):
             raise ValueError(f"{len(audios)} audios but {len(languages)} languages")
         texts: List[Optional[str]] = [None] * len(audios)

@@ -20,6 +20,24 @@ DURATION_TOLERANCE = 1e-3  # seconds
 
 
 class TranscriptCache:
+    """The originals' transcripts of one test set by one judge, read from and saved to
+    ``<cache_dir>/<test_set>.<judge_key>.json``.
+
+    An unreadable file, or one written by a judge of another identity, is ignored with a warning (it is
+    overwritten on ``save``).
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike
+        Folder of the cache files.
+    test_set : str
+        Test set name (``test_aishell``, ...).
+    judge_key : str
+        Short hash of the judge's identity (``WhisperJudge.key``).
+    judge_identity : dict
+        The judge's full identity (``WhisperJudge.identity``), stored in the file and compared on reading.
+    """
+
     def __init__(self, cache_dir: PathLike, test_set: str, judge_key: str, judge_identity: Dict[str, Any]):
         self.path = Path(cache_dir) / f"{test_set}.{judge_key}.json"
         self.judge_identity = judge_identity
@@ -43,6 +61,15 @@ class TranscriptCache:
         return stored.get("transcripts", {})
 
     def get(self, cut_id: str, duration: float) -> Optional[str]:
+        """The cached raw transcript of ``cut_id``, or None when absent or cached for another duration.
+
+        Parameters
+        ----------
+        cut_id : str
+            The test cut's id.
+        duration : float
+            The cut's duration in seconds; must match the cached one within 1 ms.
+        """
         entry = self.entries.get(cut_id)
         if entry is None or abs(float(entry.get("duration", -1.0)) - duration) > DURATION_TOLERANCE:
             return None
@@ -50,9 +77,12 @@ class TranscriptCache:
         return entry["text"]
 
     def put(self, cut_id: str, duration: float, text: str) -> None:
+        """Remember a raw transcript (in memory until ``save``); ``duration`` in seconds."""
         self.entries[cut_id] = {"duration": round(float(duration), 6), "text": text}
 
     def save(self) -> Path:
+        """Write the cache atomically, merged with entries a parallel job saved since it was read; return the
+        path."""
         # merge with what a parallel job may have written since we read the file
         self.entries = {**self._read(warn=False), **self.entries}
         return atomic_write_json(self.path, {"judge": self.judge_identity, "transcripts": self.entries})

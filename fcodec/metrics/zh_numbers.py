@@ -32,7 +32,18 @@ _INTEGER = re.compile(r"[0-9]+")
 
 
 def read_digits(digits: str) -> str:
-    """Digit by digit: '2019' -> '二零一九'."""
+    """Digit by digit: '2019' -> '二零一九'.
+
+    Parameters
+    ----------
+    digits : str
+        ASCII digits only.
+
+    Returns
+    -------
+    str
+        One Chinese numeral per digit.
+    """
     return "".join(DIGITS[int(d)] for d in digits)
 
 
@@ -54,7 +65,23 @@ def _read_group(value: int) -> str:
 
 
 def read_value(number: int) -> str:
-    """Read a non-negative integer below 10**16 as a quantity: 105 -> 一百零五, 20000 -> 两万."""
+    """Read a non-negative integer below 10**16 as a quantity: 105 -> 一百零五, 20000 -> 两万.
+
+    Parameters
+    ----------
+    number : int
+        0 <= number < 10**16.
+
+    Returns
+    -------
+    str
+        The spoken reading (no leading 一 before 十; 两 for a leading 2 before 百/千/万/亿).
+
+    Raises
+    ------
+    ValueError
+        ``number`` is out of range.
+    """
     if number < 0 or number >= 10 ** 16:
         raise ValueError(f"read_value supports 0 <= number < 10**16, got {number}")
     if number == 0:
@@ -106,7 +133,19 @@ def _read_number_literal(literal: str) -> str:
 def arabic_to_chinese(text: str) -> str:
     """Replace every run of ASCII digits in ``text`` by its Chinese reading (rules in the module docstring).
 
-    Expects NFKC-normalised text (full-width digits already folded to ASCII)."""
+    Expects NFKC-normalised text (full-width digits already folded to ASCII).
+
+    Parameters
+    ----------
+    text : str
+        Chinese text, possibly with ASCII digits.
+
+    Returns
+    -------
+    str
+        The text with no ASCII digits left; everything else unchanged (a thousands separator, and a ``%`` after
+        a number, are consumed).
+    """
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = _PERCENT.sub(lambda m: "百分之" + _read_number_literal(m.group(1)), text)
     text = _DECIMAL.sub(lambda m: _read_decimal(m.group(1), m.group(2)), text)
