@@ -59,6 +59,24 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
 
 
 def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
+    """Draw error and quality against bitrate, one row of two panels per language, as a PNG.
+
+    Left panel: the paper, predecessor and vs-ground-truth error rates of the reference judge
+    (``reference_judge``); right panel: PESQ and MOS, with STOI on a second axis. Bitrate axis logarithmic,
+    ticked at the bitrates present.
+
+    Parameters
+    ----------
+    scores : sequence of StageScore
+        Score summaries (``fcodec.metrics.report.find_summaries``).
+    path : str or os.PathLike
+        The PNG file (written atomically, 110 dpi).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
