@@ -14,6 +14,8 @@ RECON_RATE = 24000
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling (``scipy.signal.resample_poly``) of a 1-D signal from ``rate_in`` to ``rate_out`` Hz;
+    returns float32."""
     from scipy.signal import resample_poly
     from math import gcd
 
@@ -22,7 +24,24 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def make_test_cuts(root: Path, items: Sequence[Tuple[str, np.ndarray, str, str]], rate: int = 16000):
-    """items: (cut_id, audio, text, language) -> CutSet written to root/test.jsonl.gz (returned with its path)."""
+    """items: (cut_id, audio, text, language) -> CutSet written to root/test.jsonl.gz (returned with its path).
+
+    Parameters
+    ----------
+    root : Path
+        Output folder; the audio goes to ``root/wav/<cut_id>.wav`` (float WAV).
+    items : sequence of (str, numpy.ndarray, str, str)
+        Cut id, mono audio at ``rate``, supervision text and language tag.
+    rate : int, default 16000
+        Sample rate of the audio in Hz.
+
+    Returns
+    -------
+    cuts : lhotse.CutSet
+        One cut per item, a supervision spanning the whole recording.
+    path : Path
+        ``root/test.jsonl.gz``.
+    """
     from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 
     cuts = []
@@ -43,7 +62,28 @@ def make_test_cuts(root: Path, items: Sequence[Tuple[str, np.ndarray, str, str]]
 def make_decode_dir(decode_dir: Path, cuts, transform: Callable[[str, np.ndarray], Optional[np.ndarray]],
                     failed: Optional[Dict[str, str]] = None, bitrate: float = 550.0,
                     frame_rate: float = 50.0) -> Path:
-    """Reconstruction of each cut = transform(cut_id, original 16 kHz audio) at 24 kHz; None leaves it out."""
+    """Reconstruction of each cut = transform(cut_id, original 16 kHz audio) at 24 kHz; None leaves it out.
+
+    Parameters
+    ----------
+    decode_dir : Path
+        The decode directory to write (``fcodec.metrics.decode_format`` layout, ``.done`` last).
+    cuts : lhotse.CutSet
+        The test cuts (16 kHz).
+    transform : callable (str, numpy.ndarray) -> numpy.ndarray or None
+        Cut id and original audio -> "reconstruction" at 16 kHz (resampled to 24 kHz before writing).
+    failed : dict of str to str, optional
+        Cut id -> reason: these cuts get no reconstruction and are listed in ``failed.tsv``.
+    bitrate : float, default 550.0
+        Written to ``summary.json`` (bits per second).
+    frame_rate : float, default 50.0
+        Written to ``summary.json`` (also as ``tokens_per_second``).
+
+    Returns
+    -------
+    Path
+        ``decode_dir``.
+    """
     from lhotse import CutSet
 
     failed = dict(failed or {})
@@ -67,7 +107,21 @@ def make_decode_dir(decode_dir: Path, cuts, transform: Callable[[str, np.ndarray
 
 def speechlike(seconds: float, seed: int, rate: int = 16000) -> np.ndarray:
     """A voiced, syllable-rate modulated harmonic signal with a little noise: enough like speech for PESQ's and
-    STOI's voice activity detection, and deterministic."""
+    STOI's voice activity detection, and deterministic.
+
+    Parameters
+    ----------
+    seconds : float
+        Duration.
+    seed : int
+        Seed of the random pitch offset and noise.
+    rate : int, default 16000
+        Sample rate in Hz.
+
+    Returns
+    -------
+    numpy.ndarray, shape (int(seconds * rate),), float32
+    """
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     f0 = 110 + 40 * rng.random() + 20 * np.sin(2 * np.pi * 0.7 * t)
