@@ -83,7 +83,20 @@ def available_cores() -> int:
 def resolve_num_threads(num_threads: int, device: str) -> int:
     """``num_threads`` > 0 as given; 0 (auto): one thread beside a GPU (the CPU only moves audio), else half
     the cores. Small models lose more to thread synchronisation than they gain, and a box shared with other
-    jobs (the recipe's other stages, a scorer) slows every thread down."""
+    jobs (the recipe's other stages, a scorer) slows every thread down.
+
+    Parameters
+    ----------
+    num_threads : int
+        Requested torch threads; 0 (or less) means automatic.
+    device : str
+        The codec's device (``cpu``, ``cuda``, ``cuda:1``, ...).
+
+    Returns
+    -------
+    int
+        Threads to use, at least 1.
+    """
     if num_threads > 0:
         return num_threads
     if device.startswith("cuda"):
@@ -92,7 +105,18 @@ def resolve_num_threads(num_threads: int, device: str) -> int:
 
 
 def test_set_name(cuts_path: PathLike) -> str:
-    """``data/cuts/test_aishell.jsonl.gz`` -> ``test_aishell``."""
+    """``data/cuts/test_aishell.jsonl.gz`` -> ``test_aishell``.
+
+    Parameters
+    ----------
+    cuts_path : str or os.PathLike
+        A manifest path; ``.jsonl.gz``, ``.jsonl``, ``.json.gz`` and ``.json`` are stripped, else the last
+        suffix.
+
+    Returns
+    -------
+    str
+    """
     name = Path(cuts_path).name
     for suffix in (".jsonl.gz", ".jsonl", ".json.gz", ".json"):
         if name.endswith(suffix):

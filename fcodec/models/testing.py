@@ -8,7 +8,20 @@ from fcodec.models.codec import FocalCodec
 
 
 def perturb_constants(model: FocalCodec, seed: int = 1) -> FocalCodec:
-    """Move the parameters that start as constants (Snake/DyT alphas, gammas, norms) so tests exercise them."""
+    """Move the parameters that start as constants (Snake/DyT alphas, gammas, norms) so tests exercise them.
+
+    Parameters
+    ----------
+    model : FocalCodec
+        Changed in place: each such parameter p becomes ``p * (1 + 0.2 n1) + 0.05 n2`` (n1, n2 standard normal).
+    seed : int, default 1
+        Seed of a private generator (the global RNG is untouched).
+
+    Returns
+    -------
+    FocalCodec
+        ``model``.
+    """
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -18,7 +31,21 @@ def perturb_constants(model: FocalCodec, seed: int = 1) -> FocalCodec:
 
 
 def speechlike(batch: int, num_samples: int, seed: int = 0) -> torch.Tensor:
-    """Deterministic multi-sine plus noise at amplitude ~0.3."""
+    """Deterministic multi-sine plus noise at amplitude ~0.3.
+
+    Parameters
+    ----------
+    batch : int
+        Signals.
+    num_samples : int
+        Samples per signal (16 kHz).
+    seed : int, default 0
+        Seed of a private generator (the global RNG is untouched).
+
+    Returns
+    -------
+    Tensor, shape (batch, num_samples), float32, 16 kHz
+    """
     gen = torch.Generator().manual_seed(seed)
     t = torch.arange(num_samples) / 16000
     phases = torch.rand(batch, 4, 1, generator=gen) * 6.28
