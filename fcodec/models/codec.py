@@ -178,14 +178,24 @@ class FocalCodec(nn.Module):
 
     @property
     def sample_rate_input(self) -> int:
+        """Input sample rate in Hz (the encoder's, 16000)."""
         return self.encoder.sample_rate
 
     @property
     def sample_rate_output(self) -> int:
+        """Output sample rate in Hz: ``16000 * decoder hop / encoder hop`` (24000 WaveNeXt, 16000 Vocos)."""
         return int(self.sample_rate_input * self.decoder.upsample_factor / self.encoder.downsample_factor)
 
     @property
     def sample_rate(self) -> int:
+        """The common input/output sample rate in Hz.
+
+        Raises
+        ------
+        RuntimeError
+            Input and output rates differ (all causal WaveNeXt models); use ``sample_rate_input`` /
+            ``sample_rate_output``.
+        """
         if self.sample_rate_input != self.sample_rate_output:
             raise RuntimeError(
                 "`sample_rate` is undefined because input and output sample rates differ "
@@ -196,6 +206,7 @@ class FocalCodec(nn.Module):
 
     @property
     def causal(self) -> bool:
+        """Whether encoder, compressor, decompressor and decoder are all causal (streamable)."""
         parts = (self.encoder, self.compressor, self.decompressor, self.decoder)
         return all(bool(part.causal) for part in parts)
 
@@ -211,14 +222,17 @@ class FocalCodec(nn.Module):
 
     @property
     def codebook(self) -> Tensor:
+        """A copy of the codes of all tokens: shape (codebook_size, D), row t = code of token t."""
         return self.quantizer.codebook.clone()
 
     @property
     def codebook_size(self) -> int:
+        """Number of tokens (2 ** D)."""
         return self.quantizer.codebook_size
 
     @property
     def latent_dim(self) -> int:
+        """D = log2(codebook_size), the dimension of latents and codes."""
         return self.quantizer.dim
 
     @property
@@ -237,6 +251,9 @@ class FocalCodec(nn.Module):
         return self.frame_rate * math.log2(self.codebook_size)
 
     def info(self) -> Dict[str, Any]:
+        """``model_id``, ``version`` (the upstream release followed), ``sample_rate_input``, ``sample_rate_output``,
+        ``causal``, ``chunk_size``, ``latency`` (ms), ``frame_rate`` (Hz), ``bitrate`` (bps), ``codebook_size`` and
+        ``num_total_params`` (elements of the state dict)."""
         return {
             "model_id": self.model_id,
             "version": self.__version__,
@@ -360,6 +377,8 @@ class FocalCodec(nn.Module):
 
     def sig_to_lats(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
                     length: Optional[Tensor] = None, return_state: bool = False):
+        """L2-normalised latents of waveforms: ``sig`` (B, N) float 16 kHz -> (B, L, D) float [+ the encoder and
+        compressor states with ``return_state``]; arguments as in ``sig_to_toks``."""
         feats, encoder_state = self.sig_to_feats(sig, encoder_state, length, return_state=True)
         lats, compressor_state = self.feats_to_lats(feats, compressor_state, return_state=True)
         return (lats, encoder_state, compressor_state) if return_state else lats
@@ -430,6 +449,8 @@ class FocalCodec(nn.Module):
 
     def sig_to_qfeats(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
                       decompressor_state: State = (), length: Optional[Tensor] = None, return_state: bool = False):
+        """Decompressed features of waveforms: ``sig`` (B, N) float 16 kHz -> (B, F', C) float [+ the encoder,
+        compressor and decompressor states with ``return_state``]; arguments as in ``forward``."""
         codes, encoder_state, compressor_state = self.sig_to_codes(
             sig, encoder_state, compressor_state, length, return_state=True
         )
@@ -470,22 +491,28 @@ class FocalCodec(nn.Module):
 
     # feats -> any
     def feats_to_lats(self, feats: Tensor, compressor_state: State = (), return_state: bool = False):
+        """Compressor then L2 normalisation over the last dimension: ``feats`` (B, F, C) float -> ``lats``
+        (B, L, D) float, L = compressor ``num_frames(F)`` [+ the compressor state with ``return_state``]."""
         lats, compressor_state = self.compressor(feats, _fresh(compressor_state))
         lats = F.normalize(lats, dim=-1)
         return (lats, compressor_state) if return_state else lats
 
     def feats_to_toks(self, feats: Tensor, compressor_state: State = (), return_state: bool = False):
+        """``feats`` (B, F, C) float -> ``toks`` (B, L) int64 [+ the compressor state with ``return_state``]."""
         lats, compressor_state = self.feats_to_lats(feats, compressor_state, return_state=True)
         toks = self.quantizer.lats_to_toks(lats)
         return (toks, compressor_state) if return_state else toks
 
     def feats_to_codes(self, feats: Tensor, compressor_state: State = (), return_state: bool = False):
+        """``feats`` (B, F, C) float -> ``codes`` (B, L, D) float [+ the compressor state with ``return_state``]."""
         lats, compressor_state = self.feats_to_lats(feats, compressor_state, return_state=True)
         codes = self.quantizer.lats_to_codes(lats)
         return (codes, compressor_state) if return_state else codes
 
     def feats_to_qfeats(self, feats: Tensor, compressor_state: State = (), decompressor_state: State = (),
                         return_state: bool = False):
+        """``feats`` (B, F, C) float -> ``qfeats`` (B, L * prod(upscale factors), C) float, through the quantizer
+        [+ the compressor and decompressor states with ``return_state``]."""
         codes, compressor_state = self.feats_to_codes(feats, compressor_state, return_state=True)
         qfeats, decompressor_state = self.codes_to_qfeats(codes, decompressor_state, return_state=True)
         return (qfeats, compressor_state, decompressor_state) if return_state else qfeats
@@ -536,12 +563,16 @@ class FocalCodec(nn.Module):
 
     # lats -> any
     def lats_to_toks(self, lats: Tensor) -> Tensor:
+        """``lats`` (..., L, D) float -> ``toks`` (..., L) int64 (signs as bits, most significant first)."""
         return self.quantizer.lats_to_toks(lats)
 
     def lats_to_codes(self, lats: Tensor) -> Tensor:
+        """``lats`` (..., L, D) float -> ``codes`` (..., L, D): ``+1/sqrt(D)`` where > 0, else ``-1/sqrt(D)``."""
         return self.quantizer.lats_to_codes(lats)
 
     def lats_to_qfeats(self, lats: Tensor, decompressor_state: State = (), return_state: bool = False):
+        """``lats`` (B, L, D) float -> quantised -> ``qfeats`` (B, L * prod(upscale factors), C) float [+ the
+        decompressor state with ``return_state``]."""
         return self.codes_to_qfeats(self.quantizer.lats_to_codes(lats), decompressor_state, return_state)
 
     # toks -> any
@@ -562,6 +593,8 @@ class FocalCodec(nn.Module):
         return self.quantizer.toks_to_codes(toks)
 
     def toks_to_qfeats(self, toks: Tensor, decompressor_state: State = (), return_state: bool = False):
+        """``toks`` (B, L) int64 -> ``qfeats`` (B, L * prod(upscale factors), C) float [+ the decompressor state
+        with ``return_state``]."""
         return self.codes_to_qfeats(self.toks_to_codes(toks), decompressor_state, return_state)
 
     def toks_to_sig(self, toks: Tensor, decompressor_state: State = (), decoder_state: State = (),
@@ -615,6 +648,8 @@ class FocalCodec(nn.Module):
         return self.quantizer.codes_to_toks(codes)
 
     def codes_to_qfeats(self, codes: Tensor, decompressor_state: State = (), return_state: bool = False):
+        """Decompressor: ``codes`` (B, L, D) float -> ``qfeats`` (B, L * prod(upscale factors), C) float, the
+        decoder's input [+ the decompressor state with ``return_state``]."""
         qfeats, decompressor_state = self.decompressor(codes, _fresh(decompressor_state))
         return (qfeats, decompressor_state) if return_state else qfeats
 
@@ -869,6 +904,7 @@ class FocalCodec(nn.Module):
         hub.save_upstream_style(self, config, self.config, pretrained)
 
     def to_pretrained(self, config: Union[str, os.PathLike]) -> None:
+        """Upstream's name for ``to_config(config, pretrained=True)``."""
         self.to_config(config, pretrained=True)
 
 
