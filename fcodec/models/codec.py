@@ -193,8 +193,8 @@ class FocalCodec(nn.Module):
         Raises
         ------
         RuntimeError
-            Input and output rates differ (all causal WaveNeXt models); use ``sample_rate_input`` /
-            ``sample_rate_output``.
+            Input and output rates differ (e.g. the causal WaveNeXt checkpoints: 16 kHz in, 24 kHz out); use
+            ``sample_rate_input`` / ``sample_rate_output``.
         """
         if self.sample_rate_input != self.sample_rate_output:
             raise RuntimeError(
