@@ -300,7 +300,8 @@ class FocalCodec(nn.Module):
         Returns
         -------
         toks : Tensor, shape (B, L), int64
-            Tokens in ``[0, codebook_size)``; L = frames / prod(compressor downscale factors).
+            Tokens in ``[0, codebook_size)``; L = ceil(F / prod(compressor downscale factors)) for F encoder
+            frames.
         codes : Tensor, shape (B, L, D), float
             Quantised latents, each component ``+-1/sqrt(D)``, D = log2(codebook_size).
         rec_sig : Tensor, shape (B, floor(N * sample_rate_output / sample_rate_input)), float
@@ -750,7 +751,8 @@ class FocalCodec(nn.Module):
             Valid samples per item; default N for every item. A non-causal encoder masks the padding with it;
             the returned ``*_lens`` are derived from it.
         decode : bool, default True
-            Run the decoder; False skips it (``CodecOutput.sig`` is None), e.g. for feature-only losses.
+            Run the decoder; False skips it (``CodecOutput.sig`` is None): the trainer does so when no loss term
+            needs the reconstruction.
 
         Returns
         -------
