@@ -327,7 +327,7 @@ class WavLM(nn.Module):
     num_buckets : int, default 320
         Relative-position buckets (both signs).
     max_distance : int, default 800
-        Largest relative distance with its own bucket range.
+        Relative distance (frames) beyond which all distances share the last, log-spaced bucket.
     max_cached_steps : int, default 2048
         Kept for upstream config compatibility (upstream sizes a position-bias cache with it; ours computes
         the bias on the fly); must be 0 or >= ``window_size``.
