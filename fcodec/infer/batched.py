@@ -149,8 +149,8 @@ def encode_decode(model: FocalCodec, signals: Sequence[Tensor], streaming: bool 
     ----------
     model : FocalCodec
         The codec, in eval mode, on the device to run on (the signals are moved there).
-    signals : sequence of Tensor, each shape (n_i,), float, 16 kHz
-        The utterances (any shape with n_i elements is flattened).
+    signals : sequence of Tensor, each shape (n_i,) or (1, n_i), float, 16 kHz
+        The utterances (mono).
     streaming : bool, default False
         Run chunk by chunk (causal codecs only).
 
