@@ -34,8 +34,8 @@ __all__ = [
     "linear",
     "apply_linear",
     "relaid_linear",
-    "fast_path",
-    "rows_bucket",
+    "inference_path",
+    "rows_class",
     "measured",
     "gelu",
     "fast_kernels_enabled",
@@ -56,7 +56,8 @@ def _find_onednn_linear():
 
 _ONEDNN_LINEAR = _find_onednn_linear() if torch.backends.mkldnn.is_available() else None
 _PLAIN_LAYERS = (nn.Linear, nn.Conv1d, nn.ConvTranspose1d)
-MEASURE_ROWS = 4096  # larger inputs are measured on their first rows / frames (and share one decision)
+FEW_ROWS = 64  # up to this many rows a GEMM is a streaming call (4 frames per chunk and stream)
+TRIAL_ROWS = (4, 256)  # a linear layer's kernel is measured on a streaming call's rows and an offline call's
 
 
 def fast_kernels_enabled() -> bool:
@@ -72,18 +73,19 @@ def _global_hooks() -> bool:
     return bool(getattr(modules, "_global_forward_hooks", None) or getattr(modules, "_global_forward_pre_hooks", None))
 
 
-def fast_path(layer: nn.Module, x: Tensor) -> bool:
-    """Whether ``layer`` may be bypassed by a fast kernel for input ``x``: inference only, see the module doc."""
+def inference_path(layer: nn.Module, x: Tensor) -> bool:
+    """Whether ``layer`` may be computed from its weights (``linear``, a conv as a GEMM) instead of being called
+    for input ``x``: at inference only, see the module doc."""
     if type(layer) not in _PLAIN_LAYERS or layer._forward_hooks or layer._forward_pre_hooks or _global_hooks():
         return False
     if layer.training and torch.is_grad_enabled():
         return False
-    return not _records_graph(x, layer.weight, layer.bias) and x.device.type == "cpu" and fast_kernels_enabled()
+    return not _records_graph(x, layer.weight, layer.bias)
 
 
-def rows_bucket(rows: int) -> str:
-    """The rows of a GEMM as a measurement key: the next power of two, one key above ``MEASURE_ROWS``."""
-    return f"{MEASURE_ROWS}+" if rows > MEASURE_ROWS else str(1 << max(rows - 1, 0).bit_length())
+def rows_class(rows: int) -> str:
+    """The rows of a GEMM as a measurement key: 'few' (streaming calls) or 'many' (offline)."""
+    return "few" if rows <= FEW_ROWS else "many"
 
 
 def measured(op: str, shape: str, x: Tensor, fast: Callable[[Tensor], Tensor], plain: Callable[[Tensor], Tensor],
@@ -109,23 +111,35 @@ def _onednn_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], apply_gelu
 
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, apply_gelu: bool = False) -> Tensor:
     """``F.linear`` (optionally followed by exact GELU); at inference time on CPU through oneDNN where that
-    measured faster for this shape. Falls back to ``F.linear`` whenever autograd records a graph."""
+    measured faster for this weight. Falls back to ``F.linear`` whenever autograd records a graph.
+
+    One kernel per weight, whatever the input's row count: a row's result then never depends on which other
+    rows share the call (a cut decodes to the same bytes alone or in any batch). oneDNN is kept only if it was
+    faster both for the few rows of a streaming call and for the many rows of an offline one."""
     usable = (_ONEDNN_LINEAR is not None and x.device.type == "cpu" and x.dtype == torch.float32
               and weight.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32)
               and x.dim() >= 2 and x.numel() > 0 and not _records_graph(x, weight, bias) and fast_kernels_enabled())
-    if not usable:
-        return _plain_linear(x, weight, bias, apply_gelu)
-    rows = x.numel() // x.shape[-1]
-    shape = (f"{rows_bucket(rows)}x{weight.shape[1]}->{weight.shape[0]}" + (" gelu" if apply_gelu else "")
-             + ("" if bias is not None else " nobias"))
-    trial = x.reshape(-1, x.shape[-1])[:MEASURE_ROWS] if rows > MEASURE_ROWS else x
-    return measured("linear", shape, x, lambda t: _onednn_linear(t, weight, bias, apply_gelu),
-                    lambda t: _plain_linear(t, weight, bias, apply_gelu), trial)
+    if usable:
+        shape = f"{weight.shape[1]}->{weight.shape[0]}" + (" gelu" if apply_gelu else "") + (
+            "" if bias is not None else " nobias")
+        usable = all(_onednn_measured_faster(shape, rows, weight, bias, apply_gelu) for rows in TRIAL_ROWS)
+    if usable:
+        return _onednn_linear(x, weight, bias, apply_gelu)
+    return _plain_linear(x, weight, bias, apply_gelu)
+
+
+def _onednn_measured_faster(shape: str, rows: int, weight: Tensor, bias: Optional[Tensor], apply_gelu: bool) -> bool:
+    def kernels():
+        trial = torch.randn(rows, weight.shape[1], generator=torch.Generator().manual_seed(0))
+        return {kernel_choice.PLAIN: lambda: _plain_linear(trial, weight, bias, apply_gelu),
+                "onednn": lambda: _onednn_linear(trial, weight, bias, apply_gelu)}
+
+    return kernel_choice.choose("linear", f"{rows}x{shape}", kernels) == "onednn"
 
 
 def apply_linear(layer: nn.Module, x: Tensor, apply_gelu: bool = False) -> Tensor:
     """``layer(x)`` (then exact GELU if asked); at inference time the fast ``linear`` may run instead."""
-    if fast_path(layer, x):
+    if inference_path(layer, x):
         return linear(x, layer.weight, layer.bias, apply_gelu)
     out = layer(x)
     return F.gelu(out) if apply_gelu else out
@@ -214,11 +228,13 @@ def pad_channels_first(
 def conv1d_time_major(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Tensor] = None) -> Tensor:
     """Dense ``Conv1d`` (no padding, no dilation, one group) of a time-major ``(B, T, C_in)`` input.
 
-    At inference time computed as one GEMM over the (overlapping) input frames where that measured faster than
-    PyTorch's conv: it keeps the time-major layout and avoids the transposes a channels-first conv needs.
+    At inference time computed as one GEMM over the (overlapping) input frames (through ``linear``, whose kernel
+    is measured): it keeps the time-major layout, avoids the transposes a channels-first conv needs, and keeps
+    each frame's result independent of the batch (PyTorch's conv does not: its algorithm depends on the input's
+    shape, so a cut decoded in another batch would differ in the last bits).
     ``left`` (``(B, p, C_in)``), if given, is logically prepended to ``x`` (causal padding) without copying
     ``x`` into a padded tensor first. The output is ``(B, T_out, C_out)`` with ``T_out = (p + T - k) // stride
-    + 1``. In training (see ``fast_path``) the conv module itself is called.
+    + 1``. In training (see ``inference_path``) the conv module itself is called.
     """
     out_dim, in_dim, kernel = conv.weight.shape
     if x.shape[-1] != in_dim:
@@ -229,27 +245,12 @@ def conv1d_time_major(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Te
         raise ValueError(f"conv with kernel {kernel} needs at least {kernel} frames, got {time}")
     if tuple(conv.stride) != (stride,):
         raise ValueError(f"conv1d_time_major got stride {stride} for {conv}")
-    if int8.is_quantized(conv):
+    if int8.is_quantized(conv) or inference_path(conv, x):
         return _conv_as_gemm(x, conv, stride, left)
-    if not fast_path(conv, x):
-        if conv.padding not in ((0,), 0, "valid"):  # the caller padded x already
-            raise ValueError(f"conv1d_time_major calls the module {conv}, which must not pad")
-        return _conv_plain(x, conv, left, call_module=True)
-    out_time = (time - kernel) // stride + 1
-    trial = None
-    if out_time * x.shape[0] > MEASURE_ROWS:  # measure on the first frames only
-        trial = x[:1, : max((MEASURE_ROWS - 1) * stride + kernel - pad, 1)]
-    shape = f"{rows_bucket(out_time * x.shape[0])}x{in_dim}*{kernel}/{stride}->{out_dim}"
-    left_of = lambda t: None if left is None else left[: t.shape[0]]  # noqa: E731 (the trial has one item)
-    return measured("conv1d", shape, x, lambda t: _conv_as_gemm(t, conv, stride, left_of(t)),
-                    lambda t: _conv_plain(t, conv, left_of(t)), trial)
-
-
-def _conv_plain(x: Tensor, conv: nn.Conv1d, left: Optional[Tensor], call_module: bool = False) -> Tensor:
+    if conv.padding not in ((0,), 0, "valid"):  # the caller padded x already
+        raise ValueError(f"conv1d_time_major calls the module {conv}, which must not pad")
     padded = x if left is None else torch.cat([left.to(x.dtype), x], dim=1)
-    if call_module:
-        return conv(padded.transpose(1, 2)).transpose(1, 2)
-    return F.conv1d(padded.transpose(1, 2), conv.weight, conv.bias, conv.stride).transpose(1, 2)
+    return conv(padded.transpose(1, 2)).transpose(1, 2)
 
 
 def _conv_as_gemm(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Tensor]) -> Tensor:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcodec.models import int8
-from fcodec.models.common import apply_linear, causal_left, conv1d_time_major, fast_path, pad_time
+from fcodec.models.common import apply_linear, causal_left, conv1d_time_major, inference_path, pad_time
 
 __all__ = ["ConvNeXtBackbone", "ConvNeXtBlock"]
 
@@ -76,7 +76,7 @@ class ConvNeXtBackbone(nn.Module):
         if self.causal:
             left, tail = causal_left(x, self.kernel_size - 1, None if state is None else state[0], self.pad_mode)
             x = conv1d_time_major(x, self.embedding, 1, left)
-        elif fast_path(self.embedding, x) or int8.is_quantized(self.embedding):
+        elif inference_path(self.embedding, x) or int8.is_quantized(self.embedding):
             x = conv1d_time_major(_same_padding(x, self.kernel_size), self.embedding, 1)
         else:  # the module pads "same" itself
             x = self.embedding(x.transpose(1, 2)).transpose(1, 2)

@@ -25,11 +25,9 @@ from fcodec.models.common import (
     cached_weight,
     causal_left,
     conv1d_time_major,
-    fast_path,
-    measured,
+    inference_path,
     pad_channels_first,
     relaid_linear,
-    rows_bucket,
 )
 
 __all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
@@ -147,7 +145,7 @@ class FocalModulation(nn.Module):
             acc = acc + global_ctx * gates[:, self.focal_level :]
         if self.normalize_modulator:
             acc = acc / (self.focal_level + 1)
-        if fast_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
+        if inference_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
             # the pointwise conv as a linear layer of the time-major contexts
             modulator = relaid_linear(self.context_proj, "pointwise", acc.transpose(1, 2), lambda w: w[..., 0],
                                       self.context_proj.bias)
@@ -237,22 +235,13 @@ class UpScale(nn.Module):
         out_dim = self.upscale.out_channels
         y = self.activation(x)
         # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped
-        quantized = int8.is_quantized(self.upscale)
-        if not quantized and not fast_path(self.upscale, y):
+        if not int8.is_quantized(self.upscale) and not inference_path(self.upscale, y):
             return self.upscale(y.transpose(1, 2)).transpose(1, 2)
-
-        def as_gemm(t: Tensor) -> Tensor:
-            # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
-            bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
-            out = relaid_linear(self.upscale, "stacked", t, lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1),
-                                bias)  # weight (s * C_out, C_in)
-            return out.reshape(t.shape[0], t.shape[1] * s, out_dim)
-
-        if quantized:
-            return as_gemm(y)
-        plain = lambda t: F.conv_transpose1d(t.transpose(1, 2), self.upscale.weight, self.upscale.bias,  # noqa: E731
-                                             s).transpose(1, 2)
-        return measured("conv_transpose1d", f"{rows_bucket(batch * time)}x{y.shape[-1]}*{s}->{out_dim}", y, as_gemm, plain)
+        # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
+        bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
+        out = relaid_linear(self.upscale, "stacked", y, lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1),
+                            bias)  # weight (s * C_out, C_in)
+        return out.reshape(batch, time * s, out_dim)
 
 
 class FocalDownScale(nn.Module):

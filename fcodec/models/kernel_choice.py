@@ -5,8 +5,10 @@ some CPUs and shapes and slower on others, so none is assumed: the first inferen
 times the plain op and each candidate on that call's own input (a few interleaved runs, best of each), and a
 candidate is kept only when it beat the plain op. Decisions are cached in a small JSON file,
 ``$FCODEC_CACHE_DIR/kernels.json`` (default ``~/.cache/fcodec/kernels.json``), under a key naming the CPU model,
-its vector extensions, the torch version and the thread count, so another machine, torch or thread count
-measures afresh. The file is rewritten atomically; an unreadable one is ignored (and measured again).
+its vector extensions and the torch version, so another machine or torch measures afresh. The thread count is
+not part of the key: a decision measured with one thread count is kept for all, so that the same input gives
+the same bytes whatever the thread count (delete the file to measure again). The file is rewritten
+atomically; an unreadable one is ignored (and measured again).
 
 ``FCODEC_FAST_KERNELS``: ``0`` forces the plain ops, ``1`` the fast ones without measuring (for comparisons),
 anything else (the default) measures.
@@ -48,11 +50,11 @@ def cache_path() -> Path:
 
 
 def machine_key() -> str:
-    """What a measurement depends on besides the shape: CPU model and ISA, torch version, threads."""
+    """What a measurement depends on besides the shape: CPU model and ISA, torch version."""
     from fcodec.utils.environment import cpu_info
 
     cpu = cpu_info()
-    return f"{cpu['model']} [{cpu['isa']}] | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    return f"{cpu['model']} [{cpu['isa']}] | torch {torch.__version__}"
 
 
 def pick(timings: Mapping[str, List[float]]) -> str:

@@ -23,11 +23,11 @@ from fcodec.models.common import (
     cached_weight,
     causal_left,
     conv1d_time_major,
-    fast_path,
+    inference_path,
     gelu,
     measured,
     pad_time,
-    rows_bucket,
+    rows_class,
 )
 
 __all__ = ["WavLM", "WavLMState"]
@@ -120,13 +120,13 @@ class ConvPositionalEmbedding(nn.Module):
             # symmetric zero padding of k // 2 (by the module); an even kernel gives one extra frame, dropped
             return gelu(self.conv(x.transpose(1, 2))[..., :time].transpose(1, 2)), None
         x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
-        if not fast_path(self.conv, x):
+        if not inference_path(self.conv, x):
             return gelu(self.conv(x.transpose(1, 2)).transpose(1, 2)), tail
         # oneDNN's grouped conv was ~8x slower than grouped GEMMs on the few frames of a streaming call on the
-        # CPUs we measured, and faster on long inputs: measured per shape
+        # CPUs we measured, and faster on long inputs: measured for both (rows_class of the frames)
         plain = lambda t: F.conv1d(t.transpose(1, 2), self.conv.weight, self.conv.bias,  # noqa: E731
                                    groups=self.groups).transpose(1, 2)
-        shape = f"{rows_bucket(x.shape[0] * time)}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
+        shape = f"{rows_class(time)}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
         return gelu(measured("grouped_conv1d", shape, x, self._grouped_gemm, plain)), tail
 
 
