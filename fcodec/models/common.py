@@ -21,7 +21,7 @@ Modules quantised by ``fcodec.models.int8`` run their int8 GEMMs instead (``rela
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -120,12 +120,19 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, apply_gelu:
               and weight.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32)
               and x.dim() >= 2 and x.numel() > 0 and not _records_graph(x, weight, bias) and fast_kernels_enabled())
     if usable:
-        shape = f"{weight.shape[1]}->{weight.shape[0]}" + (" gelu" if apply_gelu else "") + (
-            "" if bias is not None else " nobias")
-        usable = all(_onednn_measured_faster(shape, rows, weight, bias, apply_gelu) for rows in TRIAL_ROWS)
+        key = (kernel_choice.generation(), weight.shape[1], weight.shape[0], apply_gelu, bias is None)
+        usable = _ONEDNN_FASTER.get(key)
+        if usable is None:
+            shape = f"{weight.shape[1]}->{weight.shape[0]}" + (" gelu" if apply_gelu else "") + (
+                "" if bias is not None else " nobias")
+            usable = _ONEDNN_FASTER[key] = all(
+                _onednn_measured_faster(shape, rows, weight, bias, apply_gelu) for rows in TRIAL_ROWS)
     if usable:
         return _onednn_linear(x, weight, bias, apply_gelu)
     return _plain_linear(x, weight, bias, apply_gelu)
+
+
+_ONEDNN_FASTER: Dict[tuple, bool] = {}  # the decisions this process uses, without string keys on every call
 
 
 def _onednn_measured_faster(shape: str, rows: int, weight: Tensor, bias: Optional[Tensor], apply_gelu: bool) -> bool:

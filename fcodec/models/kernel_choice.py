@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 import torch
 
-__all__ = ["PLAIN", "mode", "cache_path", "machine_key", "pick", "measure", "choose", "clear"]
+__all__ = ["PLAIN", "mode", "cache_path", "machine_key", "pick", "measure", "choose", "clear", "generation"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ BUDGET_S = 0.05  # seconds of timing per kernel (after one warm-up run each)
 
 _lock = threading.Lock()
 _decisions: Optional[Dict[str, Dict[str, str]]] = None  # machine key -> {operator key: kernel}
+_generation = 0
 
 
 def mode() -> str:
@@ -145,6 +146,12 @@ def choose(op: str, shape: str, kernels: Callable[[], Mapping[str, Callable[[], 
 
 def clear() -> None:
     """Forget the decisions read so far (the next call reads the cache file again)."""
-    global _decisions
+    global _decisions, _generation
     with _lock:
         _decisions = None
+        _generation += 1
+
+
+def generation() -> int:
+    """Changes whenever the decisions are forgotten: callers keeping decisions of their own key them on it."""
+    return _generation
