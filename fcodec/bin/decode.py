@@ -35,6 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", nargs="+", type=Path, required=True, help="one folder per --model "
                         "(the recipe uses <stage_dir>/decode)")
     parser.add_argument("--streaming", action="store_true", help="chunk-by-chunk decoding of a causal codec")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="int8 CPU inference "
+                        "(FocalCodec.quantize; tools/benchmarks/int8_cost.sh measures what it costs)")
     parser.add_argument("--max-duration", type=float, default=100.0, help="seconds of padded audio per batch "
                         "(default: %(default)s)")
     parser.add_argument("--max-batch-size", type=int, default=64, help="cuts per batch at most "
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
     for source, out_dir in zip(args.model, args.out_dir):
         try:
             model = load_codec(source, args.device)
+            if args.quantize:
+                model.quantize(args.quantize)
         except (CheckpointError, OSError, ValueError) as exc:
             print(f"decode: cannot load the codec {source}: {exc}", file=sys.stderr)
             return 1

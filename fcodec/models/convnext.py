@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import causal_left, conv1d_time_major, linear, pad_time
+from fcodec.models import int8
+from fcodec.models.common import apply_linear, causal_left, conv1d_time_major, inference_path, pad_time
 
 __all__ = ["ConvNeXtBackbone", "ConvNeXtBlock"]
 
@@ -41,14 +42,13 @@ class ConvNeXtBlock(nn.Module):
         self.gamma = nn.Parameter(torch.full((dim,), float(layerscale_init)))
 
     def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
-        if self.causal:
+        padded = x
+        if self.causal:  # the conv is unpadded; otherwise it pads "same" itself
             padded, tail = pad_time(x, self.kernel_size - 1, tail, self.pad_mode)
-        else:
-            padded = _same_padding(x, self.kernel_size)
-        y = F.conv1d(padded.transpose(1, 2), self.dwconv.weight, self.dwconv.bias, groups=self.dim).transpose(1, 2)
+        y = self.dwconv(padded.transpose(1, 2)).transpose(1, 2)
         y = self.norm(y)
-        y = linear(y, self.pwconv1.weight, self.pwconv1.bias, apply_gelu=True)
-        y = linear(y, self.pwconv2.weight, self.pwconv2.bias)
+        y = apply_linear(self.pwconv1, y, apply_gelu=True)
+        y = apply_linear(self.pwconv2, y)
         return x + self.gamma * y, tail
 
 
@@ -72,11 +72,14 @@ class ConvNeXtBackbone(nn.Module):
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:
         state = state or None
         left = None
+        tail = None
         if self.causal:
             left, tail = causal_left(x, self.kernel_size - 1, None if state is None else state[0], self.pad_mode)
-        else:
-            x, tail = _same_padding(x, self.kernel_size), None
-        x = conv1d_time_major(x, self.embedding, 1, left)
+            x = conv1d_time_major(x, self.embedding, 1, left)
+        elif inference_path(self.embedding, x) or int8.is_quantized(self.embedding):
+            x = conv1d_time_major(_same_padding(x, self.kernel_size), self.embedding, 1)
+        else:  # the module pads "same" itself
+            x = self.embedding(x.transpose(1, 2)).transpose(1, 2)
         x = self.input_norm(x)
         new_state = [tail]
         for i, layer in enumerate(self.layers):

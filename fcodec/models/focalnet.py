@@ -18,14 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fcodec.models import int8
 from fcodec.models.common import (
     FeedForward,
+    apply_linear,
     cached_weight,
     causal_left,
     conv1d_time_major,
-    gelu,
-    linear,
+    inference_path,
     pad_channels_first,
+    relaid_linear,
 )
 
 __all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
@@ -84,9 +86,9 @@ class ChunkFeedForward(nn.Module):
         # discarded; leaving it out changes nothing)
         missing = -(time * dim) % width
         chunks = F.pad(flat, (0, missing)).view(batch, -1, width)
-        y = linear(chunks, self.in_proj.weight, self.in_proj.bias, apply_gelu=True)
+        y = apply_linear(self.in_proj, chunks, apply_gelu=True)
         y = self.dropout(y)
-        y = self.dropout(linear(y, self.out_proj.weight, self.out_proj.bias))
+        y = self.dropout(apply_linear(self.out_proj, y))
         y = y.reshape(batch, -1)[:, : time * dim]
         return (y + flat).view(batch, time, dim)
 
@@ -123,7 +125,7 @@ class FocalModulation(nn.Module):
 
     def forward(self, x: Tensor, tails: Optional[Sequence[Optional[Tensor]]] = None) -> Tuple[Tensor, LayerState]:
         dim = self.dim
-        proj = linear(x, self.in_proj.weight, self.in_proj.bias)
+        proj = apply_linear(self.in_proj, x)
         query = proj[..., :dim]
         # contexts and gates are channels-first (B, C, T), the layout of the depthwise convs; so are the tails
         ctx = proj[..., dim : 2 * dim].transpose(1, 2)
@@ -131,26 +133,28 @@ class FocalModulation(nn.Module):
         new_tails: LayerState = []
         acc: Optional[Tensor] = None
         for level, kernel in enumerate(self.kernel_sizes):
-            conv = self.layers[level][0]
             if self.causal:
                 # levels are hierarchical: level l + 1 convolves level l's output; tails are of the padded inputs
                 ctx, tail = pad_channels_first(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
                 new_tails.append(tail)
-                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, groups=dim))
-            else:
-                ctx = gelu(F.conv1d(ctx, conv.weight, conv.bias, padding="same", groups=dim))
+            ctx = self.layers[level](ctx)  # depthwise conv (unpadded if causal, "same" otherwise), GELU
             term = ctx * gates[:, level : level + 1]
             acc = term if acc is None else acc + term
         if not self.causal:
-            global_ctx = gelu(ctx.mean(dim=-1, keepdim=True))  # (B, C, 1)
+            global_ctx = F.gelu(ctx.mean(dim=-1, keepdim=True))  # (B, C, 1)
             acc = acc + global_ctx * gates[:, self.focal_level :]
         if self.normalize_modulator:
             acc = acc / (self.focal_level + 1)
-        modulator = linear(acc.transpose(1, 2), self.context_proj.weight[..., 0], self.context_proj.bias)
+        if inference_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
+            # the pointwise conv as a linear layer of the time-major contexts
+            modulator = relaid_linear(self.context_proj, "pointwise", acc.transpose(1, 2), lambda w: w[..., 0],
+                                      self.context_proj.bias)
+        else:
+            modulator = self.context_proj(acc).transpose(1, 2)
         y = query * modulator
         if self.use_post_norm:
             y = self.norm(y)
-        y = linear(y, self.out_proj.weight, self.out_proj.bias)
+        y = apply_linear(self.out_proj, y)
         return self.dropout(y), new_tails
 
 
@@ -230,12 +234,14 @@ class UpScale(nn.Module):
         batch, time, _ = x.shape
         out_dim = self.upscale.out_channels
         y = self.activation(x)
-        # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped;
+        # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped
+        if not int8.is_quantized(self.upscale) and not inference_path(self.upscale, y):
+            return self.upscale(y.transpose(1, 2)).transpose(1, 2)
         # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
-        weight = cached_weight(self.upscale, "stacked", self.upscale.weight,
-                               lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1))  # (s * C_out, C_in)
         bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
-        return linear(y, weight, bias).reshape(batch, time * s, out_dim)
+        out = relaid_linear(self.upscale, "stacked", y, lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1),
+                            bias)  # weight (s * C_out, C_in)
+        return out.reshape(batch, time * s, out_dim)
 
 
 class FocalDownScale(nn.Module):
@@ -390,7 +396,7 @@ class FocalEncoder(nn.Module):
             x, layer_state = layer(x, None if state is None else state[i])
             new_state.append(layer_state)
         x = self.dropout(x)
-        return linear(x, self.out_proj.weight, self.out_proj.bias), new_state
+        return apply_linear(self.out_proj, x), new_state
 
 
 class FocalDecoder(nn.Module):
@@ -512,7 +518,7 @@ class FocalDecoder(nn.Module):
             The new per-layer state.
         """
         state = state or None
-        x = self.dropout(linear(x, self.in_proj.weight, self.in_proj.bias))
+        x = self.dropout(apply_linear(self.in_proj, x))
         new_state = []
         for i, layer in enumerate(self.layers):
             x, layer_state = layer(x, None if state is None else state[i])

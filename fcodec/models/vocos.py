@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import linear
+from fcodec.models.common import apply_linear
 from fcodec.models.convnext import ConvNeXtBackbone
 
 __all__ = ["Vocos"]
@@ -54,7 +54,7 @@ class ISTFTHead(nn.Module):
         self.istft = ISTFT(n_fft, hop_length, causal)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = linear(x, self.proj.weight, self.proj.bias)
+        y = apply_linear(self.proj, x)
         log_mag, phase = y.chunk(2, dim=-1)
         mag = log_mag.exp().clamp(max=1e2)  # guard against huge magnitudes
         return self.istft(mag * torch.complex(phase.cos(), phase.sin()))

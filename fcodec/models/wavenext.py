@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from fcodec.models.common import linear
+from fcodec.models.common import apply_linear
 from fcodec.models.convnext import ConvNeXtBackbone
 
 __all__ = ["WaveNeXt"]
@@ -18,7 +18,7 @@ class WaveNeXtHead(nn.Module):
         self.proj = nn.Linear(dim, hop_length)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = linear(x, self.proj.weight, self.proj.bias)
+        y = apply_linear(self.proj, x)
         return y.reshape(y.shape[0], -1).clamp(min=-1.0, max=1.0)
 
 

@@ -17,7 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models.common import FeedForward, cached_weight, causal_left, conv1d_time_major, gelu, linear, pad_time
+from fcodec.models.common import (
+    FeedForward,
+    apply_linear,
+    cached_weight,
+    causal_left,
+    conv1d_time_major,
+    inference_path,
+    gelu,
+    measured,
+    pad_time,
+    rows_class,
+)
 
 __all__ = ["WavLM", "WavLMState"]
 
@@ -89,10 +100,6 @@ class ConvPositionalEmbedding(nn.Module):
         self.conv = nn.Conv1d(dim, dim, kernel_size, padding=0 if causal else kernel_size // 2, groups=groups)
         self.activation = nn.GELU()
 
-    # up to this many output frames the grouped conv runs as GEMMs (streaming calls); oneDNN's grouped conv is
-    # ~8x slower there, but faster on long inputs
-    GEMM_MAX_FRAMES = 64
-
     def _grouped_gemm(self, x: Tensor) -> Tensor:
         """The grouped conv of a padded time-major ``(B, T + k - 1, C)`` input as one batched GEMM per group."""
         batch, padded, dim = x.shape
@@ -109,16 +116,18 @@ class ConvPositionalEmbedding(nn.Module):
 
     def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
         time = x.shape[1]
-        if self.causal:
-            x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
-            if time <= self.GEMM_MAX_FRAMES:
-                return gelu(self._grouped_gemm(x)), tail
-            y = F.conv1d(x.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.groups)
-        else:
-            # symmetric zero padding of k // 2; an even kernel gives one extra frame, which is dropped
-            y = F.conv1d(x.transpose(1, 2), self.conv.weight, self.conv.bias, padding=self.kernel_size // 2,
-                         groups=self.groups)[..., :time]
-        return gelu(y.transpose(1, 2)), tail
+        if not self.causal:
+            # symmetric zero padding of k // 2 (by the module); an even kernel gives one extra frame, dropped
+            return gelu(self.conv(x.transpose(1, 2))[..., :time].transpose(1, 2)), None
+        x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
+        if not inference_path(self.conv, x):
+            return gelu(self.conv(x.transpose(1, 2)).transpose(1, 2)), tail
+        # oneDNN's grouped conv was ~8x slower than grouped GEMMs on the few frames of a streaming call on the
+        # CPUs we measured, and faster on long inputs: measured for both (rows_class of the frames)
+        plain = lambda t: F.conv1d(t.transpose(1, 2), self.conv.weight, self.conv.bias,  # noqa: E731
+                                   groups=self.groups).transpose(1, 2)
+        shape = f"{rows_class(time)}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
+        return gelu(measured("grouped_conv1d", shape, x, self._grouped_gemm, plain)), tail
 
 
 class MultiHeadAttention(nn.Module):
@@ -145,7 +154,7 @@ class MultiHeadAttention(nn.Module):
     ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         batch, time, dim = x.shape
         heads, head_dim = self.num_heads, self.head_dim
-        qkv = linear(x, self.qkv_proj.weight, self.qkv_proj.bias).view(batch, time, 3, heads, head_dim)
+        qkv = apply_linear(self.qkv_proj, x).view(batch, time, 3, heads, head_dim)
         q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, h, T, d)
         q = q.contiguous()  # the CPU flash kernel is faster on a contiguous query
         if past is not None:
@@ -154,7 +163,7 @@ class MultiHeadAttention(nn.Module):
 
         # gate computed per head from the (normalised) layer input
         heads_in = x.view(batch, time, heads, head_dim).transpose(1, 2)
-        gates = F.linear(heads_in, self.gru_rel_pos_linear.weight, self.gru_rel_pos_linear.bias)
+        gates = self.gru_rel_pos_linear(heads_in)
         gates = gates.view(batch, heads, time, 2, 4).sum(dim=-1).sigmoid()
         gate_a, gate_b = gates.chunk(2, dim=-1)
         gate = gate_a * (gate_b * self.gru_rel_pos_const.to(q.dtype) - 1.0) + 2.0  # (B, h, T, 1)
@@ -164,7 +173,7 @@ class MultiHeadAttention(nn.Module):
             q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
         )
         out = out.transpose(1, 2).reshape(batch, time, dim)
-        return linear(out, self.out_proj.weight, self.out_proj.bias), (k, v)
+        return apply_linear(self.out_proj, out), (k, v)
 
 
 class TransformerLayer(nn.Module):
@@ -453,7 +462,7 @@ class WavLM(nn.Module):
         x = sig[..., None]
         x, conv_tails = self.feature_extractor(x, None if state is None else state.conv_tails)
         x = self.norm(x)
-        x = linear(x, self.feature_proj.weight, self.feature_proj.bias)
+        x = apply_linear(self.feature_proj, x)
         x = self.dropout(x)
         if not self.causal:
             return self.encoder.forward_bidirectional(x, length), None

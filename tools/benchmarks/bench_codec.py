@@ -4,6 +4,7 @@
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --config tiny --threads 1
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --codec exp/models/focalcodec_50hz_2k_causal
     PYTHONPATH=$PWD:/path/to/upstream python tools/benchmarks/bench_codec.py --upstream   # ratio vs upstream
+    PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --int8 --plain   # + int8, + FCODEC_FAST_KERNELS=0
 
 Offline: ``sig_to_toks`` on one signal of ``--seconds`` seconds, then ``toks_to_sig`` on its tokens (median of
 ``--repeat`` runs after a warm-up). Streaming: ``encode_step`` + ``decode_step`` on consecutive 80 ms chunks
@@ -12,22 +13,29 @@ On a shared machine, other processes make multi-threaded timings noisy (OpenMP w
 at every parallel op): compare implementations by the ratios of one run, and look at the min for the speed of
 an unloaded machine.
 With ``--upstream`` the installed upstream ``focalcodec`` package (if importable) gets the same weights and is
-timed in the same run, interleaved with ours, and its outputs are compared with ours.
+timed in the same run, interleaved with ours, and its outputs are compared with ours. ``--plain`` times our
+model with the fast kernels off (``FCODEC_FAST_KERNELS=0``: PyTorch's own ops), ``--int8`` a copy quantised
+with ``FocalCodec.quantize("int8")``; speed-ups are printed against the baseline (upstream, else plain).
+The first lines name the CPU (model and vector extensions) and torch: figures only compare within one run.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
+import os
 import statistics
+import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 
 from fcodec.infer.streaming import decode_step, encode_step
 from fcodec.models import FocalCodec, configs
 from fcodec.models.testing import speechlike
+from fcodec.utils.environment import cpu_info
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -104,6 +112,21 @@ def summarize(name: str, offline: Dict[str, List[float]], stream: Dict[str, List
     return row
 
 
+@contextlib.contextmanager
+def environment(overrides: Optional[Dict[str, str]]):
+    """Set environment variables for the duration (the kernel choice reads FCODEC_FAST_KERNELS on every call)."""
+    saved = {key: os.environ.get(key) for key in overrides or {}}
+    os.environ.update(overrides or {})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="causal-2k", help="named config (causal-2k, tiny, a published repo id)")
@@ -114,6 +137,8 @@ def main(argv=None) -> None:
     parser.add_argument("--chunks", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--upstream", action="store_true", help="also time the installed upstream package")
+    parser.add_argument("--plain", action="store_true", help="also time our model with FCODEC_FAST_KERNELS=0")
+    parser.add_argument("--int8", action="store_true", help="also time an int8-quantised copy of the model")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -122,12 +147,24 @@ def main(argv=None) -> None:
     if not model.causal:
         raise SystemExit("streaming needs a causal codec; pick a causal config")
     sig = speechlike(1, int(args.seconds * 16000))
+    cpu = cpu_info()
+    print(f"CPU: {cpu['model']} ({os.cpu_count()} cores visible; ISA: {cpu['isa']}); {args.threads} threads, "
+          f"torch {torch.__version__}")
     print(f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
-          f"{model.frame_rate:g} Hz, {model.bitrate:g} bps; {args.threads} threads, torch {torch.__version__}")
+          f"{model.frame_rate:g} Hz, {model.bitrate:g} bps")
 
-    impls = {"fcodec": (model, OURS)}
+    # name -> (model, streaming steps, environment while it runs)
+    impls = {"fcodec": (model, OURS, None)}
+    if args.int8:
+        impls["int8"] = (copy.deepcopy(model).quantize("int8"), OURS, None)
+    if args.plain:
+        impls["plain"] = (model, OURS, {"FCODEC_FAST_KERNELS": "0"})
     if args.upstream:
-        import focalcodec  # the upstream package, if the user has it on the path
+        try:
+            import focalcodec  # the upstream package, if the user has it on the path
+        except ImportError:
+            sys.exit("bench_codec: --upstream needs the upstream focalcodec package (v0.0.2; not on PyPI): put a "
+                     "clone's folder on PYTHONPATH, or compare with our plain kernels (--plain)")
 
         upstream = focalcodec.FocalCodec(**copy.deepcopy(model.config)).eval()
         upstream.load_state_dict(model.state_dict(), strict=True)
@@ -135,23 +172,35 @@ def main(argv=None) -> None:
             same = torch.equal(upstream.sig_to_toks(sig), model.sig_to_toks(sig))
             wave = (upstream(sig)[2] - model(sig)[2]).abs().max().item()
         print(f"upstream {getattr(focalcodec, '__file__', '?')}: tokens identical: {same}, max waveform diff {wave:.2e}")
-        impls["upstream"] = (upstream, UPSTREAM)
+        impls["upstream"] = (upstream, UPSTREAM, None)
 
     offline = {name: {"encode": [], "decode": []} for name in impls}
-    for name, (impl, _) in impls.items():  # warm-up
-        offline_times(impl, sig)
-    for _ in range(args.repeat):  # interleave implementations so that load changes hit both alike
-        for name, (impl, _) in impls.items():
-            for key, seconds in offline_times(impl, sig).items():
-                offline[name][key].append(seconds)
-    stream = {name: streaming_times(impl, steps, sig, args.chunks, args.warmup) for name, (impl, steps) in impls.items()}
-    rows = [summarize(name, offline[name], stream[name], args.seconds) for name in impls]
-    if args.upstream:
-        ours, theirs = rows
-        ratios = {k: round(theirs[k] / ours[k], 2) for k in ("encode_s", "decode_s", "stream_ms_median")}
-        print(f"speed-up vs upstream: encode {ratios['encode_s']}x, decode {ratios['decode_s']}x, "
-              f"streaming {ratios['stream_ms_median']}x")
-        rows.append({"impl": "speedup", **ratios})
+    for name, (impl, _, env) in impls.items():  # warm-up (and the kernel measurements of a first run)
+        with environment(env):
+            offline_times(impl, sig)
+            streaming_times(impl, impls[name][1], sig, 2, 0)
+    for _ in range(args.repeat):  # interleave implementations so that load changes hit all alike
+        for name, (impl, _, env) in impls.items():
+            with environment(env):
+                for key, seconds in offline_times(impl, sig).items():
+                    offline[name][key].append(seconds)
+    stream = {}
+    for name, (impl, steps, env) in impls.items():
+        with environment(env):
+            stream[name] = streaming_times(impl, steps, sig, args.chunks, args.warmup)
+    rows = {name: summarize(name, offline[name], stream[name], args.seconds) for name in impls}
+    baseline = "upstream" if args.upstream else "plain" if args.plain else None
+    if baseline:
+        for name in impls:
+            if name == baseline:
+                continue
+            ratios = {k: round(rows[baseline][k] / rows[name][k], 2)
+                      for k in ("encode_s", "decode_s", "stream_ms_median", "stream_ms_p95")}
+            print(f"{name} vs {baseline}: encode {ratios['encode_s']}x, decode {ratios['decode_s']}x, "
+                  f"streaming {ratios['stream_ms_median']}x (p95 {ratios['stream_ms_p95']}x) faster")
+            rows[f"{name}_vs_{baseline}"] = {"impl": f"speedup {name} vs {baseline}", **ratios}
+    rows = [{"cpu": cpu["model"], "isa": cpu["isa"], "threads": args.threads, "torch": torch.__version__},
+            *rows.values()]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
