@@ -17,9 +17,9 @@ class Recipe:
     def __init__(self, work: Path):
         self.work = work
 
-    def run(self, *args):
+    def run(self, *args, check=True):
         return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
-                          "--exp-dir", self.work / "exp", *args)
+                          "--exp-dir", self.work / "exp", *args, check=check)
 
     def mtimes(self, folder: Path):
         return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and "log" not in p.parts}
@@ -62,14 +62,22 @@ def test_a_rerun_trains_nothing(recipe):
     assert recipe.mtimes(recipe.work / "exp") == before
 
 
-def test_a_changed_config_retrains_that_stage_and_a_dead_one_resumes(recipe, tmp_path):
+def test_a_changed_config_never_deletes_the_trained_model(recipe, tmp_path):
+    """Issue 12: a finished stage whose config changed is kept; the run stops and says how to proceed, and
+    --force true sets the old one aside instead of deleting it. A stage that died resumes."""
     exp = recipe.work / "exp"
     config = tmp_path / "stage3.yaml"
     config.write_text((MINI_RECIPE / "conf" / "stage3.yaml").read_text().replace("max_steps: 6", "max_steps: 3"))
-    stage2 = recipe.mtimes(exp / "stage2")
-    out = recipe.run("--stage", "4", "--stop-stage", "6", "--train-stage3-config", str(config))
-    assert "Stage 6: training" in out.text and "from scratch" in out.text
+    stage2, stage3 = recipe.mtimes(exp / "stage2"), recipe.mtimes(exp / "stage3")
+    out = recipe.run("--stage", "4", "--stop-stage", "6", "--train-stage3-config", str(config), check=False)
+    assert out.returncode != 0
+    assert f"{exp}/stage3 was made with other options or inputs" in out.text and "--force true" in out.text
+    assert recipe.mtimes(exp / "stage3") == stage3  # the old model, checkpoints and logs are all still there
+    recipe.run("--stage", "6", "--stop-stage", "6", "--train-stage3-config", str(config), "--force", "true")
     assert recipe.mtimes(exp / "stage2") == stage2
+    aside = [p for p in exp.iterdir() if p.name.startswith("stage3.old.")]
+    assert len(aside) == 1 and recipe.mtimes(aside[0]) == {k.replace(str(exp / "stage3"), str(aside[0])): v
+                                                          for k, v in stage3.items()}
     assert sorted(p.name for p in (exp / "stage3" / "checkpoints").iterdir()) == ["checkpoint-3.pt"]
     # a stage that died (no marker, checkpoints on disk) continues from its newest checkpoint
     (exp / "stage3" / ".train.done").unlink()

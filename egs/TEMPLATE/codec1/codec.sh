@@ -12,7 +12,9 @@
 # for every corpus: conf/data.yaml says which manifests make which split.
 #
 # Each stage marks completion in its output folder (<dir>/.<name>.done, written after it succeeded) and is
-# skipped on the next run; see utils/common.sh for how deleted outputs and changed options are handled.
+# skipped on the next run; see utils/common.sh for how deleted outputs and changed options are handled. Nothing
+# is deleted: a data stage redone sets its old output aside (<dir>.old.<time>); a finished training, decode or
+# score whose options or inputs changed stops the run (keep_finished) unless --force true sets it aside.
 set -euo pipefail
 
 if [ ! -f utils/common.sh ] || [ ! -f local/data.sh ]; then
@@ -294,7 +296,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     keep=true
     if [ "${status}" = todo ]; then
       keep=false
-      rm -rf "${cuts_dir}"
+      set_aside "${cuts_dir}"
     fi
     ${train_cmd} --num-threads "${nj}" "${log_dir}/stage2.log" \
       python -m fcodec.bin.make_cuts --config "${data_config}" --manifest-dir "${manifest_dir}" \
@@ -316,7 +318,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     stage_log 3 "Stage 3: ${lang_dir} is up to date (${marker}); skipped"
   else
     stage_log 3 "Stage 3: sentencepiece ${bpe_model_type} model, ${bpe_vocab_size} pieces -> ${lang_dir}"
-    rm -rf "${lang_dir}"
+    set_aside "${lang_dir}"
     ${train_cmd} --num-threads "${nj}" "${log_dir}/stage3.log" \
       python -m fcodec.bin.train_bpe --cuts "${data_dir}/cuts/train.jsonl.gz" --lang-dir "${lang_dir}" \
         --vocab-size "${bpe_vocab_size}" --model-type "${bpe_model_type}" \
@@ -334,7 +336,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     stage_log 3 "Stage 3: ${models_dir}/codec is up to date (${marker}); skipped"
   else
     stage_log 3 "Stage 3: the pretrained codec (${pretrained_codec}) -> ${models_dir}/codec"
-    rm -rf "${models_dir}/codec"
+    set_aside "${models_dir}/codec"
     if [ "${pretrained_codec}" = tiny ]; then
       ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.make_tiny_codec --out "${models_dir}/codec"
     else
@@ -357,6 +359,19 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     judge_is_file "${spec}" || fetch_judge 3 "${spec}"
   done
 fi
+
+# What stages 4-8 make (trained models, decodes, scores) is never redone in place: a finished one whose options or
+# inputs changed stops the run, saying how to proceed; --force true sets the old one aside first (set_aside).
+keep_finished() {
+  local number=$1 dir=$2 marker=$3 status=$4
+  if [ "${force}" = true ]; then
+    set_aside "${dir}"
+  elif [ "${status}" = todo ] && [ -f "${marker}" ]; then
+    die "stage ${number}: ${dir} was made with other options or inputs (${marker}); it is kept. To make the new one" \
+        "beside it, use --tag NAME (or another --exp-dir); to set the old one aside (moved to ${dir}.old.<time>)" \
+        "and redo it, rerun with --force true"
+  fi
+}
 
 # Training stages 4-6 share one body. Training stage <k> (recipe stage <number>) trains with <config>, starting
 # from <init> (a model folder), whose stage marker <init_marker> is part of the signature: when the model it
@@ -381,9 +396,9 @@ train_stage() {
     stage_log "${number}" "Stage ${number}: ${dir} is up to date (${marker}); skipped"
     return
   fi
-  if [ -f "${marker}" ] || [ "${force}" = true ]; then
+  keep_finished "${number}" "${dir}" "${marker}" "${status}"
+  if [ "${force}" = true ]; then
     stage_log "${number}" "Stage ${number}: training ${dir} from scratch"
-    rm -rf "${dir}"
   elif [ -d "${dir}/checkpoints" ]; then
     stage_log "${number}" "Stage ${number}: continuing ${dir} from its newest checkpoint"
   else
@@ -484,9 +499,8 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
       fi
       if [ "${status}" = partial ]; then
         rm -f "${dir}/.done"  # the decoder rebuilds the manifests from its progress journal
-      elif [ -f "${marker}" ] || [ "${force}" = true ]; then
-        rm -rf "${dir}"       # other model, settings or cuts: from scratch (a run that died half way continues)
       fi
+      keep_finished 7 "${dir}" "${marker}" "${status}"
       todo+=("${set_name}")
     done
     [ ${#todo[@]} -gt 0 ] || continue
@@ -498,7 +512,7 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
     ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode_${name}" "${log_dir}/stage7.log" \
       python -m fcodec.bin.decode --model "${model}" --cuts "${cuts[@]}" --out-dir "${exp_dir}/${name}/decode" \
         --device "${eval_device}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
-        --restart-on-change "${extra[@]}"
+        "${extra[@]}"
     for set_name in "${todo[@]}"; do
       dir=${exp_dir}/${name}/decode/${set_name}
       # the tokens and the audio are what scoring reads (folders that stay empty when every cut failed);
@@ -554,7 +568,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
           stage_log 8 "Stage 8: ${dir} is up to date (${marker}); skipped"
           continue
         fi
-        rm -rf "${dir}"
+        keep_finished 8 "${dir}" "${marker}" "${status}"
         todo_files+=("${judge_files[$j]}")
         todo_labels+=("${judge_labels[$j]}")
         todo_dirs+=("${dir}")

@@ -12,6 +12,7 @@
 #   content_hash PATH...              a short hash of what files and folders hold (how markers record outputs)
 #   stage_status MARKER SIGNATURE     done | partial | todo: may a stage be skipped?
 #   mark_done MARKER SIGNATURE OUTPUT... [-- REPORT...]  write the stage's marker, atomically, after it succeeded
+#   set_aside PATH                    move PATH to PATH.old.<time> (nothing a stage made is ever deleted)
 #
 # Stage markers: a stage writes "<its output dir>/.<stage name>.done" when it has finished, holding the
 # signature of what it was asked to do (its options and the markers of its inputs), a content hash of the
@@ -204,4 +205,15 @@ mark_done() {
     for file in "${outputs[@]}" "${reports[@]}"; do echo "output ${file}"; done
   } > "${tmp}"
   mv -f "${tmp}" "${marker}"
+}
+
+# set_aside PATH: move PATH out of the way, to PATH.old.<YYYYmmdd-HHMMSS> (a number added when that exists too).
+# The recipe never deletes what it made: what is old is kept beside the new, for the user to compare or remove.
+set_aside() {
+  local path=${1%/} aside n=1
+  [ -e "${path}" ] || return 0
+  aside=${path}.old.$(date '+%Y%m%d-%H%M%S')
+  while [ -e "${aside}" ]; do aside=${path}.old.$(date '+%Y%m%d-%H%M%S').${n}; n=$(( n + 1 )); done
+  mv "${path}" "${aside}"
+  log "${path} set aside as ${aside}"
 }
