@@ -24,7 +24,7 @@ def test_defaults_and_yaml_and_overrides(tmp_path):
 
 
 def test_dump_reads_back_identically(tmp_path):
-    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/stage1/best", "losses.ctc.weight=0.5"])
+    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/train_50hz/best", "losses.ctc.weight=0.5"])
     path = tmp_path / "config.yaml"
     path.write_text(dump_config(cfg, header="resolved\ncommand: x"))
     assert path.read_text().startswith("# resolved\n# command: x\n")
@@ -32,7 +32,7 @@ def test_dump_reads_back_identically(tmp_path):
     assert to_dict(again) == to_dict(cfg)
     assert config_diff(to_dict(cfg), to_dict(again)) == []
     assert config_diff(to_dict(TrainConfig()), to_dict(cfg)) == [
-        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/stage1/best'", "optim.lr: 0.0005 -> 0.0003"]
+        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/train_50hz/best'", "optim.lr: 0.0005 -> 0.0003"]
 
 
 @pytest.mark.parametrize("override, message", [
