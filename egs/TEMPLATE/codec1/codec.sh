@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # options are read indirectly (${!name}) and by utils/parse_options.sh
 # codec.sh: the driver every fcodec recipe shares (ESPnet's TEMPLATE/<task>/<task>.sh). A recipe folder owns run.sh
 # ("./codec.sh <its defaults> "$@""), conf/ and local/data.sh (stages 0-1); stages 2-8 are the same for every
 # recipe (docs/recipe.md). Each stage runs through stage_begin/stage_end (utils/common.sh: skip if up to date,
 # else run, then mark); nothing is ever deleted. Stages 7-8 rely on the decode and score tools' own resumability.
 set -euo pipefail
 
-if [ ! -f utils/common.sh ] || [ ! -f local/data.sh ]; then
-  echo "$0: run me from a recipe folder (egs/<corpus>/codec1): utils/ and local/data.sh must be there" >&2
-  exit 1
-fi
+{ [ -f utils/common.sh ] && [ -f local/data.sh ]; } || { echo "$0: run me from a recipe folder (egs/<corpus>/codec1):" \
+  "utils/ and local/data.sh must be there" >&2; exit 1; }
 # shellcheck disable=SC1091
 . utils/common.sh
 SECONDS=0
@@ -65,9 +64,7 @@ results=""                        # stage 8's results table, its plot beside it 
 # </options>
 eval "$(options_block local/data.sh corpus-options)"
 _corpus_options=$(options_in local/data.sh corpus-options)
-# shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names="$(options_in "${_self}") ${_corpus_options}"
-train_rates=(50hz 25hz 12.5hz)    # training stages 4, 5, 6: each grows the one before it by 2x
 
 print_help() {
   local out=${exp_dir}${tag:+/${tag}}
@@ -94,26 +91,18 @@ EOF
 
     --config FILE                      read options from FILE (bash: name=value lines) before the command line
     --help                             this text
-
 Stages log to ${data_dir}/log/stage<N>.log; a rerun skips finished stages and rebuilds deleted outputs. Nothing is
-deleted: a data stage (2-3) redone with other options sets its old folder aside (<dir>.old.<time>); a finished
-training whose options or inputs changed stops the run: use --tag NAME, or --force true to set it aside.
+deleted: a data stage redone sets its old folder aside (<dir>.old.<time>); a finished training or decode whose
+options or inputs changed stops the run: use --tag NAME, or --force true to set it aside.
 EOF
 }
 stage_doc() { sed -n "s/^#   stage $1: //p" local/data.sh | head -n 1; }
-results_file() {
-  if [ -n "${results}" ]; then echo "${results}"; elif [ -n "${tag}" ]; then echo "${exp_dir}/${tag}/RESULTS.md"
-  else echo RESULTS.md; fi
-}
-# A judge of --asr-judges is a published name (fetched into <data_dir>/models/whisper/NAME.pt) or a .pt file.
-judge_is_file() { [[ "$1" == */* || "$1" == *.pt ]]; }
-judge_label() { local base=${1##*/}; echo "${base%.pt}"; }
-judge_path() { if judge_is_file "$1"; then echo "$1"; else echo "${data_dir}/models/whisper/$1.pt"; fi; }
-# fetch_whispers NUMBER NAME...: the published Whispers (not .pt files) into <data_dir>/models/whisper/NAME.pt.
+results_file() { if [ -n "${tag}" ]; then echo "${results:-${exp_dir}/${tag}/RESULTS.md}"; else echo "${results:-RESULTS.md}"; fi; }
+# fetch_whispers NUMBER NAME...: the published Whispers among NAMEs (not .pt files) into <data_dir>/models/whisper.
 fetch_whispers() {
   local number=$1 name
   for name in "${@:2}"; do
-    judge_is_file "${name}" && continue
+    [[ "${name}" == */* || "${name}" == *.pt ]] && continue
     if stage_begin "${number}" file "${data_dir}/models/whisper/.whisper_${name}.done" \
         "Whisper ${name} -> ${data_dir}/models/whisper/${name}.pt" "whisper ${name}"; then
       ${train_cmd} "${log_dir}/stage${number}.log" python -m fcodec.bin.fetch_whisper "${name}" --out-dir "${data_dir}/models/whisper"
@@ -125,6 +114,7 @@ fetch_whispers() {
 # shellcheck disable=SC1091
 . utils/parse_options.sh
 [ $# -eq 0 ] || { log "Error: positional arguments are not accepted: $*"; log "See ${_prog} --help"; exit 2; }
+train_rates=(50hz 25hz 12.5hz)  # training stages 4, 5, 6: each grows the one before it 2x
 
 # Option values are checked before anything runs: a clear error now, not half way through a stage.
 check_option stage int:0:8
@@ -137,14 +127,6 @@ for name in seed ngpu decode_num_threads; do check_option "${name}" int:0; done
 check_option min_duration number0 && check_option max_duration number all && check_option decode_max_duration number
 check_option audio_check word full header && check_option bpe_model_type word bpe unigram
 check_option bpe_character_coverage number:1
-read -r -a judges <<< "${asr_judges}"
-declare -A _judge_seen=()
-for spec in "${judges[@]}"; do
-  label=$(judge_label "${spec}")
-  [ -z "${_judge_seen[${label}]:-}" ] || option_error "--asr-judges: '${_judge_seen[${label}]}' and '${spec}' would both score into score/${label}/ (a judge is named after its published name or its file name without .pt)"
-  _judge_seen[${label}]=${spec}
-  ! judge_is_file "${spec}" || [ -f "${spec}" ] || option_error "--asr-judges: ${spec} is not a file (a judge is a published Whisper name, or a .pt checkpoint in openai-whisper's format)"
-done
 if [ -n "${tag}" ] && { ! [[ "${tag}" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [[ "${tag}" =~ ^(train_.*|pretrained|asr_cache)$ ]]; }; then
   option_error "--tag must be a folder name (letters, digits, '.', '_', '-'; not train_*, pretrained or asr_cache), got '${tag}'"
 fi
@@ -165,24 +147,18 @@ log_dir=${data_dir}/log
 . ./cmd.sh
 python -c "import fcodec" 2>/dev/null || die "python ($(command -v python || echo 'not found')) cannot import fcodec;" \
   "run tools/install.sh in the repository, which makes tools/venv (path.sh activates it)"
-# --hours against the languages of the data config, and the test sets of stages 7-8 (--test-sets, or the config's).
-if { [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; } || { [ -z "${test_sets}" ] && [ "${stop_stage}" -ge 7 ]; }; then
-  [ -f "${data_config}" ] || option_error "data config ${data_config} not found (see --data-config)"
-  config_test_sets=$(python -c 'import sys; from fcodec.data.data_config import load_data_config
-from fcodec.data.cuts import parse_hours
-config = load_data_config(sys.argv[1])
-try: parse_hours(sys.argv[2].split(), config.languages)
-except ValueError as exc: sys.exit(f"--hours {sys.argv[2]!r}: {exc}")
-print(" ".join(config.test_names))' "${data_config}" "${hours}" 2>&1) || option_error "$(tail -n 1 <<< "${config_test_sets}")"
-  test_sets=${test_sets:-${config_test_sets}}
-fi
+# --hours against the data config's languages, the ASR judges; the test sets of stages 7-8 (default: the config's)
+checked=$(python -m fcodec.bin.recipe_options --data-config "${data_config}" --hours "${hours}" --asr-judges "${asr_judges}" \
+  --whisper-dir "${data_dir}/models/whisper" 2>&1) || option_error "$(tail -n 1 <<< "${checked}")"
+{ read -r config_test_sets; read -r -a labels; read -r -a judge_files; } < <(tail -n 3 <<< "${checked}")
+test_sets=${test_sets:-${config_test_sets}} && read -r -a judges <<< "${asr_judges}"
 
 log "${_prog} ${_run_args} (stages ${stage}-${stop_stage}${tag:+, tag ${tag}: ${exp_dir}})"
 data_args=(--nj "${nj}" --dl-dir "${dl_dir}" --manifest-dir "${data_dir}/manifests" --force "${force}")
 for name in ${_corpus_options}; do data_args+=("--${name//_/-}" "${!name}"); done
 
 for number in 0 1; do  # the recipe's own stages: get the corpora, write their lhotse manifests
-  [ "${stage}" -le "${number}" ] && [ "${stop_stage}" -ge "${number}" ] || continue
+  { [ "${stage}" -le "${number}" ] && [ "${stop_stage}" -ge "${number}" ]; } || continue
   log "Stage ${number}: $(stage_doc "${number}") (local/data.sh)"
   ${train_cmd} "${log_dir}/stage${number}.log" local/data.sh --stage "${number}" --stop-stage "${number}" "${data_args[@]}"
 done
@@ -233,7 +209,7 @@ fi
 # that died half way continues from its newest checkpoint (fcodec.bin.train resumes by itself).
 for i in "${!train_rates[@]}"; do
   number=$(( 4 + i )) rate=${train_rates[$i]}
-  [ "${stage}" -le "${number}" ] && [ "${stop_stage}" -ge "${number}" ] || continue
+  { [ "${stage}" -le "${number}" ] && [ "${stop_stage}" -ge "${number}" ]; } || continue
   dir=${exp_dir}/train_${rate} config_var=train_${rate//./_}_config
   if [ "${i}" -eq 0 ]; then init=${data_dir}/models/codec init_marker=${init}/.codec.done
   else init=${exp_dir}/train_${train_rates[$(( i - 1 ))]}/best init_marker=${init%/best}/.train.done; fi
@@ -262,9 +238,7 @@ done
 
 # Stages 7-8 evaluate the pretrained codec (as "pretrained") and every training stage that has finished.
 models=() model_dirs=()
-if [ "${decode_pretrained}" = true ] && [ -f "${data_dir}/models/codec/.codec.done" ]; then
-  models+=(pretrained); model_dirs+=("${data_dir}/models/codec")
-fi
+[ "${decode_pretrained}" = true ] && [ -f "${data_dir}/models/codec/.codec.done" ] && models+=(pretrained) model_dirs+=("${data_dir}/models/codec")
 for rate in "${train_rates[@]}"; do
   [ -f "${exp_dir}/train_${rate}/.train.done" ] && { models+=("train_${rate}"); model_dirs+=("${exp_dir}/train_${rate}/best"); }
 done
@@ -273,24 +247,20 @@ for set_name in "${sets[@]}"; do
   [ "${stop_stage}" -lt 7 ] || [ -f "${data_dir}/cuts/${set_name}.jsonl.gz" ] \
     || die "test set ${set_name}: ${data_dir}/cuts/${set_name}.jsonl.gz not found (stage 2 writes it)"
 done
-eval_device=cpu eval_gpus=0
-[ "${ngpu}" -gt 0 ] && eval_device=cuda eval_gpus=1
+eval_gpus=$(( ngpu > 0 )) eval_device=cpu && [ "${ngpu}" -gt 0 ] && eval_device=cuda
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   [ ${#models[@]} -gt 0 ] || die "stage 7: no model to decode: no training stage has finished and --decode-pretrained is ${decode_pretrained}"
-  cuts=() extra=()
-  for set_name in "${sets[@]}"; do cuts+=("${data_dir}/cuts/${set_name}.jsonl.gz"); done
+  cuts=("${sets[@]/#/${data_dir}/cuts/}") extra=()
   [ "${decode_streaming}" = true ] && extra+=(--streaming)
   for i in "${!models[@]}"; do
     out=${exp_dir}/${models[$i]}/decode
     [ "${force}" = true ] && set_aside "${out}"
-    for set_name in "${sets[@]}"; do
-      trust_marker "${out}/${set_name}/.done" "${out}/${set_name}"/{recon_cuts.jsonl.gz,token_cuts.jsonl.gz,summary.json,failed.tsv}
-    done
+    for s in "${sets[@]}"; do trust_marker "${out}/${s}/.done" "${out}/${s}"/{recon_cuts.jsonl.gz,token_cuts.jsonl.gz,summary.json,failed.tsv}; done
     log "Stage 7: decoding ${sets[*]} with ${models[$i]} (${model_dirs[$i]}) -> ${out} (what is there already is kept)"
     ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode_${models[$i]}" "${log_dir}/stage7.log" \
       python -m fcodec.bin.decode --model "${model_dirs[$i]}" --out-dir "${out}" --device "${eval_device}" \
-        --cuts "${cuts[@]}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
+        --cuts "${cuts[@]/%/.jsonl.gz}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
         --no-progress "${extra[@]}" \
       || die "stage 7: decoding with ${models[$i]} failed (see ${log_dir}/stage7.log); a folder holding another" \
              "model's or other settings' decode is kept: rerun with --force true to set it aside"
@@ -299,8 +269,6 @@ fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   fetch_whispers 8 "${judges[@]}"  # a judge added since stage 3 ran
-  judge_files=() labels=()
-  for spec in "${judges[@]}"; do judge_files+=("$(judge_path "${spec}")"); labels+=("$(judge_label "${spec}")"); done
   read -r -a extra <<< "${score_args}"
   scored=0
   for set_name in "${sets[@]}"; do  # the pretrained codec first: the originals' transcripts are cached for the rest
@@ -309,9 +277,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       [ -f "${decode_dir}/.done" ] || { log "Stage 8: ${decode_dir} is not decoded (no .done); not scored"; continue; }
       scored=$(( scored + 1 ))
       [ "${force}" = true ] && set_aside "${exp_dir}/${name}/score"
-      for label in "${labels[@]}"; do
-        trust_marker "${exp_dir}/${name}/score/${label}/${set_name}/.done" "${exp_dir}/${name}/score/${label}/${set_name}/summary.json"
-      done
+      for j in "${labels[@]}"; do trust_marker "${exp_dir}/${name}/score/${j}/${set_name}"/{.done,summary.json}; done
       log "Stage 8: ${name}/${set_name} with ${judges[*]} -> ${exp_dir}/${name}/score/<judge>/${set_name}"
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" --decode-dir "${decode_dir}" \

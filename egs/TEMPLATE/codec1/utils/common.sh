@@ -243,13 +243,14 @@ stage_log() {
 #         again in place (the tool resumes); a finished one whose signature changed stops the run with what to do
 #   file  outputs are files named after the options (a fetched Whisper): nothing to set aside
 # --force true sets the folder aside under every policy but file.
+# shellcheck disable=SC2034  # stage_partial is read by the stage
 stage_begin() {
   local number=$1 policy=$2 marker=$3 what=$4 status dir
   shift 4
   _stage_marker=${marker} _stage_signature="$*" stage_partial=false
   dir=$(dirname "${marker}")
   status=$(stage_status "${marker}" "${_stage_signature}")
-  if [ "${status}" = done ]; then
+  if [ "${status}" = "done" ]; then
     stage_log "${number}" "Stage ${number}: ${what##* -> } is up to date (${marker}); skipped"
     return 1
   fi
