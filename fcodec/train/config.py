@@ -34,10 +34,10 @@ class ModelConfig:
     # straight-through quantiser). New parameters (grown layers and new_params) always train.
     trainable: str = "decompressor_only"
     # In a grown stage, parameter-name prefixes that count as "new" beside the grown layers: they take
-    # optim.lr_new and train during the new-only warm-up. The seed counts the projections around the quantiser
+    # optim.lr_new and train during the new-only warm-up. The predecessor counts the projections around the quantiser
     # as new (they see a new input distribution after growth).
     new_params: List[str] = field(default_factory=lambda: ["compressor.out_proj.", "decompressor.in_proj."])
-    # Warm-up: for the first N steps only the new parameters train (the seed's "warmup_epochs").
+    # Warm-up: for the first N steps only the new parameters train (the predecessor's "warmup_epochs").
     new_only_steps: int = 0
     # Start the grown layers near identity (our option, spec 10.4) instead of PyTorch's default init (upstream's).
     grow_identity_init: bool = False
@@ -123,7 +123,7 @@ class AssetsConfig:
 
 
 def default_losses() -> Dict[str, Any]:
-    """The seed's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
+    """The predecessor's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
     return {"feature": {"weight": 1.0}, "mel": {"weight": 5.0}, "stft": {"weight": 2.0}}
 
 
