@@ -3,8 +3,9 @@
 Rows are discovered as ``<exp_dir>/<model>/score/<judge>/<test_set>/summary.json``, ``<model>`` being
 ``pretrained`` (the codec training started from) or ``train_<rate>`` (``train_50hz``, ``train_25hz``,
 ``train_12.5hz``: the trained ones; folders set aside as ``<model>.old.<time>`` are left out) and ``<judge>`` the
-ASR judge's name. One table per test set, language and judge, one row per model, the pretrained one first; the paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with
-two or more judges a last table puts their error rates side by side. Everything in the file comes from those
+ASR judge's name. One table per test set, language and judge, one row per model, the pretrained one first; the
+paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with two or more judges a
+last table puts their error rates side by side. Everything in the file comes from those
 summaries plus the command, the date and the environment passed in, so the same summaries always give the same
 tables.
 """
@@ -150,7 +151,7 @@ def _judge_role(members: Sequence[StageScore]) -> str:
 def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_name: str) -> List[str]:
     """One row per model: each judge's paper-protocol error and error against the ground truth, and each other
     judge's paper-protocol error over the first judge's, the paper-comparable one when it scored
-    (evaluation-protocols.md section 7: at most 1.5, and not growing from one rate to the next)."""
+    (docs/evaluation.md, Judges: at most 1.5, and not growing from one rate to the next)."""
     judges = list(by_judge)
     paper, others = judges[0], judges[1:]
     headers = (["model", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]

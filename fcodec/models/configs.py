@@ -1,9 +1,9 @@
 """Codec configurations (upstream ``config.json`` schema): the published checkpoints and tiny test models.
 
-The published ``config.json`` files could not be read while this was written (spec section 13): the entries
-below follow the spec's inference (v0.0.2 defaults with ``causal=True`` everywhere for the streaming models, the
-SpeechBrain recipe widths for the non-causal ones). They are used to build models of the right shape offline
-(tests, benchmarks, the tiny maker); ``FocalCodec.from_pretrained(repo_id)`` always reads the real file.
+The published ``config.json`` files could not be read while this was written (docs/architecture.md, What is
+not established): the entries below are inferred (v0.0.2 defaults with ``causal=True`` everywhere for the
+streaming models, the SpeechBrain recipe widths for the non-causal ones). They are used to build models of the
+right shape offline (tests, benchmarks, the tiny maker); ``FocalCodec.from_pretrained(repo_id)`` always reads the real file.
 
 Tiny configs keep what fixes the rates (WavLM front-end strides 320x, 4-frame chunks, WaveNeXt hop 480, BSQ
 2048) and shrink widths, depths and windows so a few seconds of audio run in well under a second on a CPU.

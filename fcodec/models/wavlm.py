@@ -1,6 +1,6 @@
 """WavLM encoder: the first layers of WavLM-large, optionally causal and streaming (FocalCodec-Stream).
 
-Contract: spec section 3. State-dict names and shapes follow upstream ``focalcodec/wavlm.py`` v0.0.2, so
+Contract: docs/architecture.md, Pipeline. State-dict names and shapes follow upstream ``focalcodec/wavlm.py`` v0.0.2, so
 checkpoints are interchangeable; the implementation (time-major GEMM convs, relative bias computed on the fly,
 functional key/value cache) is our own.
 

@@ -39,7 +39,7 @@ class ModelConfig:
     new_params: List[str] = field(default_factory=lambda: ["compressor.out_proj.", "decompressor.in_proj."])
     # Warm-up: for the first N steps only the new parameters train (the predecessor's "warmup_epochs").
     new_only_steps: int = 0
-    # Start the grown layers near identity (our option, spec 10.4) instead of PyTorch's default init (upstream's).
+    # Start the grown layers near identity (our option, docs/architecture.md, Growth) instead of PyTorch's default init (upstream's).
     grow_identity_init: bool = False
 
 
