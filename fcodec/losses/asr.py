@@ -65,7 +65,7 @@ class WhisperASRLoss(nn.Module):
             ``whisper.model.Whisper``.
         sample_rate: rate of the reconstructions passed to ``forward`` (the decoder's output rate).
         targets: ``"transcript"`` (corpus text, default) or ``"pseudo"`` (Whisper's transcript of the clean input).
-        pseudo_label_path: the JSON-lines cache for ``targets="pseudo"`` (e.g. ``exp/stage2/pseudo_labels.jsonl``).
+        pseudo_label_path: the JSON-lines cache for ``targets="pseudo"`` (e.g. ``exp/train_25hz/pseudo_labels.jsonl``).
         rank: DDP rank (each rank appends to its own cache file).
         sub_batch_size: clips per Whisper pass (bounds memory).
         encoder_window: seconds of audio per Whisper window (30.0 = Whisper's own), or ``"batch"``.

@@ -1,8 +1,8 @@
 """Score one decode directory with one or more ASR judges: ASR under both protocols, signal metrics, MOS.
 
-Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and writes,
-for each judge, ``<stage_dir>/score/<judge>/<test_set>/`` (``<judge>``: :func:`fcodec.metrics.transcribe.judge_label`,
-e.g. ``small``, ``large-v3``):
+Reads the test cuts and ``<exp_dir>/<model>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and
+writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judge>``:
+:func:`fcodec.metrics.transcribe.judge_label`, e.g. ``small``, ``large-v3``):
 
     summary.json                         every aggregate (what RESULTS.md is built from)
     utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics

@@ -70,16 +70,16 @@ def test_a_changed_config_never_deletes_the_trained_model(recipe, tmp_path):
     config = tmp_path / "fewer_steps.yaml"  # layered over the recipe's two files: only the change
     config.write_text("train:\n  max_steps: 3\n")
     configs = f"conf/train_25hz.yaml conf/train_12.5hz.yaml {config}"
-    stage2, stage3 = recipe.mtimes(exp / "train_25hz"), recipe.mtimes(exp / "train_12.5hz")
+    trained_25hz, trained_12_5hz = recipe.mtimes(exp / "train_25hz"), recipe.mtimes(exp / "train_12.5hz")
     out = recipe.run("--stage", "4", "--stop-stage", "6", "--train-12.5hz-config", configs, check=False)
     assert out.returncode != 0
     assert f"{exp}/train_12.5hz was made with other options or inputs" in out.text and "--force true" in out.text
-    assert recipe.mtimes(exp / "train_12.5hz") == stage3  # the old model, checkpoints and logs are all still there
+    assert recipe.mtimes(exp / "train_12.5hz") == trained_12_5hz  # the old model, checkpoints and logs are all there
     recipe.run("--stage", "6", "--stop-stage", "6", "--train-12.5hz-config", configs, "--force", "true")
-    assert recipe.mtimes(exp / "train_25hz") == stage2
+    assert recipe.mtimes(exp / "train_25hz") == trained_25hz
     aside = [p for p in exp.iterdir() if p.name.startswith("train_12.5hz.old.")]
     assert len(aside) == 1 and recipe.mtimes(aside[0]) == {k.replace(str(exp / "train_12.5hz"), str(aside[0])): v
-                                                          for k, v in stage3.items()}
+                                                          for k, v in trained_12_5hz.items()}
     assert sorted(p.name for p in (exp / "train_12.5hz" / "checkpoints").iterdir()) == ["checkpoint-3.pt"]
     # a stage that died (no marker, checkpoints on disk) continues from its newest checkpoint
     (exp / "train_12.5hz" / ".train.done").unlink()
