@@ -22,7 +22,8 @@
 # outputs the next stages use, and the files it made. On the next run the stage is skipped when the marker is
 # there, the signature is the same and every file is still there ("done"); when files were deleted it rebuilds
 # just those ("partial"); when the marker is missing (never run, or died half way) or the options changed, it is
-# redone from scratch ("todo"). --force true redoes it whatever the marker says.
+# redone ("todo"). --force true redoes it whatever the marker says. Nothing is deleted to redo a stage:
+# stage_begin sets the old folder aside, or, for a folder holding a trained model, stops the run (its POLICY).
 #
 # A stage's signature holds the fingerprints of the markers of the stages it reads from, so a stage is redone
 # when the one before it was redone with other options, and also when it was redone with the same options but
