@@ -75,13 +75,14 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     s3 = run_stage(None, tmp_path / "train_12.5hz", stage_overrides(assets, **{**common, 
         "model.init_from": tmp_path / "train_25hz" / "best", "model.grow": 1, "model.trainable": "both_ste",
         "train.max_steps": 5}))
+    names = ["train_50hz", "train_25hz", "train_12.5hz"]
     for n, (summary, rate, bps) in enumerate([(s1, 50.0, 550.0), (s2, 25.0, 275.0), (s3, 12.5, 137.5)], start=1):
-        exp = tmp_path / f"stage{n}"
+        exp = tmp_path / names[n - 1]
         model = FocalCodec.from_pretrained(exp / "best")
         assert (model.frame_rate, model.bitrate) == (rate, bps)
         info = json.loads((exp / "init.json").read_text())
         assert (info["frame_rate"], info["bitrate"]) == (rate, bps)
-        assert info["init_from"] == str((assets["codec"] if n == 1 else tmp_path / f"stage{n - 1}" / "best").resolve())
+        assert info["init_from"] == str((assets["codec"] if n == 1 else tmp_path / names[n - 2] / "best").resolve())
         assert bool(info["new_param_names"]) == (n > 1)
         assert list((exp / "log").glob("log-train-*")) and list((exp / "tensorboard").glob("events.*"))
         assert list((exp / "checkpoints").glob("checkpoint-*.pt"))
