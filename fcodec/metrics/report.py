@@ -50,7 +50,7 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
     """All ``<model>/score/<judge>/<set>/summary.json`` under ``exp_dir``, by test set, model, then judge."""
     scores = []
     for path in Path(exp_dir).glob("*/score/*/*/summary.json"):
-        if not MODEL_DIR.match(path.parents[3].name):
+        if not MODEL_DIR.match(path.parents[3].name) or ".old." in path.parent.name:  # set aside: not a result
             continue
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))

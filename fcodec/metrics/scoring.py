@@ -478,6 +478,12 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
     for label in labels:
         out = judge_dir(config.out_dir, label, config.test_set)
+        if (out / ".done").is_file():  # a finished score of other inputs is kept beside the new one, not overwritten
+            aside = out.with_name(f"{out.name}.old.{datetime.datetime.now():%Y%m%d-%H%M%S}")
+            while aside.exists():
+                aside = aside.with_name(aside.name + "_")
+            out.rename(aside)
+            logging.info("%s was scored from other inputs (cuts, decode, judge or options); set aside as %s", out, aside)
         out.mkdir(parents=True, exist_ok=True)
         (out / ".done").unlink(missing_ok=True)
 

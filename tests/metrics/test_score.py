@@ -10,6 +10,7 @@ import soundfile as sf
 
 from fcodec.bin import report as report_cli
 from fcodec.bin import score as score_cli
+from fcodec.metrics.report import find_summaries
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 
 
@@ -256,3 +257,27 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         assert block["vs_truth"]["reconstruction"]["rate_pct"] == 0.0
         assert block["predecessor"]["d_err_mean_pct"] == 0.0
         assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99
+
+
+def test_a_score_is_skipped_when_up_to_date_and_set_aside_when_its_inputs_change(tmp_path, tiny_whisper_path):
+    """Stage 8 relies on this: the same cuts, decode, judge and options score nothing; another option rescores,
+    and the old score is kept beside the new one, never overwritten."""
+    rng = np.random.default_rng(0)
+    audio = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(2)]
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [(f"en_{i}", a, "HELLO", "en") for i, a in enumerate(audio)])
+    decode_dir = make_decode_dir(tmp_path / "exp" / "train_50hz" / "decode" / "test", cuts, lambda _, a: a)
+    args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
+            str(tmp_path / "exp" / "train_50hz" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
+            "--max-tokens-per-second", "3"]
+    score_cli.main(args)
+    out = tmp_path / "exp" / "train_50hz" / "score" / JUDGE / "test"
+    first = (out / "summary.json").read_text()
+    assert json.loads(first)["inputs"]["options"]["max_delay_ms"] == 100.0
+    score_cli.main(args)
+    assert (out / "summary.json").read_text() == first  # up to date: not scored again
+    score_cli.main(args + ["--max-delay-ms", "50"])
+    aside = [p for p in out.parent.iterdir() if p.name.startswith("test.old.")]
+    assert len(aside) == 1 and (aside[0] / "summary.json").read_text() == first
+    assert json.loads((out / "summary.json").read_text())["inputs"]["options"]["max_delay_ms"] == 50.0
+    scores = find_summaries(tmp_path / "exp")  # what was set aside is not a result
+    assert [(s.stage, s.test_set) for s in scores] == [("train_50hz", "test")]
