@@ -1,10 +1,10 @@
 """Decode test cut sets with codec models (stage 7): tokens attached to the cuts, reconstructions as wavs.
 
-    python -m fcodec.bin.decode --model exp/stage1/best \\
+    python -m fcodec.bin.decode --model exp/train_50hz/best \\
         --cuts data/cuts/test_aishell.jsonl.gz data/cuts/test_librispeech.jsonl.gz \\
-        --out-dir exp/stage1/decode
+        --out-dir exp/train_50hz/decode
 
-writes exp/stage1/decode/test_aishell/ and exp/stage1/decode/test_librispeech/ (the decode directory that
+writes exp/train_50hz/decode/test_aishell/ and exp/train_50hz/decode/test_librispeech/ (the decode directory that
 fcodec.bin.score reads: recon_cuts.jsonl.gz, wav/, token_cuts.jsonl.gz, tokens/, failed.tsv, summary.json,
 .done). Several models: --model A B --out-dir A_dir B_dir (one --out-dir per model).
 
@@ -33,7 +33,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cuts", nargs="+", type=Path, required=True, help="test CutSet(s); each is written "
                         "to <out-dir>/<name>, name = the file name without .jsonl.gz")
     parser.add_argument("--out-dir", nargs="+", type=Path, required=True, help="one folder per --model "
-                        "(the recipe uses <stage_dir>/decode)")
+                        "(the recipe uses <exp_dir>/<model>/decode)")
     parser.add_argument("--streaming", action="store_true", help="chunk-by-chunk decoding of a causal codec")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="int8 CPU inference "
                         "(FocalCodec.quantize; tools/benchmarks/int8_cost.sh measures what it costs)")

@@ -3,8 +3,8 @@ paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, U
 
     python -m fcodec.bin.score \\
         --ref-cuts data/cuts/test_aishell.jsonl.gz \\
-        --decode-dir exp/<tag>/stage1/decode/test_aishell \\
-        --out-dir exp/<tag>/stage1/score \\
+        --decode-dir exp/<tag>/train_50hz/decode/test_aishell \\
+        --out-dir exp/<tag>/train_50hz/score \\
         --asr-models small large-v3   # or local checkpoints: --asr-models ../shared/models/whisper-base.pt
 
 Each judge's files go to <out-dir>/<judge>/<test_set>/ (<judge>: the published name, or the checkpoint's file name
@@ -12,7 +12,7 @@ without .pt): summary.json, utterances.tsv, failed.tsv and icefall-style recogs-
 Whisper-small (by name, or a file with its published sha256) is the FocalCodec papers' judge: its paper-protocol
 dWER is the comparable one; add an independent judge (large-v3) beside it. The signal metrics do not depend on
 the judge and are computed once. Transcripts of the original audio are cached per judge in --cache-dir (default
-exp/<tag>/asr_cache) and reused by every stage.
+exp/<tag>/asr_cache) and reused for every model.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref-cuts", type=Path, required=True, help="the test CutSet (16 kHz originals, with text "
                         "and language on each supervision)")
-    parser.add_argument("--decode-dir", type=Path, required=True, help="<stage_dir>/decode/<test_set> with "
+    parser.add_argument("--decode-dir", type=Path, required=True, help="<exp_dir>/<model>/decode/<test_set> with "
                         "recon_cuts.jsonl.gz, failed.tsv, summary.json, .done")
     parser.add_argument("--out-dir", type=Path, required=True, help="the score root: each judge's files go to "
                         "<out-dir>/<judge>/<test_set>/")
@@ -35,7 +35,7 @@ def get_parser() -> argparse.ArgumentParser:
                         "names (file names without .pt) must differ")
     parser.add_argument("--test-set", default=None, help="name used in file names (default: the decode dir's name)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache of the originals' transcripts, one file "
-                        "per test set and judge (default: exp/<tag>/asr_cache when --out-dir is exp/<tag>/stageN/score, "
+                        "per test set and judge (default: exp/<tag>/asr_cache when --out-dir is exp/<tag>/<model>/score, "
                         "else <out-dir>/asr_cache)")
     parser.add_argument("--nj", type=int, default=2, help="processes for the signal metrics (0: in this process)")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per Whisper batch")

@@ -1,8 +1,12 @@
 """Train one stage of the codec recipe.
 
-    python -m fcodec.bin.train --config conf/stage1.yaml --exp-dir exp/stage1 [key.sub=value ...]
-    torchrun --nproc_per_node 4 -m fcodec.bin.train --config conf/stage2.yaml --exp-dir exp/stage2 \\
-        model.init_from=exp/stage1/best
+    python -m fcodec.bin.train --config conf/train_50hz.yaml --exp-dir exp/train_50hz [key.sub=value ...]
+    torchrun --nproc_per_node 4 -m fcodec.bin.train --config conf/train_25hz.yaml --exp-dir exp/train_25hz \\
+        model.init_from=exp/train_50hz/best
+    python -m fcodec.bin.train --config conf/train_25hz.yaml --config conf/train_12.5hz.yaml --print-config
+
+--config may be given several times: the files are merged in order (each over the ones before it, section by
+section), then the overrides; --print-config shows the result.
 
 Overrides use the config's dotted keys (``optim.lr=1e-4``, ``losses.asr.weight=30``, ``train.max_steps=2000``).
 Rerunning the same command continues from the newest checkpoint in ``<exp-dir>/checkpoints``; a finished stage
@@ -20,7 +24,8 @@ from typing import List, Optional
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fcodec.bin.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="stage YAML (conf/stage{1,2,3}.yaml); omitted: the built-in defaults")
+    parser.add_argument("--config", action="append", help="training YAML (conf/train_<rate>.yaml); repeated: merged "
+                        "in order; omitted: the built-in defaults")
     parser.add_argument("--exp-dir", help="the stage's output folder (required unless --print-config)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")

@@ -4,7 +4,7 @@ Each cut's tokens are a lossless ``.npy`` file written by lhotse's ``NumpyFilesW
 by a ``TemporalArray`` (``temporal_dim=0``, ``frame_shift = 1 / frame_rate``, ``start = cut.start``) under
 ``cut.custom["codec_tokens"]``, so a stored manifest reads back with nothing but lhotse::
 
-    cuts = CutSet.from_file("exp/stage1/decode/test_aishell/token_cuts.jsonl.gz")
+    cuts = CutSet.from_file("exp/train_50hz/decode/test_aishell/token_cuts.jsonl.gz")
     every_token = cuts[0].codec_tokens.load()          # all tokens the codec emitted, (num_tokens,)
     aligned = cuts[0].load_codec_tokens()              # lhotse's view: round(duration / frame_shift) frames
 

@@ -4,7 +4,7 @@ The reconstruction (decoder rate, e.g. 24 kHz) is resampled to 16 kHz with the d
 turned into Whisper's log-mel (per-clip floor, :mod:`fcodec.losses.whisper_frontend`), encoded, and the decoder is
 teacher-forced on ``<|startoftranscript|><|lang|><|transcribe|><|notimestamps|> text <|endoftext|>`` with each
 cut's language. The loss is the mean cross-entropy over all target tokens of the batch (text and
-<|endoftext|>), so long utterances weigh more, as in the seed.
+<|endoftext|>), so long utterances weigh more, as in the predecessor.
 
 Targets: the corpus transcript (``targets="transcript"``, the default, formatted as Whisper writes, see
 :mod:`fcodec.losses.whisper_targets`) or Whisper's greedy transcript of the clean input (``targets="pseudo"``,
@@ -17,7 +17,7 @@ returned scalar carries that gradient into the rest of the graph (resampler, cod
 ``backward()``. Whisper's parameters are frozen (``requires_grad`` False, eval mode) and not registered as
 submodules: they are in no optimizer, state_dict or checkpoint, while ``.to()`` still moves them.
 
-Encoder window: ``encoder_window=30.0`` pads every clip to 30 s, as the seed and Whisper itself do (the default).
+Encoder window: ``encoder_window=30.0`` pads every clip to 30 s, as the predecessor and Whisper itself do (the default).
 A shorter float pads or trims to that many seconds; ``"batch"`` pads each sub-batch to its longest clip rounded up
 to ``window_step`` seconds. See tools/benchmarks/bench_asr_loss.py for what that saves and what it changes.
 """
@@ -65,7 +65,7 @@ class WhisperASRLoss(nn.Module):
             ``whisper.model.Whisper``.
         sample_rate: rate of the reconstructions passed to ``forward`` (the decoder's output rate).
         targets: ``"transcript"`` (corpus text, default) or ``"pseudo"`` (Whisper's transcript of the clean input).
-        pseudo_label_path: the JSON-lines cache for ``targets="pseudo"`` (e.g. ``exp/stage2/pseudo_labels.jsonl``).
+        pseudo_label_path: the JSON-lines cache for ``targets="pseudo"`` (e.g. ``exp/train_25hz/pseudo_labels.jsonl``).
         rank: DDP rank (each rank appends to its own cache file).
         sub_batch_size: clips per Whisper pass (bounds memory).
         encoder_window: seconds of audio per Whisper window (30.0 = Whisper's own), or ``"batch"``.

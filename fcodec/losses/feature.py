@@ -12,7 +12,7 @@ class FeatureMSELoss(nn.Module):
     """Mean squared error between ``qfeats`` (B, F', C) and ``feats`` (B, F, C), over valid frames.
 
     F' may differ from F by a few frames (the down/up-sampling layers round lengths): both are cut to the shorter
-    one, as the seed did, and frames past ``feat_lens`` (padding) are left out. The encoder features are the target
+    one, as the predecessor did, and frames past ``feat_lens`` (padding) are left out. The encoder features are the target
     and are detached: the encoder is frozen in every stage.
     """
 

@@ -16,9 +16,9 @@ class MultiScaleMelLoss(ReconstructionTargetLoss):
     """L1 between log-mel magnitude spectrograms of the reconstruction and the input, averaged over scales.
 
     Each scale is an STFT window (Hann, hop = window // 4 unless given) with its own number of mel bands; the log
-    is ``log(mel + eps)`` on magnitude (power 1) mels, as in the seed's single-scale loss (window 1024, hop 256,
-    80 mels), which is ``window_lengths=(1024,), n_mels=(80,)`` here. Unlike the seed, the filterbank uses the real
-    output rate (the seed built it for 16 kHz and applied it to 24 kHz audio).
+    is ``log(mel + eps)`` on magnitude (power 1) mels, as in the predecessor's single-scale loss (window 1024, hop 256,
+    80 mels), which is ``window_lengths=(1024,), n_mels=(80,)`` here. Unlike the predecessor, the filterbank uses the real
+    output rate (the predecessor built it for 16 kHz and applied it to 24 kHz audio).
 
     ``forward(recon (B, N_out) at sample_rate, audio (B, N) at input_sample_rate, audio_lens (B,) or None)``.
     """

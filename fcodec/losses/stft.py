@@ -14,8 +14,8 @@ from fcodec.losses.spectral import ReconstructionTargetLoss, SpectrumCache, vali
 class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
     """Mean over resolutions of ``||S - S_hat||_F / ||S||_F + mean|log(S + eps) - log(S_hat + eps)|``.
 
-    The defaults are the seed's (FFT 512/1024/2048, hops 128/256/512, Hann windows of the FFT size). Spectral
-    convergence is computed over the whole batch's valid frames (the seed's batch-global Frobenius ratio, which it
+    The defaults are the predecessor's (FFT 512/1024/2048, hops 128/256/512, Hann windows of the FFT size). Spectral
+    convergence is computed over the whole batch's valid frames (the predecessor's batch-global Frobenius ratio, which it
     equals for unpadded batches); the log term is a mean over valid frames and bins.
 
     ``forward(recon (B, N_out) at sample_rate, audio (B, N) at input_sample_rate, audio_lens (B,) or None)``.

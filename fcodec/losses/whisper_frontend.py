@@ -2,7 +2,7 @@
 
 ``whisper.audio.log_mel_spectrogram`` is itself differentiable on a tensor (STFT, matmul, log10, clamp, max), but
 it takes one ``max`` over everything it is given: on a batch, the loudest clip sets the floor (max - 8) of every
-other clip, which the seed did by calling it on whole batches. :func:`log_mel` computes the same thing with the
+other clip, which the predecessor did by calling it on whole batches. :func:`log_mel` computes the same thing with the
 floor per clip (what Whisper sees when it transcribes that clip alone) and reuses Whisper's own filterbank and
 constants; the tests check it against ``log_mel_spectrogram`` clip by clip.
 

@@ -1,4 +1,4 @@
-"""The two intelligibility protocols we report (see docs: evaluation-protocols.md, sections 1 and 2).
+"""The two intelligibility protocols we report (docs/evaluation.md, Two protocols).
 
 * Paper protocol (FocalCodec / FocalCodec-Stream): dWER = corpus-level error rate of the transcript of the
   reconstruction (hypothesis) against the transcript of the original (reference); no ground truth involved.

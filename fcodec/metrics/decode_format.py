@@ -1,4 +1,4 @@
-"""The files a decode run leaves in ``<stage_dir>/decode/<test_set>/``, which scoring reads.
+"""The files a decode run leaves in ``<exp_dir>/<model>/decode/<test_set>/``, which scoring reads.
 
     recon_cuts.jsonl.gz   CutSet of the reconstructions: the test cuts' ids and supervisions, audio at the
                           model's output rate under wav/

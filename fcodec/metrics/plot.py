@@ -32,14 +32,14 @@ def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str
 
 
 LINESTYLES = ("-", "--", ":", "-.")
-BASELINE_STAGE = "stage0"
+BASELINE_STAGE = "pretrained"
 
 
 def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bool:
     """One line per test set: the metric sets colour and marker, the test set the line style."""
     drawn = False
     for index, (name, points) in enumerate(series.items()):
-        # The pretrained model (stage0) is a reference point, not a step of the rate ladder: joined to stage1,
+        # The pretrained model is a reference point, not a step of the rate ladder: joined to train_50hz,
         # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
         trained = [point for point in points if point[2] != BASELINE_STAGE]
         baseline = [point for point in points if point[2] == BASELINE_STAGE]
@@ -110,7 +110,7 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
             ax.set_xlabel("bitrate (bps)")
             if has_data:
                 ax.set_xscale("log")
-                # the rate ladder halves per stage: label exactly the bitrates there are (137.5, 275, 550)
+                # the rate ladder halves per training stage: label exactly the bitrates there are (137.5, 275, 550)
                 bitrates = sorted({b for b in (summary_value(s.summary, "bitrate") for s in scores) if b})
                 ax.set_xticks(bitrates, [f"{b:g}" for b in bitrates])
                 ax.minorticks_off()

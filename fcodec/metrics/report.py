@@ -1,9 +1,11 @@
 """RESULTS.md, regenerated from the score summaries of an experiment.
 
-Rows are discovered as ``<exp_dir>/stage*/score/<judge>/<test_set>/summary.json`` (stage0 = the pretrained or base
-model, stage1..3 the trained ones; ``<judge>`` the ASR judge's name). One table per test set, language and judge,
-one row per stage; the paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with
-two or more judges a last table puts their error rates side by side. Everything in the file comes from those
+Rows are discovered as ``<exp_dir>/<model>/score/<judge>/<test_set>/summary.json``, ``<model>`` being
+``pretrained`` (the codec training started from) or ``train_<rate>`` (``train_50hz``, ``train_25hz``,
+``train_12.5hz``: the trained ones; folders set aside as ``<model>.old.<time>`` are left out) and ``<judge>`` the
+ASR judge's name. One table per test set, language and judge, one row per model, the pretrained one first; the
+paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with two or more judges a
+last table puts their error rates side by side. Everything in the file comes from those
 summaries plus the command, the date and the environment passed in, so the same summaries always give the same
 tables.
 """
@@ -23,12 +25,12 @@ PathLike = Union[str, os.PathLike]
 
 @dataclass(frozen=True)
 class StageScore:
-    """One score summary: one stage, judge and test set.
+    """One score summary: one model, judge and test set.
 
     Parameters
     ----------
     stage : str
-        The stage folder name (``stage0`` ...).
+        The model folder name (``pretrained``, ``train_50hz``, ...).
     judge : str
         The ASR judge's score folder name (``small``, ``whisper-base``, ...).
     test_set : str
@@ -39,7 +41,7 @@ class StageScore:
         Its content.
     """
 
-    stage: str  # "stage0"
+    stage: str  # the model folder: "pretrained", "train_50hz", ...
     judge: str  # "small", the judge's score folder
     test_set: str
     path: Path
@@ -50,15 +52,20 @@ class StageScore:
         return bool(self.summary.get("asr", {}).get("paper_comparable"))
 
     @property
-    def stage_index(self) -> int:
-        match = re.search(r"(\d+)$", self.stage)
-        return int(match.group(1)) if match else 1 << 30
+    def stage_index(self) -> float:
+        """Row order: the pretrained model, then the trained ones by falling frame rate (the recipe's order)."""
+        match = MODEL_DIR.match(self.stage)
+        return 0.0 if match and not match.group(1) else 1.0 / float(match.group(1)) if match else math.inf
+
+
+# the model folders of an experiment: what stage 7 decodes and stage 8 scores
+MODEL_DIR = re.compile(r"^(?:pretrained|train_(\d+(?:\.\d+)?)hz)$")
 
 
 def find_summaries(exp_dir: PathLike) -> List[StageScore]:
-    """All ``stage*/score/<judge>/<set>/summary.json`` under ``exp_dir``, by test set, stage number, then judge.
+    """All ``<model>/score/<judge>/<set>/summary.json`` under ``exp_dir``, by test set, model, then judge.
 
-    Summaries in the older layout without a judge folder are left out with a warning.
+    Summaries in the older layout without a judge folder, and set-aside score folders, are left out.
 
     Parameters
     ----------
@@ -75,17 +82,19 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
         A summary cannot be read or parsed (the message names the file).
     """
     scores = []
-    for path in Path(exp_dir).glob("stage*/score/*/*/summary.json"):
+    for path in Path(exp_dir).glob("*/score/*/*/summary.json"):
+        if not MODEL_DIR.match(path.parents[3].name) or ".old." in path.parent.name:  # set aside: not a result
+            continue
         try:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a readable score summary: {exc}") from exc
         scores.append(StageScore(stage=path.parents[3].name, judge=path.parents[1].name, test_set=path.parent.name,
                                  path=path, summary=summary))
-    old_layout = sorted(Path(exp_dir).glob("stage*/score/*/summary.json"))
+    old_layout = sorted(p for p in Path(exp_dir).glob("*/score/*/summary.json") if MODEL_DIR.match(p.parents[2].name))
     if old_layout:
         logging.warning("%d score summaries in the layout before judges had folders (e.g. %s) are left out: "
-                        "score them again (stage 8 writes stage*/score/<judge>/<test_set>/)", len(old_layout),
+                        "score them again (stage 8 writes <model>/score/<judge>/<test_set>/)", len(old_layout),
                         old_layout[0])
     return sorted(scores, key=lambda s: (s.test_set, s.stage_index, s.stage, s.judge))
 
@@ -158,7 +167,7 @@ def _row(score: StageScore, language: str) -> List[str]:
 
 
 def _table(rows: Sequence[List[str]], rate_name: str) -> List[str]:
-    headers = ["stage"] + [header.replace("{R}", rate_name) for header, _, _ in COLUMNS]
+    headers = ["model"] + [header.replace("{R}", rate_name) for header, _, _ in COLUMNS]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
@@ -183,12 +192,12 @@ def _judge_role(members: Sequence[StageScore]) -> str:
 
 
 def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_name: str) -> List[str]:
-    """One row per stage: each judge's paper-protocol error and error against the ground truth, and each other
+    """One row per model: each judge's paper-protocol error and error against the ground truth, and each other
     judge's paper-protocol error over the first judge's, the paper-comparable one when it scored
-    (evaluation-protocols.md section 7: at most 1.5, and not growing from stage to stage)."""
+    (docs/evaluation.md, Judges: at most 1.5, and not growing from one rate to the next)."""
     judges = list(by_judge)
     paper, others = judges[0], judges[1:]
-    headers = (["stage", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]
+    headers = (["model", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]
                + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
                + [f"d{rate_name} paper {j} / {paper}" for j in others])
     rows: Dict[str, Dict[str, StageScore]] = {}
@@ -239,7 +248,7 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
     """
     lines = ["# Results", "",
              f"Regenerated by `{command}` on {date} from the score summaries "
-             f"(`stage*/score/<judge>/<test_set>/summary.json`); edits by hand are overwritten.", ""]
+             f"(`<model>/score/<judge>/<test_set>/summary.json`); edits by hand are overwritten.", ""]
     if not scores:
         return "\n".join(lines + ["No score summaries found.", ""])
     if any(s.summary.get("asr", {}).get("random_test_model") for s in scores):
@@ -261,7 +270,7 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
         "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
         "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
-        "stage to stage). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", ""]
+        "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", ""]
     for (test_set, language), by_judge in _groups(scores).items():
         first = next(iter(by_judge.values()))[0]
         rate_name = first.summary["languages"][language].get("rate_name", "WER")

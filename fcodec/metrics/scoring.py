@@ -1,8 +1,8 @@
 """Score one decode directory with one or more ASR judges: ASR under both protocols, signal metrics, MOS.
 
-Reads the test cuts and ``<stage_dir>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and writes,
-for each judge, ``<stage_dir>/score/<judge>/<test_set>/`` (``<judge>``: :func:`fcodec.metrics.transcribe.judge_label`,
-e.g. ``small``, ``large-v3``):
+Reads the test cuts and ``<exp_dir>/<model>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and
+writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judge>``:
+:func:`fcodec.metrics.transcribe.judge_label`, e.g. ``small``, ``large-v3``):
 
     summary.json                         every aggregate (what RESULTS.md is built from)
     utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics
@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import datetime
 import gc
+import gzip
 import logging
 import math
 import multiprocessing
@@ -126,10 +127,11 @@ class Utterance:
 
 
 def default_cache_dir(out_dir: Path) -> Path:
-    """``exp/<tag>/asr_cache`` for the recipe layout ``exp/<tag>/stageN/score``, else ``<out_dir>/asr_cache``: the
-    original audio's transcripts are shared by all stages of an experiment (one file per test set and judge)."""
+    """``exp/<tag>/asr_cache`` for the recipe layout ``exp/<tag>/<model>/score`` (``<model>``: ``pretrained`` or
+    ``train_<rate>``), else ``<out_dir>/asr_cache``: the original audio's transcripts are shared by all the models
+    of an experiment (one file per test set and judge)."""
     out_dir = Path(out_dir)
-    if out_dir.name == "score" and out_dir.parent.name.startswith("stage"):
+    if out_dir.name == "score" and (out_dir.parent.name == "pretrained" or out_dir.parent.name.startswith("train_")):
         return out_dir.parent.parent / "asr_cache"
     return out_dir / "asr_cache"
 
@@ -137,6 +139,46 @@ def default_cache_dir(out_dir: Path) -> Path:
 def judge_dir(out_dir: Path, label: str, test_set: str) -> Path:
     """Where one judge's score files of one test set go."""
     return Path(out_dir) / label / test_set
+
+
+def score_inputs(config: ScoreConfig, spec: str) -> Dict[str, Any]:
+    """What one judge's scores depend on: the test cuts (by content), the decode (its settings and manifests), the
+    judge's file and the scoring options. A finished score directory holding the same is up to
+    date: a rerun skips it (the recipe's stage 8 relies on this)."""
+    import hashlib
+    import json
+
+    def digest(path: Path) -> str:
+        opener = gzip.open if str(path).endswith(".gz") else open  # gzip stamps its write time: hash the content
+        with opener(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:16]
+
+    judge = Path(spec)
+    judge_id = {"name": spec}
+    if judge.is_file():  # a replaced file (fetched again, or another checkpoint) has another size or time
+        judge_id = {"file": str(judge.resolve()), "size": judge.stat().st_size, "mtime_ns": judge.stat().st_mtime_ns}
+    # the decode: its settings (the journal's header: model fingerprint, streaming) and what it made
+    decode_dir = Path(config.decode_dir)
+    try:
+        with open(decode_dir / ".progress.jsonl", encoding="utf-8") as f:  # fcodec.infer.decode.JOURNAL
+            header = f.readline().strip()
+        decode = [header, digest(decode_dir / decode_format.RECON_CUTS), digest(decode_dir / decode_format.FAILED)]
+    except OSError:
+        decode = None
+    return {"ref_cuts": digest(Path(config.ref_cuts)), "decode": decode,
+            "judge": judge_id, "options": json.loads(json.dumps({
+                k: getattr(config, k) for k in ("max_delay_ms", "mos_model", "zh_prompt", "max_tokens_per_second")},
+                default=str))}
+
+
+def _up_to_date(out: Path, inputs: Dict[str, Any]) -> bool:
+    import json
+
+    try:
+        return (out / ".done").is_file() and json.loads((out / SUMMARY).read_text(encoding="utf-8")).get(
+            "inputs") == inputs
+    except (OSError, ValueError):
+        return False
 
 
 def load_audio_16k(cut, what: str) -> np.ndarray:
@@ -422,10 +464,26 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
                          "(a judge is named after its published name or its checkpoint file without .pt)")
     if not Path(config.ref_cuts).is_file():
         raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
+    inputs = {label: score_inputs(config, spec) for label, spec in zip(labels, config.asr_models)}
+    done = [label for label in labels if _up_to_date(judge_dir(config.out_dir, label, config.test_set), inputs[label])]
+    for label in done:
+        logging.info("%s is up to date (the same cuts, decode, judge and options); skipped",
+                     judge_dir(config.out_dir, label, config.test_set))
+    if len(done) == len(labels):
+        return {}
+    config = dataclasses.replace(config, asr_models=[s for s, label in zip(config.asr_models, labels)
+                                                     if label not in done])
+    labels = [label for label in labels if label not in done]
     ref_cuts = list(CutSet.from_file(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
     for label in labels:
         out = judge_dir(config.out_dir, label, config.test_set)
+        if (out / ".done").is_file():  # a finished score of other inputs is kept beside the new one, not overwritten
+            aside = out.with_name(f"{out.name}.old.{datetime.datetime.now():%Y%m%d-%H%M%S}")
+            while aside.exists():
+                aside = aside.with_name(aside.name + "_")
+            out.rename(aside)
+            logging.info("%s was scored from other inputs (cuts, decode, judge or options); set aside as %s", out, aside)
         out.mkdir(parents=True, exist_ok=True)
         (out / ".done").unlink(missing_ok=True)
 
@@ -439,12 +497,14 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         records = _run(config, utts, mos)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
-                                       mos.name if mos is not None else None, mos_skip_reason, date)
+                                       mos.name if mos is not None else None, mos_skip_reason, date,
+                                       inputs[record.label])
             for record in records}
 
 
 def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord, decode_summary: Dict[str, Any],
-                 mos_name: Optional[str], mos_skip_reason: str, date: str) -> Dict[str, Any]:
+                 mos_name: Optional[str], mos_skip_reason: str, date: str,
+                 inputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     out_dir = judge_dir(config.out_dir, judge.label, config.test_set)
     groups: Dict[str, List[Utterance]] = defaultdict(list)
     for utt in utts:
@@ -477,6 +537,7 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         "mos": {"model": mos_name} if mos_name is not None else {"skipped": mos_skip_reason},
         "signal_options": {"sample_rate": SAMPLE_RATE, "max_delay_ms": config.max_delay_ms},
         "languages": languages,
+        "inputs": inputs,
         "command": config.command or " ".join(sys.argv),
         "date": date,
         "environment": environment_info(),

@@ -1,4 +1,5 @@
-"""Binary spherical quantizer (spec section 5): sign quantisation of unit-norm latents, no learned weights.
+"""Binary spherical quantizer: sign quantisation of unit-norm latents, no learned weights (docs/architecture.md,
+Quantiser).
 
 A latent of dimension ``D = log2(codebook_size)`` maps to the code ``±1/sqrt(D)`` per component (an exact 0 maps
 to the negative value) and to the token whose bit ``k`` (most significant first) is set where component ``k``

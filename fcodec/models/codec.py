@@ -1,4 +1,5 @@
-"""The ``FocalCodec`` wrapper (spec section 7): encoder -> compressor -> BSQ -> decompressor -> decoder.
+"""The ``FocalCodec`` wrapper: encoder -> compressor -> BSQ -> decompressor -> decoder (docs/architecture.md,
+Pipeline and Checkpoint contract).
 
 Constructor keywords, the conversion API (``sig_to_feats`` ... ``codes_to_sig``, ``forward``), streaming state
 arguments and ``return_state`` follow upstream v0.0.2, so code written for upstream runs on this class. States
@@ -86,7 +87,7 @@ def _fresh(state: State) -> Optional[State]:
 
 
 class FocalCodec(nn.Module):
-    """FocalCodec: encoder -> compressor -> BSQ quantizer -> decompressor -> decoder (spec section 7).
+    """FocalCodec: encoder -> compressor -> BSQ quantizer -> decompressor -> decoder (docs/architecture.md, Pipeline).
 
     Each part is built as ``REGISTRY[<part>_name](**<part>_config)``; the ten keywords are upstream's
     ``config.json`` schema (``config`` returns them). The submodule attributes ``encoder``, ``compressor``,

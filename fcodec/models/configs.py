@@ -1,9 +1,9 @@
 """Codec configurations (upstream ``config.json`` schema): the published checkpoints and tiny test models.
 
-The published ``config.json`` files could not be read while this was written (spec section 13): the entries
-below follow the spec's inference (v0.0.2 defaults with ``causal=True`` everywhere for the streaming models, the
-SpeechBrain recipe widths for the non-causal ones). They are used to build models of the right shape offline
-(tests, benchmarks, the tiny maker); ``FocalCodec.from_pretrained(repo_id)`` always reads the real file.
+The published ``config.json`` files could not be read while this was written (docs/architecture.md, What is
+not established): the entries below are inferred (v0.0.2 defaults with ``causal=True`` everywhere for the
+streaming models, the SpeechBrain recipe widths for the non-causal ones). They are used to build models of the
+right shape offline (tests, benchmarks, the tiny maker); ``FocalCodec.from_pretrained(repo_id)`` always reads the real file.
 
 Tiny configs keep what fixes the rates (WavLM front-end strides 320x, 4-frame chunks, WaveNeXt hop 480, BSQ
 2048) and shrink widths, depths and windows so a few seconds of audio run in well under a second on a CPU.
@@ -77,7 +77,7 @@ def causal_config(codebook_size: int = 2048) -> Dict[str, Any]:
 def noncausal_config(downscale_factors=(1, 1, 1), focal_window: int = 14, focal_factor: int = 4) -> Dict[str, Any]:
     """Non-causal FocalCodec (Vocos 16 kHz, 8192 codebook, widths 1024/512/256 as in the SpeechBrain recipe).
 
-    Published factor placement: compressor ``[2,1,1]``/``[2,2,1]``, decompressor reversed (spec 9).
+    Published factor placement: compressor ``[2,1,1]``/``[2,2,1]``, decompressor reversed (docs/architecture.md, Growth).
 
     Parameters
     ----------

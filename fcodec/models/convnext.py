@@ -1,4 +1,4 @@
-"""ConvNeXt backbone shared by the WaveNeXt and Vocos decoders (spec section 6.1).
+"""ConvNeXt backbone shared by the WaveNeXt and Vocos decoders (docs/architecture.md, Pipeline).
 
 The two decoders differ only in how a causal backbone pads on the first call of a stream: WaveNeXt with zeros,
 Vocos by repeating the first frame. Streaming state: one tail of ``kernel_size - 1`` frames for the embedding

@@ -1,4 +1,5 @@
-"""Focal modulation compressor (``FocalEncoder``) and decompressor (``FocalDecoder``), spec section 4.
+"""Focal modulation compressor (``FocalEncoder``) and decompressor (``FocalDecoder``); docs/architecture.md,
+Pipeline and Growth.
 
 State-dict names and shapes follow upstream ``focalcodec/focalnet.py`` v0.0.2. In causal mode the block norms
 are DynamicTanh, the depthwise context convs are left-padded (replicate on the first call, the saved tail

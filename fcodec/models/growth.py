@@ -1,4 +1,4 @@
-"""Progressive compression (spec section 10): halve the token rate by adding one 2x layer pair.
+"""Progressive compression (docs/architecture.md, Growth): halve the token rate by adding one 2x layer pair.
 
 ``grow(model)`` appends a ``FocalDownScale(c_last, c_new, 2)`` to the compressor (after its last layer, before
 ``out_proj``) and inserts a ``FocalUpScale(d_new, d_0, 2)`` as decompressor layer 0, shifting the old layers one
@@ -20,8 +20,8 @@ from fcodec.models.codec import FocalCodec
 
 __all__ = ["grow", "ADAPTED_PARAM_PREFIXES"]
 
-# Inherited tensors that see a new input distribution after growth and must be trained (spec 10.4);
-# a trainer may give them the new layers' learning rate.
+# Inherited tensors that see a new input distribution after growth and must be trained (docs/architecture.md,
+# Growth); a trainer may give them the new layers' learning rate.
 ADAPTED_PARAM_PREFIXES = ("compressor.out_proj.", "decompressor.in_proj.")
 
 _DECOMPRESSOR_LAYER = re.compile(r"^decompressor\.layers\.(\d+)\.(.*)$")
@@ -70,7 +70,8 @@ def grow(
     """Return ``(grown_model, new_param_names)``: the model at half the token rate and its fresh parameters.
 
     New layers get PyTorch's default initialisation (as upstream; ``seed`` makes it reproducible) or, with
-    ``identity_init``, the warm start of spec 10.4. The grown model is on the device and dtype of ``model``.
+    ``identity_init``, a warm start close to the identity (docs/architecture.md, Growth). The grown model is on
+    the device and dtype of ``model``.
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""Checkpoint files in the upstream FocalCodec format: ``config.json`` + ``model.safetensors`` (spec 7.3-7.5).
+"""Checkpoint files in the upstream FocalCodec format: ``config.json`` + ``model.safetensors``
+(docs/architecture.md, Checkpoint contract).
 
 Sources ``FocalCodec.from_pretrained`` accepts (checked in this order):
 

@@ -1,4 +1,4 @@
-"""Vocos decoder (spec section 6.3): ConvNeXt backbone and an inverse-STFT head. The decoder of the
+"""Vocos decoder (docs/architecture.md, Pipeline): ConvNeXt backbone and an inverse-STFT head. The decoder of the
 non-causal FocalCodec checkpoints (n_fft 1024, hop 320: 16 kHz output)."""
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""WaveNeXt decoder (spec section 6.2): ConvNeXt backbone and a linear head emitting ``hop_length`` samples
-per frame, clamped to [-1, 1]. The decoder of the causal FocalCodec checkpoints (hop 480: 24 kHz output)."""
+"""WaveNeXt decoder (docs/architecture.md, Pipeline): ConvNeXt backbone and a linear head emitting
+``hop_length`` samples per frame, clamped to [-1, 1]. The decoder of the causal FocalCodec checkpoints
+(hop 480: 24 kHz output)."""
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple

@@ -1,6 +1,6 @@
 """WavLM encoder: the first layers of WavLM-large, optionally causal and streaming (FocalCodec-Stream).
 
-Contract: spec section 3. State-dict names and shapes follow upstream ``focalcodec/wavlm.py`` v0.0.2, so
+Contract: docs/architecture.md, Pipeline. State-dict names and shapes follow upstream ``focalcodec/wavlm.py`` v0.0.2, so
 checkpoints are interchangeable; the implementation (time-major GEMM convs, relative bias computed on the fly,
 functional key/value cache) is our own.
 
@@ -235,7 +235,7 @@ class TransformerEncoder(nn.Module):
         return F.embedding(buckets, self.relative_embedding.weight).permute(2, 0, 1)
 
     def key_window(self, first_query: int, num_queries: int) -> Tuple[int, Optional[Tensor]]:
-        """Which keys the queries at absolute frames ``first_query ...`` may attend to (spec 3.4).
+        """Which keys the queries at absolute frames ``first_query ...`` may attend to (docs/architecture.md, Causal models and streaming).
 
         Frames are grouped in chunks of ``1 + lookahead`` aligned to frame 0; a query sees its whole chunk and
         the past, ``window_size`` frames back from the chunk end, where the chunk end is clipped to the frames
@@ -311,7 +311,7 @@ class TransformerEncoder(nn.Module):
 
 
 class WavLM(nn.Module):
-    """WavLM encoder (spec 3). ``forward(sig, state=None, length=None) -> (feats, state)``.
+    """WavLM encoder (docs/architecture.md, Pipeline). ``forward(sig, state=None, length=None) -> (feats, state)``.
 
     Input is always 16 kHz (``sample_rate``); ``downsample_factor = prod(strides)`` (320: 50 Hz features) and
     ``chunk_size = downsample_factor * (1 + lookahead_size)`` (1280 samples, 80 ms). Defaults are the first 6

@@ -14,7 +14,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import yaml
 
@@ -34,12 +34,12 @@ class ModelConfig:
     # straight-through quantiser). New parameters (grown layers and new_params) always train.
     trainable: str = "decompressor_only"
     # In a grown stage, parameter-name prefixes that count as "new" beside the grown layers: they take
-    # optim.lr_new and train during the new-only warm-up. The seed counts the projections around the quantiser
+    # optim.lr_new and train during the new-only warm-up. The predecessor counts the projections around the quantiser
     # as new (they see a new input distribution after growth).
     new_params: List[str] = field(default_factory=lambda: ["compressor.out_proj.", "decompressor.in_proj."])
-    # Warm-up: for the first N steps only the new parameters train (the seed's "warmup_epochs").
+    # Warm-up: for the first N steps only the new parameters train (the predecessor's "warmup_epochs").
     new_only_steps: int = 0
-    # Start the grown layers near identity (our option, spec 10.4) instead of PyTorch's default init (upstream's).
+    # Start the grown layers near identity (our option, docs/architecture.md, Growth) instead of PyTorch's default init (upstream's).
     grow_identity_init: bool = False
 
 
@@ -123,7 +123,7 @@ class AssetsConfig:
 
 
 def default_losses() -> Dict[str, Any]:
-    """The seed's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
+    """The predecessor's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
     return {"feature": {"weight": 1.0}, "mel": {"weight": 5.0}, "stft": {"weight": 2.0}}
 
 
@@ -304,28 +304,50 @@ def apply_overrides(data: Dict[str, Any], overrides: Sequence[str], cls: type = 
     return data
 
 
-def load_config(path: Optional[os.PathLike] = None, overrides: Sequence[str] = (), cls: type = TrainConfig) -> Any:
-    """Read the YAML at ``path`` (or start from the defaults), apply ``overrides``, and type-check everything."""
-    data: Dict[str, Any] = {}
-    where = "defaults"
-    if path is not None:
-        where = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from exc
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-    names = {f.name for f in dataclasses.fields(cls)}
+def _layer(base: Dict[str, Any], update: Dict[str, Any]) -> Dict[str, Any]:
+    """``update`` over ``base``, mappings merged key by key at every depth (a later file changes one loss weight
+    without restating the section); any other value, null included (``ctc: null`` drops a loss term), replaces."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = _layer(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+ConfigPaths = Union[None, os.PathLike, str, Sequence[Union[os.PathLike, str]]]
+
+
+def _read_config_file(path: os.PathLike, names: Set[str]) -> Dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
     unknown = sorted(set(data) - names)
     if unknown:  # checked before merging, so the message names the file
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
-    data = apply_overrides(_merge(to_dict(cls()), data, cls), overrides, cls)
-    return from_dict(cls, data, where)
+        raise ConfigError(f"{path}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
+    return data
+
+
+def load_config(paths: ConfigPaths = None, overrides: Sequence[str] = (), cls: type = TrainConfig) -> Any:
+    """Read the YAML file(s) at ``paths`` over the defaults, apply ``overrides``, and type-check everything.
+
+    Several files are layered in order, each over the ones before it, section by section (a base config and a
+    later stage's few differences: ``conf/train_25hz.yaml`` then ``conf/train_12.5hz.yaml``); then overrides."""
+    if paths is None:
+        paths = []
+    elif isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    names = {f.name for f in dataclasses.fields(cls)}
+    layered: Dict[str, Any] = {}
+    for path in paths:
+        layered = _layer(layered, _read_config_file(path, names))
+    data = apply_overrides(_merge(to_dict(cls()), layered, cls), overrides, cls)
+    return from_dict(cls, data, " + ".join(map(str, paths)) or "defaults")
 
 
 def dump_config(cfg: Any, header: str = "") -> str:

@@ -251,7 +251,7 @@ def test_other_settings_do_not_mix_with_a_finished_run(codecs, test_cuts, offlin
 
 
 def test_cli_decodes_every_test_set_with_every_model(codec_dirs, test_cuts, bad_test_cuts, tmp_path, capsys):
-    out50, out12 = tmp_path / "stage1" / "decode", tmp_path / "stage3" / "decode"
+    out50, out12 = tmp_path / "train_50hz" / "decode", tmp_path / "train_12.5hz" / "decode"
     status = decode_cli.main([
         "--model", str(codec_dirs["50hz"]), str(codec_dirs["12hz"]),
         "--cuts", str(test_cuts), str(bad_test_cuts.parent / "bad_set.jsonl.gz"),

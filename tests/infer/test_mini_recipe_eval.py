@@ -1,7 +1,8 @@
 """The mini recipe's stages 7 and 8 end to end, after its stages 0-6 (outputs in a temporary folder): every
-trained stage and the pretrained codec (stage0) decode both test sets, each is scored, RESULTS.md and the plot
-are written; a rerun does nothing; a deleted output or a decode that died half way is completed without
-redoing the rest; streaming decoding gives the offline tokens."""
+trained model (train_50hz, train_25hz, train_12.5hz) and the pretrained codec decode both test sets, each is
+scored, RESULTS.md and the plot are written; a rerun does nothing; a deleted output or a decode that died half way
+is completed without redoing the rest; a decode with other settings is never overwritten (--force true sets it
+aside); streaming decoding gives the offline tokens."""
 import json
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
 
-STAGES = {"stage0": (50.0, 550.0), "stage1": (50.0, 550.0), "stage2": (25.0, 275.0), "stage3": (12.5, 137.5)}
+STAGES = {"pretrained": (50.0, 550.0), "train_50hz": (50.0, 550.0), "train_25hz": (25.0, 275.0),
+          "train_12.5hz": (12.5, 137.5)}
 SETS = ("test_aishell", "test_librispeech")
 
 
@@ -60,14 +62,15 @@ def test_every_stage_decodes_every_test_set(recipe):
             summary = decoded.summary
             assert (summary["frame_rate"], summary["bitrate"]) == (rate, bps)
             assert rate <= summary["tokens_per_second"] < rate * 1.05  # ceil(samples / hop) tokens per cut
-            assert summary["model"].endswith("models/codec" if name == "stage0" else f"{name}/best")
+            assert summary["model"].endswith("models/codec" if name == "pretrained" else f"{name}/best")
             assert all(len(t) > 0 for t in tokens(directory).values())
-            assert (directory / ".decode.done").is_file()
+            assert (directory / ".done").is_file()
     assert (recipe.work / "data" / "log" / "stage7.log").stat().st_size > 0
 
 
 def rows_of(table: str):
-    return [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| stage")]
+    return [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| ")
+            and not line.startswith("|---")]
 
 
 def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
@@ -83,22 +86,21 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
         tables = [rows_of(part) for part in parts]
         signal = []
         for judge, rows in zip(MINI_JUDGES, tables[:2]):
-            assert [row[0] for row in rows] == ["stage", *STAGES], section
+            assert [row[0] for row in rows] == ["model", *STAGES], section
             for cells, (rate, bps) in zip(rows[1:], STAGES.values()):
                 assert float(cells[1]) == rate and float(cells[2]) == bps
                 assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
             signal.append([cells[7:12] for cells in rows[1:]])  # PESQ .. STFT dist
-            summary = json.loads((recipe.exp / "stage3" / "score" / judge / test_set / "summary.json").read_text())
+            summary = json.loads((recipe.exp / "train_12.5hz" / "score" / judge / test_set / "summary.json").read_text())
             assert summary["languages"][language]["num_cuts"] == 12 and summary["asr"]["label"] == judge
             for name in STAGES:
                 directory = recipe.exp / name / "score" / judge / test_set
-                assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv",
-                                                               ".done", ".score.done"))
+                assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
         assert signal[0] == signal[1]  # the signal metrics do not depend on the judge
         side = tables[2]
         assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {MINI_JUDGES[1]} / {MINI_JUDGES[0]}"
-        assert [row[0] for row in side] == ["stage", *STAGES]
-    assert sorted(p.name for p in (recipe.exp / "stage1" / "score").iterdir()) == sorted(MINI_JUDGES)
+        assert [row[0] for row in side] == ["model", *STAGES]
+    assert sorted(p.name for p in (recipe.exp / "train_50hz" / "score").iterdir()) == sorted(MINI_JUDGES)
     plot = recipe.work / "results.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10000
     assert "](results.png)" in text
@@ -108,28 +110,30 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
 def test_a_rerun_does_nothing(recipe):
     before = recipe.snapshot()
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    # decode of 4 models x 2 sets, their scores by 2 judges, the 2 judges' files, RESULTS.md
-    assert out.text.count("is up to date") == 4 * 2 + 4 * 2 * 2 + 2 + 1
+    # the decoder finds 4 models x 2 sets complete; scoring finds their scores by 2 judges up to date; the 2
+    # judges' files and RESULTS.md are up to date
+    assert out.text.count("): nothing to do") == 4 * 2
+    assert out.text.count("is up to date") == 4 * 2 * 2 + 2 + 1
+    assert "with the judges" not in out.text
     assert recipe.snapshot() == before
 
 
 def test_deleted_output_and_a_dead_decode_are_completed(recipe):
-    directory = recipe.exp / "stage2" / "decode" / "test_aishell"
+    directory = recipe.exp / "train_25hz" / "decode" / "test_aishell"
     clean = tokens(directory)
     before = recipe.snapshot()
     # a deleted manifest is rebuilt from the progress journal, nothing is decoded again or rescored
     (directory / decode_format.RECON_CUTS).unlink()
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    assert "12 of 12 cuts already decoded" in out.text and "Stage 8: scoring" not in out.text
+    assert "12 of 12 cuts already decoded" in out.text and "with the judges" not in out.text
     # a decode that died half way (no markers, five cuts in its journal) continues with the other seven
-    (directory / ".decode.done").unlink()
     (directory / decode_format.DONE).unlink()
     (directory / decode_format.RECON_CUTS).unlink()
     lines = (directory / JOURNAL).read_text().splitlines()
     (directory / JOURNAL).write_text("\n".join(lines[:6]) + "\n")
     out = recipe.run("--stage", "7", "--stop-stage", "8")
     assert "5 of 12 cuts already decoded, continuing with the other 7" in out.text
-    assert "Stage 8: scoring" not in out.text  # the same decode: its score stands
+    assert "with the judges" not in out.text  # the same decode: its score stands
     after = recipe.snapshot()
     assert {k for k in before if before[k] != after.get(k)} <= {str(p) for p in directory.rglob("*")}
     resumed = tokens(directory)
@@ -145,21 +149,27 @@ def test_changing_the_judges_scores_only_the_new_one(recipe):
     kept, dropped, new = MINI_JUDGES[0], MINI_JUDGES[1], "tiny-random-seed2"
     before = {judge: score_files(judge) for judge in MINI_JUDGES}
     out = recipe.run("--stage", "8", "--stop-stage", "8", "--asr-judges", f"{kept} {new}")
-    assert out.text.count("Stage 8: scoring") == 4 * 2 and out.text.count(f"with the ASR judges {new} ->") == 4 * 2
-    assert f"Stage 8: Whisper {new}, an ASR judge of stage 8" in out.text
+    assert out.text.count("with the judges") == 4 * 2 and out.text.count(f"with the judges {new}\n") == 4 * 2
+    assert f"Stage 8: Whisper {new} -> " in out.text
     assert score_files(kept) == before[kept] and score_files(dropped) == before[dropped]
     assert len(score_files(new)) == len(before[kept])
     text = recipe.results.read_text()
     assert f"### Judge `{new}`" in text and f"### Judge `{dropped}`" not in text and f"### Judge `{kept}`" in text
     out = recipe.run("--stage", "8", "--stop-stage", "8")
-    assert "Stage 8: scoring" not in out.text and f"Stage 8: {recipe.results} and" in out.text
+    assert "with the judges" not in out.text and "Stage 8: the results table and plot of" in out.text
     assert f"### Judge `{dropped}`" in recipe.results.read_text()
 
 
 def test_streaming_decoding_gives_the_offline_tokens(recipe):
     offline = {(name, s): tokens(recipe.exp / name / "decode" / s) for name in STAGES for s in SETS}
-    out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true")
+    # a decode with other settings is kept: the run stops and says how to proceed
+    out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true", check=False)
+    assert out.returncode != 0 and "rerun with --force true to set it aside" in out.text
+    out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true", "--force", "true")
     assert out.text.count("Stage 7: decoding") == 4
+    for name in STAGES:
+        aside = [p for p in (recipe.exp / name).iterdir() if p.name.startswith("decode.old.")]
+        assert len(aside) == 1 and (aside[0] / "test_aishell" / decode_format.RECON_CUTS).is_file()
     for (name, test_set), clean in offline.items():
         directory = recipe.exp / name / "decode" / test_set
         assert json.loads((directory / "summary.json").read_text())["streaming"] is True
@@ -170,7 +180,7 @@ def test_streaming_decoding_gives_the_offline_tokens(recipe):
 
 def test_nothing_to_decode_is_a_clear_error(recipe, tmp_path):
     out = recipe.run("--stage", "7", "--stop-stage", "7", "--exp-dir", str(tmp_path / "exp"),
-                     "--decode-stage0", "false", check=False)
+                     "--decode-pretrained", "false", check=False)
     assert out.returncode != 0 and "no model to decode" in out.text
     out = recipe.run("--stage", "8", "--stop-stage", "8", "--exp-dir", str(tmp_path / "exp"), check=False)
     assert out.returncode != 0 and "nothing to score: run stage 7 first" in out.text

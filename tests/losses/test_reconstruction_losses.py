@@ -72,7 +72,7 @@ def test_spectral_loss_trains_a_waveform(loss_class):
 
 
 def test_spectral_loss_accepts_a_recon_a_few_samples_off_and_checks_shapes():
-    loss = MultiScaleMelLoss(sample_rate=24000, window_lengths=(1024,), n_mels=(80,))  # the seed's single scale
+    loss = MultiScaleMelLoss(sample_rate=24000, window_lengths=(1024,), n_mels=(80,))  # the predecessor's single scale
     audio = _speechlike(2, 0.5)
     recon = resample(audio, 16000, 24000)
     assert loss(recon[:, :-7], audio).item() < 0.05  # decoders round lengths; the tail is cut, not an error

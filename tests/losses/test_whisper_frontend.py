@@ -24,7 +24,7 @@ def test_log_mel_equals_whispers_per_clip_even_in_a_batch():
     for i, clip in enumerate(clips):
         reference = whisper.log_mel_spectrogram(whisper.pad_or_trim(clip))
         torch.testing.assert_close(ours[i], reference, rtol=1e-5, atol=1e-5)
-    # openai-whisper on the whole batch takes one max: the quiet clip's floor moves (what the seed computed)
+    # openai-whisper on the whole batch takes one max: the quiet clip's floor moves (what the predecessor computed)
     batched = whisper.log_mel_spectrogram(whisper.pad_or_trim(batch))
     assert (batched[0] - ours[0]).abs().max() > 0.5
 

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from fcodec.bin import report as report_cli
 from fcodec.bin import score as score_cli
+from fcodec.metrics.report import find_summaries
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 
 
@@ -39,16 +40,16 @@ def scored_experiment(tmp_path_factory, tiny_whisper_path):
     ]
     cuts, cuts_path = make_test_cuts(root / "data", items)
     exp = root / "exp"
-    for stage, bitrate in (("stage1", 550.0), ("stage2", 275.0)):
+    for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
         decode_dir = exp / stage / "decode" / "test"
         make_decode_dir(decode_dir, cuts, lambda cut_id, audio: None if cut_id == "en_missing" else noisy(cut_id, audio),
                         failed={"zh_decode_failed": "CUDA out of memory"}, bitrate=bitrate,
                         frame_rate=bitrate / 11)
         (decode_dir / "wav" / "zh_unreadable.wav").write_bytes(b"this is not a wav file")
-        # stage1 scores the signal metrics in a worker pool, stage2 in this process: results must agree
+        # train_50hz scores the signal metrics in a worker pool, train_25hz in this process: results must agree
         score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir),
                         "--out-dir", str(exp / stage / "score"), "--asr-models", str(tiny_whisper_path),
-                        "--nj", "1" if stage == "stage1" else "0", "--batch-size", "4"])
+                        "--nj", "1" if stage == "train_50hz" else "0", "--batch-size", "4"])
     return exp
 
 
@@ -56,7 +57,7 @@ JUDGE = "tiny-random"  # the label of tiny_whisper_path (tiny-random.pt)
 
 
 def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
-    out = scored_experiment / "stage1" / "score" / JUDGE / "test"
+    out = scored_experiment / "train_50hz" / "score" / JUDGE / "test"
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     failed = {(row["cut_id"], row["what"]): row["reason"] for row in read_tsv(out / "failed.tsv")}
     assert "CUDA out of memory" in failed[("zh_decode_failed", "decode")]
@@ -81,7 +82,7 @@ def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
 
 
 def test_score_outputs_and_metrics(scored_experiment):
-    out = scored_experiment / "stage1" / "score" / JUDGE / "test"
+    out = scored_experiment / "train_50hz" / "score" / JUDGE / "test"
     for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done", "wer-summary-test_zh.txt",
                  "recogs-test_en-recon_vs_orig.txt", "errs-test_en-orig_vs_gt.txt", "errs-test_zh-recon_vs_gt.txt"):
         assert (out / name).is_file(), name
@@ -102,15 +103,15 @@ def test_score_outputs_and_metrics(scored_experiment):
 
 
 def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_experiment):
-    stage1 = scored_experiment / "stage1" / "score" / JUDGE / "test"
-    stage2 = scored_experiment / "stage2" / "score" / JUDGE / "test"
-    s1 = json.loads((stage1 / "summary.json").read_text(encoding="utf-8"))
-    s2 = json.loads((stage2 / "summary.json").read_text(encoding="utf-8"))
+    train_50hz = scored_experiment / "train_50hz" / "score" / JUDGE / "test"
+    train_25hz = scored_experiment / "train_25hz" / "score" / JUDGE / "test"
+    s1 = json.loads((train_50hz / "summary.json").read_text(encoding="utf-8"))
+    s2 = json.loads((train_25hz / "summary.json").read_text(encoding="utf-8"))
     assert s1["asr"]["cache"] == s2["asr"]["cache"]
     assert s1["asr"]["cache"].startswith(str(scored_experiment / "asr_cache"))
     assert s1["asr"]["cache_hits"] == 0 and s2["asr"]["cache_hits"] == 3  # zh_ok, en_ok, en_short
-    rows1 = {r["cut_id"]: r for r in read_tsv(stage1 / "utterances.tsv")}
-    rows2 = {r["cut_id"]: r for r in read_tsv(stage2 / "utterances.tsv")}
+    rows1 = {r["cut_id"]: r for r in read_tsv(train_50hz / "utterances.tsv")}
+    rows2 = {r["cut_id"]: r for r in read_tsv(train_25hz / "utterances.tsv")}
     for cut_id in ("zh_ok", "en_ok", "en_short"):
         assert rows1[cut_id]["original_transcript"] == rows2[cut_id]["original_transcript"]
         for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq"):
@@ -127,9 +128,9 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert "## test (en)" in text and "## test (zh)" in text
     zh_table = text[text.index("## test (zh)"):]
     assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
-    rows = [line for line in zh_table.splitlines() if line.startswith("| stage")]
-    assert [row.split(" | ")[0] for row in rows] == ["| stage", "| stage1", "| stage2"]
-    assert "| stage2 | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
+    rows = [line for line in zh_table.splitlines() if line.startswith(("| model", "| train_", "| pretrained"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| model", "| train_50hz", "| train_25hz"]
+    assert "| train_25hz | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
     assert "![error and quality against bitrate](rate.png)" in text
     image = matplotlib.image.imread(tmp_path / "rate.png")
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
@@ -153,7 +154,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     real_score_pair = scoring.score_pair
     monkeypatch.setattr(scoring, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
     judges = [str(tiny_whisper_path), str(other)]
-    for stage, bitrate in (("stage1", 550.0), ("stage2", 275.0)):
+    for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
         decode_dir = make_decode_dir(exp / stage / "decode" / "test", cuts, noisy, bitrate=bitrate,
                                      frame_rate=bitrate / 11)
         score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
@@ -161,18 +162,18 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     assert len(calls) == 2 * 3  # once per stage and cut, not once per judge
     summaries = {}
     for judge in ("tiny-random", "tiny-random-seed1"):
-        out = exp / "stage1" / "score" / judge / "test"
+        out = exp / "train_50hz" / "score" / judge / "test"
         assert all((out / name).is_file() for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
         summaries[judge] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summaries[judge]["asr"]["label"] == judge
-        stage2 = json.loads((exp / "stage2" / "score" / judge / "test" / "summary.json").read_text(encoding="utf-8"))
-        assert stage2["asr"]["cache_hits"] == 3  # each judge's own cache of the originals' transcripts
+        train_25hz = json.loads((exp / "train_25hz" / "score" / judge / "test" / "summary.json").read_text(encoding="utf-8"))
+        assert train_25hz["asr"]["cache_hits"] == 3  # each judge's own cache of the originals' transcripts
     first, second = summaries["tiny-random"], summaries["tiny-random-seed1"]
     assert first["asr"]["identity"]["sha256"] != second["asr"]["identity"]["sha256"]
     assert first["asr"]["cache"] != second["asr"]["cache"]
     assert sorted(p.name for p in (exp / "asr_cache").iterdir()) == sorted(
         {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name})
-    rows = [{r["cut_id"]: r for r in read_tsv(exp / "stage1" / "score" / j / "test" / "utterances.tsv")}
+    rows = [{r["cut_id"]: r for r in read_tsv(exp / "train_50hz" / "score" / j / "test" / "utterances.tsv")}
             for j in summaries]
     assert any(rows[0][c]["recon_transcript"] != rows[1][c]["recon_transcript"] for c in rows[0])  # two judges
     for cut_id in rows[0]:
@@ -188,9 +189,9 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         headings = [line for line in section.splitlines() if line.startswith("### ")]
         assert headings == ["### Judge `tiny-random` (tiny random test model)",
                             "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side"]
-        tables = [line for line in section.splitlines() if line.startswith("| stage |")]
+        tables = [line for line in section.splitlines() if line.startswith("| model |")]
         assert len(tables) == 3 and "paper: tiny-random-seed1" in tables[2]
-        assert len([line for line in section.splitlines() if line.startswith("| stage1 |")]) == 3
+        assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 3
         assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
     # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
     scores = find_summaries(exp)
@@ -199,7 +200,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     assert _series(first_judge, "en", "paper", "d_err_pct") == {"test": [
         (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
         for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])]}
-    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == ["stage2", "stage1"]
+    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == ["train_25hz", "train_50hz"]
     assert (tmp_path / "rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -242,8 +243,8 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         ("en_84", en, "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT", "en"),
         ("zh_38", zh, "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗", "zh"),
     ])
-    decode_dir = make_decode_dir(tmp_path / "exp" / "stage0" / "decode" / "real", cuts, lambda _, audio: audio)
-    out = tmp_path / "exp" / "stage0" / "score"
+    decode_dir = make_decode_dir(tmp_path / "exp" / "pretrained" / "decode" / "real", cuts, lambda _, audio: audio)
+    out = tmp_path / "exp" / "pretrained" / "score"
     score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(out),
                     "--asr-models", str(real_whisper_path), "--nj", "1"])
     summary = json.loads((out / "whisper-base" / "real" / "summary.json").read_text(encoding="utf-8"))
@@ -256,3 +257,27 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         assert block["vs_truth"]["reconstruction"]["rate_pct"] == 0.0
         assert block["predecessor"]["d_err_mean_pct"] == 0.0
         assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99
+
+
+def test_a_score_is_skipped_when_up_to_date_and_set_aside_when_its_inputs_change(tmp_path, tiny_whisper_path):
+    """Stage 8 relies on this: the same cuts, decode, judge and options score nothing; another option rescores,
+    and the old score is kept beside the new one, never overwritten."""
+    rng = np.random.default_rng(0)
+    audio = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(2)]
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [(f"en_{i}", a, "HELLO", "en") for i, a in enumerate(audio)])
+    decode_dir = make_decode_dir(tmp_path / "exp" / "train_50hz" / "decode" / "test", cuts, lambda _, a: a)
+    args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
+            str(tmp_path / "exp" / "train_50hz" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
+            "--max-tokens-per-second", "3"]
+    score_cli.main(args)
+    out = tmp_path / "exp" / "train_50hz" / "score" / JUDGE / "test"
+    first = (out / "summary.json").read_text()
+    assert json.loads(first)["inputs"]["options"]["max_delay_ms"] == 100.0
+    score_cli.main(args)
+    assert (out / "summary.json").read_text() == first  # up to date: not scored again
+    score_cli.main(args + ["--max-delay-ms", "50"])
+    aside = [p for p in out.parent.iterdir() if p.name.startswith("test.old.")]
+    assert len(aside) == 1 and (aside[0] / "summary.json").read_text() == first
+    assert json.loads((out / "summary.json").read_text())["inputs"]["options"]["max_delay_ms"] == 50.0
+    scores = find_summaries(tmp_path / "exp")  # what was set aside is not a result
+    assert [(s.stage, s.test_set) for s in scores] == [("train_50hz", "test")]

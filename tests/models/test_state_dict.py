@@ -53,7 +53,7 @@ def test_grown_causal_keys_follow_spec_section_10():
     got = shapes(g25)
     assert got == expected_state_dict_shapes(g25.config)
     c = 1024
-    # spec 10.3 listing, 25 Hz
+    # the new layers' parameter names at 25 Hz (docs/architecture.md, Growth)
     assert got["compressor.layers.3.downscale.downscale.weight"] == (c, c, 2)
     assert got["compressor.layers.3.focal_block.modulation.in_proj.weight"] == (2 * c + 3, c)
     assert got["compressor.layers.3.focal_block.modulation.layers.2.0.weight"] == (c, 1, 512)

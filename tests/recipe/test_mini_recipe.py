@@ -75,7 +75,7 @@ def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
     whisper = data / "models" / "whisper"
     judges = [whisper / f"{name}.pt" for name in MINI_JUDGES]
     assert all(p.is_file() for p in judges) and judges[0].read_bytes() != judges[1].read_bytes()
-    assert all((whisper / f".judge_{name}.done").is_file() for name in MINI_JUDGES)
+    assert all((whisper / f".whisper_{name}.done").is_file() for name in MINI_JUDGES)
     for stage in range(4):
         assert (data / "log" / f"stage{stage}.log").stat().st_size > 0
 
@@ -86,7 +86,7 @@ def test_a_rerun_does_no_work(recipe):
     assert changed(before, recipe.snapshot()) == []
     for line in ["Stage 0: the mini corpus in", "aishell: manifests are up to date",
                  "librispeech: manifests are up to date", "Stage 2: ", "Stage 3: ",
-                 *(f"Stage 3: the ASR judge {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in MINI_JUDGES)]:
+                 *(f"Stage 3: {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in MINI_JUDGES)]:
         assert re.search(re.escape(line) + r".*skipped", out.text), line
 
 
@@ -121,12 +121,15 @@ def test_a_stage_that_died_half_way_is_redone_cleanly(recipe):
     out = recipe.run("--stage", "2", "--stop-stage", "2")
     assert "from scratch" in out.text
     assert not (cuts / "leftover.jsonl.gz").exists()
+    # never deleted: what was there is set aside, beside the new folder
+    aside = [p for p in recipe.data_dir.iterdir() if p.name.startswith("cuts.old.")]
+    assert len(aside) == 1 and (aside[0] / "leftover.jsonl.gz").read_bytes() == b"from an older run"
     assert [c.id for c in CutSet.from_file(cuts / "train.jsonl.gz")] == train_ids
 
 
 def test_new_options_redo_the_stage_and_the_stages_that_use_it(recipe):
     before = recipe.snapshot()
-    out = recipe.run("--stop-stage", "3", "--zh-hours", "0.03")
+    out = recipe.run("--stop-stage", "3", "--hours", "zh=0.03 en=0.05")
     stale = changed(before, recipe.snapshot())
     assert "data/cuts/train.jsonl.gz" in stale and "data/lang_bpe_600/bpe.model" in stale
     assert not [f for f in stale if f.startswith(("download/", "data/manifests/"))]
@@ -138,7 +141,7 @@ def test_new_options_redo_the_stage_and_the_stages_that_use_it(recipe):
 def test_force_redoes_a_finished_stage(recipe):
     model = recipe.data_dir / "lang_bpe_600" / "bpe.model"
     before = model.stat().st_mtime_ns
-    recipe.run("--stage", "3", "--stop-stage", "3", "--zh-hours", "0.03", "--force", "true")
+    recipe.run("--stage", "3", "--stop-stage", "3", "--hours", "zh=0.03 en=0.05", "--force", "true")
     assert model.stat().st_mtime_ns != before
 
 
@@ -153,8 +156,8 @@ def test_a_missing_corpus_stops_with_what_was_expected_where(recipe, tmp_path):
 def test_the_real_recipe_runs_on_corpora_already_on_disk(recipe):
     data = recipe.work / "real_data"
     out = recipe.run("--stop-stage", "3", "--aishell-dir", str(recipe.dl_dir / "aishell"),
-                     "--librispeech-dir", str(recipe.dl_dir / "LibriSpeech"), "--zh-hours", "all",
-                     "--en-hours", "all", "--bpe-vocab-size", "600", "--nj", "2",
+                     "--librispeech-dir", str(recipe.dl_dir / "LibriSpeech"), "--hours", "zh=all en=all",
+                     "--bpe-vocab-size", "600", "--nj", "2",
                      # the published codec, Whisper small and the judges (small, large-v3) cannot be fetched
                      # offline: the tiny stand-ins
                      "--pretrained-codec", "tiny", "--whisper-model", "tiny-random", "--asr-judges", "tiny-random",

@@ -41,7 +41,8 @@ def test_help_lists_the_stages_and_every_option_with_its_value(recipe):
     corpus = [n for n in data_names if n not in {"stage", "stop_stage", "nj", "dl_dir", "manifest_dir", "force"}]
     assert len(names) > 15 and corpus
     for name in names + corpus:
-        assert re.search(rf"--{name.replace('_', '-')} \"[^\"]*\"", out.stdout), f"--{name} missing from --help"
+        shown = re.sub(r"(?<=\d)_(?=\d)", ".", name).replace("_", "-")  # train_12_5hz_config: --train-12.5hz-config
+        assert re.search(rf"--{re.escape(shown)} \"[^\"]*\"", out.stdout), f"--{shown} missing from --help"
     # local/data.sh has a help of its own, with every one of its options
     data_help = subprocess.run(["local/data.sh", "--help"], cwd=recipe, capture_output=True, text=True)
     assert data_help.returncode == 0
@@ -50,10 +51,13 @@ def test_help_lists_the_stages_and_every_option_with_its_value(recipe):
 
 def test_help_shows_the_recipe_defaults_and_earlier_options():
     mini = run(MINI_RECIPE, "--help").stdout
-    assert '--zh-hours "0.05"' in mini and '--bpe-vocab-size "600"' in mini
+    assert '--hours "zh=0.05 en=0.05"' in mini and '--bpe-vocab-size "600"' in mini
     real = run(REAL_RECIPE, "--help").stdout
-    assert '--zh-hours "100"' in real and '--librispeech-parts "train-clean-100 dev-clean test-clean"' in real
-    assert '--en-hours "7"' in run(REAL_RECIPE, "--en-hours", "7", "--help").stdout
+    assert '--hours "zh=100 en=100"' in real and '--librispeech-parts "train-clean-100 dev-clean test-clean"' in real
+    assert '--hours "zh=100 en=7"' in run(REAL_RECIPE, "--hours", "zh=100 en=7", "--help").stdout
+    assert '--train-12.5hz-config "conf/train_25hz.yaml conf/train_12.5hz.yaml"' in real
+    # the old per-language options are gone: one option for any language the data config names
+    assert "--zh-hours" not in real and "stage0" not in real and "stage1" not in real
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -65,10 +69,14 @@ def test_help_shows_the_recipe_defaults_and_earlier_options():
     (["--stage", "abc"], 1, "--stage must be an integer from 0 to 8, got 'abc'"),
     (["--stage", "9"], 1, "--stage must be an integer from 0 to 8, got '9'"),
     (["--stage", "5", "--stop-stage", "3"], 1, "--stop-stage 3 is before --stage 5: no stage would run"),
-    (["--zh-hours", "-1"], 1, "--zh-hours must be a number above 0 or \"all\", got '-1'"),
+    (["--hours", "zh=-1 en=1"], 1, "--hours 'zh=-1 en=1': --hours 'zh=-1': hours must be a positive number or 'all'"),
+    (["--hours", "fr=10"], 1, "--hours takes LANG=HOURS with LANG in ['zh', 'en'], got 'fr=10'"),
+    (["--zh-hours", "1"], 1, "invalid option --zh-hours"),
+    (["--num-nodes", "2"], 1, "--num-nodes 2 needs --rdzv-endpoint host:port"),
     (["--bpe-model-type", "char"], 1, "--bpe-model-type must be one of \"bpe\" \"unigram\", got 'char'"),
     (["--tag", "../elsewhere"], 1, "--tag must be a folder name"),
-    (["--tag", "stage2"], 1, "--tag must be a folder name"),
+    (["--tag", "train_25hz"], 1, "--tag must be a folder name"),
+    (["--tag", "pretrained"], 1, "--tag must be a folder name"),
 ])
 def test_bad_command_lines_fail_clearly(args, code, message):
     for recipe in RECIPES:
@@ -82,7 +90,7 @@ def test_bad_command_lines_fail_clearly(args, code, message):
 
 def test_a_tag_moves_training_decoding_and_results_into_its_own_folder():
     help_text = run(REAL_RECIPE, "--exp-dir", "exp", "--tag", "asr40", "--help").stdout
-    assert "-> exp/asr40/stage1" in help_text and "-> exp/asr40/stage<k>/decode/<test_set>" in help_text
+    assert "-> exp/asr40/train_50hz" in help_text and "-> exp/asr40/<model>/decode/<test_set>" in help_text
     assert "exp/asr40/RESULTS.md and its plot" in help_text
     assert "-> data/cuts" in help_text  # the data stages are shared by every tag
     assert "RESULTS.md and its plot" in run(REAL_RECIPE, "--help").stdout

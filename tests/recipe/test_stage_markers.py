@@ -77,3 +77,17 @@ def test_a_stage_is_not_marked_done_without_its_outputs(tmp_path):
     assert out.returncode == 1
     assert "its output nothing.txt is not there; not marking it done" in out.stderr
     assert not (tmp_path / ".c.done").exists()
+
+
+def test_set_aside_moves_and_never_deletes(tmp_path):
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "model.bin").write_text("trained")
+    script = tmp_path / "aside.sh"
+    script.write_text(f". {TEMPLATE / 'utils'}/common.sh\ncd {tmp_path}\nset_aside exp\nmkdir exp\nset_aside exp/\n"
+                      "set_aside missing\n")
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    aside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("exp.old."))
+    assert len(aside) == 2 and not (tmp_path / "exp").exists() and not (tmp_path / "missing").exists()
+    assert (tmp_path / aside[0] / "model.bin").read_text() == "trained"
+    assert "exp set aside as exp.old." in out.stderr

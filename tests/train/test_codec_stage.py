@@ -64,24 +64,25 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
 
 def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     common = {"train.valid_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
-    s1 = run_stage(None, tmp_path / "stage1", stage_overrides(assets, **{**common, 
+    s1 = run_stage(None, tmp_path / "train_50hz", stage_overrides(assets, **{**common, 
         "model.init_from": assets["codec"], "model.trainable": "decompressor_only"}))
     losses = [h["loss"] for h in s1.history]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    s2 = run_stage(None, tmp_path / "stage2", stage_overrides(assets, **{**common, 
-        "model.init_from": tmp_path / "stage1" / "best", "model.grow": 1, "model.trainable": "both_ste",
+    s2 = run_stage(None, tmp_path / "train_25hz", stage_overrides(assets, **{**common, 
+        "model.init_from": tmp_path / "train_50hz" / "best", "model.grow": 1, "model.trainable": "both_ste",
         "model.new_only_steps": 5, "optim.lr_new": 2e-3, "train.max_steps": 10, "losses.ctc.weight": 0.1,
         "data.segment_duration": "null", "data.max_duration": 8}))
-    s3 = run_stage(None, tmp_path / "stage3", stage_overrides(assets, **{**common, 
-        "model.init_from": tmp_path / "stage2" / "best", "model.grow": 1, "model.trainable": "both_ste",
+    s3 = run_stage(None, tmp_path / "train_12.5hz", stage_overrides(assets, **{**common, 
+        "model.init_from": tmp_path / "train_25hz" / "best", "model.grow": 1, "model.trainable": "both_ste",
         "train.max_steps": 5}))
+    names = ["train_50hz", "train_25hz", "train_12.5hz"]
     for n, (summary, rate, bps) in enumerate([(s1, 50.0, 550.0), (s2, 25.0, 275.0), (s3, 12.5, 137.5)], start=1):
-        exp = tmp_path / f"stage{n}"
+        exp = tmp_path / names[n - 1]
         model = FocalCodec.from_pretrained(exp / "best")
         assert (model.frame_rate, model.bitrate) == (rate, bps)
         info = json.loads((exp / "init.json").read_text())
         assert (info["frame_rate"], info["bitrate"]) == (rate, bps)
-        assert info["init_from"] == str((assets["codec"] if n == 1 else tmp_path / f"stage{n - 1}" / "best").resolve())
+        assert info["init_from"] == str((assets["codec"] if n == 1 else tmp_path / names[n - 2] / "best").resolve())
         assert bool(info["new_param_names"]) == (n > 1)
         assert list((exp / "log").glob("log-train-*")) and list((exp / "tensorboard").glob("events.*"))
         assert list((exp / "checkpoints").glob("checkpoint-*.pt"))
@@ -94,7 +95,7 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     # TensorBoard has the loss terms, the LR of each group, grad norm and codebook figures
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(tmp_path / "stage2" / "tensorboard"), size_guidance={"audio": 0})
+    events = EventAccumulator(str(tmp_path / "train_25hz" / "tensorboard"), size_guidance={"audio": 0})
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"train/loss", "train/feature", "train/mel", "train/stft", "train/ctc", "train/grad_norm",

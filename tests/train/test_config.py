@@ -24,7 +24,7 @@ def test_defaults_and_yaml_and_overrides(tmp_path):
 
 
 def test_dump_reads_back_identically(tmp_path):
-    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/stage1/best", "losses.ctc.weight=0.5"])
+    cfg = load_config(None, ["optim.lr=3e-4", "model.init_from=exp/train_50hz/best", "losses.ctc.weight=0.5"])
     path = tmp_path / "config.yaml"
     path.write_text(dump_config(cfg, header="resolved\ncommand: x"))
     assert path.read_text().startswith("# resolved\n# command: x\n")
@@ -32,7 +32,7 @@ def test_dump_reads_back_identically(tmp_path):
     assert to_dict(again) == to_dict(cfg)
     assert config_diff(to_dict(cfg), to_dict(again)) == []
     assert config_diff(to_dict(TrainConfig()), to_dict(cfg)) == [
-        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/stage1/best'", "optim.lr: 0.0005 -> 0.0003"]
+        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/train_50hz/best'", "optim.lr: 0.0005 -> 0.0003"]
 
 
 @pytest.mark.parametrize("override, message", [
@@ -56,3 +56,30 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_config_files_are_layered_in_order(tmp_path):
+    """--config a.yaml --config b.yaml: b changes a few keys of a; sections merge key by key at every depth."""
+    base, change = tmp_path / "base.yaml", tmp_path / "change.yaml"
+    base.write_text("optim:\n  lr: 5.0e-5\n  lr_new: 5.0e-4\nlosses:\n  feature: {weight: 1.0}\n"
+                    "  asr: {weight: 30.0, sub_batch_size: 8}\n  ctc: {weight: 0.1}\n")
+    change.write_text("optim:\n  lr_new: 1.0e-3\nlosses:\n  asr: {weight: 20.0}\n  ctc: null\n")
+    cfg = load_config([base, change], ["train.max_steps=5"])
+    assert cfg.optim.lr == 5e-5 and cfg.optim.lr_new == 1e-3 and cfg.train.max_steps == 5
+    assert cfg.losses == {"feature": {"weight": 1.0}, "asr": {"weight": 20.0, "sub_batch_size": 8}, "ctc": None}
+    assert to_dict(load_config([change, base])) != to_dict(cfg)  # the order matters: the last file wins
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optimizer: {lr: 1}\n")
+    with pytest.raises(ConfigError, match="bad.yaml: unknown key"):
+        load_config([base, bad])
+
+
+def test_print_config_shows_the_merge(tmp_path, capsys):
+    from fcodec.bin.train import main
+
+    base, change = tmp_path / "base.yaml", tmp_path / "change.yaml"
+    base.write_text("optim:\n  lr: 5.0e-5\n  lr_new: 5.0e-4\n")
+    change.write_text("optim:\n  lr_new: 1.0e-3\n")
+    assert main(["--config", str(base), "--config", str(change), "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert "lr: 5.0e-05" in out and "lr_new: 0.001" in out

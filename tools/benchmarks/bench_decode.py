@@ -2,7 +2,7 @@
 
     PYTHONPATH=$PWD python tools/benchmarks/bench_decode.py --config tiny                  # the mini recipe's model
     PYTHONPATH=$PWD python tools/benchmarks/bench_decode.py --config causal-2k --utts 8    # full size, random weights
-    PYTHONPATH=$PWD python tools/benchmarks/bench_decode.py --codec exp/stage1/best --device cuda
+    PYTHONPATH=$PWD python tools/benchmarks/bench_decode.py --codec exp/train_50hz/best --device cuda
 
 Decodes ``--utts`` speech-like utterances of 2-15 s (seeded) with :func:`fcodec.infer.batched.encode_decode`
 grouped as :mod:`fcodec.infer.decode` groups them (longest first, at most ``--max-duration`` seconds of padded

@@ -15,7 +15,7 @@ export FCODEC_RECIPE_SCRIPT=${0/#"${PWD}"\//./}
 cd "$(dirname "${BASH_SOURCE[0]}")"
 exec ./codec.sh \
   --nj 2 \
-  --zh-hours 0.05 --en-hours 0.05 \
+  --hours "zh=0.05 en=0.05" \
   --dev-utts 8 --num-test-utts all \
   --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
   --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \

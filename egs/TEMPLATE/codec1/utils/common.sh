@@ -12,13 +12,18 @@
 #   content_hash PATH...              a short hash of what files and folders hold (how markers record outputs)
 #   stage_status MARKER SIGNATURE     done | partial | todo: may a stage be skipped?
 #   mark_done MARKER SIGNATURE OUTPUT... [-- REPORT...]  write the stage's marker, atomically, after it succeeded
+#   set_aside PATH                    move PATH to PATH.old.<time> (nothing a stage made is ever deleted)
+#   stage_log NUMBER MESSAGE...       log it, and append it to <log_dir>/stage<NUMBER>.log
+#   stage_begin NUMBER POLICY MARKER WHAT SIGNATURE...  run the stage? (skip if up to date); stage_end marks it
+#   trust_marker MARKER OUTPUT...     remove a tool's own completion MARKER when one of its OUTPUTs is missing
 #
 # Stage markers: a stage writes "<its output dir>/.<stage name>.done" when it has finished, holding the
 # signature of what it was asked to do (its options and the markers of its inputs), a content hash of the
 # outputs the next stages use, and the files it made. On the next run the stage is skipped when the marker is
 # there, the signature is the same and every file is still there ("done"); when files were deleted it rebuilds
 # just those ("partial"); when the marker is missing (never run, or died half way) or the options changed, it is
-# redone from scratch ("todo"). --force true redoes it whatever the marker says.
+# redone ("todo"). --force true redoes it whatever the marker says. Nothing is deleted to redo a stage:
+# stage_begin sets the old folder aside, or, for a folder holding a trained model, stops the run (its POLICY).
 #
 # A stage's signature holds the fingerprints of the markers of the stages it reads from, so a stage is redone
 # when the one before it was redone with other options, and also when it was redone with the same options but
@@ -63,15 +68,17 @@ options_block() {
 # '--name "VALUE"' and the text. The value shown is the variable's current value, so a recipe's run.sh
 # that passes its own defaults before --help shows those.
 options_help() {
-  local line name text
+  local line name shown text
   while IFS= read -r line; do
     if [[ "${line}" =~ ^#\ --\ (.*)$ ]]; then
       printf '\n  %s\n' "${BASH_REMATCH[1]}"
     elif [[ "${line}" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
-      name=${BASH_REMATCH[1]}
+      name=${BASH_REMATCH[1]} shown=${BASH_REMATCH[1]}
       text=""
       [[ "${line}" == *"  # "* ]] && text=${line#*  # }
-      printf '    --%-34s %s\n' "${name//_/-} \"${!name}\"" "${text}"
+      # "_" between digits is a decimal point (train_12_5hz_config: --train-12.5hz-config)
+      while [[ "${shown}" =~ ^(.*[0-9])_([0-9].*)$ ]]; do shown="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"; done
+      printf '    --%-34s %s\n' "${shown//_/-} \"${!name}\"" "${text}"
     fi
   done < <(_options_lines "$@")
 }
@@ -204,4 +211,83 @@ mark_done() {
     for file in "${outputs[@]}" "${reports[@]}"; do echo "output ${file}"; done
   } > "${tmp}"
   mv -f "${tmp}" "${marker}"
+}
+
+# set_aside PATH: move PATH out of the way, to PATH.old.<YYYYmmdd-HHMMSS> (a number added when that exists too).
+# The recipe never deletes what it made: what is old is kept beside the new, for the user to compare or remove.
+set_aside() {
+  local path=${1%/} aside n=1
+  [ -e "${path}" ] || return 0
+  aside=${path}.old.$(date '+%Y%m%d-%H%M%S')
+  while [ -e "${aside}" ]; do aside=${path}.old.$(date '+%Y%m%d-%H%M%S').${n}; n=$(( n + 1 )); done
+  mv "${path}" "${aside}"
+  log "${path} set aside as ${aside}"
+}
+
+stage_log() {
+  local number=$1 line
+  shift
+  line="$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}:${FUNCNAME[1]:-main}) $*"
+  printf '%s\n' "${line}" >&2
+  mkdir -p "${log_dir:-log}"
+  printf '%s\n' "${line}" >> "${log_dir:-log}/stage${number}.log"
+}
+
+# stage_begin NUMBER POLICY MARKER WHAT SIGNATURE...: the one "skip if up to date, else run, then mark" of every
+# stage. WHAT is "what it does -> its output". Up to date (MARKER holds SIGNATURE and its outputs are there):
+# logs "skipped", returns 1. Otherwise logs WHAT, makes room by POLICY and returns 0; the stage runs its tool and
+# calls stage_end OUTPUT... [-- REPORT...] (mark_done with this marker and signature). The stage's folder is the
+# marker's. POLICY:
+#   data  a stage that can be made again from its inputs: redone from scratch with its old folder set aside
+#         (set_aside), or, when only some outputs were deleted, stage_partial=true (the tool rebuilds just those)
+#   keep  a folder holding work that cannot be made again cheaply (a trained model): an unfinished one is run
+#         again in place (the tool resumes); a finished one whose signature changed stops the run with what to do
+#   file  outputs are files named after the options (a fetched Whisper): nothing to set aside
+# --force true sets the folder aside under every policy but file.
+# shellcheck disable=SC2034  # stage_partial is read by the stage
+stage_begin() {
+  local number=$1 policy=$2 marker=$3 what=$4 status dir
+  shift 4
+  _stage_marker=${marker} _stage_signature="$*" stage_partial=false
+  dir=$(dirname "${marker}")
+  status=$(stage_status "${marker}" "${_stage_signature}")
+  if [ "${status}" = "done" ]; then
+    stage_log "${number}" "Stage ${number}: ${what##* -> } is up to date (${marker}); skipped"
+    return 1
+  fi
+  if [ "${policy}" = file ]; then
+    rm -f "${marker}"  # only the marker: a half-fetched file is replaced by the tool, atomically
+  elif [ "${force:-false}" = true ] || { [ "${policy}" = data ] && [ "${status}" = todo ]; }; then
+    set_aside "${dir}"
+    what+=" (from scratch)"
+  elif [ "${status}" = partial ]; then
+    stage_partial=true
+    what+=" (only what is missing)"
+  elif [ -f "${marker}" ]; then
+    die "stage ${number}: ${dir} was made with other options or inputs (${marker}); it is kept. To make the new" \
+        "one beside it, use --tag NAME (or another --exp-dir); to set the old one aside (moved to" \
+        "${dir}.old.<time>) and redo it, rerun with --force true"
+  elif [ -d "${dir}" ]; then
+    what+=" (continuing what is in ${dir})"
+  fi
+  stage_log "${number}" "Stage ${number}: ${what}"
+}
+
+stage_end() {
+  mark_done "${_stage_marker}" "${_stage_signature}" "$@"
+}
+
+# trust_marker MARKER OUTPUT...: a completion marker that a tool keeps itself (fcodec.bin.decode's and score's
+# .done) is only trusted when its outputs are there: without one, the marker goes and the tool completes the folder.
+trust_marker() {
+  local marker=$1 output
+  shift
+  [ -f "${marker}" ] || return 0
+  for output in "$@"; do
+    if [ ! -e "${output}" ]; then
+      log "${output} is missing: ${marker} no longer holds; completing"
+      rm -f "${marker}"
+      return 0
+    fi
+  done
 }

@@ -5,7 +5,7 @@
 #   use_gpu=true
 #   . utils/parse_options.sh
 #
-# * "--foo-bar VALUE" and "--foo_bar VALUE" both set foo_bar.
+# * "--foo-bar VALUE" and "--foo_bar VALUE" both set foo_bar; so does "--foo.bar" ("--train-12.5hz-config").
 # * Only declared options are accepted: the names in $option_names when the script sets that variable,
 #   otherwise any variable that is already set (Kaldi's rule). Anything else: "invalid option", exit 1.
 # * An option whose default is true or false only takes true or false.
@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
       _po_fail "options to scripts must be of the form --name value, got '$1'" ;;
     --*)
       _po_name=${1#--}
-      _po_name=${_po_name//-/_}
+      _po_name=${_po_name//[-.]/_}
       if ! [[ "${_po_name}" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || ! _po_declared "${_po_name}"; then
         _po_fail "invalid option $1 (see ${_prog:-$0} --help)"
       fi
