@@ -86,7 +86,7 @@ class ResolutionDiscriminator(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             spec = torch.stft(x.float(), self.n_fft, self.hop_length, self.win_length, window=self.window,
                               center=True, pad_mode="constant", return_complex=True)
-        return spec.abs().transpose(1, 2)[:, None]
+        return spec.abs().transpose(1, 2).contiguous()[:, None]  # contiguous: a strided input makes conv2d crawl
 
     def forward(self, x: Tensor) -> Judgement:  # x: (B, N)
         return _run(self.convs, self.post, self.spectrogram(x))

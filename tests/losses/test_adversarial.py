@@ -12,7 +12,7 @@ from fcodec.models.configs import tiny_causal_config
 from fcodec.models.discriminators import Discriminators
 
 TINY = dict(periods=[2, 3, 5, 7, 11], period_channels=4, period_max_channels=16,
-            resolutions=[[512, 50, 240], [1024, 120, 600]], resolution_channels=4)
+            resolutions=[[512, 120, 512], [1024, 240, 1024]], resolution_channels=4)
 
 
 @pytest.fixture(scope="module")
