@@ -142,3 +142,17 @@ def test_two_gloo_processes_make_the_same_gan_update_as_one_with_the_global_batc
     assert max(float((v - init[k[len("codec."):]]).abs().max()) for k, v in one["codec"].items()
                if k.startswith("codec.decoder.")) > 1e-2
     assert max(float((v - initial_disc[k]).abs().max()) for k, v in one["disc"].items()) > 1e-2
+
+
+def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path):
+    from fcodec.train.optim import build_optimizer
+    from tests.train.test_codec_stage import grads_after_step, speech_batch
+
+    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"],
+                                                       "model.trainable": "decoder_only", "optim.lr_decoder": 1e-4}))
+    _, module, plan = build_codec_module(cfg, tmp_path)
+    got = grads_after_step(module, plan, 0, speech_batch(assets))
+    assert got == {n for n, _ in module.named_parameters() if n.startswith("codec.decoder.")}
+    groups = build_optimizer(plan.param_groups(module, cfg.optim.lr, cfg.optim.lr_new, 0.0, own_lrs={"decoder": 1e-4}),
+                             cfg.optim).param_groups
+    assert [(g["name"], g["lr"], len(g["params"])) for g in groups] == [("decoder", 1e-4, len(got))]
