@@ -15,6 +15,16 @@ TINY = dict(periods=[2, 3, 5, 7, 11], period_channels=4, period_max_channels=16,
             resolutions=[[512, 120, 512], [1024, 240, 1024]], resolution_channels=4)
 
 
+@pytest.fixture
+def one_thread():
+    """Adam at this learning rate amplifies rounding differences: one thread keeps the trajectory the same
+    on every machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def speech():
     """Two eSpeak NG sentences (fcodec.data.synth, as the mini recipe), 16 kHz, cropped to 1.2 s."""
@@ -54,14 +64,14 @@ def test_loss_kinds_on_known_logits():
         generator_loss(fake, "wasserstein")
 
 
-def test_a_discriminator_learns_to_separate_speech_from_noisy_speech(speech):
+def test_a_discriminator_learns_to_separate_speech_from_noisy_speech(speech, one_thread):
     torch.manual_seed(0)
     disc = Discriminators(**TINY)
     inputs = GanInputs(24000, 16000)
     real = resample(speech, 16000, 24000)
     optimizer = torch.optim.AdamW(disc.parameters(), lr=1e-2, betas=(0.8, 0.99))
     losses, gaps = [], []
-    for step in range(20):
+    for step in range(30):
         noise = torch.randn(real.shape, generator=torch.Generator().manual_seed(step))
         noisy = real + 0.05 * real.abs().max() * noise
         fake, target, _ = inputs(noisy, speech)  # the real path of the trainer: band-limited reconstruction
@@ -77,7 +87,7 @@ def test_a_discriminator_learns_to_separate_speech_from_noisy_speech(speech):
     # noise floor directly, score real speech clearly above noisy speech after a few steps (the period
     # discriminators start from near-zero logits: PyTorch's default init shrinks the signal layer by layer)
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 0.1, losses
-    assert min(gaps[-1][5:]) > 0.5 and max(abs(g) for g in gaps[0]) < 0.1, gaps
+    assert min(gaps[-1][5:]) > 0.4 and max(abs(g) for g in gaps[0]) < 0.1, gaps
 
 
 @pytest.mark.parametrize("decoder_trains", [True, False])
