@@ -24,6 +24,7 @@ install_requires = [
     "pyyaml>=6.0",
     "tqdm>=4.60",
     "opencc>=1.1",  # Traditional -> Simplified for Chinese transcripts (stage 2 and scoring)
+    "pyloudnorm>=0.1",  # ITU-R BS.1770 loudness for the optional -20 LUFS normalisation of stage 2
 ]
 
 extras_require = {

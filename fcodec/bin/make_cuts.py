@@ -25,6 +25,16 @@ def _seconds(text: str):
     return None if text.lower() in ("none", "inf", "all") else float(text)
 
 
+def _lufs(text: str):
+    """'config' (take the data config's key), 'none' (off) or a target in LUFS."""
+    if text.lower() in ("config", "none"):
+        return text.lower()
+    value = float(text)
+    if not -70 <= value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: a loudness target is in LUFS between -70 and 0, e.g. -20")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True, help="data config (which manifests make which split)")
@@ -39,6 +49,9 @@ def main(argv=None) -> int:
                         help="longer cuts are left out of train and dev (seconds, or 'none')")
     parser.add_argument("--audio-check", choices=["full", "header"], default="full",
                         help="full: decode every sample (finds NaN/inf and damaged files); header: open only")
+    parser.add_argument("--loudness", type=_lufs, default="config", metavar="LUFS",
+                        help="normalise every split to this integrated loudness (ITU-R BS.1770, e.g. -20), or "
+                             "'none'; default: the data config's loudness key (absent: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=4, help="parallel audio readers")
     parser.add_argument("--keep-existing", choices=["true", "false"], default="false",
@@ -59,6 +72,7 @@ def main(argv=None) -> int:
             seed=args.seed,
             num_workers=args.nj,
             keep_existing=args.keep_existing == "true",
+            loudness={"config": config.loudness, "none": None}.get(args.loudness, args.loudness),
         )
         builder = CutsBuilder(config, args.manifest_dir, args.out_dir, options)
         builder.run()

@@ -11,7 +11,9 @@ For every corpus part the data config names (a *source*):
     reading audio again.
 Then the splits: ``train`` (hours per language, seeded, languages interleaved), ``dev`` (a fixed number of
 utterances per language, interleaved), one test set per config entry (capped, seeded, sorted by id); train and
-dev leave out cuts longer than ``max_duration``. ``bad_input.tsv`` lists every utterance left out, including
+dev leave out cuts longer than ``max_duration``. With a loudness target (``loudness`` of the data config, or ``--loudness``; off by default) every split's cuts get
+the gain to that integrated loudness, recorded in the cuts (:mod:`fcodec.data.loudness`). ``bad_input.tsv`` lists
+every utterance left out, including
 those stage 1 had to leave out; ``stats.json`` / ``stats.txt`` give hours and utterances per language per split.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ class CutsOptions:
     seed: int = 0
     num_workers: int = 4
     keep_existing: bool = False  # only rebuild outputs that are missing
+    loudness: Optional[float] = None  # target LUFS of every split (None: the audio's own level)
 
 
 def source_path(out_dir: Path, source: Source) -> Path:
@@ -186,6 +189,9 @@ class CutsBuilder:
         return not (self.options.keep_existing and path.is_file())
 
     def _write(self, cuts, name: str) -> None:
+        from fcodec.data.loudness import normalize_cuts
+
+        cuts = normalize_cuts(cuts, self.options.loudness, self.options.num_workers, desc=name)
         path = self.out_dir / f"{name}.jsonl.gz"
         save_manifest(cuts, path)
         self.rebuilt.append(str(path))
@@ -274,6 +280,7 @@ class CutsBuilder:
                 "hours": self.options.hours, "dev_utts": self.options.dev_utts,
                 "num_test_utts": self.options.num_test_utts, "min_duration": self.options.min_duration,
                 "max_duration": self.options.max_duration, "seed": self.options.seed,
+                "loudness": self.options.loudness,
             },
         }
         lines = [f"{'split':<20} {'language':<8} {'utts':>8} {'hours':>10}"]

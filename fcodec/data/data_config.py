@@ -12,6 +12,9 @@
         dev: [dev-clean]
         test: {test_librispeech: test-clean}
 
+``loudness: -20`` (top level, beside ``corpora``) normalises every split to that integrated loudness in LUFS
+(ITU-R BS.1770; ``--loudness`` of fcodec.bin.make_cuts overrides it; absent or null: off).
+
 A part marked ``optional`` is used when stage 1 prepared it and skipped (with a log line) otherwise; any other
 missing part stops stage 2. Hours, sizes and filters are command-line options, so they show in ``run.sh --help``.
 """
@@ -49,6 +52,7 @@ class Source:
 @dataclass(frozen=True)
 class DataConfig:
     sources: List[Source]
+    loudness: Optional[float] = None  # target LUFS of every split, None: off
 
     @property
     def corpora(self) -> List[str]:
@@ -76,6 +80,14 @@ def _part_entry(entry, where: str) -> Dict:
 
 def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
     corpora = data.get("corpora") if isinstance(data, dict) else None
+    unknown = set(data) - {"corpora", "loudness"} if isinstance(data, dict) else set()
+    if unknown:
+        raise ValueError(f"{origin}: unknown top-level keys {sorted(unknown)} (known: corpora, loudness)")
+    loudness = data.get("loudness") if isinstance(data, dict) else None
+    if loudness is not None and (isinstance(loudness, bool) or not isinstance(loudness, (int, float))
+                                 or not -70 <= loudness <= 0):
+        raise ValueError(f"{origin}: loudness must be a target in LUFS between -70 and 0 (e.g. -20) or null, "
+                         f"got {loudness!r}")
     if not isinstance(corpora, dict) or not corpora:
         raise ValueError(f"{origin}: needs a 'corpora:' mapping of corpus name -> {{language, train, dev, test}}")
     sources: List[Source] = []
@@ -109,7 +121,7 @@ def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
     for split in ("train", "dev"):
         if not any(s.split == split for s in sources):
             raise ValueError(f"{origin}: no corpus has a {split} part")
-    return DataConfig(sources)
+    return DataConfig(sources, None if loudness is None else float(loudness))
 
 
 def load_data_config(path: os.PathLike) -> DataConfig:

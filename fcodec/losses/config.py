@@ -19,26 +19,36 @@ to its module's arguments. A term that is absent or whose weight is 0 throughout
         weight: 1.0
         bpe_model: data/lang_bpe_500/bpe.model
         hidden_dim: 256
+      adversarial: {weight: 1.0}                    # GeneratorGanLoss: needs the stage's gan: section (its
+      feature_matching: {weight: 6.0}               #   discriminators and loss kind); see fcodec.losses.adversarial
+
+The two GAN terms are 0 before ``gan.start_step`` (their ``start_step`` and ``ramp_steps`` count from there). They
+are reported on the dev set but left out of the dev loss that picks the best model and drives the LR plateau and
+early stopping: they measure the discriminators as much as the codec, and the discriminators keep changing.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
+from fcodec.losses.adversarial import GAN_TERMS, GanInputs, GeneratorGanLoss, gan_options
 from fcodec.losses.asr import WhisperASRLoss
 from fcodec.losses.ctc import CTCHeadLoss
 from fcodec.losses.feature import FeatureMSELoss
 from fcodec.losses.mel import MultiScaleMelLoss
+from fcodec.losses.schedule import KEYS as SCHEDULE_KEYS
 from fcodec.losses.schedule import WeightSchedule
 from fcodec.losses.spectral import SpectrumCache
 from fcodec.losses.stft import MultiResolutionSTFTLoss
 
-SCHEDULE_KEYS = ("weight", "start_weight", "ramp_steps", "start_step")
-TERMS = ("feature", "mel", "stft", "asr", "ctc")
+TERMS = ("feature", "mel", "stft", "asr", "ctc") + GAN_TERMS
+DECODED_TERMS = ("mel", "stft", "asr") + GAN_TERMS  # the terms that need the reconstruction
 
 
 class CodecLosses(nn.Module):
@@ -70,7 +80,7 @@ class CodecLosses(nn.Module):
         module = self.terms[name]
         if name == "feature":
             return module(out.qfeats, out.feats, out.feat_lens)
-        if name in ("mel", "stft"):
+        if name in ("mel", "stft") + GAN_TERMS:
             return module(out.sig, batch["audio"], batch["audio_lens"], cache=cache)
         if name == "asr":
             return module(out.sig, out.sig_lens, batch["language"], texts=batch["text"], cut_ids=batch.get("cut_id"),
@@ -86,10 +96,12 @@ class CodecLosses(nn.Module):
         for name, weight in self.weights(step).items():
             if weight == 0:
                 continue
-            if name in ("mel", "stft", "asr") and out.sig is None:
+            if name in DECODED_TERMS and out.sig is None:
                 raise ValueError(f"the {name} loss needs the reconstruction: run the model with decode=True")
             value = self.compute(name, out, batch, spectra)
             values[name] = value.detach()
+            if name in GAN_TERMS and not self.training:
+                continue  # reported, not part of the dev loss (see the module docstring)
             total = weight * value if total is None else total + weight * value
         if total is None:
             raise ValueError(f"every loss weight is 0 at step {step}: nothing to train")
@@ -105,9 +117,30 @@ def _split(name: str, config: Union[float, int, Mapping[str, Any]]) -> tuple[Wei
     return schedule, {k: v for k, v in config.items() if k not in SCHEDULE_KEYS}
 
 
+@dataclass
+class GanSetup:
+    """What the generator's GAN terms need from the stage's ``gan:`` section."""
+
+    discriminators: nn.Module
+    kind: str = "hinge"  # hinge or lsgan
+    band_limit: bool = True  # see fcodec.losses.adversarial
+    start_step: int = 0  # the GAN terms are 0 before it; their own start_step and ramp_steps count from it
+
+
+def _gan_schedule(name: str, schedule: WeightSchedule, start: int) -> WeightSchedule:
+    """``schedule`` moved to begin at ``gan.start_step`` (0 before it: the discriminators have not trained)."""
+    if schedule.start_weight not in (None, 0.0):
+        raise ValueError(f"losses.{name}: start_weight must be 0 (the term is 0 before gan.start_step)")
+    shift = int(start)
+    return dataclasses.replace(schedule, start_weight=0.0, start_step=schedule.start_step + shift,
+                               decay_start_step=None if schedule.decay_start_step is None
+                               else schedule.decay_start_step + shift)
+
+
 def build_losses(config: Mapping[str, Any], *, sample_rate: int, input_sample_rate: int = 16000,
                  latent_dim: Optional[int] = None, exp_dir: Optional[Union[str, os.PathLike]] = None,
-                 rank: int = 0, device: Union[str, torch.device] = "cpu") -> CodecLosses:
+                 rank: int = 0, device: Union[str, torch.device] = "cpu",
+                 gan: Optional[GanSetup] = None) -> CodecLosses:
     """Build :class:`CodecLosses` from a ``losses:`` config section.
 
     Args:
@@ -115,6 +148,8 @@ def build_losses(config: Mapping[str, Any], *, sample_rate: int, input_sample_ra
         latent_dim: D of the model's ``lats`` (needed by the CTC head).
         exp_dir: the stage's folder (default home of the ASR pseudo-label cache).
         rank: DDP rank (pseudo-label files are per rank).
+        gan: the discriminators and loss kind of the ``adversarial`` and ``feature_matching`` terms (required
+            when either is configured).
     """
     unknown = set(config) - set(TERMS)
     if unknown:
@@ -127,8 +162,16 @@ def build_losses(config: Mapping[str, Any], *, sample_rate: int, input_sample_ra
         schedule, kwargs = _split(name, config[name])
         if schedule.weight == 0 and (schedule.start_weight or 0) == 0:
             continue
+        if name in GAN_TERMS:
+            if gan is None:
+                raise ValueError(f"losses.{name} needs discriminators: add a gan: section to the stage config")
+            schedule = _gan_schedule(name, schedule, gan.start_step)
         try:
-            if name == "feature":
+            if name in GAN_TERMS:
+                gan_options(kwargs)
+                inputs = GanInputs(sample_rate, input_sample_rate, band_limit=gan.band_limit)
+                module = GeneratorGanLoss(name, gan.discriminators, inputs, gan.kind)
+            elif name == "feature":
                 module = FeatureMSELoss(**kwargs)
             elif name == "mel":
                 module = MultiScaleMelLoss(sample_rate, input_sample_rate, **kwargs)

@@ -15,11 +15,11 @@ from typing import Any, Dict, List, Mapping, Tuple
 import torch
 import torch.nn as nn
 
+from fcodec.losses.config import DECODED_TERMS
 from fcodec.train.codebook import codebook_stats, token_histogram
 from fcodec.train.objective import Objective, StepResult
 
 FINAL_STEP = 2**62  # a step past any weight ramp
-DECODED_TERMS = ("mel", "stft", "asr")
 
 
 class CodecTrainModule(nn.Module):
@@ -58,7 +58,8 @@ class CodecObjective(Objective):
         stats = {}
         if not train:
             stats["tokens"] = token_histogram(out.toks, out.tok_lens, self.module.codec.codebook_size)
-        return StepResult(loss=total, terms=terms, num_items=int(batch["audio"].shape[0]), stats=stats)
+        return StepResult(loss=total, terms=terms, num_items=int(batch["audio"].shape[0]), stats=stats,
+                          output=out if train else None)
 
     def summarize(self, stats: Dict[str, torch.Tensor]) -> Dict[str, float]:
         return codebook_stats(stats["tokens"]) if "tokens" in stats else {}

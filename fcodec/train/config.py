@@ -41,6 +41,9 @@ class ModelConfig:
     new_only_steps: int = 0
     # Start the grown layers near identity (our option, docs/architecture.md, Growth) instead of PyTorch's default init (upstream's).
     grow_identity_init: bool = False
+    # Also fine-tune the decoder (WaveNeXt / Vocos head) beside what model.trainable trains, at optim.lr_decoder
+    # (trainable: decoder_only trains it alone). The encoder always stays frozen; best/ keeps the upstream format.
+    train_decoder: bool = False
 
 
 @dataclass
@@ -66,6 +69,8 @@ class OptimConfig:
     lr: float = 5e-4
     # Learning rate of the new parameters (grown layers, model.new_params, the CTC head).
     lr_new: float = 5e-4
+    # Learning rate of the decoder when it trains (model.train_decoder or trainable: decoder_only); null: lr.
+    lr_decoder: Optional[float] = None
     betas: Tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     weight_decay: float = 0.01
@@ -122,6 +127,37 @@ class AssetsConfig:
     bpe_model: str = ""
 
 
+@dataclass
+class GanConfig:
+    """Adversarial training (present: on; absent: off). The generator's weights are ``losses.adversarial`` and
+    ``losses.feature_matching``; this section is the discriminators, their optimizer and when they start."""
+    # Multi-period discriminator (HiFi-GAN): its periods ([] for none) and width (layer widths are channels x
+    # 1, 4, 16, 32, 32, capped at period_max_channels; HiFi-GAN: 32 and 1024).
+    periods: List[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
+    period_channels: int = 32
+    period_max_channels: int = 1024
+    # Multi-resolution STFT discriminator (UnivNet / Vocos): [n_fft, hop, window] at 24 kHz ([] for none), width.
+    resolutions: List[List[int]] = field(default_factory=lambda: [[1024, 120, 600], [2048, 240, 1200],
+                                                                  [512, 50, 240]])
+    resolution_channels: int = 32
+    # "hinge" or "lsgan" (least squares), for both the discriminators and the generator's adversarial term.
+    loss: str = "hinge"
+    # The discriminators train from this step on, and the generator's GAN terms start here (generator warm-up
+    # on the reconstruction/ASR losses first).
+    start_step: int = 0
+    # Resample the reconstruction to the input rate and back before judging it (the 16 kHz real audio has
+    # nothing above 8 kHz; without this the discriminators win on the empty top band alone).
+    band_limit: bool = True
+    # The discriminators' AdamW (HiFi-GAN: 2e-4, betas 0.8/0.99) and per-step exponential LR decay (1: none).
+    lr: float = 2.0e-4
+    betas: Tuple[float, float] = (0.8, 0.99)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    lr_decay: float = 1.0
+    # Gradient-norm clipping of the discriminators (0: none; the norm still feeds the NaN guard and the log).
+    grad_clip: float = 10.0
+
+
 def default_losses() -> Dict[str, Any]:
     """The predecessor's reconstruction terms, feature:mel:stft = 1:5:2 (no ASR loss, no CTC head)."""
     return {"feature": {"weight": 1.0}, "mel": {"weight": 5.0}, "stft": {"weight": 2.0}}
@@ -138,6 +174,8 @@ class TrainConfig:
     assets: AssetsConfig = field(default_factory=AssetsConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
+    # Adversarial training (fcodec.train.adversary); absent (null): none, the stage trains as without it.
+    gan: Optional[GanConfig] = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -247,12 +285,21 @@ def _numeric(value: Any) -> Any:
     return value
 
 
+def _section_type(hint: Any) -> Any:
+    """``Optional[Section]`` -> ``Section`` (an optional section such as ``gan`` takes overrides like any)."""
+    if typing.get_origin(hint) is Union:
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            return inner[0]
+    return hint
+
+
 def _merge(base: Dict[str, Any], update: Dict[str, Any], cls: type) -> Dict[str, Any]:
     """``update`` over ``base`` following the schema: sections merge key by key, any other value replaces."""
     out = dict(base)
     hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
     for key, value in update.items():
-        hint = hints.get(key)
+        hint = _section_type(hints.get(key))
         if hint is not None and dataclasses.is_dataclass(hint) and isinstance(value, dict) and \
                 isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value, hint)
@@ -293,7 +340,7 @@ def apply_overrides(data: Dict[str, Any], overrides: Sequence[str], cls: type = 
             if depth == len(path) - 1:
                 node[part] = value
                 break
-            hint = typing.get_type_hints(schema)[part] if names is not None else None
+            hint = _section_type(typing.get_type_hints(schema)[part]) if names is not None else None
             if hint is not None and not dataclasses.is_dataclass(hint) and typing.get_origin(hint) not in (dict, Dict):
                 raise ConfigError(f"override {text!r}: {'.'.join(path[:depth + 1])} is not a section")
             child = node.get(part)

@@ -23,6 +23,9 @@ class StepResult:
     num_items: int = 1
     # Additive statistics (summed over dev batches and ranks, then given to Objective.summarize).
     stats: Dict[str, torch.Tensor] = field(default_factory=dict)
+    # The model's output (e.g. the codec's reconstruction), for a step that follows the model's (the
+    # discriminators'); None when the task has none.
+    output: Any = None
 
 
 def move_to(batch: Any, device: torch.device) -> Any:

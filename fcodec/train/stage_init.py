@@ -20,6 +20,7 @@ class StageModel:
     grown_param_names: List[str] = field(default_factory=list)  # tensors the growth created
     new_param_specs: List[str] = field(default_factory=list)  # grown names + adapted prefixes (codec-relative)
     info: Dict[str, Any] = field(default_factory=dict)
+    discriminators: Any = None  # fcodec.models.discriminators.Discriminators of a stage with gan:, else None
 
 
 def _rates(codec) -> Dict[str, float]:

@@ -6,6 +6,10 @@ one, trains step by step (AdamW, clipping, bf16 autocast on CUDA, the NaN guard)
 ``train.save_every_n`` steps, and logs to TensorBoard and the log file. Under torchrun the model is wrapped in
 DDP and only rank 0 writes; the code path is otherwise the same.
 
+Adversarial training. With a ``gan:`` section the trainer gets an :class:`fcodec.train.adversary.Adversary`: each
+step then runs the generator's backward, the discriminators' backward (from ``gan.start_step``), one NaN check
+over both, and both optimizer steps; the discriminators' state is saved in the checkpoint under ``"gan"``.
+
 Exact resume. The loop position is (epoch, batches consumed in the epoch, global step). On resume the sampler is
 put back at that position (lhotse replays the epoch's first batches, metadata only), the DataLoader iterator is
 created, and only then are the RNG states restored. The training DataLoader draws its worker seed from a
@@ -28,6 +32,7 @@ import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
+from fcodec.train.adversary import Adversary
 from fcodec.train.best import recover_best_dir, write_best_dir
 from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
 from fcodec.train.config import TrainConfig, to_dict
@@ -79,7 +84,8 @@ def param_checksum(model: nn.Module) -> str:
 class Trainer:
     def __init__(self, cfg: TrainConfig, exp_dir: Path, model: nn.Module, objective: Objective, plan: ParamPlan,
                  train_dl: Any, dev_dl: Any, dist: DistInfo,
-                 export_best: Callable[[nn.Module, Path], None], info: Optional[Dict[str, Any]] = None):
+                 export_best: Callable[[nn.Module, Path], None], info: Optional[Dict[str, Any]] = None,
+                 adversary: Optional[Adversary] = None):
         self.cfg = cfg
         self.exp_dir = Path(exp_dir)
         self.model = model.to(dist.device)
@@ -90,13 +96,16 @@ class Trainer:
         self.dist = dist
         self.export_best = export_best
         self.info = dict(info or {})
+        self.adversary = adversary
         self.best_dir = self.exp_dir / "best"
         self.state = LoopState()
         self.checkpoints = CheckpointManager(self.exp_dir, cfg.train.keep_last_k)
         self.guard = NonFiniteGuard(cfg.train.max_nonfinite, self.exp_dir, dist.rank)
         # the optimizer holds every parameter that trains at any step; requires_grad is set per step in fit()
         self.optimizer = build_optimizer(
-            plan.param_groups(self.model, cfg.optim.lr, cfg.optim.lr_new, cfg.optim.weight_decay), cfg.optim)
+            plan.param_groups(self.model, cfg.optim.lr, cfg.optim.lr_new, cfg.optim.weight_decay,
+                              own_lrs={"decoder": cfg.optim.lr_decoder} if cfg.optim.lr_decoder else None),
+            cfg.optim)
         self.plateau = build_plateau(self.optimizer, cfg.optim)
         self.wrapped: nn.Module = self.model
         self.monitor: Optional[Monitor] = None
@@ -142,6 +151,12 @@ class Trainer:
         self.plateau.load_state_dict(ckpt["scheduler"])
         self.state = LoopState(**ckpt["loop"])
         self.guard.load_state_dict(ckpt["nonfinite"])
+        if self.adversary is not None:
+            if "gan" in ckpt:
+                self.adversary.load_state_dict(ckpt["gan"])
+            else:
+                log.warning("%s has no discriminator state (written without gan:); the discriminators start "
+                            "from scratch", path)
         self._saved_step = self.state.step
         log.info("resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
                  path, self.state.step, self.state.epoch, self.state.batches_in_epoch, self.state.best_loss,
@@ -170,6 +185,8 @@ class Trainer:
                                purge_step=self.state.step + 1 if pending else None)
         self.plan.apply(self.model, self.state.step)
         self._wrap()
+        if self.adversary is not None:
+            self.adversary.wrap()
         log.info("%s", self.plan.describe())
         try:
             while self.stop_reason() is None:
@@ -272,18 +289,29 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        disc = None  # the discriminators' step (after the generator's backward, on its detached output)
+        if self.adversary is not None and self.adversary.active(step):
+            disc = self.adversary.backward(result.output, batch, self._autocast)
+        finite = bool(torch.isfinite(result.loss) and torch.isfinite(grad_norm))
+        if self.adversary is not None:
+            finite = finite and self.adversary.finite(disc)
         # one flag for all ranks: a rank whose loss is inf but whose gradients look finite must still skip
-        bad = torch.tensor([0.0 if (torch.isfinite(result.loss) and torch.isfinite(grad_norm)) else 1.0],
-                           device=self.dist.device)
+        bad = torch.tensor([0.0 if finite else 1.0], device=self.dist.device)
         all_reduce_max(bad, self.dist)
         terms = {k: float(v) for k, v in result.terms.items()}
+        if disc is not None:
+            terms.update(disc["values"])
         if bad.item() > 0:
             self.optimizer.zero_grad(set_to_none=True)
+            if self.adversary is not None:
+                self.adversary.discard()
             self.guard.skip(step, batch, terms, float(grad_norm))
             self._accumulate({"skipped": 1.0})
             return
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        if disc is not None:
+            self.adversary.apply()
         self.guard.ok()
         if self.dist.device.type == "cuda":
             torch.cuda.synchronize(self.dist.device)
@@ -318,6 +346,8 @@ class Trainer:
         values["data_time"] = self._data_time / max(self._interval_count, 1)
         values["wall_per_step"] = elapsed / max(self._interval_count, 1)
         lrs = current_lrs(self.optimizer)
+        if self.adversary is not None:
+            lrs["disc"] = self.adversary.lr()
         extra = self.objective.scalars(self.state.step)
         step = self.state.step
         log.info("step %d epoch %d | %s | lr %s%s", step, self.state.epoch,
@@ -414,6 +444,7 @@ class Trainer:
                 "rng": rng,
                 "loop": asdict(self.state),
                 "nonfinite": self.guard.state_dict(),
+                **({"gan": self.adversary.state_dict()} if self.adversary is not None else {}),
                 "world_size": self.dist.world_size,
                 "config": to_dict(self.cfg),
             }

@@ -156,3 +156,29 @@ def test_an_optional_part_that_was_not_prepared_is_skipped(small_cuts, small_man
     shutil.copytree(small_cuts / "sources", out / "sources")
     CutsBuilder(config, small_manifests, out, CutsOptions(keep_existing=True, dev_utts=None)).run()
     assert set(_ids(out / "train.jsonl.gz")) == set(_ids(small_cuts / "sources" / "librispeech_train-clean-100.jsonl.gz"))
+
+
+def test_loudness_normalisation_is_recorded_in_the_cuts_and_applied_on_load(small_cuts, small_manifests,
+                                                                             data_config, tmp_path):
+    from fcodec.data.loudness import PEAK, measure_loudness
+
+    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, loudness=-20.0)
+    plain = {c.id: c for c in CutSet.from_file(small_cuts / "dev.jsonl.gz")}
+    for name in ("train", "dev", "test_aishell"):
+        for cut in CutSet.from_file(out / f"{name}.jsonl.gz"):
+            record = cut.custom["loudness"]
+            audio = cut.load_audio()[0]
+            assert record["target"] == -20.0 and record["measured"] is not None
+            if record["peak_limited"]:
+                assert abs(audio).max() == pytest.approx(PEAK, rel=1e-3)
+            else:  # the gain in the manifest brings the utterance to the target, whatever it was before
+                assert measure_loudness(audio, 16000) == pytest.approx(-20.0, abs=0.05)
+            if cut.id in plain:
+                before = measure_loudness(plain[cut.id].load_audio()[0], 16000)
+                assert before == pytest.approx(record["measured"], abs=1e-3)
+    assert all("loudness" not in (c.custom or {}) for c in plain.values())  # off by default
+    config = parse_data_config({"loudness": -20, "corpora": {"a": {"language": "en", "train": ["t"],
+                                                                   "dev": ["d"]}}})
+    assert config.loudness == -20.0
+    with pytest.raises(ValueError, match="LUFS"):
+        parse_data_config({"loudness": 5, "corpora": {"a": {"language": "en", "train": ["t"], "dev": ["d"]}}})

@@ -99,3 +99,17 @@ def test_config_errors_name_the_term(tmp_path):
     out.sig = None
     with pytest.raises(ValueError, match="decode=True"):
         losses(out, batch, step=0)
+
+
+def test_curriculum_ramps_up_holds_then_decays():
+    from fcodec.losses.schedule import WeightSchedule
+
+    s = WeightSchedule.curriculum(30.0, ramp_steps=10, decay_start_step=100, decay_steps=50, final_weight=10.0)
+    assert [s(0), s(5), s(10), s(99), s(100), s(125), s(150), s(10**9)] == [0.0, 15.0, 30.0, 30.0, 30.0, 20.0,
+                                                                          10.0, 10.0]
+    assert WeightSchedule.from_config({"weight": 30.0, "start_weight": 0.0, "ramp_steps": 10,
+                                       "decay_start_step": 100, "decay_steps": 50, "final_weight": 10.0}) == s
+    with pytest.raises(ValueError, match="both"):
+        WeightSchedule(30.0, decay_start_step=100)
+    with pytest.raises(ValueError, match="before the ramp ends"):
+        WeightSchedule(30.0, start_weight=0.0, ramp_steps=200, decay_start_step=100, final_weight=1.0)

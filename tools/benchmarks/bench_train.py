@@ -11,7 +11,10 @@ clipping, optimizer step: the real step) runs on a fixed batch; one warm-up step
 Stage 1 trains the decompressor with feature + mel + STFT losses; stages 2 and 3 train compressor and
 decompressor (both_ste) after growth; ``--asr`` adds rows with the Whisper ASR loss (weight 30, Whisper's own
 30 s window): the tiny random Whisper for the tiny codec, ../shared/models/whisper-base.pt (if present) for the
-full one. Memory: peak resident set size of the process (``ru_maxrss``) and its growth over the steps on CPU;
+full one; ``--gan`` adds rows with adversarial training (the discriminators' step after the generator's, the
+decoder fine-tuned too, the adversarial and feature-matching terms): the recipe's discriminators (HiFi-GAN
+multi-period + UnivNet multi-resolution STFT, 41M parameters) for the full codec, the tests' tiny ones for the
+tiny codec. Memory: peak resident set size of the process (``ru_maxrss``) and its growth over the steps on CPU;
 ``torch.cuda.max_memory_allocated`` on CUDA. Input: real speech from ../shared/audio when present, cropped to
 ``--seconds``; otherwise noise. Compare figures as ratios within one run: the machine's load moves them.
 
@@ -19,6 +22,7 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py                       # tiny + full, CPU
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes tiny --asr --steps 5
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --batch 8 --seconds 3
+    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes full --stages 2 --gan     # GAN cost, stage 2
 """
 from __future__ import annotations
 
@@ -66,8 +70,14 @@ def speech_batch(batch: int, seconds: float):
             "cut_id": [f"bench_{i}" for i in range(batch)]}, source
 
 
+TINY_DISCRIMINATORS = ["gan.periods=[2,3,5]", "gan.period_channels=4", "gan.period_max_channels=16",
+                       "gan.resolutions=[[512,120,512],[1024,240,1024]]", "gan.resolution_channels=4"]
+GAN = ["gan.start_step=0", "model.train_decoder=true", "losses.adversarial.weight=1.0",
+       "losses.feature_matching.weight=6.0"]
+
+
 def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: float, device: str,
-        threads: int) -> dict:
+        threads: int, gan: bool = False) -> dict:
     """Build the stage's training setup and time its steps (runs in its own process)."""
     import torch
 
@@ -98,11 +108,19 @@ def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: 
         if whisper is None:
             return {"skipped": "no ../shared/models/whisper-base.pt for the full-size ASR row"}
         overrides += ["losses.asr.weight=30", f"losses.asr.whisper={whisper}"]
+    if gan:
+        overrides += GAN + (TINY_DISCRIMINATORS if size == "tiny" else [])
     cfg = load_config(None, overrides)
     dist = DistInfo(device=torch.device(device))
     stage_model, module, plan = build_codec_module(cfg, tmp / "exp", dist)
+    adversary = None
+    if gan:
+        from fcodec.train.adversary import Adversary
+
+        adversary = Adversary(cfg.gan, stage_model.discriminators, stage_model.codec.sample_rate_output,
+                              stage_model.codec.sample_rate_input, dist)
     trainer = Trainer(cfg, tmp / "exp", module, CodecObjective(module), plan, None, None, dist,
-                      export_best=lambda m, f: None)
+                      export_best=lambda m, f: None, adversary=adversary)
     trainer.plan.apply(module, 10**9)  # past any warm-up: every trainable tensor
     batch, source = speech_batch(batch_size, seconds)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
@@ -123,7 +141,8 @@ def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: 
     times.sort()
     return {
         "size": size, "stage": stage, "rate": STAGES[stage][0], "bitrate": stage_model.codec.bitrate,
-        "asr": bool(asr), "whisper": Path(str(whisper)).name if whisper else "", "params_total": total,
+        "asr": bool(asr), "gan": bool(gan),
+        "disc_params": sum(p.numel() for p in adversary.model.parameters()) if adversary else 0, "whisper": Path(str(whisper)).name if whisper else "", "params_total": total,
         "params_trainable": trainable, "batch": f"{batch_size} x {seconds:g} s ({source})",
         "step_s_median": times[len(times) // 2], "step_s_min": times[0],
         "peak_rss_mib": peak_rss_mib(), "rss_growth_mib": peak_rss_mib() - before,
@@ -137,6 +156,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["tiny", "full"], choices=["tiny", "full"])
     parser.add_argument("--stages", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
     parser.add_argument("--asr", action="store_true", help="also time steps with the Whisper ASR loss")
+    parser.add_argument("--gan", action="store_true", help="also time steps with the discriminators (GAN)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration (after one warm-up)")
     parser.add_argument("--batch", type=int, default=2, help="clips per batch")
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
@@ -146,9 +166,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.one:
-        size, stage, asr = args.one.split(":")
+        size, stage, asr, gan = args.one.split(":")
         print(json.dumps(one(size, int(stage), asr == "1", args.steps, args.batch, args.seconds, args.device,
-                             args.threads)))
+                             args.threads, gan == "1")))
         return
 
     import torch
@@ -156,15 +176,18 @@ def main() -> None:
     print(f"# bench_train: torch {torch.__version__}, device {args.device}, threads "
           f"{args.threads or torch.get_num_threads()}, {args.steps} timed steps after 1 warm-up, "
           f"batch {args.batch} x {args.seconds:g} s")
-    header = ("size", "stage", "rate", "bps", "ASR", "params (trainable/total)", "step s (median)", "step s (min)",
+    header = ("size", "stage", "rate", "bps", "ASR", "GAN (D params)", "params (trainable/total)", "step s (median)", "step s (min)",
               "peak RSS MiB", "RSS growth MiB", "CUDA peak MiB")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    plain = None  # the last row without the GAN: the GAN row after it reports its step time as a ratio
     for size in args.sizes:
         for stage in args.stages:
-            for asr in ([False, True] if args.asr else [False]):
-                cmd = [sys.executable, __file__, "--one", f"{size}:{stage}:{int(asr)}", "--steps", str(args.steps),
+            for asr, gan in [(a, g) for a in ([False, True] if args.asr else [False])
+                             for g in ([False, True] if args.gan else [False])]:
+                cmd = [sys.executable, __file__, "--one", f"{size}:{stage}:{int(asr)}:{int(gan)}", "--steps",
+                       str(args.steps),
                        "--batch", str(args.batch), "--seconds", str(args.seconds), "--device", args.device,
                        "--threads", str(args.threads)]
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -176,7 +199,12 @@ def main() -> None:
                     print(f"| {size} | {stage} | skipped: {row['skipped']} |")
                     continue
                 cuda_peak = f"{row['cuda_peak_mib']:.0f}" if row["cuda_peak_mib"] is not None else "-"
-                print(f"| {size} | {stage} | {row['rate']} | {row['bitrate']:g} | {row['whisper'] or '-'} | "
+                gan_cell = f"{row['disc_params'] / 1e6:.2f}M" if row["gan"] else "-"
+                if row["gan"] and plain is not None:
+                    gan_cell += f", step x{row['step_s_median'] / plain:.2f}"
+                if not row["gan"]:
+                    plain = row["step_s_median"]
+                print(f"| {size} | {stage} | {row['rate']} | {row['bitrate']:g} | {row['whisper'] or '-'} | {gan_cell} | "
                       f"{row['params_trainable'] / 1e6:.2f}M / {row['params_total'] / 1e6:.2f}M | "
                       f"{row['step_s_median']:.3f} | {row['step_s_min']:.3f} | {row['peak_rss_mib']:.0f} | "
                       f"{row['rss_growth_mib']:.0f} | {cuda_peak} |", flush=True)

@@ -212,7 +212,9 @@ for i in "${!train_rates[@]}"; do
   { [ "${stage}" -le "${number}" ] && [ "${stop_stage}" -ge "${number}" ]; } || continue
   dir=${exp_dir}/train_${rate} config_var=train_${rate//./_}_config
   if [ "${i}" -eq 0 ]; then init=${data_dir}/models/codec init_marker=${init}/.codec.done
-  else init=${exp_dir}/train_${train_rates[$(( i - 1 ))]}/best init_marker=${init%/best}/.train.done; fi
+  else prev=train_${train_rates[$(( i - 1 ))]} && init=${exp_dir}/${prev}/best  # a --tag variant started later:
+    [ -n "${tag}" ] && [ ! -f "${init%/best}/.train.done" ] && init=${exp_dir%/"${tag}"}/${prev}/best  # main run's
+    init_marker=${init%/best}/.train.done; fi
   [ -f "${init_marker}" ] || die "stage ${number} starts from ${init}, which is not finished (${init_marker} is missing)"
   read -r -a configs <<< "${!config_var}"
   config_args=()
