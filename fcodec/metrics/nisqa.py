@@ -94,7 +94,11 @@ class NisqaPredictor:
 
     def _segments(self, waveform: np.ndarray, sample_rate: int, index: int) -> Optional[torch.Tensor]:
         """The utterance's CNN input, or None (logged) when it cannot be scored."""
-        audio = np.asarray(waveform, dtype=np.float32)
+        audio = np.asarray(waveform)
+        if not np.issubdtype(audio.dtype, np.floating):
+            # int16 samples would be read as +-32767 "amplitudes": the dB input (hence the scores) would be wrong
+            raise ValueError(f"NISQA: waveform {index} is {audio.dtype}; pass float audio scaled to [-1, 1]")
+        audio = audio.astype(np.float32, copy=False)
         if audio.ndim == 2 and 1 in audio.shape:
             audio = audio.reshape(-1)
         if audio.ndim != 1:
@@ -112,7 +116,12 @@ class NisqaPredictor:
     @torch.inference_mode()
     def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
                 batch_size: int = 16) -> List[Dict[str, float]]:
-        """One dict per waveform (keys NISQA_DIMENSIONS, in input order); NaN for one too short to score."""
+        """One dict per waveform (keys NISQA_DIMENSIONS, in input order), all at ``sample_rate``.
+
+        A waveform too short for one segment (0.14 s) or with non-finite samples is logged and scored NaN; the others
+        are scored. Unlike the reference, inputs longer than the training maximum (``config.max_segments``
+        segments, 52 s) are scored whole rather than refused; self-attention memory grows with their square.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         segments = [self._segments(w, sample_rate, i) for i, w in enumerate(waveforms)]

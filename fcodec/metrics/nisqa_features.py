@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from fcodec.metrics.nisqa_model import NisqaConfig
+
 # The shared filterbank, without the public wrapper's f_max <= Nyquist check: NISQA asks for 20 kHz at every rate
 # (as librosa allows), and the bands above Nyquist must exist (as zeros) because the CNN sees all 48 of them.
 from fcodec.utils.mel import _filterbank

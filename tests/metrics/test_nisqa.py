@@ -8,7 +8,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from fcodec.metrics.nisqa import NISQA_DIMENSIONS, NisqaPredictor, UnsupportedNisqaCheckpoint
+from fcodec.metrics.nisqa import (
+    NISQA_DIMENSIONS,
+    NisqaPredictor,
+    UnsupportedNisqaCheckpoint,
+)
 from fcodec.metrics.nisqa_model import NisqaConfig, NisqaDimModel
 
 # reference_shared_audio.tsv column for each of our dimensions
@@ -143,9 +147,19 @@ def test_checkpoint_with_a_pickled_object_is_refused_without_unpickling_it(tmp_p
     assert marker.exists()
 
 
-def test_missing_checkpoint_is_a_clear_error(tmp_path):
+def test_missing_or_corrupt_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.tar"):
         NisqaPredictor.from_checkpoint(tmp_path / "nowhere.tar")
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"not a checkpoint" * 100)
+    with pytest.raises(UnsupportedNisqaCheckpoint, match="garbage.tar"):
+        NisqaPredictor.from_checkpoint(garbage)
+
+
+def test_integer_samples_are_refused(nisqa, clean_speech):
+    audios, rate = clean_speech
+    with pytest.raises(ValueError, match="waveform 0 is int16"):
+        nisqa.predict([(audios[0] * 32767).astype(np.int16)], rate)
 
 
 def test_other_nisqa_variants_are_refused(real_nisqa_path, tmp_path):

@@ -82,8 +82,12 @@ def nisqa_utterances_per_second(predictor, clips: Sequence[np.ndarray], rate: in
 
 def front_end_utterances_per_second(predictor, clips: Sequence[np.ndarray], rate: int, repeats: int = 3) -> float:
     """Utterances per second of the CPU front end alone (log-mel and segments)."""
-    seconds = median_seconds(lambda: [predictor._segments(c, rate, i) for i, c in enumerate(clips)], repeats,
-                             lambda: None)
+    import torch
+
+    from fcodec.metrics.nisqa_features import waveform_segments
+
+    seconds = median_seconds(lambda: [waveform_segments(torch.from_numpy(c), rate, predictor.config) for c in clips],
+                             repeats, lambda: None)
     return len(clips) / seconds
 
 
