@@ -89,7 +89,24 @@ def test_score_outputs_and_metrics(scored_experiment):
     assert summary["bitrate"] == 550.0 and summary["frame_rate"] == 50.0
     assert summary["asr"]["random_test_model"] is True and summary["asr"]["label"] == JUDGE
     assert summary["asr"]["paper_comparable"] is False
-    assert "skipped" in summary["mos"] and "MOS skipped" in summary["mos"]["skipped"]
+    # the MOS judges: DNSMOS (speechmos is installed with the eval extra) and NISQA where its weights are
+    scored_by = set(summary["mos"]["judges"])
+    assert "dnsmos" in scored_by and scored_by | set(summary["mos"]["skipped"]) == {"nisqa", "dnsmos"}
+    assert "model" in summary["speaker_similarity"]
+    rows = {row["cut_id"]: row for row in read_tsv(out / "utterances.tsv")}
+    for judge, dimensions in (("dnsmos", ("ovrl", "sig", "bak", "p808")),
+                              ("nisqa", ("mos", "noisiness", "discontinuity", "coloration", "loudness"))):
+        if judge not in scored_by:
+            continue
+        for dimension in dimensions:
+            block = summary["languages"]["zh"]["mos"][judge]
+            assert 1.0 <= block["original"][dimension]["mean"] <= 5.0 and block["original"][dimension]["n"] == 2
+            assert 1.0 <= block["reconstruction"][dimension]["mean"] <= 5.0
+            assert 1.0 <= float(rows["zh_ok"][f"{judge}_{dimension}_orig"]) <= 5.0
+            assert 1.0 <= float(rows["zh_ok"][f"{judge}_{dimension}_recon"]) <= 5.0
+            assert rows["zh_decode_failed"][f"{judge}_{dimension}_recon"] == ""  # nothing to score
+    # the reconstruction is the original plus faint noise: the same voice
+    assert float(rows["zh_ok"]["speaker_sim"]) > 0.9 and summary["languages"]["en"]["speaker_similarity"]["n"] == 2
     zh = summary["languages"]["zh"]
     assert zh["unit"] == "char" and zh["rate_name"] == "CER"
     # the stand-in reconstruction is the original plus faint noise: good signal scores, measured, not assumed
@@ -109,11 +126,15 @@ def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_exper
     assert s1["asr"]["cache"] == s2["asr"]["cache"]
     assert s1["asr"]["cache"].startswith(str(scored_experiment / "asr_cache"))
     assert s1["asr"]["cache_hits"] == 0 and s2["asr"]["cache_hits"] == 3  # zh_ok, en_ok, en_short
+    # the originals' MOS and speaker embeddings too (zh_empty_text as well: it only lacks ASR)
+    for judge in s1["mos"]["judges"]:
+        assert s1["mos"]["judges"][judge]["cache_hits"] == 0 and s2["mos"]["judges"][judge]["cache_hits"] == 4
     rows1 = {r["cut_id"]: r for r in read_tsv(stage1 / "utterances.tsv")}
     rows2 = {r["cut_id"]: r for r in read_tsv(stage2 / "utterances.tsv")}
     for cut_id in ("zh_ok", "en_ok", "en_short"):
         assert rows1[cut_id]["original_transcript"] == rows2[cut_id]["original_transcript"]
-        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq"):
+        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq", "dnsmos_ovrl_orig",
+                       "dnsmos_ovrl_recon", "speaker_sim"):
             assert rows1[cut_id][metric] == rows2[cut_id][metric], (cut_id, metric)
 
 
@@ -170,8 +191,11 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     first, second = summaries["tiny-random"], summaries["tiny-random-seed1"]
     assert first["asr"]["identity"]["sha256"] != second["asr"]["identity"]["sha256"]
     assert first["asr"]["cache"] != second["asr"]["cache"]
+    # one cache file per ASR judge; the MOS judges' and the speaker encoder's do not depend on the ASR judge
+    quality_caches = {f"test.mos-{judge}.json" for judge in first["mos"]["judges"]} | {"test.speaker-resemblyzer.json"}
     assert sorted(p.name for p in (exp / "asr_cache").iterdir()) == sorted(
-        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name})
+        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name} | quality_caches)
+    assert first["mos"] == second["mos"] and first["languages"]["en"]["mos"] == second["languages"]["en"]["mos"]
     rows = [{r["cut_id"]: r for r in read_tsv(exp / "stage1" / "score" / j / "test" / "utterances.tsv")}
             for j in summaries]
     assert any(rows[0][c]["recon_transcript"] != rows[1][c]["recon_transcript"] for c in rows[0])  # two judges
