@@ -59,6 +59,7 @@ bpe_character_coverage=0.9995     # share of character occurrences that get a pi
 # -- stage 3: model assets (into <data_dir>/models)
 pretrained_codec=lucadellalib/focalcodec_50hz_2k_causal  # codec training starts from: repo id or folder; tiny: random tiny
 whisper_model=small               # Whisper of the ASR loss: a published name; tiny-random: a random tiny one
+nisqa_weights=fetch               # NISQA MOS judge's weights (<data_dir>/models/mos/nisqa.tar): fetch (shared/ copy beside the repo, else download), offline (local copies only: none means no NISQA judge), or a local nisqa.tar
 # -- stages 4-6: training
 exp_dir=exp                       # training stage k writes <exp_dir>/stage<k> (best/ holds its exported model)
 tag=""                            # a variant's name: stages 4-8 write to <exp_dir>/<tag>/ instead (its RESULTS.md too)
@@ -76,6 +77,7 @@ decode_streaming=false            # true: decode chunk by chunk (80 ms), as live
 decode_max_duration=100           # seconds of padded audio per decoding batch (the results do not depend on it)
 decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
 asr_judges="small large-v3"       # Whisper judges of stage 8, space-separated: published names (fetched into <data_dir>/models/whisper by stage 3), .pt files, or tiny-random[-seed<N>]; small = the papers' judge
+mos_judges="nisqa dnsmos"         # MOS judges of stage 8 on original and reconstruction: nisqa, dnsmos (speechmos wheel), utmos (only from a local torch.hub cache); "" for none
 score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
 results=""                        # where stage 8 writes the results table, the plot beside it (default: RESULTS.md; tagged: <exp_dir>/<tag>/RESULTS.md)
 # </options>
@@ -135,14 +137,15 @@ Stages:
    2  cuts: 16 kHz, one supervision each, every recording checked, text normalised, zh/en tags,
       training mix by hours per language, dev and test sets, bad-input report  -> ${data_dir}/cuts
    3  sentencepiece BPE over the training text; model assets: the pretrained codec, the Whisper of
-      the ASR loss and the ASR judges                 -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
+      the ASR loss, the ASR judges and the NISQA weights  -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
    4  training stage 1: 50 Hz, 550 bps, from the pretrained codec      -> ${out_dir}/stage1
    5  training stage 2: 25 Hz, 275 bps, grown from stage 4             -> ${out_dir}/stage2
    6  training stage 3: 12.5 Hz, 137.5 bps, grown from stage 5         -> ${out_dir}/stage3
    7  decode the test sets with each trained stage (and the pretrained codec as stage0): tokens
       attached to the cuts, reconstructions     -> ${out_dir}/stage<k>/decode/<test_set>
    8  score: dWER/dCER under both protocols with each ASR judge, PESQ, STOI, SI-SDR, mel/STFT distance,
-      bitrate     -> ${out_dir}/stage<k>/score/<judge>/<test_set>, ${results_md} and its plot
+      MOS judges (--mos-judges), speaker similarity, bitrate
+                  -> ${out_dir}/stage<k>/score/<judge>/<test_set>, ${results_md} and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
@@ -196,6 +199,17 @@ check_option num_nodes int:1
 check_option decode_max_duration number
 check_option decode_num_threads int:0
 check_option asr_judges path
+read -r -a mos_judge_list <<< "${mos_judges}"
+for name in "${mos_judge_list[@]}"; do
+  case "${name}" in
+    nisqa|dnsmos|utmos) ;;
+    *) option_error "--mos-judges: unknown MOS judge '${name}' (nisqa, dnsmos or utmos)" ;;
+  esac
+done
+case "${nisqa_weights}" in
+  fetch|offline) ;;
+  *) [ -f "${nisqa_weights}" ] || option_error "--nisqa-weights: ${nisqa_weights} is not a file (fetch, offline, or a local nisqa.tar)" ;;
+esac
 # Each judge scores into score/<judge>/, <judge> being its published name or its file name without .pt: the names
 # must differ, and a judge given as a file must be there.
 read -r -a judge_specs <<< "${asr_judges}"
@@ -220,6 +234,8 @@ fi
 # The originals' transcripts do not depend on the codec: every tag shares one cache (keyed by judge and cut).
 results=$(results_file)
 asr_cache_dir=${exp_dir}/asr_cache
+nisqa_file=${data_dir}/models/mos/nisqa.tar
+nisqa_marker=${data_dir}/models/mos/.nisqa.done
 exp_dir=$(tagged_exp_dir)
 
 # shellcheck disable=SC1091
@@ -356,6 +372,30 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   for spec in "${judge_specs[@]}"; do
     judge_is_file "${spec}" || fetch_judge 3 "${spec}"
   done
+  # The NISQA MOS judge's weights (fetch_mos: the published file, sha256 checked, written atomically). Offline
+  # without a local copy they stay missing, and stage 8 scores without that judge (one line says so).
+  if [[ " ${mos_judges} " == *" nisqa "* ]]; then
+    signature="nisqa weights=${nisqa_weights}"
+    status=$(stage_status "${nisqa_marker}" "${signature}")
+    if [ "${status}" = "done" ]; then
+      stage_log 3 "Stage 3: the NISQA weights ${nisqa_file} are up to date (${nisqa_marker}); skipped"
+    else
+      stage_log 3 "Stage 3: NISQA v2.0 weights (${nisqa_weights}), a MOS judge of stage 8 -> ${nisqa_file}"
+      rm -f "${nisqa_marker}"
+      fetch_args=()
+      case "${nisqa_weights}" in
+        fetch) ;;
+        offline) fetch_args+=(--offline) ;;
+        *) fetch_args+=(--from "${nisqa_weights}") ;;
+      esac
+      ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_mos nisqa --out-dir "${models_dir}/mos" "${fetch_args[@]}"
+      if [ -f "${nisqa_file}" ]; then
+        mark_done "${nisqa_marker}" "${signature}" "${nisqa_file}"
+      else
+        stage_log 3 "Stage 3: no NISQA weights (--nisqa-weights offline, no local copy): stage 8 scores without the NISQA judge"
+      fi
+    fi
+  fi
 fi
 
 # Training stages 4-6 share one body. Training stage <k> (recipe stage <number>) trains with <config>, starting
@@ -547,6 +587,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         dir=${exp_dir}/${name}/score/${judge_labels[$j]}/${set_name}
         marker=${dir}/.score.done
         signature="score judge=${judge_specs[$j]} ${judge_ids[$j]} args=${score_args}"
+        signature+=" mos=${mos_judges} nisqa=$(fingerprint "${nisqa_marker}")"
         signature+=" decode=$(fingerprint "${decode_marker}") cuts=$(fingerprint "${data_dir}/cuts/.cuts.done")"
         score_markers+=("${marker}")
         status=$(stage_status "${marker}" "${signature}")
@@ -566,7 +607,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" \
           --decode-dir "${exp_dir}/${name}/decode/${set_name}" --out-dir "${exp_dir}/${name}/score" \
           --asr-models "${todo_files[@]}" --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" \
-          "${extra[@]}"
+          --mos-judges "${mos_judge_list[@]}" --nisqa-model "${nisqa_file}" "${extra[@]}"
       for i in "${!todo_dirs[@]}"; do
         dir=${todo_dirs[$i]}
         # RESULTS.md reads summary.json; the rest is for people
