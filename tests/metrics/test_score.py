@@ -280,3 +280,35 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         assert block["vs_truth"]["reconstruction"]["rate_pct"] == 0.0
         assert block["predecessor"]["d_err_mean_pct"] == 0.0
         assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99
+
+
+def test_a_missing_mos_judge_is_skipped_with_a_line_and_the_rest_is_scored(tmp_path, tiny_whisper_path, caplog):
+    import logging
+
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
+        ("en_a", speechlike(1.6, 20), "THE CAT SAT", "en"), ("en_b", speechlike(1.2, 21), "ON THE MAT", "en")])
+    exp = tmp_path / "exp"
+    decode_dir = make_decode_dir(exp / "stage1" / "decode" / "test", cuts, noisy, bitrate=550.0, frame_rate=50.0)
+    missing = tmp_path / "models" / "mos" / "nisqa.tar"
+    with caplog.at_level(logging.WARNING):
+        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
+                        str(exp / "stage1" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
+                        "--max-tokens-per-second", "3", "--mos-judges", "nisqa", "dnsmos", "--nisqa-model",
+                        str(missing), "--speaker-model", "none"])
+    assert len([r for r in caplog.records if "MOS judge nisqa skipped" in r.getMessage()]) == 1
+    out = exp / "stage1" / "score" / JUDGE / "test"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert list(summary["mos"]["judges"]) == ["dnsmos"] and str(missing) in summary["mos"]["skipped"]["nisqa"]
+    assert summary["num_failed"] == 0 and summary["languages"]["en"]["signal"]["pesq"]["n"] == 2
+    assert summary["languages"]["en"]["mos"]["dnsmos"]["reconstruction"]["ovrl"]["n"] == 2
+    assert "speaker_similarity" not in summary["languages"]["en"]
+    header = read_tsv(out / "utterances.tsv")[0]
+    assert "dnsmos_ovrl_orig" in header and not any(k.startswith("nisqa") for k in header)
+    results = tmp_path / "RESULTS.md"
+    report_cli.main(["--exp-dir", str(exp), "--out", str(results), "--no-plot"])
+    text = results.read_text(encoding="utf-8")
+    assert summary["mos"]["skipped"]["nisqa"] in text and "speaker similarity skipped" in text
+    quality = text.split("### Quality")[1].split("\n\n")[1].splitlines()
+    assert quality[0] == "| stage | bitrate (bps) | DNSMOS OVRL | DNSMOS SIG | DNSMOS BAK | DNSMOS P.808 |"
+    assert quality[2].startswith("| stage1 | 550 | ") and quality[3].startswith("| original | – | ")
+    assert all(1.0 <= float(cell) <= 5.0 for row in quality[2:] for cell in row.strip("| ").split(" | ")[2:])
