@@ -147,7 +147,7 @@ def bench_quality(audios, batch_size: int) -> None:
             runners = [(f"{j.name}", lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size))
                        for j in judges]
             speaker = SpeakerEncoder(device=device)
-            runners.append(("resemblyzer", lambda batch: speaker.embed(batch, 16000, batch_size=batch_size)))
+            runners.append(("resemblyzer", lambda batch, s=speaker: s.embed(batch, 16000, batch_size=batch_size)))
             for name, run in runners:
                 run(audios[:batch_size])  # warm-up
                 if device == "cuda":
