@@ -8,7 +8,6 @@ judge beside the originals' transcripts (``<cache_dir>/<test_set>.mos-<judge>.js
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path

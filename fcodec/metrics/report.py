@@ -146,7 +146,7 @@ def _quality_notes(members: Sequence[StageScore]) -> List[str]:
 def _row(score: StageScore, language: str) -> List[str]:
     block = score.summary["languages"][language]
     cells = [score.stage]
-    for header, getter, digits in COLUMNS:
+    for _, getter, digits in COLUMNS:
         if digits < 0:
             cells.append(_fmt_number(getter(score.summary, block)))
         else:
