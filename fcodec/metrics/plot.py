@@ -114,7 +114,8 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
         err_ax.set_title(f"{language}: intelligibility" + (f" (judge {judge})" if judge else ""))
         err_ax.set_ylabel("error (%)")
         quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean"), "PESQ", "o", True, "C3")
-        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "reconstruction", "mean"), "MOS", "D",
+        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "nisqa", "reconstruction", "mos", "mean"),
+                               "NISQA MOS", "D",
                                False, "C4")
         stoi_ax = quality_ax.twinx()
         stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean"), "STOI", "s", False, "C5")
