@@ -148,8 +148,11 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert "## test (en)" in text and "## test (zh)" in text
     zh_table = text[text.index("## test (zh)"):]
     assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
-    rows = [line for line in zh_table.splitlines() if line.startswith("| stage")]
+    judge_table, quality = zh_table.split("### Quality")
+    rows = [line for line in judge_table.splitlines() if line.startswith("| stage")]
     assert [row.split(" | ")[0] for row in rows] == ["| stage", "| stage1", "| stage2"]
+    quality_rows = [line.split(" | ")[0] for line in quality.split("\n\n")[1].splitlines()]
+    assert quality_rows[0] == "| stage" and quality_rows[2:] == ["| stage1", "| stage2", "| original"]
     assert "| stage2 | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
     assert "![error and quality against bitrate](rate.png)" in text
     image = matplotlib.image.imread(tmp_path / "rate.png")
@@ -211,10 +214,11 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         section = text.split(f"## test ({language})")[1].split("\n## ")[0]
         headings = [line for line in section.splitlines() if line.startswith("### ")]
         assert headings == ["### Judge `tiny-random` (tiny random test model)",
-                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side"]
+                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side",
+                            "### Quality"]  # the MOS judges once: they do not depend on the ASR judge
         tables = [line for line in section.splitlines() if line.startswith("| stage |")]
-        assert len(tables) == 3 and "paper: tiny-random-seed1" in tables[2]
-        assert len([line for line in section.splitlines() if line.startswith("| stage1 |")]) == 3
+        assert len(tables) == 4 and "paper: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
+        assert len([line for line in section.splitlines() if line.startswith("| stage1 |")]) == 4
         assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
     # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
     scores = find_summaries(exp)
