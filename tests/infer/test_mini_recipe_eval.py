@@ -27,8 +27,10 @@ class Recipe:
         self.results = work / "RESULTS.md"
 
     def run(self, *args, check=True):
+        # stage 8 runs real MOS judges (NISQA, DNSMOS: a 9 s window per short clip) on every stage and test set:
+        # minutes on a loaded CI machine
         return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
-                          "--exp-dir", self.exp, "--results", self.results, *args, check=check)
+                          "--exp-dir", self.exp, "--results", self.results, *args, check=check, timeout=2400)
 
     def snapshot(self):
         """Every output file of stages 7-8 and RESULTS.md with its modification time (logs excluded)."""
