@@ -79,7 +79,7 @@ class NisqaPredictor:
 
     def __init__(self, model: NisqaDimModel, device: Union[str, torch.device] = "cpu"):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()  # see FramewiseCnn.forward
         self.config = model.config
 
     @classmethod
