@@ -15,11 +15,12 @@ recorded or decoded at, without resampling it first.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import pickle
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import ContextManager, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -113,6 +114,14 @@ class NisqaPredictor:
             return None
         return waveform_segments(torch.from_numpy(audio), int(sample_rate), self.config)
 
+    def _exact_convolutions(self) -> ContextManager:
+        """On CUDA: full-fp32, deterministic cuDNN convolutions (TF32, allowed by default, rounds their inputs to
+        10 mantissa bits; autotuning may pick different algorithms run to run)."""
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False,
+                                          deterministic=True, allow_tf32=False)
+
     @torch.inference_mode()
     def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
                 batch_size: int = 16) -> List[Dict[str, float]]:
@@ -131,7 +140,8 @@ class NisqaPredictor:
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             inputs = torch.cat([segments[i] for i in batch]).to(self.device)
-            scores = self.model(inputs, [segments[i].shape[0] for i in batch]).float().cpu().numpy()
+            with self._exact_convolutions():
+                scores = self.model(inputs, [segments[i].shape[0] for i in batch]).float().cpu().numpy()
             for i, row in zip(batch, scores):
                 results[i] = {dim: float(value) for dim, value in zip(NISQA_DIMENSIONS, row)}
         return results
