@@ -87,7 +87,8 @@ class NisqaConfig:
         if args.get("ms_sr") is not None:
             # the published model computes its mel spectrogram at the file's own rate (librosa.load(sr=None));
             # a fixed analysis rate would need resampling that this front end does not do
-            raise UnsupportedNisqaCheckpoint(f"{source}: a fixed analysis rate (ms_sr={args['ms_sr']}) is not supported")
+            raise UnsupportedNisqaCheckpoint(f"{source}: a fixed analysis rate (ms_sr={args['ms_sr']}) "
+                                             "is not supported")
         try:
             kernel = args["cnn_kernel_size"]
             kernel = (int(kernel), int(kernel)) if isinstance(kernel, int) else (int(kernel[0]), int(kernel[1]))
