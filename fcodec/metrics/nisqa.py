@@ -15,11 +15,12 @@ recorded or decoded at, without resampling it first.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import pickle
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import ContextManager, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -79,7 +80,7 @@ class NisqaPredictor:
 
     def __init__(self, model: NisqaDimModel, device: Union[str, torch.device] = "cpu"):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device, memory_format=torch.channels_last).eval()  # see FramewiseCnn.forward
         self.config = model.config
 
     @classmethod
@@ -92,26 +93,36 @@ class NisqaPredictor:
                                              f"unexpected {unexpected})")
         return cls(model, device)
 
-    def _segments(self, waveform: np.ndarray, sample_rate: int, index: int) -> Optional[torch.Tensor]:
-        """The utterance's CNN input, or None (logged) when it cannot be scored."""
+    def _checked(self, waveform: np.ndarray, sample_rate: int, index: int) -> Optional[np.ndarray]:
+        """The waveform as 1-D float32, or None (logged) when it cannot be scored."""
         audio = np.asarray(waveform)
         if not np.issubdtype(audio.dtype, np.floating):
             # int16 samples would be read as +-32767 "amplitudes": the dB input (hence the scores) would be wrong
             raise ValueError(f"NISQA: waveform {index} is {audio.dtype}; pass float audio scaled to [-1, 1]")
-        audio = audio.astype(np.float32, copy=False)
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if not audio.flags.writeable:  # torch.from_numpy warns about (and cannot protect) read-only memory
+            audio = audio.copy()
         if audio.ndim == 2 and 1 in audio.shape:
             audio = audio.reshape(-1)
         if audio.ndim != 1:
             raise ValueError(f"NISQA: waveform {index} must be mono (1-D), got shape {audio.shape}")
-        if audio.size < min_samples(self.config, sample_rate):
+        shortest = min_samples(self.config, sample_rate)
+        if audio.size < shortest:
             log.warning("NISQA: waveform %d has %d samples (%.3f s), at least %d (%.2f s) are needed; scored NaN",
-                        index, audio.size, audio.size / sample_rate, min_samples(self.config, sample_rate),
-                        min_samples(self.config, sample_rate) / sample_rate)
+                        index, audio.size, audio.size / sample_rate, shortest, shortest / sample_rate)
             return None
         if not np.isfinite(audio).all():
             log.warning("NISQA: waveform %d has NaN or infinite samples; scored NaN", index)
             return None
-        return waveform_segments(torch.from_numpy(audio), int(sample_rate), self.config)
+        return audio
+
+    def _exact_convolutions(self) -> ContextManager:
+        """On CUDA: full-fp32, deterministic cuDNN convolutions (TF32, allowed by default, rounds their inputs to
+        10 mantissa bits; autotuning may pick different algorithms run to run)."""
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False,
+                                          deterministic=True, allow_tf32=False)
 
     @torch.inference_mode()
     def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
@@ -124,14 +135,17 @@ class NisqaPredictor:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        segments = [self._segments(w, sample_rate, i) for i, w in enumerate(waveforms)]
-        results: List[Dict[str, float]] = [dict.fromkeys(NISQA_DIMENSIONS, math.nan) for _ in segments]
-        # batches of similar length waste less work on padding (the scores themselves do not depend on it)
-        order = sorted((i for i, s in enumerate(segments) if s is not None), key=lambda i: segments[i].shape[0])
+        audios = [self._checked(w, sample_rate, i) for i, w in enumerate(waveforms)]
+        results: List[Dict[str, float]] = [dict.fromkeys(NISQA_DIMENSIONS, math.nan) for _ in audios]
+        # batches of similar length waste less work on padding (the scores themselves do not depend on it);
+        # features are made batch by batch, so memory does not grow with the number of waveforms
+        order = sorted((i for i, a in enumerate(audios) if a is not None), key=lambda i: audios[i].size)
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            inputs = torch.cat([segments[i] for i in batch]).to(self.device)
-            scores = self.model(inputs, [segments[i].shape[0] for i in batch]).float().cpu().numpy()
+            segments = [waveform_segments(torch.from_numpy(audios[i]), int(sample_rate), self.config) for i in batch]
+            inputs = torch.cat(segments).to(self.device)
+            with self._exact_convolutions():
+                scores = self.model(inputs, [s.shape[0] for s in segments]).float().cpu().numpy()
             for i, row in zip(batch, scores):
                 results[i] = {dim: float(value) for dim, value in zip(NISQA_DIMENSIONS, row)}
         return results
