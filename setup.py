@@ -29,7 +29,11 @@ install_requires = [
 
 extras_require = {
     "test": ["pytest>=7.0", "jiwer>=3.0"],
-    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "matplotlib>=3.7"],
+    # MOS judges and speaker similarity of stage 8: DNSMOS's ONNX models ship in speechmos, which imports
+    # onnxruntime, librosa and requests without declaring them; Resemblyzer's webrtcvad sdist imports pkg_resources
+    # (gone from recent setuptools): webrtcvad-wheels provides the same module
+    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "matplotlib>=3.7", "speechmos>=0.0.1.1", "onnxruntime>=1.15",
+             "librosa>=0.10", "requests>=2.25", "Resemblyzer>=0.1.4", "webrtcvad-wheels>=2.0.14"],
     # what the synthesised mini corpus (egs/mini_bilingual) needs
     "mini": ["espeakng-loader>=0.2"],
 }

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from fcodec.utils.assets import shared_audio_dir, shared_whisper_checkpoint
+from fcodec.utils.assets import shared_audio_dir, shared_nisqa_checkpoint, shared_whisper_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,14 @@ def real_whisper_path() -> Path:
     path = shared_whisper_checkpoint()
     if path is None:
         pytest.skip("real Whisper (../shared/models/whisper-base.pt) is not present; set FCODEC_SHARED to use it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_nisqa_path() -> Path:
+    path = shared_nisqa_checkpoint()
+    if path is None:
+        pytest.skip("NISQA weights (../shared/models/nisqa/nisqa.tar) are not present; set FCODEC_SHARED to use them")
     return path
 
 

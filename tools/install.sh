@@ -51,6 +51,11 @@ fi
 
 log "installing fcodec[${extras}] (editable) from $root"
 "$py" -m pip install -q -e "${root}[${extras}]"
+if [[ ",${extras}," == *",eval,"* ]] && ! "$py" -c "import webrtcvad" 2>/dev/null; then
+  # Resemblyzer pulls webrtcvad, whose module imports pkg_resources (gone from recent setuptools); webrtcvad-wheels
+  # ships the same module without it: put its copy back on top
+  "$py" -m pip install -q --force-reinstall --no-deps webrtcvad-wheels
+fi
 
 "$py" - <<'PY'
 import torch, lhotse, whisper, fcodec

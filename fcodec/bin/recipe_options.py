@@ -1,7 +1,7 @@
 """Check the recipe options that need Python, before any stage runs (egs/TEMPLATE/codec1/codec.sh calls it once).
 
     python -m fcodec.bin.recipe_options --asr-judges "small large-v3" --whisper-dir data/models/whisper \\
-        [--data-config conf/data.yaml --hours "zh=100 en=100"]
+        [--data-config conf/data.yaml --hours "zh=100 en=100"] [--mos-judges "nisqa dnsmos" --nisqa-weights fetch]
 
 prints three lines: the data config's test sets (empty without --data-config), the judges' names (their score
 folders, fcodec.metrics.transcribe.judge_label) and the judges' files (a published name: <whisper-dir>/<name>.pt,
@@ -46,6 +46,13 @@ def check(args: argparse.Namespace) -> List[str]:
                              "checkpoint in openai-whisper's format)")
         labels.append(judge_label(spec))
         files.append(spec if is_file else str(Path(args.whisper_dir) / f"{spec}.pt"))
+    from fcodec.metrics.mos import MOS_JUDGES
+
+    unknown = [name for name in args.mos_judges.split() if name not in MOS_JUDGES]
+    if unknown:
+        raise ValueError(f"--mos-judges: unknown MOS judge(s) {' '.join(unknown)} (choose from {' '.join(MOS_JUDGES)})")
+    if args.nisqa_weights not in ("fetch", "offline") and not Path(args.nisqa_weights).is_file():
+        raise ValueError(f"--nisqa-weights: {args.nisqa_weights} is not a file (fetch, offline, or a local nisqa.tar)")
     return [test_sets, " ".join(labels), " ".join(files)]
 
 
@@ -56,6 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--hours", default="", help="LANG=HOURS words, LANG among the data config's languages")
     parser.add_argument("--asr-judges", required=True, help="published Whisper names or .pt files, space-separated")
     parser.add_argument("--whisper-dir", required=True, help="where stage 3 fetches published Whispers")
+    parser.add_argument("--mos-judges", default="", help="MOS judges of stage 8, space-separated")
+    parser.add_argument("--nisqa-weights", default="fetch", help="fetch, offline, or a local nisqa.tar")
     try:
         print("\n".join(check(parser.parse_args(argv))))
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """Score the reconstructions of one test set (stage 8) with one or more ASR judges: ASR error rates under the
-paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, UTMOS when its weights are on disk.
+paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, MOS judges (NISQA, DNSMOS; UTMOS
+when named) on the original and the reconstruction, speaker similarity (Resemblyzer).
 
     python -m fcodec.bin.score \\
         --ref-cuts data/cuts/test_aishell.jsonl.gz \\
@@ -11,8 +12,9 @@ Each judge's files go to <out-dir>/<judge>/<test_set>/ (<judge>: the published n
 without .pt): summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files.
 Whisper-small (by name, or a file with its published sha256) is the FocalCodec papers' judge: its paper-protocol
 dWER is the comparable one; add an independent judge (large-v3) beside it. The signal metrics do not depend on
-the judge and are computed once. Transcripts of the original audio are cached per judge in --cache-dir (default
-exp/<tag>/asr_cache) and reused for every model.
+the judge and are computed once, and so are the MOS judges and the speaker similarity. Transcripts, MOS and speaker
+embeddings of the original audio are cached per judge in --cache-dir (default exp/<tag>/asr_cache) and reused by
+every model. A MOS judge that cannot be loaded (no weights, package missing) is skipped with one line.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+
+from fcodec.metrics.mos import DEFAULT_MOS_JUDGES, MOS_JUDGES
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -39,11 +43,21 @@ def get_parser() -> argparse.ArgumentParser:
                         "else <out-dir>/asr_cache)")
     parser.add_argument("--nj", type=int, default=2, help="processes for the signal metrics (0: in this process)")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per Whisper batch")
-    parser.add_argument("--device", default="cpu", help="device of the Whisper judge and the MOS predictor")
+    parser.add_argument("--device", default="cpu", help="device of the Whisper judge, the MOS judges and the "
+                        "speaker encoder")
     parser.add_argument("--max-delay-ms", type=float, default=100.0, help="largest reconstruction delay searched "
                         "by cross-correlation before PESQ/STOI (0: no delay compensation)")
-    parser.add_argument("--mos-model", default=None, help="local SpeechMOS checkout for UTMOS (default: look in the "
-                        "torch.hub cache; skipped with a message when absent)")
+    parser.add_argument("--mos-judges", nargs="*", default=list(DEFAULT_MOS_JUDGES), metavar="JUDGE",
+                        choices=list(MOS_JUDGES), help="MOS judges scored on the original and the reconstruction "
+                        f"(default: {' '.join(DEFAULT_MOS_JUDGES)}; utmos only when named; none: give the option "
+                        "without a value)")
+    parser.add_argument("--nisqa-model", default=None, help="NISQA v2.0 weights, nisqa.tar (default: "
+                        "../shared/models/nisqa/nisqa.tar beside the repository when there; fetched by "
+                        "python -m fcodec.bin.fetch_mos nisqa)")
+    parser.add_argument("--mos-model", default=None, help="UTMOS (--mos-judges utmos): local SpeechMOS checkout "
+                        "(default: look in the torch.hub cache; skipped with a message when absent)")
+    parser.add_argument("--speaker-model", default="resemblyzer", choices=["resemblyzer", "none"],
+                        help="speaker encoder of the speaker similarity (none: not computed)")
     parser.add_argument("--zh-prompt", default=None, help="initial prompt for Mandarin, e.g. 以下是普通话的句子。 "
                         "(default: none)")
     parser.add_argument("--max-tokens-per-second", type=float, default=None, help="cap on transcript length per "
@@ -65,7 +79,8 @@ def main(argv=None) -> None:
     config = ScoreConfig(ref_cuts=args.ref_cuts, decode_dir=args.decode_dir, out_dir=args.out_dir,
                          asr_models=args.asr_models, test_set=args.test_set, cache_dir=args.cache_dir, nj=args.nj,
                          batch_size=args.batch_size, device=args.device, max_delay_ms=args.max_delay_ms,
-                         mos_model=args.mos_model, zh_prompt=args.zh_prompt,
+                         mos_model=args.mos_model, mos_judges=args.mos_judges, nisqa_model=args.nisqa_model,
+                         speaker_model=args.speaker_model, zh_prompt=args.zh_prompt,
                          max_tokens_per_second=args.max_tokens_per_second,
                          require_done=not args.allow_unfinished, command=command)
     score(config)

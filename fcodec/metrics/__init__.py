@@ -9,7 +9,11 @@ Modules (import them directly; this package imports nothing, so the signal-metri
   transcribe               the Whisper judge (language forced, greedy, batched) and its identity
   transcript_cache         the originals' transcripts, cached per test set and judge
   signal, spectral_distance  PESQ, STOI, SI-SDR, mel and STFT distance (numpy; run in a process pool)
-  mos                      UTMOS when its code and weights are on disk
+  mos                      MOS judges by name (nisqa, dnsmos; utmos when named and on disk), loaded or skipped
+  nisqa, nisqa_model, nisqa_features  NISQA v2.0 (MOS and four quality dimensions), checkpoint-compatible
+  dnsmos                   DNSMOS P.835 / P.808, batched over speechmos's ONNX models
+  speaker_similarity       Resemblyzer speaker embeddings, cosine similarity of original and reconstruction
+  quality                  the MOS judges and speaker similarity of one scoring run, originals cached
   decode_format            the decode directory contract (read and write)
   scoring                  one decode directory -> one score directory (summary.json etc.)
   report, plot             RESULTS.md and the bitrate plot from the score summaries

@@ -1,11 +1,23 @@
-"""UTMOS (``utmos22_strong``, the FocalCodec papers' naturalness MOS), used only when it is on disk.
+"""MOS judges: non-intrusive speech quality predictors, chosen by name, batched.
 
+    nisqa   NISQA v2.0 (:mod:`fcodec.metrics.nisqa`): MOS and noisiness, discontinuity, coloration, loudness; the
+            MOS_Q of the FocalCodec papers' tables. Weights: ``nisqa.tar`` (CC BY-NC-SA 4.0), fetched by the
+            recipe's stage 3 (``python -m fcodec.bin.fetch_mos``), or ``shared/models/nisqa`` beside the repository.
+    dnsmos  DNSMOS P.835 OVRL / SIG / BAK and P.808 (:mod:`fcodec.metrics.dnsmos`): ONNX models shipped in the
+            ``speechmos`` wheel (MIT), nothing to fetch.
+    utmos   UTMOS ``utmos22_strong``: only when named, and only from code and weights already on disk (below).
+
+A judge that cannot be loaded (weights or package missing) is skipped with one line saying why, and scoring goes
+on without it; no value is invented. Each judge's ``predict(waveforms, sample_rate, batch_size)`` returns one
+dict per waveform, keys ``dimensions`` (the headline MOS first), NaN where a waveform cannot be scored.
+
+UTMOS (``utmos22_strong``, the FocalCodec papers' naturalness MOS) is used only when it is on disk.
 The predictor's code and weights normally come from torch.hub (``tarepan/SpeechMOS``) and its GitHub release,
 which an offline machine cannot reach. We look for them locally, in this order:
   1. ``--mos-model DIR``: a SpeechMOS checkout (``hubconf.py``) holding ``utmos22_strong_step7459_v1.pt`` or
      with it in torch.hub's checkpoint folder;
   2. torch.hub's cache: ``<hub dir>/tarepan_SpeechMOS_*`` and ``<hub dir>/checkpoints/utmos22_strong_step7459_v1.pt``.
-When either part is missing (or fails to load) MOS is skipped with one line saying why; no value is invented.
+When either part is missing (or fails to load) UTMOS is skipped with one line saying why.
 """
 from __future__ import annotations
 
@@ -13,12 +25,19 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 CHECKPOINT = "utmos22_strong_step7459_v1.pt"
 ENTRY = "utmos22_strong"
+MOS_JUDGES = ("nisqa", "dnsmos", "utmos")
+DEFAULT_MOS_JUDGES = ("nisqa", "dnsmos")  # UTMOS runs hub code: only when the user names it
+# how RESULTS.md names a judge's dimensions
+DIMENSION_TITLES = {"mos": "MOS", "noisiness": "noisiness", "discontinuity": "discontinuity",
+                    "coloration": "coloration", "loudness": "loudness", "ovrl": "OVRL", "sig": "SIG", "bak": "BAK",
+                    "p808": "P.808"}
+JUDGE_TITLES = {"nisqa": "NISQA", "dnsmos": "DNSMOS", "utmos": "UTMOS"}
 
 
 @dataclass
@@ -26,7 +45,7 @@ class MosPredictor:
     name: str
     model: Any
 
-    def predict(self, audio_16k: np.ndarray) -> float:
+    def predict_one(self, audio_16k: np.ndarray) -> float:
         import torch
 
         with torch.no_grad():
@@ -70,3 +89,100 @@ def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[
         return None, f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {exc})"
     logging.info("MOS predictor: UTMOS %s from %s", checkpoint, repo)
     return MosPredictor(name=f"UTMOS {ENTRY} ({checkpoint.name})", model=model), ""
+
+
+class UtmosJudge:
+    """UTMOS as a MOS judge (one utterance per forward pass: its hub code takes one length at a time)."""
+
+    name = "utmos"
+    dimensions = ("mos",)
+
+    def __init__(self, predictor: MosPredictor):
+        self.predictor = predictor
+        self.description = predictor.name
+        self.identity = {"name": "utmos", "model": predictor.name}
+
+    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
+                batch_size: int = 16) -> List[Dict[str, float]]:
+        if sample_rate != 16000:
+            raise ValueError(f"UTMOS scores 16 kHz audio here, got {sample_rate} Hz")
+        return [{"mos": self.predictor.predict_one(w)} for w in waveforms]
+
+
+class NisqaJudge:
+    """NISQA v2.0 as a MOS judge; its identity holds the weights' sha256, so a cache never mixes weights."""
+
+    name = "nisqa"
+
+    def __init__(self, path: Path, device: str = "cpu"):
+        from fcodec.metrics.nisqa import NISQA_DIMENSIONS, NISQA_SHA256, NisqaPredictor
+        from fcodec.utils.io import file_sha256
+
+        self.predictor = NisqaPredictor.from_checkpoint(path, device=device)
+        self.dimensions = tuple(NISQA_DIMENSIONS)
+        sha256 = file_sha256(path)
+        published = " (the published weights)" if sha256 == NISQA_SHA256 else " (NOT the published weights)"
+        self.description = f"NISQA v2.0 {Path(path).name}, sha256 {sha256[:12]}{published}"
+        self.identity = {"name": "nisqa", "sha256": sha256}
+
+    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
+                batch_size: int = 16) -> List[Dict[str, float]]:
+        return self.predictor.predict(waveforms, sample_rate, batch_size=batch_size)
+
+
+def nisqa_weights(path: Optional[Union[str, os.PathLike]]) -> Tuple[Optional[Path], str]:
+    """(the NISQA weights file, '') or (None, why not): ``path`` when given, else the shared copy beside the
+    repository (developers' machines and CI)."""
+    from fcodec.utils.assets import shared_nisqa_checkpoint
+
+    if path:
+        if Path(path).is_file():
+            return Path(path), ""
+        return None, (f"MOS judge nisqa skipped: weights {_shown(path)} not found (python -m fcodec.bin.fetch_mos "
+                      f"nisqa --out-dir {_shown(Path(path).parent)} fetches them)")
+    shared = shared_nisqa_checkpoint()
+    if shared is not None:
+        return shared, ""
+    return None, ("MOS judge nisqa skipped: no weights given (--nisqa-model) and no shared/models/nisqa/nisqa.tar "
+                  "beside the repository (python -m fcodec.bin.fetch_mos nisqa --out-dir DIR fetches them)")
+
+
+def load_mos_judges(names: Sequence[str], *, nisqa_model: Optional[Union[str, os.PathLike]] = None,
+                    utmos_model: Optional[Union[str, os.PathLike]] = None,
+                    device: str = "cpu", num_threads: int = 0) -> Tuple[List[Any], Dict[str, str]]:
+    """(the judges that loaded, {name: why skipped} for the others), in the order of ``names``; each skip is
+    logged as one line. An unknown name is a ValueError (a typo must not silently drop a judge)."""
+    unknown = [name for name in names if name not in MOS_JUDGES]
+    if unknown:
+        raise ValueError(f"unknown MOS judge(s) {unknown}: choose from {list(MOS_JUDGES)}")
+    judges, skipped = [], {}
+    for name in dict.fromkeys(names):
+        judge, reason = None, ""
+        if name == "nisqa":
+            path, reason = nisqa_weights(nisqa_model)
+            if path is not None:
+                try:
+                    judge = NisqaJudge(path, device=device)
+                except (OSError, ValueError, RuntimeError) as exc:  # a corrupt or foreign checkpoint
+                    reason = f"MOS judge nisqa skipped: {exc}"
+        elif name == "dnsmos":
+            try:
+                from fcodec.metrics.dnsmos import DnsmosPredictor
+
+                judge = DnsmosPredictor(num_threads=num_threads, device=device)
+            except ImportError as exc:
+                reason = (f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
+                          "the DNSMOS models ship in the speechmos wheel)")
+        else:
+            predictor, reason = find_mos_predictor(utmos_model)
+            if predictor is not None:
+                judge = UtmosJudge(predictor)
+            else:
+                reason = reason.replace("MOS skipped:", "MOS judge utmos skipped:", 1)
+        if judge is None:
+            logging.warning(reason)
+            skipped[name] = reason
+        else:
+            logging.info("MOS judge %s: %s", name, judge.description)
+            judges.append(judge)
+    return judges, skipped

@@ -1,14 +1,18 @@
-"""PNG plot of error and quality against bitrate, one row per language (matplotlib, Agg backend).
+"""PNG plot of error and quality against bitrate, and of intelligibility against quality, one row per language
+(matplotlib, Agg backend).
 
 The intelligibility panel shows one ASR judge, the paper-comparable one (Whisper-small) when it scored, else the
 first by name (:func:`fcodec.metrics.report.reference_judge`; its name is in the panel's title): the other judges
-are in RESULTS.md's side-by-side table. The quality panel does not depend on the judge and shows each stage once.
+are in RESULTS.md's side-by-side table. The quality panel does not depend on the judge and shows each model once.
+The trade-off panel puts each model's intelligibility (paper-protocol d{WER,CER}, that judge) against its NISQA MOS
+(another MOS judge's headline when NISQA did not score), one line per test set from the original audio (a star at
+d = 0) through the models: a model that buys intelligibility with quality moves up and to the left.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from fcodec.metrics.report import StageScore, judges_of, languages_of, reference_judge, summary_value
 
@@ -29,6 +33,33 @@ def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str
         seen.add((score.test_set, score.stage))
         series.setdefault(score.test_set, []).append((bitrate, value, score.stage))
     return {name: sorted(points) for name, points in series.items()}
+
+
+TRADEOFF_JUDGES = ("nisqa", "dnsmos", "utmos")  # the quality axis: the first of these that scored
+
+
+def _tradeoff(judged: Sequence[StageScore], language: str) -> Tuple[Optional[str], Dict[str, Dict[str, Any]]]:
+    """(MOS judge, {test set: {"points": [(MOS recon, d_err, stage)] by stage, "original": MOS of the originals}})
+    from one ASR judge's summaries."""
+    for mos_judge in TRADEOFF_JUDGES:
+        series: Dict[str, Dict[str, Any]] = {}
+        for score in sorted(judged, key=lambda s: (s.test_set, s.stage_index)):
+            block = score.summary.get("languages", {}).get(language)
+            dimensions = score.summary.get("mos", {}).get("judges", {}).get(mos_judge, {}).get("dimensions")
+            if not block or not dimensions:
+                continue
+            # a judge's headline MOS is its first dimension
+            recon = summary_value(block, "mos", mos_judge, "reconstruction", dimensions[0], "mean")
+            original = summary_value(block, "mos", mos_judge, "original", dimensions[0], "mean")
+            d_err = summary_value(block, "paper", "d_err_pct")
+            entry = series.setdefault(score.test_set, {"points": [], "original": None})
+            if original is not None and entry["original"] is None:
+                entry["original"] = original
+            if recon is not None and d_err is not None:
+                entry["points"].append((recon, d_err, score.stage))
+        if any(entry["points"] for entry in series.values()):
+            return mos_judge, series
+    return None, {}
 
 
 LINESTYLES = ("-", "--", ":", "-.")
@@ -87,10 +118,12 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
     languages = languages_of(scores) or ["none"]
     judge = reference_judge(scores)
     judged = [s for s in scores if s.judge == judge]  # the intelligibility panel's judge
-    fig, axes = plt.subplots(len(languages), 2, figsize=(11, 3.6 * len(languages)), squeeze=False)
+    from fcodec.metrics.mos import JUDGE_TITLES
+
+    fig, axes = plt.subplots(len(languages), 3, figsize=(16, 3.8 * len(languages)), squeeze=False)
     for row, language in enumerate(languages):
         rate = "CER" if language == "zh" else "WER"
-        err_ax, quality_ax = axes[row]
+        err_ax, quality_ax, trade_ax = axes[row]
         drawn = _draw(err_ax, _series(judged, language, "paper", "d_err_pct"), f"d{rate} paper", "o", True, "C0")
         drawn |= _draw(err_ax, _series(judged, language, "predecessor", "d_err_mean_pct"), f"d{rate} predecessor",
                        "s", False, "C1")
@@ -99,12 +132,33 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
         err_ax.set_title(f"{language}: intelligibility" + (f" (judge {judge})" if judge else ""))
         err_ax.set_ylabel("error (%)")
         quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean"), "PESQ", "o", True, "C3")
-        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "reconstruction", "mean"), "MOS", "D",
+        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "nisqa", "reconstruction", "mos", "mean"),
+                               "NISQA MOS", "D",
                                False, "C4")
         stoi_ax = quality_ax.twinx()
         stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean"), "STOI", "s", False, "C5")
         quality_ax.set_title(f"{language}: quality")
         quality_ax.set_ylabel("PESQ / MOS")
+        mos_judge, tradeoff = _tradeoff(judged, language)
+        for index, (name, entry) in enumerate(tradeoff.items()):
+            linestyle = LINESTYLES[index % len(LINESTYLES)]
+            xs = ([entry["original"]] if entry["original"] is not None else []) + [p[0] for p in entry["points"]]
+            ys = ([0.0] if entry["original"] is not None else []) + [p[1] for p in entry["points"]]
+            trade_ax.plot(xs, ys, color="C0", linestyle=linestyle, marker="o", label=name)
+            if entry["original"] is not None:
+                trade_ax.plot([entry["original"]], [0.0], color="C3", marker="*", markersize=12, linestyle="none",
+                              label="original" if index == 0 else None)
+            for x, y, stage in entry["points"]:
+                trade_ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        title = JUDGE_TITLES.get(mos_judge, mos_judge) if mos_judge else "NISQA"
+        trade_ax.set_title(f"{language}: intelligibility vs quality" + (f" (judge {judge})" if judge else ""))
+        trade_ax.set_xlabel(f"{title} MOS (reconstruction; higher = better)")
+        trade_ax.set_ylabel(f"d{rate} paper (%)")
+        trade_ax.grid(True, alpha=0.3)
+        if tradeoff:
+            trade_ax.legend(fontsize=7)
+        else:
+            trade_ax.text(0.5, 0.5, "no MOS judge scored", ha="center", va="center", transform=trade_ax.transAxes)
         stoi_ax.set_ylabel("STOI")
         for ax, has_data in ((err_ax, drawn), (quality_ax, quality_drawn or stoi_drawn)):
             ax.set_xlabel("bitrate (bps)")

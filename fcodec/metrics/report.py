@@ -140,26 +140,66 @@ COLUMNS: List[Column] = [
     ("SI-SDR (dB)", lambda s, l: summary_value(l, "signal", "si_sdr", "mean"), 2),
     ("mel dist", lambda s, l: summary_value(l, "signal", "mel_distance", "mean"), 3),
     ("STFT dist", lambda s, l: summary_value(l, "signal", "stft_distance", "mean"), 3),
-    ("MOS orig / recon", lambda s, l: None, 2),  # formatted specially below
     ("halluc.", lambda s, l: summary_value(l, "hallucinations", "reconstruction"), 0),
     ("scored", lambda s, l: (summary_value(l, "num_cuts") or 0) - (summary_value(l, "num_failed") or 0), 0),
     ("failed", lambda s, l: summary_value(l, "num_failed"), 0),
 ]
 
 
-def _mos_cell(language_block: Dict[str, Any]) -> str:
-    orig = summary_value(language_block, "mos", "original", "mean")
-    recon = summary_value(language_block, "mos", "reconstruction", "mean")
-    return "–" if orig is None and recon is None else f"{_fmt(orig, 2)} / {_fmt(recon, 2)}"
+def mos_dimensions(scores: Iterable[StageScore]) -> List[Tuple[str, str]]:
+    """(MOS judge, dimension) of every quality column, in the order the summaries list the judges."""
+    columns: List[Tuple[str, str]] = []
+    for score in scores:
+        for judge, info in score.summary.get("mos", {}).get("judges", {}).items():
+            columns += [(judge, d) for d in info.get("dimensions", []) if (judge, d) not in columns]
+    return columns
+
+
+def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
+    """Rows: each stage's reconstructions, then the original audio; columns: each MOS judge's dimensions (the
+    headline MOS first) and the speaker similarity of reconstruction and original."""
+    from fcodec.metrics.mos import DIMENSION_TITLES, JUDGE_TITLES
+
+    columns = mos_dimensions(members)
+    with_speaker = any("speaker_similarity" in s.summary["languages"][language] for s in members)
+    if not columns and not with_speaker:
+        return []
+    headers = (["model", "bitrate (bps)"]
+               + [f"{JUDGE_TITLES.get(j, j)} {DIMENSION_TITLES.get(d, d)}" for j, d in columns]
+               + (["speaker sim."] if with_speaker else []))
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    for score in members:
+        block = score.summary["languages"][language]
+        row = [score.stage, _fmt_number(summary_value(score.summary, "bitrate"))]
+        row += [_fmt(summary_value(block, "mos", j, "reconstruction", d, "mean"), 2) for j, d in columns]
+        row += [_fmt(summary_value(block, "speaker_similarity", "mean"), 3)] if with_speaker else []
+        lines.append("| " + " | ".join(row) + " |")
+    # the originals are the same audio for every stage: the stage that scored most of them speaks for all
+    original = ["original", "–"]
+    for judge, dimension in columns:
+        blocks = [s.summary["languages"][language].get("mos", {}).get(judge, {}).get("original", {}).get(dimension)
+                  for s in members]
+        best = max((b for b in blocks if b and b.get("mean") is not None), key=lambda b: b.get("n", 0), default=None)
+        original.append(_fmt(best["mean"] if best else None, 2))
+    original += ["–"] if with_speaker else []
+    return lines + ["| " + " | ".join(original) + " |"]
+
+
+def _quality_notes(members: Sequence[StageScore]) -> List[str]:
+    """The reasons a MOS judge or the speaker similarity was skipped (one line each)."""
+    notes = set()
+    for score in members:
+        skipped = score.summary.get("mos", {}).get("skipped", {})
+        notes |= set(skipped.values()) if isinstance(skipped, dict) else {skipped} if skipped else set()
+        notes |= {score.summary.get("speaker_similarity", {}).get("skipped", "")}
+    return sorted(notes - {""})
 
 
 def _row(score: StageScore, language: str) -> List[str]:
     block = score.summary["languages"][language]
     cells = [score.stage]
-    for header, getter, digits in COLUMNS:
-        if header.startswith("MOS"):
-            cells.append(_mos_cell(block))
-        elif digits < 0:
+    for _, getter, digits in COLUMNS:
+        if digits < 0:
             cells.append(_fmt_number(getter(score.summary, block)))
         else:
             cells.append(_fmt(getter(score.summary, block), digits))
@@ -270,7 +310,13 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
         "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
         "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
-        "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", ""]
+        "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", "",
+        "Quality (the same for every ASR judge): MOS judges predict a listener's rating (1-5) from the audio alone, "
+        "each model's reconstructions and the original audio (last row) scored alike, at 16 kHz. **NISQA** v2.0: "
+        "MOS (the MOS_Q of the FocalCodec papers' tables) and its four dimensions, noisiness, discontinuity, "
+        "coloration, loudness (higher = better). **DNSMOS** (speechmos): P.835 OVRL / SIG / BAK and P.808. "
+        "**speaker sim.** = cosine similarity of Resemblyzer speaker embeddings of reconstruction and original "
+        "(1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.", ""]
     for (test_set, language), by_judge in _groups(scores).items():
         first = next(iter(by_judge.values()))[0]
         rate_name = first.summary["languages"][language].get("rate_name", "WER")
@@ -287,9 +333,11 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
             lines += ["### Judges side by side", ""]
             lines += _side_by_side(by_judge, language, rate_name)
             lines.append("")
+        quality = _quality_table(next(iter(by_judge.values())), language)
+        if quality:
+            lines += ["### Quality", ""] + quality + [""]
         members = [s for rows in by_judge.values() for s in rows]
-        mos_notes = sorted({s.summary.get("mos", {}).get("skipped", "") for s in members} - {""})
-        lines += [f"{note}" for note in mos_notes]
+        lines += _quality_notes(members)
         models = {s.stage: s.summary.get("model") or "unknown model"
                   for s in sorted(members, key=lambda s: (s.stage_index, s.stage))}
         lines += ["Models: " + "; ".join(f"{stage}: {model}" for stage, model in models.items()) + ".", ""]

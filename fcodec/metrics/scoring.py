@@ -1,19 +1,23 @@
-"""Score one decode directory with one or more ASR judges: ASR under both protocols, signal metrics, MOS.
+"""Score one decode directory with one or more ASR judges: ASR under both protocols, signal metrics, MOS judges,
+speaker similarity.
 
 Reads the test cuts and ``<exp_dir>/<model>/decode/<test_set>/`` (see :mod:`fcodec.metrics.decode_format`) and
 writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judge>``:
 :func:`fcodec.metrics.transcribe.judge_label`, e.g. ``small``, ``large-v3``):
 
     summary.json                         every aggregate (what RESULTS.md is built from)
-    utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics
+    utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics,
+                                         MOS of the original and the reconstruction per judge, speaker similarity
     failed.tsv                           cut_id, what failed, why (one row per failure)
     recogs-/errs-<set>-<key>.txt         icefall-style alignments, keys recon_vs_orig (paper protocol),
     wer-summary-<set>.txt                recon_vs_gt and orig_vs_gt (predecessor protocol)
     .done
 
-The judges run one after the other (one Whisper in memory at a time). The signal metrics and MOS do not depend
-on the judge: they are computed once, in a process pool while the first judge transcribes, and written into every
-judge's files.
+The judges run one after the other (one Whisper in memory at a time). The signal metrics, the MOS judges and the
+speaker similarity do not depend on the ASR judge: they are computed once, during the first judge's pass (the
+signal metrics in a process pool, the MOS judges and the speaker encoder in batches on the same chunks, see
+:mod:`fcodec.metrics.quality`), and written into every judge's files. A MOS judge that cannot be loaded is
+skipped with one line, and the rest is scored.
 
 Nothing disappears silently. A cut that failed to decode, has no reconstruction, or has unreadable audio is
 failed for every metric; one without a usable reference text, language or original transcript is failed for
@@ -49,6 +53,8 @@ from fcodec.metrics.asr_protocols import UtteranceUnits
 from fcodec.utils.environment import environment_info
 from fcodec.metrics.error_rate import edit_counts, percent
 from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
+from fcodec.metrics.mos import DEFAULT_MOS_JUDGES
+from fcodec.metrics.quality import SIDES, QualityScorer, QualityScores
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
@@ -71,7 +77,10 @@ class ScoreConfig:
     batch_size: int = 16
     device: str = "cpu"
     max_delay_ms: float = 100.0
-    mos_model: Optional[str] = None
+    mos_model: Optional[str] = None  # UTMOS: a local SpeechMOS checkout (default: the torch.hub cache)
+    mos_judges: Sequence[str] = DEFAULT_MOS_JUDGES  # fcodec.metrics.mos.MOS_JUDGES
+    nisqa_model: Optional[str] = None  # NISQA weights (default: shared/models/nisqa/nisqa.tar when present)
+    speaker_model: str = "resemblyzer"  # or "none"
     zh_prompt: Optional[str] = None
     max_tokens_per_second: Optional[float] = None  # transcript length cap; None: the judge's default
     require_done: bool = True
@@ -109,7 +118,7 @@ class Utterance:
     original_text: Optional[str] = None
     recon_text: Optional[str] = None
     signal: Optional[SignalScores] = None
-    mos: Dict[str, float] = field(default_factory=dict)
+    quality: QualityScores = field(default_factory=QualityScores)
     failures: List[Tuple[str, str]] = field(default_factory=list)  # (what, reason), whatever the judge
     asr: Dict[str, JudgeTexts] = field(default_factory=dict)  # judge label -> its transcripts
 
@@ -167,7 +176,8 @@ def score_inputs(config: ScoreConfig, spec: str) -> Dict[str, Any]:
         decode = None
     return {"ref_cuts": digest(Path(config.ref_cuts)), "decode": decode,
             "judge": judge_id, "options": json.loads(json.dumps({
-                k: getattr(config, k) for k in ("max_delay_ms", "mos_model", "zh_prompt", "max_tokens_per_second")},
+                k: getattr(config, k) for k in ("max_delay_ms", "mos_model", "mos_judges", "nisqa_model", "speaker_model",
+                                 "zh_prompt", "max_tokens_per_second")},
                 default=str))}
 
 
@@ -251,8 +261,9 @@ def _collect_utterances(ref_cuts: Sequence[Any], decoded: decode_format.DecodeOu
     return utts
 
 
-def _run(config: ScoreConfig, utts: List[Utterance], mos) -> List[JudgeRecord]:
-    """Every judge's pass over the live utterances; the first pass also feeds the signal pool and MOS."""
+def _run(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer) -> List[JudgeRecord]:
+    """Every judge's pass over the live utterances; the first pass also feeds the signal pool, the MOS judges and
+    the speaker encoder."""
     max_delay = int(round(config.max_delay_ms * SAMPLE_RATE / 1000.0))
     by_id = {utt.cut_id: utt for utt in utts}
     # a Whisper batch decodes until its longest transcript ends: batch utterances of one language and similar
@@ -286,13 +297,18 @@ def _run(config: ScoreConfig, utts: List[Utterance], mos) -> List[JudgeRecord]:
                     else:
                         pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
                 _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
-                if first and mos is not None:
-                    for utt, original, recon in chunk:
-                        utt.mos = {"original": mos.predict(original), "reconstruction": mos.predict(recon)}
+                if first and chunk and (quality.judges or quality.speaker is not None):
+                    scores = quality.score_chunk([(u.cut_id, u.duration, o, r) for u, o, r in chunk])
+                    for utt, _, _ in chunk:
+                        utt.quality = scores[utt.cut_id]
+                        for what, reason in quality.failures(utt.quality):
+                            utt.fail(what, reason)
                 while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
                     cut_id, scores = pending.pop(0).result()
                     by_id[cut_id].signal = scores
             cache.save()
+            if first:
+                quality.save()
             records.append(_judge_record(judge, cache))
             _release(judge)
         for result in pending:
@@ -383,7 +399,7 @@ def _mean(values: Sequence[float]) -> Dict[str, float]:
 
 
 def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, set_name: str,
-                      with_mos: bool) -> Dict[str, Any]:
+                      quality: QualityScorer) -> Dict[str, Any]:
     scored = [UtteranceUnits(u.cut_id, language, _units(u.truth, language), _units(u.original_text, language),
                              _units(u.recon_text, language)) for u in utts if u.asr_ok]
     rate_name = error_rate_name(language)
@@ -415,16 +431,28 @@ def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, s
     delays = [u.signal.delay_samples * 1000.0 / SAMPLE_RATE for u in utts if u.signal is not None]
     signal["delay_ms"] = _mean(delays)
     summary["signal"] = signal
-    if with_mos:
-        summary["mos"] = {which: _mean([u.mos[which] for u in utts if which in u.mos])
-                          for which in ("original", "reconstruction")}
+    mos: Dict[str, Any] = {}
+    for judge, dimension in quality.dimensions():
+        for side in SIDES:
+            values = [u.quality.mos[judge][side][dimension] for u in utts if judge in u.quality.mos]
+            mos.setdefault(judge, {}).setdefault(side, {})[dimension] = _mean([v for v in values
+                                                                               if math.isfinite(v)])
+    if mos:
+        summary["mos"] = mos
+    if quality.speaker is not None:
+        summary["speaker_similarity"] = _mean([u.quality.speaker_similarity for u in utts
+                                               if u.quality.speaker_similarity is not None
+                                               and math.isfinite(u.quality.speaker_similarity)])
     return summary
 
 
-def _utterance_rows(utts: Sequence[Utterance]) -> str:
+def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
+    mos_columns = [(judge, dimension, side) for judge, dimension in quality.dimensions() for side in SIDES]
     header = ["cut_id", "language", "duration", "truth", "original_transcript", "recon_transcript",
               "err_orig_vs_gt", "err_recon_vs_gt", "d_err", "err_recon_vs_orig", *SIGNAL_METRICS, "delay_ms",
-              "mos_original", "mos_recon", "failures"]
+              *[f"{judge}_{dimension}_{'orig' if side == 'original' else 'recon'}"
+                for judge, dimension, side in mos_columns],
+              *(["speaker_sim"] if quality.speaker is not None else []), "failures"]
     lines = ["\t".join(header)]
 
     def fmt(value: Optional[float]) -> str:
@@ -439,9 +467,11 @@ def _utterance_rows(utts: Sequence[Utterance]) -> str:
                     percent(edit_counts(orig, recon).rate)]
         values = [u.signal.values.get(m) if u.signal else None for m in SIGNAL_METRICS]
         delay = u.signal.delay_samples * 1000.0 / SAMPLE_RATE if u.signal else None
+        mos = [u.quality.mos.get(judge, {}).get(side, {}).get(dimension) for judge, dimension, side in mos_columns]
+        speaker = [u.quality.speaker_similarity] if quality.speaker is not None else []
         row = [u.cut_id, u.language, f"{u.duration:.3f}", u.truth, u.original_text or "", u.recon_text or "",
-               *map(fmt, errs), *map(fmt, values), fmt(delay), fmt(u.mos.get("original")),
-               fmt(u.mos.get("reconstruction")), "; ".join(f"{w}: {r}" for w, r in u.failures)]
+               *map(fmt, errs), *map(fmt, values), fmt(delay), *map(fmt, mos), *map(fmt, speaker),
+               "; ".join(f"{w}: {r}" for w, r in u.failures)]
         lines.append("\t".join(" ".join(str(cell).split()) for cell in row))
     return "\n".join(lines) + "\n"
 
@@ -451,7 +481,6 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     judge's score directory; return ``{judge label: summary}``."""
     from lhotse import CutSet
 
-    from fcodec.metrics.mos import find_mos_predictor
     from fcodec.metrics.transcribe import judge_label
 
     config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
@@ -487,24 +516,39 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".done").unlink(missing_ok=True)
 
-    mos, mos_skip_reason = find_mos_predictor(config.mos_model)
-    if mos is None:
-        logging.info(mos_skip_reason)
     logging.info("scoring %s (%d cuts) with the judges %s", config.decode_dir, len(ref_cuts), ", ".join(labels))
 
     utts = _collect_utterances(ref_cuts, decoded)
     with _torch_threads_beside_pool(config):
-        records = _run(config, utts, mos)
+        quality = _load_quality(config)
+        records = _run(config, utts, quality)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
-                                       mos.name if mos is not None else None, mos_skip_reason, date,
-                                       inputs[record.label])
+    return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary, quality,
+                                       date, inputs[record.label])
             for record in records}
 
 
+def _load_quality(config: ScoreConfig) -> QualityScorer:
+    """The MOS judges of ``config.mos_judges`` that load (the others skipped with a line) and the speaker
+    encoder, on the Whisper judge's device and with as many CPU threads as torch has beside the signal pool."""
+    import torch
+
+    from fcodec.metrics.mos import load_mos_judges
+    from fcodec.metrics.speaker_similarity import load_speaker_encoder
+
+    judges, skipped = load_mos_judges(config.mos_judges, nisqa_model=config.nisqa_model,
+                                      utmos_model=config.mos_model, device=config.device,
+                                      num_threads=torch.get_num_threads())
+    speaker, speaker_skipped = load_speaker_encoder(config.speaker_model, device=config.device)
+    if speaker is None:
+        logging.warning(speaker_skipped)
+    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
+    return QualityScorer(judges, skipped, speaker, speaker_skipped, cache_dir, config.test_set,
+                         batch_size=config.batch_size)
+
+
 def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord, decode_summary: Dict[str, Any],
-                 mos_name: Optional[str], mos_skip_reason: str, date: str,
-                 inputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                 quality: QualityScorer, date: str, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     out_dir = judge_dir(config.out_dir, judge.label, config.test_set)
     groups: Dict[str, List[Utterance]] = defaultdict(list)
     for utt in utts:
@@ -512,12 +556,12 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
     languages = {}
     for language, members in sorted(groups.items()):
         set_name = config.test_set if len(groups) == 1 else f"{config.test_set}_{language}"
-        languages[language] = _language_summary(language, members, out_dir, set_name, mos_name is not None)
+        languages[language] = _language_summary(language, members, out_dir, set_name, quality)
 
     failures = [(u.cut_id, what, reason) for u in utts for what, reason in u.failures]
     atomic_write_text(out_dir / "failed.tsv",
                       "cut_id\twhat\treason\n" + "".join(f"{c}\t{w}\t{' '.join(r.split())}\n" for c, w, r in failures))
-    atomic_write_text(out_dir / "utterances.tsv", _utterance_rows(utts))
+    atomic_write_text(out_dir / "utterances.tsv", _utterance_rows(utts, quality))
     reasons: Dict[str, int] = defaultdict(int)
     for _, what, _ in failures:
         reasons[what] += 1
@@ -534,7 +578,7 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         "asr": {"label": judge.label, "judge": judge.description, "identity": judge.identity,
                 "paper_comparable": judge.paper_comparable, "random_test_model": judge.random_test_model,
                 "cache": judge.cache, "cache_hits": judge.cache_hits},
-        "mos": {"model": mos_name} if mos_name is not None else {"skipped": mos_skip_reason},
+        **quality.info(),
         "signal_options": {"sample_rate": SAMPLE_RATE, "max_delay_ms": config.max_delay_ms},
         "languages": languages,
         "inputs": inputs,

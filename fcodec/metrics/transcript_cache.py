@@ -1,8 +1,10 @@
-"""Transcripts of the original audio, cached per test set and judge, and reused by every stage.
+"""What a judge says about the original audio (transcripts, MOS, speaker embeddings), cached per test set and
+judge, and reused by every stage.
 
-The original audio never changes between stages, so its transcripts are computed once per (test set, judge):
-``<cache_dir>/<test_set>.<judge key>.json`` holds the judge's identity and, per cut id, the raw transcript and
-the cut's duration. An entry whose duration no longer matches the cut (the test set was rebuilt under the same
+The original audio never changes between stages, so a judge's view of it is computed once per (test set, judge):
+``<cache_dir>/<test_set>.<judge key>.json`` holds the judge's identity and, per cut id, the value (a raw
+transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`OriginalsCache`) and the cut's
+duration. An entry whose duration no longer matches the cut (the test set was rebuilt under the same
 ids) is a miss, not a stale hit. Writes are atomic, so parallel scoring jobs can at worst redo work.
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, ClassVar, Dict, Optional, Union
 
 from fcodec.utils.io import atomic_write_json
 
@@ -19,9 +21,9 @@ PathLike = Union[str, os.PathLike]
 DURATION_TOLERANCE = 1e-3  # seconds
 
 
-class TranscriptCache:
-    """The originals' transcripts of one test set by one judge, read from and saved to
-    ``<cache_dir>/<test_set>.<judge_key>.json``.
+class OriginalsCache:
+    """Values computed from the original audio of one test set by one judge (transcripts, MOS, embeddings), read
+    from and saved to ``<cache_dir>/<test_set>.<judge_key>.json``.
 
     An unreadable file, or one written by a judge of another identity, is ignored with a warning (it is
     overwritten on ``save``).
@@ -38,6 +40,9 @@ class TranscriptCache:
         The judge's full identity (``WhisperJudge.identity``), stored in the file and compared on reading.
     """
 
+    section: ClassVar[str] = "values"  # the file's key holding the entries
+    field: ClassVar[str] = "value"  # an entry's key holding the value
+
     def __init__(self, cache_dir: PathLike, test_set: str, judge_key: str, judge_identity: Dict[str, Any]):
         self.path = Path(cache_dir) / f"{test_set}.{judge_key}.json"
         self.judge_identity = judge_identity
@@ -52,16 +57,16 @@ class TranscriptCache:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             if warn:
-                logging.warning("ignoring unreadable transcript cache %s: %s", self.path, exc)
+                logging.warning("ignoring unreadable cache %s: %s", self.path, exc)
             return {}
         if stored.get("judge") != self.judge_identity:
             if warn:
-                logging.warning("ignoring transcript cache %s: it was written by another judge", self.path)
+                logging.warning("ignoring cache %s: it was written by another judge", self.path)
             return {}
-        return stored.get("transcripts", {})
+        return stored.get(self.section, {})
 
-    def get(self, cut_id: str, duration: float) -> Optional[str]:
-        """The cached raw transcript of ``cut_id``, or None when absent or cached for another duration.
+    def get(self, cut_id: str, duration: float) -> Optional[Any]:
+        """The cached value of ``cut_id``, or None when absent or cached for another duration.
 
         Parameters
         ----------
@@ -74,15 +79,22 @@ class TranscriptCache:
         if entry is None or abs(float(entry.get("duration", -1.0)) - duration) > DURATION_TOLERANCE:
             return None
         self.hits += 1
-        return entry["text"]
+        return entry[self.field]
 
-    def put(self, cut_id: str, duration: float, text: str) -> None:
-        """Remember a raw transcript (in memory until ``save``); ``duration`` in seconds."""
-        self.entries[cut_id] = {"duration": round(float(duration), 6), "text": text}
+    def put(self, cut_id: str, duration: float, value: Any) -> None:
+        """Remember a value (in memory until ``save``); ``duration`` in seconds."""
+        self.entries[cut_id] = {"duration": round(float(duration), 6), self.field: value}
 
     def save(self) -> Path:
         """Write the cache atomically, merged with entries a parallel job saved since it was read; return the
         path."""
         # merge with what a parallel job may have written since we read the file
         self.entries = {**self._read(warn=False), **self.entries}
-        return atomic_write_json(self.path, {"judge": self.judge_identity, "transcripts": self.entries})
+        return atomic_write_json(self.path, {"judge": self.judge_identity, self.section: self.entries})
+
+
+class TranscriptCache(OriginalsCache):
+    """The originals' transcripts of one test set by one ASR judge."""
+
+    section = "transcripts"
+    field = "text"

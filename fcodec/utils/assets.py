@@ -33,3 +33,10 @@ def shared_whisper_checkpoint() -> Optional[Path]:
     root = shared_dir()
     path = root / "models" / "whisper-base.pt" if root else None
     return path if path is not None and path.is_file() else None
+
+
+def shared_nisqa_checkpoint() -> Optional[Path]:
+    """NISQA v2.0 weights (``shared/models/nisqa/nisqa.tar``), or None."""
+    root = shared_dir()
+    path = root / "models" / "nisqa" / "nisqa.tar" if root else None
+    return path if path is not None and path.is_file() else None

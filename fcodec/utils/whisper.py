@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Union
 
 import torch
 
-from fcodec.utils.io import file_sha256
+from fcodec.utils.download import download_verified
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +48,8 @@ def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None,
     """Put the published checkpoint ``name`` at ``<root>/<filename>`` (default: whisper's cache folder and the
     URL's file name, as openai-whisper names it) and return the path.
 
-    A file already there is kept when its sha256 is the published one. Otherwise openai-whisper downloads the
+    Through :func:`fcodec.utils.download.download_verified`: a file already there is kept when its sha256 is the
+    published one. Otherwise openai-whisper downloads the
     checkpoint (and checks its sha256) into a temporary folder inside ``root``, and only a complete, verified file
     is renamed into place: a download that is killed or fails leaves no ``<filename>`` behind, only a temporary
     folder, which the next call removes. (openai-whisper alone writes straight into the final file, so a killed
@@ -62,34 +61,10 @@ def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None,
         raise FileNotFoundError(f"{name!r} is not a published Whisper name ({whisper.available_models()})")
     url = whisper._MODELS[name]
     root = Path(root) if root is not None else whisper_cache_dir()
-    target = root / (filename or os.path.basename(url))
-    expected = published_sha256(name)
-    if target.is_file():
-        if file_sha256(target) == expected:
-            return target
-        logger.warning("%s is there but its sha256 is not the published one (an interrupted download?); "
-                       "fetching it again", target)
-    root.mkdir(parents=True, exist_ok=True)
-    prefix = f".{target.name}.download-"
-    for stale in root.glob(prefix + "*"):  # what a killed download left behind
-        logger.info("removing %s, left by an interrupted download", stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    partial = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-    try:
-        logger.info("downloading Whisper %s from %s into %s", name, url, target)
-        try:
-            downloaded = whisper._download(url, str(partial), in_memory=False)  # raises on a sha256 mismatch
-        except OSError as exc:  # urllib errors are OSErrors: no network, proxy, DNS
-            raise RuntimeError(
-                f"Whisper model {name!r} could not be downloaded from {url} ({exc}). Copy {target.name} into "
-                f"{root} on a machine with access, or pass the path of a local checkpoint."
-            ) from exc
-        except RuntimeError as exc:
-            raise RuntimeError(f"Whisper model {name!r} from {url}: {exc}") from exc
-        os.replace(downloaded, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return target
+    return download_verified(url, published_sha256(name), root / (filename or os.path.basename(url)),
+                             f"Whisper model {name!r}", manual_hint=", or pass the path of a local checkpoint",
+                             # openai-whisper's own transfer, which checks the sha256 its URL carries
+                             fetch=lambda url, folder: whisper._download(url, folder, in_memory=False))
 
 
 def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",

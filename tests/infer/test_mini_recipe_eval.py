@@ -29,8 +29,10 @@ class Recipe:
         self.results = work / "RESULTS.md"
 
     def run(self, *args, check=True):
+        # stage 8 runs real MOS judges (NISQA, DNSMOS: a 9 s window per short clip) on every stage and test set:
+        # minutes on a loaded CI machine
         return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
-                          "--exp-dir", self.exp, "--results", self.results, *args, check=check)
+                          "--exp-dir", self.exp, "--results", self.results, *args, check=check, timeout=2400)
 
     def snapshot(self):
         """Every output file of stages 7-8 and RESULTS.md with its modification time (logs excluded)."""
@@ -73,16 +75,39 @@ def rows_of(table: str):
             and not line.startswith("|---")]
 
 
+def check_quality_table(part: str, section: str):
+    """The mini recipe runs real MOS judges: DNSMOS always, NISQA where ../shared has its weights (else one line
+    says it is missing): numbers for every stage and for the original audio."""
+    from fcodec.utils.assets import shared_nisqa_checkpoint
+
+    lines = [line for line in part.splitlines() if line.startswith("|")]
+    headers = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in lines[2:])}
+    assert list(rows) == [*STAGES, "original"]
+    columns = ["DNSMOS OVRL", "DNSMOS SIG", "DNSMOS BAK", "DNSMOS P.808"]
+    if shared_nisqa_checkpoint() is not None:
+        columns += ["NISQA MOS", "NISQA noisiness", "NISQA discontinuity", "NISQA coloration", "NISQA loudness"]
+    else:
+        assert "MOS judge nisqa skipped" in section
+    for column in columns:
+        for stage, cells in rows.items():
+            assert 1.0 <= float(cells[headers.index(column)]) <= 5.0, (column, stage)
+    for stage in STAGES:  # the tiny random codec's output is no voice: a similarity, not a high one
+        assert -1.0 <= float(rows[stage][headers.index("speaker sim.")]) <= 1.0
+
+
 def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
     text = recipe.results.read_text()
     assert "tiny random-weight Whisper: every number below is meaningless" in text
     for test_set, language in (("test_aishell", "zh"), ("test_librispeech", "en")):
         section = text.split(f"## {test_set} ({language})")[1].split("\n## ")[0]
-        # a table per judge (in name order: neither is the paper-comparable Whisper-small), then side by side
+        # a table per judge (in name order: neither is the paper-comparable Whisper-small), then side by side, then
+        # the quality table (MOS judges, speaker similarity)
         parts = section.split("\n### ")[1:]
         assert [part.splitlines()[0] for part in parts] == [
             f"Judge `{MINI_JUDGES[0]}` (tiny random test model)", f"Judge `{MINI_JUDGES[1]}` (tiny random test model)",
-            "Judges side by side"]
+            "Judges side by side", "Quality"]
+        check_quality_table(parts[3], section)
         tables = [rows_of(part) for part in parts]
         signal = []
         for judge, rows in zip(MINI_JUDGES, tables[:2]):

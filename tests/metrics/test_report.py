@@ -18,8 +18,10 @@ def language_block(d_paper, d_pred, orig_gt, recon_gt, pesq, stoi, sisdr, mel, s
                    "si_sdr": {"mean": sisdr, "n": cuts}, "mel_distance": {"mean": mel, "n": cuts},
                    "stft_distance": {"mean": stft, "n": cuts}},
     }
-    if mos:
-        block["mos"] = {"original": {"mean": mos[0], "n": cuts}, "reconstruction": {"mean": mos[1], "n": cuts}}
+    if mos:  # (NISQA MOS of the original, of the reconstruction, speaker similarity)
+        block["mos"] = {"nisqa": {"original": {"mos": {"mean": mos[0], "n": cuts}},
+                                  "reconstruction": {"mos": {"mean": mos[1], "n": cuts}}}}
+        block["speaker_similarity"] = {"mean": mos[2], "n": cuts}
     return block
 
 
@@ -38,7 +40,8 @@ def write_summary(exp, stage, test_set, frame_rate, bitrate, languages, random_j
         "test_set": test_set, "frame_rate": frame_rate, "bitrate": bitrate, "model": f"exp/{stage}/model",
         "asr": {"label": judge, "judge": JUDGES[judge], "paper_comparable": judge == "small",
                 "random_test_model": random_judge},
-        "mos": {"skipped": "MOS skipped: no UTMOS weights"} if mos_skipped else {"model": "UTMOS"},
+        "mos": ({"judges": {}, "skipped": {"nisqa": "MOS judge nisqa skipped: no weights"}} if mos_skipped else
+                {"judges": {"nisqa": {"dimensions": ["mos"]}}, "skipped": {}}),
         "languages": languages, "command": f"python -m fcodec.bin.score --out-dir {stage}",
         "date": "2026-01-02T03:04:05+00:00", "environment": {"git": "abc123"},
     }
@@ -54,27 +57,29 @@ Columns: **d{WER,CER} paper** = corpus-level error of the reconstruction's trans
 
 Judges: one table per ASR judge. **Paper-comparable** = Whisper-small with its published weights, the judge of the FocalCodec papers: only its d{WER,CER} paper compares with their numbers. Any other judge is **independent**: a codec trained with a Whisper-small ASR loss can learn artefacts that Whisper-small forgives and another judge does not, so the gap between the two is watched: with two or more judges a last table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.
 
+Quality (the same for every ASR judge): MOS judges predict a listener's rating (1-5) from the audio alone, each stage's reconstructions and the original audio (last row) scored alike, at 16 kHz. **NISQA** v2.0: MOS (the MOS_Q of the FocalCodec papers' tables) and its four dimensions, noisiness, discontinuity, coloration, loudness (higher = better). **DNSMOS** (speechmos): P.835 OVRL / SIG / BAK and P.808. **speaker sim.** = cosine similarity of Resemblyzer speaker embeddings of reconstruction and original (1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.
+
 ## test_aishell (zh)
 
 ### Judge `small` (paper-comparable)
 
 ASR judge: small (sha256 9ecf779972d9, 768-dim, greedy, language forced)
 
-| model | frame rate (Hz) | bitrate (bps) | dCER paper (%) | dCER predecessor (%) | CER orig vs GT (%) | CER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | MOS orig / recon | halluc. | scored | failed |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| pretrained | 50 | 550 | 38.55 | 25.29 | 5.10 | 40.20 | 1.15 | 0.685 | -20.10 | 1.234 | 2.345 | – | 3 | 1999 | 1 |
-| train_50hz | 50 | 550 | 6.17 | 3.00 | 5.10 | 8.00 | 1.26 | 0.726 | -18.00 | 1.100 | 2.000 | – | 0 | 2000 | 0 |
-| train_25hz | 25 | 275 | 9.99 | 4.15 | 5.10 | 9.50 | 1.19 | 0.688 | – | 1.300 | 2.200 | – | 1 | 1990 | 10 |
+| model | frame rate (Hz) | bitrate (bps) | dCER paper (%) | dCER predecessor (%) | CER orig vs GT (%) | CER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | halluc. | scored | failed |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| pretrained | 50 | 550 | 38.55 | 25.29 | 5.10 | 40.20 | 1.15 | 0.685 | -20.10 | 1.234 | 2.345 | 3 | 1999 | 1 |
+| train_50hz | 50 | 550 | 6.17 | 3.00 | 5.10 | 8.00 | 1.26 | 0.726 | -18.00 | 1.100 | 2.000 | 0 | 2000 | 0 |
+| train_25hz | 25 | 275 | 9.99 | 4.15 | 5.10 | 9.50 | 1.19 | 0.688 | – | 1.300 | 2.200 | 1 | 1990 | 10 |
 
 ### Judge `large-v3` (independent)
 
 ASR judge: large-v3 (sha256 e5b1a55b89c1, 1280-dim, greedy, language forced)
 
-| model | frame rate (Hz) | bitrate (bps) | dCER paper (%) | dCER predecessor (%) | CER orig vs GT (%) | CER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | MOS orig / recon | halluc. | scored | failed |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| pretrained | 50 | 550 | 20.50 | 15.00 | 3.20 | 22.00 | 1.15 | 0.685 | -20.10 | 1.234 | 2.345 | – | 1 | 1999 | 1 |
-| train_50hz | 50 | 550 | 4.00 | 2.50 | 3.20 | 5.50 | 1.26 | 0.726 | -18.00 | 1.100 | 2.000 | – | 0 | 2000 | 0 |
-| train_25hz | 25 | 275 | 6.50 | 3.10 | 3.20 | 6.80 | 1.19 | 0.688 | – | 1.300 | 2.200 | – | 0 | 1990 | 10 |
+| model | frame rate (Hz) | bitrate (bps) | dCER paper (%) | dCER predecessor (%) | CER orig vs GT (%) | CER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | halluc. | scored | failed |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| pretrained | 50 | 550 | 20.50 | 15.00 | 3.20 | 22.00 | 1.15 | 0.685 | -20.10 | 1.234 | 2.345 | 1 | 1999 | 1 |
+| train_50hz | 50 | 550 | 4.00 | 2.50 | 3.20 | 5.50 | 1.26 | 0.726 | -18.00 | 1.100 | 2.000 | 0 | 2000 | 0 |
+| train_25hz | 25 | 275 | 6.50 | 3.10 | 3.20 | 6.80 | 1.19 | 0.688 | – | 1.300 | 2.200 | 0 | 1990 | 10 |
 
 ### Judges side by side
 
@@ -84,7 +89,7 @@ ASR judge: large-v3 (sha256 e5b1a55b89c1, 1280-dim, greedy, language forced)
 | train_50hz | 550 | 6.17 | 4.00 | 8.00 | 5.50 | 0.65 |
 | train_25hz | 275 | 9.99 | 6.50 | 9.50 | 6.80 | 0.65 |
 
-MOS skipped: no UTMOS weights
+MOS judge nisqa skipped: no weights
 Models: pretrained: exp/pretrained/model; train_50hz: exp/train_50hz/model; train_25hz: exp/train_25hz/model.
 
 ## test_librispeech (en)
@@ -93,9 +98,16 @@ Models: pretrained: exp/pretrained/model; train_50hz: exp/train_50hz/model; trai
 
 ASR judge: small (sha256 9ecf779972d9, 768-dim, greedy, language forced)
 
-| model | frame rate (Hz) | bitrate (bps) | dWER paper (%) | dWER predecessor (%) | WER orig vs GT (%) | WER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | MOS orig / recon | halluc. | scored | failed |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
-| train_12.5hz | 12.5 | 137.5 | 7.94 | 10.01 | 2.00 | 12.00 | 1.07 | 0.409 | -25.00 | 2.000 | 3.000 | 4.09 / 3.52 | 2 | 2000 | 0 |
+| model | frame rate (Hz) | bitrate (bps) | dWER paper (%) | dWER predecessor (%) | WER orig vs GT (%) | WER recon vs GT (%) | PESQ | STOI | SI-SDR (dB) | mel dist | STFT dist | halluc. | scored | failed |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| train_12.5hz | 12.5 | 137.5 | 7.94 | 10.01 | 2.00 | 12.00 | 1.07 | 0.409 | -25.00 | 2.000 | 3.000 | 2 | 2000 | 0 |
+
+### Quality
+
+| model | bitrate (bps) | NISQA MOS | speaker sim. |
+|---|---:|---:|---:|
+| train_12.5hz | 137.5 | 3.52 | 0.876 |
+| original | – | 4.09 | – |
 
 Models: train_12.5hz: exp/train_12.5hz/model.
 
@@ -144,7 +156,7 @@ def fixed_experiment(exp):
                   judge="large-v3")
     write_summary(exp, "train_12.5hz", "test_librispeech", 12.5, 137.5,
                   {"en": language_block(7.94, 10.01, 2.0, 12.0, 1.066, 0.409, -25.0, 2.0, 3.0, 2, 2000, 0,
-                                        rate_name="WER", mos=(4.09, 3.52))}, mos_skipped=False)
+                                        rate_name="WER", mos=(4.09, 3.52, 0.8765))}, mos_skipped=False)
 
 
 def test_results_md_from_fixed_score_files(tmp_path):

@@ -90,7 +90,24 @@ def test_score_outputs_and_metrics(scored_experiment):
     assert summary["bitrate"] == 550.0 and summary["frame_rate"] == 50.0
     assert summary["asr"]["random_test_model"] is True and summary["asr"]["label"] == JUDGE
     assert summary["asr"]["paper_comparable"] is False
-    assert "skipped" in summary["mos"] and "MOS skipped" in summary["mos"]["skipped"]
+    # the MOS judges: DNSMOS (speechmos is installed with the eval extra) and NISQA where its weights are
+    scored_by = set(summary["mos"]["judges"])
+    assert "dnsmos" in scored_by and scored_by | set(summary["mos"]["skipped"]) == {"nisqa", "dnsmos"}
+    assert "model" in summary["speaker_similarity"]
+    rows = {row["cut_id"]: row for row in read_tsv(out / "utterances.tsv")}
+    for judge, dimensions in (("dnsmos", ("ovrl", "sig", "bak", "p808")),
+                              ("nisqa", ("mos", "noisiness", "discontinuity", "coloration", "loudness"))):
+        if judge not in scored_by:
+            continue
+        for dimension in dimensions:
+            block = summary["languages"]["zh"]["mos"][judge]
+            assert 1.0 <= block["original"][dimension]["mean"] <= 5.0 and block["original"][dimension]["n"] == 2
+            assert 1.0 <= block["reconstruction"][dimension]["mean"] <= 5.0
+            assert 1.0 <= float(rows["zh_ok"][f"{judge}_{dimension}_orig"]) <= 5.0
+            assert 1.0 <= float(rows["zh_ok"][f"{judge}_{dimension}_recon"]) <= 5.0
+            assert rows["zh_decode_failed"][f"{judge}_{dimension}_recon"] == ""  # nothing to score
+    # the reconstruction is the original plus faint noise: the same voice
+    assert float(rows["zh_ok"]["speaker_sim"]) > 0.9 and summary["languages"]["en"]["speaker_similarity"]["n"] == 2
     zh = summary["languages"]["zh"]
     assert zh["unit"] == "char" and zh["rate_name"] == "CER"
     # the stand-in reconstruction is the original plus faint noise: good signal scores, measured, not assumed
@@ -110,11 +127,15 @@ def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_exper
     assert s1["asr"]["cache"] == s2["asr"]["cache"]
     assert s1["asr"]["cache"].startswith(str(scored_experiment / "asr_cache"))
     assert s1["asr"]["cache_hits"] == 0 and s2["asr"]["cache_hits"] == 3  # zh_ok, en_ok, en_short
+    # the originals' MOS and speaker embeddings too (zh_empty_text as well: it only lacks ASR)
+    for judge in s1["mos"]["judges"]:
+        assert s1["mos"]["judges"][judge]["cache_hits"] == 0 and s2["mos"]["judges"][judge]["cache_hits"] == 4
     rows1 = {r["cut_id"]: r for r in read_tsv(train_50hz / "utterances.tsv")}
     rows2 = {r["cut_id"]: r for r in read_tsv(train_25hz / "utterances.tsv")}
     for cut_id in ("zh_ok", "en_ok", "en_short"):
         assert rows1[cut_id]["original_transcript"] == rows2[cut_id]["original_transcript"]
-        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq"):
+        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq", "dnsmos_ovrl_orig",
+                       "dnsmos_ovrl_recon", "speaker_sim"):
             assert rows1[cut_id][metric] == rows2[cut_id][metric], (cut_id, metric)
 
 
@@ -128,8 +149,11 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert "## test (en)" in text and "## test (zh)" in text
     zh_table = text[text.index("## test (zh)"):]
     assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
-    rows = [line for line in zh_table.splitlines() if line.startswith(("| model", "| train_", "| pretrained"))]
+    judge_table, quality = zh_table.split("### Quality")
+    rows = [line for line in judge_table.splitlines() if line.startswith("| model")]
     assert [row.split(" | ")[0] for row in rows] == ["| model", "| train_50hz", "| train_25hz"]
+    quality_rows = [line.split(" | ")[0] for line in quality.split("\n\n")[1].splitlines()]
+    assert quality_rows[0] == "| model" and quality_rows[2:] == ["| train_50hz", "| train_25hz", "| original"]
     assert "| train_25hz | 25 | 275 |" in zh_table and rows[1].endswith("| 1 | 3 |")  # scored 1, failed 3
     assert "![error and quality against bitrate](rate.png)" in text
     image = matplotlib.image.imread(tmp_path / "rate.png")
@@ -171,8 +195,11 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     first, second = summaries["tiny-random"], summaries["tiny-random-seed1"]
     assert first["asr"]["identity"]["sha256"] != second["asr"]["identity"]["sha256"]
     assert first["asr"]["cache"] != second["asr"]["cache"]
+    # one cache file per ASR judge; the MOS judges' and the speaker encoder's do not depend on the ASR judge
+    quality_caches = {f"test.mos-{judge}.json" for judge in first["mos"]["judges"]} | {"test.speaker-resemblyzer.json"}
     assert sorted(p.name for p in (exp / "asr_cache").iterdir()) == sorted(
-        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name})
+        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name} | quality_caches)
+    assert first["mos"] == second["mos"] and first["languages"]["en"]["mos"] == second["languages"]["en"]["mos"]
     rows = [{r["cut_id"]: r for r in read_tsv(exp / "train_50hz" / "score" / j / "test" / "utterances.tsv")}
             for j in summaries]
     assert any(rows[0][c]["recon_transcript"] != rows[1][c]["recon_transcript"] for c in rows[0])  # two judges
@@ -188,10 +215,11 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         section = text.split(f"## test ({language})")[1].split("\n## ")[0]
         headings = [line for line in section.splitlines() if line.startswith("### ")]
         assert headings == ["### Judge `tiny-random` (tiny random test model)",
-                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side"]
+                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side",
+                            "### Quality"]  # the MOS judges once: they do not depend on the ASR judge
         tables = [line for line in section.splitlines() if line.startswith("| model |")]
-        assert len(tables) == 3 and "paper: tiny-random-seed1" in tables[2]
-        assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 3
+        assert len(tables) == 4 and "paper: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
+        assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 4
         assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
     # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
     scores = find_summaries(exp)
@@ -259,25 +287,33 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
         assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99
 
 
-def test_a_score_is_skipped_when_up_to_date_and_set_aside_when_its_inputs_change(tmp_path, tiny_whisper_path):
-    """Stage 8 relies on this: the same cuts, decode, judge and options score nothing; another option rescores,
-    and the old score is kept beside the new one, never overwritten."""
-    rng = np.random.default_rng(0)
-    audio = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(2)]
-    cuts, cuts_path = make_test_cuts(tmp_path / "data", [(f"en_{i}", a, "HELLO", "en") for i, a in enumerate(audio)])
-    decode_dir = make_decode_dir(tmp_path / "exp" / "train_50hz" / "decode" / "test", cuts, lambda _, a: a)
-    args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
-            str(tmp_path / "exp" / "train_50hz" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
-            "--max-tokens-per-second", "3"]
-    score_cli.main(args)
-    out = tmp_path / "exp" / "train_50hz" / "score" / JUDGE / "test"
-    first = (out / "summary.json").read_text()
-    assert json.loads(first)["inputs"]["options"]["max_delay_ms"] == 100.0
-    score_cli.main(args)
-    assert (out / "summary.json").read_text() == first  # up to date: not scored again
-    score_cli.main(args + ["--max-delay-ms", "50"])
-    aside = [p for p in out.parent.iterdir() if p.name.startswith("test.old.")]
-    assert len(aside) == 1 and (aside[0] / "summary.json").read_text() == first
-    assert json.loads((out / "summary.json").read_text())["inputs"]["options"]["max_delay_ms"] == 50.0
-    scores = find_summaries(tmp_path / "exp")  # what was set aside is not a result
-    assert [(s.stage, s.test_set) for s in scores] == [("train_50hz", "test")]
+def test_a_missing_mos_judge_is_skipped_with_a_line_and_the_rest_is_scored(tmp_path, tiny_whisper_path, caplog):
+    import logging
+
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
+        ("en_a", speechlike(1.6, 20), "THE CAT SAT", "en"), ("en_b", speechlike(1.2, 21), "ON THE MAT", "en")])
+    exp = tmp_path / "exp"
+    decode_dir = make_decode_dir(exp / "train_50hz" / "decode" / "test", cuts, noisy, bitrate=550.0, frame_rate=50.0)
+    missing = tmp_path / "models" / "mos" / "nisqa.tar"
+    with caplog.at_level(logging.WARNING):
+        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
+                        str(exp / "train_50hz" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
+                        "--max-tokens-per-second", "3", "--mos-judges", "nisqa", "dnsmos", "--nisqa-model",
+                        str(missing), "--speaker-model", "none"])
+    assert len([r for r in caplog.records if "MOS judge nisqa skipped" in r.getMessage()]) == 1
+    out = exp / "train_50hz" / "score" / JUDGE / "test"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert list(summary["mos"]["judges"]) == ["dnsmos"] and str(missing) in summary["mos"]["skipped"]["nisqa"]
+    assert summary["num_failed"] == 0 and summary["languages"]["en"]["signal"]["pesq"]["n"] == 2
+    assert summary["languages"]["en"]["mos"]["dnsmos"]["reconstruction"]["ovrl"]["n"] == 2
+    assert "speaker_similarity" not in summary["languages"]["en"]
+    header = read_tsv(out / "utterances.tsv")[0]
+    assert "dnsmos_ovrl_orig" in header and not any(k.startswith("nisqa") for k in header)
+    results = tmp_path / "RESULTS.md"
+    report_cli.main(["--exp-dir", str(exp), "--out", str(results), "--no-plot"])
+    text = results.read_text(encoding="utf-8")
+    assert summary["mos"]["skipped"]["nisqa"] in text and "speaker similarity skipped" in text
+    quality = text.split("### Quality")[1].split("\n\n")[1].splitlines()
+    assert quality[0] == "| model | bitrate (bps) | DNSMOS OVRL | DNSMOS SIG | DNSMOS BAK | DNSMOS P.808 |"
+    assert quality[2].startswith("| train_50hz | 550 | ") and quality[3].startswith("| original | – | ")
+    assert all(1.0 <= float(cell) <= 5.0 for row in quality[2:] for cell in row.strip("| ").split(" | ")[2:])

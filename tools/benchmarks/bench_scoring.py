@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Scoring throughput in utterances per second: the Whisper judge, and the signal metrics with 1 vs 2 processes.
+"""Scoring throughput in utterances per second: the Whisper judge, the signal metrics with 1 vs 2 processes, and
+the MOS judges and the speaker encoder with 1 vs 2 threads (and on CUDA when there is a GPU).
 
 * Transcription: ``WhisperJudge.transcribe`` on ``--utts`` utterances (batches of ``--batch-size``), for the tiny
   random Whisper (always; its transcripts run to the length cap, so it measures the decoding loop, not a
@@ -8,8 +9,13 @@
 * Signal metrics (PESQ, STOI, SI-SDR, mel and STFT distance on 16 kHz pairs): in this process, and in a spawn
   pool of 1 and of 2 worker processes (the pool is started and warmed before the clock starts; its start-up time
   is printed separately).
+* MOS judges (NISQA when its weights are in ../shared, DNSMOS) and the Resemblyzer speaker encoder, as scoring
+  calls them (``predict`` / ``embed`` on batches of ``--batch-size``): utterances (waveforms) per second with 1
+  and 2 CPU threads (torch for NISQA and Resemblyzer, onnxruntime for DNSMOS), and on CUDA when available
+  (DNSMOS stays on the CPU unless onnxruntime-gpu is installed). One warm-up batch precedes each timing.
+  Scoring runs each judge on the original (once per test set: cached) and on every reconstruction.
 * Whole scoring runs (``fcodec.metrics.scoring.score``: reading, both judges' transcripts, signal metrics in a pool
-  of 1, the files) with one and with two tiny random judges (capped at 3 tokens/s, fresh transcript caches): the
+  of 1, the files; no MOS judges, to compare ASR judges alone) with one and with two tiny random judges (capped at 3 tokens/s, fresh transcript caches): the
   signal metrics are computed once whatever the number of judges, so a second judge should add only its
   transcription time.
 
@@ -115,7 +121,8 @@ def bench_score_judges(audios, languages, batch_size: int) -> None:
         for count in (1, 2):
             config = ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=root / f"score{count}",
                                  asr_models=judges[:count], cache_dir=root / f"cache{count}", nj=1,
-                                 batch_size=batch_size, max_tokens_per_second=3.0)
+                                 batch_size=batch_size, max_tokens_per_second=3.0, mos_judges=(),
+                                 speaker_model="none")
             start = time.perf_counter()
             score(config)
             elapsed = time.perf_counter() - start
@@ -123,11 +130,46 @@ def bench_score_judges(audios, languages, batch_size: int) -> None:
                   f"{len(audios) / elapsed:7.2f} utt/s  ({elapsed:.1f} s)")
 
 
+def bench_quality(audios, batch_size: int) -> None:
+    import torch
+
+    from fcodec.metrics.mos import load_mos_judges
+    from fcodec.metrics.speaker_similarity import SpeakerEncoder
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    saved = torch.get_num_threads()
+    for device in devices:
+        for threads in ((1, 2) if device == "cpu" else (saved,)):
+            torch.set_num_threads(threads)
+            judges, skipped = load_mos_judges(["nisqa", "dnsmos"], device=device, num_threads=threads)
+            for name, reason in skipped.items():
+                print(f"mos         {name:<22} skipped: {reason}")
+            runners = [(f"{j.name}", lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size))
+                       for j in judges]
+            speaker = SpeakerEncoder(device=device)
+            runners.append(("resemblyzer", lambda batch, s=speaker: s.embed(batch, 16000, batch_size=batch_size)))
+            for name, run in runners:
+                run(audios[:batch_size])  # warm-up
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                run(audios)
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                elapsed = time.perf_counter() - start
+                audio_seconds = sum(len(a) for a in audios) / 16000
+                where = f"{device} threads={threads}" if device == "cpu" else device
+                print(f"mos         {name:<12} {where:<20} {len(audios) / elapsed:7.2f} utt/s  "
+                      f"(RTF {elapsed / audio_seconds:.4f}, {elapsed:.1f} s)")
+    torch.set_num_threads(saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--utts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-base", action="store_true", help="do not time whisper-base even when present")
+    parser.add_argument("--only-mos", action="store_true", help="time only the MOS judges and the speaker encoder")
     args = parser.parse_args()
 
     from fcodec.utils.assets import shared_whisper_checkpoint
@@ -135,6 +177,9 @@ def main() -> None:
 
     audios, languages, description = load_utterances(args.utts)
     print(f"input: {description}")
+    bench_quality(audios, args.batch_size)
+    if args.only_mos:
+        return
     for nj in (0, 1, 2):
         bench_signal(audios, nj)
     bench_score_judges(audios, languages, args.batch_size)

@@ -10,12 +10,9 @@ set -euo pipefail
   "utils/ and local/data.sh must be there" >&2; exit 1; }
 # shellcheck disable=SC1091
 . utils/common.sh
-SECONDS=0
-_run_args="$*"
-_self=${BASH_SOURCE[0]}
+SECONDS=0 _run_args="$*" _self=${BASH_SOURCE[0]}
 # Messages name the run.sh the user ran (run.sh passes it), else this script.
-_prog=${FCODEC_RECIPE_SCRIPT:-./${0##*/}}
-unset FCODEC_RECIPE_SCRIPT
+_prog=${FCODEC_RECIPE_SCRIPT:-./${0##*/}} && unset FCODEC_RECIPE_SCRIPT
 
 # Every option, with its default. This block is also the --help text ("# -- x" is a heading).
 # <options>
@@ -42,6 +39,7 @@ bpe_model_type=bpe                # bpe or unigram
 bpe_character_coverage=0.9995     # share of character occurrences that get a piece of their own (rarer: bytes)
 pretrained_codec=lucadellalib/focalcodec_50hz_2k_causal  # codec training starts from: repo id or folder; tiny: random tiny
 whisper_model=small               # Whisper of the ASR loss: a published name; tiny-random: a random tiny one
+nisqa_weights=fetch               # NISQA MOS judge's weights (<data_dir>/models/mos/nisqa.tar): fetch (shared/ copy beside the repo, else download), offline (local copies only; none: no NISQA judge), or a nisqa.tar
 # -- stages 4-6: training, one folder per frame rate: <exp_dir>/train_50hz, train_25hz, train_12.5hz
 exp_dir=exp                       # where training, decoding and scoring write
 tag=""                            # a variant's name: stages 4-8 write to <exp_dir>/<tag>/ instead (its RESULTS.md too)
@@ -59,6 +57,7 @@ decode_streaming=false            # true: decode chunk by chunk (80 ms), as live
 decode_max_duration=100           # seconds of padded audio per decoding batch (the results do not depend on it)
 decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
 asr_judges="small large-v3"       # Whisper judges of stage 8: published names (fetched by stage 3), .pt files, or tiny-random[-seed<N>]; small = the papers' judge
+mos_judges="nisqa dnsmos"         # MOS judges of stage 8 on original and reconstruction: nisqa, dnsmos (speechmos), utmos (only a local torch.hub copy); "" for none
 score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
 results=""                        # stage 8's results table, its plot beside it (default: RESULTS.md; tagged: <exp_dir>/<tag>/RESULTS.md)
 # </options>
@@ -75,13 +74,13 @@ Stages (docs/recipe.md):
    0  $(stage_doc 0)
    1  $(stage_doc 1)  -> ${data_dir}/manifests
    2  cuts: 16 kHz, checked, normalised, language-tagged; training mix by --hours, dev, test sets  -> ${data_dir}/cuts
-   3  BPE model of the training text; the pretrained codec, the Whisper of the ASR loss, the ASR judges
+   3  BPE model of the training text; the pretrained codec, the Whisper of the ASR loss, the ASR judges, NISQA
       -> ${data_dir}/lang_bpe_<vocab>, ${data_dir}/models
    4  train 50 Hz, 550 bps, from the pretrained codec              -> ${out}/train_50hz
    5  train 25 Hz, 275 bps, grown from stage 4                      -> ${out}/train_25hz
    6  train 12.5 Hz, 137.5 bps, grown from stage 5                  -> ${out}/train_12.5hz
    7  decode the test sets with each trained model and the pretrained codec  -> ${out}/<model>/decode/<test_set>
-   8  score them with each ASR judge  -> ${out}/<model>/score/<judge>/<test_set>, $(results_file) and its plot
+   8  score them: each ASR judge, signal metrics, MOS judges, speaker similarity  -> ${out}/<model>/score/<judge>/<test_set>, $(results_file) and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
 EOF
@@ -139,7 +138,7 @@ fi
 results=$(results_file)
 asr_cache_dir=${exp_dir}/asr_cache  # the originals' transcripts do not depend on the codec: shared by every tag
 exp_dir=${exp_dir}${tag:+/${tag}}
-log_dir=${data_dir}/log
+log_dir=${data_dir}/log nisqa_file=${data_dir}/models/mos/nisqa.tar
 
 # shellcheck disable=SC1091
 . ./path.sh
@@ -149,9 +148,10 @@ python -c "import fcodec" 2>/dev/null || die "python ($(command -v python || ech
   "run tools/install.sh in the repository, which makes tools/venv (path.sh activates it)"
 # --hours against the data config's languages, the ASR judges; the test sets of stages 7-8 (default: the config's)
 checked=$(python -m fcodec.bin.recipe_options --data-config "${data_config}" --hours "${hours}" --asr-judges "${asr_judges}" \
-  --whisper-dir "${data_dir}/models/whisper" 2>&1) || option_error "$(tail -n 1 <<< "${checked}")"
+  --whisper-dir "${data_dir}/models/whisper" --mos-judges "${mos_judges}" --nisqa-weights "${nisqa_weights}" 2>&1) \
+  || option_error "$(tail -n 1 <<< "${checked}")"
 { read -r config_test_sets; read -r -a labels; read -r -a judge_files; } < <(tail -n 3 <<< "${checked}")
-test_sets=${test_sets:-${config_test_sets}} && read -r -a judges <<< "${asr_judges}"
+test_sets=${test_sets:-${config_test_sets}} && read -r -a judges <<< "${asr_judges}" && read -r -a mos <<< "${mos_judges}"
 
 log "${_prog} ${_run_args} (stages ${stage}-${stop_stage}${tag:+, tag ${tag}: ${exp_dir}})"
 data_args=(--nj "${nj}" --dl-dir "${dl_dir}" --manifest-dir "${data_dir}/manifests" --force "${force}")
@@ -195,14 +195,17 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   codec_dir=${data_dir}/models/codec
   if stage_begin 3 data "${codec_dir}/.codec.done" "the pretrained codec (${pretrained_codec}) -> ${codec_dir}" \
       "codec source=${pretrained_codec}"; then
-    if [ "${pretrained_codec}" = tiny ]; then
-      ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.make_tiny_codec --out "${codec_dir}"
-    else
-      ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_codec "${pretrained_codec}" --out "${codec_dir}"
-    fi
+    tool=(fetch_codec "${pretrained_codec}") && [ "${pretrained_codec}" = tiny ] && tool=(make_tiny_codec)
+    ${train_cmd} "${log_dir}/stage3.log" python -m "fcodec.bin.${tool[0]}" "${tool[@]:1}" --out "${codec_dir}"
     stage_end "${codec_dir}/config.json" "${codec_dir}/model.safetensors"
   fi
   fetch_whispers 3 "${whisper_model}" "${judges[@]}"
+  if [[ " ${mos_judges} " == *" nisqa "* ]] && stage_begin 3 file "${nisqa_file%/*}/.nisqa.done" \
+      "NISQA weights (${nisqa_weights}), a MOS judge of stage 8 -> ${nisqa_file}" "nisqa weights=${nisqa_weights}"; then
+    case ${nisqa_weights} in fetch) fetch=() ;; offline) fetch=(--offline) ;; *) fetch=(--from "${nisqa_weights}") ;; esac
+    ${train_cmd} "${log_dir}/stage3.log" python -m fcodec.bin.fetch_mos nisqa --out-dir "${nisqa_file%/*}" "${fetch[@]}"
+    [ ! -f "${nisqa_file}" ] || stage_end "${nisqa_file}"  # offline with no copy: stage 8 goes without NISQA, saying so
+  fi
 fi
 
 # Training stages 4-6: stage 4 starts from the pretrained codec, each later one from the one before it. A stage
@@ -241,14 +244,11 @@ done
 # Stages 7-8 evaluate the pretrained codec (as "pretrained") and every training stage that has finished.
 models=() model_dirs=()
 [ "${decode_pretrained}" = true ] && [ -f "${data_dir}/models/codec/.codec.done" ] && models+=(pretrained) model_dirs+=("${data_dir}/models/codec")
-for rate in "${train_rates[@]}"; do
-  [ -f "${exp_dir}/train_${rate}/.train.done" ] && { models+=("train_${rate}"); model_dirs+=("${exp_dir}/train_${rate}/best"); }
-done
+for rate in "${train_rates[@]}"; do [ -f "${exp_dir}/train_${rate}/.train.done" ] && { models+=("train_${rate}"); \
+  model_dirs+=("${exp_dir}/train_${rate}/best"); }; done
 read -r -a sets <<< "${test_sets}"
-for set_name in "${sets[@]}"; do
-  [ "${stop_stage}" -lt 7 ] || [ -f "${data_dir}/cuts/${set_name}.jsonl.gz" ] \
-    || die "test set ${set_name}: ${data_dir}/cuts/${set_name}.jsonl.gz not found (stage 2 writes it)"
-done
+for set_name in "${sets[@]}"; do [ "${stop_stage}" -lt 7 ] || [ -f "${data_dir}/cuts/${set_name}.jsonl.gz" ] \
+  || die "test set ${set_name}: ${data_dir}/cuts/${set_name}.jsonl.gz not found (stage 2 writes it)"; done
 eval_gpus=$(( ngpu > 0 )) eval_device=cpu && [ "${ngpu}" -gt 0 ] && eval_device=cuda
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
@@ -284,7 +284,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" --decode-dir "${decode_dir}" \
           --out-dir "${exp_dir}/${name}/score" --asr-models "${judge_files[@]}" --cache-dir "${asr_cache_dir}" \
-          --nj "${nj}" --device "${eval_device}" "${extra[@]}"
+          --nj "${nj}" --device "${eval_device}" --mos-judges "${mos[@]}" --nisqa-model "${nisqa_file}" "${extra[@]}"
     done
   done
   [ "${scored}" -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"

@@ -4,6 +4,8 @@
 # purpose), and tiny models, on a CPU in minutes. It is CI's end-to-end test and the example of a recipe:
 # run.sh, conf/ and local/data.sh are its own; codec.sh, path.sh, cmd.sh and utils/ link to egs/TEMPLATE/codec1,
 # and local/prepare_manifests.sh + local/corpora.py to the AISHELL-1 + LibriSpeech recipe (same layouts).
+# Its MOS judges are real (NISQA, DNSMOS): NISQA's weights come from ../shared beside the repository when there
+# (no network: --nisqa-weights offline), and without them stage 8 scores without NISQA, saying so.
 #
 #   ./run.sh --help            stages and options
 #   ./run.sh --stop-stage 3    corpus, manifests, cuts, BPE
@@ -20,4 +22,5 @@ exec ./codec.sh \
   --bpe-vocab-size 600 --bpe-character-coverage 1.0 \
   --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \
   --asr-judges "tiny-random tiny-random-seed1" --score-args "--max-tokens-per-second 2" \
+  --nisqa-weights offline \
   "$@"
