@@ -36,6 +36,8 @@ import torch
 
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.data.audio_check import TOO_SHORT
+from fcodec.data.manifest_io import load_cuts
+from fcodec.data.sources import UnsafeSourceError
 from fcodec.infer.batched import can_batch, duration_batches, encode_decode
 from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
@@ -325,7 +327,6 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     holding the work of another model or other settings is an error, or is started afresh with
     ``restart_on_change`` (or ``overwrite``, which always starts afresh).
     """
-    from lhotse import CutSet
 
     options = options or DecodeOptions()
     if options.streaming and not model.causal:
@@ -348,7 +349,9 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
         return summary
     (out_dir / decode_format.DONE).unlink(missing_ok=True)
     try:
-        cuts = list(CutSet.from_file(cuts_path))
+        cuts = list(load_cuts(cuts_path))
+    except UnsafeSourceError:
+        raise
     except Exception as exc:
         raise ValueError(f"{cuts_path} cannot be read as a lhotse CutSet: {exc}") from exc
     ids = [c.id for c in cuts]

@@ -62,7 +62,8 @@ def write_failed_tsv(path: PathLike, failed: Mapping[str, str]) -> Path:
 
 def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOutputs:
     """Read a decode directory; a missing manifest or an unfinished run is an error that names the file."""
-    from lhotse import CutSet
+    from fcodec.data.manifest_io import load_cuts
+    from fcodec.data.sources import UnsafeSourceError
 
     directory = Path(directory)
     if require_done and not (directory / DONE).is_file():
@@ -71,7 +72,9 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")
     try:
-        recon_cuts = {cut.id: cut for cut in CutSet.from_file(manifest)}
+        recon_cuts = {cut.id: cut for cut in load_cuts(manifest)}
+    except UnsafeSourceError:
+        raise
     except Exception as exc:
         raise ValueError(f"{manifest} cannot be read as a lhotse CutSet: {exc}") from exc
     summary: Dict[str, Any] = {}

@@ -407,8 +407,7 @@ def _utterance_rows(utts: Sequence[Utterance]) -> str:
 def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
     judge's score directory; return ``{judge label: summary}``."""
-    from lhotse import CutSet
-
+    from fcodec.data.manifest_io import load_cuts
     from fcodec.metrics.mos import find_mos_predictor
     from fcodec.metrics.transcribe import judge_label
 
@@ -422,7 +421,7 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
                          "(a judge is named after its published name or its checkpoint file without .pt)")
     if not Path(config.ref_cuts).is_file():
         raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
-    ref_cuts = list(CutSet.from_file(config.ref_cuts))
+    ref_cuts = list(load_cuts(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
     for label in labels:
         out = judge_dir(config.out_dir, label, config.test_set)
