@@ -43,6 +43,7 @@ from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
 from fcodec.models.codec import FocalCodec
 from fcodec.utils.io import hash_file
+from fcodec.utils.names import UnsafeNameError, safe_file_name
 
 __all__ = ["DecodeOptions", "decode_cuts", "load_codec", "resolve_num_threads", "test_set_name", "JOURNAL"]
 
@@ -355,6 +356,11 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     except Exception as exc:
         raise ValueError(f"{cuts_path} cannot be read as a lhotse CutSet: {exc}") from exc
     ids = [c.id for c in cuts]
+    for cut_id in ids:  # before anything is written: wav/<id>.wav and tokens/<id[:3]>/<id>.npy
+        try:
+            safe_file_name(cut_id)
+        except UnsafeNameError as exc:
+            raise UnsafeNameError(f"{cuts_path}: {exc}") from None
     if len(set(ids)) != len(ids):
         raise ValueError(f"{cuts_path} has duplicate cut ids; each cut needs its own wav and token file")
     journal = Journal(journal_path, header)

@@ -20,6 +20,7 @@ from typing import Any, Dict, Mapping, Union
 import numpy as np
 
 from fcodec.utils.io import atomic_path, atomic_write_json, atomic_write_text
+from fcodec.utils.names import safe_file_name
 
 RECON_CUTS = "recon_cuts.jsonl.gz"
 TOKEN_CUTS = "token_cuts.jsonl.gz"
@@ -91,7 +92,7 @@ def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike)
     from scipy.io import wavfile
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    path = Path(wav_dir) / f"{cut.id}.wav"
+    path = Path(wav_dir) / f"{safe_file_name(cut.id)}.wav"
     with atomic_path(path) as tmp:
         # 32-bit float WAV written by scipy, not libsndfile: libsndfile adds a PEAK chunk stamped with the time
         # of writing, so the same samples would give other bytes, and the recipe's content hash of the decode

@@ -52,6 +52,7 @@ from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
 from fcodec.utils.io import atomic_write_json, atomic_write_text
+from fcodec.utils.names import safe_file_name
 
 SAMPLE_RATE = 16000
 COMPARISONS = ("recon_vs_orig", "recon_vs_gt", "orig_vs_gt")
@@ -412,7 +413,7 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     from fcodec.metrics.transcribe import judge_label
 
     config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
-    config.test_set = config.test_set or config.decode_dir.name
+    config.test_set = safe_file_name(config.test_set or config.decode_dir.name, "test set name")
     labels = [judge_label(spec) for spec in config.asr_models]
     if not labels:
         raise ValueError("no ASR judge given")

@@ -1,0 +1,38 @@
+"""Decoding writes only inside its output folder (ids that would escape it are refused before anything is
+written), and trusts no output it cannot see (a journaled cut whose files are gone is decoded again)."""
+import pytest
+from lhotse import CutSet
+
+from fcodec.infer.decode import DecodeOptions, decode_cuts
+from fcodec.metrics import decode_format
+from fcodec.utils.names import UnsafeNameError, safe_file_name
+
+QUIET = DecodeOptions(progress=False)
+
+
+@pytest.mark.parametrize("bad_id", ["../../../escaped", "/ABS/victim", "", "..", "a/b", "a\\b", "tab\there"])
+def test_safe_file_name_refuses_what_is_not_one_plain_name(bad_id):
+    with pytest.raises(UnsafeNameError, match="cut id .* cannot be used as a file name"):
+        safe_file_name(bad_id)
+
+
+def test_safe_file_name_keeps_ordinary_ids():
+    for name in ("zh_BAC009S0002W0122", "en_121-121726-0000", "..hidden-but-plain", "a.b"):
+        assert safe_file_name(name) == name
+
+
+@pytest.mark.parametrize("make_id", [lambda root: "../../../escaped", lambda root: str(root / "victim")])
+def test_decode_refuses_ids_that_would_write_outside_its_folder(codecs, test_cuts, tmp_path, make_id):
+    victim_root = tmp_path / "elsewhere"
+    victim_root.mkdir()
+    bad_id = make_id(victim_root)
+    cuts = list(CutSet.from_file(test_cuts))
+    cuts[1] = cuts[1].with_id(bad_id)
+    path = tmp_path / "cuts.jsonl.gz"
+    CutSet.from_cuts(cuts).to_file(path)
+    out = tmp_path / "a" / "b" / "c" / "decode" / "test_set"
+    with pytest.raises(UnsafeNameError, match=f"{path}: cut id '{bad_id}'"):
+        decode_cuts(codecs["50hz"], path, out, "m", QUIET)
+    assert not list(victim_root.iterdir())
+    assert not (out / decode_format.WAV_DIR).exists() and not (out / "tokens").exists()
+    assert not list(tmp_path.rglob("escaped*"))
