@@ -119,6 +119,15 @@ def _hash_model_files(folder: str, files: Tuple[Tuple[str, int, int], ...]) -> s
 # ------------------------------------------------------------------------------------------------------------
 # the progress journal
 # ------------------------------------------------------------------------------------------------------------
+def missing_outputs(record: Dict[str, Any]) -> List[str]:
+    """The files a journal record of a decoded cut points at (its wav, its tokens) that do not exist."""
+    paths = [source["source"] for source in record["recon"]["recording"]["sources"] if source["type"] == "file"]
+    array = record["tokens"]["array"]
+    paths.append(os.path.join(array["storage_path"], array["storage_key"]))
+    return [path for path in paths if not os.path.isfile(path)]
+
+
+# ------------------------------------------------------------------------------------------------------------
 class Journal:
     """Append-only record of finished cuts. The first line holds the settings the outputs depend on; a rerun
     with other settings must start afresh. A line cut short by a kill is ignored."""
@@ -161,7 +170,14 @@ class Journal:
             self.entries[record["cut_id"]] = record
 
     def done(self, cut_id: str) -> bool:
-        return self.entries.get(cut_id, {}).get("status") == "ok"
+        """Journaled as decoded *and* its wav and token files are still there (a deleted output is redone)."""
+        record = self.entries.get(cut_id, {})
+        return record.get("status") == "ok" and not missing_outputs(record)
+
+    def missing(self) -> List[str]:
+        """Ids of the cuts journaled as decoded whose output files are gone."""
+        return [cut_id for cut_id, record in self.entries.items()
+                if record.get("status") == "ok" and missing_outputs(record)]
 
     def close(self) -> None:
         self._file.close()
@@ -343,11 +359,17 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
         logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir, previous)
         shutil.rmtree(out_dir)
     if (out_dir / decode_format.DONE).is_file() and journal_path.is_file():
-        Journal(journal_path, header).close()  # raises when the settings differ
-        summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
-        logger.info("%s is complete (%d cuts, %d failed): nothing to do", out_dir, summary["num_cuts"],
-                    summary["num_failed"])
-        return summary
+        finished = Journal(journal_path, header)  # raises when the settings differ
+        finished.close()
+        gone = finished.missing()
+        if not gone and (out_dir / decode_format.SUMMARY).is_file():
+            summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
+            logger.info("%s is complete (%d cuts, %d failed): nothing to do", out_dir, summary["num_cuts"],
+                        summary["num_failed"])
+            return summary
+        logger.warning("%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them "
+                       "again", out_dir, len(gone), missing_outputs(finished.entries[gone[0]])[0] if gone else
+                       out_dir / decode_format.SUMMARY)
     (out_dir / decode_format.DONE).unlink(missing_ok=True)
     try:
         cuts = list(load_cuts(cuts_path))

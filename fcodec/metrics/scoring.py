@@ -424,6 +424,7 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
     ref_cuts = list(load_cuts(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
+    check_ref_cuts_match(config, ref_cuts, decoded)
     for label in labels:
         out = judge_dir(config.out_dir, label, config.test_set)
         out.mkdir(parents=True, exist_ok=True)
@@ -438,9 +439,32 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     with _torch_threads_beside_pool(config):
         records = _run(config, utts, mos)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
-                                       mos.name if mos is not None else None, mos_skip_reason, date)
-            for record in records}
+    summaries = {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
+                                            mos.name if mos is not None else None, mos_skip_reason, date)
+                 for record in records}
+    nothing = [label for label, summary in summaries.items() if summary["num_scored"] == 0]
+    if nothing:
+        raise NothingScoredError(
+            f"no utterance of {config.decode_dir} could be scored by {', '.join(nothing)} ({len(utts)} test cuts, "
+            f"all failed): see {judge_dir(config.out_dir, nothing[0], config.test_set) / 'failed.tsv'}; rerun the "
+            f"decode if its outputs are missing")
+    return summaries
+
+
+class NothingScoredError(RuntimeError):
+    """Every test cut failed: there is no result, and no .done is written."""
+
+
+def check_ref_cuts_match(config: ScoreConfig, ref_cuts: Sequence[Any], decoded: decode_format.DecodeOutputs) -> None:
+    """The test cuts and the decode directory must be of the same test set (checked before any judge runs)."""
+    if not ref_cuts:
+        raise ValueError(f"--ref-cuts {config.ref_cuts} holds no cuts: nothing to score")
+    known = set(decoded.recon_cuts) | set(decoded.failed)
+    if not any(cut.id in known for cut in ref_cuts):
+        raise ValueError(
+            f"none of the {len(ref_cuts)} cuts of --ref-cuts {config.ref_cuts} (e.g. {ref_cuts[0].id}) was decoded "
+            f"in --decode-dir {config.decode_dir} ({len(known)} cuts there): give the test set this decode was made "
+            f"from")
 
 
 def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord, decode_summary: Dict[str, Any],
@@ -482,7 +506,8 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         "environment": environment_info(),
     }
     atomic_write_json(out_dir / SUMMARY, _finite(summary))
-    decode_format.mark_done(out_dir)
+    if summary["num_scored"]:  # a folder of failures only is not a result a rerun should keep
+        decode_format.mark_done(out_dir)
     for language, block in languages.items():
         logging.info("%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
                      config.test_set, language, judge.label, block["rate_name"], block["paper"]["d_err_pct"],

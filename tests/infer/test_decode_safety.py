@@ -36,3 +36,22 @@ def test_decode_refuses_ids_that_would_write_outside_its_folder(codecs, test_cut
     assert not list(victim_root.iterdir())
     assert not (out / decode_format.WAV_DIR).exists() and not (out / "tokens").exists()
     assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_a_deleted_wav_folder_is_decoded_again(codecs, test_cuts, tmp_path):
+    import shutil
+
+    out = tmp_path / "test_set"
+    first = decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)
+    assert first["num_failed"] == 0 and (out / decode_format.DONE).is_file()
+    before = {p.name: p.read_bytes() for p in (out / decode_format.WAV_DIR).iterdir()}
+    shutil.rmtree(out / decode_format.WAV_DIR)
+    next((out / "tokens").rglob("*.npy")).unlink()
+    again = decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)
+    assert again["num_failed"] == 0 and again["num_cuts"] == first["num_cuts"]
+    assert {p.name: p.read_bytes() for p in (out / decode_format.WAV_DIR).iterdir()} == before
+    for cut in CutSet.from_file(out / decode_format.TOKEN_CUTS):
+        assert cut.codec_tokens.load().size > 0
+    # a complete folder is still left alone
+    assert decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)["wall_seconds_last_run"] == \
+        again["wall_seconds_last_run"]

@@ -1,0 +1,38 @@
+"""Scoring never reports success without a result: ref cuts that match nothing in the decode folder, and a decode
+whose every reconstruction is gone, are errors (no .done)."""
+import shutil
+
+import pytest
+
+from fcodec.metrics import decode_format
+from fcodec.metrics.scoring import NothingScoredError, ScoreConfig, score
+from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
+
+
+@pytest.fixture()
+def decoded(tmp_path):
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "今天天气很好", "zh"),
+                                                         ("en_b", speechlike(1.2, 1), "THE CAT SAT", "en")])
+    decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, lambda cut_id, audio: audio)
+    return cuts_path, decode_dir
+
+
+def config(tmp_path, cuts_path, decode_dir, judge):
+    return ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=tmp_path / "score", asr_models=[str(judge)],
+                       nj=0, max_tokens_per_second=2.0)
+
+
+def test_every_reconstruction_gone_is_an_error_not_zero_scored(tmp_path, decoded, tiny_whisper_path):
+    cuts_path, decode_dir = decoded
+    shutil.rmtree(decode_dir / decode_format.WAV_DIR)
+    with pytest.raises(NothingScoredError, match="no utterance of .* could be scored"):
+        score(config(tmp_path, cuts_path, decode_dir, tiny_whisper_path))
+    assert not list((tmp_path / "score").rglob(".done"))
+
+
+def test_ref_cuts_matching_nothing_is_an_error(tmp_path, decoded, tiny_whisper_path):
+    _, decode_dir = decoded
+    _, other = make_test_cuts(tmp_path / "other", [("zh_zzz", speechlike(1.0, 3), "好", "zh")])
+    with pytest.raises(ValueError, match=r"none of the 1 cuts of --ref-cuts .* was decoded in --decode-dir"):
+        score(config(tmp_path, other, decode_dir, tiny_whisper_path))
+    assert not (tmp_path / "score").exists()
