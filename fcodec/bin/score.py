@@ -42,8 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="device of the Whisper judge and the MOS predictor")
     parser.add_argument("--max-delay-ms", type=float, default=100.0, help="largest reconstruction delay searched "
                         "by cross-correlation before PESQ/STOI (0: no delay compensation)")
-    parser.add_argument("--mos-model", default=None, help="local SpeechMOS checkout for UTMOS (default: look in the "
-                        "torch.hub cache; skipped with a message when absent)")
+    parser.add_argument("--mos-model", default=None, help="local SpeechMOS checkout for UTMOS (its hubconf.py is "
+                        "imported, so name only code you trust; default: no MOS)")
     parser.add_argument("--zh-prompt", default=None, help="initial prompt for Mandarin, e.g. 以下是普通话的句子。 "
                         "(default: none)")
     parser.add_argument("--max-tokens-per-second", type=float, default=None, help="cap on transcript length per "

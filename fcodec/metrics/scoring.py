@@ -430,7 +430,9 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         out.mkdir(parents=True, exist_ok=True)
         (out / ".done").unlink(missing_ok=True)
 
-    mos, mos_skip_reason = find_mos_predictor(config.mos_model)
+    # code from the torch hub cache is imported only when the user names it
+    mos, mos_skip_reason = (find_mos_predictor(config.mos_model) if config.mos_model else
+                            (None, "MOS skipped: no --mos-model given (UTMOS runs only when named)"))
     if mos is None:
         logging.info(mos_skip_reason)
     logging.info("scoring %s (%d cuts) with the judges %s", config.decode_dir, len(ref_cuts), ", ".join(labels))

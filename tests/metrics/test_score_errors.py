@@ -36,3 +36,21 @@ def test_ref_cuts_matching_nothing_is_an_error(tmp_path, decoded, tiny_whisper_p
     with pytest.raises(ValueError, match=r"none of the 1 cuts of --ref-cuts .* was decoded in --decode-dir"):
         score(config(tmp_path, other, decode_dir, tiny_whisper_path))
     assert not (tmp_path / "score").exists()
+
+
+def test_no_code_from_the_hub_cache_runs_unless_named(tmp_path, decoded, tiny_whisper_path, monkeypatch):
+    """A SpeechMOS-looking folder in the torch hub cache (with its weights file) is not imported by a plain score."""
+    import torch
+
+    hub = tmp_path / "hub"
+    repo = hub / "tarepan_SpeechMOS_main"
+    repo.mkdir(parents=True)
+    marker = tmp_path / "hubconf_ran"
+    (repo / "hubconf.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    (hub / "checkpoints").mkdir()
+    (hub / "checkpoints" / "utmos22_strong_step7459_v1.pt").write_bytes(b"")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    cuts_path, decode_dir = decoded
+    summaries = score(config(tmp_path, cuts_path, decode_dir, tiny_whisper_path))
+    assert not marker.exists()
+    assert "no --mos-model given" in next(iter(summaries.values()))["mos"]["skipped"]
