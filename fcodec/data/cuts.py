@@ -32,6 +32,7 @@ from fcodec.data.manifest_io import load_cuts, require_file, save_manifest
 from fcodec.data.sources import REFUSED, UnsafeSourceError, check_sources
 from fcodec.data.mix import interleave, sample_ids, select_by_hours
 from fcodec.data.text_norm import normalize_text
+from fcodec.data.transcripts import control_characters
 from fcodec.utils.io import atomic_write_text
 
 SAMPLE_RATE = 16000
@@ -115,6 +116,11 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
         if cut.duration < options.min_duration:
             bad.append(BadInput(sup.id, source.label, path, why.TOO_SHORT,
                                 f"{cut.duration:.3f} s < {options.min_duration} s"))
+            continue
+        found = control_characters(sup.text or "")
+        if found:  # a supervisions manifest from a recipe that does not check its transcripts
+            bad.append(BadInput(sup.id, source.label, path, why.CONTROL_CHARACTERS,
+                                f"transcript {sup.text!r} holds {' '.join(found)}"))
             continue
         text = normalize_text(sup.text or "", source.language)
         if not text:

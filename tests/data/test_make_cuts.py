@@ -156,3 +156,22 @@ def test_an_optional_part_that_was_not_prepared_is_skipped(small_cuts, small_man
     shutil.copytree(small_cuts / "sources", out / "sources")
     CutsBuilder(config, small_manifests, out, CutsOptions(keep_existing=True, dev_utts=None)).run()
     assert set(_ids(out / "train.jsonl.gz")) == set(_ids(small_cuts / "sources" / "librispeech_train-clean-100.jsonl.gz"))
+
+
+def test_text_faults_are_reported_with_file_and_line(small_corpus, small_cuts):
+    """A Latin-1 byte, an id without text and a control character in a transcript (AISHELL's and LibriSpeech's)
+    are bad input named by file and line; stage 1 went on with every other line."""
+    import re
+
+    rows = [r for r in read_report(small_cuts / "bad_input.tsv")
+            if r.reason in ("undecodable text", "control characters", "empty transcript")]
+    assert {(r.source.split(":")[0], r.reason) for r in rows} == {
+        (corpus, reason) for corpus in ("aishell", "librispeech")
+        for reason in ("undecodable text", "control characters", "empty transcript")}
+    for row in rows:
+        match = re.match(r"(\S+\.txt) line (\d+): ", row.detail)
+        assert match, row.detail
+        line = Path(match.group(1)).read_bytes().split(b"\n")[int(match.group(2)) - 1]
+        assert line.startswith(row.id.encode()), (row, line)
+    latin1 = next(r for r in rows if r.reason == "undecodable text" and r.source.startswith("librispeech"))
+    assert "byte 0xE9" in latin1.detail and latin1.detail.split(" line ")[0].endswith(".trans.txt")
