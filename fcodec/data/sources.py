@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Iterator
 
+from fcodec.utils.cli import UserError
+
 ALLOW_ENV = "FCODEC_ALLOW_UNSAFE_SOURCES"
 UNSAFE_TYPES = ("command", "url")
 REFUSED = "refused source"  # the bad-input report's reason
 
 
-class UnsafeSourceError(ValueError):
+class UnsafeSourceError(UserError, ValueError):
     """A cut or recording whose audio source would run a command or fetch a URL."""
 
     def __init__(self, item_id: str, source_type: str, source: str):

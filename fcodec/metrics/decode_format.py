@@ -68,7 +68,8 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
 
     directory = Path(directory)
     if require_done and not (directory / DONE).is_file():
-        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished")
+        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished; "
+                                f"rerun the decode to finish it (or score what is there with --allow-unfinished)")
     manifest = directory / RECON_CUTS
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")

@@ -51,6 +51,7 @@ from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_we
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.names import safe_file_name
 
@@ -453,17 +454,19 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     return summaries
 
 
-class NothingScoredError(RuntimeError):
+class NothingScoredError(UserError, RuntimeError):
     """Every test cut failed: there is no result, and no .done is written."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
 
 
 def check_ref_cuts_match(config: ScoreConfig, ref_cuts: Sequence[Any], decoded: decode_format.DecodeOutputs) -> None:
     """The test cuts and the decode directory must be of the same test set (checked before any judge runs)."""
     if not ref_cuts:
-        raise ValueError(f"--ref-cuts {config.ref_cuts} holds no cuts: nothing to score")
+        raise UserError(f"--ref-cuts {config.ref_cuts} holds no cuts: nothing to score")
     known = set(decoded.recon_cuts) | set(decoded.failed)
     if not any(cut.id in known for cut in ref_cuts):
-        raise ValueError(
+        raise UserError(
             f"none of the {len(ref_cuts)} cuts of --ref-cuts {config.ref_cuts} (e.g. {ref_cuts[0].id}) was decoded "
             f"in --decode-dir {config.decode_dir} ({len(known)} cuts there): give the test set this decode was made "
             f"from")

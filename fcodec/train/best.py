@@ -15,14 +15,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 INFO = "training_info.json"
 
 
-class ForeignBestError(RuntimeError):
+class ForeignBestError(UserError, RuntimeError):
     """``best/`` holds a model no checkpoint of this exp dir continues: a run from step 0 would replace it."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
 
 
 def read_best_info(best_dir: Path) -> Optional[Dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ def restore_sampler_position(sampler: Any, position: Dict[str, Any]) -> None:
 _warned = False
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """Checkpoints exist but none can be loaded: continuing from step 0 would lose (and overwrite) the run."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
 
 
 class CheckpointManager:

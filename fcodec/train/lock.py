@@ -16,13 +16,17 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
+from fcodec.utils.cli import UserError
+
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "train.lock"
 
 
-class ExpDirLockedError(RuntimeError):
+class ExpDirLockedError(UserError, RuntimeError):
     """Another live run trains in the exp dir."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
 
 
 def _alive(pid: int) -> bool:

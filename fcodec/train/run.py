@@ -27,6 +27,7 @@ from fcodec.train.config import TrainConfig, config_diff, dump_config, load_conf
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.lock import exp_dir_lock
 from fcodec.train.params import TRAINABLE_MODES, ParamPlan, build_param_plan
+from fcodec.train.preflight import check_inputs, check_values
 from fcodec.train.rng import seed_everything
 from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
 from fcodec.train.trainer import TrainSummary, Trainer
@@ -133,6 +134,8 @@ def build_loaders(cfg: TrainConfig):
 def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (),
               command: str = "") -> TrainSummary:
     cfg = load_config(config, overrides)
+    check_values(cfg)  # before the lock, the log, config.yaml and the model: a refused run leaves nothing behind
+    check_inputs(cfg)
     exp_dir = Path(exp_dir)
     # rank 0 holds the exp dir for the whole run (taken before the process group: a refused run starts nothing)
     with exp_dir_lock(exp_dir, command, enabled=int(os.environ.get("RANK", "0")) == 0):

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 
+from fcodec.utils.cli import UserError
 
-class UnsafeNameError(ValueError):
+
+class UnsafeNameError(UserError, ValueError):
     """A name that cannot be used as a single file name inside an output folder."""
 
 

@@ -55,3 +55,40 @@ def test_a_deleted_wav_folder_is_decoded_again(codecs, test_cuts, tmp_path):
     # a complete folder is still left alone
     assert decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)["wall_seconds_last_run"] == \
         again["wall_seconds_last_run"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("max_duration", "--max-duration 0.0: give the seconds of audio per batch"),
+    ("empty", "holds no cuts: nothing to decode"),
+    ("cuda", "--device cuda: CUDA is not available on this machine; use --device cpu"),
+    ("out_is_file", "is a file; give a folder"),
+    ("missing", "not found (stage 2 writes"),
+])
+def test_cli_refuses_bad_options_before_any_work(codec_dirs, test_cuts, tmp_path, capsys, case, message):
+    import gzip
+
+    import torch
+
+    from fcodec.bin import decode as decode_cli
+
+    if case == "cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    cuts, out, extra = test_cuts, tmp_path / "out", []
+    if case == "max_duration":
+        extra = ["--max-duration", "0"]
+    elif case == "empty":
+        cuts = tmp_path / "test_empty.jsonl.gz"
+        with gzip.open(cuts, "wt"):
+            pass
+    elif case == "cuda":
+        extra = ["--device", "cuda"]
+    elif case == "out_is_file":
+        out.write_text("")
+    else:
+        cuts = tmp_path / "test_missing.jsonl.gz"
+    status = decode_cli.main(["--model", str(codec_dirs["50hz"]), "--cuts", str(cuts), "--out-dir", str(out),
+                              "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert status != 0 and message in err, err
+    assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.decode: error: ")
+    assert not out.is_dir()

@@ -7,6 +7,7 @@ import pytest
 from fcodec.metrics import decode_format
 from fcodec.metrics.scoring import NothingScoredError, ScoreConfig, score
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
+from fcodec.utils.cli import UserError
 
 
 @pytest.fixture()
@@ -33,7 +34,7 @@ def test_every_reconstruction_gone_is_an_error_not_zero_scored(tmp_path, decoded
 def test_ref_cuts_matching_nothing_is_an_error(tmp_path, decoded, tiny_whisper_path):
     _, decode_dir = decoded
     _, other = make_test_cuts(tmp_path / "other", [("zh_zzz", speechlike(1.0, 3), "好", "zh")])
-    with pytest.raises(ValueError, match=r"none of the 1 cuts of --ref-cuts .* was decoded in --decode-dir"):
+    with pytest.raises(UserError, match=r"none of the 1 cuts of --ref-cuts .* was decoded in --decode-dir"):
         score(config(tmp_path, other, decode_dir, tiny_whisper_path))
     assert not (tmp_path / "score").exists()
 
@@ -54,3 +55,29 @@ def test_no_code_from_the_hub_cache_runs_unless_named(tmp_path, decoded, tiny_wh
     summaries = score(config(tmp_path, cuts_path, decode_dir, tiny_whisper_path))
     assert not marker.exists()
     assert "no --mos-model given" in next(iter(summaries.values()))["mos"]["skipped"]
+
+
+def test_cli_errors_are_one_line(tmp_path, decoded, tiny_whisper_path, capsys):
+    from fcodec.bin import score as score_cli
+
+    cuts_path, decode_dir = decoded
+    _, other = make_test_cuts(tmp_path / "other", [("zh_zzz", speechlike(1.0, 3), "好", "zh")])
+    common = ["--out-dir", str(tmp_path / "score"), "--nj", "0"]
+    cases = [
+        (["--ref-cuts", str(tmp_path / "nope.jsonl.gz"), "--decode-dir", str(decode_dir),
+          "--asr-models", str(tiny_whisper_path)], "--ref-cuts", "not found"),
+        (["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models", "smal"],
+         "--asr-models smal: neither a checkpoint file nor a published Whisper name", ""),
+        (["--ref-cuts", str(other), "--decode-dir", str(decode_dir), "--asr-models", str(tiny_whisper_path)],
+         "none of the 1 cuts of --ref-cuts", "was decoded in --decode-dir"),
+    ]
+    for args, first, second in cases:
+        assert score_cli.main(args + common) != 0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.score: error: ")
+        assert first in err and second in err, err
+    (decode_dir / decode_format.DONE).unlink()  # an unfinished decode
+    assert score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models",
+                           str(tiny_whisper_path), *common]) == 1
+    assert "has not finished; rerun the decode" in capsys.readouterr().err
+    assert not list((tmp_path / "score").rglob(".done"))
