@@ -103,14 +103,16 @@ def _holder(exp_dir: Path) -> subprocess.Popen:
     return proc
 
 
-def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path):
+def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
     from fcodec.train.run import run_stage
+    from tests.train.speech import stage_overrides
 
     holder = _holder(tmp_path)
     try:
         with pytest.raises(ExpDirLockedError, match=rf"in use by another training run \(pid {holder.pid} on "
                                                     rf"{socket.gethostname()}"):
-            run_stage(None, tmp_path, ["train.device=cpu"])
+            run_stage(None, tmp_path, stage_overrides(assets, **{"model.init_from": assets["codec"],
+                                                                  "train.max_steps": 2}))
         assert not (tmp_path / "config.yaml").exists()  # refused before anything was written
     finally:
         holder.kill()
