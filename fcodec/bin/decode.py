@@ -24,9 +24,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from fcodec.utils.cli import UserError, command_line
+
+PROG = "python -m fcodec.bin.decode"
+
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.decode", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", required=True, help="exported model folder(s) (config.json + "
                         "model.safetensors), config path(s) or Hugging Face repo id(s)")
@@ -52,6 +56,38 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_options(args) -> None:
+    """Every option a run would fail on, before a model is loaded or a folder written."""
+    import torch
+
+    from fcodec.data.manifest_io import load_cuts
+
+    if not args.max_duration > 0:
+        raise UserError(f"--max-duration {args.max_duration}: give the seconds of audio per batch, a positive number")
+    if args.max_batch_size < 1:
+        raise UserError(f"--max-batch-size {args.max_batch_size}: give a positive number of cuts per batch")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
+    if args.device.startswith("cuda:") and int(args.device.split(":", 1)[1] or 0) >= torch.cuda.device_count():
+        raise UserError(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    for out_dir in args.out_dir:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise UserError(f"--out-dir {out_dir} is a file; give a folder (the recipe uses <stage_dir>/decode)")
+    for path in args.cuts:
+        if not path.is_file():
+            raise FileNotFoundError(f"--cuts {path} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)")
+        try:
+            cuts = load_cuts(path)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"--cuts {path} cannot be read as a lhotse CutSet ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:200]})") from None
+        if len(cuts) == 0:
+            raise UserError(f"--cuts {path} holds no cuts: nothing to decode (see stage 2's bad_input.tsv)")
+
+
+@command_line(PROG)
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     import torch
@@ -69,11 +105,7 @@ def main(argv=None) -> int:
     if len(set(names)) != len(names):
         print(f"decode: the test sets' names must differ, got {names}", file=sys.stderr)
         return 2
-    for path in args.cuts:
-        if not path.is_file():
-            print(f"decode: test cuts {path} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)",
-                  file=sys.stderr)
-            return 1
+    check_options(args)
     threads = resolve_num_threads(args.num_threads, args.device)
     torch.set_num_threads(threads)
     command = "python -m fcodec.bin.decode " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None

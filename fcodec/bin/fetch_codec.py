@@ -11,8 +11,10 @@ import sys
 
 from fcodec.models import CheckpointError, FocalCodec
 from fcodec.models.configs import DEFAULT_REPO
+from fcodec.utils.cli import command_line
 
 
+@command_line("python -m fcodec.bin.fetch_codec")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", nargs="?", default=DEFAULT_REPO, help=f"repo id, folder or config path (default {DEFAULT_REPO})")

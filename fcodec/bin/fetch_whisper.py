@@ -20,6 +20,8 @@ import re
 import sys
 from pathlib import Path
 
+from fcodec.utils.cli import command_line
+
 TINY_RANDOM = "tiny-random"
 TINY_RANDOM_SEEDED = re.compile(r"tiny-random-seed(\d+)")
 
@@ -37,6 +39,7 @@ def fetch_whisper(name: str, out_dir: Path) -> Path:
     return download_whisper(name, out_dir, filename=f"{name}.pt")
 
 
+@command_line("python -m fcodec.bin.fetch_whisper")
 def main(argv=None) -> int:
     from fcodec.utils.logging import setup_logging
 

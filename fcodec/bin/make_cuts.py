@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fcodec.data.cuts import CutsBuilder, CutsOptions, parse_hours
 from fcodec.data.data_config import load_data_config
+from fcodec.utils.cli import command_line
 from fcodec.utils.logging import setup_logging
 
 
@@ -35,6 +36,7 @@ def _lufs(text: str):
     return value
 
 
+@command_line("python -m fcodec.bin.make_cuts")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True, help="data config (which manifests make which split)")

@@ -8,10 +8,12 @@ real loading, training and streaming code on a CPU in seconds.
 """
 import argparse
 import json
+import sys
 
 import torch
 
 from fcodec.models import FocalCodec, configs
+from fcodec.utils.cli import command_line
 
 
 def make_tiny_codec(out, seed: int = 0, codebook_size: int = 2048, width: int = 32) -> FocalCodec:
@@ -22,7 +24,8 @@ def make_tiny_codec(out, seed: int = 0, codebook_size: int = 2048, width: int = 
     return model
 
 
-def main(argv=None) -> None:
+@command_line("python -m fcodec.bin.make_tiny_codec")
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder to write config.json and model.safetensors into")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
@@ -34,4 +37,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

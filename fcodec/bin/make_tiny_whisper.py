@@ -3,11 +3,14 @@
     python -m fcodec.bin.make_tiny_whisper --out exp/models/whisper-tiny-random.pt
 """
 import argparse
+import sys
 
+from fcodec.utils.cli import command_line
 from fcodec.utils.whisper import make_tiny_whisper
 
 
-def main(argv=None) -> None:
+@command_line("python -m fcodec.bin.make_tiny_whisper")
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="checkpoint file to write")
     parser.add_argument("--seed", type=int, default=0)
@@ -16,4 +19,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from fcodec.utils.cli import command_line
+
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,12 +29,15 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> None:
+@command_line("python -m fcodec.bin.report")
+def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     from fcodec.metrics.report import write_results
     from fcodec.utils.logging import setup_logging
 
     setup_logging()
+    if not args.exp_dir.is_dir():
+        raise FileNotFoundError(f"--exp-dir {args.exp_dir} not found: give the recipe's exp/<tag> folder")
     plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
     command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                else argv))
@@ -45,4 +50,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,10 +24,13 @@ import sys
 from pathlib import Path
 
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES, MOS_JUDGES
+from fcodec.utils.cli import UserError, command_line
+
+PROG = "python -m fcodec.bin.score"
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ref-cuts", type=Path, required=True, help="the test CutSet (16 kHz originals, with text "
                         "and language on each supervision)")
     parser.add_argument("--decode-dir", type=Path, required=True, help="<exp_dir>/<model>/decode/<test_set> with "
@@ -54,8 +57,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nisqa-model", default=None, help="NISQA v2.0 weights, nisqa.tar (default: "
                         "../shared/models/nisqa/nisqa.tar beside the repository when there; fetched by "
                         "python -m fcodec.bin.fetch_mos nisqa)")
-    parser.add_argument("--mos-model", default=None, help="UTMOS (--mos-judges utmos): local SpeechMOS checkout "
-                        "(default: look in the torch.hub cache; skipped with a message when absent)")
+    parser.add_argument("--mos-model", default=None, help="UTMOS (--mos-judges utmos): local SpeechMOS checkout; "
+                        "its hubconf.py is imported, so name only code you trust (default: the torch.hub cache, "
+                        "searched only when utmos is named; skipped with a message when absent)")
     parser.add_argument("--speaker-model", default="resemblyzer", choices=["resemblyzer", "none"],
                         help="speaker encoder of the speaker similarity (none: not computed)")
     parser.add_argument("--zh-prompt", default=None, help="initial prompt for Mandarin, e.g. 以下是普通话的句子。 "
@@ -68,8 +72,39 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> None:
+def check_options(args) -> None:
+    """What a run would fail on after minutes of work, checked first."""
+    import os
+
+    import whisper
+
+    from fcodec.metrics.transcribe import judge_label
+
+    for judge in args.asr_models:
+        if not os.path.isfile(judge) and judge not in whisper.available_models():
+            raise UserError(f"--asr-models {judge}: neither a checkpoint file nor a published Whisper name "
+                            f"({', '.join(whisper.available_models())})")
+    labels = [judge_label(judge) for judge in args.asr_models]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"--asr-models {' '.join(args.asr_models)}: two judges would share a score folder (named "
+                        f"{labels}: a judge is named after its published name or its file name without .pt)")
+    if not args.ref_cuts.is_file():
+        raise FileNotFoundError(f"--ref-cuts {args.ref_cuts} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)")
+    if not args.decode_dir.is_dir():
+        raise FileNotFoundError(f"--decode-dir {args.decode_dir} not found (stage 7, fcodec.bin.decode, writes it)")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UserError(f"--out-dir {args.out_dir} is a file; give a folder (the recipe uses <stage_dir>/score)")
+    if args.nj < 0 or args.batch_size < 1 or args.max_delay_ms < 0:
+        raise UserError(f"--nj {args.nj}, --batch-size {args.batch_size}, --max-delay-ms {args.max_delay_ms}: give "
+                        f"--nj >= 0, --batch-size >= 1, --max-delay-ms >= 0")
+    if args.mos_model is not None and not Path(args.mos_model, "hubconf.py").is_file():
+        raise UserError(f"--mos-model {args.mos_model}: no SpeechMOS checkout there (no hubconf.py)")
+
+
+@command_line(PROG)
+def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
+    check_options(args)
     from fcodec.metrics.scoring import ScoreConfig, score
     from fcodec.utils.logging import setup_logging
 
@@ -84,7 +119,8 @@ def main(argv=None) -> None:
                          max_tokens_per_second=args.max_tokens_per_second,
                          require_done=not args.allow_unfinished, command=command)
     score(config)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,9 +14,11 @@ import torch
 from fcodec.infer.streaming import stream_file
 from fcodec.models import CheckpointError, FocalCodec
 from fcodec.models.configs import DEFAULT_REPO
+from fcodec.utils.cli import command_line
 from fcodec.utils.logging import setup_logging
 
 
+@command_line("python -m fcodec.bin.stream")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", help="wav (or any soundfile-readable) file")

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 from fcodec.data.synth.mini_corpus import MiniCorpusSpec, build_mini_corpus
+from fcodec.utils.cli import command_line
 from fcodec.utils.logging import setup_logging
 
 
+@command_line("python -m fcodec.bin.synth_mini_corpus")
 def main(argv=None) -> int:
     defaults = MiniCorpusSpec()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -20,7 +20,10 @@ import shlex
 import sys
 from typing import List, Optional
 
+from fcodec.utils.cli import command_line
 
+
+@command_line("python -m fcodec.bin.train")
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fcodec.bin.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,21 +34,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     args = parser.parse_args(argv)
 
-    from fcodec.train.config import ConfigError, dump_config, load_config
+    from fcodec.train.config import dump_config, load_config
+    from fcodec.train.preflight import check_values
 
-    try:
-        if args.print_config:
-            print(dump_config(load_config(args.config, args.overrides)), end="")
-            return 0
-        if not args.exp_dir:
-            parser.error("--exp-dir is required")
-        from fcodec.train.run import run_stage
+    if args.print_config:
+        cfg = load_config(args.config, args.overrides)
+        check_values(cfg)  # unknown loss options and impossible values, as a run would refuse them
+        print(dump_config(cfg), end="")
+        return 0
+    if not args.exp_dir:
+        parser.error("--exp-dir is required")
+    from fcodec.train.run import run_stage
 
-        command = shlex.join([sys.executable, "-m", "fcodec.bin.train", *(argv if argv is not None else sys.argv[1:])])
-        run_stage(args.config, args.exp_dir, args.overrides, command=command)
-    except ConfigError as exc:
-        print(f"fcodec.bin.train: config error: {exc}", file=sys.stderr)
-        return 2
+    command = shlex.join([sys.executable, "-m", "fcodec.bin.train", *(argv if argv is not None else sys.argv[1:])])
+    run_stage(args.config, args.exp_dir, args.overrides, command=command)
     return 0
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from fcodec.data.bpe import load_bpe, train_bpe
 from fcodec.data.manifest_io import require_file
+from fcodec.utils.cli import command_line
 from fcodec.utils.logging import setup_logging
 
 
+@command_line("python -m fcodec.bin.train_bpe")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cuts", type=Path, required=True, help="training cuts (their supervision texts)")

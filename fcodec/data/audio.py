@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, UNREADABLE, error_detail
+from fcodec.data.sources import check_sources
 
 
 
@@ -52,7 +53,7 @@ def _missing_file(audio: Any) -> Optional[str]:
 def read_mono(cut_or_path: Any, sample_rate: int) -> np.ndarray:
     """Samples of ``cut_or_path`` (a lhotse cut or recording, or an audio file path) as a 1-D float32 array at
     ``sample_rate``, channels averaged. Raises :class:`AudioReadError` naming the file for missing, unreadable,
-    empty or non-finite audio."""
+    empty or non-finite audio, and :class:`fcodec.data.sources.UnsafeSourceError` for a command or URL source."""
     if isinstance(cut_or_path, (str, os.PathLike)):
         path = os.fspath(cut_or_path)
         if not os.path.isfile(path):
@@ -64,7 +65,7 @@ def read_mono(cut_or_path: Any, sample_rate: int) -> np.ndarray:
         except Exception as exc:  # lhotse wraps soundfile/audioread/ffmpeg errors in several types
             raise AudioReadError(UNREADABLE, path, error_detail(exc)) from exc
     else:
-        audio_source = cut_or_path
+        audio_source = check_sources(cut_or_path)
     missing = _missing_file(audio_source)
     if missing is not None:
         raise AudioReadError(MISSING, missing, "no such file")

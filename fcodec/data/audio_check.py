@@ -23,6 +23,8 @@ NOT_FINITE = "not finite"
 TOO_SHORT = "too short"
 EMPTY_TRANSCRIPT = "empty transcript"
 NO_TRANSCRIPT = "no transcript"
+UNDECODABLE_TEXT = "undecodable text"
+CONTROL_CHARACTERS = "control characters"
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ from fcodec.data import audio_check as why
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.data.bad_input import BadInput, read_report, write_report
 from fcodec.data.data_config import DataConfig, Source
-from fcodec.data.manifest_io import require_file, save_manifest
+from fcodec.data.manifest_io import load_cuts, require_file, save_manifest
+from fcodec.data.sources import REFUSED, UnsafeSourceError, check_sources
 from fcodec.data.mix import interleave, sample_ids, select_by_hours
 from fcodec.data.text_norm import normalize_text
+from fcodec.data.transcripts import control_characters
 from fcodec.utils.io import atomic_write_text
 
 SAMPLE_RATE = 16000
@@ -58,11 +60,15 @@ def source_path(out_dir: Path, source: Source) -> Path:
 
 
 def _check_recording(recording, full: bool) -> Optional[why.Problem]:
+    try:
+        check_sources(recording)
+    except UnsafeSourceError as exc:
+        return why.Problem(REFUSED, str(exc))
     sources = recording.sources
     if len(sources) == 1 and sources[0].type == "file":
         path = sources[0].source
         return why.check_audio(path) if full else why.probe_audio(path)
-    try:  # URLs, commands, in-memory audio: let lhotse read it
+    try:  # in-memory audio (or URLs and commands, when allowed): let lhotse read it
         read_mono(recording, recording.sampling_rate)
     except AudioReadError as exc:
         return why.Problem(exc.reason, exc.detail)
@@ -114,6 +120,11 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
             bad.append(BadInput(sup.id, source.label, path, why.TOO_SHORT,
                                 f"{cut.duration:.3f} s < {options.min_duration} s"))
             continue
+        found = control_characters(sup.text or "")
+        if found:  # a supervisions manifest from a recipe that does not check its transcripts
+            bad.append(BadInput(sup.id, source.label, path, why.CONTROL_CHARACTERS,
+                                f"transcript {sup.text!r} holds {' '.join(found)}"))
+            continue
         text = normalize_text(sup.text or "", source.language)
         if not text:
             bad.append(BadInput(sup.id, source.label, path, why.EMPTY_TRANSCRIPT, f"transcript {sup.text!r}"))
@@ -126,14 +137,6 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
     logging.info(f"{source.label}: {len(kept)} cuts kept, {len(bad)} left out "
                  f"({_reason_counts(bad) or 'none'})")
     return CutSet.from_cuts(kept), bad
-
-
-def load_cuts(path: Path):
-    """An eager CutSet from ``path``; an empty manifest file gives an empty CutSet (lhotse would give None)."""
-    from lhotse import CutSet, load_manifest
-
-    cuts = load_manifest(path)
-    return CutSet() if cuts is None else cuts.to_eager()
 
 
 def _reason_counts(rows: List[BadInput]) -> str:

@@ -40,6 +40,9 @@ class CodecDataset(torch.utils.data.Dataset):
     def __getitem__(self, cuts) -> Dict:
         from lhotse.dataset.collation import collate_audio
 
+        from fcodec.data.sources import check_all
+
+        check_all(cuts)  # before any audio is read: a command source must not run, not even "fault-tolerantly"
         if self.segment_duration is not None:
             cuts = cuts.truncate(max_duration=self.segment_duration, offset_type="random", preserve_id=True,
                                  rng=self.crop_rng(cuts))

@@ -36,11 +36,14 @@ import torch
 
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.data.audio_check import TOO_SHORT
+from fcodec.data.manifest_io import load_cuts
+from fcodec.data.sources import UnsafeSourceError
 from fcodec.infer.batched import can_batch, duration_batches, encode_decode
 from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
 from fcodec.metrics import decode_format
 from fcodec.models.codec import FocalCodec
 from fcodec.utils.io import hash_file
+from fcodec.utils.names import UnsafeNameError, safe_file_name
 
 __all__ = ["DecodeOptions", "decode_cuts", "load_codec", "resolve_num_threads", "test_set_name", "JOURNAL"]
 
@@ -172,6 +175,15 @@ def _hash_model_files(folder: str, files: Tuple[Tuple[str, int, int], ...]) -> s
 # ------------------------------------------------------------------------------------------------------------
 # the progress journal
 # ------------------------------------------------------------------------------------------------------------
+def missing_outputs(record: Dict[str, Any]) -> List[str]:
+    """The files a journal record of a decoded cut points at (its wav, its tokens) that do not exist."""
+    paths = [source["source"] for source in record["recon"]["recording"]["sources"] if source["type"] == "file"]
+    array = record["tokens"]["array"]
+    paths.append(os.path.join(array["storage_path"], array["storage_key"]))
+    return [path for path in paths if not os.path.isfile(path)]
+
+
+# ------------------------------------------------------------------------------------------------------------
 class Journal:
     """Append-only record of finished cuts. The first line holds the settings the outputs depend on; a rerun
     with other settings must start afresh. A line cut short by a kill is ignored."""
@@ -214,7 +226,14 @@ class Journal:
             self.entries[record["cut_id"]] = record
 
     def done(self, cut_id: str) -> bool:
-        return self.entries.get(cut_id, {}).get("status") == "ok"
+        """Journaled as decoded *and* its wav and token files are still there (a deleted output is redone)."""
+        record = self.entries.get(cut_id, {})
+        return record.get("status") == "ok" and not missing_outputs(record)
+
+    def missing(self) -> List[str]:
+        """Ids of the cuts journaled as decoded whose output files are gone."""
+        return [cut_id for cut_id, record in self.entries.items()
+                if record.get("status") == "ok" and missing_outputs(record)]
 
     def close(self) -> None:
         self._file.close()
@@ -417,7 +436,6 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     RuntimeError
         ``out_dir`` holds a decode with other settings (without ``restart_on_change`` or ``overwrite``).
     """
-    from lhotse import CutSet
 
     options = options or DecodeOptions()
     if options.streaming and not model.causal:
@@ -435,17 +453,30 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
         logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir, previous)
         shutil.rmtree(out_dir)
     if (out_dir / decode_format.DONE).is_file() and journal_path.is_file():
-        Journal(journal_path, header).close()  # raises when the settings differ
-        summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
-        logger.info("%s is complete (%d cuts, %d failed): nothing to do", out_dir, summary["num_cuts"],
-                    summary["num_failed"])
-        return summary
+        finished = Journal(journal_path, header)  # raises when the settings differ
+        finished.close()
+        gone = finished.missing()
+        if not gone and (out_dir / decode_format.SUMMARY).is_file():
+            summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
+            logger.info("%s is complete (%d cuts, %d failed): nothing to do", out_dir, summary["num_cuts"],
+                        summary["num_failed"])
+            return summary
+        logger.warning("%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them "
+                       "again", out_dir, len(gone), missing_outputs(finished.entries[gone[0]])[0] if gone else
+                       out_dir / decode_format.SUMMARY)
     (out_dir / decode_format.DONE).unlink(missing_ok=True)
     try:
-        cuts = list(CutSet.from_file(cuts_path))
+        cuts = list(load_cuts(cuts_path))
+    except UnsafeSourceError:
+        raise
     except Exception as exc:
         raise ValueError(f"{cuts_path} cannot be read as a lhotse CutSet: {exc}") from exc
     ids = [c.id for c in cuts]
+    for cut_id in ids:  # before anything is written: wav/<id>.wav and tokens/<id[:3]>/<id>.npy
+        try:
+            safe_file_name(cut_id)
+        except UnsafeNameError as exc:
+            raise UnsafeNameError(f"{cuts_path}: {exc}") from None
     if len(set(ids)) != len(ids):
         raise ValueError(f"{cuts_path} has duplicate cut ids; each cut needs its own wav and token file")
     journal = Journal(journal_path, header)

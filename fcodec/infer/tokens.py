@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from fcodec.utils.names import safe_file_name
+
 TOKENS_FIELD = "codec_tokens"
 TOKENS_DIR = "tokens"
 
@@ -73,7 +75,7 @@ class TokenWriter:
             raise ValueError(f"tokens of {cut.id} must be one-dimensional, got shape {tokens.shape}")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.codebook_size):
             raise ValueError(f"tokens of {cut.id} fall outside the codebook [0, {self.codebook_size})")
-        return self.writer.store_array(cut.id, tokens.astype(self.dtype), frame_shift=self.frame_shift,
+        return self.writer.store_array(safe_file_name(cut.id), tokens.astype(self.dtype), frame_shift=self.frame_shift,
                                        temporal_dim=0, start=cut.start)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, Mapping, Union
 import numpy as np
 
 from fcodec.utils.io import atomic_path, atomic_write_json, atomic_write_text
+from fcodec.utils.names import safe_file_name
 
 RECON_CUTS = "recon_cuts.jsonl.gz"
 TOKEN_CUTS = "token_cuts.jsonl.gz"
@@ -120,17 +121,23 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
         ``.done`` (with ``require_done``) or ``recon_cuts.jsonl.gz`` is missing.
     ValueError
         ``recon_cuts.jsonl.gz`` cannot be read as a lhotse CutSet.
+    UnsafeSourceError
+        A reconstruction's audio source would run a command or fetch a URL (``fcodec.data.sources``).
     """
-    from lhotse import CutSet
+    from fcodec.data.manifest_io import load_cuts
+    from fcodec.data.sources import UnsafeSourceError
 
     directory = Path(directory)
     if require_done and not (directory / DONE).is_file():
-        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished")
+        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished; "
+                                f"rerun the decode to finish it (or score what is there with --allow-unfinished)")
     manifest = directory / RECON_CUTS
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")
     try:
-        recon_cuts = {cut.id: cut for cut in CutSet.from_file(manifest)}
+        recon_cuts = {cut.id: cut for cut in load_cuts(manifest)}
+    except UnsafeSourceError:
+        raise
     except Exception as exc:
         raise ValueError(f"{manifest} cannot be read as a lhotse CutSet: {exc}") from exc
     summary: Dict[str, Any] = {}
@@ -164,7 +171,7 @@ def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike)
     from scipy.io import wavfile
 
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    path = Path(wav_dir) / f"{cut.id}.wav"
+    path = Path(wav_dir) / f"{safe_file_name(cut.id)}.wav"
     with atomic_path(path) as tmp:
         # 32-bit float WAV written by scipy, not libsndfile: libsndfile adds a PEAK chunk stamped with the time
         # of writing, so the same samples would give other bytes, and the recipe's content hash of the decode

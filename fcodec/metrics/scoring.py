@@ -58,7 +58,9 @@ from fcodec.metrics.quality import SIDES, QualityScorer, QualityScores
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_write_json, atomic_write_text
+from fcodec.utils.names import safe_file_name
 
 SAMPLE_RATE = 16000
 COMPARISONS = ("recon_vs_orig", "recon_vs_gt", "orig_vs_gt")
@@ -479,12 +481,11 @@ def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
 def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
     judge's score directory; return ``{judge label: summary}``."""
-    from lhotse import CutSet
-
+    from fcodec.data.manifest_io import load_cuts
     from fcodec.metrics.transcribe import judge_label
 
     config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
-    config.test_set = config.test_set or config.decode_dir.name
+    config.test_set = safe_file_name(config.test_set or config.decode_dir.name, "test set name")
     labels = [judge_label(spec) for spec in config.asr_models]
     if not labels:
         raise ValueError("no ASR judge given")
@@ -503,8 +504,9 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     config = dataclasses.replace(config, asr_models=[s for s, label in zip(config.asr_models, labels)
                                                      if label not in done])
     labels = [label for label in labels if label not in done]
-    ref_cuts = list(CutSet.from_file(config.ref_cuts))
+    ref_cuts = list(load_cuts(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
+    check_ref_cuts_match(config, ref_cuts, decoded)
     for label in labels:
         out = judge_dir(config.out_dir, label, config.test_set)
         if (out / ".done").is_file():  # a finished score of other inputs is kept beside the new one, not overwritten
@@ -523,9 +525,34 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         quality = _load_quality(config)
         records = _run(config, utts, quality)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    return {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary, quality,
-                                       date, inputs[record.label])
-            for record in records}
+    summaries = {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
+                                            quality, date, inputs[record.label])
+                 for record in records}
+    nothing = [label for label, summary in summaries.items() if summary["num_scored"] == 0]
+    if nothing:
+        raise NothingScoredError(
+            f"no utterance of {config.decode_dir} could be scored by {', '.join(nothing)} ({len(utts)} test cuts, "
+            f"all failed): see {judge_dir(config.out_dir, nothing[0], config.test_set) / 'failed.tsv'}; rerun the "
+            f"decode if its outputs are missing")
+    return summaries
+
+
+class NothingScoredError(UserError, RuntimeError):
+    """Every test cut failed: there is no result, and no .done is written."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
+
+
+def check_ref_cuts_match(config: ScoreConfig, ref_cuts: Sequence[Any], decoded: decode_format.DecodeOutputs) -> None:
+    """The test cuts and the decode directory must be of the same test set (checked before any judge runs)."""
+    if not ref_cuts:
+        raise UserError(f"--ref-cuts {config.ref_cuts} holds no cuts: nothing to score")
+    known = set(decoded.recon_cuts) | set(decoded.failed)
+    if not any(cut.id in known for cut in ref_cuts):
+        raise UserError(
+            f"none of the {len(ref_cuts)} cuts of --ref-cuts {config.ref_cuts} (e.g. {ref_cuts[0].id}) was decoded "
+            f"in --decode-dir {config.decode_dir} ({len(known)} cuts there): give the test set this decode was made "
+            f"from")
 
 
 def _load_quality(config: ScoreConfig) -> QualityScorer:
@@ -587,7 +614,8 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         "environment": environment_info(),
     }
     atomic_write_json(out_dir / SUMMARY, _finite(summary))
-    decode_format.mark_done(out_dir)
+    if summary["num_scored"]:  # a folder of failures only is not a result a rerun should keep
+        decode_format.mark_done(out_dir)
     for language, block in languages.items():
         logging.info("%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
                      config.test_set, language, judge.label, block["rate_name"], block["paper"]["d_err_pct"],

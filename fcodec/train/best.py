@@ -7,12 +7,63 @@ the two renames, ``best.old``, which :func:`recover_best_dir` puts back).
 """
 from __future__ import annotations
 
+import json
+import logging
+import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_write_json
+
+log = logging.getLogger(__name__)
+INFO = "training_info.json"
+
+
+class ForeignBestError(UserError, RuntimeError):
+    """``best/`` holds a model no checkpoint of this exp dir continues: a run from step 0 would replace it."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
+
+
+def read_best_info(best_dir: Path) -> Optional[Dict[str, Any]]:
+    """``best/training_info.json`` (None when there is none; {} when it cannot be read)."""
+    path = Path(best_dir) / INFO
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def refuse_foreign_best(best_dir: Path, checkpoint_dir: Path) -> None:
+    """A run starting from step 0 must not overwrite the exported model of an earlier one."""
+    info = read_best_info(best_dir)
+    if info is not None:
+        raise ForeignBestError(
+            f"{best_dir} holds the best model of an earlier run (step {info.get('step')}, dev loss "
+            f"{info.get('dev_loss')}), but {checkpoint_dir} has no checkpoint to continue that run, and training "
+            f"from step 0 would replace it. Move {best_dir} aside (or use another --exp-dir) to start afresh")
+
+
+def may_replace_best(best_dir: Path, loss: float, run_id: str) -> bool:
+    """Whether a model validated at ``loss`` by run ``run_id`` may replace ``best_dir``: only a better model of
+    the same run (a resumed run may reach a validation the exported model already passed)."""
+    info = read_best_info(best_dir)
+    if not info:
+        return True
+    if info.get("run_id") not in (None, run_id):
+        log.warning("%s belongs to another run (%s, this run is %s); left as it is", best_dir, info.get("run_id"),
+                    run_id)
+        return False
+    old = info.get("dev_loss")
+    if isinstance(old, (int, float)) and math.isfinite(old) and not (math.isfinite(loss) and loss < old):
+        log.info("%s keeps its model (dev loss %.6g); this one's is %.6g", best_dir, old, loss)
+        return False
+    return True
 
 
 def recover_best_dir(best_dir: Path) -> None:
@@ -35,7 +86,7 @@ def write_best_dir(best_dir: Path, export: Callable[[Path], None], info: Dict[st
     tmp = Path(tempfile.mkdtemp(prefix=f".{best_dir.name}.", suffix=".tmp", dir=best_dir.parent))
     try:
         export(tmp)
-        atomic_write_json(tmp / "training_info.json", info)
+        atomic_write_json(tmp / INFO, info)
         old = best_dir.with_name(best_dir.name + ".old")
         if best_dir.exists():
             best_dir.rename(old)

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,12 @@ def restore_sampler_position(sampler: Any, position: Dict[str, Any]) -> None:
 _warned = False
 
 
+class CheckpointError(UserError, RuntimeError):
+    """Checkpoints exist but none can be loaded: continuing from step 0 would lose (and overwrite) the run."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
+
+
 class CheckpointManager:
     def __init__(self, exp_dir: Path, keep_last_k: int = 3):
         self.dir = Path(exp_dir) / "checkpoints"
@@ -98,11 +105,31 @@ class CheckpointManager:
                 tmp.unlink(missing_ok=True)
 
     def load_latest(self, map_location: Any = "cpu") -> Optional[Tuple[Path, Dict[str, Any]]]:
-        """The newest checkpoint that loads; an unreadable one is reported and the one before it tried."""
-        for step, path in reversed(self.list()):
+        """The newest checkpoint that loads; an unreadable one is reported and the one before it tried. None when
+        there is no checkpoint; :class:`CheckpointError` when there are some and none loads (never a silent
+        restart from step 0)."""
+        found = self.list()
+        for step, path in reversed(found):
             try:
                 return path, torch.load(path, map_location=map_location, weights_only=True)
             except Exception as exc:  # a file damaged outside our atomic writes (disk full, copied badly)
                 log.warning("cannot load checkpoint %s (%s: %s); trying the previous one",
                             path, type(exc).__name__, exc)
+        if found:
+            raise CheckpointError(
+                f"none of the {len(found)} checkpoints in {self.dir} can be loaded "
+                f"({', '.join(p.name for _, p in found)}); the run cannot continue. Restore them from a copy, or "
+                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the stage afresh")
         return None
+
+    def set_aside(self, from_step: int, reason: str) -> Optional[Path]:
+        """Move the checkpoints of step >= ``from_step`` to ``checkpoints-<reason>/`` (kept, not deleted), so the
+        next run resumes from an earlier one. Returns that folder, or None when nothing was moved."""
+        later = [path for step, path in self.list() if step >= from_step]
+        if not later:
+            return None
+        folder = self.dir.with_name(f"{self.dir.name}-{reason}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in later:
+            path.rename(folder / path.name)
+        return folder

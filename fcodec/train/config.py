@@ -18,8 +18,10 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import yaml
 
+from fcodec.utils.cli import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A config file or override that does not fit the schema."""
 
 

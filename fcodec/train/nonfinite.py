@@ -12,13 +12,16 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(UserError, RuntimeError):
     """Too many consecutive non-finite steps."""
+
+    exit_code = 1  # not a bad option: the state of the folder or the run
 
 
 def batch_cut_ids(batch: Any) -> List[str]:

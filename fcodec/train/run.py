@@ -9,6 +9,7 @@
     checkpoints/checkpoint-<step>.pt   resumable checkpoints, the last train.keep_last_k kept
     best/                config.json + model.safetensors (FocalCodec.from_pretrained loads it) + training_info.json
     train_summary.json   steps, stop reason, best dev loss and step, frame rate, bitrate (written at the end)
+    train.lock           pid and host of the run training in the folder (a second run refuses to start)
     bad-batch-step<N>-rank<r>.pt   only if the NaN guard stopped the run
 """
 from __future__ import annotations
@@ -25,7 +26,9 @@ from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
 from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
+from fcodec.train.lock import exp_dir_lock
 from fcodec.train.params import DECODER_PREFIX, TRAINABLE_MODES, ParamPlan, build_param_plan
+from fcodec.train.preflight import check_inputs, check_values
 from fcodec.train.rng import seed_everything
 from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
 from fcodec.train.trainer import TrainSummary, Trainer
@@ -152,8 +155,16 @@ def build_loaders(cfg: TrainConfig):
 def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (),
               command: str = "") -> TrainSummary:
     cfg = load_config(config, overrides)
-    dist: DistInfo = init_distributed(cfg.train.device)
+    check_values(cfg)  # before the lock, the log, config.yaml and the model: a refused run leaves nothing behind
+    check_inputs(cfg)
     exp_dir = Path(exp_dir)
+    # rank 0 holds the exp dir for the whole run (taken before the process group: a refused run starts nothing)
+    with exp_dir_lock(exp_dir, command, enabled=int(os.environ.get("RANK", "0")) == 0):
+        return _run_stage(cfg, exp_dir, command)
+
+
+def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
+    dist: DistInfo = init_distributed(cfg.train.device)
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%d-%H-%M-%S")

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import math
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -33,12 +34,13 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fcodec.train.adversary import Adversary
-from fcodec.train.best import recover_best_dir, write_best_dir
+from fcodec.train.best import may_replace_best, recover_best_dir, refuse_foreign_best, write_best_dir
 from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
 from fcodec.train.config import TrainConfig, to_dict
 from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
 from fcodec.train.monitor import Monitor
-from fcodec.train.nonfinite import NonFiniteGuard
+from fcodec.train.nonfinite import NonFiniteError, NonFiniteGuard
+from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
 from fcodec.train.objective import Objective, StepResult, move_to
 from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
 from fcodec.train.params import ParamPlan
@@ -115,6 +117,7 @@ class Trainer:
         self._interval_time = time.perf_counter()
         self._data_time = 0.0
         self._saved_step = -1
+        self.run_id = uuid.uuid4().hex  # a resumed run takes its checkpoint's: best/ belongs to one run
 
     # ------------------------------------------------------------------------------------------------ set-up
 
@@ -140,6 +143,8 @@ class Trainer:
         barrier(self.dist)
         found = self.checkpoints.load_latest(map_location=self.dist.device)
         if found is None:
+            if self.dist.is_main:
+                refuse_foreign_best(self.best_dir, self.checkpoints.dir)
             return None
         path, ckpt = found
         if ckpt.get("world_size", 1) != self.dist.world_size:
@@ -147,8 +152,11 @@ class Trainer:
                                f"{self.dist.world_size}. Resume with the same number of processes (the sampler's "
                                f"position depends on it) or start a new exp dir.")
         self.model.load_state_dict(ckpt["model"])
+        configured = hyperparameters(self.optimizer, self.plateau)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.plateau.load_state_dict(ckpt["scheduler"])
+        reapply_hyperparameters(self.optimizer, self.plateau, configured)  # the config is what runs (and is recorded)
+        self.run_id = ckpt.get("run_id", self.run_id)
         self.state = LoopState(**ckpt["loop"])
         self.guard.load_state_dict(ckpt["nonfinite"])
         if self.adversary is not None:
@@ -305,7 +313,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.adversary is not None:
                 self.adversary.discard()
-            self.guard.skip(step, batch, terms, float(grad_norm))
+            try:
+                self.guard.skip(step, batch, terms, float(grad_norm))
+            except NonFiniteError:
+                self._set_aside_diverged(step - self.guard.streak + 1)
+                raise
             self._accumulate({"skipped": 1.0})
             return
         self.optimizer.step()
@@ -425,9 +437,22 @@ class Trainer:
         self.monitor.flush()
         return loss
 
+    def _set_aside_diverged(self, first_bad_step: int) -> None:
+        """After a NaN stop: the checkpoints written from the first step of the failing streak on are moved
+        aside, so a rerun (with a lower optim.lr, say) resumes from before the divergence."""
+        if not self.dist.is_main:
+            return
+        folder = self.checkpoints.set_aside(first_bad_step, f"diverged-step{first_bad_step}")
+        left = self.checkpoints.list()
+        log.error("training diverged from step %d on%s; a rerun resumes from %s", first_bad_step,
+                  f": the checkpoints written since were moved to {folder}" if folder else "",
+                  left[-1][1] if left else "step 0 (no earlier checkpoint is left: move best/ aside first)")
+
     def _write_best(self, loss: float) -> None:
+        if not may_replace_best(self.best_dir, loss, self.run_id):
+            return
         info = {**self.info, "step": self.state.step, "epoch": self.state.epoch, "dev_loss": loss,
-                "config": to_dict(self.cfg)}
+                "run_id": self.run_id, "config": to_dict(self.cfg)}
         write_best_dir(self.best_dir, lambda folder: self.export_best(self.model, folder), info)
 
     # ------------------------------------------------------------------------------------------------ checkpoints
@@ -446,6 +471,7 @@ class Trainer:
                 "nonfinite": self.guard.state_dict(),
                 **({"gan": self.adversary.state_dict()} if self.adversary is not None else {}),
                 "world_size": self.dist.world_size,
+                "run_id": self.run_id,
                 "config": to_dict(self.cfg),
             }
             path = self.checkpoints.save(state, self.state.step)

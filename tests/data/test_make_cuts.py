@@ -182,3 +182,22 @@ def test_loudness_normalisation_is_recorded_in_the_cuts_and_applied_on_load(smal
     assert config.loudness == -20.0
     with pytest.raises(ValueError, match="LUFS"):
         parse_data_config({"loudness": 5, "corpora": {"a": {"language": "en", "train": ["t"], "dev": ["d"]}}})
+
+
+def test_text_faults_are_reported_with_file_and_line(small_corpus, small_cuts):
+    """A Latin-1 byte, an id without text and a control character in a transcript (AISHELL's and LibriSpeech's)
+    are bad input named by file and line; stage 1 went on with every other line."""
+    import re
+
+    rows = [r for r in read_report(small_cuts / "bad_input.tsv")
+            if r.reason in ("undecodable text", "control characters", "empty transcript")]
+    assert {(r.source.split(":")[0], r.reason) for r in rows} == {
+        (corpus, reason) for corpus in ("aishell", "librispeech")
+        for reason in ("undecodable text", "control characters", "empty transcript")}
+    for row in rows:
+        match = re.match(r"(\S+\.txt) line (\d+): ", row.detail)
+        assert match, row.detail
+        line = Path(match.group(1)).read_bytes().split(b"\n")[int(match.group(2)) - 1]
+        assert line.startswith(row.id.encode()), (row, line)
+    latin1 = next(r for r in rows if r.reason == "undecodable text" and r.source.startswith("librispeech"))
+    assert "byte 0xE9" in latin1.detail and latin1.detail.split(" line ")[0].endswith(".trans.txt")

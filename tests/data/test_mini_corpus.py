@@ -37,7 +37,9 @@ def test_corpus_has_the_real_layouts(small_corpus: Path):
     wavs = sorted((aishell / "wav").rglob("*.wav"))
     assert wavs and all(re.fullmatch(r"(train|dev|test)/S\d{4}/BAC009S\d{4}W\d{4}\.wav",
                                       str(w.relative_to(aishell / "wav"))) for w in wavs)
-    transcript = (aishell / "transcript" / "aishell_transcript_v0.8.txt").read_text(encoding="utf-8").splitlines()
+    # one line is deliberately not UTF-8 (a Latin-1 byte): see test_broken_report_lists_every_kind_of_breakage
+    transcript = (aishell / "transcript" / "aishell_transcript_v0.8.txt").read_bytes().decode(
+        "utf-8", errors="replace").splitlines()
     assert all(re.fullmatch(r"BAC009S\d{4}W\d{4}( \S+)*", line) for line in transcript)
     assert sum(len(line.split()) > 3 for line in transcript) > 10  # word-segmented text
     flacs = sorted((small_corpus / "LibriSpeech").rglob("*.flac"))
@@ -68,7 +70,7 @@ def test_broken_report_lists_every_kind_of_breakage(small_corpus):
     rows = read_report(small_corpus / BROKEN_REPORT)
     reasons = {r.reason for r in rows}
     assert reasons == {"unreadable", "empty", "too short", "not finite", "empty transcript", "missing",
-                       "no transcript"}
+                       "no transcript", "undecodable text", "control characters"}
     assert {r.source.split(":")[0] for r in rows} == {"aishell", "librispeech"}
     assert any(r.source.endswith("test") or r.source.endswith("test-clean") for r in rows)
     good = plan_corpus(SMALL_SPEC)

@@ -1,6 +1,7 @@
 """End to end: decode-format inputs made without the codec, scored through the CLI, reported."""
 import csv
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -249,16 +250,17 @@ def test_judges_that_would_share_a_folder_are_refused(tmp_path, tiny_whisper_pat
     assert not (tmp_path / "score").exists()
 
 
-def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path):
+def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path, capsys):
     cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
     decode_dir = tmp_path / "decode" / "test"
     decode_dir.mkdir(parents=True)
     args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(tmp_path / "score"),
             "--asr-models", str(tiny_whisper_path)]
-    with pytest.raises(FileNotFoundError, match=r"\.done is missing"):
-        score_cli.main(args)
-    with pytest.raises(FileNotFoundError, match="recon_cuts.jsonl.gz is missing"):
-        score_cli.main(args + ["--allow-unfinished"])
+    assert score_cli.main(args) == 1
+    assert re.fullmatch(r"python -m fcodec.bin.score: error: \S+\.done is missing.*--allow-unfinished\)\n",
+                        capsys.readouterr().err)
+    assert score_cli.main(args + ["--allow-unfinished"]) == 1
+    assert "recon_cuts.jsonl.gz is missing" in capsys.readouterr().err
 
 
 @pytest.mark.real_assets

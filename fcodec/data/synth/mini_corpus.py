@@ -11,7 +11,8 @@ and test speakers differ from training ones, as in the real corpora. Everything 
 
 A few utterances are broken on purpose, so the bad-input path of stages 1 and 2 runs every time: audio that
 is not audio, a header without samples, a clip too short to keep, NaN samples, an empty transcript, a
-transcript line whose audio is missing, and audio without a transcript line.
+transcript line whose audio is missing, audio without a transcript line, a transcript line that is not UTF-8
+(a Latin-1 byte) and one holding a control character.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -166,7 +167,8 @@ def _transcript_lines(plan: List[Utterance], language: str) -> Dict[str, List[st
     return files
 
 
-def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[str, List[str]]]) -> List[BadInput]:
+def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[str, List[Union[str, bytes]]]]
+                ) -> List[BadInput]:
     """Write the deliberately broken utterances and return what the bad-input report must say about them."""
     broken: List[BadInput] = []
     rng = np.random.default_rng(1234)
@@ -195,9 +197,10 @@ def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[s
     }
     cases = {
         ("zh", "train"): [why.UNREADABLE, why.EMPTY, why.TOO_SHORT, why.NOT_FINITE, why.EMPTY_TRANSCRIPT,
-                          why.MISSING, why.NO_TRANSCRIPT],
+                          why.MISSING, why.NO_TRANSCRIPT, why.CONTROL_CHARACTERS, why.UNDECODABLE_TEXT],
         ("zh", "test"): [why.NOT_FINITE],
-        ("en", "train"): [why.UNREADABLE, why.MISSING, why.EMPTY_TRANSCRIPT, why.TOO_SHORT, why.NO_TRANSCRIPT],
+        ("en", "train"): [why.UNREADABLE, why.MISSING, why.EMPTY_TRANSCRIPT, why.TOO_SHORT, why.NO_TRANSCRIPT,
+                          why.UNDECODABLE_TEXT, why.CONTROL_CHARACTERS],
         ("en", "test"): [why.UNREADABLE],
     }
     for (language, split), reasons in cases.items():
@@ -226,6 +229,12 @@ def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[s
             elif reason == why.NO_TRANSCRIPT:
                 sf.write(path, speech, SAMPLE_RATE, subtype="PCM_16", format=fmt)
                 line = ""
+            elif reason == why.UNDECODABLE_TEXT:  # good audio, a line in Latin-1 (CAFÉ as the byte 0xE9)
+                sf.write(path, speech, SAMPLE_RATE, subtype="PCM_16", format=fmt)
+                line = f"{uid} {utt.text} CAF".encode("utf-8") + b"\xe9"
+            elif reason == why.CONTROL_CHARACTERS:  # good audio, a BEL character pasted into the text
+                sf.write(path, speech, SAMPLE_RATE, subtype="PCM_16", format=fmt)
+                line = f"{uid} {utt.text}\x07{utt.text}"
             if line:
                 transcript_of(utt).append(line)
             report(utt, uid, path, reason)
@@ -257,7 +266,9 @@ def build_mini_corpus(out_dir: os.PathLike, spec: MiniCorpusSpec = MiniCorpusSpe
         for rel, lines in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
+            # bytes, since a broken line is not UTF-8; UTF-8 sorts like the text it encodes
+            encoded = [line if isinstance(line, bytes) else line.encode("utf-8") for line in lines]
+            path.write_bytes(b"\n".join(sorted(encoded)) + b"\n")
     write_report(tmp / BROKEN_REPORT, broken)
 
     for name in ("aishell", "LibriSpeech", BROKEN_REPORT):

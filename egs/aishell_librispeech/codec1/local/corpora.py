@@ -24,11 +24,12 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from fcodec.data import audio_check as why
 from fcodec.data.bad_input import BadInput, write_report
 from fcodec.data.manifest_io import save_manifest
+from fcodec.data.transcripts import read_transcript, where
 from fcodec.utils.logging import setup_logging
 
 AISHELL_PARTS = ("train", "dev", "test")
@@ -165,15 +166,6 @@ def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], giv
 
 # ----------------------------------------------------------------------------------------------- stage 1
 
-def _read_transcript_lines(path: Path) -> Iterable[Tuple[str, str, str]]:
-    """(utterance id, text, line) for every non-blank line; text is "" when the line has only an id."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.strip().split(maxsplit=1)
-            if fields:
-                yield fields[0], (fields[1] if len(fields) > 1 else ""), line.strip()
-
-
 def _link(target: Path, link: Path) -> None:
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, link)
@@ -193,14 +185,16 @@ def scan_aishell(root: Path, view: Path, nj: int) -> List[BadInput]:
     root = root.absolute()
     excluded: List[BadInput] = []
     transcript: Dict[str, str] = {}
-    lines: List[str] = []
-    for uid, _text, line in _read_transcript_lines(root / AISHELL_TRANSCRIPT):
-        transcript[uid] = line
-        lines.append(line)
+    line_of: Dict[str, int] = {}
+    usable, faults = read_transcript(root / AISHELL_TRANSCRIPT)
+    for entry in usable:
+        transcript[entry.uid] = entry.line
+        line_of[entry.uid] = entry.number
+    # A faulty line (not UTF-8, no text, control characters) is reported here, with its file and line, and its
+    # wav is left out; blank lines are dropped (lhotse's parser fails on them).
+    faulty = {fault.uid: fault for fault in faults}
     (view / AISHELL_TRANSCRIPT).parent.mkdir(parents=True)
-    # Blank lines are dropped (lhotse's parser fails on them); a line with only an id stays: lhotse gives it an
-    # empty text, and stage 2 reports it.
-    (view / AISHELL_TRANSCRIPT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (view / AISHELL_TRANSCRIPT).write_text("".join(f"{line}\n" for line in transcript.values()), encoding="utf-8")
 
     candidates: List[Tuple[str, str, Path]] = []
     part_of_speaker: Dict[str, str] = {}
@@ -210,7 +204,9 @@ def scan_aishell(root: Path, view: Path, nj: int) -> List[BadInput]:
             uid, speaker = wav.stem, wav.parent.name
             part_of_speaker[speaker] = part
             seen.add(uid)
-            if uid not in transcript:
+            if uid in faulty:
+                excluded.append(BadInput(uid, f"aishell:{part}", str(wav), faulty[uid].reason, faulty[uid].detail))
+            elif uid not in transcript:
                 excluded.append(BadInput(uid, f"aishell:{part}", str(wav), why.NO_TRANSCRIPT,
                                          f"not in {AISHELL_TRANSCRIPT}"))
             else:
@@ -224,8 +220,15 @@ def scan_aishell(root: Path, view: Path, nj: int) -> List[BadInput]:
         part = part_of_speaker.get(speaker)
         path = str(root / "data_aishell" / "wav" / part / speaker / f"{uid}.wav") if part else ""
         excluded.append(BadInput(uid, f"aishell:{part or 'other'}", path, why.MISSING,
-                                 "in the transcript, but no audio file"))
+                                 f"{where(root / AISHELL_TRANSCRIPT, line_of[uid])}: no audio file"))
+    for uid in sorted(set(faulty) - seen):  # a faulty line whose audio is missing too: its line is the fault
+        excluded.append(BadInput(uid, "aishell:other", "", faulty[uid].reason, faulty[uid].detail))
     return excluded
+
+
+def _flac_of(part_dir: Path, uid: str) -> Path:
+    """lhotse's parse_utterance: <part>/<speaker>/<chapter>/<id>.flac"""
+    return part_dir / Path(uid.replace("-", "/")).parent / f"{uid}.flac"
 
 
 def scan_librispeech(root: Path, parts: Sequence[str], view: Path, nj: int) -> List[BadInput]:
@@ -239,18 +242,20 @@ def scan_librispeech(root: Path, parts: Sequence[str], view: Path, nj: int) -> L
         kept_lines: Dict[Path, List[str]] = defaultdict(list)  # transcript (relative to the part) -> lines
         listed = set()
         for trans in sorted((root / part).rglob("*.trans.txt")):
-            for uid, text, line in _read_transcript_lines(trans):
-                listed.add(uid)
-                # lhotse's parse_utterance: <part>/<speaker>/<chapter>/<id>.flac
-                flac = root / part / Path(uid.replace("-", "/")).parent / f"{uid}.flac"
-                if not text:
-                    excluded.append(BadInput(uid, source, str(flac), why.EMPTY_TRANSCRIPT, f"in {trans.name}"))
-                elif not flac.is_file():
-                    excluded.append(BadInput(uid, source, str(flac), why.MISSING,
-                                             f"listed in {trans.name}, but no audio file"))
+            usable, faults = read_transcript(trans)
+            for fault in faults:  # not UTF-8, no text, control characters: named with file and line
+                listed.add(fault.uid)
+                excluded.append(BadInput(fault.uid, source, str(_flac_of(root / part, fault.uid)), fault.reason,
+                                         fault.detail))
+            for entry in usable:
+                listed.add(entry.uid)
+                flac = _flac_of(root / part, entry.uid)
+                if not flac.is_file():
+                    excluded.append(BadInput(entry.uid, source, str(flac), why.MISSING,
+                                             f"{where(trans, entry.number)}: no audio file"))
                 else:
-                    candidates.append((uid, source, flac))
-                    lines.append(line)
+                    candidates.append((entry.uid, source, flac))
+                    lines.append(entry.line)
         for flac in sorted((root / part).rglob("*.flac")):
             if flac.stem not in listed:
                 excluded.append(BadInput(flac.stem, source, str(flac), why.NO_TRANSCRIPT,

@@ -1,0 +1,122 @@
+"""What a training run checks before it builds a model or writes a file: values that cannot work and inputs
+that are not there. Each failure is a :class:`fcodec.train.config.ConfigError` naming the key and the fix.
+
+:func:`check_values` needs no files (``--print-config`` runs it); :func:`check_inputs` opens the manifests and
+the starting model's files.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from fcodec.train.config import ConfigError, TrainConfig
+from fcodec.utils.cli import UserError
+
+
+def _positive(value: Optional[float], key: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{key}={value}: must be a positive number" + (" or null" if optional else ""))
+
+
+def _loss_classes():
+    from fcodec.losses.config import (CTCHeadLoss, FeatureMSELoss, MultiResolutionSTFTLoss, MultiScaleMelLoss,
+                                      WhisperASRLoss)
+
+    return {"feature": FeatureMSELoss, "mel": MultiScaleMelLoss, "stft": MultiResolutionSTFTLoss,
+            "asr": WhisperASRLoss, "ctc": CTCHeadLoss}
+
+
+# what build_losses fills in itself, and what it takes out of the section before calling the class
+_FILLED_IN = {"self", "sample_rate", "input_sample_rate", "latent_dim", "rank"}
+_TAKEN = {"asr": {"whisper"}, "ctc": {"bpe_model"}}
+
+
+def check_losses(losses: Any) -> None:
+    """Every term of ``losses`` is known and every key of a term is an option of its loss (a typo such as
+    ``losses.asr.wieght`` would otherwise be ignored until the model is built, or for good)."""
+    from fcodec.losses.config import SCHEDULE_KEYS, TERMS
+
+    classes = _loss_classes()
+    for name, term in (losses or {}).items():
+        if name not in TERMS:
+            raise ConfigError(f"losses.{name}: unknown loss term; known terms are {list(TERMS)}")
+        if term is None or isinstance(term, (int, float)):
+            continue
+        if not isinstance(term, dict):
+            raise ConfigError(f"losses.{name}: expected a weight or a mapping, got {term!r}")
+        parameters = inspect.signature(classes[name].__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            continue
+        valid = (set(parameters) - _FILLED_IN) | set(SCHEDULE_KEYS) | _TAKEN.get(name, set())
+        unknown = sorted(set(term) - valid)
+        if unknown:
+            raise ConfigError(f"losses.{name}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
+
+
+def check_values(cfg: TrainConfig) -> None:
+    _positive(cfg.optim.lr, "optim.lr")
+    _positive(cfg.optim.lr_new, "optim.lr_new", optional=True)
+    _positive(cfg.data.max_duration, "data.max_duration")
+    _positive(cfg.data.dev_max_duration, "data.dev_max_duration", optional=True)
+    _positive(cfg.data.segment_duration, "data.segment_duration", optional=True)
+    if cfg.train.max_steps <= 0 and cfg.train.max_epochs <= 0:
+        raise ConfigError("train.max_steps and train.max_epochs are both <= 0: the run would never stop; set one")
+    check_losses(cfg.losses)
+
+
+def _first_cut(path: str, key: str):
+    from lhotse import load_manifest_lazy
+
+    try:
+        manifest = load_manifest_lazy(path)  # None for an empty file
+        return None if manifest is None else next(iter(manifest), None)
+    except Exception as exc:  # gzip, JSON and lhotse errors alike: the file is not a cut manifest
+        raise ConfigError(f"{key}: {path} cannot be read as a lhotse cut manifest ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]}); rerun stage 2 to rewrite it") from None
+
+
+def check_inputs(cfg: TrainConfig) -> None:
+    """The manifests exist and hold cuts (the dev set is read in full: it is small and every validation reads
+    it), and ``model.init_from`` names a model that is there."""
+    from fcodec.data.manifest_io import load_cuts
+
+    for key in ("train_cuts", "dev_cuts"):
+        path = getattr(cfg.data, key)
+        if not path or not os.path.isfile(path):
+            raise ConfigError(f"data.{key}: cut manifest {path or '(empty)'} not found (stage 2 of the recipe "
+                              f"writes data/cuts/{key.split('_')[0]}.jsonl.gz)")
+        if _first_cut(path, f"data.{key}") is None:
+            raise ConfigError(f"data.{key}: {path} holds no cuts; rerun stage 2 (see its bad_input.tsv)")
+    try:
+        load_cuts(cfg.data.dev_cuts)  # every line parses, no command/URL audio sources
+    except UserError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"data.dev_cuts: {cfg.data.dev_cuts} cannot be read ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]})") from None
+    _check_init_from(cfg.model.init_from)
+
+
+def _check_init_from(source: str) -> None:
+    from fcodec.models import CheckpointError
+    from fcodec.models.hub import _REPO_ID, resolve
+
+    if not source:
+        raise ConfigError("model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
+                          "stage's exported best/ folder (stages 2 and 3)")
+    local = Path(source).expanduser()
+    if not local.exists() and not Path(f"{local}.json").exists():
+        remote_config = source.endswith(".json") and _REPO_ID.fullmatch(os.path.dirname(source))
+        if _REPO_ID.fullmatch(source) or remote_config:
+            return  # on the Hugging Face Hub: the model build downloads it (or finds it in the hub cache)
+        raise ConfigError(f"model.init_from: No codec at '{source}': no such folder (the previous stage's "
+                          f"<exp_dir>/best, or the pretrained codec's folder)")
+    try:
+        resolve(source)
+    except CheckpointError as exc:
+        raise ConfigError(f"model.init_from: {' '.join(str(exc).split())}") from None

@@ -1,0 +1,62 @@
+"""fcodec.bin.train refuses what cannot work before it builds a model or writes a file: one line on stderr naming
+the key and the fix, a non-zero status, an exp dir left as it was."""
+import gzip
+
+import pytest
+
+from fcodec.bin import train as train_cli
+from tests.train.speech import stage_overrides
+
+
+def run(capsys, assets, exp_dir, **overrides):
+    status = train_cli.main(["--exp-dir", str(exp_dir), *stage_overrides(assets, **{
+        "model.init_from": assets["codec"], "train.max_steps": 2, **overrides})])
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"data.train_cuts": "nowhere/train.jsonl.gz"}, r"data.train_cuts: cut manifest nowhere/train.jsonl.gz not found"),
+    ({"model.init_from": "nowhere/stage1/best"}, r"model.init_from: No codec at 'nowhere/stage1/best'"),
+    ({"optim.lr": -1}, r"optim.lr=-1(\.0)?: must be a positive number"),
+    ({"data.max_duration": 0}, r"data.max_duration=0(\.0)?: must be a positive number"),
+    ({"losses.mel.wieght": 3}, r"losses.mel: unknown key\(s\) \['wieght'\]"),
+])
+def test_bad_values_and_missing_inputs(capsys, assets, tmp_path, overrides, message):
+    import re
+
+    exp = tmp_path / "exp"
+    status, err = run(capsys, assets, exp, **overrides)
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.train: error: ")
+    assert re.search(message, err), err
+    assert not exp.exists()  # nothing a rerun could mistake for a started stage
+
+
+def test_an_empty_or_unreadable_dev_set(capsys, assets, tmp_path):
+    empty = tmp_path / "empty.jsonl.gz"
+    with gzip.open(empty, "wt"):
+        pass
+    status, err = run(capsys, assets, tmp_path / "a", **{"data.dev_cuts": empty})
+    assert status == 2 and f"data.dev_cuts: {empty} holds no cuts" in err
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"not gzip at all")
+    status, err = run(capsys, assets, tmp_path / "b", **{"data.dev_cuts": broken})
+    assert status == 2 and f"data.dev_cuts: {broken} cannot be read as a lhotse cut manifest" in err
+    assert err.count("\n") == 1
+
+
+def test_print_config_refuses_a_typo_in_a_loss(capsys):
+    assert train_cli.main(["--print-config", "losses.asr.wieght=30"]) == 2
+    assert "losses.asr: unknown key(s) ['wieght']" in capsys.readouterr().err
+    assert train_cli.main(["--print-config", "losses.asr.weight=30", "losses.asr.whisper=small"]) == 0
+
+
+def test_a_locked_exp_dir_is_one_line(capsys, assets, tmp_path):
+    from fcodec.train.lock import acquire, release
+
+    lock = acquire(tmp_path / "exp")  # this process holds it, as another live run would
+    try:
+        status, err = run(capsys, assets, tmp_path / "exp")
+    finally:
+        release(lock)
+    assert status == 1 and "is in use by another training run (pid" in err and err.count("\n") == 1
