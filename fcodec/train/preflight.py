@@ -39,6 +39,7 @@ _TAKEN = {"asr": {"whisper"}, "ctc": {"bpe_model"}}
 def check_losses(losses: Any) -> None:
     """Every term of ``losses`` is known and every key of a term is an option of its loss (a typo such as
     ``losses.asr.wieght`` would otherwise be ignored until the model is built, or for good)."""
+    from fcodec.losses.adversarial import GAN_TERMS
     from fcodec.losses.config import SCHEDULE_KEYS, TERMS
 
     classes = _loss_classes()
@@ -49,10 +50,13 @@ def check_losses(losses: Any) -> None:
             continue
         if not isinstance(term, dict):
             raise ConfigError(f"losses.{name}: expected a weight or a mapping, got {term!r}")
-        parameters = inspect.signature(classes[name].__init__).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-            continue
-        valid = (set(parameters) - _FILLED_IN) | set(SCHEDULE_KEYS) | _TAKEN.get(name, set())
+        if name in GAN_TERMS:  # the discriminators' options live in the gan: section; a term has its schedule only
+            valid = set(SCHEDULE_KEYS)
+        else:
+            parameters = inspect.signature(classes[name].__init__).parameters
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+                continue
+            valid = (set(parameters) - _FILLED_IN) | set(SCHEDULE_KEYS) | _TAKEN.get(name, set())
         unknown = sorted(set(term) - valid)
         if unknown:
             raise ConfigError(f"losses.{name}: unknown key(s) {unknown}; valid keys are {sorted(valid)}")
@@ -67,6 +71,10 @@ def check_values(cfg: TrainConfig) -> None:
     if cfg.train.max_steps <= 0 and cfg.train.max_epochs <= 0:
         raise ConfigError("train.max_steps and train.max_epochs are both <= 0: the run would never stop; set one")
     check_losses(cfg.losses)
+    from fcodec.losses.adversarial import GAN_TERMS
+
+    if cfg.gan is None and any((cfg.losses or {}).get(name) is not None for name in GAN_TERMS):
+        raise ConfigError(f"losses.{'/'.join(GAN_TERMS)} need discriminators: add a gan: section to the config")
 
 
 def _first_cut(path: str, key: str):
