@@ -26,6 +26,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="only the summaries of these "
                         "judges (<model>/score/<judge>/; default: every judge found)")
+    parser.add_argument("--compare-with", type=Path, default=None, metavar="EXP_DIR", help="another experiment "
+                        "folder (a --tag variant's main run): a table per test set puts both runs side by side")
     return parser
 
 
@@ -41,7 +43,9 @@ def main(argv=None) -> int:
     plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
     command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                else argv))
-    scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges)
+    if args.compare_with is not None and not args.compare_with.is_dir():
+        raise FileNotFoundError(f"--compare-with {args.compare_with} not found: give the main run's exp folder")
+    scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges, compare_with=args.compare_with)
     if not scores:
         logging.warning("no score summaries under %s/<model>/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out)
     else:

@@ -185,6 +185,34 @@ def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
     return lines + ["| " + " | ".join(original) + " |"]
 
 
+def _against_baseline(by_judge: Dict[str, List[StageScore]], baseline: Tuple[str, Sequence[StageScore]],
+                      test_set: str, language: str, rate_name: str) -> List[str]:
+    """This run beside another (a variant against the main run): per model, the reference judge's d{WER,CER}
+    paper, NISQA MOS and speaker similarity of both, so a variant that buys quality with intelligibility (or the
+    reverse) shows at a glance."""
+    name, others = baseline
+    judge = reference_judge([s for rows in by_judge.values() for s in rows])
+    mine = {s.stage: s for s in by_judge.get(judge, [])}
+    theirs = {s.stage: s for s in others if s.judge == judge and s.test_set == test_set
+              and language in s.summary.get("languages", {})}
+    if not mine or not theirs:
+        return []
+    metrics = [(f"d{rate_name} paper (%)", ("paper", "d_err_pct"), 2),
+               ("NISQA MOS", ("mos", "nisqa", "reconstruction", "mos", "mean"), 2),
+               ("speaker sim.", ("speaker_similarity", "mean"), 3)]
+    headers = ["model"] + [f"{title}: {run}" for title, _, _ in metrics for run in ("this run", name)]
+    lines = [f"### Against {name}", "", f"ASR judge `{judge}` for both runs.", "",
+             "| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    for model in sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) or theirs[m]).stage_index):
+        row = [model]
+        for _, keys, digits in metrics:
+            for run in (mine, theirs):
+                block = run[model].summary["languages"].get(language, {}) if model in run else {}
+                row.append(_fmt(summary_value(block, *keys), digits))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
+
 def _quality_notes(members: Sequence[StageScore]) -> List[str]:
     """The reasons a MOS judge or the speaker similarity was skipped (one line each)."""
     notes = set()
@@ -265,7 +293,7 @@ def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_nam
 
 
 def render_results(scores: Sequence[StageScore], *, command: str, date: str, environment: Dict[str, str],
-                   plot_name: Optional[str] = None) -> str:
+                   plot_name: Optional[str] = None, baseline: Optional[Tuple[str, Sequence[StageScore]]] = None) -> str:
     """The text of RESULTS.md for ``scores``.
 
     Parameters
@@ -280,6 +308,9 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         Printed in the Environment section, one ``key: value`` line each.
     plot_name : str, optional
         Path of the plot relative to RESULTS.md, linked when given.
+    baseline : (str, sequence of StageScore), optional
+        Another run (its name, its summaries) to compare with: each test set gets a table of both runs'
+        intelligibility and quality per model (a ``--tag`` variant against the main run).
 
     Returns
     -------
@@ -336,6 +367,8 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         quality = _quality_table(next(iter(by_judge.values())), language)
         if quality:
             lines += ["### Quality", ""] + quality + [""]
+        if baseline is not None:
+            lines += _against_baseline(by_judge, baseline, test_set, language, rate_name)
         members = [s for rows in by_judge.values() for s in rows]
         lines += _quality_notes(members)
         models = {s.stage: s.summary.get("model") or "unknown model"
@@ -355,7 +388,8 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
 
 def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], command: str,
                   date: Optional[str] = None, environment: Optional[Dict[str, str]] = None,
-                  judges: Optional[Sequence[str]] = None) -> List[StageScore]:
+                  judges: Optional[Sequence[str]] = None,
+                  compare_with: Optional[PathLike] = None) -> List[StageScore]:
     """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used. ``judges``: only the score
     folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files).
 
@@ -376,6 +410,8 @@ def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], co
         Default: ``fcodec.utils.environment.environment_info()``.
     judges : sequence of str, optional
         Keep only these judges' summaries (missing ones are logged); None keeps all.
+    compare_with : str or os.PathLike, optional
+        Another experiment folder (the main run of a ``--tag`` variant): RESULTS.md compares the two per model.
 
     Returns
     -------
@@ -410,7 +446,8 @@ def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], co
     text = render_results(scores, command=command,
                           date=date or datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                           environment=environment if environment is not None else environment_info(),
-                          plot_name=plot_name)
+                          plot_name=plot_name,
+                          baseline=(f"`{compare_with}`", find_summaries(compare_with)) if compare_with else None)
     atomic_write_text(out, text)
     return scores
 
