@@ -9,7 +9,7 @@ version of that. Pick ``decay_start_step`` where the dWER of the plain run settl
 ``best/``; the TensorBoard dev loss of the ``asr`` term flattens at about the same point)::
 
     asr:
-      weight: 30.0                 # the peak (the seed's lambda)
+      weight: 30.0                 # the peak (the predecessor's lambda)
       start_weight: 0.0
       ramp_steps: 2000             # 0 -> 30 over the first 2000 steps
       decay_start_step: 40000      # hold 30 until here (dWER settled) ...
