@@ -151,7 +151,7 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     zh_table = text[text.index("## test (zh)"):]
     assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
     judge_table, quality = zh_table.split("### Quality")
-    rows = [line for line in judge_table.splitlines() if line.startswith("| model")]
+    rows = [line for line in judge_table.splitlines() if line.startswith(("| model", "| train_", "| pretrained"))]
     assert [row.split(" | ")[0] for row in rows] == ["| model", "| train_50hz", "| train_25hz"]
     quality_rows = [line.split(" | ")[0] for line in quality.split("\n\n")[1].splitlines()]
     assert quality_rows[0] == "| model" and quality_rows[2:] == ["| train_50hz", "| train_25hz", "| original"]

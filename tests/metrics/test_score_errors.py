@@ -54,7 +54,8 @@ def test_no_code_from_the_hub_cache_runs_unless_named(tmp_path, decoded, tiny_wh
     cuts_path, decode_dir = decoded
     summaries = score(config(tmp_path, cuts_path, decode_dir, tiny_whisper_path))
     assert not marker.exists()
-    assert "no --mos-model given" in next(iter(summaries.values()))["mos"]["skipped"]
+    mos = next(iter(summaries.values()))["mos"]  # UTMOS is not a default judge: neither run nor skipped
+    assert "utmos" not in mos["judges"] and "utmos" not in mos["skipped"]
 
 
 def test_cli_errors_are_one_line(tmp_path, decoded, tiny_whisper_path, capsys):

@@ -75,7 +75,7 @@ def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
     whisper = data / "models" / "whisper"
     judges = [whisper / f"{name}.pt" for name in MINI_JUDGES]
     assert all(p.is_file() for p in judges) and judges[0].read_bytes() != judges[1].read_bytes()
-    assert all((whisper / f".judge_{name}.done").is_file() for name in MINI_JUDGES)
+    assert all((whisper / f".whisper_{name}.done").is_file() for name in MINI_JUDGES)
     # and the NISQA MOS judge's weights: the shared copy beside the repository (offline), else none, said once
     from fcodec.utils.assets import shared_nisqa_checkpoint
 
