@@ -1,5 +1,6 @@
 """fcodec.bin.train refuses what cannot work before it builds a model or writes a file: one line on stderr naming
 the key and the fix, a non-zero status, an exp dir left as it was."""
+
 import gzip
 
 import pytest
@@ -9,18 +10,29 @@ from tests.train.speech import stage_overrides
 
 
 def run(capsys, assets, exp_dir, **overrides):
-    status = train_cli.main(["--exp-dir", str(exp_dir), *stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "train.max_steps": 2, **overrides})])
+    status = train_cli.main(
+        [
+            "--exp-dir",
+            str(exp_dir),
+            *stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2, **overrides}),
+        ]
+    )
     return status, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"data.train_cuts": "nowhere/train.jsonl.gz"}, r"data.train_cuts: cut manifest nowhere/train.jsonl.gz not found"),
-    ({"model.init_from": "nowhere/stage1/best"}, r"model.init_from: No codec at 'nowhere/stage1/best'"),
-    ({"optim.lr": -1}, r"optim.lr=-1(\.0)?: must be a positive number"),
-    ({"data.max_duration": 0}, r"data.max_duration=0(\.0)?: must be a positive number"),
-    ({"losses.mel.wieght": 3}, r"losses.mel: unknown key\(s\) \['wieght'\]"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"data.train_cuts": "nowhere/train.jsonl.gz"},
+            r"data.train_cuts: cut manifest nowhere/train.jsonl.gz not found",
+        ),
+        ({"model.init_from": "nowhere/stage1/best"}, r"model.init_from: No codec at 'nowhere/stage1/best'"),
+        ({"optim.lr": -1}, r"optim.lr=-1(\.0)?: must be a positive number"),
+        ({"data.max_duration": 0}, r"data.max_duration=0(\.0)?: must be a positive number"),
+        ({"losses.mel.wieght": 3}, r"losses.mel: unknown key\(s\) \['wieght'\]"),
+    ],
+)
 def test_bad_values_and_missing_inputs(capsys, assets, tmp_path, overrides, message):
     import re
 
