@@ -1,4 +1,5 @@
 """fcodec: recipes for fine-tuning the FocalCodec-S streaming speech codec to lower bitrates."""
+
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -28,12 +29,21 @@ install_requires = [
 ]
 
 extras_require = {
-    "test": ["pytest>=7.0", "jiwer>=3.0"],
+    "test": ["pytest>=7.0", "jiwer>=3.0", "ruff>=0.17,<0.18"],  # ruff: the lint + format check CI runs
     # MOS judges and speaker similarity of stage 8: DNSMOS's ONNX models ship in speechmos, which imports
     # onnxruntime, librosa and requests without declaring them; Resemblyzer's webrtcvad sdist imports pkg_resources
     # (gone from recent setuptools): webrtcvad-wheels provides the same module
-    "eval": ["pesq>=0.0.4", "pystoi>=0.4", "matplotlib>=3.7", "speechmos>=0.0.1.1", "onnxruntime>=1.15",
-             "librosa>=0.10", "requests>=2.25", "Resemblyzer>=0.1.4", "webrtcvad-wheels>=2.0.14"],
+    "eval": [
+        "pesq>=0.0.4",
+        "pystoi>=0.4",
+        "matplotlib>=3.7",
+        "speechmos>=0.0.1.1",
+        "onnxruntime>=1.15",
+        "librosa>=0.10",
+        "requests>=2.25",
+        "Resemblyzer>=0.1.4",
+        "webrtcvad-wheels>=2.0.14",
+    ],
     # what the synthesised mini corpus (egs/mini_bilingual) needs
     "mini": ["espeakng-loader>=0.2"],
 }

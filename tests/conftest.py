@@ -1,4 +1,5 @@
 """Fixtures shared by all tests: the optional real assets beside the repository."""
+
 from pathlib import Path
 
 import pytest

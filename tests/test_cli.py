@@ -1,5 +1,4 @@
 """fcodec.utils.cli: an expected failure is one line on stderr and a non-zero status; a bug keeps its traceback."""
-import errno
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ def test_a_user_error_is_one_line_and_status_2(capsys):
 
 def test_a_full_disk_is_one_line_even_through_torch(capsys, tmp_path):
     """A real ENOSPC (/dev/full), raised inside torch.save, chained with torch's own error."""
+
     @command_line("python -m fcodec.bin.train")
     def main(argv=None):
         with open("/dev/full", "wb") as f:

@@ -1,4 +1,5 @@
 """The one mel filterbank (fcodec.utils.mel), used by the mel loss and the mel-distance metric."""
+
 import numpy as np
 import pytest
 import torch

@@ -3,6 +3,7 @@
 openai-whisper's URL table is pointed at local stand-ins (a file:// URL, a local http.server), so the real
 download code runs: urllib, whisper's own sha256 check, our temporary folder and rename.
 """
+
 import hashlib
 import http.server
 import logging
@@ -88,8 +89,9 @@ def test_a_corrupt_download_fails_and_leaves_nothing(monkeypatch, tmp_path, chec
     assert list(out.iterdir()) == []
 
 
-def test_a_connection_that_drops_half_way_leaves_no_file_and_nothing_is_in_place_meanwhile(monkeypatch, tmp_path,
-                                                                                             checkpoint):
+def test_a_connection_that_drops_half_way_leaves_no_file_and_nothing_is_in_place_meanwhile(
+    monkeypatch, tmp_path, checkpoint
+):
     data, sha = checkpoint
     out = tmp_path / "models"
     seen_during_download = []

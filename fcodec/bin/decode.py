@@ -16,6 +16,7 @@ streaming would; the tokens equal the offline ones. A rerun skips cuts already w
 run; a finished directory is left alone (--overwrite starts afresh). Cuts that cannot be decoded are listed
 with the reason in failed.tsv. Exits with status 1 when a model cannot be loaded or every cut of a set failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,27 +31,53 @@ PROG = "python -m fcodec.bin.decode"
 
 
 def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", nargs="+", required=True, help="exported model folder(s) (config.json + "
-                        "model.safetensors), config path(s) or Hugging Face repo id(s)")
-    parser.add_argument("--cuts", nargs="+", type=Path, required=True, help="test CutSet(s); each is written "
-                        "to <out-dir>/<name>, name = the file name without .jsonl.gz")
-    parser.add_argument("--out-dir", nargs="+", type=Path, required=True, help="one folder per --model "
-                        "(the recipe uses <exp_dir>/<model>/decode)")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        help="exported model folder(s) (config.json + model.safetensors), config path(s) or Hugging Face repo id(s)",
+    )
+    parser.add_argument(
+        "--cuts",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="test CutSet(s); each is written to <out-dir>/<name>, name = the file name without .jsonl.gz",
+    )
+    parser.add_argument(
+        "--out-dir",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="one folder per --model (the recipe uses <exp_dir>/<model>/decode)",
+    )
     parser.add_argument("--streaming", action="store_true", help="chunk-by-chunk decoding of a causal codec")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="int8 CPU inference "
-                        "(FocalCodec.quantize; tools/benchmarks/int8_cost.sh measures what it costs)")
-    parser.add_argument("--max-duration", type=float, default=100.0, help="seconds of padded audio per batch "
-                        "(default: %(default)s)")
-    parser.add_argument("--max-batch-size", type=int, default=64, help="cuts per batch at most "
-                        "(default: %(default)s)")
+    parser.add_argument(
+        "--quantize",
+        choices=["int8"],
+        default=None,
+        help="int8 CPU inference (FocalCodec.quantize; tools/benchmarks/int8_cost.sh measures what it costs)",
+    )
+    parser.add_argument(
+        "--max-duration", type=float, default=100.0, help="seconds of padded audio per batch (default: %(default)s)"
+    )
+    parser.add_argument("--max-batch-size", type=int, default=64, help="cuts per batch at most (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    parser.add_argument("--num-threads", type=int, default=0, help="torch CPU threads; 0 = auto: 1 beside a "
-                        "GPU, half the cores on a CPU (default: %(default)s)")
+    parser.add_argument(
+        "--num-threads",
+        type=int,
+        default=0,
+        help="torch CPU threads; 0 = auto: 1 beside a GPU, half the cores on a CPU (default: %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="delete what the output folders hold first")
-    parser.add_argument("--restart-on-change", action="store_true", help="an output folder holding another "
-                        "model's or other settings' decode is started afresh (default: an error)")
+    parser.add_argument(
+        "--restart-on-change",
+        action="store_true",
+        help="an output folder holding another model's or other settings' decode is started afresh (default: an error)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--log-file", type=Path, default=None)
     return parser
@@ -81,8 +108,10 @@ def check_options(args) -> None:
         except UserError:
             raise
         except Exception as exc:
-            raise UserError(f"--cuts {path} cannot be read as a lhotse CutSet ({type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())[:200]})") from None
+            raise UserError(
+                f"--cuts {path} cannot be read as a lhotse CutSet ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]})"
+            ) from None
         if len(cuts) == 0:
             raise UserError(f"--cuts {path} holds no cuts: nothing to decode (see stage 2's bad_input.tsv)")
 
@@ -98,8 +127,10 @@ def main(argv=None) -> int:
 
     setup_logging(args.log_file)
     if len(args.out_dir) != len(args.model):
-        print(f"decode: give one --out-dir per --model ({len(args.model)} models, {len(args.out_dir)} folders)",
-              file=sys.stderr)
+        print(
+            f"decode: give one --out-dir per --model ({len(args.model)} models, {len(args.out_dir)} folders)",
+            file=sys.stderr,
+        )
         return 2
     names = [test_set_name(path) for path in args.cuts]
     if len(set(names)) != len(names):
@@ -108,10 +139,15 @@ def main(argv=None) -> int:
     check_options(args)
     threads = resolve_num_threads(args.num_threads, args.device)
     torch.set_num_threads(threads)
-    command = "python -m fcodec.bin.decode " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
-                                                                               else argv))
-    options = DecodeOptions(max_duration=args.max_duration, max_batch_size=args.max_batch_size,
-                            streaming=args.streaming, progress=not args.no_progress)
+    command = "python -m fcodec.bin.decode " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
+    options = DecodeOptions(
+        max_duration=args.max_duration,
+        max_batch_size=args.max_batch_size,
+        streaming=args.streaming,
+        progress=not args.no_progress,
+    )
     status = 0
     for source, out_dir in zip(args.model, args.out_dir):
         try:
@@ -121,14 +157,34 @@ def main(argv=None) -> int:
         except (CheckpointError, OSError, ValueError) as exc:
             print(f"decode: cannot load the codec {source}: {exc}", file=sys.stderr)
             return 1
-        logging.info("codec %s: %.1f Hz, %.1f bps, %s, %d -> %d Hz; %d torch threads on %s", source,
-                     model.frame_rate, model.bitrate, "causal" if model.causal else "non-causal",
-                     model.sample_rate_input, model.sample_rate_output, threads, args.device)
+        logging.info(
+            "codec %s: %.1f Hz, %.1f bps, %s, %d -> %d Hz; %d torch threads on %s",
+            source,
+            model.frame_rate,
+            model.bitrate,
+            "causal" if model.causal else "non-causal",
+            model.sample_rate_input,
+            model.sample_rate_output,
+            threads,
+            args.device,
+        )
         for cuts_path, name in zip(args.cuts, names):
             try:
-                summary = decode_cuts(model, cuts_path, out_dir / name, source, options, overwrite=args.overwrite,
-                                      restart_on_change=args.restart_on_change, extra_summary={"command": command, "device": args.device,
-                                                     "num_threads": threads, "cuts": str(cuts_path)})
+                summary = decode_cuts(
+                    model,
+                    cuts_path,
+                    out_dir / name,
+                    source,
+                    options,
+                    overwrite=args.overwrite,
+                    restart_on_change=args.restart_on_change,
+                    extra_summary={
+                        "command": command,
+                        "device": args.device,
+                        "num_threads": threads,
+                        "cuts": str(cuts_path),
+                    },
+                )
             except (RuntimeError, ValueError) as exc:
                 print(f"decode: {exc}", file=sys.stderr)
                 return 1

@@ -5,6 +5,7 @@
 The copy holds config.json + model.safetensors (loadable by fcodec and by upstream ``focalcodec``). Without a
 connection to the Hub the command fails with a message saying how to place the files by hand.
 """
+
 import argparse
 import json
 import sys
@@ -17,7 +18,9 @@ from fcodec.utils.cli import command_line
 @command_line("python -m fcodec.bin.fetch_codec")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("src", nargs="?", default=DEFAULT_REPO, help=f"repo id, folder or config path (default {DEFAULT_REPO})")
+    parser.add_argument(
+        "src", nargs="?", default=DEFAULT_REPO, help=f"repo id, folder or config path (default {DEFAULT_REPO})"
+    )
     parser.add_argument("--out", required=True, help="folder to write the local copy into")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder")

@@ -12,6 +12,7 @@ With ``--offline`` nothing is downloaded: without a local copy, one line says th
 and the exit status is 0 (stage 8 then skips that judge with the same kind of line). DNSMOS needs no fetching: its
 models ship in the ``speechmos`` wheel. The path is printed when the weights are there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,23 +40,24 @@ def fetch_nisqa(out_dir: Path, source: Optional[Path] = None, offline: bool = Fa
             raise FileNotFoundError(f"--from {local}: no such file")
         sha256 = file_sha256(local)
         if sha256 != NISQA_SHA256:
-            raise RuntimeError(f"{local} is not the published NISQA v2.0 weights (sha256 {sha256}, expected "
-                               f"{NISQA_SHA256})")
+            raise RuntimeError(
+                f"{local} is not the published NISQA v2.0 weights (sha256 {sha256}, expected {NISQA_SHA256})"
+            )
         if Path(local).resolve() != target.resolve():
             with atomic_path(target) as tmp:
                 shutil.copyfile(local, tmp)
         return target
     if offline:
         return None
-    return download_verified(NISQA_URL, NISQA_SHA256, target, "NISQA v2.0 weights",
-                             manual_hint=", or pass --from FILE")
+    return download_verified(NISQA_URL, NISQA_SHA256, target, "NISQA v2.0 weights", manual_hint=", or pass --from FILE")
 
 
 def main(argv=None) -> int:
     from fcodec.utils.logging import setup_logging
 
-    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.fetch_mos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fcodec.bin.fetch_mos", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("judge", choices=["nisqa"], help="the MOS judge whose weights to fetch")
     parser.add_argument("--out-dir", required=True, type=Path)
     parser.add_argument("--from", dest="source", type=Path, default=None, help="a local copy of the weights")
@@ -68,8 +70,11 @@ def main(argv=None) -> int:
         print(f"fetch_mos: {exc}", file=sys.stderr)
         return 1
     if path is None:
-        print(f"fetch_mos: no local NISQA weights (--from, or shared/models/nisqa/{FILENAME} beside the repository) "
-              f"and --offline: the NISQA judge will be missing", file=sys.stderr)
+        print(
+            f"fetch_mos: no local NISQA weights (--from, or shared/models/nisqa/{FILENAME} beside the repository) "
+            f"and --offline: the NISQA judge will be missing",
+            file=sys.stderr,
+        )
         return 0
     print(path)
     return 0

@@ -13,6 +13,7 @@ fetched again otherwise). On a machine without access, copy ``<name>.pt`` into t
 seed N under that name (two random judges need two names); they are cheap and byte-reproducible, so they are
 simply written again. The path is printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,10 +44,14 @@ def fetch_whisper(name: str, out_dir: Path) -> Path:
 def main(argv=None) -> int:
     from fcodec.utils.logging import setup_logging
 
-    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.fetch_whisper", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", help=f"a published Whisper name (small, large-v3, ...), {TINY_RANDOM} "
-                        f"or {TINY_RANDOM}-seed<N>")
+    parser = argparse.ArgumentParser(
+        prog="python -m fcodec.bin.fetch_whisper",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "name", help=f"a published Whisper name (small, large-v3, ...), {TINY_RANDOM} or {TINY_RANDOM}-seed<N>"
+    )
     parser.add_argument("--out-dir", required=True, type=Path)
     args = parser.parse_args(argv)
     setup_logging()

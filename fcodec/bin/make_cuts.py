@@ -5,6 +5,7 @@
 
 See fcodec/data/cuts.py for what is written; bad_input.tsv lists every utterance left out and why.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,22 +43,44 @@ def main(argv=None) -> int:
     parser.add_argument("--config", type=Path, required=True, help="data config (which manifests make which split)")
     parser.add_argument("--manifest-dir", type=Path, default=Path("data/manifests"))
     parser.add_argument("--out-dir", type=Path, default=Path("data/cuts"))
-    parser.add_argument("--hours", nargs="*", default=[], metavar="LANG=HOURS",
-                        help="training hours per language (a number or 'all'; default all)")
+    parser.add_argument(
+        "--hours",
+        nargs="*",
+        default=[],
+        metavar="LANG=HOURS",
+        help="training hours per language (a number or 'all'; default all)",
+    )
     parser.add_argument("--dev-utts", type=_count, default=200, help="dev utterances per language, or 'all'")
     parser.add_argument("--num-test-utts", type=_count, default=2000, help="utterances per test set, or 'all'")
     parser.add_argument("--min-duration", type=float, default=0.5, help="shorter cuts are bad input (seconds)")
-    parser.add_argument("--max-duration", type=_seconds, default=20.0,
-                        help="longer cuts are left out of train and dev (seconds, or 'none')")
-    parser.add_argument("--audio-check", choices=["full", "header"], default="full",
-                        help="full: decode every sample (finds NaN/inf and damaged files); header: open only")
-    parser.add_argument("--loudness", type=_lufs, default="config", metavar="LUFS",
-                        help="normalise every split to this integrated loudness (ITU-R BS.1770, e.g. -20), or "
-                             "'none'; default: the data config's loudness key (absent: off)")
+    parser.add_argument(
+        "--max-duration",
+        type=_seconds,
+        default=20.0,
+        help="longer cuts are left out of train and dev (seconds, or 'none')",
+    )
+    parser.add_argument(
+        "--audio-check",
+        choices=["full", "header"],
+        default="full",
+        help="full: decode every sample (finds NaN/inf and damaged files); header: open only",
+    )
+    parser.add_argument(
+        "--loudness",
+        type=_lufs,
+        default="config",
+        metavar="LUFS",
+        help="normalise every split to this integrated loudness (ITU-R BS.1770, e.g. -20), or "
+        "'none'; default: the data config's loudness key (absent: off)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nj", type=int, default=4, help="parallel audio readers")
-    parser.add_argument("--keep-existing", choices=["true", "false"], default="false",
-                        help="true: only rebuild the outputs that are missing")
+    parser.add_argument(
+        "--keep-existing",
+        choices=["true", "false"],
+        default="false",
+        help="true: only rebuild the outputs that are missing",
+    )
     parser.add_argument("--log-file", type=Path, default=None)
     args = parser.parse_args(argv)
     setup_logging(args.log_file)

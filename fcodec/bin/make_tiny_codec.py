@@ -6,6 +6,7 @@ real loading, training and streaming code on a CPU in seconds.
 
     python -m fcodec.bin.make_tiny_codec --out exp/models/tiny_codec
 """
+
 import argparse
 import json
 import sys

@@ -1,7 +1,8 @@
 """Write a tiny random-weight Whisper checkpoint (openai-whisper format) for tests and the mini recipe.
 
-    python -m fcodec.bin.make_tiny_whisper --out exp/models/whisper-tiny-random.pt
+python -m fcodec.bin.make_tiny_whisper --out exp/models/whisper-tiny-random.pt
 """
+
 import argparse
 import sys
 

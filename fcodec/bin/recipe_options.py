@@ -7,6 +7,7 @@ prints three lines: the data config's test sets (empty without --data-config), t
 folders, fcodec.metrics.transcribe.judge_label) and the judges' files (a published name: <whisper-dir>/<name>.pt,
 which stage 3 fetches; a .pt file: itself). A bad value is one line on stderr naming the option, and exit 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,15 @@ def check(args: argparse.Namespace) -> List[str]:
         is_file = "/" in spec or spec.endswith(".pt")
         if judge_label(spec) in labels:
             other = specs[labels.index(judge_label(spec))]
-            raise ValueError(f"--asr-judges: '{other}' and '{spec}' would both score into score/{judge_label(spec)}/ "
-                             "(a judge is named after its published name or its file name without .pt)")
+            raise ValueError(
+                f"--asr-judges: '{other}' and '{spec}' would both score into score/{judge_label(spec)}/ "
+                "(a judge is named after its published name or its file name without .pt)"
+            )
         if is_file and not Path(spec).is_file():
-            raise ValueError(f"--asr-judges: {spec} is not a file (a judge is a published Whisper name, or a .pt "
-                             "checkpoint in openai-whisper's format)")
+            raise ValueError(
+                f"--asr-judges: {spec} is not a file (a judge is a published Whisper name, or a .pt "
+                "checkpoint in openai-whisper's format)"
+            )
         labels.append(judge_label(spec))
         files.append(spec if is_file else str(Path(args.whisper_dir) / f"{spec}.pt"))
     from fcodec.metrics.mos import MOS_JUDGES
@@ -57,8 +62,11 @@ def check(args: argparse.Namespace) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.recipe_options", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fcodec.bin.recipe_options",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data-config", default=None, help="the recipe's conf/data.yaml")
     parser.add_argument("--hours", default="", help="LANG=HOURS words, LANG among the data config's languages")
     parser.add_argument("--asr-judges", required=True, help="published Whisper names or .pt files, space-separated")

@@ -6,6 +6,7 @@ Rows come from <exp-dir>/<model>/score/<judge>/<test_set>/summary.json (written 
 per test set, language and ASR judge (the paper-comparable Whisper-small first), one row per model (pretrained, train_50hz, ...), and a table
 of the judges side by side when there are two or more.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,12 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exp-dir", type=Path, required=True, help="experiment folder holding <model>/score/")
     parser.add_argument("--out", type=Path, default=Path("RESULTS.md"), help="the markdown file to write")
-    parser.add_argument("--plot", type=Path, default=None, help="PNG of error and quality against bitrate "
-                        "(default: results.png beside --out)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="PNG of error and quality against bitrate (default: results.png beside --out)",
+    )
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="only the summaries of these "
                         "judges (<model>/score/<judge>/; default: every judge found)")
@@ -47,10 +52,13 @@ def main(argv=None) -> int:
         raise FileNotFoundError(f"--compare-with {args.compare_with} not found: give the main run's exp folder")
     scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges, compare_with=args.compare_with)
     if not scores:
-        logging.warning("no score summaries under %s/<model>/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out)
+        logging.warning(
+            "no score summaries under %s/<model>/score/<judge>/<test_set>/: %s lists none", args.exp_dir, args.out
+        )
     else:
-        logging.info("wrote %s (%d model/judge/test-set summaries)%s", args.out, len(scores),
-                     f" and {plot}" if plot else "")
+        logging.info(
+            "wrote %s (%d model/judge/test-set summaries)%s", args.out, len(scores), f" and {plot}" if plot else ""
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Input of any rate/channels is mixed to mono and resampled to 16 kHz; the output is written at the codec's
 output rate (24 kHz for FocalCodec-Stream). Prints a JSON summary with per-chunk compute time.
 """
+
 import argparse
 import json
 import sys
@@ -26,8 +27,12 @@ def main(argv=None) -> int:
     parser.add_argument("--codec", default=DEFAULT_REPO, help="codec folder, config path or repo id")
     parser.add_argument("--tokens", default=None, help="also write the tokens as a .npy file")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--quantize", choices=["int8"], default=None, help="int8 CPU inference: about 4x fewer "
-                        "weight bytes read per chunk (FocalCodec.quantize)")
+    parser.add_argument(
+        "--quantize",
+        choices=["int8"],
+        default=None,
+        help="int8 CPU inference: about 4x fewer weight bytes read per chunk (FocalCodec.quantize)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     if args.threads:

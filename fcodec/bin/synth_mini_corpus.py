@@ -5,6 +5,7 @@
 Writes <out-dir>/aishell/data_aishell/..., <out-dir>/LibriSpeech/{train-clean-100,dev-clean,test-clean}/... and
 <out-dir>/mini_corpus_broken.tsv (the utterances broken on purpose, and the reason stage 1 or 2 must give).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,21 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--train-speakers", type=int, default=defaults.train_speakers, help="per language")
-    parser.add_argument("--eval-speakers", type=int, default=defaults.eval_speakers,
-                        help="per language, in dev and in test each")
+    parser.add_argument(
+        "--eval-speakers", type=int, default=defaults.eval_speakers, help="per language, in dev and in test each"
+    )
     parser.add_argument("--train-utts", type=int, default=defaults.train_utts_per_speaker, help="per speaker")
     parser.add_argument("--eval-utts", type=int, default=defaults.eval_utts_per_speaker, help="per speaker")
     parser.add_argument("--nj", type=int, default=1, help="parallel synthesis processes")
     args = parser.parse_args(argv)
     setup_logging()
-    spec = MiniCorpusSpec(seed=args.seed, train_speakers=args.train_speakers, eval_speakers=args.eval_speakers,
-                          train_utts_per_speaker=args.train_utts, eval_utts_per_speaker=args.eval_utts)
+    spec = MiniCorpusSpec(
+        seed=args.seed,
+        train_speakers=args.train_speakers,
+        eval_speakers=args.eval_speakers,
+        train_utts_per_speaker=args.train_utts,
+        eval_utts_per_speaker=args.eval_utts,
+    )
     try:
         spec.validate()
     except ValueError as exc:

@@ -13,6 +13,7 @@ Rerunning the same command continues from the newest checkpoint in ``<exp-dir>/c
 only re-exports nothing and exits. ``--print-config`` checks the config and prints it resolved, without training.
 See fcodec/train/run.py for what the exp dir holds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,14 @@ from fcodec.utils.cli import command_line
 
 @command_line("python -m fcodec.bin.train")
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fcodec.bin.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", action="append", help="training YAML (conf/train_<rate>.yaml); repeated: merged "
-                        "in order; omitted: the built-in defaults")
+    parser = argparse.ArgumentParser(
+        prog="python -m fcodec.bin.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        help="training YAML (conf/train_<rate>.yaml); repeated: merged in order; omitted: the built-in defaults",
+    )
     parser.add_argument("--exp-dir", help="the stage's output folder (required unless --print-config)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")

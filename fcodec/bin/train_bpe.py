@@ -4,6 +4,7 @@
 
 Writes <lang-dir>/{train_text.txt, bpe.model, bpe.vocab}; id 0 is <blk> (CTC blank), 1 <sos/eos>, 2 <unk>.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ def main(argv=None) -> int:
     parser.add_argument("--lang-dir", type=Path, required=True)
     parser.add_argument("--vocab-size", type=int, required=True)
     parser.add_argument("--model-type", choices=["bpe", "unigram"], default="bpe")
-    parser.add_argument("--character-coverage", type=float, default=1.0,
-                        help="share of character occurrences that get their own piece (rarer ones: bytes)")
+    parser.add_argument(
+        "--character-coverage",
+        type=float,
+        default=1.0,
+        help="share of character occurrences that get their own piece (rarer ones: bytes)",
+    )
     parser.add_argument("--byte-fallback", choices=["true", "false"], default="true")
     parser.add_argument("--nj", type=int, default=1)
     parser.add_argument("--log-file", type=Path, default=None)
@@ -37,8 +42,15 @@ def main(argv=None) -> int:
     try:
         cuts = load_manifest_lazy(require_file(args.cuts, "training cuts", "written by stage 2"))
         texts = (s.text for cut in cuts for s in cut.supervisions if s.text)
-        model = train_bpe(texts, args.lang_dir, args.vocab_size, args.model_type, args.character_coverage,
-                          args.byte_fallback == "true", args.nj)
+        model = train_bpe(
+            texts,
+            args.lang_dir,
+            args.vocab_size,
+            args.model_type,
+            args.character_coverage,
+            args.byte_fallback == "true",
+            args.nj,
+        )
     except (FileNotFoundError, ValueError) as exc:
         logging.error(str(exc))
         return 1

@@ -2,6 +2,7 @@
 
 Light to import: the heavy parts (lhotse, torch) load when a function that needs them is used.
 """
+
 from __future__ import annotations
 
 __all__ = ["build_dataloader", "build_sampler", "CodecDataset", "normalize_text"]

@@ -5,6 +5,7 @@ the same way. A recording that cannot be used raises :class:`AudioReadError`, wh
 the problem in the bad-input vocabulary of :mod:`fcodec.data.audio_check` (missing, unreadable, empty, not
 finite); callers list it and go on with the next recording.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,6 @@ import numpy as np
 
 from fcodec.data.audio_check import EMPTY, MISSING, NOT_FINITE, UNREADABLE, error_detail
 from fcodec.data.sources import check_sources
-
 
 
 class AudioReadError(ValueError):

@@ -4,6 +4,7 @@ Stage 1 probes headers (a file lhotse could not even open would stop its recipe)
 because only a full read finds a file that is cut short or holds NaN/inf samples. Each check returns ``None``
 for a usable file, or a :class:`Problem` (a short reason for the report, plus the detail).
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Stage 1 writes ``<manifest_dir>/<corpus>_excluded.tsv`` for what a corpus's lhot
 it cannot open, a transcript line without audio); stage 2 adds what it finds when it reads every recording and
 transcript, and writes the whole list to ``data/cuts/bad_input.tsv``.
 """
+
 from __future__ import annotations
 
 import csv

@@ -6,6 +6,7 @@ no bos/eos pieces. The text is normalised already (stage 2), so sentencepiece's 
 ``character_coverage`` keeps gets its own piece before any merge, and with ``byte_fallback`` a character that was
 never seen in training becomes its UTF-8 bytes instead of ``<unk>``.
 """
+
 from __future__ import annotations
 
 import os

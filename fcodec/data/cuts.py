@@ -16,6 +16,7 @@ the gain to that integrated loudness, recorded in the cuts (:mod:`fcodec.data.lo
 every utterance left out, including
 those stage 1 had to leave out; ``stats.json`` / ``stats.txt`` give hours and utterances per language per split.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,8 @@ from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.data.bad_input import BadInput, read_report, write_report
 from fcodec.data.data_config import DataConfig, Source
 from fcodec.data.manifest_io import load_cuts, require_file, save_manifest
-from fcodec.data.sources import REFUSED, UnsafeSourceError, check_sources
 from fcodec.data.mix import interleave, sample_ids, select_by_hours
+from fcodec.data.sources import REFUSED, UnsafeSourceError, check_sources
 from fcodec.data.text_norm import normalize_text
 from fcodec.data.transcripts import control_characters
 from fcodec.utils.io import atomic_write_text
@@ -85,14 +86,22 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
     from lhotse.utils import fastcopy
 
     made_by = "written by stage 1 (lhotse manifests); run stage 1 first"
-    recordings = RecordingSet.from_file(require_file(
-        manifest_dir / f"{source.corpus}_recordings_{source.part}.jsonl.gz", "recordings manifest", made_by))
-    supervisions = SupervisionSet.from_file(require_file(
-        manifest_dir / f"{source.corpus}_supervisions_{source.part}.jsonl.gz", "supervisions manifest", made_by))
+    recordings = RecordingSet.from_file(
+        require_file(
+            manifest_dir / f"{source.corpus}_recordings_{source.part}.jsonl.gz", "recordings manifest", made_by
+        )
+    )
+    supervisions = SupervisionSet.from_file(
+        require_file(
+            manifest_dir / f"{source.corpus}_supervisions_{source.part}.jsonl.gz", "supervisions manifest", made_by
+        )
+    )
 
     rec_list = list(recordings)
     problems = why.check_many(
-        rec_list, lambda r: _check_recording(r, options.full_audio_check), options.num_workers,
+        rec_list,
+        lambda r: _check_recording(r, options.full_audio_check),
+        options.num_workers,
         desc=f"{source.label}: {'reading' if options.full_audio_check else 'probing'} audio",
     )
     bad_recordings = {rec_list[i].id: p for i, p in problems.items()}
@@ -101,8 +110,15 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
     bad: List[BadInput] = []
     for sup in supervisions:
         if sup.recording_id not in by_id:
-            bad.append(BadInput(sup.id, source.label, "", why.MISSING,
-                                f"recording {sup.recording_id} is not in the recordings manifest"))
+            bad.append(
+                BadInput(
+                    sup.id,
+                    source.label,
+                    "",
+                    why.MISSING,
+                    f"recording {sup.recording_id} is not in the recordings manifest",
+                )
+            )
         elif sup.recording_id in bad_recordings:
             p = bad_recordings[sup.recording_id]
             bad.append(BadInput(sup.id, source.label, _recording_path(by_id[sup.recording_id]), p.reason, p.detail))
@@ -117,25 +133,31 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
         sup = cut.supervisions[0]
         path = _recording_path(cut.recording)
         if cut.duration < options.min_duration:
-            bad.append(BadInput(sup.id, source.label, path, why.TOO_SHORT,
-                                f"{cut.duration:.3f} s < {options.min_duration} s"))
+            bad.append(
+                BadInput(sup.id, source.label, path, why.TOO_SHORT, f"{cut.duration:.3f} s < {options.min_duration} s")
+            )
             continue
         found = control_characters(sup.text or "")
         if found:  # a supervisions manifest from a recipe that does not check its transcripts
-            bad.append(BadInput(sup.id, source.label, path, why.CONTROL_CHARACTERS,
-                                f"transcript {sup.text!r} holds {' '.join(found)}"))
+            bad.append(
+                BadInput(
+                    sup.id,
+                    source.label,
+                    path,
+                    why.CONTROL_CHARACTERS,
+                    f"transcript {sup.text!r} holds {' '.join(found)}",
+                )
+            )
             continue
         text = normalize_text(sup.text or "", source.language)
         if not text:
             bad.append(BadInput(sup.id, source.label, path, why.EMPTY_TRANSCRIPT, f"transcript {sup.text!r}"))
             continue
-        cut = fastcopy(cut, id=prefix + cut.id,
-                       supervisions=[fastcopy(sup, text=text, language=source.language)])
+        cut = fastcopy(cut, id=prefix + cut.id, supervisions=[fastcopy(sup, text=text, language=source.language)])
         if cut.sampling_rate != SAMPLE_RATE:
             cut = cut.resample(SAMPLE_RATE)
         kept.append(cut)
-    logging.info(f"{source.label}: {len(kept)} cuts kept, {len(bad)} left out "
-                 f"({_reason_counts(bad) or 'none'})")
+    logging.info(f"{source.label}: {len(kept)} cuts kept, {len(bad)} left out ({_reason_counts(bad) or 'none'})")
     return CutSet.from_cuts(kept), bad
 
 
@@ -280,9 +302,12 @@ class CutsBuilder:
             "splits": {name: _split_stats(load_cuts(self.out_dir / f"{name}.jsonl.gz")) for name in splits},
             "bad_input": dict(sorted(Counter(r.reason for r in bad).items())),
             "options": {
-                "hours": self.options.hours, "dev_utts": self.options.dev_utts,
-                "num_test_utts": self.options.num_test_utts, "min_duration": self.options.min_duration,
-                "max_duration": self.options.max_duration, "seed": self.options.seed,
+                "hours": self.options.hours,
+                "dev_utts": self.options.dev_utts,
+                "num_test_utts": self.options.num_test_utts,
+                "min_duration": self.options.min_duration,
+                "max_duration": self.options.max_duration,
+                "seed": self.options.seed,
                 "loudness": self.options.loudness,
             },
         }
@@ -290,8 +315,9 @@ class CutsBuilder:
         for name, per_lang in stats["splits"].items():
             for lang, entry in per_lang.items():
                 lines.append(f"{name:<20} {lang:<8} {entry['utts']:>8d} {entry['hours']:>10.3f}")
-        lines.append(f"bad input: {len(bad)} utterances left out ({_reason_counts(bad) or 'none'}), "
-                     f"listed in {BAD_INPUT}")
+        lines.append(
+            f"bad input: {len(bad)} utterances left out ({_reason_counts(bad) or 'none'}), listed in {BAD_INPUT}"
+        )
         table = "\n".join(lines)
         for line in lines:
             logging.info(line)

@@ -18,6 +18,7 @@
 A part marked ``optional`` is used when stage 1 prepared it and skipped (with a log line) otherwise; any other
 missing part stops stage 2. Hours, sizes and filters are command-line options, so they show in ``run.sh --help``.
 """
+
 from __future__ import annotations
 
 import os
@@ -84,10 +85,12 @@ def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
     if unknown:
         raise ValueError(f"{origin}: unknown top-level keys {sorted(unknown)} (known: corpora, loudness)")
     loudness = data.get("loudness") if isinstance(data, dict) else None
-    if loudness is not None and (isinstance(loudness, bool) or not isinstance(loudness, (int, float))
-                                 or not -70 <= loudness <= 0):
-        raise ValueError(f"{origin}: loudness must be a target in LUFS between -70 and 0 (e.g. -20) or null, "
-                         f"got {loudness!r}")
+    if loudness is not None and (
+        isinstance(loudness, bool) or not isinstance(loudness, (int, float)) or not -70 <= loudness <= 0
+    ):
+        raise ValueError(
+            f"{origin}: loudness must be a target in LUFS between -70 and 0 (e.g. -20) or null, got {loudness!r}"
+        )
     if not isinstance(corpora, dict) or not corpora:
         raise ValueError(f"{origin}: needs a 'corpora:' mapping of corpus name -> {{language, train, dev, test}}")
     sources: List[Source] = []
@@ -113,8 +116,9 @@ def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
             raise ValueError(f"{where}.test: expected a mapping of output name -> part")
         for test_name, entry in tests.items():
             e = _part_entry(entry, f"{where}.test.{test_name}")
-            sources.append(Source(corpus, e["part"], language, "test", test_name=str(test_name),
-                                  optional=e["optional"]))
+            sources.append(
+                Source(corpus, e["part"], language, "test", test_name=str(test_name), optional=e["optional"])
+            )
     names = [s.test_name for s in sources if s.test_name]
     if len(names) != len(set(names)) or {"train", "dev"} & set(names):
         raise ValueError(f"{origin}: test set names must be unique and not 'train'/'dev': {names}")

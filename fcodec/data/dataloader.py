@@ -1,23 +1,23 @@
 """``build_dataloader``: a CutSet (or a manifest path) -> a torch DataLoader of codec batches.
 
-    dl = build_dataloader("data/cuts/train.jsonl.gz", train=True, max_duration=200, segment_duration=2.0,
-                          num_workers=4, seed=42)
-    for epoch in range(start_epoch, num_epochs):
-        dl.sampler.set_epoch(epoch)
-        for batch in dl:            # audio (B, T) float32 16 kHz, audio_lens, text, language, cut_id
-            ...
-            checkpoint["sampler"] = dl.sampler.state_dict()   # exact, even with worker processes
+dl = build_dataloader("data/cuts/train.jsonl.gz", train=True, max_duration=200, segment_duration=2.0,
+                      num_workers=4, seed=42)
+for epoch in range(start_epoch, num_epochs):
+    dl.sampler.set_epoch(epoch)
+    for batch in dl:            # audio (B, T) float32 16 kHz, audio_lens, text, language, cut_id
+        ...
+        checkpoint["sampler"] = dl.sampler.state_dict()   # exact, even with worker processes
 
-    # resume: same arguments, then
-    dl.sampler.load_state_dict(checkpoint["sampler"])        # the next batch is the one that was due
+# resume: same arguments, then
+dl.sampler.load_state_dict(checkpoint["sampler"])        # the next batch is the one that was due
 """
+
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 import torch
-
 from lhotse.dataset.dataloading import make_worker_init_fn
 
 from fcodec.data.dataset import CodecDataset
@@ -74,15 +74,25 @@ def build_dataloader(
     """
     cuts = _as_cutset(cuts)
     sampler = build_sampler(
-        cuts, train=train, max_duration=max_duration, segment_duration=segment_duration, num_buckets=num_buckets,
-        buffer_size=buffer_size, seed=seed, world_size=world_size, rank=rank, drop_last=drop_last,
+        cuts,
+        train=train,
+        max_duration=max_duration,
+        segment_duration=segment_duration,
+        num_buckets=num_buckets,
+        buffer_size=buffer_size,
+        seed=seed,
+        world_size=world_size,
+        rank=rank,
+        drop_last=drop_last,
     )
     dataset = CodecDataset(segment_duration=segment_duration if train else None, seed=seed)
     extra = {}
     if num_workers > 0:
         # lhotse's: each worker of each rank gets its own seed for torch, random and numpy
-        extra = {"worker_init_fn": make_worker_init_fn(rank=sampler.rank, world_size=sampler.world_size, seed=seed),
-                 "persistent_workers": False}
+        extra = {
+            "worker_init_fn": make_worker_init_fn(rank=sampler.rank, world_size=sampler.world_size, seed=seed),
+            "persistent_workers": False,
+        }
         if prefetch_factor is not None:
             extra["prefetch_factor"] = prefetch_factor
     return CodecDataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers, **extra)

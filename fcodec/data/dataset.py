@@ -6,6 +6,7 @@ Training crops a random ``segment_duration`` of every longer cut *before* any au
 generator seeded by the batch's cut ids, so the same batch gets the same crops in every worker process and
 after a resume. Evaluation yields whole utterances.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,9 @@ class CodecDataset(torch.utils.data.Dataset):
 
         check_all(cuts)  # before any audio is read: a command source must not run, not even "fault-tolerantly"
         if self.segment_duration is not None:
-            cuts = cuts.truncate(max_duration=self.segment_duration, offset_type="random", preserve_id=True,
-                                 rng=self.crop_rng(cuts))
+            cuts = cuts.truncate(
+                max_duration=self.segment_duration, offset_type="random", preserve_id=True, rng=self.crop_rng(cuts)
+            )
         if any(c.sampling_rate != self.sample_rate for c in cuts):
             cuts = cuts.resample(self.sample_rate)
         audio, audio_lens, read = collate_audio(cuts, fault_tolerant=True)

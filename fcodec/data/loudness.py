@@ -11,6 +11,7 @@ each loaded crop anew). The gain is capped so the peak stays below ``PEAK`` (the
 [-1, 1]). The record is ``cut.custom["loudness"]``: ``measured`` (LUFS), ``target``, ``gain`` and ``peak_limited``.
 A cut too quiet to measure (silence: -inf LUFS) keeps its level and is logged; it is not an error.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,7 +73,8 @@ def normalize_cuts(cuts, target: Optional[float], num_workers: int = 4, desc: st
     silent = [c.id for c in done if c.custom["loudness"]["measured"] is None]
     limited = sum(c.custom["loudness"]["peak_limited"] for c in done)
     if silent:
-        logging.warning(f"{desc}: {len(silent)} cuts too quiet to measure their loudness keep their level "
-                        f"(e.g. {silent[:3]})")
+        logging.warning(
+            f"{desc}: {len(silent)} cuts too quiet to measure their loudness keep their level (e.g. {silent[:3]})"
+        )
     logging.info(f"{desc}: {len(done)} cuts normalised to {target} LUFS ({limited} peak-limited to {PEAK})")
     return CutSet.from_cuts(done)

@@ -1,5 +1,6 @@
 """Reading and writing lhotse manifests safely: atomic writes, errors that say which stage makes a file, and no
 audio source that would run a command or fetch a URL (:mod:`fcodec.data.sources`)."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Every choice depends only on the cut ids, their durations and the seed (ids are sorted before shuffling), so
 the same manifests give the same splits on every machine and in every rerun.
 """
+
 from __future__ import annotations
 
 import random

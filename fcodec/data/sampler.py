@@ -6,6 +6,7 @@ the loop consumed ``k`` batches would resume ``k + prefetch`` batches in, and sk
 DataLoader of :mod:`fcodec.data.dataloader` report each delivered batch, and ``state_dict()`` records the
 delivered count: a resumed run continues with exactly the next batch it would have drawn.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,6 @@ from itertools import islice
 from typing import Any, Dict, Optional
 
 from lhotse.dataset import DynamicBucketingSampler
-
 
 _ONE_BUCKET = 1e9  # seconds
 
@@ -40,8 +40,9 @@ class ResumableBucketingSampler(DynamicBucketingSampler):
         diagnostics = copy.deepcopy(state["diagnostics"])
         epoch_stats = diagnostics["stats_per_epoch"][diagnostics["current_epoch"]]
         # Replay exactly what was delivered; batches drawn but still in the prefetch queue are drawn again.
-        epoch_stats.update(kept_batches=self._delivered_batches, discarded_batches=0,
-                           kept_cuts=self._delivered_cuts, discarded_cuts=0)
+        epoch_stats.update(
+            kept_batches=self._delivered_batches, discarded_batches=0, kept_cuts=self._delivered_cuts, discarded_cuts=0
+        )
         state["diagnostics"] = diagnostics
         return state
 

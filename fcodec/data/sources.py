@@ -9,6 +9,7 @@ what it says. Every place fcodec reads a manifest or audio calls :func:`check_so
 Set ``FCODEC_ALLOW_UNSAFE_SOURCES=1`` in the environment to allow them for manifests you trust (it reaches
 DataLoader workers and every recipe stage alike).
 """
+
 from __future__ import annotations
 
 import os

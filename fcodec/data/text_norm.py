@@ -14,6 +14,7 @@ Chinese, as lhotse writes AISHELL-1 (``prepare_aishell``: full-width letters to 
 English, as LibriSpeech transcripts are written: upper case, letters, digits and apostrophes only, single
 spaces (hyphens and other punctuation become spaces; "don't" keeps its apostrophe).
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,9 +55,7 @@ def to_simplified(text: str) -> str:
 
 def remove_punctuation(text: str, keep: str = "") -> str:
     """Replace every Unicode punctuation or symbol character (categories P* and S*) by a space, except ``keep``."""
-    return "".join(
-        " " if ch not in keep and unicodedata.category(ch)[0] in "PS" else ch for ch in text
-    )
+    return "".join(" " if ch not in keep and unicodedata.category(ch)[0] in "PS" else ch for ch in text)
 
 
 def collapse_spaces(text: str) -> str:

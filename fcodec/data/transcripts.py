@@ -5,6 +5,7 @@ A line whose bytes are not UTF-8 (a Latin-1 ``0xE9`` in a LibriSpeech line), a l
 a text holding control characters are each reported with the file and the line number; every other line is
 read. The id of a line that does not decode is read with the bad bytes replaced, so the report can name it.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,13 @@ def read_transcript(path: os.PathLike) -> Tuple[List[TranscriptLine], List[Trans
             line = raw.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
             uid = raw.decode("utf-8", errors="replace").split(maxsplit=1)[0] if raw.split() else f"line{number}"
-            faults.append(TranscriptFault(uid, UNDECODABLE_TEXT, f"{where(path, number)}: not UTF-8 (byte "
-                                          f"0x{raw[exc.start]:02X} at column {exc.start + 1})"))
+            faults.append(
+                TranscriptFault(
+                    uid,
+                    UNDECODABLE_TEXT,
+                    f"{where(path, number)}: not UTF-8 (byte 0x{raw[exc.start]:02X} at column {exc.start + 1})",
+                )
+            )
             continue
         fields = line.split(maxsplit=1)
         if not fields:
@@ -64,8 +70,9 @@ def read_transcript(path: os.PathLike) -> Tuple[List[TranscriptLine], List[Trans
             continue
         found = control_characters(line)
         if found:
-            faults.append(TranscriptFault(uid, CONTROL_CHARACTERS,
-                                          f"{where(path, number)}: control characters {' '.join(found)}"))
+            faults.append(
+                TranscriptFault(uid, CONTROL_CHARACTERS, f"{where(path, number)}: control characters {' '.join(found)}")
+            )
             continue
         lines.append(TranscriptLine(uid, text, line, number))
     return lines, faults

@@ -1,10 +1,11 @@
 """Offline and streaming encode/decode, batched test-set decoding (stage 7) and token export.
 
-  streaming   chunk-by-chunk encode_step / decode_step with explicit state, StreamingCodec, stream_file
-  batched     encode_decode: many utterances per call, each exactly as if alone (offline or streaming)
-  tokens      codec tokens attached to lhotse cuts (cut.codec_tokens)
-  decode      decode_cuts: one test cut set -> the decode directory scoring reads (resumable)
+streaming   chunk-by-chunk encode_step / decode_step with explicit state, StreamingCodec, stream_file
+batched     encode_decode: many utterances per call, each exactly as if alone (offline or streaming)
+tokens      codec tokens attached to lhotse cuts (cut.codec_tokens)
+decode      decode_cuts: one test cut set -> the decode directory scoring reads (resumable)
 """
+
 from fcodec.infer.batched import CodecResult, encode_decode
 from fcodec.infer.decode import DecodeOptions, decode_cuts, load_codec
 from fcodec.infer.streaming import (

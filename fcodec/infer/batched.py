@@ -15,6 +15,7 @@ or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.streaming.str
 A non-causal codec attends over the whole utterance, so padding would change everything: it runs one utterance
 per call.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,7 @@ from torch import Tensor
 from fcodec.infer.streaming import stream_signal
 from fcodec.models.codec import FocalCodec
 
-__all__ = ["CodecResult", "padded_length", "num_tokens", "encode_decode", "can_batch",
-           "duration_batches"]
+__all__ = ["CodecResult", "padded_length", "num_tokens", "encode_decode", "can_batch", "duration_batches"]
 
 
 @dataclass
@@ -90,8 +90,9 @@ def num_tokens(model: FocalCodec, num_samples: int) -> int:
     return int(model.lengths(torch.tensor([num_samples]))[1][0])
 
 
-def duration_batches(model: FocalCodec, lengths: Sequence[int], max_duration: float,
-                     max_batch_size: int) -> List[List[int]]:
+def duration_batches(
+    model: FocalCodec, lengths: Sequence[int], max_duration: float, max_batch_size: int
+) -> List[List[int]]:
     """Group items of ``lengths`` samples into batches (lists of indices): longest first, so a batch too big for
     memory shows up at once, with at most ``max_duration`` seconds of padded audio (the longest item's padded
     length times the batch size) and ``max_batch_size`` items; one item per batch when ``not can_batch``.
@@ -184,7 +185,9 @@ def encode_decode(model: FocalCodec, signals: Sequence[Tensor], streaming: bool 
     for row, n in enumerate(lengths):
         t, a = num_tokens(model, n), model.output_length(n)
         if toks.shape[-1] < t or audio.shape[-1] < a:
-            raise RuntimeError(f"the codec returned {toks.shape[-1]} tokens / {audio.shape[-1]} samples for an input "
-                               f"of {n} samples; expected at least {t} / {a}")
+            raise RuntimeError(
+                f"the codec returned {toks.shape[-1]} tokens / {audio.shape[-1]} samples for an input "
+                f"of {n} samples; expected at least {t} / {a}"
+            )
         results.append(CodecResult(toks[row, :t].cpu(), audio[row, :a].float().cpu()))
     return results

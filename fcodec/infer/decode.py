@@ -18,6 +18,7 @@ continues where it stopped and a finished one is not redone. A cut whose audio c
 NaN/inf, is shorter than one chunk in streaming mode, or makes the codec fail (alone: a failing batch is retried
 one cut at a time) is listed in failed.tsv; the others go on.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -156,8 +157,11 @@ def _model_fingerprint(source: str) -> str:
     folder = Path(source)
     if not folder.is_dir():
         return source
-    files = tuple((name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns)
-                  for name in ("config.json", "model.safetensors") if (folder / name).is_file())
+    files = tuple(
+        (name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns)
+        for name in ("config.json", "model.safetensors")
+        if (folder / name).is_file()
+    )
     return _hash_model_files(str(folder.resolve()), files)
 
 
@@ -232,8 +236,11 @@ class Journal:
 
     def missing(self) -> List[str]:
         """Ids of the cuts journaled as decoded whose output files are gone."""
-        return [cut_id for cut_id, record in self.entries.items()
-                if record.get("status") == "ok" and missing_outputs(record)]
+        return [
+            cut_id
+            for cut_id, record in self.entries.items()
+            if record.get("status") == "ok" and missing_outputs(record)
+        ]
 
     def close(self) -> None:
         self._file.close()
@@ -249,8 +256,10 @@ def _read_signal(cut: Any, model: FocalCodec, streaming: bool) -> Tuple[Optional
     except AudioReadError as exc:
         return None, str(exc)
     if streaming and audio.size < model.chunk_size:
-        return None, (f"{TOO_SHORT} to stream: {audio.size} samples, less than one chunk of {model.chunk_size} "
-                      f"({model.latency:.0f} ms)")
+        return None, (
+            f"{TOO_SHORT} to stream: {audio.size} samples, less than one chunk of {model.chunk_size} "
+            f"({model.latency:.0f} ms)"
+        )
     return torch.from_numpy(audio), None
 
 
@@ -300,25 +309,32 @@ class _BatchDecoder:
                 logger.warning("cut %s: %s", cut.id, reason)
                 return records + [{"cut_id": cut.id, "status": "failed", "reason": reason}]
             # find the cut that breaks the batch; the others still get decoded
-            logger.warning("a batch of %d cuts failed (%s: %s); decoding them one at a time", len(readable),
-                           type(exc).__name__, exc)
+            logger.warning(
+                "a batch of %d cuts failed (%s: %s); decoding them one at a time",
+                len(readable),
+                type(exc).__name__,
+                exc,
+            )
             for cut, _ in readable:
                 records.extend(self.run([cut]))
             return records
         total = sum(s.shape[-1] for _, s in readable)
         for (cut, signal), result in zip(readable, results):
-            recon = decode_format.write_recon_cut(cut, result.audio.numpy(), self.model.sample_rate_output,
-                                                  self.wav_dir)
+            recon = decode_format.write_recon_cut(
+                cut, result.audio.numpy(), self.model.sample_rate_output, self.wav_dir
+            )
             tokens = self.token_writer.write(cut, result.tokens.numpy())
-            records.append({
-                "cut_id": cut.id,
-                "status": "ok",
-                "seconds": signal.shape[-1] / self.model.sample_rate_input,
-                "num_tokens": int(result.tokens.shape[-1]),
-                "compute_seconds": seconds * signal.shape[-1] / total,  # the batch's time, shared by length
-                "recon": recon.to_dict(),
-                "tokens": tokens.to_dict(),
-            })
+            records.append(
+                {
+                    "cut_id": cut.id,
+                    "status": "ok",
+                    "seconds": signal.shape[-1] / self.model.sample_rate_input,
+                    "num_tokens": int(result.tokens.shape[-1]),
+                    "compute_seconds": seconds * signal.shape[-1] / total,  # the batch's time, shared by length
+                    "recon": recon.to_dict(),
+                    "tokens": tokens.to_dict(),
+                }
+            )
         return records
 
     def _codec(self, signals: List[torch.Tensor]):
@@ -329,8 +345,16 @@ class _BatchDecoder:
         return results, time.perf_counter() - began
 
 
-def _finish(out_dir: Path, cuts: Sequence[Any], journal: Journal, model: FocalCodec, header: Dict[str, Any],
-            options: DecodeOptions, wall_seconds: float, extra: Dict[str, Any]) -> Dict[str, Any]:
+def _finish(
+    out_dir: Path,
+    cuts: Sequence[Any],
+    journal: Journal,
+    model: FocalCodec,
+    header: Dict[str, Any],
+    options: DecodeOptions,
+    wall_seconds: float,
+    extra: Dict[str, Any],
+) -> Dict[str, Any]:
     from lhotse import CutSet, MonoCut
     from lhotse.array import TemporalArray
     from lhotse.utils import fastcopy
@@ -391,9 +415,16 @@ def _journal_header(path: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
-def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model_name: str,
-                options: Optional[DecodeOptions] = None, overwrite: bool = False,
-                restart_on_change: bool = False, extra_summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def decode_cuts(
+    model: FocalCodec,
+    cuts_path: PathLike,
+    out_dir: PathLike,
+    model_name: str,
+    options: Optional[DecodeOptions] = None,
+    overwrite: bool = False,
+    restart_on_change: bool = False,
+    extra_summary: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """Decode every cut of ``cuts_path`` with ``model`` into ``out_dir``; return the summary.
 
     A finished directory (``.done``, same settings) is left as it is; an unfinished one continues. A directory
@@ -443,8 +474,7 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     out_dir = Path(out_dir).absolute()  # the manifests point at wav/ and tokens/ from anywhere
     if overwrite and out_dir.exists():
         shutil.rmtree(out_dir)
-    header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name),
-              "streaming": options.streaming}
+    header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name), "streaming": options.streaming}
     if getattr(model, "quantization", None):  # an int8 decode is another decode (absent for float models)
         header["quantization"] = model.quantization
     journal_path = out_dir / JOURNAL
@@ -458,12 +488,19 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
         gone = finished.missing()
         if not gone and (out_dir / decode_format.SUMMARY).is_file():
             summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
-            logger.info("%s is complete (%d cuts, %d failed): nothing to do", out_dir, summary["num_cuts"],
-                        summary["num_failed"])
+            logger.info(
+                "%s is complete (%d cuts, %d failed): nothing to do",
+                out_dir,
+                summary["num_cuts"],
+                summary["num_failed"],
+            )
             return summary
-        logger.warning("%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them "
-                       "again", out_dir, len(gone), missing_outputs(finished.entries[gone[0]])[0] if gone else
-                       out_dir / decode_format.SUMMARY)
+        logger.warning(
+            "%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them again",
+            out_dir,
+            len(gone),
+            missing_outputs(finished.entries[gone[0]])[0] if gone else out_dir / decode_format.SUMMARY,
+        )
     (out_dir / decode_format.DONE).unlink(missing_ok=True)
     try:
         cuts = list(load_cuts(cuts_path))
@@ -482,14 +519,20 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
     journal = Journal(journal_path, header)
     todo = [c for c in cuts if not journal.done(c.id)]
     if len(todo) < len(cuts):
-        logger.info("%s: %d of %d cuts already decoded, continuing with the other %d", out_dir,
-                    len(cuts) - len(todo), len(cuts), len(todo))
+        logger.info(
+            "%s: %d of %d cuts already decoded, continuing with the other %d",
+            out_dir,
+            len(cuts) - len(todo),
+            len(cuts),
+            len(todo),
+        )
     began = time.perf_counter()
     decoder = _BatchDecoder(model, out_dir, options.streaming)
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(todo), unit="cut", desc=f"decode {out_dir.name}", disable=not options.progress,
-              mininterval=5) as bar:
+    with tqdm(
+        total=len(todo), unit="cut", desc=f"decode {out_dir.name}", disable=not options.progress, mininterval=5
+    ) as bar:
         audio = compute = 0.0
         for batch in _batches(todo, model, options):
             records = decoder.run(batch)
@@ -505,10 +548,16 @@ def decode_cuts(model: FocalCodec, cuts_path: PathLike, out_dir: PathLike, model
         summary = _finish(out_dir, cuts, journal, model, header, options, wall, dict(extra_summary or {}))
     finally:
         journal.close()
-    logger.info("%s: %d cuts, %d failed, %.1f s of audio, %.1f tokens/s (%.1f Hz codec), real-time factor %s",
-                out_dir, summary["num_cuts"], summary["num_failed"], summary["audio_seconds"],
-                summary["tokens_per_second"] or 0.0, summary["frame_rate"],
-                f"{summary['real_time_factor']:.4f}" if summary["real_time_factor"] is not None else "n/a")
+    logger.info(
+        "%s: %d cuts, %d failed, %.1f s of audio, %.1f tokens/s (%.1f Hz codec), real-time factor %s",
+        out_dir,
+        summary["num_cuts"],
+        summary["num_failed"],
+        summary["audio_seconds"],
+        summary["tokens_per_second"] or 0.0,
+        summary["frame_rate"],
+        f"{summary['real_time_factor']:.4f}" if summary["real_time_factor"] is not None else "n/a",
+    )
     if summary["num_failed"] == summary["num_cuts"] and summary["num_cuts"]:
         logger.error("every cut of %s failed to decode; see %s", cuts_path, out_dir / decode_format.FAILED)
     return summary

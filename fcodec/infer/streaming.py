@@ -14,6 +14,7 @@ Two layers:
 * ``StreamingEncoder`` / ``StreamingDecoder`` / ``StreamingCodec``: buffer arbitrary-sized input and call the
   steps whenever a whole chunk is available (``push``), then ``flush`` the remainder.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,9 @@ def _as_batch(x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def encode_step(model: FocalCodec, chunk: Tensor, state: Optional[EncoderState] = None,
-                final: bool = False) -> Tuple[Tensor, EncoderState]:
+def encode_step(
+    model: FocalCodec, chunk: Tensor, state: Optional[EncoderState] = None, final: bool = False
+) -> Tuple[Tensor, EncoderState]:
     """Encode ``chunk`` (``(B, n)`` or ``(n,)`` samples at 16 kHz) -> ``(toks (B, k), new_state)``.
 
     ``n`` must be a positive multiple of ``model.chunk_size`` unless ``final`` is set (then any n >= 1).
@@ -129,8 +131,9 @@ def encode_step(model: FocalCodec, chunk: Tensor, state: Optional[EncoderState] 
 
 
 @torch.no_grad()
-def decode_step(model: FocalCodec, toks: Tensor, state: Optional[DecoderState] = None,
-                final: bool = False) -> Tuple[Tensor, DecoderState]:
+def decode_step(
+    model: FocalCodec, toks: Tensor, state: Optional[DecoderState] = None, final: bool = False
+) -> Tuple[Tensor, DecoderState]:
     """Decode ``toks`` (``(B, k)``) -> ``(audio (B, k * samples_per_token), new_state)`` at the output rate.
 
     ``k`` must be a positive multiple of the tokens per chunk (4 / 2 / 1 at 50 / 25 / 12.5 Hz) unless ``final``,
@@ -362,8 +365,9 @@ class StreamingCodec:
 
 
 @torch.no_grad()
-def stream_signal(model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] = None
-                  ) -> Tuple[Tensor, Tensor, List[float]]:
+def stream_signal(
+    model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] = None
+) -> Tuple[Tensor, Tensor, List[float]]:
     """Stream a whole ``(B, N)`` signal in ``chunk_samples`` pieces (default: one chunk) as a live source would.
 
     Returns ``(tokens, reconstruction, per-call compute seconds)``; the reconstruction has
@@ -398,7 +402,7 @@ def stream_signal(model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] =
     toks, audio, times = [], [], []
     for start in range(0, sig.shape[-1], step):
         began = time.perf_counter()
-        t, a = codec.push(sig[:, start:start + step])
+        t, a = codec.push(sig[:, start : start + step])
         times.append(time.perf_counter() - began)
         toks.append(t)
         audio.append(a)
@@ -448,9 +452,11 @@ def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[
     sig = torch.from_numpy(read_mono(in_path, model.sample_rate_input))  # lhotse resamples; errors name the file
     toks, audio, times = stream_signal(model, sig)
     wav = audio[0].clamp(-1, 1).cpu().numpy()
-    atomic_write(out_path, lambda tmp: sf.write(str(tmp), wav, model.sample_rate_output, subtype="PCM_16",
-                                               format="WAV"))
+    atomic_write(
+        out_path, lambda tmp: sf.write(str(tmp), wav, model.sample_rate_output, subtype="PCM_16", format="WAV")
+    )
     if tokens_path is not None:
+
         def write_tokens(tmp: Path) -> None:
             with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to the temporary name
                 np.save(f, toks[0].cpu().numpy())
@@ -471,6 +477,12 @@ def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[
         "compute_ms_p95": 1000.0 * sorted(chunk_times)[int(0.95 * (len(chunk_times) - 1))],
         "real_time_factor": sum(times) / (sig.shape[-1] / model.sample_rate_input),
     }
-    logger.info("streamed %s -> %s: %d tokens, %.1f ms median compute per %.0f ms chunk", in_path, out_path,
-                summary["tokens"], summary["compute_ms_median"], chunk_ms)
+    logger.info(
+        "streamed %s -> %s: %d tokens, %.1f ms median compute per %.0f ms chunk",
+        in_path,
+        out_path,
+        summary["tokens"],
+        summary["compute_ms_median"],
+        chunk_ms,
+    )
     return summary

@@ -12,6 +12,7 @@ The codec emits ``ceil(samples / hop)`` tokens (every frame overlapping the audi
 a duration rounds half up, so its view may leave out a last frame that covers under half a hop of audio.
 ``cut.truncate`` / ``pad`` carry the array along, as for features.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -75,8 +76,13 @@ class TokenWriter:
             raise ValueError(f"tokens of {cut.id} must be one-dimensional, got shape {tokens.shape}")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.codebook_size):
             raise ValueError(f"tokens of {cut.id} fall outside the codebook [0, {self.codebook_size})")
-        return self.writer.store_array(safe_file_name(cut.id), tokens.astype(self.dtype), frame_shift=self.frame_shift,
-                                       temporal_dim=0, start=cut.start)
+        return self.writer.store_array(
+            safe_file_name(cut.id),
+            tokens.astype(self.dtype),
+            frame_shift=self.frame_shift,
+            temporal_dim=0,
+            start=cut.start,
+        )
 
 
 def load_tokens(cut: Any) -> np.ndarray:

@@ -3,6 +3,7 @@
 Each loss is an ``nn.Module`` whose ``forward`` returns a scalar; weights live in the config
 (:mod:`fcodec.losses.config` builds the set a stage asks for).
 """
+
 from fcodec.losses.asr import WhisperASRLoss
 from fcodec.losses.config import CodecLosses, build_losses
 from fcodec.losses.ctc import CTCHead, CTCHeadLoss

@@ -18,6 +18,7 @@ zero past each item's length. The real audio is the 16 kHz input resampled up, s
 with ``band_limit`` (the default) the reconstruction is resampled to the input rate and back too, so the
 discriminators judge speech in the band both signals have and cannot win on the empty top band alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,9 @@ def _check(kind: str) -> None:
         raise ValueError(f"the adversarial loss must be one of {LOSS_KINDS}, not {kind!r}")
 
 
-def discriminator_losses(real: Sequence[Tensor], fake: Sequence[Tensor], kind: str = "hinge"
-                         ) -> Tuple[Tensor, List[Tensor]]:
+def discriminator_losses(
+    real: Sequence[Tensor], fake: Sequence[Tensor], kind: str = "hinge"
+) -> Tuple[Tensor, List[Tensor]]:
     """``(mean over sub-discriminators, per sub-discriminator)`` of the discriminator's loss on real and fake
     logits: hinge ``relu(1 - real) + relu(1 + fake)``, lsgan ``(1 - real)^2 + fake^2`` (each a mean)."""
     _check(kind)
@@ -69,8 +71,11 @@ def feature_matching_loss(real: Sequence[Sequence[Tensor]], fake: Sequence[Seque
     """Mean over sub-discriminators of the mean over their layers of ``|real - fake|`` (real detached)."""
     per_disc = []
     for real_layers, fake_layers in zip(real, fake, strict=True):
-        per_disc.append(torch.stack([(r.detach().float() - f.float()).abs().mean()
-                                     for r, f in zip(real_layers, fake_layers, strict=True)]).mean())
+        per_disc.append(
+            torch.stack(
+                [(r.detach().float() - f.float()).abs().mean() for r, f in zip(real_layers, fake_layers, strict=True)]
+            ).mean()
+        )
     return torch.stack(per_disc).mean()
 
 
@@ -98,8 +103,9 @@ class GanInputs(ReconstructionTargetLoss):
             self.down = Resample(sample_rate, input_sample_rate)
             self.up = Resample(input_sample_rate, sample_rate)
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None
-                ) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Tensor, Tensor]:
         fake, real, lengths = self.prepare(recon, audio, audio_lens)
         if self.band_limit:
             with float32_region(fake.device):
@@ -128,8 +134,9 @@ class GeneratorGanLoss(nn.Module):
     def discriminators(self) -> nn.Module:
         return self._discriminators[0]
 
-    def judge(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor]) -> Tuple[List[Judgement],
-                                                                                       List[Judgement]]:
+    def judge(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor]
+    ) -> Tuple[List[Judgement], List[Judgement]]:
         fake, real, _ = self.inputs(recon, audio, audio_lens)
         disc = self.discriminators
         with frozen(disc):
@@ -138,13 +145,13 @@ class GeneratorGanLoss(nn.Module):
             fake_out = disc(fake)
         return real_out, fake_out
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None,
-                cache: Optional[SpectrumCache] = None) -> Tensor:
+    def forward(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None, cache: Optional[SpectrumCache] = None
+    ) -> Tensor:
         def make():
             return self.judge(recon, audio, audio_lens)
 
-        real_out, fake_out = make() if cache is None else cache.get(("discriminators", id(self.discriminators)),
-                                                                    make)
+        real_out, fake_out = make() if cache is None else cache.get(("discriminators", id(self.discriminators)), make)
         if self.term == "adversarial":
             return generator_loss([logits for logits, _ in fake_out], self.kind)
         return feature_matching_loss([feats for _, feats in real_out], [feats for _, feats in fake_out])
@@ -173,6 +180,8 @@ def gan_options(config: Mapping[str, Any]) -> Dict[str, Any]:
     discriminators are the ``gan:`` section's."""
     extra = set(config) if isinstance(config, Mapping) else set()
     if extra:
-        raise ValueError(f"unexpected keys {sorted(extra)}: the loss kind and the discriminators are set in the "
-                         f"gan: section (gan.loss, gan.periods, ...)")
+        raise ValueError(
+            f"unexpected keys {sorted(extra)}: the loss kind and the discriminators are set in the "
+            f"gan: section (gan.loss, gan.periods, ...)"
+        )
     return {}

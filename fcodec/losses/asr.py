@@ -21,6 +21,7 @@ Encoder window: ``encoder_window=30.0`` pads every clip to 30 s, as the predeces
 A shorter float pads or trims to that many seconds; ``"batch"`` pads each sub-batch to its longest clip rounded up
 to ``window_step`` seconds. See tools/benchmarks/bench_asr_loss.py for what that saves and what it changes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -76,11 +77,21 @@ class WhisperASRLoss(nn.Module):
         download_root: where published Whisper names are cached.
     """
 
-    def __init__(self, whisper: Union[str, os.PathLike, nn.Module], sample_rate: int = 24000, *,
-                 targets: str = "transcript", pseudo_label_path: Optional[Union[str, os.PathLike]] = None,
-                 rank: int = 0, sub_batch_size: int = 8, encoder_window: Union[float, str] = 30.0,
-                 window_step: float = 1.0, format_text: bool = True, pseudo_label_max_tokens: Optional[int] = None,
-                 download_root: Optional[str] = None):
+    def __init__(
+        self,
+        whisper: Union[str, os.PathLike, nn.Module],
+        sample_rate: int = 24000,
+        *,
+        targets: str = "transcript",
+        pseudo_label_path: Optional[Union[str, os.PathLike]] = None,
+        rank: int = 0,
+        sub_batch_size: int = 8,
+        encoder_window: Union[float, str] = 30.0,
+        window_step: float = 1.0,
+        format_text: bool = True,
+        pseudo_label_max_tokens: Optional[int] = None,
+        download_root: Optional[str] = None,
+    ):
         super().__init__()
         if targets not in TARGET_KINDS:
             raise ValueError(f"targets must be one of {TARGET_KINDS}, got {targets!r}")
@@ -119,13 +130,20 @@ class WhisperASRLoss(nn.Module):
         return self
 
     def extra_repr(self) -> str:
-        return (f"whisper={self.whisper_name}, sample_rate={self.sample_rate}, targets={self.targets}, "
-                f"sub_batch_size={self.sub_batch_size}, encoder_window={self.encoder_window}")
+        return (
+            f"whisper={self.whisper_name}, sample_rate={self.sample_rate}, targets={self.targets}, "
+            f"sub_batch_size={self.sub_batch_size}, encoder_window={self.encoder_window}"
+        )
 
     # ---- targets -------------------------------------------------------------------------------------------
-    def target_tokens(self, languages: Sequence[str], texts: Optional[Sequence[str]] = None,
-                      cut_ids: Optional[Sequence[str]] = None, audio: Optional[Tensor] = None,
-                      audio_lens: Optional[Tensor] = None) -> list[list[int]]:
+    def target_tokens(
+        self,
+        languages: Sequence[str],
+        texts: Optional[Sequence[str]] = None,
+        cut_ids: Optional[Sequence[str]] = None,
+        audio: Optional[Tensor] = None,
+        audio_lens: Optional[Tensor] = None,
+    ) -> list[list[int]]:
         """Text tokens (no special tokens) per clip: formatted transcripts, or cached/computed pseudo-labels."""
         if self.targets == "transcript":
             if texts is None or len(texts) != len(languages):
@@ -136,11 +154,18 @@ class WhisperASRLoss(nn.Module):
         missing = [i for i, cut_id in enumerate(cut_ids) if cut_id not in self.cache]
         if missing:
             if audio is None:
-                raise ValueError(f"no cached pseudo-label for {[cut_ids[i] for i in missing][:5]} and no clean audio "
-                                 "to make them from")
+                raise ValueError(
+                    f"no cached pseudo-label for {[cut_ids[i] for i in missing][:5]} and no clean audio "
+                    "to make them from"
+                )
             lens = None if audio_lens is None else audio_lens[missing]
-            found = transcribe(self.whisper, audio[missing], lens, [languages[i] for i in missing],
-                               sample_len=self.pseudo_label_max_tokens)
+            found = transcribe(
+                self.whisper,
+                audio[missing],
+                lens,
+                [languages[i] for i in missing],
+                sample_len=self.pseudo_label_max_tokens,
+            )
             self.cache.add([{**label, "cut_id": cut_ids[i]} for i, label in zip(missing, found)])
         return [self.cache.tokens(cut_id) for cut_id in cut_ids]
 
@@ -152,8 +177,9 @@ class WhisperASRLoss(nn.Module):
             return window_frames(max(1, -(-longest // step)) * self.window_step)
         return window_frames(float(self.encoder_window))
 
-    def _sub_batch_ce(self, audio16: Tensor, lengths: Tensor, sequences: Sequence[Sequence[int]],
-                      prefixes: Sequence[int]) -> Tensor:
+    def _sub_batch_ce(
+        self, audio16: Tensor, lengths: Tensor, sequences: Sequence[Sequence[int]], prefixes: Sequence[int]
+    ) -> Tensor:
         """Summed cross-entropy over the target tokens of one sub-batch."""
         frames = self._window(lengths)
         with float32_region(audio16.device):
@@ -163,9 +189,16 @@ class WhisperASRLoss(nn.Module):
         logits = self.whisper.decoder(inputs, features)
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="sum")
 
-    def forward(self, recon: Tensor, recon_lens: Optional[Tensor], languages: Sequence[str],
-                texts: Optional[Sequence[str]] = None, cut_ids: Optional[Sequence[str]] = None,
-                audio: Optional[Tensor] = None, audio_lens: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        recon: Tensor,
+        recon_lens: Optional[Tensor],
+        languages: Sequence[str],
+        texts: Optional[Sequence[str]] = None,
+        cut_ids: Optional[Sequence[str]] = None,
+        audio: Optional[Tensor] = None,
+        audio_lens: Optional[Tensor] = None,
+    ) -> Tensor:
         """Mean cross-entropy per target token.
 
         Args:
@@ -179,8 +212,9 @@ class WhisperASRLoss(nn.Module):
         if recon.dim() == 3 and recon.shape[1] == 1:
             recon = recon.squeeze(1)
         if recon.dim() != 2 or len(languages) != recon.shape[0]:
-            raise ValueError(f"expected (B, N) reconstruction and B languages, got {tuple(recon.shape)} and "
-                             f"{len(languages)}")
+            raise ValueError(
+                f"expected (B, N) reconstruction and B languages, got {tuple(recon.shape)} and {len(languages)}"
+            )
         lengths = full_lengths(recon, recon_lens)
         lengths16 = self.to_16k.lengths(lengths)
         with float32_region(recon.device):

@@ -26,6 +26,7 @@ The two GAN terms are 0 before ``gan.start_step`` (their ``start_step`` and ``ra
 are reported on the dev set but left out of the dev loss that picks the best model and drives the LR plateau and
 early stopping: they measure the discriminators as much as the codec, and the discriminators keep changing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,8 +84,15 @@ class CodecLosses(nn.Module):
         if name in ("mel", "stft") + GAN_TERMS:
             return module(out.sig, batch["audio"], batch["audio_lens"], cache=cache)
         if name == "asr":
-            return module(out.sig, out.sig_lens, batch["language"], texts=batch["text"], cut_ids=batch.get("cut_id"),
-                          audio=batch["audio"], audio_lens=batch["audio_lens"])
+            return module(
+                out.sig,
+                out.sig_lens,
+                batch["language"],
+                texts=batch["text"],
+                cut_ids=batch.get("cut_id"),
+                audio=batch["audio"],
+                audio_lens=batch["audio_lens"],
+            )
         if name == "ctc":
             return module(out.lats, out.tok_lens, batch["text"])
         raise KeyError(name)
@@ -132,15 +140,25 @@ def _gan_schedule(name: str, schedule: WeightSchedule, start: int) -> WeightSche
     if schedule.start_weight not in (None, 0.0):
         raise ValueError(f"losses.{name}: start_weight must be 0 (the term is 0 before gan.start_step)")
     shift = int(start)
-    return dataclasses.replace(schedule, start_weight=0.0, start_step=schedule.start_step + shift,
-                               decay_start_step=None if schedule.decay_start_step is None
-                               else schedule.decay_start_step + shift)
+    return dataclasses.replace(
+        schedule,
+        start_weight=0.0,
+        start_step=schedule.start_step + shift,
+        decay_start_step=None if schedule.decay_start_step is None else schedule.decay_start_step + shift,
+    )
 
 
-def build_losses(config: Mapping[str, Any], *, sample_rate: int, input_sample_rate: int = 16000,
-                 latent_dim: Optional[int] = None, exp_dir: Optional[Union[str, os.PathLike]] = None,
-                 rank: int = 0, device: Union[str, torch.device] = "cpu",
-                 gan: Optional[GanSetup] = None) -> CodecLosses:
+def build_losses(
+    config: Mapping[str, Any],
+    *,
+    sample_rate: int,
+    input_sample_rate: int = 16000,
+    latent_dim: Optional[int] = None,
+    exp_dir: Optional[Union[str, os.PathLike]] = None,
+    rank: int = 0,
+    device: Union[str, torch.device] = "cpu",
+    gan: Optional[GanSetup] = None,
+) -> CodecLosses:
     """Build :class:`CodecLosses` from a ``losses:`` config section.
 
     Args:

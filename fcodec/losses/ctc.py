@@ -10,6 +10,7 @@ nothing, and it stays small so the latents have to carry the information. At 12.
 more BPE units than frames; ``upsample`` repeats frames before the head to make room, and utterances for which CTC
 is still impossible contribute zero (``zero_infinity``) and are counted in ``last_infeasible``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,19 +27,27 @@ from fcodec.losses.masking import full_lengths, lengths_to_mask
 logger = logging.getLogger(__name__)
 
 
-
 class CTCHead(nn.Module):
     """latents (B, L, D) -> log-probabilities (B, L * upsample, vocab): linear, ``num_layers`` conv blocks, linear."""
 
-    def __init__(self, input_dim: int, vocab_size: int, hidden_dim: int = 256, num_layers: int = 2,
-                 kernel_size: int = 3, upsample: int = 1, dropout: float = 0.1):
+    def __init__(
+        self,
+        input_dim: int,
+        vocab_size: int,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        kernel_size: int = 3,
+        upsample: int = 1,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (centred convolutions), got {kernel_size}")
         self.upsample = int(upsample)
         self.proj_in = nn.Linear(input_dim, hidden_dim)
-        self.convs = nn.ModuleList(nn.Conv1d(hidden_dim, hidden_dim, kernel_size, padding=kernel_size // 2)
-                                   for _ in range(num_layers))
+        self.convs = nn.ModuleList(
+            nn.Conv1d(hidden_dim, hidden_dim, kernel_size, padding=kernel_size // 2) for _ in range(num_layers)
+        )
         self.norms = nn.ModuleList(nn.LayerNorm(hidden_dim) for _ in range(num_layers))
         self.dropout = nn.Dropout(dropout)
         self.proj_out = nn.Linear(hidden_dim, vocab_size)
@@ -71,8 +80,16 @@ class CTCHeadLoss(nn.Module):
     utterances, each divided by its number of target units (``reduction="mean"`` of torch's CTC loss).
     """
 
-    def __init__(self, bpe_model: Union[str, os.PathLike], input_dim: int, hidden_dim: int = 256,
-                 num_layers: int = 2, kernel_size: int = 3, upsample: int = 1, dropout: float = 0.1):
+    def __init__(
+        self,
+        bpe_model: Union[str, os.PathLike],
+        input_dim: int,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        kernel_size: int = 3,
+        upsample: int = 1,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         self.bpe_model = os.fspath(bpe_model)
         self.sp = load_bpe(self.bpe_model)
@@ -103,10 +120,20 @@ class CTCHeadLoss(nn.Module):
         needed = torch.tensor([len(u) + sum(a == b for a, b in zip(u, u[1:])) for u in units])
         self.last_infeasible = int((needed > out_lens.cpu()).sum())
         if self.last_infeasible:
-            logger.warning("CTC head: %d of %d utterances have more BPE units than frames; they add zero loss",
-                           self.last_infeasible, len(units))
-        return F.ctc_loss(log_probs.transpose(0, 1), targets.to(lats.device), out_lens, target_lens.to(lats.device),
-                          blank=self.blank_id, reduction="mean", zero_infinity=True)
+            logger.warning(
+                "CTC head: %d of %d utterances have more BPE units than frames; they add zero loss",
+                self.last_infeasible,
+                len(units),
+            )
+        return F.ctc_loss(
+            log_probs.transpose(0, 1),
+            targets.to(lats.device),
+            out_lens,
+            target_lens.to(lats.device),
+            blank=self.blank_id,
+            reduction="mean",
+            zero_infinity=True,
+        )
 
     @torch.no_grad()
     def greedy_decode(self, lats: Tensor, lat_lens: Optional[Tensor] = None) -> list[str]:

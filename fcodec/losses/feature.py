@@ -1,4 +1,5 @@
 """Feature MSE: the decompressor's output against the (frozen) encoder's features."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -17,8 +18,15 @@ class FeatureMSELoss(nn.Module):
     """
 
     def forward(self, qfeats: Tensor, feats: Tensor, feat_lens: Optional[Tensor] = None) -> Tensor:
-        if qfeats.dim() != 3 or feats.dim() != 3 or qfeats.shape[0] != feats.shape[0] or qfeats.shape[2] != feats.shape[2]:
-            raise ValueError(f"expected (B, F', C) and (B, F, C) features, got {tuple(qfeats.shape)} and {tuple(feats.shape)}")
+        if (
+            qfeats.dim() != 3
+            or feats.dim() != 3
+            or qfeats.shape[0] != feats.shape[0]
+            or qfeats.shape[2] != feats.shape[2]
+        ):
+            raise ValueError(
+                f"expected (B, F', C) and (B, F, C) features, got {tuple(qfeats.shape)} and {tuple(feats.shape)}"
+            )
         frames = min(qfeats.shape[1], feats.shape[1])
         qfeats, feats = qfeats[:, :frames], feats[:, :frames].detach()
         lengths = full_lengths(qfeats, feat_lens)

@@ -1,4 +1,5 @@
 """Length masks for padded batches: every loss averages over valid positions only."""
+
 from __future__ import annotations
 
 from typing import Optional

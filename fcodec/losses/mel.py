@@ -1,4 +1,5 @@
 """Multi-scale log-mel L1 loss (its mel filterbank is :func:`fcodec.utils.mel.mel_filterbank`, as a buffer)."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -23,10 +24,17 @@ class MultiScaleMelLoss(ReconstructionTargetLoss):
     ``forward(recon (B, N_out) at sample_rate, audio (B, N) at input_sample_rate, audio_lens (B,) or None)``.
     """
 
-    def __init__(self, sample_rate: int = 24000, input_sample_rate: int = 16000,
-                 window_lengths: Sequence[int] = (512, 1024, 2048), n_mels: Sequence[int] = (64, 80, 128),
-                 hop_lengths: Optional[Sequence[int]] = None, f_min: float = 0.0, f_max: Optional[float] = None,
-                 eps: float = 1e-5):
+    def __init__(
+        self,
+        sample_rate: int = 24000,
+        input_sample_rate: int = 16000,
+        window_lengths: Sequence[int] = (512, 1024, 2048),
+        n_mels: Sequence[int] = (64, 80, 128),
+        hop_lengths: Optional[Sequence[int]] = None,
+        f_min: float = 0.0,
+        f_max: Optional[float] = None,
+        eps: float = 1e-5,
+    ):
         super().__init__(sample_rate, input_sample_rate)
         hop_lengths = [w // 4 for w in window_lengths] if hop_lengths is None else list(hop_lengths)
         if not len(window_lengths) == len(n_mels) == len(hop_lengths) or not window_lengths:
@@ -38,8 +46,9 @@ class MultiScaleMelLoss(ReconstructionTargetLoss):
             filters = torch.tensor(mel_filterbank(sample_rate, window, int(mels), f_min, f_max))  # a copy
             self.register_buffer(f"filters_{i}", filters, persistent=False)
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None,
-                cache: Optional[SpectrumCache] = None) -> Tensor:
+    def forward(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None, cache: Optional[SpectrumCache] = None
+    ) -> Tensor:
         with float32_region(recon.device):  # spectra, logs and their gradients in float32
             both, lengths = self.prepare_stacked(recon, audio, audio_lens, cache)
             total = both.new_zeros(())

@@ -1,4 +1,5 @@
 """Signal processing in float32 even inside a bf16/fp16 autocast region (STFTs, logs and resampling need it)."""
+
 from __future__ import annotations
 
 import contextlib

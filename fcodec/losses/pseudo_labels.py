@@ -9,6 +9,7 @@ The key is the cut id the batch carries. Cache labels only for audio that is the
 back (whole utterances, or crops whose id encodes the crop): a random crop under a fixed id would get the label
 of whichever crop came first.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ class PseudoLabelCache:
                     continue
                 self.labels[cut_id] = {**record, "tokens": tokens}
         if skipped:
-            logger.warning("%s: %d labels made by another Whisper than %s were ignored", file, skipped,
-                           self.whisper_name)
+            logger.warning(
+                "%s: %d labels made by another Whisper than %s were ignored", file, skipped, self.whisper_name
+            )
 
     def __contains__(self, cut_id: str) -> bool:
         return cut_id in self.labels
@@ -70,8 +72,13 @@ class PseudoLabelCache:
         self.write_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.write_path, "a", encoding="utf-8") as f:
             for record in records:
-                record = {"cut_id": record["cut_id"], "language": record["language"], "whisper": self.whisper_name,
-                          "text": record["text"], "tokens": [int(t) for t in record["tokens"]]}
+                record = {
+                    "cut_id": record["cut_id"],
+                    "language": record["language"],
+                    "whisper": self.whisper_name,
+                    "text": record["text"],
+                    "tokens": [int(t) for t in record["tokens"]],
+                }
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 self.labels[record["cut_id"]] = record
             f.flush()
@@ -79,8 +86,9 @@ class PseudoLabelCache:
 
 
 @torch.no_grad()
-def transcribe(model, audio: Tensor, audio_lens: Optional[Tensor], languages: Sequence[str],
-               sample_len: Optional[int] = None) -> list[dict]:
+def transcribe(
+    model, audio: Tensor, audio_lens: Optional[Tensor], languages: Sequence[str], sample_len: Optional[int] = None
+) -> list[dict]:
     """Greedy Whisper transcripts (text and tokens) of clean 16 kHz ``audio`` (B, N), language forced per clip.
 
     Whisper's own decoding path: 30 s windows, temperature 0, no timestamps, no fallback; special tokens are
@@ -96,9 +104,15 @@ def transcribe(model, audio: Tensor, audio_lens: Optional[Tensor], languages: Se
     results: list[Optional[dict]] = [None] * len(languages)
     for language in sorted(set(languages)):
         index = [i for i, lang in enumerate(languages) if lang == language]
-        options = whisper.DecodingOptions(language=language if model.is_multilingual else None, task="transcribe",
-                                          temperature=0.0, without_timestamps=True, fp16=False, sample_len=sample_len,
-                                          suppress_tokens=non_text_tokens(model))
+        options = whisper.DecodingOptions(
+            language=language if model.is_multilingual else None,
+            task="transcribe",
+            temperature=0.0,
+            without_timestamps=True,
+            fp16=False,
+            sample_len=sample_len,
+            suppress_tokens=non_text_tokens(model),
+        )
         decoded = whisper.decode(model, mel[index].to(next(model.parameters()).dtype), options)
         for i, result in zip(index, decoded):
             results[i] = {"language": language, "text": result.text, "tokens": list(result.tokens)}

@@ -11,6 +11,7 @@ The work is one strided ``conv1d`` with ``up`` output channels (one per polyphas
 input like through any convolution. 16 kHz <-> 24 kHz is the ratio 2:3 after reducing by the gcd: a 22- or
 32-tap kernel, cheap next to anything else in a training step.
 """
+
 from __future__ import annotations
 
 import math

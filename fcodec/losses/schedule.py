@@ -16,6 +16,7 @@ version of that. Pick ``decay_start_step`` where the dWER of the plain run settl
       decay_steps: 20000           # ... then 30 -> final_weight over 20000 steps
       final_weight: 10.0
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,13 +45,17 @@ class WeightSchedule:
 
     def __post_init__(self):
         if self.ramp_steps < 0 or self.start_step < 0 or self.decay_steps < 0:
-            raise ValueError(f"ramp_steps, start_step and decay_steps must be >= 0, got {self.ramp_steps}, "
-                             f"{self.start_step}, {self.decay_steps}")
+            raise ValueError(
+                f"ramp_steps, start_step and decay_steps must be >= 0, got {self.ramp_steps}, "
+                f"{self.start_step}, {self.decay_steps}"
+            )
         if (self.decay_start_step is None) != (self.final_weight is None):
             raise ValueError("a decay needs both decay_start_step and final_weight")
         if self.decay_start_step is not None and self.decay_start_step < self.start_step + self.ramp_steps:
-            raise ValueError(f"decay_start_step={self.decay_start_step} begins before the ramp ends "
-                             f"(start_step + ramp_steps = {self.start_step + self.ramp_steps})")
+            raise ValueError(
+                f"decay_start_step={self.decay_start_step} begins before the ramp ends "
+                f"(start_step + ramp_steps = {self.start_step + self.ramp_steps})"
+            )
 
     def __call__(self, step: int) -> float:
         start = self.weight if self.start_weight is None else self.start_weight
@@ -66,11 +71,11 @@ class WeightSchedule:
         return float(start + (self.weight - start) * (step - self.start_step) / self.ramp_steps)
 
     @classmethod
-    def curriculum(cls, peak: float, ramp_steps: int, decay_start_step: int, decay_steps: int,
-                   final_weight: float) -> "WeightSchedule":
+    def curriculum(
+        cls, peak: float, ramp_steps: int, decay_start_step: int, decay_steps: int, final_weight: float
+    ) -> "WeightSchedule":
         """The curriculum preset: 0 -> ``peak`` over ``ramp_steps``, hold, then down to ``final_weight``."""
-        return cls(float(peak), 0.0, int(ramp_steps), 0, int(decay_start_step), int(decay_steps),
-                   float(final_weight))
+        return cls(float(peak), 0.0, int(ramp_steps), 0, int(decay_start_step), int(decay_steps), float(final_weight))
 
     @classmethod
     def from_config(cls, config: Union[float, int, Mapping[str, Any]]) -> "WeightSchedule":
@@ -79,12 +84,17 @@ class WeightSchedule:
             return cls(float(config))
         unknown = set(config) - set(KEYS)
         if unknown or "weight" not in config:
-            raise ValueError(f"a weight schedule needs 'weight' and may have {', '.join(KEYS[1:])}; "
-                             f"got {dict(config)}")
+            raise ValueError(f"a weight schedule needs 'weight' and may have {', '.join(KEYS[1:])}; got {dict(config)}")
 
         def optional(key: str, kind: type) -> Any:
             return None if config.get(key) is None else kind(config[key])
 
-        return cls(float(config["weight"]), optional("start_weight", float), int(config.get("ramp_steps", 0)),
-                   int(config.get("start_step", 0)), optional("decay_start_step", int),
-                   int(config.get("decay_steps", 0)), optional("final_weight", float))
+        return cls(
+            float(config["weight"]),
+            optional("start_weight", float),
+            int(config.get("ramp_steps", 0)),
+            int(config.get("start_step", 0)),
+            optional("decay_start_step", int),
+            int(config.get("decay_steps", 0)),
+            optional("final_weight", float),
+        )

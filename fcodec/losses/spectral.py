@@ -1,4 +1,5 @@
 """What the mel and STFT losses share: the target at the reconstruction's rate, lengths, masks, magnitudes."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Hashable, Optional, Tuple
@@ -16,8 +17,16 @@ def stft_magnitude(x: Tensor, n_fft: int, hop_length: int, win_length: int, wind
     # Zero (not reflect) padding at the ends: a clip then gives the same frames whether it ends the tensor or is
     # followed by batch padding, so its loss does not depend on the batch it is in.
     with float32_region(x.device):
-        spec = torch.stft(x.float(), n_fft, hop_length, win_length, window=window.float(), center=True,
-                          pad_mode="constant", return_complex=True)
+        spec = torch.stft(
+            x.float(),
+            n_fft,
+            hop_length,
+            win_length,
+            window=window.float(),
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
         return spec.abs()
 
 
@@ -59,8 +68,10 @@ class ReconstructionTargetLoss(nn.Module):
         if recon.dim() == 3 and recon.shape[1] == 1:
             recon = recon.squeeze(1)
         if recon.dim() != 2 or audio.dim() != 2 or recon.shape[0] != audio.shape[0]:
-            raise ValueError(f"expected (B, N_out) reconstruction and (B, N) input, got {tuple(recon.shape)} "
-                             f"and {tuple(audio.shape)}")
+            raise ValueError(
+                f"expected (B, N_out) reconstruction and (B, N) input, got {tuple(recon.shape)} "
+                f"and {tuple(audio.shape)}"
+            )
         lengths = self.resample.lengths(full_lengths(audio, audio_lens))
         with torch.no_grad(), float32_region(audio.device):  # the target never trains
             target = self.resample(audio.float())
@@ -69,18 +80,22 @@ class ReconstructionTargetLoss(nn.Module):
         lengths = lengths.clamp(max=samples)
         return zero_beyond(recon, lengths), zero_beyond(target, lengths), lengths
 
-    def prepare_stacked(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor],
-                        cache: Optional[SpectrumCache]) -> Tuple[Tensor, Tensor]:
+    def prepare_stacked(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor], cache: Optional[SpectrumCache]
+    ) -> Tuple[Tensor, Tensor]:
         """``(recon and target stacked (2B, N), lengths)``: one STFT call per resolution serves both signals."""
+
         def make() -> Tuple[Tensor, Tensor]:
             recon_, target, lengths = self.prepare(recon, audio, audio_lens)
             return torch.cat([recon_, target]), lengths
 
         return make() if cache is None else cache.get(("prepared", self.sample_rate, self.input_sample_rate), make)
 
-    def magnitude(self, stacked: Tensor, n_fft: int, hop_length: int, window: Tensor,
-                  cache: Optional[SpectrumCache]) -> Tensor:
+    def magnitude(
+        self, stacked: Tensor, n_fft: int, hop_length: int, window: Tensor, cache: Optional[SpectrumCache]
+    ) -> Tensor:
         """:func:`stft_magnitude` of the stacked signals with a Hann ``window``, once per cache and resolution."""
+
         def make() -> Tensor:
             return stft_magnitude(stacked, n_fft, hop_length, window.numel(), window)
 

@@ -1,4 +1,5 @@
 """Multi-resolution STFT loss (Parallel WaveGAN): spectral convergence + log-magnitude L1 per resolution."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -21,9 +22,15 @@ class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
     ``forward(recon (B, N_out) at sample_rate, audio (B, N) at input_sample_rate, audio_lens (B,) or None)``.
     """
 
-    def __init__(self, sample_rate: int = 24000, input_sample_rate: int = 16000,
-                 fft_sizes: Sequence[int] = (512, 1024, 2048), hop_sizes: Sequence[int] = (128, 256, 512),
-                 win_lengths: Optional[Sequence[int]] = None, eps: float = 1e-5):
+    def __init__(
+        self,
+        sample_rate: int = 24000,
+        input_sample_rate: int = 16000,
+        fft_sizes: Sequence[int] = (512, 1024, 2048),
+        hop_sizes: Sequence[int] = (128, 256, 512),
+        win_lengths: Optional[Sequence[int]] = None,
+        eps: float = 1e-5,
+    ):
         super().__init__(sample_rate, input_sample_rate)
         win_lengths = list(fft_sizes) if win_lengths is None else list(win_lengths)
         if not len(fft_sizes) == len(hop_sizes) == len(win_lengths) or not fft_sizes:
@@ -33,8 +40,9 @@ class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
         for i, (_, _, win) in enumerate(self.resolutions):
             self.register_buffer(f"window_{i}", torch.hann_window(win), persistent=False)
 
-    def forward(self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None,
-                cache: Optional[SpectrumCache] = None) -> Tensor:
+    def forward(
+        self, recon: Tensor, audio: Tensor, audio_lens: Optional[Tensor] = None, cache: Optional[SpectrumCache] = None
+    ) -> Tensor:
         with float32_region(recon.device):  # spectra, logs and their gradients in float32
             both, lengths = self.prepare_stacked(recon, audio, audio_lens, cache)
             total = both.new_zeros(())
@@ -43,7 +51,11 @@ class MultiResolutionSTFTLoss(ReconstructionTargetLoss):
                 mask = valid_frame_mask(lengths, hop, pred.shape[-1])
                 frames = mask[:, None, :].to(pred.dtype)
                 # vector_norm (not sqrt of a sum) has a zero, not NaN, gradient when the two spectra are equal
-                convergence = torch.linalg.vector_norm((ref - pred) * frames) / torch.linalg.vector_norm(ref * frames).clamp(min=1e-7)
-                log_mag = masked_mean((torch.log(pred + self.eps) - torch.log(ref + self.eps)).abs().transpose(1, 2), mask)
+                convergence = torch.linalg.vector_norm((ref - pred) * frames) / torch.linalg.vector_norm(
+                    ref * frames
+                ).clamp(min=1e-7)
+                log_mag = masked_mean(
+                    (torch.log(pred + self.eps) - torch.log(ref + self.eps)).abs().transpose(1, 2), mask
+                )
                 total = total + convergence + log_mag
             return total / len(self.resolutions)

@@ -12,15 +12,25 @@ the sinusoidal positional embedding. That is faster but not the same computation
 padding), so whether it gives the same loss is a measured question (tools/benchmarks/bench_asr_loss.py and the
 real-Whisper tests), not an assumption.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
 from whisper.audio import HOP_LENGTH, N_FFT, N_FRAMES, N_SAMPLES, SAMPLE_RATE, mel_filters
 
-__all__ = ["SAMPLE_RATE", "HOP_LENGTH", "N_FFT", "N_FRAMES", "N_SAMPLES", "log_mel", "encode", "encode_window", "window_frames"]
+__all__ = [
+    "SAMPLE_RATE",
+    "HOP_LENGTH",
+    "N_FFT",
+    "N_FRAMES",
+    "N_SAMPLES",
+    "log_mel",
+    "encode",
+    "encode_window",
+    "window_frames",
+]
 
 
 def window_frames(seconds: float) -> int:
@@ -43,7 +53,7 @@ def log_mel(audio: Tensor, n_mels: int = 80, num_frames: int = N_FRAMES) -> Tens
     audio = F.pad(audio, (0, samples + N_FFT - audio.shape[1]))
     window = torch.hann_window(N_FFT, device=audio.device, dtype=audio.dtype)
     stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=window, return_complex=True)[..., :num_frames]
-    power = stft.real ** 2 + stft.imag ** 2  # = |stft| ** 2, without abs()'s square root in the backward pass
+    power = stft.real**2 + stft.imag**2  # = |stft| ** 2, without abs()'s square root in the backward pass
     mel = mel_filters(audio.device, n_mels).to(power.dtype) @ power
     log_spec = torch.clamp(mel, min=1e-10).log10()
     log_spec = torch.maximum(log_spec, log_spec.amax(dim=(1, 2), keepdim=True) - 8.0)
@@ -61,8 +71,9 @@ def encode_window(encoder: torch.nn.Module, mel: Tensor) -> Tensor:
     """``AudioEncoder.forward`` with the positional embedding cut to the window instead of asserting 30 s."""
     positions = encoder.positional_embedding
     if mel.shape[-1] % 2 or mel.shape[-1] > 2 * positions.shape[0]:
-        raise ValueError(f"mel window must be an even number of frames <= {2 * positions.shape[0]}, "
-                         f"got {mel.shape[-1]}")
+        raise ValueError(
+            f"mel window must be an even number of frames <= {2 * positions.shape[0]}, got {mel.shape[-1]}"
+        )
     x = F.gelu(encoder.conv1(mel))
     x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
     x = (x + positions[: x.shape[1]]).to(x.dtype)

@@ -18,6 +18,7 @@ characters with no spaces and no leading space 0.20; a final "。" 0.32; a leadi
 characters (AISHELL's raw transcripts) 0.82 with ~2x the tokens; Traditional script 0.42.
 So :func:`format_target` turns normalised corpus text into what Whisper itself writes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,7 +61,7 @@ def format_target(text: str, language: str) -> str:
         text = _PRONOUN_I.sub("I", text)
         first = next((i for i, ch in enumerate(text) if ch.isalpha()), None)
         if first is not None:
-            text = text[:first] + text[first].upper() + text[first + 1:]
+            text = text[:first] + text[first].upper() + text[first + 1 :]
     if unicodedata.category(text[-1])[0] != "P":
         text += "."
     return " " + text
@@ -101,16 +102,21 @@ class WhisperTargets:
         prefix = list(tokenizer.sot_sequence_including_notimestamps)
         room = self.n_text_ctx + 1 - len(prefix) - 1  # the decoder sees all but the last token: n_text_ctx at most
         if len(text_tokens) > room:
-            logger.warning("Whisper target of %s has %d tokens; keeping the first %d (the decoder's context)",
-                           name or "an utterance", len(text_tokens), room)
+            logger.warning(
+                "Whisper target of %s has %d tokens; keeping the first %d (the decoder's context)",
+                name or "an utterance",
+                len(text_tokens),
+                room,
+            )
             text_tokens = text_tokens[:room]
         return prefix + list(text_tokens) + [tokenizer.eot]
 
     def prefix_length(self, language: str) -> int:
         return len(self.tokenizer(language).sot_sequence_including_notimestamps)
 
-    def batch(self, sequences: Sequence[Sequence[int]], prefix_lengths: Sequence[int],
-              device: torch.device) -> tuple[Tensor, Tensor]:
+    def batch(
+        self, sequences: Sequence[Sequence[int]], prefix_lengths: Sequence[int], device: torch.device
+    ) -> tuple[Tensor, Tensor]:
         """Teacher forcing: decoder inputs (B, T) and targets (B, T), targets IGNORE_INDEX on prefix and padding.
 
         The first scored position predicts the first text token from <|notimestamps|>; the last predicts
@@ -122,5 +128,5 @@ class WhisperTargets:
         for i, (seq, prefix) in enumerate(zip(sequences, prefix_lengths)):
             seq = torch.as_tensor(seq, dtype=torch.long)
             inputs[i, : len(seq) - 1] = seq[:-1]
-            targets[i, prefix - 1: len(seq) - 1] = seq[prefix:]
+            targets[i, prefix - 1 : len(seq) - 1] = seq[prefix:]
         return inputs.to(device), targets.to(device)

@@ -8,6 +8,7 @@
 Both take the same normalised unit sequences, so the protocols differ only in what they compare and how they
 average. Rates are returned in percent.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -75,8 +76,9 @@ def predecessor_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
         ``d_err_mean_pct`` and ``d_err_median_pct`` (percent; NaN for no utterances; an utterance with an empty
         ground truth has a NaN delta) and ``num_utts``.
     """
-    deltas = [percent(edit_counts(u.truth, u.reconstruction).rate - edit_counts(u.truth, u.original).rate)
-              for u in utts]
+    deltas = [
+        percent(edit_counts(u.truth, u.reconstruction).rate - edit_counts(u.truth, u.original).rate) for u in utts
+    ]
     return {
         "d_err_mean_pct": statistics.fmean(deltas) if deltas else float("nan"),
         "d_err_median_pct": statistics.median(deltas) if deltas else float("nan"),
@@ -120,4 +122,3 @@ def hallucinations(utts: Sequence[UtteranceUnits]) -> Dict[str, List[str]]:
         "original": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.original))],
         "reconstruction": [u.cut_id for u in utts if is_hallucination(edit_counts(u.truth, u.reconstruction))],
     }
-

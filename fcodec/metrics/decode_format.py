@@ -9,6 +9,7 @@
 
 Reading and writing both live here so the decoder and the scorer cannot disagree about the format.
 """
+
 from __future__ import annotations
 
 import json
@@ -129,8 +130,10 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
 
     directory = Path(directory)
     if require_done and not (directory / DONE).is_file():
-        raise FileNotFoundError(f"{directory / DONE} is missing: the decode run in {directory} has not finished; "
-                                f"rerun the decode to finish it (or score what is there with --allow-unfinished)")
+        raise FileNotFoundError(
+            f"{directory / DONE} is missing: the decode run in {directory} has not finished; "
+            f"rerun the decode to finish it (or score what is there with --allow-unfinished)"
+        )
     manifest = directory / RECON_CUTS
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")
@@ -182,8 +185,9 @@ def write_recon_cut(cut, audio: np.ndarray, sample_rate: int, wav_dir: PathLike)
         fastcopy(sup, recording_id=recording.id, duration=min(sup.duration, recording.duration - max(sup.start, 0)))
         for sup in cut.supervisions
     ]
-    return MonoCut(id=cut.id, start=0.0, duration=recording.duration, channel=0, recording=recording,
-                   supervisions=supervisions)
+    return MonoCut(
+        id=cut.id, start=0.0, duration=recording.duration, channel=0, recording=recording, supervisions=supervisions
+    )
 
 
 def write_decode_summary(directory: PathLike, summary: Mapping[str, Any]) -> Path:

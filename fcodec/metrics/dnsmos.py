@@ -7,6 +7,7 @@ repeated up to 9.01 s), and runs the windows of many utterances through each ONN
 are speechmos's (tests/metrics/test_dnsmos.py checks it), only faster. onnxruntime runs on the CPU here (the
 ``onnxruntime-gpu`` build would add CUDA); its thread count is set per judge.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,9 @@ class DnsmosPredictor:
     def __init__(self, num_threads: int = 0, device: str = "cpu"):
         """``num_threads``: onnxruntime intra-op threads (0: its default, all cores); ``device`` cuda uses
         onnxruntime's CUDA provider when the installed onnxruntime has one."""
-        import onnxruntime as ort
         from importlib.metadata import version
+
+        import onnxruntime as ort
         from speechmos.dnsmos import DNSMOS
 
         options = ort.SessionOptions()
@@ -54,8 +56,11 @@ class DnsmosPredictor:
         self.p808 = ort.InferenceSession(p808, options, providers=providers)
         self.window = int(speechmos_input_length() * SAMPLE_RATE)
         self.description = f"DNSMOS P.835 + P.808 (speechmos {version('speechmos')}, onnxruntime {ort.__version__})"
-        self.identity = {"name": "dnsmos", "speechmos": version("speechmos"), "models": ["sig_bak_ovr.onnx",
-                                                                                         "model_v8.onnx"]}
+        self.identity = {
+            "name": "dnsmos",
+            "speechmos": version("speechmos"),
+            "models": ["sig_bak_ovr.onnx", "model_v8.onnx"],
+        }
 
     def _windows(self, audio: np.ndarray) -> Optional[np.ndarray]:
         """speechmos's windows of one utterance (num_windows, 144160), or None when it cannot be scored."""
@@ -69,12 +74,13 @@ class DnsmosPredictor:
         length = speechmos_input_length()
         num_hops = int(np.floor(len(audio) / SAMPLE_RATE) - length) + 1
         # speechmos's own index arithmetic, so that a window it drops (float rounding) is dropped here too
-        windows = [audio[int(hop * SAMPLE_RATE): int((hop + length) * SAMPLE_RATE)] for hop in range(num_hops)]
+        windows = [audio[int(hop * SAMPLE_RATE) : int((hop + length) * SAMPLE_RATE)] for hop in range(num_hops)]
         windows = [w for w in windows if len(w) >= self.window]
         return np.stack(windows) if windows else None
 
-    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
-                batch_size: int = 16) -> List[Dict[str, float]]:
+    def predict(
+        self, waveforms: Sequence[np.ndarray], sample_rate: int, batch_size: int = 16
+    ) -> List[Dict[str, float]]:
         """One dict per waveform (keys DNSMOS_DIMENSIONS); NaN for an empty or non-finite one. ``batch_size``:
         utterances whose windows are pooled, then run WINDOWS_PER_CALL at a time (memory stays bounded)."""
         if sample_rate != SAMPLE_RATE:
@@ -83,21 +89,27 @@ class DnsmosPredictor:
         results = [dict.fromkeys(DNSMOS_DIMENSIONS, math.nan) for _ in waveforms]
         live = [i for i, w in enumerate(windows) if w is not None]
         for start in range(0, len(live), max(1, batch_size)):
-            batch = live[start:start + batch_size]
+            batch = live[start : start + batch_size]
             stacked = np.concatenate([windows[i] for i in batch])
             mels = np.stack([self.reference.audio_melspec(audio=w[:-160]) for w in stacked]).astype(np.float32)
             calls = range(0, len(stacked), WINDOWS_PER_CALL)
-            raw = np.concatenate([self.primary.run(None, {"input_1": stacked[c:c + WINDOWS_PER_CALL]})[0]
-                                  for c in calls])
-            p808 = np.concatenate([self.p808.run(None, {"input_1": mels[c:c + WINDOWS_PER_CALL]})[0][:, 0]
-                                   for c in calls])
+            raw = np.concatenate(
+                [self.primary.run(None, {"input_1": stacked[c : c + WINDOWS_PER_CALL]})[0] for c in calls]
+            )
+            p808 = np.concatenate(
+                [self.p808.run(None, {"input_1": mels[c : c + WINDOWS_PER_CALL]})[0][:, 0] for c in calls]
+            )
             sig, bak, ovrl = self.reference.get_polyfit_val(raw[:, 0], raw[:, 1], raw[:, 2], False)
             offset = 0
             for i in batch:
                 n = len(windows[i])
                 part = slice(offset, offset + n)
-                results[i] = {"ovrl": float(np.mean(ovrl[part])), "sig": float(np.mean(sig[part])),
-                              "bak": float(np.mean(bak[part])), "p808": float(np.mean(p808[part]))}
+                results[i] = {
+                    "ovrl": float(np.mean(ovrl[part])),
+                    "sig": float(np.mean(sig[part])),
+                    "bak": float(np.mean(bak[part])),
+                    "p808": float(np.mean(p808[part])),
+                }
                 offset += n
         return results
 

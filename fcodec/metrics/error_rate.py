@@ -1,4 +1,5 @@
 """Edit counts between unit sequences (kaldialign, Kaldi-exact Levenshtein) and the rates built from them."""
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,9 @@ class EditCounts:
         return self.errors / self.ref_len if self.ref_len else math.nan
 
     def __add__(self, other: "EditCounts") -> "EditCounts":
-        return EditCounts(self.ins + other.ins, self.dels + other.dels, self.subs + other.subs,
-                          self.ref_len + other.ref_len)
+        return EditCounts(
+            self.ins + other.ins, self.dels + other.dels, self.subs + other.subs, self.ref_len + other.ref_len
+        )
 
     def as_dict(self) -> Dict[str, float]:
         """``ins``, ``dels``, ``subs``, ``ref_len``, ``errors`` and ``rate_pct`` (the rate in percent, NaN for an

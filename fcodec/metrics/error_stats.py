@@ -10,6 +10,7 @@ utterance, sort the substitutions) work on codec scores too.
 
 Character-level sets say ``%CER`` and "reference characters" where icefall always says WER/words.
 """
+
 from __future__ import annotations
 
 import os
@@ -122,8 +123,12 @@ def write_error_stats(path: PathLike, results: Sequence[Result], unit: str = "wo
                 per_unit[hyp_unit][2] += 1
             else:
                 per_unit[ref_unit][0] += 1
-    counts = EditCounts(ins=sum(ins.values()), dels=sum(dels.values()), subs=sum(subs.values()),
-                        ref_len=sum(len(ref) for _, ref, _ in results))
+    counts = EditCounts(
+        ins=sum(ins.values()),
+        dels=sum(dels.values()),
+        subs=sum(subs.values()),
+        ref_len=sum(len(ref) for _, ref, _ in results),
+    )
     rate_name, unit_plural = ("CER", "characters") if unit == "char" else ("WER", "words")
     rate = f"{100.0 * counts.rate:.2f}" if counts.ref_len else "nan"
     lines = [
@@ -144,9 +149,11 @@ def write_error_stats(path: PathLike, results: Sequence[Result], unit: str = "wo
     lines += [f"{n}   {h}" for n, h in sorted(((n, k) for k, n in ins.items()), reverse=True)]
     lines += ["", "PER-WORD STATS: word  corr tot_errs count_in_ref count_in_hyp"]
     for _, word, (corr, ref_sub, hyp_sub, n_ins, n_del) in sorted(
-            ((sum(v[1:]), k, v) for k, v in per_unit.items()), reverse=True):
-        lines.append(f"{word}   {corr} {ref_sub + hyp_sub + n_ins + n_del} {corr + ref_sub + n_del} "
-                     f"{corr + hyp_sub + n_ins}")
+        ((sum(v[1:]), k, v) for k, v in per_unit.items()), reverse=True
+    ):
+        lines.append(
+            f"{word}   {corr} {ref_sub + hyp_sub + n_ins + n_del} {corr + ref_sub + n_del} {corr + hyp_sub + n_ins}"
+        )
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return counts
 

@@ -19,6 +19,7 @@ which an offline machine cannot reach. We look for them locally, in this order:
   2. torch.hub's cache: ``<hub dir>/tarepan_SpeechMOS_*`` and ``<hub dir>/checkpoints/utmos22_strong_step7459_v1.pt``.
 When either part is missing (or fails to load) UTMOS is skipped with one line saying why.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,17 @@ ENTRY = "utmos22_strong"
 MOS_JUDGES = ("nisqa", "dnsmos", "utmos")
 DEFAULT_MOS_JUDGES = ("nisqa", "dnsmos")  # UTMOS runs hub code: only when the user names it
 # how RESULTS.md names a judge's dimensions
-DIMENSION_TITLES = {"mos": "MOS", "noisiness": "noisiness", "discontinuity": "discontinuity",
-                    "coloration": "coloration", "loudness": "loudness", "ovrl": "OVRL", "sig": "SIG", "bak": "BAK",
-                    "p808": "P.808"}
+DIMENSION_TITLES = {
+    "mos": "MOS",
+    "noisiness": "noisiness",
+    "discontinuity": "discontinuity",
+    "coloration": "coloration",
+    "loudness": "loudness",
+    "ovrl": "OVRL",
+    "sig": "SIG",
+    "bak": "BAK",
+    "p808": "P.808",
+}
 JUDGE_TITLES = {"nisqa": "NISQA", "dnsmos": "DNSMOS", "utmos": "UTMOS"}
 
 
@@ -64,7 +73,7 @@ def _candidate_repos(hint: Optional[Path]) -> List[Path]:
 def _shown(path) -> str:
     """A path as RESULTS.md may print it: the user's home as ~, so no machine-specific path lands in a report."""
     text, home = str(path), str(Path.home())
-    return "~" + text[len(home):] if home != "/" and text.startswith(home) else text
+    return "~" + text[len(home) :] if home != "/" and text.startswith(home) else text
 
 
 def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[Optional[MosPredictor], str]:
@@ -86,7 +95,10 @@ def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[
         model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
         model.eval()
     except Exception as exc:  # the hub code needs packages we do not install (torchaudio): say so, go on
-        return None, f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {exc})"
+        return (
+            None,
+            f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {exc})",
+        )
     logging.info("MOS predictor: UTMOS %s from %s", checkpoint, repo)
     return MosPredictor(name=f"UTMOS {ENTRY} ({checkpoint.name})", model=model), ""
 
@@ -102,8 +114,9 @@ class UtmosJudge:
         self.description = predictor.name
         self.identity = {"name": "utmos", "model": predictor.name}
 
-    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
-                batch_size: int = 16) -> List[Dict[str, float]]:
+    def predict(
+        self, waveforms: Sequence[np.ndarray], sample_rate: int, batch_size: int = 16
+    ) -> List[Dict[str, float]]:
         if sample_rate != 16000:
             raise ValueError(f"UTMOS scores 16 kHz audio here, got {sample_rate} Hz")
         return [{"mos": self.predictor.predict_one(w)} for w in waveforms]
@@ -125,8 +138,9 @@ class NisqaJudge:
         self.description = f"NISQA v2.0 {Path(path).name}, sha256 {sha256[:12]}{published}"
         self.identity = {"name": "nisqa", "sha256": sha256}
 
-    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
-                batch_size: int = 16) -> List[Dict[str, float]]:
+    def predict(
+        self, waveforms: Sequence[np.ndarray], sample_rate: int, batch_size: int = 16
+    ) -> List[Dict[str, float]]:
         return self.predictor.predict(waveforms, sample_rate, batch_size=batch_size)
 
 
@@ -138,18 +152,27 @@ def nisqa_weights(path: Optional[Union[str, os.PathLike]]) -> Tuple[Optional[Pat
     if path:
         if Path(path).is_file():
             return Path(path), ""
-        return None, (f"MOS judge nisqa skipped: weights {_shown(path)} not found (python -m fcodec.bin.fetch_mos "
-                      f"nisqa --out-dir {_shown(Path(path).parent)} fetches them)")
+        return None, (
+            f"MOS judge nisqa skipped: weights {_shown(path)} not found (python -m fcodec.bin.fetch_mos "
+            f"nisqa --out-dir {_shown(Path(path).parent)} fetches them)"
+        )
     shared = shared_nisqa_checkpoint()
     if shared is not None:
         return shared, ""
-    return None, ("MOS judge nisqa skipped: no weights given (--nisqa-model) and no shared/models/nisqa/nisqa.tar "
-                  "beside the repository (python -m fcodec.bin.fetch_mos nisqa --out-dir DIR fetches them)")
+    return None, (
+        "MOS judge nisqa skipped: no weights given (--nisqa-model) and no shared/models/nisqa/nisqa.tar "
+        "beside the repository (python -m fcodec.bin.fetch_mos nisqa --out-dir DIR fetches them)"
+    )
 
 
-def load_mos_judges(names: Sequence[str], *, nisqa_model: Optional[Union[str, os.PathLike]] = None,
-                    utmos_model: Optional[Union[str, os.PathLike]] = None,
-                    device: str = "cpu", num_threads: int = 0) -> Tuple[List[Any], Dict[str, str]]:
+def load_mos_judges(
+    names: Sequence[str],
+    *,
+    nisqa_model: Optional[Union[str, os.PathLike]] = None,
+    utmos_model: Optional[Union[str, os.PathLike]] = None,
+    device: str = "cpu",
+    num_threads: int = 0,
+) -> Tuple[List[Any], Dict[str, str]]:
     """(the judges that loaded, {name: why skipped} for the others), in the order of ``names``; each skip is
     logged as one line. An unknown name is a ValueError (a typo must not silently drop a judge)."""
     unknown = [name for name in names if name not in MOS_JUDGES]
@@ -171,8 +194,10 @@ def load_mos_judges(names: Sequence[str], *, nisqa_model: Optional[Union[str, os
 
                 judge = DnsmosPredictor(num_threads=num_threads, device=device)
             except ImportError as exc:
-                reason = (f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
-                          "the DNSMOS models ship in the speechmos wheel)")
+                reason = (
+                    f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
+                    "the DNSMOS models ship in the speechmos wheel)"
+                )
         else:
             predictor, reason = find_mos_predictor(utmos_model)
             if predictor is not None:

@@ -13,6 +13,7 @@ Like the reference, the mel spectrogram is computed at the input's own sample ra
 unset, so the reference's ``librosa.load(sr=None)`` keeps the file's rate): pass audio at the rate it was
 recorded or decoded at, without resampling it first.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,9 @@ def load_nisqa_checkpoint(path: Union[str, Path]) -> tuple[NisqaConfig, Dict[str
         raise UnsupportedNisqaCheckpoint(f"{path}: not a readable PyTorch checkpoint ({err})") from None
     if not isinstance(checkpoint, dict) or "args" not in checkpoint or "model_state_dict" not in checkpoint:
         keys = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise UnsupportedNisqaCheckpoint(f"{path}: not a NISQA checkpoint (expected 'args' and "
-                                         f"'model_state_dict', found {keys})")
+        raise UnsupportedNisqaCheckpoint(
+            f"{path}: not a NISQA checkpoint (expected 'args' and 'model_state_dict', found {keys})"
+        )
     config = NisqaConfig.from_args(checkpoint["args"], source=str(path))
     return config, state_dict_from_checkpoint(checkpoint["model_state_dict"])
 
@@ -89,8 +91,9 @@ class NisqaPredictor:
         model = NisqaDimModel(config)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
-            raise UnsupportedNisqaCheckpoint(f"{path}: parameters do not match NISQA_DIM (missing {missing}, "
-                                             f"unexpected {unexpected})")
+            raise UnsupportedNisqaCheckpoint(
+                f"{path}: parameters do not match NISQA_DIM (missing {missing}, unexpected {unexpected})"
+            )
         return cls(model, device)
 
     def _checked(self, waveform: np.ndarray, sample_rate: int, index: int) -> Optional[np.ndarray]:
@@ -108,8 +111,14 @@ class NisqaPredictor:
             raise ValueError(f"NISQA: waveform {index} must be mono (1-D), got shape {audio.shape}")
         shortest = min_samples(self.config, sample_rate)
         if audio.size < shortest:
-            log.warning("NISQA: waveform %d has %d samples (%.3f s), at least %d (%.2f s) are needed; scored NaN",
-                        index, audio.size, audio.size / sample_rate, shortest, shortest / sample_rate)
+            log.warning(
+                "NISQA: waveform %d has %d samples (%.3f s), at least %d (%.2f s) are needed; scored NaN",
+                index,
+                audio.size,
+                audio.size / sample_rate,
+                shortest,
+                shortest / sample_rate,
+            )
             return None
         if not np.isfinite(audio).all():
             log.warning("NISQA: waveform %d has NaN or infinite samples; scored NaN", index)
@@ -121,12 +130,14 @@ class NisqaPredictor:
         10 mantissa bits; autotuning may pick different algorithms run to run)."""
         if self.device.type != "cuda":
             return contextlib.nullcontext()
-        return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False,
-                                          deterministic=True, allow_tf32=False)
+        return torch.backends.cudnn.flags(
+            enabled=torch.backends.cudnn.enabled, benchmark=False, deterministic=True, allow_tf32=False
+        )
 
     @torch.inference_mode()
-    def predict(self, waveforms: Sequence[np.ndarray], sample_rate: int,
-                batch_size: int = 16) -> List[Dict[str, float]]:
+    def predict(
+        self, waveforms: Sequence[np.ndarray], sample_rate: int, batch_size: int = 16
+    ) -> List[Dict[str, float]]:
         """One dict per waveform (keys NISQA_DIMENSIONS, in input order), all at ``sample_rate``.
 
         A waveform too short for one segment (0.14 s) or with non-finite samples is logged and scored NaN; the others
@@ -141,7 +152,7 @@ class NisqaPredictor:
         # features are made batch by batch, so memory does not grow with the number of waveforms
         order = sorted((i for i, a in enumerate(audios) if a is not None), key=lambda i: audios[i].size)
         for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             segments = [waveform_segments(torch.from_numpy(audios[i]), int(sample_rate), self.config) for i in batch]
             inputs = torch.cat(segments).to(self.device)
             with self._exact_convolutions():

@@ -10,6 +10,7 @@ The reference computes it with librosa (``librosa.load(path, sr=None)``, i.e. no
   - segments: ``seg_length`` (15) consecutive frames starting every ``seg_hop`` (4) frames, shaped
     (segments, 1, n_mels, seg_length) for the CNN.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,8 +30,9 @@ def frame_parameters(config: NisqaConfig, sample_rate: int) -> tuple[int, int]:
     """(hop, window) in samples at this rate, truncated as the reference does (``int(sr * seconds)``)."""
     hop, win = int(sample_rate * config.hop_seconds), int(sample_rate * config.win_seconds)
     if hop < 1 or win > config.n_fft:
-        raise ValueError(f"NISQA cannot analyse audio at {sample_rate} Hz (hop {hop}, window {win}, "
-                         f"FFT {config.n_fft})")
+        raise ValueError(
+            f"NISQA cannot analyse audio at {sample_rate} Hz (hop {hop}, window {win}, FFT {config.n_fft})"
+        )
     return hop, win
 
 
@@ -45,10 +47,19 @@ def log_mel(waveform: Tensor, sample_rate: int, config: NisqaConfig) -> Tensor:
     hop, win = frame_parameters(config, sample_rate)
     window = torch.hann_window(win, periodic=True, dtype=waveform.dtype, device=waveform.device)
     # torch.stft centres a window shorter than n_fft in the frame, as librosa's pad_center does
-    spectrum = torch.stft(waveform, config.n_fft, hop_length=hop, win_length=win, window=window, center=True,
-                          pad_mode="reflect", return_complex=True).abs()
-    filters = torch.from_numpy(_filterbank(int(sample_rate), config.n_fft, config.n_mels, 0.0, config.f_max,
-                                           False, "slaney").copy())
+    spectrum = torch.stft(
+        waveform,
+        config.n_fft,
+        hop_length=hop,
+        win_length=win,
+        window=window,
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    ).abs()
+    filters = torch.from_numpy(
+        _filterbank(int(sample_rate), config.n_fft, config.n_mels, 0.0, config.f_max, False, "slaney").copy()
+    )
     mel = filters.to(device=waveform.device, dtype=waveform.dtype) @ spectrum
     db = 20.0 * torch.log10(torch.clamp(mel, min=AMPLITUDE_FLOOR))
     return torch.maximum(db, db.max() - TOP_DB)

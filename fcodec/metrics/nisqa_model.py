@@ -17,6 +17,7 @@ Parameter names mirror the checkpoint's except for the containers (``cnn.model.`
 ``time_dependency.model.`` -> ``time_dependency.``, ``pool_layers.i.model.`` -> ``heads.i.``), translated by
 :func:`state_dict_from_checkpoint`.
 """
+
 from __future__ import annotations
 
 import re
@@ -87,8 +88,9 @@ class NisqaConfig:
         if args.get("ms_sr") is not None:
             # the published model computes its mel spectrogram at the file's own rate (librosa.load(sr=None));
             # a fixed analysis rate would need resampling that this front end does not do
-            raise UnsupportedNisqaCheckpoint(f"{source}: a fixed analysis rate (ms_sr={args['ms_sr']}) "
-                                             "is not supported")
+            raise UnsupportedNisqaCheckpoint(
+                f"{source}: a fixed analysis rate (ms_sr={args['ms_sr']}) is not supported"
+            )
         try:
             kernel = args["cnn_kernel_size"]
             kernel = (int(kernel), int(kernel)) if isinstance(kernel, int) else (int(kernel[0]), int(kernel[1]))
@@ -108,8 +110,9 @@ class NisqaConfig:
                 max_segments=int(args["ms_max_segments"]),
                 cnn_channels=(int(args["cnn_c_out_1"]), int(args["cnn_c_out_2"]), int(args["cnn_c_out_3"])),
                 cnn_kernel=kernel,
-                cnn_pools=tuple((int(p[0]), int(p[1])) for p in
-                                (args["cnn_pool_1"], args["cnn_pool_2"], args["cnn_pool_3"])),  # type: ignore[arg-type]
+                cnn_pools=tuple(
+                    (int(p[0]), int(p[1])) for p in (args["cnn_pool_1"], args["cnn_pool_2"], args["cnn_pool_3"])
+                ),  # type: ignore[arg-type]
                 d_model=int(args["td_sa_d_model"]),
                 n_heads=int(args["td_sa_nhead"]),
                 n_layers=int(args["td_sa_num_layers"]),
@@ -223,8 +226,7 @@ class NisqaDimModel(nn.Module):
         self.config = config
         self.framewise = FramewiseCnn(config)
         self.time_dependency = SelfAttentionStack(self.framewise.out_features, config)
-        self.heads = nn.ModuleList(AttentionPoolingHead(config.d_model, config.pool_hidden)
-                                   for _ in NISQA_DIMENSIONS)
+        self.heads = nn.ModuleList(AttentionPoolingHead(config.d_model, config.pool_hidden) for _ in NISQA_DIMENSIONS)
 
     def forward(self, segments: Tensor, counts: Sequence[int]) -> Tensor:
         """segments: (sum(counts), 1, n_mels, seg_length), the utterances' segments one after another;

@@ -8,6 +8,7 @@ The trade-off panel puts each model's intelligibility (paper-protocol d{WER,CER}
 (another MOS judge's headline when NISQA did not score), one line per test set from the original audio (a star at
 d = 0) through the models: a model that buys intelligibility with quality moves up and to the left.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,8 +81,16 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
             ax.plot(xs, ys, marker=marker, color=color, linestyle=linestyle, label=f"{label} ({name})")
         if baseline:
             xs, ys, _ = zip(*baseline)
-            ax.plot(xs, ys, marker=marker, color=color, linestyle="none", markerfacecolor="none", markersize=9,
-                    label=None if trained else f"{label} ({name})")
+            ax.plot(
+                xs,
+                ys,
+                marker=marker,
+                color=color,
+                linestyle="none",
+                markerfacecolor="none",
+                markersize=9,
+                label=None if trained else f"{label} ({name})",
+            )
         if annotate:
             for x, y, stage in points:
                 ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
@@ -125,16 +134,28 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
         rate = "CER" if language == "zh" else "WER"
         err_ax, quality_ax, trade_ax = axes[row]
         drawn = _draw(err_ax, _series(judged, language, "paper", "d_err_pct"), f"d{rate} paper", "o", True, "C0")
-        drawn |= _draw(err_ax, _series(judged, language, "predecessor", "d_err_mean_pct"), f"d{rate} predecessor",
-                       "s", False, "C1")
-        drawn |= _draw(err_ax, _series(judged, language, "vs_truth", "reconstruction", "rate_pct"),
-                       f"{rate} recon vs GT", "^", False, "C2")
+        drawn |= _draw(
+            err_ax, _series(judged, language, "predecessor", "d_err_mean_pct"), f"d{rate} predecessor", "s", False, "C1"
+        )
+        drawn |= _draw(
+            err_ax,
+            _series(judged, language, "vs_truth", "reconstruction", "rate_pct"),
+            f"{rate} recon vs GT",
+            "^",
+            False,
+            "C2",
+        )
         err_ax.set_title(f"{language}: intelligibility" + (f" (judge {judge})" if judge else ""))
         err_ax.set_ylabel("error (%)")
         quality_drawn = _draw(quality_ax, _series(scores, language, "signal", "pesq", "mean"), "PESQ", "o", True, "C3")
-        quality_drawn |= _draw(quality_ax, _series(scores, language, "mos", "nisqa", "reconstruction", "mos", "mean"),
-                               "NISQA MOS", "D",
-                               False, "C4")
+        quality_drawn |= _draw(
+            quality_ax,
+            _series(scores, language, "mos", "nisqa", "reconstruction", "mos", "mean"),
+            "NISQA MOS",
+            "D",
+            False,
+            "C4",
+        )
         stoi_ax = quality_ax.twinx()
         stoi_drawn = _draw(stoi_ax, _series(scores, language, "signal", "stoi", "mean"), "STOI", "s", False, "C5")
         quality_ax.set_title(f"{language}: quality")
@@ -146,8 +167,15 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
             ys = ([0.0] if entry["original"] is not None else []) + [p[1] for p in entry["points"]]
             trade_ax.plot(xs, ys, color="C0", linestyle=linestyle, marker="o", label=name)
             if entry["original"] is not None:
-                trade_ax.plot([entry["original"]], [0.0], color="C3", marker="*", markersize=12, linestyle="none",
-                              label="original" if index == 0 else None)
+                trade_ax.plot(
+                    [entry["original"]],
+                    [0.0],
+                    color="C3",
+                    marker="*",
+                    markersize=12,
+                    linestyle="none",
+                    label="original" if index == 0 else None,
+                )
             for x, y, stage in entry["points"]:
                 trade_ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         title = JUDGE_TITLES.get(mos_judge, mos_judge) if mos_judge else "NISQA"

@@ -6,6 +6,7 @@ The originals' MOS scores and speaker embeddings do not depend on the stage: the
 judge beside the originals' transcripts (``<cache_dir>/<test_set>.mos-<judge>.json``,
 ``<test_set>.speaker-resemblyzer.json``), so each stage after the first only scores its reconstructions.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ SIDES = ("original", "reconstruction")
 @dataclass
 class QualityScores:
     """One utterance's quality: judge -> side -> dimension -> score; the speaker similarity."""
+
     mos: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)
     speaker_similarity: Optional[float] = None
 
@@ -32,17 +34,30 @@ class QualityScores:
 class QualityScorer:
     """The MOS judges and the speaker encoder of one scoring run, with their caches of the originals."""
 
-    def __init__(self, judges: Sequence[Any], skipped: Dict[str, str], speaker: Any, speaker_skipped: str,
-                 cache_dir: Path, test_set: str, batch_size: int = 16):
+    def __init__(
+        self,
+        judges: Sequence[Any],
+        skipped: Dict[str, str],
+        speaker: Any,
+        speaker_skipped: str,
+        cache_dir: Path,
+        test_set: str,
+        batch_size: int = 16,
+    ):
         self.judges = list(judges)
         self.skipped = dict(skipped)
         self.speaker = speaker
         self.speaker_skipped = speaker_skipped
         self.batch_size = batch_size
-        self.caches = {judge.name: OriginalsCache(cache_dir, test_set, f"mos-{judge.name}", judge.identity)
-                       for judge in self.judges}
-        self.speaker_cache = (OriginalsCache(cache_dir, test_set, f"speaker-{speaker.name}", speaker.identity)
-                              if speaker is not None else None)
+        self.caches = {
+            judge.name: OriginalsCache(cache_dir, test_set, f"mos-{judge.name}", judge.identity)
+            for judge in self.judges
+        }
+        self.speaker_cache = (
+            OriginalsCache(cache_dir, test_set, f"speaker-{speaker.name}", speaker.identity)
+            if speaker is not None
+            else None
+        )
 
     def score_chunk(self, items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]]) -> Dict[str, QualityScores]:
         """items: (cut_id, duration, original, reconstruction) at 16 kHz -> {cut_id: QualityScores}."""
@@ -51,24 +66,30 @@ class QualityScorer:
             cache = self.caches[judge.name]
             cached = {cut_id: cache.get(cut_id, duration) for cut_id, duration, _, _ in items}
             todo = [(cut_id, duration, original) for cut_id, duration, original, _ in items if cached[cut_id] is None]
-            predicted = judge.predict([original for _, _, original in todo] + [recon for _, _, _, recon in items],
-                                      SAMPLE_RATE, batch_size=self.batch_size)
-            for (cut_id, duration, _), values in zip(todo, predicted[:len(todo)]):
+            predicted = judge.predict(
+                [original for _, _, original in todo] + [recon for _, _, _, recon in items],
+                SAMPLE_RATE,
+                batch_size=self.batch_size,
+            )
+            for (cut_id, duration, _), values in zip(todo, predicted[: len(todo)]):
                 cached[cut_id] = values
                 if all(math.isfinite(v) for v in values.values()):  # a NaN is retried next time, not cached
                     cache.put(cut_id, duration, values)
-            for (cut_id, _, _, _), values in zip(items, predicted[len(todo):]):
+            for (cut_id, _, _, _), values in zip(items, predicted[len(todo) :]):
                 scores[cut_id].mos[judge.name] = {"original": cached[cut_id], "reconstruction": values}
         if self.speaker is not None:
             cached = {cut_id: self.speaker_cache.get(cut_id, duration) for cut_id, duration, _, _ in items}
             todo = [(cut_id, duration, original) for cut_id, duration, original, _ in items if cached[cut_id] is None]
-            embeddings = self.speaker.embed([original for _, _, original in todo] + [r for _, _, _, r in items],
-                                            SAMPLE_RATE, batch_size=self.batch_size)
-            for (cut_id, duration, _), embedding in zip(todo, embeddings[:len(todo)]):
+            embeddings = self.speaker.embed(
+                [original for _, _, original in todo] + [r for _, _, _, r in items],
+                SAMPLE_RATE,
+                batch_size=self.batch_size,
+            )
+            for (cut_id, duration, _), embedding in zip(todo, embeddings[: len(todo)]):
                 cached[cut_id] = embedding
                 if np.isfinite(embedding).all():
                     self.speaker_cache.put(cut_id, duration, [float(v) for v in embedding])  # exact
-            for (cut_id, _, _, _), embedding in zip(items, embeddings[len(todo):]):
+            for (cut_id, _, _, _), embedding in zip(items, embeddings[len(todo) :]):
                 scores[cut_id].speaker_similarity = cosine_similarity(cached[cut_id], embedding)
         return scores
 
@@ -84,22 +105,39 @@ class QualityScorer:
         for name, sides in scores.mos.items():
             bad = [side for side in SIDES if not all(math.isfinite(v) for v in sides.get(side, {}).values())]
             if bad:
-                failed.append((f"mos_{name}", f"{name} could not score the {' and the '.join(bad)} audio "
-                                              "(too short or not finite)"))
-        if self.speaker is not None and (scores.speaker_similarity is None
-                                         or not math.isfinite(scores.speaker_similarity)):
+                failed.append(
+                    (
+                        f"mos_{name}",
+                        f"{name} could not score the {' and the '.join(bad)} audio (too short or not finite)",
+                    )
+                )
+        if self.speaker is not None and (
+            scores.speaker_similarity is None or not math.isfinite(scores.speaker_similarity)
+        ):
             failed.append(("speaker_similarity", "no speaker embedding (silent or unvoiced audio)"))
         return failed
 
     def info(self) -> Dict[str, Any]:
         """What summary.json says about the judges: who scored, who was skipped and why."""
         return {
-            "mos": {"judges": {j.name: {"description": j.description, "dimensions": list(j.dimensions),
-                                        "identity": j.identity, "cache": str(self.caches[j.name].path),
-                                        "cache_hits": self.caches[j.name].hits} for j in self.judges},
-                    "skipped": self.skipped},
-            "speaker_similarity": ({"model": self.speaker.description, "identity": self.speaker.identity}
-                                   if self.speaker is not None else {"skipped": self.speaker_skipped}),
+            "mos": {
+                "judges": {
+                    j.name: {
+                        "description": j.description,
+                        "dimensions": list(j.dimensions),
+                        "identity": j.identity,
+                        "cache": str(self.caches[j.name].path),
+                        "cache_hits": self.caches[j.name].hits,
+                    }
+                    for j in self.judges
+                },
+                "skipped": self.skipped,
+            },
+            "speaker_similarity": (
+                {"model": self.speaker.description, "identity": self.speaker.identity}
+                if self.speaker is not None
+                else {"skipped": self.speaker_skipped}
+            ),
         }
 
     def dimensions(self) -> List[Tuple[str, str]]:

@@ -9,6 +9,7 @@ last table puts their error rates side by side. Everything in the file comes fro
 summaries plus the command, the date and the environment passed in, so the same summaries always give the same
 tables.
 """
+
 from __future__ import annotations
 
 import json
@@ -89,13 +90,23 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a readable score summary: {exc}") from exc
-        scores.append(StageScore(stage=path.parents[3].name, judge=path.parents[1].name, test_set=path.parent.name,
-                                 path=path, summary=summary))
+        scores.append(
+            StageScore(
+                stage=path.parents[3].name,
+                judge=path.parents[1].name,
+                test_set=path.parent.name,
+                path=path,
+                summary=summary,
+            )
+        )
     old_layout = sorted(p for p in Path(exp_dir).glob("*/score/*/summary.json") if MODEL_DIR.match(p.parents[2].name))
     if old_layout:
-        logging.warning("%d score summaries in the layout before judges had folders (e.g. %s) are left out: "
-                        "score them again (stage 8 writes <model>/score/<judge>/<test_set>/)", len(old_layout),
-                        old_layout[0])
+        logging.warning(
+            "%d score summaries in the layout before judges had folders (e.g. %s) are left out: "
+            "score them again (stage 8 writes <model>/score/<judge>/<test_set>/)",
+            len(old_layout),
+            old_layout[0],
+        )
     return sorted(scores, key=lambda s: (s.test_set, s.stage_index, s.stage, s.judge))
 
 
@@ -129,20 +140,20 @@ def _fmt_number(value: Optional[float]) -> str:
 # (header, getter on (summary, language block), digits); {R} is replaced by WER or CER
 Column = Tuple[str, Callable[[Dict[str, Any], Dict[str, Any]], Optional[float]], int]
 COLUMNS: List[Column] = [
-    ("frame rate (Hz)", lambda s, l: summary_value(s, "frame_rate"), -1),
-    ("bitrate (bps)", lambda s, l: summary_value(s, "bitrate"), -1),
-    ("d{R} paper (%)", lambda s, l: summary_value(l, "paper", "d_err_pct"), 2),
-    ("d{R} predecessor (%)", lambda s, l: summary_value(l, "predecessor", "d_err_mean_pct"), 2),
-    ("{R} orig vs GT (%)", lambda s, l: summary_value(l, "vs_truth", "original", "rate_pct"), 2),
-    ("{R} recon vs GT (%)", lambda s, l: summary_value(l, "vs_truth", "reconstruction", "rate_pct"), 2),
-    ("PESQ", lambda s, l: summary_value(l, "signal", "pesq", "mean"), 2),
-    ("STOI", lambda s, l: summary_value(l, "signal", "stoi", "mean"), 3),
-    ("SI-SDR (dB)", lambda s, l: summary_value(l, "signal", "si_sdr", "mean"), 2),
-    ("mel dist", lambda s, l: summary_value(l, "signal", "mel_distance", "mean"), 3),
-    ("STFT dist", lambda s, l: summary_value(l, "signal", "stft_distance", "mean"), 3),
-    ("halluc.", lambda s, l: summary_value(l, "hallucinations", "reconstruction"), 0),
-    ("scored", lambda s, l: (summary_value(l, "num_cuts") or 0) - (summary_value(l, "num_failed") or 0), 0),
-    ("failed", lambda s, l: summary_value(l, "num_failed"), 0),
+    ("frame rate (Hz)", lambda s, b: summary_value(s, "frame_rate"), -1),
+    ("bitrate (bps)", lambda s, b: summary_value(s, "bitrate"), -1),
+    ("d{R} paper (%)", lambda s, b: summary_value(b, "paper", "d_err_pct"), 2),
+    ("d{R} predecessor (%)", lambda s, b: summary_value(b, "predecessor", "d_err_mean_pct"), 2),
+    ("{R} orig vs GT (%)", lambda s, b: summary_value(b, "vs_truth", "original", "rate_pct"), 2),
+    ("{R} recon vs GT (%)", lambda s, b: summary_value(b, "vs_truth", "reconstruction", "rate_pct"), 2),
+    ("PESQ", lambda s, b: summary_value(b, "signal", "pesq", "mean"), 2),
+    ("STOI", lambda s, b: summary_value(b, "signal", "stoi", "mean"), 3),
+    ("SI-SDR (dB)", lambda s, b: summary_value(b, "signal", "si_sdr", "mean"), 2),
+    ("mel dist", lambda s, b: summary_value(b, "signal", "mel_distance", "mean"), 3),
+    ("STFT dist", lambda s, b: summary_value(b, "signal", "stft_distance", "mean"), 3),
+    ("halluc.", lambda s, b: summary_value(b, "hallucinations", "reconstruction"), 0),
+    ("scored", lambda s, b: (summary_value(b, "num_cuts") or 0) - (summary_value(b, "num_failed") or 0), 0),
+    ("failed", lambda s, b: summary_value(b, "num_failed"), 0),
 ]
 
 
@@ -164,9 +175,11 @@ def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
     with_speaker = any("speaker_similarity" in s.summary["languages"][language] for s in members)
     if not columns and not with_speaker:
         return []
-    headers = (["model", "bitrate (bps)"]
-               + [f"{JUDGE_TITLES.get(j, j)} {DIMENSION_TITLES.get(d, d)}" for j, d in columns]
-               + (["speaker sim."] if with_speaker else []))
+    headers = (
+        ["model", "bitrate (bps)"]
+        + [f"{JUDGE_TITLES.get(j, j)} {DIMENSION_TITLES.get(d, d)}" for j, d in columns]
+        + (["speaker sim."] if with_speaker else [])
+    )
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     for score in members:
         block = score.summary["languages"][language]
@@ -177,8 +190,10 @@ def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
     # the originals are the same audio for every stage: the stage that scored most of them speaks for all
     original = ["original", "–"]
     for judge, dimension in columns:
-        blocks = [s.summary["languages"][language].get("mos", {}).get(judge, {}).get("original", {}).get(dimension)
-                  for s in members]
+        blocks = [
+            s.summary["languages"][language].get("mos", {}).get(judge, {}).get("original", {}).get(dimension)
+            for s in members
+        ]
         best = max((b for b in blocks if b and b.get("mean") is not None), key=lambda b: b.get("n", 0), default=None)
         original.append(_fmt(best["mean"] if best else None, 2))
     original += ["–"] if with_speaker else []
@@ -265,9 +280,12 @@ def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_nam
     (docs/evaluation.md, Judges: at most 1.5, and not growing from one rate to the next)."""
     judges = list(by_judge)
     paper, others = judges[0], judges[1:]
-    headers = (["model", "bitrate (bps)"] + [f"d{rate_name} paper: {j} (%)" for j in judges]
-               + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
-               + [f"d{rate_name} paper {j} / {paper}" for j in others])
+    headers = (
+        ["model", "bitrate (bps)"]
+        + [f"d{rate_name} paper: {j} (%)" for j in judges]
+        + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
+        + [f"d{rate_name} paper {j} / {paper}" for j in others]
+    )
     rows: Dict[str, Dict[str, StageScore]] = {}
     for judge, members in by_judge.items():
         for score in members:
@@ -317,14 +335,21 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
     str
         Markdown; the same arguments always give the same text.
     """
-    lines = ["# Results", "",
-             f"Regenerated by `{command}` on {date} from the score summaries "
-             f"(`<model>/score/<judge>/<test_set>/summary.json`); edits by hand are overwritten.", ""]
+    lines = [
+        "# Results",
+        "",
+        f"Regenerated by `{command}` on {date} from the score summaries "
+        f"(`<model>/score/<judge>/<test_set>/summary.json`); edits by hand are overwritten.",
+        "",
+    ]
     if not scores:
         return "\n".join(lines + ["No score summaries found.", ""])
     if any(s.summary.get("asr", {}).get("random_test_model") for s in scores):
-        lines += ["**The ASR judge is a tiny random-weight Whisper: every number below is meaningless.** "
-                  "They only show that decoding and scoring run end to end.", ""]
+        lines += [
+            "**The ASR judge is a tiny random-weight Whisper: every number below is meaningless.** "
+            "They only show that decoding and scoring run end to end.",
+            "",
+        ]
     lines += [
         "Columns: **d{WER,CER} paper** = corpus-level error of the reconstruction's transcript against the "
         "original's transcript (FocalCodec papers); **predecessor** = mean over utterances of "
@@ -334,20 +359,24 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         "**scored / failed** = test cuts without / with a failure (reasons in `score/<judge>/<set>/failed.tsv`). "
         "Text normalisation: English with Whisper's EnglishTextNormalizer, words; Mandarin with OpenCC t2s, "
         "digits read as Chinese numerals, punctuation and spaces removed, characters "
-        "(an embedded Latin word is one unit).", "",
+        "(an embedded Latin word is one unit).",
+        "",
         "Judges: one table per ASR judge. **Paper-comparable** = Whisper-small with its published weights, the "
         "judge of the FocalCodec papers: only its d{WER,CER} paper compares with their numbers. Any other judge is "
         "**independent**: a codec trained with a Whisper-small ASR loss can learn artefacts that Whisper-small "
         "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
         "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
         "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
-        "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.", "",
+        "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.",
+        "",
         "Quality (the same for every ASR judge): MOS judges predict a listener's rating (1-5) from the audio alone, "
         "each model's reconstructions and the original audio (last row) scored alike, at 16 kHz. **NISQA** v2.0: "
         "MOS (the MOS_Q of the FocalCodec papers' tables) and its four dimensions, noisiness, discontinuity, "
         "coloration, loudness (higher = better). **DNSMOS** (speechmos): P.835 OVRL / SIG / BAK and P.808. "
         "**speaker sim.** = cosine similarity of Resemblyzer speaker embeddings of reconstruction and original "
-        "(1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.", ""]
+        "(1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.",
+        "",
+    ]
     for (test_set, language), by_judge in _groups(scores).items():
         first = next(iter(by_judge.values()))[0]
         rate_name = first.summary["languages"][language].get("rate_name", "WER")
@@ -355,8 +384,11 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
         for judge, members in by_judge.items():
             lines += [f"### Judge `{judge}` ({_judge_role(members)})", ""]
             descriptions = sorted({s.summary.get("asr", {}).get("judge", "unknown") for s in members})
-            lines.append(f"ASR judge: {descriptions[0]}" if len(descriptions) == 1 else
-                         "ASR judges differ between rows, so the rows are not comparable: " + "; ".join(descriptions))
+            lines.append(
+                f"ASR judge: {descriptions[0]}"
+                if len(descriptions) == 1
+                else "ASR judges differ between rows, so the rows are not comparable: " + "; ".join(descriptions)
+            )
             lines.append("")
             lines += _table([_row(s, language) for s in members], rate_name)
             lines.append("")
@@ -371,8 +403,10 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
             lines += _against_baseline(by_judge, baseline, test_set, language, rate_name)
         members = [s for rows in by_judge.values() for s in rows]
         lines += _quality_notes(members)
-        models = {s.stage: s.summary.get("model") or "unknown model"
-                  for s in sorted(members, key=lambda s: (s.stage_index, s.stage))}
+        models = {
+            s.stage: s.summary.get("model") or "unknown model"
+            for s in sorted(members, key=lambda s: (s.stage_index, s.stage))
+        }
         lines += ["Models: " + "; ".join(f"{stage}: {model}" for stage, model in models.items()) + ".", ""]
     if plot_name:
         lines += [f"![error and quality against bitrate]({plot_name})", ""]
@@ -380,8 +414,10 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
     lines += [f"{key}: {value}" for key, value in environment.items()]
     scored_with = sorted({s.summary.get("environment", {}).get("git", "unknown") for s in scores})
     lines += [f"scored at git: {', '.join(scored_with)}", "```", ""]
-    commands = [f"{s.stage}/{s.judge}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
-                for s in scores]
+    commands = [
+        f"{s.stage}/{s.judge}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
+        for s in scores
+    ]
     lines += ["Score commands:", ""] + [f"- {c}" for c in commands] + [""]
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ the ASR metrics (an empty transcript of the original fails only for the judge th
 cannot be computed on a pair (PESQ on 0.2 s) is failed for that metric. Each failure is a row of failed.tsv, and
 summary.json counts the cuts with at least one failure.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,7 +51,6 @@ from tqdm import tqdm
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.metrics import asr_protocols, decode_format
 from fcodec.metrics.asr_protocols import UtteranceUnits
-from fcodec.utils.environment import environment_info
 from fcodec.metrics.error_rate import edit_counts, percent
 from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES
@@ -59,6 +59,7 @@ from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
 from fcodec.utils.cli import UserError
+from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.names import safe_file_name
 
@@ -92,6 +93,7 @@ class ScoreConfig:
 @dataclass
 class JudgeTexts:
     """One judge's raw transcripts of an utterance, and why it cannot be ASR-scored by this judge (if so)."""
+
     original: Optional[str] = None
     recon: Optional[str] = None
     failure: Optional[str] = None
@@ -100,6 +102,7 @@ class JudgeTexts:
 @dataclass
 class JudgeRecord:
     """What a summary says about the judge after its pass (the model itself is released)."""
+
     label: str
     description: str
     identity: Dict[str, Any]
@@ -176,11 +179,28 @@ def score_inputs(config: ScoreConfig, spec: str) -> Dict[str, Any]:
         decode = [header, digest(decode_dir / decode_format.RECON_CUTS), digest(decode_dir / decode_format.FAILED)]
     except OSError:
         decode = None
-    return {"ref_cuts": digest(Path(config.ref_cuts)), "decode": decode,
-            "judge": judge_id, "options": json.loads(json.dumps({
-                k: getattr(config, k) for k in ("max_delay_ms", "mos_model", "mos_judges", "nisqa_model", "speaker_model",
-                                 "zh_prompt", "max_tokens_per_second")},
-                default=str))}
+    return {
+        "ref_cuts": digest(Path(config.ref_cuts)),
+        "decode": decode,
+        "judge": judge_id,
+        "options": json.loads(
+            json.dumps(
+                {
+                    k: getattr(config, k)
+                    for k in (
+                        "max_delay_ms",
+                        "mos_model",
+                        "mos_judges",
+                        "nisqa_model",
+                        "speaker_model",
+                        "zh_prompt",
+                        "max_tokens_per_second",
+                    )
+                },
+                default=str,
+            )
+        ),
+    }
 
 
 def _up_to_date(out: Path, inputs: Dict[str, Any]) -> bool:
@@ -188,7 +208,8 @@ def _up_to_date(out: Path, inputs: Dict[str, Any]) -> bool:
 
     try:
         return (out / ".done").is_file() and json.loads((out / SUMMARY).read_text(encoding="utf-8")).get(
-            "inputs") == inputs
+            "inputs"
+        ) == inputs
     except (OSError, ValueError):
         return False
 
@@ -242,8 +263,13 @@ def _collect_utterances(ref_cuts: Sequence[Any], decoded: decode_format.DecodeOu
     utts = []
     for cut in ref_cuts:
         sup = cut.supervisions[0] if cut.supervisions else None
-        utt = Utterance(cut_id=cut.id, language=(sup.language if sup and sup.language else "unknown"),
-                        duration=float(cut.duration), truth=(sup.text or "") if sup else "", ref_cut=cut)
+        utt = Utterance(
+            cut_id=cut.id,
+            language=(sup.language if sup and sup.language else "unknown"),
+            duration=float(cut.duration),
+            truth=(sup.text or "") if sup else "",
+            ref_cut=cut,
+        )
         if cut.id in decoded.failed:
             utt.fail("decode", f"decode failed: {decoded.failed[cut.id]}")
         elif cut.id not in decoded.recon_cuts:
@@ -279,10 +305,11 @@ def _run(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer) -> 
         for number, spec in enumerate(config.asr_models):
             first = number == 0
             judge, cache = _load_judge(config, spec)
-            for start in tqdm(range(0, len(live), chunk_size), desc=f"scoring {config.test_set} ({judge.label})",
-                              unit="batch"):
+            for start in tqdm(
+                range(0, len(live), chunk_size), desc=f"scoring {config.test_set} ({judge.label})", unit="batch"
+            ):
                 chunk = []
-                for utt in live[start:start + chunk_size]:
+                for utt in live[start : start + chunk_size]:
                     if not first and not utt.asr_ok:
                         continue  # later judges only transcribe
                     try:
@@ -321,8 +348,9 @@ def _run(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer) -> 
             for metric, reason in utt.signal.failures.items():
                 utt.fail(metric, reason)
         for texts in utt.asr.values():
-            if texts.original is not None and not text_units(normalize_text(texts.original, utt.language),
-                                                             utt.language):
+            if texts.original is not None and not text_units(
+                normalize_text(texts.original, utt.language), utt.language
+            ):
                 texts.failure = "empty transcript of the original audio (the judge heard nothing)"
     return records
 
@@ -332,20 +360,31 @@ def _load_judge(config: ScoreConfig, spec: str):
     from fcodec.metrics.transcript_cache import TranscriptCache
 
     prompts = {"zh": config.zh_prompt} if config.zh_prompt else {}
-    judge = WhisperJudge(spec, device=config.device, batch_size=config.batch_size, prompts=prompts,
-                         **({} if config.max_tokens_per_second is None
-                            else {"max_tokens_per_second": config.max_tokens_per_second}))
+    judge = WhisperJudge(
+        spec,
+        device=config.device,
+        batch_size=config.batch_size,
+        prompts=prompts,
+        **({} if config.max_tokens_per_second is None else {"max_tokens_per_second": config.max_tokens_per_second}),
+    )
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
     cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
-    logging.info("%s: judge %s%s", config.test_set, judge.description,
-                 " (paper-comparable)" if judge.is_paper_judge else "")
+    logging.info(
+        "%s: judge %s%s", config.test_set, judge.description, " (paper-comparable)" if judge.is_paper_judge else ""
+    )
     return judge, cache
 
 
 def _judge_record(judge, cache) -> JudgeRecord:
-    return JudgeRecord(label=judge.label, description=judge.description, identity=judge.identity,
-                       random_test_model=judge.is_random_test_model, paper_comparable=judge.is_paper_judge,
-                       cache=str(cache.path), cache_hits=cache.hits)
+    return JudgeRecord(
+        label=judge.label,
+        description=judge.description,
+        identity=judge.identity,
+        random_test_model=judge.is_random_test_model,
+        paper_comparable=judge.is_paper_judge,
+        cache=str(cache.path),
+        cache_hits=cache.hits,
+    )
 
 
 def _release(judge) -> None:
@@ -387,8 +426,7 @@ def _judge_view(utts: Sequence[Utterance], label: str) -> List[Utterance]:
     for utt in utts:
         texts = utt.asr.get(label, JudgeTexts())
         failures = list(utt.failures) + ([("asr", texts.failure)] if texts.failure else [])
-        view.append(dataclasses.replace(utt, original_text=texts.original, recon_text=texts.recon,
-                                        failures=failures))
+        view.append(dataclasses.replace(utt, original_text=texts.original, recon_text=texts.recon, failures=failures))
     return view
 
 
@@ -400,14 +438,27 @@ def _mean(values: Sequence[float]) -> Dict[str, float]:
     return {"mean": statistics.fmean(values) if values else math.nan, "n": len(values)}
 
 
-def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, set_name: str,
-                      quality: QualityScorer) -> Dict[str, Any]:
-    scored = [UtteranceUnits(u.cut_id, language, _units(u.truth, language), _units(u.original_text, language),
-                             _units(u.recon_text, language)) for u in utts if u.asr_ok]
+def _language_summary(
+    language: str, utts: Sequence[Utterance], out_dir: Path, set_name: str, quality: QualityScorer
+) -> Dict[str, Any]:
+    scored = [
+        UtteranceUnits(
+            u.cut_id,
+            language,
+            _units(u.truth, language),
+            _units(u.original_text, language),
+            _units(u.recon_text, language),
+        )
+        for u in utts
+        if u.asr_ok
+    ]
     rate_name = error_rate_name(language)
     summary: Dict[str, Any] = {
-        "unit": unit_name(language), "rate_name": rate_name, "num_cuts": len(utts),
-        "num_failed": sum(1 for u in utts if u.failures), "num_asr_scored": len(scored),
+        "unit": unit_name(language),
+        "rate_name": rate_name,
+        "num_cuts": len(utts),
+        "num_failed": sum(1 for u in utts if u.failures),
+        "num_asr_scored": len(scored),
     }
     unit = unit_name(language)
     pairs = {
@@ -425,8 +476,11 @@ def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, s
     summary["predecessor"] = asr_protocols.predecessor_protocol(scored)
     summary["vs_truth"] = asr_protocols.against_truth(scored)
     halluc = asr_protocols.hallucinations(scored)
-    summary["hallucinations"] = {"original": len(halluc["original"]), "reconstruction": len(halluc["reconstruction"]),
-                                 "cut_ids": halluc}
+    summary["hallucinations"] = {
+        "original": len(halluc["original"]),
+        "reconstruction": len(halluc["reconstruction"]),
+        "cut_ids": halluc,
+    }
     signal = {}
     for metric in SIGNAL_METRICS:
         signal[metric] = _mean([u.signal.values[metric] for u in utts if u.signal and metric in u.signal.values])
@@ -437,24 +491,39 @@ def _language_summary(language: str, utts: Sequence[Utterance], out_dir: Path, s
     for judge, dimension in quality.dimensions():
         for side in SIDES:
             values = [u.quality.mos[judge][side][dimension] for u in utts if judge in u.quality.mos]
-            mos.setdefault(judge, {}).setdefault(side, {})[dimension] = _mean([v for v in values
-                                                                               if math.isfinite(v)])
+            mos.setdefault(judge, {}).setdefault(side, {})[dimension] = _mean([v for v in values if math.isfinite(v)])
     if mos:
         summary["mos"] = mos
     if quality.speaker is not None:
-        summary["speaker_similarity"] = _mean([u.quality.speaker_similarity for u in utts
-                                               if u.quality.speaker_similarity is not None
-                                               and math.isfinite(u.quality.speaker_similarity)])
+        summary["speaker_similarity"] = _mean(
+            [
+                u.quality.speaker_similarity
+                for u in utts
+                if u.quality.speaker_similarity is not None and math.isfinite(u.quality.speaker_similarity)
+            ]
+        )
     return summary
 
 
 def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
     mos_columns = [(judge, dimension, side) for judge, dimension in quality.dimensions() for side in SIDES]
-    header = ["cut_id", "language", "duration", "truth", "original_transcript", "recon_transcript",
-              "err_orig_vs_gt", "err_recon_vs_gt", "d_err", "err_recon_vs_orig", *SIGNAL_METRICS, "delay_ms",
-              *[f"{judge}_{dimension}_{'orig' if side == 'original' else 'recon'}"
-                for judge, dimension, side in mos_columns],
-              *(["speaker_sim"] if quality.speaker is not None else []), "failures"]
+    header = [
+        "cut_id",
+        "language",
+        "duration",
+        "truth",
+        "original_transcript",
+        "recon_transcript",
+        "err_orig_vs_gt",
+        "err_recon_vs_gt",
+        "d_err",
+        "err_recon_vs_orig",
+        *SIGNAL_METRICS,
+        "delay_ms",
+        *[f"{judge}_{dimension}_{'orig' if side == 'original' else 'recon'}" for judge, dimension, side in mos_columns],
+        *(["speaker_sim"] if quality.speaker is not None else []),
+        "failures",
+    ]
     lines = ["\t".join(header)]
 
     def fmt(value: Optional[float]) -> str:
@@ -465,15 +534,30 @@ def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
         if u.asr_ok and u.original_text is not None and u.recon_text is not None:
             truth, orig, recon = (_units(t, u.language) for t in (u.truth, u.original_text, u.recon_text))
             e_orig, e_recon = edit_counts(truth, orig).rate, edit_counts(truth, recon).rate
-            errs = [percent(e_orig), percent(e_recon), percent(e_recon - e_orig),
-                    percent(edit_counts(orig, recon).rate)]
+            errs = [
+                percent(e_orig),
+                percent(e_recon),
+                percent(e_recon - e_orig),
+                percent(edit_counts(orig, recon).rate),
+            ]
         values = [u.signal.values.get(m) if u.signal else None for m in SIGNAL_METRICS]
         delay = u.signal.delay_samples * 1000.0 / SAMPLE_RATE if u.signal else None
         mos = [u.quality.mos.get(judge, {}).get(side, {}).get(dimension) for judge, dimension, side in mos_columns]
         speaker = [u.quality.speaker_similarity] if quality.speaker is not None else []
-        row = [u.cut_id, u.language, f"{u.duration:.3f}", u.truth, u.original_text or "", u.recon_text or "",
-               *map(fmt, errs), *map(fmt, values), fmt(delay), *map(fmt, mos), *map(fmt, speaker),
-               "; ".join(f"{w}: {r}" for w, r in u.failures)]
+        row = [
+            u.cut_id,
+            u.language,
+            f"{u.duration:.3f}",
+            u.truth,
+            u.original_text or "",
+            u.recon_text or "",
+            *map(fmt, errs),
+            *map(fmt, values),
+            fmt(delay),
+            *map(fmt, mos),
+            *map(fmt, speaker),
+            "; ".join(f"{w}: {r}" for w, r in u.failures),
+        ]
         lines.append("\t".join(" ".join(str(cell).split()) for cell in row))
     return "\n".join(lines) + "\n"
 
@@ -490,19 +574,24 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
     if not labels:
         raise ValueError("no ASR judge given")
     if len(set(labels)) != len(labels):
-        raise ValueError(f"two judges would share a score folder: {list(config.asr_models)} are named {labels} "
-                         "(a judge is named after its published name or its checkpoint file without .pt)")
+        raise ValueError(
+            f"two judges would share a score folder: {list(config.asr_models)} are named {labels} "
+            "(a judge is named after its published name or its checkpoint file without .pt)"
+        )
     if not Path(config.ref_cuts).is_file():
         raise FileNotFoundError(f"test cuts {config.ref_cuts} not found")
     inputs = {label: score_inputs(config, spec) for label, spec in zip(labels, config.asr_models)}
     done = [label for label in labels if _up_to_date(judge_dir(config.out_dir, label, config.test_set), inputs[label])]
     for label in done:
-        logging.info("%s is up to date (the same cuts, decode, judge and options); skipped",
-                     judge_dir(config.out_dir, label, config.test_set))
+        logging.info(
+            "%s is up to date (the same cuts, decode, judge and options); skipped",
+            judge_dir(config.out_dir, label, config.test_set),
+        )
     if len(done) == len(labels):
         return {}
-    config = dataclasses.replace(config, asr_models=[s for s, label in zip(config.asr_models, labels)
-                                                     if label not in done])
+    config = dataclasses.replace(
+        config, asr_models=[s for s, label in zip(config.asr_models, labels) if label not in done]
+    )
     labels = [label for label in labels if label not in done]
     ref_cuts = list(load_cuts(config.ref_cuts))
     decoded = decode_format.read_decode_dir(config.decode_dir, require_done=config.require_done)
@@ -514,7 +603,9 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
             while aside.exists():
                 aside = aside.with_name(aside.name + "_")
             out.rename(aside)
-            logging.info("%s was scored from other inputs (cuts, decode, judge or options); set aside as %s", out, aside)
+            logging.info(
+                "%s was scored from other inputs (cuts, decode, judge or options); set aside as %s", out, aside
+            )
         out.mkdir(parents=True, exist_ok=True)
         (out / ".done").unlink(missing_ok=True)
 
@@ -525,15 +616,19 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
         quality = _load_quality(config)
         records = _run(config, utts, quality)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    summaries = {record.label: _write_judge(config, _judge_view(utts, record.label), record, decoded.summary,
-                                            quality, date, inputs[record.label])
-                 for record in records}
+    summaries = {
+        record.label: _write_judge(
+            config, _judge_view(utts, record.label), record, decoded.summary, quality, date, inputs[record.label]
+        )
+        for record in records
+    }
     nothing = [label for label, summary in summaries.items() if summary["num_scored"] == 0]
     if nothing:
         raise NothingScoredError(
             f"no utterance of {config.decode_dir} could be scored by {', '.join(nothing)} ({len(utts)} test cuts, "
             f"all failed): see {judge_dir(config.out_dir, nothing[0], config.test_set) / 'failed.tsv'}; rerun the "
-            f"decode if its outputs are missing")
+            f"decode if its outputs are missing"
+        )
     return summaries
 
 
@@ -552,7 +647,8 @@ def check_ref_cuts_match(config: ScoreConfig, ref_cuts: Sequence[Any], decoded: 
         raise UserError(
             f"none of the {len(ref_cuts)} cuts of --ref-cuts {config.ref_cuts} (e.g. {ref_cuts[0].id}) was decoded "
             f"in --decode-dir {config.decode_dir} ({len(known)} cuts there): give the test set this decode was made "
-            f"from")
+            f"from"
+        )
 
 
 def _load_quality(config: ScoreConfig) -> QualityScorer:
@@ -563,19 +659,31 @@ def _load_quality(config: ScoreConfig) -> QualityScorer:
     from fcodec.metrics.mos import load_mos_judges
     from fcodec.metrics.speaker_similarity import load_speaker_encoder
 
-    judges, skipped = load_mos_judges(config.mos_judges, nisqa_model=config.nisqa_model,
-                                      utmos_model=config.mos_model, device=config.device,
-                                      num_threads=torch.get_num_threads())
+    judges, skipped = load_mos_judges(
+        config.mos_judges,
+        nisqa_model=config.nisqa_model,
+        utmos_model=config.mos_model,
+        device=config.device,
+        num_threads=torch.get_num_threads(),
+    )
     speaker, speaker_skipped = load_speaker_encoder(config.speaker_model, device=config.device)
     if speaker is None:
         logging.warning(speaker_skipped)
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
-    return QualityScorer(judges, skipped, speaker, speaker_skipped, cache_dir, config.test_set,
-                         batch_size=config.batch_size)
+    return QualityScorer(
+        judges, skipped, speaker, speaker_skipped, cache_dir, config.test_set, batch_size=config.batch_size
+    )
 
 
-def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord, decode_summary: Dict[str, Any],
-                 quality: QualityScorer, date: str, inputs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def _write_judge(
+    config: ScoreConfig,
+    utts: List[Utterance],
+    judge: JudgeRecord,
+    decode_summary: Dict[str, Any],
+    quality: QualityScorer,
+    date: str,
+    inputs: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     out_dir = judge_dir(config.out_dir, judge.label, config.test_set)
     groups: Dict[str, List[Utterance]] = defaultdict(list)
     for utt in utts:
@@ -586,8 +694,10 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         languages[language] = _language_summary(language, members, out_dir, set_name, quality)
 
     failures = [(u.cut_id, what, reason) for u in utts for what, reason in u.failures]
-    atomic_write_text(out_dir / "failed.tsv",
-                      "cut_id\twhat\treason\n" + "".join(f"{c}\t{w}\t{' '.join(r.split())}\n" for c, w, r in failures))
+    atomic_write_text(
+        out_dir / "failed.tsv",
+        "cut_id\twhat\treason\n" + "".join(f"{c}\t{w}\t{' '.join(r.split())}\n" for c, w, r in failures),
+    )
     atomic_write_text(out_dir / "utterances.tsv", _utterance_rows(utts, quality))
     reasons: Dict[str, int] = defaultdict(int)
     for _, what, _ in failures:
@@ -602,9 +712,15 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
         "num_scored": len(utts) - num_failed,
         "num_failed": num_failed,
         "failures_by_metric": dict(sorted(reasons.items())),
-        "asr": {"label": judge.label, "judge": judge.description, "identity": judge.identity,
-                "paper_comparable": judge.paper_comparable, "random_test_model": judge.random_test_model,
-                "cache": judge.cache, "cache_hits": judge.cache_hits},
+        "asr": {
+            "label": judge.label,
+            "judge": judge.description,
+            "identity": judge.identity,
+            "paper_comparable": judge.paper_comparable,
+            "random_test_model": judge.random_test_model,
+            "cache": judge.cache,
+            "cache_hits": judge.cache_hits,
+        },
         **quality.info(),
         "signal_options": {"sample_rate": SAMPLE_RATE, "max_delay_ms": config.max_delay_ms},
         "languages": languages,
@@ -617,10 +733,18 @@ def _write_judge(config: ScoreConfig, utts: List[Utterance], judge: JudgeRecord,
     if summary["num_scored"]:  # a folder of failures only is not a result a rerun should keep
         decode_format.mark_done(out_dir)
     for language, block in languages.items():
-        logging.info("%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
-                     config.test_set, language, judge.label, block["rate_name"], block["paper"]["d_err_pct"],
-                     block["rate_name"], block["predecessor"]["d_err_mean_pct"],
-                     block["num_cuts"] - block["num_failed"], block["num_failed"])
+        logging.info(
+            "%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
+            config.test_set,
+            language,
+            judge.label,
+            block["rate_name"],
+            block["paper"]["d_err_pct"],
+            block["rate_name"],
+            block["predecessor"]["d_err_mean_pct"],
+            block["num_cuts"] - block["num_failed"],
+            block["num_failed"],
+        )
     return summary
 
 

@@ -12,6 +12,7 @@ A metric that cannot be computed for a pair (PESQ on a too-short or silent signa
 speech frames) is reported as a failure with its reason, never as a made-up value: the caller lists the
 utterance and counts it as failed.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -203,8 +204,9 @@ def _compute(name: str, reference: np.ndarray, estimate: np.ndarray) -> float:
     raise KeyError(name)
 
 
-def score_pair(reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0,
-               metrics: Tuple[str, ...] = METRICS) -> SignalScores:
+def score_pair(
+    reference: np.ndarray, estimate: np.ndarray, max_delay: int = 0, metrics: Tuple[str, ...] = METRICS
+) -> SignalScores:
     """All signal metrics of one pair of 16 kHz mono signals (the original first).
 
     Parameters
@@ -267,4 +269,3 @@ def score_pair_job(job: Tuple[str, np.ndarray, np.ndarray, int]) -> Tuple[str, S
     """
     cut_id, reference, estimate, max_delay = job
     return cut_id, score_pair(reference, estimate, max_delay)
-

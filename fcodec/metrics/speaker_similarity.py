@@ -9,6 +9,7 @@ mean of its partials, as ``VoiceEncoder.embed_utterance`` computes it (tests/met
 checks that they agree). Embeddings are L2-normed, so the similarity is their dot product (1: the same voice).
 The FocalCodec papers use WavLM-base-SV instead; its weights are not available offline here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,13 +68,13 @@ class SpeakerEncoder:
         embeddings = [np.full(size, math.nan, dtype=np.float32) for _ in waveforms]
         live = [i for i, p in enumerate(partials) if p is not None]
         for start in range(0, len(live), max(1, batch_size)):
-            batch = live[start:start + batch_size]
+            batch = live[start : start + batch_size]
             with torch.no_grad():
                 mels = torch.from_numpy(np.concatenate([partials[i] for i in batch])).to(self.encoder.device)
                 partial_embeds = self.encoder(mels).cpu().numpy()
             offset = 0
             for i in batch:
-                raw = partial_embeds[offset:offset + len(partials[i])].mean(axis=0)
+                raw = partial_embeds[offset : offset + len(partials[i])].mean(axis=0)
                 embeddings[i] = raw / np.linalg.norm(raw, 2)
                 offset += len(partials[i])
         return embeddings
@@ -96,5 +97,7 @@ def load_speaker_encoder(name: str, device: str = "cpu"):
     try:
         return SpeakerEncoder(device=device), ""
     except ImportError as exc:
-        return None, (f"speaker similarity skipped: Resemblyzer cannot be imported ({exc}); "
-                      "pip install Resemblyzer webrtcvad-wheels")
+        return None, (
+            f"speaker similarity skipped: Resemblyzer cannot be imported ({exc}); "
+            "pip install Resemblyzer webrtcvad-wheels"
+        )

@@ -13,6 +13,7 @@ processes of the scoring pool need neither torch nor audiotools:
 
 Lower is better; 0 for identical signals. Numbers depend on the sample rate: we compute at 16 kHz.
 """
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple
@@ -62,8 +63,7 @@ def _distance(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(_log_power(x) - _log_power(y))) + np.mean(np.abs(x - y)))
 
 
-def stft_distance(reference: np.ndarray, estimate: np.ndarray,
-                  windows: Sequence[int] = STFT_WINDOWS) -> float:
+def stft_distance(reference: np.ndarray, estimate: np.ndarray, windows: Sequence[int] = STFT_WINDOWS) -> float:
     """Multi-scale log + linear STFT magnitude L1 distance; the signals must have equal length.
 
     Parameters
@@ -81,8 +81,13 @@ def stft_distance(reference: np.ndarray, estimate: np.ndarray,
     return sum(_distance(stft_magnitude(estimate, w), stft_magnitude(reference, w)) for w in windows)
 
 
-def mel_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int,
-                 windows: Sequence[int] = STFT_WINDOWS, n_mels: Sequence[int] = MEL_BANDS) -> float:
+def mel_distance(
+    reference: np.ndarray,
+    estimate: np.ndarray,
+    sample_rate: int,
+    windows: Sequence[int] = STFT_WINDOWS,
+    n_mels: Sequence[int] = MEL_BANDS,
+) -> float:
     """Multi-scale log + linear mel magnitude L1 distance; the signals must have equal length.
 
     Parameters

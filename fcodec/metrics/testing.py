@@ -1,5 +1,6 @@
 """Scoring inputs made without the codec, for the tests and tools/benchmarks/bench_scoring.py: test cuts from
 audio arrays, and a decode directory whose "reconstructions" are the originals (optionally noisy) at 24 kHz."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,9 @@ RECON_RATE = 24000
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Polyphase resampling (``scipy.signal.resample_poly``) of a 1-D signal from ``rate_in`` to ``rate_out`` Hz;
     returns float32."""
-    from scipy.signal import resample_poly
     from math import gcd
+
+    from scipy.signal import resample_poly
 
     g = gcd(rate_in, rate_out)
     return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
@@ -50,8 +52,9 @@ def make_test_cuts(root: Path, items: Sequence[Tuple[str, np.ndarray, str, str]]
         path = root / "wav" / f"{cut_id}.wav"
         sf.write(path, audio, rate, subtype="FLOAT")
         rec = Recording.from_file(path, recording_id=cut_id)
-        sup = SupervisionSegment(id=cut_id, recording_id=cut_id, start=0.0, duration=rec.duration, text=text,
-                                 language=language)
+        sup = SupervisionSegment(
+            id=cut_id, recording_id=cut_id, start=0.0, duration=rec.duration, text=text, language=language
+        )
         cuts.append(MonoCut(id=cut_id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=[sup]))
     cutset = CutSet.from_cuts(cuts)
     path = root / "test.jsonl.gz"
@@ -59,9 +62,14 @@ def make_test_cuts(root: Path, items: Sequence[Tuple[str, np.ndarray, str, str]]
     return cutset, path
 
 
-def make_decode_dir(decode_dir: Path, cuts, transform: Callable[[str, np.ndarray], Optional[np.ndarray]],
-                    failed: Optional[Dict[str, str]] = None, bitrate: float = 550.0,
-                    frame_rate: float = 50.0) -> Path:
+def make_decode_dir(
+    decode_dir: Path,
+    cuts,
+    transform: Callable[[str, np.ndarray], Optional[np.ndarray]],
+    failed: Optional[Dict[str, str]] = None,
+    bitrate: float = 550.0,
+    frame_rate: float = 50.0,
+) -> Path:
     """Reconstruction of each cut = transform(cut_id, original 16 kHz audio) at 24 kHz; None leaves it out.
 
     Parameters
@@ -94,13 +102,24 @@ def make_decode_dir(decode_dir: Path, cuts, transform: Callable[[str, np.ndarray
         audio = transform(cut.id, cut.load_audio()[0])
         if audio is None:
             continue
-        recon.append(decode_format.write_recon_cut(cut, resample(audio, 16000, RECON_RATE), RECON_RATE,
-                                                   decode_dir / decode_format.WAV_DIR))
+        recon.append(
+            decode_format.write_recon_cut(
+                cut, resample(audio, 16000, RECON_RATE), RECON_RATE, decode_dir / decode_format.WAV_DIR
+            )
+        )
     CutSet.from_cuts(recon).to_file(decode_dir / decode_format.RECON_CUTS)
     decode_format.write_failed_tsv(decode_dir / decode_format.FAILED, failed)
-    decode_format.write_decode_summary(decode_dir, {
-        "frame_rate": frame_rate, "bitrate": bitrate, "tokens_per_second": frame_rate, "num_cuts": len(cuts),
-        "num_failed": len(failed), "model": "test-transform"})
+    decode_format.write_decode_summary(
+        decode_dir,
+        {
+            "frame_rate": frame_rate,
+            "bitrate": bitrate,
+            "tokens_per_second": frame_rate,
+            "num_cuts": len(cuts),
+            "num_failed": len(failed),
+            "model": "test-transform",
+        },
+    )
     decode_format.mark_done(decode_dir)
     return decode_dir
 

@@ -20,6 +20,7 @@ Chinese (``zh``):
 
 Any other language falls back to ``BasicTextNormalizer`` and whitespace-separated words.
 """
+
 from __future__ import annotations
 
 import functools

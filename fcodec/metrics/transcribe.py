@@ -9,6 +9,7 @@ without fallback, not conditioned on the previous window), so nothing is silentl
 :attr:`WhisperJudge.identity` names the judge exactly (checkpoint file hash or published name, dimensions,
 decoding options): cached transcripts are keyed by it, and RESULTS.md prints it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,9 +81,15 @@ class WhisperJudge:
         The checkpoint cannot be loaded (the message names the file).
     """
 
-    def __init__(self, name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
-                 batch_size: int = 16, prompts: Optional[Dict[str, str]] = None,
-                 download_root: Optional[str] = None, max_tokens_per_second: float = MAX_TOKENS_PER_SECOND):
+    def __init__(
+        self,
+        name_or_path: Union[str, os.PathLike],
+        device: Union[str, torch.device] = "cpu",
+        batch_size: int = 16,
+        prompts: Optional[Dict[str, str]] = None,
+        download_root: Optional[str] = None,
+        max_tokens_per_second: float = MAX_TOKENS_PER_SECOND,
+    ):
         self.name_or_path = os.fspath(name_or_path)
         self.max_tokens_per_second = float(max_tokens_per_second)
         self.model = load_whisper(name_or_path, device=device, download_root=download_root)
@@ -103,9 +110,17 @@ class WhisperJudge:
         return {
             **source,
             "dims": dims,
-            "decoding": {"beam_size": 1, "temperature": 0.0, "without_timestamps": True, "language": "forced",
-                         "max_tokens_per_second": self.max_tokens_per_second, "suppress": "non-speech symbols and all specials",
-                         "fp16": False, "prompts": self.prompts, "whisper": _whisper_version()},
+            "decoding": {
+                "beam_size": 1,
+                "temperature": 0.0,
+                "without_timestamps": True,
+                "language": "forced",
+                "max_tokens_per_second": self.max_tokens_per_second,
+                "suppress": "non-speech symbols and all specials",
+                "fp16": False,
+                "prompts": self.prompts,
+                "whisper": _whisper_version(),
+            },
         }
 
     @property
@@ -164,7 +179,7 @@ class WhisperJudge:
             # a batch runs until its longest transcript ends: batch utterances of similar length together
             indices.sort(key=lambda i: len(audios[i]))
             for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
+                chunk = indices[start : start + self.batch_size]
                 for index, text in zip(chunk, self._decode_batch([audios[i] for i in chunk], language)):
                     texts[index] = text
         return [text if text is not None else "" for text in texts]
@@ -173,19 +188,32 @@ class WhisperJudge:
         import whisper
 
         sample_len = min(self.model.dims.n_text_ctx // 2, int(self.max_tokens_per_second * max_seconds) + 10)
-        return whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, beam_size=None,
-                                       sample_len=sample_len, without_timestamps=True, fp16=False,
-                                       prompt=self.prompts.get(language), suppress_tokens=non_text_tokens(self.model))
+        return whisper.DecodingOptions(
+            task="transcribe",
+            language=language,
+            temperature=0.0,
+            beam_size=None,
+            sample_len=sample_len,
+            without_timestamps=True,
+            fp16=False,
+            prompt=self.prompts.get(language),
+            suppress_tokens=non_text_tokens(self.model),
+        )
 
     def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
         import whisper
 
         # one call per clip: Whisper clamps each log-mel to its own maximum - 8, which a batched call would share
-        mels = torch.stack([
-            whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(np.asarray(a, dtype=np.float32))),
-                                        n_mels=self.model.dims.n_mels, device=self.device)
-            for a in audios
-        ])
+        mels = torch.stack(
+            [
+                whisper.log_mel_spectrogram(
+                    whisper.pad_or_trim(torch.from_numpy(np.asarray(a, dtype=np.float32))),
+                    n_mels=self.model.dims.n_mels,
+                    device=self.device,
+                )
+                for a in audios
+            ]
+        )
         max_seconds = max(len(a) for a in audios) / SAMPLE_RATE
         results = whisper.decode(self.model, mels, self._options(language, max_seconds))
         return [result.text.strip() for result in results]
@@ -194,10 +222,19 @@ class WhisperJudge:
         import whisper
 
         result = whisper.transcribe(
-            self.model, np.asarray(audio, dtype=np.float32), verbose=None, temperature=(0.0,),
-            condition_on_previous_text=False, initial_prompt=self.prompts.get(language),
-            compression_ratio_threshold=None, logprob_threshold=None, no_speech_threshold=None,
-            language=language, task="transcribe", without_timestamps=True, fp16=False,
+            self.model,
+            np.asarray(audio, dtype=np.float32),
+            verbose=None,
+            temperature=(0.0,),
+            condition_on_previous_text=False,
+            initial_prompt=self.prompts.get(language),
+            compression_ratio_threshold=None,
+            logprob_threshold=None,
+            no_speech_threshold=None,
+            language=language,
+            task="transcribe",
+            without_timestamps=True,
+            fp16=False,
         )
         return result["text"].strip()
 

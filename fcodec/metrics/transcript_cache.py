@@ -7,6 +7,7 @@ transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`Origin
 duration. An entry whose duration no longer matches the cut (the test set was rebuilt under the same
 ids) is a miss, not a stale hit. Writes are atomic, so parallel scoring jobs can at worst redo work.
 """
+
 from __future__ import annotations
 
 import json

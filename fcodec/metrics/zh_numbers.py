@@ -15,6 +15,7 @@ both sides equally):
   * everything else is read as a value: 10 -> 十, 15 -> 十五, 105 -> 一百零五, 2000 -> 两千, 20000 -> 两万,
     100000005 -> 一亿零五. A leading 2 before 百/千/万/亿 is read 两, as speakers say it.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,7 +53,7 @@ def _read_group(value: int) -> str:
     out = []
     pending_zero = False
     for position in range(3, -1, -1):
-        digit = (value // 10 ** position) % 10
+        digit = (value // 10**position) % 10
         if digit == 0:
             if out:
                 pending_zero = True
@@ -82,7 +83,7 @@ def read_value(number: int) -> str:
     ValueError
         ``number`` is out of range.
     """
-    if number < 0 or number >= 10 ** 16:
+    if number < 0 or number >= 10**16:
         raise ValueError(f"read_value supports 0 <= number < 10**16, got {number}")
     if number == 0:
         return "零"

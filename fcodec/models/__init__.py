@@ -7,6 +7,7 @@ Public API:
     CheckpointError       bad, missing or unreachable checkpoints
     configs               published and tiny configurations
 """
+
 from fcodec.models import configs
 from fcodec.models.bsq import BinarySphericalQuantizer
 from fcodec.models.codec import DEFAULT_CONFIGS, REGISTRY, CodecOutput, FocalCodec

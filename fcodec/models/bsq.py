@@ -5,6 +5,7 @@ A latent of dimension ``D = log2(codebook_size)`` maps to the code ``±1/sqrt(D)
 to the negative value) and to the token whose bit ``k`` (most significant first) is set where component ``k``
 is positive. All buffers are non-persistent, so the state dict has no ``quantizer.*`` keys.
 """
+
 from __future__ import annotations
 
 import math

@@ -8,6 +8,7 @@ are opaque: pass back what a call returned; ``()`` or None starts a new stream.
 Additions for training and the recipes: ``frame_rate``, ``bitrate``, ``codebook_size``, ``config``,
 ``save_pretrained`` and ``forward_train`` (one pass returning everything the losses need, see ``CodecOutput``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -322,7 +323,10 @@ class FocalCodec(nn.Module):
         )
         toks = self.codes_to_toks(codes)
         rec_sig, decompressor_state, decoder_state = self.codes_to_sig(
-            codes, decompressor_state, decoder_state, output_length=self.output_length(sig.shape[-1]),
+            codes,
+            decompressor_state,
+            decoder_state,
+            output_length=self.output_length(sig.shape[-1]),
             return_state=True,
         )
         if return_state:
@@ -346,8 +350,9 @@ class FocalCodec(nn.Module):
         return num_samples * self.sample_rate_output // self.sample_rate_input
 
     # sig -> any
-    def sig_to_feats(self, sig: Tensor, encoder_state: State = (), length: Optional[Tensor] = None,
-                     return_state: bool = False):
+    def sig_to_feats(
+        self, sig: Tensor, encoder_state: State = (), length: Optional[Tensor] = None, return_state: bool = False
+    ):
         """Encoder features of a waveform (the stage ``feats_to_sig`` can also decode directly).
 
         Parameters
@@ -378,16 +383,28 @@ class FocalCodec(nn.Module):
         feats, encoder_state = self.encoder(sig, _fresh(encoder_state), length=length)
         return (feats, encoder_state) if return_state else feats
 
-    def sig_to_lats(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
-                    length: Optional[Tensor] = None, return_state: bool = False):
+    def sig_to_lats(
+        self,
+        sig: Tensor,
+        encoder_state: State = (),
+        compressor_state: State = (),
+        length: Optional[Tensor] = None,
+        return_state: bool = False,
+    ):
         """L2-normalised latents of waveforms: ``sig`` (B, N) float 16 kHz -> (B, L, D) float [+ the encoder and
         compressor states with ``return_state``]; arguments as in ``sig_to_toks``."""
         feats, encoder_state = self.sig_to_feats(sig, encoder_state, length, return_state=True)
         lats, compressor_state = self.feats_to_lats(feats, compressor_state, return_state=True)
         return (lats, encoder_state, compressor_state) if return_state else lats
 
-    def sig_to_toks(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
-                    length: Optional[Tensor] = None, return_state: bool = False):
+    def sig_to_toks(
+        self,
+        sig: Tensor,
+        encoder_state: State = (),
+        compressor_state: State = (),
+        length: Optional[Tensor] = None,
+        return_state: bool = False,
+    ):
         """Encode waveforms to tokens (encoder, compressor, L2 normalisation, BSQ).
 
         Parameters
@@ -421,8 +438,14 @@ class FocalCodec(nn.Module):
         toks = self.quantizer.lats_to_toks(lats)
         return (toks, encoder_state, compressor_state) if return_state else toks
 
-    def sig_to_codes(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
-                     length: Optional[Tensor] = None, return_state: bool = False):
+    def sig_to_codes(
+        self,
+        sig: Tensor,
+        encoder_state: State = (),
+        compressor_state: State = (),
+        length: Optional[Tensor] = None,
+        return_state: bool = False,
+    ):
         """Encode waveforms to quantised latents (codes); as ``sig_to_toks`` but returns the codes.
 
         Parameters
@@ -450,8 +473,15 @@ class FocalCodec(nn.Module):
         codes = self.quantizer.lats_to_codes(lats)
         return (codes, encoder_state, compressor_state) if return_state else codes
 
-    def sig_to_qfeats(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
-                      decompressor_state: State = (), length: Optional[Tensor] = None, return_state: bool = False):
+    def sig_to_qfeats(
+        self,
+        sig: Tensor,
+        encoder_state: State = (),
+        compressor_state: State = (),
+        decompressor_state: State = (),
+        length: Optional[Tensor] = None,
+        return_state: bool = False,
+    ):
         """Decompressed features of waveforms: ``sig`` (B, N) float 16 kHz -> (B, F', C) float [+ the encoder,
         compressor and decompressor states with ``return_state``]; arguments as in ``forward``."""
         codes, encoder_state, compressor_state = self.sig_to_codes(
@@ -462,9 +492,16 @@ class FocalCodec(nn.Module):
             return qfeats, encoder_state, compressor_state, decompressor_state
         return qfeats
 
-    def sig_to_sig(self, sig: Tensor, encoder_state: State = (), compressor_state: State = (),
-                   decompressor_state: State = (), decoder_state: State = (), length: Optional[Tensor] = None,
-                   return_state: bool = False):
+    def sig_to_sig(
+        self,
+        sig: Tensor,
+        encoder_state: State = (),
+        compressor_state: State = (),
+        decompressor_state: State = (),
+        decoder_state: State = (),
+        length: Optional[Tensor] = None,
+        return_state: bool = False,
+    ):
         """Resynthesis: ``forward`` without the tokens and codes.
 
         Parameters
@@ -512,17 +549,25 @@ class FocalCodec(nn.Module):
         codes = self.quantizer.lats_to_codes(lats)
         return (codes, compressor_state) if return_state else codes
 
-    def feats_to_qfeats(self, feats: Tensor, compressor_state: State = (), decompressor_state: State = (),
-                        return_state: bool = False):
+    def feats_to_qfeats(
+        self, feats: Tensor, compressor_state: State = (), decompressor_state: State = (), return_state: bool = False
+    ):
         """``feats`` (B, F, C) float -> ``qfeats`` (B, L * prod(upscale factors), C) float, through the quantizer
         [+ the compressor and decompressor states with ``return_state``]."""
         codes, compressor_state = self.feats_to_codes(feats, compressor_state, return_state=True)
         qfeats, decompressor_state = self.codes_to_qfeats(codes, decompressor_state, return_state=True)
         return (qfeats, compressor_state, decompressor_state) if return_state else qfeats
 
-    def feats_to_sig(self, feats: Tensor, decoder_state: State = (), matching_set: Optional[Tensor] = None,
-                     topk: int = 4, num_splits: int = 1, output_length: Optional[int] = None,
-                     return_state: bool = False):
+    def feats_to_sig(
+        self,
+        feats: Tensor,
+        decoder_state: State = (),
+        matching_set: Optional[Tensor] = None,
+        topk: int = 4,
+        num_splits: int = 1,
+        output_length: Optional[int] = None,
+        return_state: bool = False,
+    ):
         """Decode features; optional kNN voice conversion against ``matching_set`` (M, dim); ``output_length``
         truncates or pads (repeating the last sample).
 
@@ -600,9 +645,17 @@ class FocalCodec(nn.Module):
         with ``return_state``]."""
         return self.codes_to_qfeats(self.toks_to_codes(toks), decompressor_state, return_state)
 
-    def toks_to_sig(self, toks: Tensor, decompressor_state: State = (), decoder_state: State = (),
-                    matching_set: Optional[Tensor] = None, topk: int = 4, num_splits: int = 1,
-                    output_length: Optional[int] = None, return_state: bool = False):
+    def toks_to_sig(
+        self,
+        toks: Tensor,
+        decompressor_state: State = (),
+        decoder_state: State = (),
+        matching_set: Optional[Tensor] = None,
+        topk: int = 4,
+        num_splits: int = 1,
+        output_length: Optional[int] = None,
+        return_state: bool = False,
+    ):
         """Decode tokens to a waveform (codes, decompressor, optional kNN, decoder).
 
         Parameters
@@ -631,8 +684,16 @@ class FocalCodec(nn.Module):
         decompressor_state, decoder_state : opaque
             Only with ``return_state=True``.
         """
-        return self.codes_to_sig(self.toks_to_codes(toks), decompressor_state, decoder_state, matching_set, topk,
-                                 num_splits, output_length, return_state)
+        return self.codes_to_sig(
+            self.toks_to_codes(toks),
+            decompressor_state,
+            decoder_state,
+            matching_set,
+            topk,
+            num_splits,
+            output_length,
+            return_state,
+        )
 
     # codes -> any
     def codes_to_toks(self, codes: Tensor) -> Tensor:
@@ -656,9 +717,17 @@ class FocalCodec(nn.Module):
         qfeats, decompressor_state = self.decompressor(codes, _fresh(decompressor_state))
         return (qfeats, decompressor_state) if return_state else qfeats
 
-    def codes_to_sig(self, codes: Tensor, decompressor_state: State = (), decoder_state: State = (),
-                     matching_set: Optional[Tensor] = None, topk: int = 4, num_splits: int = 1,
-                     output_length: Optional[int] = None, return_state: bool = False):
+    def codes_to_sig(
+        self,
+        codes: Tensor,
+        decompressor_state: State = (),
+        decoder_state: State = (),
+        matching_set: Optional[Tensor] = None,
+        topk: int = 4,
+        num_splits: int = 1,
+        output_length: Optional[int] = None,
+        return_state: bool = False,
+    ):
         """Decode codes to a waveform; as ``toks_to_sig`` but from ``codes`` of shape (B, L, D), float.
 
         Parameters
@@ -678,8 +747,9 @@ class FocalCodec(nn.Module):
             Only with ``return_state=True``.
         """
         qfeats, decompressor_state = self.codes_to_qfeats(codes, decompressor_state, return_state=True)
-        sig, decoder_state = self.feats_to_sig(qfeats, decoder_state, matching_set, topk, num_splits,
-                                               output_length, return_state=True)
+        sig, decoder_state = self.feats_to_sig(
+            qfeats, decoder_state, matching_set, topk, num_splits, output_length, return_state=True
+        )
         return (sig, decompressor_state, decoder_state) if return_state else sig
 
     def knn(self, input: Tensor, matching_set: Tensor, topk: int = 4, num_splits: int = 1) -> Tensor:
@@ -710,8 +780,7 @@ class FocalCodec(nn.Module):
             dists.append(d)
             idxes.append(idx + i * split)
         if num_splits > 1:
-            _, best = torch.cat(dists, dim=-1).topk(k=min(topk, sum(d.shape[-1] for d in dists)), largest=False,
-                                                    dim=-1)
+            _, best = torch.cat(dists, dim=-1).topk(k=min(topk, sum(d.shape[-1] for d in dists)), largest=False, dim=-1)
             chosen = torch.cat(idxes, dim=-1).gather(1, best)
         else:
             chosen = idxes[0]
@@ -824,15 +893,22 @@ class FocalCodec(nn.Module):
 
     def _require_float(self, action: str) -> None:
         if self.quantization is not None:
-            raise RuntimeError(f"cannot {action} a {self.quantization}-quantised codec: it is for inference only; "
-                               "load the float model again")
+            raise RuntimeError(
+                f"cannot {action} a {self.quantization}-quantised codec: it is for inference only; "
+                "load the float model again"
+            )
 
     # --------------------------------------------------------------------------------------------------------
     # files
     # --------------------------------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Union[str, os.PathLike], pretrained: bool = False,
-                    overrides: Optional[Mapping[str, Any]] = None, **hub_kwargs: Any) -> "FocalCodec":
+    def from_config(
+        cls,
+        config: Union[str, os.PathLike],
+        pretrained: bool = False,
+        overrides: Optional[Mapping[str, Any]] = None,
+        **hub_kwargs: Any,
+    ) -> "FocalCodec":
         """Build from a config source (see ``fcodec.models.hub``); load its weights when ``pretrained``.
 
         Parameters
@@ -874,8 +950,9 @@ class FocalCodec(nn.Module):
         return model
 
     @classmethod
-    def from_pretrained(cls, config: Union[str, os.PathLike], overrides: Optional[Mapping[str, Any]] = None,
-                        **hub_kwargs: Any) -> "FocalCodec":
+    def from_pretrained(
+        cls, config: Union[str, os.PathLike], overrides: Optional[Mapping[str, Any]] = None, **hub_kwargs: Any
+    ) -> "FocalCodec":
         """Local folder (config.json + model.safetensors), config path, or Hugging Face repo id.
 
         ``from_config(config, pretrained=True, ...)``.

@@ -19,6 +19,7 @@ a fast kernel is kept only where it beat the plain PyTorch op. Both compute the 
 the summation order differs (relative differences ~1e-7). ``FCODEC_FAST_KERNELS=0`` forces the plain ops.
 Modules quantised by ``fcodec.models.int8`` run their int8 GEMMs instead (``relaid_linear``).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, Optional, Tuple
@@ -88,13 +89,20 @@ def rows_class(rows: int) -> str:
     return "few" if rows <= FEW_ROWS else "many"
 
 
-def measured(op: str, shape: str, x: Tensor, fast: Callable[[Tensor], Tensor], plain: Callable[[Tensor], Tensor],
-             trial: Optional[Tensor] = None) -> Tensor:
+def measured(
+    op: str,
+    shape: str,
+    x: Tensor,
+    fast: Callable[[Tensor], Tensor],
+    plain: Callable[[Tensor], Tensor],
+    trial: Optional[Tensor] = None,
+) -> Tensor:
     """``fast(x)`` where the measurement for (``op``, ``shape``) found it faster than ``plain(x)``, else
     ``plain(x)``; a first measurement runs both on ``trial`` (default ``x``)."""
     sample = x if trial is None else trial
-    choice = kernel_choice.choose(op, shape, lambda: {kernel_choice.PLAIN: lambda: plain(sample),
-                                                      "fast": lambda: fast(sample)})
+    choice = kernel_choice.choose(
+        op, shape, lambda: {kernel_choice.PLAIN: lambda: plain(sample), "fast": lambda: fast(sample)}
+    )
     return fast(x) if choice == "fast" else plain(x)
 
 
@@ -116,17 +124,29 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, apply_gelu:
     One kernel per weight, whatever the input's row count: a row's result then never depends on which other
     rows share the call (a cut decodes to the same bytes alone or in any batch). oneDNN is kept only if it was
     faster both for the few rows of a streaming call and for the many rows of an offline one."""
-    usable = (_ONEDNN_LINEAR is not None and x.device.type == "cpu" and x.dtype == torch.float32
-              and weight.dtype == torch.float32 and (bias is None or bias.dtype == torch.float32)
-              and x.dim() >= 2 and x.numel() > 0 and not _records_graph(x, weight, bias) and fast_kernels_enabled())
+    usable = (
+        _ONEDNN_LINEAR is not None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and (bias is None or bias.dtype == torch.float32)
+        and x.dim() >= 2
+        and x.numel() > 0
+        and not _records_graph(x, weight, bias)
+        and fast_kernels_enabled()
+    )
     if usable:
         key = (kernel_choice.generation(), weight.shape[1], weight.shape[0], apply_gelu, bias is None)
         usable = _ONEDNN_FASTER.get(key)
         if usable is None:
-            shape = f"{weight.shape[1]}->{weight.shape[0]}" + (" gelu" if apply_gelu else "") + (
-                "" if bias is not None else " nobias")
+            shape = (
+                f"{weight.shape[1]}->{weight.shape[0]}"
+                + (" gelu" if apply_gelu else "")
+                + ("" if bias is not None else " nobias")
+            )
             usable = _ONEDNN_FASTER[key] = all(
-                _onednn_measured_faster(shape, rows, weight, bias, apply_gelu) for rows in TRIAL_ROWS)
+                _onednn_measured_faster(shape, rows, weight, bias, apply_gelu) for rows in TRIAL_ROWS
+            )
     if usable:
         return _onednn_linear(x, weight, bias, apply_gelu)
     return _plain_linear(x, weight, bias, apply_gelu)
@@ -138,8 +158,10 @@ _ONEDNN_FASTER: Dict[tuple, bool] = {}  # the decisions this process uses, witho
 def _onednn_measured_faster(shape: str, rows: int, weight: Tensor, bias: Optional[Tensor], apply_gelu: bool) -> bool:
     def kernels():
         trial = torch.randn(rows, weight.shape[1], generator=torch.Generator().manual_seed(0))
-        return {kernel_choice.PLAIN: lambda: _plain_linear(trial, weight, bias, apply_gelu),
-                "onednn": lambda: _onednn_linear(trial, weight, bias, apply_gelu)}
+        return {
+            kernel_choice.PLAIN: lambda: _plain_linear(trial, weight, bias, apply_gelu),
+            "onednn": lambda: _onednn_linear(trial, weight, bias, apply_gelu),
+        }
 
     return kernel_choice.choose("linear", f"{rows}x{shape}", kernels) == "onednn"
 
@@ -152,8 +174,9 @@ def apply_linear(layer: nn.Module, x: Tensor, apply_gelu: bool = False) -> Tenso
     return F.gelu(out) if apply_gelu else out
 
 
-def relaid_linear(owner: nn.Module, name: str, x: Tensor, make: Callable[[Tensor], Tensor],
-                  bias: Optional[Tensor] = None) -> Tensor:
+def relaid_linear(
+    owner: nn.Module, name: str, x: Tensor, make: Callable[[Tensor], Tensor], bias: Optional[Tensor] = None
+) -> Tensor:
     """``linear(x, make(owner.weight), bias)``: a layer computed as a GEMM with a re-laid-out weight (cached);
     with the owner quantised to int8 (``fcodec.models.int8``), the int8 GEMM of that weight."""
     if int8.is_quantized(owner):
@@ -277,8 +300,9 @@ def _conv_as_gemm(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Tensor
         pieces.append(_frames(body, out_time - first_inside, stride, kernel))
     frames = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
     # (C_out, C_in, k) -> (C_out, k, C_in) so that the flattened order matches the frames
-    return relaid_linear(conv, "time_major", frames, lambda w: w.permute(0, 2, 1).reshape(out_dim, kernel * in_dim),
-                         conv.bias)
+    return relaid_linear(
+        conv, "time_major", frames, lambda w: w.permute(0, 2, 1).reshape(out_dim, kernel * in_dim), conv.bias
+    )
 
 
 def _frames(x: Tensor, count: int, stride: int, kernel: int) -> Tensor:

@@ -4,6 +4,7 @@ The two decoders differ only in how a causal backbone pads on the first call of 
 Vocos by repeating the first frame. Streaming state: one tail of ``kernel_size - 1`` frames for the embedding
 conv and one per ConvNeXt block.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -27,8 +28,9 @@ def _same_padding(x: Tensor, kernel_size: int) -> Tensor:
 class ConvNeXtBlock(nn.Module):
     """``x + gamma * pwconv2(GELU(pwconv1(LN(dwconv(x)))))``."""
 
-    def __init__(self, dim: int, ffn_dim: int, kernel_size: int, layerscale_init: float, causal: bool,
-                 pad_mode: str) -> None:
+    def __init__(
+        self, dim: int, ffn_dim: int, kernel_size: int, layerscale_init: float, causal: bool, pad_mode: str
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.kernel_size = kernel_size
@@ -55,8 +57,17 @@ class ConvNeXtBlock(nn.Module):
 class ConvNeXtBackbone(nn.Module):
     """Embedding conv, LayerNorm, ConvNeXt blocks, LayerNorm (all LayerNorms with eps 1e-6)."""
 
-    def __init__(self, input_dim: int, num_layers: int, dim: int, ffn_dim: int, kernel_size: int,
-                 layerscale_init: Optional[float], causal: bool, pad_mode: str) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        num_layers: int,
+        dim: int,
+        ffn_dim: int,
+        kernel_size: int,
+        layerscale_init: Optional[float],
+        causal: bool,
+        pad_mode: str,
+    ) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.causal = causal

@@ -13,6 +13,7 @@ Size knob: ``channels`` scales every layer (HiFi-GAN: 32 -> 128 -> 512 -> 1024 -
 1024; UnivNet: 32 throughout). The tests and the mini recipe use ``channels`` 4 and ``max_channels`` 16, a few
 thousand parameters. Convolutions use weight normalisation, as both papers do.
 """
+
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple
@@ -22,8 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-__all__ = ["Discriminators", "PeriodDiscriminator", "ResolutionDiscriminator", "DEFAULT_PERIODS",
-           "DEFAULT_RESOLUTIONS"]
+__all__ = ["Discriminators", "PeriodDiscriminator", "ResolutionDiscriminator", "DEFAULT_PERIODS", "DEFAULT_RESOLUTIONS"]
 
 DEFAULT_PERIODS = (2, 3, 5, 7, 11)
 # (n_fft, hop, window) at 24 kHz, UnivNet's resolutions
@@ -44,8 +44,9 @@ def _run(convs: nn.ModuleList, post: nn.Module, x: Tensor) -> Judgement:
 
 
 class PeriodDiscriminator(nn.Module):
-    def __init__(self, period: int, channels: int = 32, max_channels: int = 1024, kernel_size: int = 5,
-                 stride: int = 3) -> None:
+    def __init__(
+        self, period: int, channels: int = 32, max_channels: int = 1024, kernel_size: int = 5, stride: int = 3
+    ) -> None:
         super().__init__()
         if period < 1:
             raise ValueError(f"period must be >= 1, got {period}")
@@ -74,18 +75,28 @@ class ResolutionDiscriminator(nn.Module):
         super().__init__()
         self.n_fft, self.hop_length, self.win_length = int(n_fft), int(hop_length), int(win_length)
         self.register_buffer("window", torch.hann_window(self.win_length), persistent=False)
-        self.convs = nn.ModuleList([
-            weight_norm(nn.Conv2d(1, channels, (3, 9), padding=(1, 4))),
-            *[weight_norm(nn.Conv2d(channels, channels, (3, 9), stride=(1, 2), padding=(1, 4))) for _ in range(3)],
-            weight_norm(nn.Conv2d(channels, channels, (3, 3), padding=(1, 1))),
-        ])
+        self.convs = nn.ModuleList(
+            [
+                weight_norm(nn.Conv2d(1, channels, (3, 9), padding=(1, 4))),
+                *[weight_norm(nn.Conv2d(channels, channels, (3, 9), stride=(1, 2), padding=(1, 4))) for _ in range(3)],
+                weight_norm(nn.Conv2d(channels, channels, (3, 3), padding=(1, 1))),
+            ]
+        )
         self.post = weight_norm(nn.Conv2d(channels, 1, (3, 3), padding=(1, 1)))
 
     def spectrogram(self, x: Tensor) -> Tensor:
         """|STFT| as (B, 1, frames, bins), computed in float32 (no STFT in bfloat16)."""
         with torch.autocast(device_type=x.device.type, enabled=False):
-            spec = torch.stft(x.float(), self.n_fft, self.hop_length, self.win_length, window=self.window,
-                              center=True, pad_mode="constant", return_complex=True)
+            spec = torch.stft(
+                x.float(),
+                self.n_fft,
+                self.hop_length,
+                self.win_length,
+                window=self.window,
+                center=True,
+                pad_mode="constant",
+                return_complex=True,
+            )
         return spec.abs().transpose(1, 2).contiguous()[:, None]  # contiguous: a strided input makes conv2d crawl
 
     def forward(self, x: Tensor) -> Judgement:  # x: (B, N)
@@ -96,9 +107,14 @@ class Discriminators(nn.Module):
     """The multi-period and the multi-resolution discriminator together: ``forward(x)`` returns one
     :data:`Judgement` per sub-discriminator, in the order of :attr:`names` (``mpd2`` ... ``mrd512``)."""
 
-    def __init__(self, periods: Sequence[int] = DEFAULT_PERIODS, period_channels: int = 32,
-                 period_max_channels: int = 1024,
-                 resolutions: Sequence[Sequence[int]] = DEFAULT_RESOLUTIONS, resolution_channels: int = 32) -> None:
+    def __init__(
+        self,
+        periods: Sequence[int] = DEFAULT_PERIODS,
+        period_channels: int = 32,
+        period_max_channels: int = 1024,
+        resolutions: Sequence[Sequence[int]] = DEFAULT_RESOLUTIONS,
+        resolution_channels: int = 32,
+    ) -> None:
         super().__init__()
         if not periods and not resolutions:
             raise ValueError("at least one period or one STFT resolution is needed")

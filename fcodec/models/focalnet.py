@@ -10,6 +10,7 @@ Streaming state: a list with one entry per layer, each a list of tails (or None 
 for a compressor layer the DownScale tail (``(B, s - 1, C)``) then one tail per focal level (channels-first
 ``(B, C, kernel - 1)``); for a decompressor layer the focal-level tails. UpScale and the refiner keep nothing.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,9 +98,19 @@ class ChunkFeedForward(nn.Module):
 class FocalModulation(nn.Module):
     """Focal modulation over time: gated hierarchical depthwise-conv contexts modulate a query projection."""
 
-    def __init__(self, dim: int, focal_window: int, focal_level: int, focal_factor: int, dropout: float,
-                 use_post_norm: bool, tanhscale_init: float, normalize_modulator: bool, causal: bool,
-                 window_size: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        focal_window: int,
+        focal_level: int,
+        focal_factor: int,
+        dropout: float,
+        use_post_norm: bool,
+        tanhscale_init: float,
+        normalize_modulator: bool,
+        causal: bool,
+        window_size: int,
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.focal_level = focal_level
@@ -148,8 +159,9 @@ class FocalModulation(nn.Module):
             acc = acc / (self.focal_level + 1)
         if inference_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
             # the pointwise conv as a linear layer of the time-major contexts
-            modulator = relaid_linear(self.context_proj, "pointwise", acc.transpose(1, 2), lambda w: w[..., 0],
-                                      self.context_proj.bias)
+            modulator = relaid_linear(
+                self.context_proj, "pointwise", acc.transpose(1, 2), lambda w: w[..., 0], self.context_proj.bias
+            )
         else:
             modulator = self.context_proj(acc).transpose(1, 2)
         y = query * modulator
@@ -162,15 +174,38 @@ class FocalModulation(nn.Module):
 class FocalBlock(nn.Module):
     """Focal modulation and feed-forward, each with a residual (pre-norm unless ``use_post_norm``)."""
 
-    def __init__(self, dim: int, ffn_dim: int, focal_window: int, focal_level: int, focal_factor: int,
-                 dropout: float, use_post_norm: bool, use_layerscale: bool, layerscale_init: float,
-                 tanhscale_init: float, normalize_modulator: bool, causal: bool, window_size: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        ffn_dim: int,
+        focal_window: int,
+        focal_level: int,
+        focal_factor: int,
+        dropout: float,
+        use_post_norm: bool,
+        use_layerscale: bool,
+        layerscale_init: float,
+        tanhscale_init: float,
+        normalize_modulator: bool,
+        causal: bool,
+        window_size: int,
+    ) -> None:
         super().__init__()
         self.use_post_norm = use_post_norm
         self.use_layerscale = use_layerscale
         self.modulation_norm = _block_norm(dim, causal, tanhscale_init)
-        self.modulation = FocalModulation(dim, focal_window, focal_level, focal_factor, dropout, use_post_norm,
-                                          tanhscale_init, normalize_modulator, causal, window_size)
+        self.modulation = FocalModulation(
+            dim,
+            focal_window,
+            focal_level,
+            focal_factor,
+            dropout,
+            use_post_norm,
+            tanhscale_init,
+            normalize_modulator,
+            causal,
+            window_size,
+        )
         self.feed_forward_norm = _block_norm(dim, causal, tanhscale_init)
         self.feed_forward = FeedForward(dim, ffn_dim, dropout)
         if use_layerscale:
@@ -240,8 +275,9 @@ class UpScale(nn.Module):
             return self.upscale(y.transpose(1, 2)).transpose(1, 2)
         # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows
         bias = cached_weight(self.upscale, "stacked_bias", self.upscale.bias, lambda b: b.repeat(s))
-        out = relaid_linear(self.upscale, "stacked", y, lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1),
-                            bias)  # weight (s * C_out, C_in)
+        out = relaid_linear(
+            self.upscale, "stacked", y, lambda w: w.permute(2, 1, 0).reshape(s * out_dim, -1), bias
+        )  # weight (s * C_out, C_in)
         return out.reshape(batch, time * s, out_dim)
 
 
@@ -268,12 +304,32 @@ class FocalUpScale(nn.Module):
         return self.upscale(x), tails
 
 
-def _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
-                  layerscale_init, tanhscale_init, normalize_modulator, causal, window_size) -> dict:
-    return dict(focal_window=focal_window, focal_level=focal_level, focal_factor=focal_factor, dropout=dropout,
-                use_post_norm=use_post_norm, use_layerscale=use_layerscale, layerscale_init=layerscale_init,
-                tanhscale_init=tanhscale_init, normalize_modulator=normalize_modulator, causal=causal,
-                window_size=window_size)
+def _block_kwargs(
+    focal_window,
+    focal_level,
+    focal_factor,
+    dropout,
+    use_post_norm,
+    use_layerscale,
+    layerscale_init,
+    tanhscale_init,
+    normalize_modulator,
+    causal,
+    window_size,
+) -> dict:
+    return dict(
+        focal_window=focal_window,
+        focal_level=focal_level,
+        focal_factor=focal_factor,
+        dropout=dropout,
+        use_post_norm=use_post_norm,
+        use_layerscale=use_layerscale,
+        layerscale_init=layerscale_init,
+        tanhscale_init=tanhscale_init,
+        normalize_modulator=normalize_modulator,
+        causal=causal,
+        window_size=window_size,
+    )
 
 
 class FocalEncoder(nn.Module):
@@ -345,8 +401,10 @@ class FocalEncoder(nn.Module):
         super().__init__()
         if len(hidden_dims) != len(downscale_factors):
             # upstream zips the two lists; a silent truncation would hide a config error
-            raise ValueError(f"hidden_dims {list(hidden_dims)} and downscale_factors {list(downscale_factors)} "
-                             "must have the same length")
+            raise ValueError(
+                f"hidden_dims {list(hidden_dims)} and downscale_factors {list(downscale_factors)} "
+                "must have the same length"
+            )
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.hidden_dims = tuple(hidden_dims)
@@ -354,8 +412,19 @@ class FocalEncoder(nn.Module):
         self.causal = causal
         self.downsample_factor = math.prod(downscale_factors)
         self.chunk_size = self.downsample_factor
-        kwargs = _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
-                               layerscale_init, tanhscale_init, normalize_modulator, causal, window_size)
+        kwargs = _block_kwargs(
+            focal_window,
+            focal_level,
+            focal_factor,
+            dropout,
+            use_post_norm,
+            use_layerscale,
+            layerscale_init,
+            tanhscale_init,
+            normalize_modulator,
+            causal,
+            window_size,
+        )
         self.layers = nn.ModuleList()
         in_dim = input_dim
         for hidden_dim, factor in zip(hidden_dims, downscale_factors):
@@ -475,8 +544,9 @@ class FocalDecoder(nn.Module):
     ) -> None:
         super().__init__()
         if len(hidden_dims) != len(upscale_factors):
-            raise ValueError(f"hidden_dims {list(hidden_dims)} and upscale_factors {list(upscale_factors)} "
-                             "must have the same length")
+            raise ValueError(
+                f"hidden_dims {list(hidden_dims)} and upscale_factors {list(upscale_factors)} must have the same length"
+            )
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.hidden_dims = tuple(hidden_dims)
@@ -492,8 +562,19 @@ class FocalDecoder(nn.Module):
         num_layers = len(upscale_factors)
         for i, factor in enumerate(upscale_factors):
             window = window_size if i < num_layers - 1 else last_window_size
-            kwargs = _block_kwargs(focal_window, focal_level, focal_factor, dropout, use_post_norm, use_layerscale,
-                                   layerscale_init, tanhscale_init, normalize_modulator, causal, window)
+            kwargs = _block_kwargs(
+                focal_window,
+                focal_level,
+                focal_factor,
+                dropout,
+                use_post_norm,
+                use_layerscale,
+                layerscale_init,
+                tanhscale_init,
+                normalize_modulator,
+                causal,
+                window,
+            )
             self.layers.append(FocalUpScale(widths[i], widths[i + 1], factor, **kwargs))
         if causal and lookahead_size > 0:
             chunk = 1 + lookahead_size

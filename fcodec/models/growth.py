@@ -8,6 +8,7 @@ upstream classes, so ``save_pretrained`` output loads in upstream v0.0.2.
 
 50 Hz -> 25 Hz -> 12.5 Hz; bitrate = frame rate x log2(codebook size) (550 -> 275 -> 137.5 bps for 2048).
 """
+
 from __future__ import annotations
 
 import copy
@@ -134,7 +135,9 @@ def grow(
         if target[new_key].shape != value.shape:
             if key.startswith(ADAPTED_PARAM_PREFIXES):
                 continue  # a width change re-initialises the projection: it becomes new
-            raise RuntimeError(f"growth changed the shape of {key}: {tuple(value.shape)} -> {tuple(target[new_key].shape)}")
+            raise RuntimeError(
+                f"growth changed the shape of {key}: {tuple(value.shape)} -> {tuple(target[new_key].shape)}"
+            )
         inherited[new_key] = value.detach().clone()
     grown.load_state_dict({**target, **inherited}, strict=True)
     if identity_init:

@@ -20,6 +20,7 @@ Wrong or missing keys raise ``CheckpointError`` listing them.
 ``config.safetensors``, a relative symlink to ``model.safetensors``: with it the upstream package loads the
 folder as ``FocalCodec.from_pretrained(folder + "/config")``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,8 +60,16 @@ WEIGHTS_NAME = "model.safetensors"
 LEGACY_WEIGHTS_NAME = "model.pt"
 UPSTREAM_WEIGHTS_LINK = "config.safetensors"  # what upstream looks for beside config.json
 CONFIG_KEYS = (
-    "encoder_name", "encoder_config", "compressor_name", "compressor_config", "quantizer_name",
-    "quantizer_config", "decompressor_name", "decompressor_config", "decoder_name", "decoder_config",
+    "encoder_name",
+    "encoder_config",
+    "compressor_name",
+    "compressor_config",
+    "quantizer_name",
+    "quantizer_config",
+    "decompressor_name",
+    "decompressor_config",
+    "decoder_name",
+    "decoder_config",
 )
 DEFAULT_CONFIGS = list(PUBLISHED_CONFIGS)  # the published Hugging Face repo ids (upstream's name for the list)
 _REPO_ID = re.compile(r"[\w\-]+/[\w\-.]+")
@@ -191,9 +200,7 @@ def _find_local_weights(config_json: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise CheckpointError(
-        f"No weights for {config_json}: looked for " + ", ".join(str(c) for c in candidates)
-    )
+    raise CheckpointError(f"No weights for {config_json}: looked for " + ", ".join(str(c) for c in candidates))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -376,7 +383,9 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, Tensor], source: str
         lines = [f"{source} does not match the model built from its config:"]
         for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", misshaped)):
             if items:
-                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else ""))
+                lines.append(
+                    f"  {title} ({len(items)}): " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else "")
+                )
         raise CheckpointError("\n".join(lines))
     model.load_state_dict(state_dict, strict=True)
 
@@ -421,8 +430,9 @@ def _link_for_upstream(folder: Path) -> None:
         try:
             os.link(folder / WEIGHTS_NAME, tmp)
         except OSError:
-            logger.warning("could not link %s to %s; upstream must load %s/model.json instead", link, WEIGHTS_NAME,
-                           folder)
+            logger.warning(
+                "could not link %s to %s; upstream must load %s/model.json instead", link, WEIGHTS_NAME, folder
+            )
             return
     os.replace(tmp, link)
 
@@ -452,8 +462,9 @@ def save_pretrained(model: nn.Module, folder: os.PathLike | str, config: Mapping
     return folder
 
 
-def save_upstream_style(model: nn.Module, config_path: os.PathLike | str, config: Mapping[str, Any],
-                        pretrained: bool) -> Path:
+def save_upstream_style(
+    model: nn.Module, config_path: os.PathLike | str, config: Mapping[str, Any], pretrained: bool
+) -> Path:
     """Upstream's ``to_config``: ``X.json`` (+ ``X.safetensors`` when ``pretrained``) for a path ``X[.json]``.
 
     Parameters

@@ -21,6 +21,7 @@ Why: streaming reads every weight once per 80 ms chunk (about 1 GB in fp32 for t
 bound; int8 weights are a quarter of that, and the int8 GEMMs of long inputs are faster too. A quantised model
 is for inference only (no gradients, not saved).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -92,8 +93,9 @@ def is_quantized(module: nn.Module) -> bool:
     return _MARK in module.__dict__
 
 
-def relaid_linear(owner: nn.Module, name: str, x: Tensor, make: Callable[[Tensor], Tensor],
-                  bias: Optional[Tensor]) -> Tensor:
+def relaid_linear(
+    owner: nn.Module, name: str, x: Tensor, make: Callable[[Tensor], Tensor], bias: Optional[Tensor]
+) -> Tensor:
     """The int8 GEMM of ``make(owner.weight)`` (packed once, on first use)."""
     cache: Dict[str, Packed] = owner.__dict__[_MARK]
     packed = cache.get(name)

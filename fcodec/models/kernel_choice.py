@@ -13,6 +13,7 @@ atomically; an unreadable one is ignored (and measured again).
 ``FCODEC_FAST_KERNELS``: ``0`` forces the plain ops, ``1`` the fast ones without measuring (for comparisons),
 anything else (the default) measures.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,9 @@ def pick(timings: Mapping[str, List[float]]) -> str:
     return fastest if best[fastest] < best[PLAIN] else PLAIN
 
 
-def measure(kernels: Mapping[str, Callable[[], object]], clock: Callable[[], float] = time.perf_counter
-            ) -> Dict[str, List[float]]:
+def measure(
+    kernels: Mapping[str, Callable[[], object]], clock: Callable[[], float] = time.perf_counter
+) -> Dict[str, List[float]]:
     """Seconds per run of each kernel: one warm-up run each, then interleaved runs (so that a burst of load on
     a shared machine hits all alike) until ``BUDGET_S`` per kernel or ``MAX_RUNS``."""
     for run in kernels.values():
@@ -136,8 +138,12 @@ def choose(op: str, shape: str, kernels: Callable[[], Mapping[str, Callable[[], 
     candidates = kernels()
     timings = measure(candidates)
     choice = pick(timings)
-    logger.debug("kernel for %s: %s (best ms %s)", key, choice,
-                 {name: round(1000 * min(runs), 3) for name, runs in timings.items()})
+    logger.debug(
+        "kernel for %s: %s (best ms %s)",
+        key,
+        choice,
+        {name: round(1000 * min(runs), 3) for name, runs in timings.items()},
+    )
     with _lock:
         _load().setdefault(machine, {})[key] = choice
         _save(machine, key, choice)

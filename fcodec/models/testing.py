@@ -1,5 +1,6 @@
 """Inputs and weights for checking a codec implementation: used by the tests and by tools/parity (which compares
 ours with the upstream package on the same random weights and signals)."""
+
 import math
 
 import torch

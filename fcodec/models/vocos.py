@@ -1,5 +1,6 @@
 """Vocos decoder (docs/architecture.md, Pipeline): ConvNeXt backbone and an inverse-STFT head. The decoder of the
 non-causal FocalCodec checkpoints (n_fft 1024, hop 320: 16 kHz output)."""
+
 from __future__ import annotations
 
 import warnings
@@ -119,8 +120,9 @@ class Vocos(nn.Module):
         self.upsample_factor = hop_length
         self.chunk_size = 1
         # a causal Vocos pads the first call by repeating the first frame
-        self.backbone = ConvNeXtBackbone(input_dim, num_layers, dim, ffn_dim, kernel_size, layerscale_init, causal,
-                                         pad_mode="replicate")
+        self.backbone = ConvNeXtBackbone(
+            input_dim, num_layers, dim, ffn_dim, kernel_size, layerscale_init, causal, pad_mode="replicate"
+        )
         self.head = ISTFTHead(dim, n_fft, hop_length, causal)
 
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:

@@ -1,6 +1,7 @@
 """WaveNeXt decoder (docs/architecture.md, Pipeline): ConvNeXt backbone and a linear head emitting
 ``hop_length`` samples per frame, clamped to [-1, 1]. The decoder of the causal FocalCodec checkpoints
 (hop 480: 24 kHz output)."""
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -67,8 +68,9 @@ class WaveNeXt(nn.Module):
         self.upsample_factor = hop_length
         self.chunk_size = 1
         # a causal WaveNeXt pads the first call with zeros
-        self.backbone = ConvNeXtBackbone(input_dim, num_layers, dim, ffn_dim, kernel_size, layerscale_init, causal,
-                                         pad_mode="zeros")
+        self.backbone = ConvNeXtBackbone(
+            input_dim, num_layers, dim, ffn_dim, kernel_size, layerscale_init, causal, pad_mode="zeros"
+        )
         self.head = WaveNeXtHead(dim, hop_length)
 
     def forward(self, x: Tensor, state: Optional[Sequence[Tensor]] = None) -> Tuple[Tensor, List[Optional[Tensor]]]:

@@ -8,6 +8,7 @@ Streaming state (``WavLMState``) holds, for a causal encoder: how many past fram
 (``window_size - 1``, enough for a final partial chunk to see what the offline pass sees), the tails of every causally padded conv input, and per layer the cached keys
 and values. States are never modified in place, so a state can be reused or shared between calls.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,8 @@ from fcodec.models.common import (
     cached_weight,
     causal_left,
     conv1d_time_major,
-    inference_path,
     gelu,
+    inference_path,
     measured,
     pad_time,
     rows_class,
@@ -72,8 +73,14 @@ class ConvBlock(nn.Module):
 
 
 class FeatureExtractor(nn.Module):
-    def __init__(self, hidden_dims: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int],
-                 dropout: float, causal: bool) -> None:
+    def __init__(
+        self,
+        hidden_dims: Sequence[int],
+        kernel_sizes: Sequence[int],
+        strides: Sequence[int],
+        dropout: float,
+        causal: bool,
+    ) -> None:
         super().__init__()
         self.layers = nn.ModuleList()
         in_dim = 1
@@ -109,8 +116,12 @@ class ConvPositionalEmbedding(nn.Module):
         # (B, G, T + k - 1, c): then frame t of group g is k * c contiguous values
         xg = x.view(batch, padded, groups, width).permute(0, 2, 1, 3).contiguous()
         frames = xg.as_strided((batch, groups, out_time, k * width), (xg.stride(0), xg.stride(1), width, 1))
-        weight = cached_weight(self.conv, "grouped_gemm", self.conv.weight,
-                               lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width))
+        weight = cached_weight(
+            self.conv,
+            "grouped_gemm",
+            self.conv.weight,
+            lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width),
+        )
         y = torch.matmul(frames, weight)  # (B, G, T, c)
         return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
 
@@ -122,10 +133,12 @@ class ConvPositionalEmbedding(nn.Module):
         x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
         if not inference_path(self.conv, x):
             return gelu(self.conv(x.transpose(1, 2)).transpose(1, 2)), tail
+
         # oneDNN's grouped conv was ~8x slower than grouped GEMMs on the few frames of a streaming call on the
         # CPUs we measured, and faster on long inputs: measured for both (rows_class of the frames)
-        plain = lambda t: F.conv1d(t.transpose(1, 2), self.conv.weight, self.conv.bias,  # noqa: E731
-                                   groups=self.groups).transpose(1, 2)
+        def plain(t: Tensor) -> Tensor:
+            return F.conv1d(t.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.groups).transpose(1, 2)
+
         shape = f"{rows_class(time)}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
         return gelu(measured("grouped_conv1d", shape, x, self._grouped_gemm, plain)), tail
 
@@ -187,8 +200,9 @@ class TransformerLayer(nn.Module):
         self.feed_forward_norm = nn.LayerNorm(dim)
         self.feed_forward = FeedForward(dim, ffn_dim, dropout)
 
-    def forward(self, x: Tensor, position_bias: Tensor, mask: Optional[Tensor],
-                past: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+    def forward(
+        self, x: Tensor, position_bias: Tensor, mask: Optional[Tensor], past: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         y, kv = self.attention(self.attention_norm(x), position_bias, mask, past)
         x = x + self.dropout(y)
         x = x + self.feed_forward(self.feed_forward_norm(x))
@@ -198,9 +212,21 @@ class TransformerLayer(nn.Module):
 class TransformerEncoder(nn.Module):
     """Positional conv, relative position embedding and the transformer layers (no final LayerNorm)."""
 
-    def __init__(self, num_layers: int, dim: int, ffn_dim: int, num_heads: int, num_buckets: int,
-                 max_distance: int, dropout: float, conv_pos: int, conv_pos_groups: int, causal: bool,
-                 window_size: int, lookahead_size: int) -> None:
+    def __init__(
+        self,
+        num_layers: int,
+        dim: int,
+        ffn_dim: int,
+        num_heads: int,
+        num_buckets: int,
+        max_distance: int,
+        dropout: float,
+        conv_pos: int,
+        conv_pos_groups: int,
+        causal: bool,
+        window_size: int,
+        lookahead_size: int,
+    ) -> None:
         super().__init__()
         self.causal = causal
         self.window_size = window_size
@@ -288,7 +314,9 @@ class TransformerEncoder(nn.Module):
         cached = 0 if kv_cache is None else kv_cache[0][0].shape[2]
         first_key, mask = self.key_window(frames_seen, time)
         if first_key < frames_seen - cached:
-            raise RuntimeError(f"key/value cache too short: holds {cached} frames, queries need {frames_seen - first_key}")
+            raise RuntimeError(
+                f"key/value cache too short: holds {cached} frames, queries need {frames_seen - first_key}"
+            )
         drop = first_key - (frames_seen - cached)  # cached frames no query of this call can see
         # bias from true offsets key - query, positions counted from the first visible key
         position_bias = self.position_bias(frames_seen - first_key, time, total - first_key).to(x.dtype)
@@ -408,8 +436,20 @@ class WavLM(nn.Module):
         self.norm = nn.LayerNorm(hidden_dims[-1])
         self.feature_proj = nn.Linear(hidden_dims[-1], dim)
         self.dropout = nn.Dropout(dropout)
-        self.encoder = TransformerEncoder(num_layers, dim, ffn_dim, num_heads, num_buckets, max_distance, dropout,
-                                          conv_pos, conv_pos_groups, causal, window_size, lookahead_size)
+        self.encoder = TransformerEncoder(
+            num_layers,
+            dim,
+            ffn_dim,
+            num_heads,
+            num_buckets,
+            max_distance,
+            dropout,
+            conv_pos,
+            conv_pos_groups,
+            causal,
+            window_size,
+            lookahead_size,
+        )
         self.sample_rate = SAMPLE_RATE
         self.downsample_factor = math.prod(strides)
         self.chunk_size = self.downsample_factor * (1 + lookahead_size)

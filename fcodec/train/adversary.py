@@ -14,6 +14,7 @@ NaN guard counts the step once. The discriminators live in their own DDP wrapper
 over ranks like the codec's) and in their own checkpoint entry (``"gan"``: weights, optimizer, scheduler), so a
 resumed run continues both exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,13 @@ from fcodec.train.distributed import DistInfo, all_reduce_max
 
 
 def build_discriminators(cfg: GanConfig) -> Discriminators:
-    return Discriminators(periods=cfg.periods, period_channels=cfg.period_channels,
-                          period_max_channels=cfg.period_max_channels, resolutions=cfg.resolutions,
-                          resolution_channels=cfg.resolution_channels)
+    return Discriminators(
+        periods=cfg.periods,
+        period_channels=cfg.period_channels,
+        period_max_channels=cfg.period_max_channels,
+        resolutions=cfg.resolutions,
+        resolution_channels=cfg.resolution_channels,
+    )
 
 
 def gan_setup(cfg: GanConfig, discriminators: nn.Module) -> GanSetup:
@@ -42,14 +47,16 @@ def gan_setup(cfg: GanConfig, discriminators: nn.Module) -> GanSetup:
 
 
 class Adversary:
-    def __init__(self, cfg: GanConfig, discriminators: nn.Module, sample_rate: int, input_sample_rate: int,
-                 dist: DistInfo):
+    def __init__(
+        self, cfg: GanConfig, discriminators: nn.Module, sample_rate: int, input_sample_rate: int, dist: DistInfo
+    ):
         self.cfg = cfg
         self.dist = dist
         self.model = discriminators.to(dist.device)
         self.inputs = GanInputs(sample_rate, input_sample_rate, band_limit=cfg.band_limit).to(dist.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                                           weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=cfg.lr_decay)
         self.wrapped: nn.Module = self.model
         names = getattr(discriminators, "names", None)
@@ -68,8 +75,7 @@ class Adversary:
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def backward(self, output: Any, batch: Dict[str, Any], autocast: Callable[[], ContextManager]
-                 ) -> Dict[str, Any]:
+    def backward(self, output: Any, batch: Dict[str, Any], autocast: Callable[[], ContextManager]) -> Dict[str, Any]:
         """The discriminators' loss on real audio and the detached reconstruction ``output.sig``, backpropagated
         and clipped. Returns ``loss`` and ``grad_norm`` tensors and the logged values (``values``)."""
         self.model.train()
@@ -83,9 +89,12 @@ class Adversary:
         loss.backward()
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(list(self.model.parameters()), max_norm)
-        values = {"disc_loss": float(loss.detach()), "disc_grad_norm": float(grad_norm),
-                  **{f"disc_loss/{name}": float(v.detach()) for name, v in zip(self.names, per_disc)},
-                  **discriminator_scores(real_logits, fake_logits, self.names)}
+        values = {
+            "disc_loss": float(loss.detach()),
+            "disc_grad_norm": float(grad_norm),
+            **{f"disc_loss/{name}": float(v.detach()) for name, v in zip(self.names, per_disc)},
+            **discriminator_scores(real_logits, fake_logits, self.names),
+        }
         return {"loss": loss.detach(), "grad_norm": grad_norm, "values": values}
 
     def finite(self, result: Optional[Dict[str, Any]]) -> bool:
@@ -103,8 +112,11 @@ class Adversary:
         self.optimizer.zero_grad(set_to_none=True)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict()}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])

@@ -5,6 +5,7 @@ Whenever the dev loss improves, the model is exported (for the codec: ``save_pre
 ``<exp_dir>/best``. A run killed in the middle leaves the previous best folder (or, in the tiny window between
 the two renames, ``best.old``, which :func:`recover_best_dir` puts back).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,8 @@ def refuse_foreign_best(best_dir: Path, checkpoint_dir: Path) -> None:
         raise ForeignBestError(
             f"{best_dir} holds the best model of an earlier run (step {info.get('step')}, dev loss "
             f"{info.get('dev_loss')}), but {checkpoint_dir} has no checkpoint to continue that run, and training "
-            f"from step 0 would replace it. Move {best_dir} aside (or use another --exp-dir) to start afresh")
+            f"from step 0 would replace it. Move {best_dir} aside (or use another --exp-dir) to start afresh"
+        )
 
 
 def may_replace_best(best_dir: Path, loss: float, run_id: str) -> bool:
@@ -56,8 +58,9 @@ def may_replace_best(best_dir: Path, loss: float, run_id: str) -> bool:
     if not info:
         return True
     if info.get("run_id") not in (None, run_id):
-        log.warning("%s belongs to another run (%s, this run is %s); left as it is", best_dir, info.get("run_id"),
-                    run_id)
+        log.warning(
+            "%s belongs to another run (%s, this run is %s); left as it is", best_dir, info.get("run_id"), run_id
+        )
         return False
     old = info.get("dev_loss")
     if isinstance(old, (int, float)) and math.isfinite(old) and not (math.isfinite(loss) and loss < old):

@@ -6,6 +6,7 @@ Files are written atomically (temporary file, fsync, rename: ``fcodec.utils.io``
 moment leaves either the old or the new file, never half of one. They contain only tensors and plain Python
 values and load with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,14 +40,19 @@ def sampler_position(sampler: Any, epoch: int, batches_consumed: int) -> Dict[st
     if batches_consumed > 0 and (diagnostics["current_epoch"] != epoch or produced != batches_consumed):
         global _warned
         if not _warned:
-            log.warning("the sampler reports %d batches drawn in epoch %d, the trainer consumed %d in epoch %d "
-                        "(DataLoader workers prefetching?); checkpoints record the trainer's count",
-                        produced, diagnostics["current_epoch"], batches_consumed, epoch)
+            log.warning(
+                "the sampler reports %d batches drawn in epoch %d, the trainer consumed %d in epoch %d "
+                "(DataLoader workers prefetching?); checkpoints record the trainer's count",
+                produced,
+                diagnostics["current_epoch"],
+                batches_consumed,
+                epoch,
+            )
             _warned = True
         diagnostics["current_epoch"] = epoch
-        entry = diagnostics["stats_per_epoch"].setdefault(epoch, {"epoch": epoch, "kept_cuts": 0,
-                                                                   "discarded_cuts": 0, "kept_batches": 0,
-                                                                   "discarded_batches": 0})
+        entry = diagnostics["stats_per_epoch"].setdefault(
+            epoch, {"epoch": epoch, "kept_cuts": 0, "discarded_cuts": 0, "kept_batches": 0, "discarded_batches": 0}
+        )
         entry.update(kept_batches=batches_consumed, discarded_batches=0)
         state["epoch"] = epoch
     return {"epoch": int(epoch), "batches_consumed": int(batches_consumed), "lhotse": state}
@@ -94,7 +100,7 @@ class CheckpointManager:
 
     def save(self, state: Dict[str, Any], step: int) -> Path:
         path = atomic_torch_save(state, self.path_for(step))
-        for _, old in self.list()[:-self.keep_last_k]:
+        for _, old in self.list()[: -self.keep_last_k]:
             old.unlink(missing_ok=True)
         return path
 
@@ -109,17 +115,19 @@ class CheckpointManager:
         there is no checkpoint; :class:`CheckpointError` when there are some and none loads (never a silent
         restart from step 0)."""
         found = self.list()
-        for step, path in reversed(found):
+        for _step, path in reversed(found):
             try:
                 return path, torch.load(path, map_location=map_location, weights_only=True)
             except Exception as exc:  # a file damaged outside our atomic writes (disk full, copied badly)
-                log.warning("cannot load checkpoint %s (%s: %s); trying the previous one",
-                            path, type(exc).__name__, exc)
+                log.warning(
+                    "cannot load checkpoint %s (%s: %s); trying the previous one", path, type(exc).__name__, exc
+                )
         if found:
             raise CheckpointError(
                 f"none of the {len(found)} checkpoints in {self.dir} can be loaded "
                 f"({', '.join(p.name for _, p in found)}); the run cannot continue. Restore them from a copy, or "
-                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the stage afresh")
+                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the stage afresh"
+            )
         return None
 
     def set_aside(self, from_step: int, reason: str) -> Optional[Path]:

@@ -4,6 +4,7 @@ A token histogram is additive, so it is summed over dev batches and ranks before
 Usage near 1 and perplexity near the codebook size mean the codebook is fully and evenly used; a collapse shows
 as both falling.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional

@@ -8,6 +8,7 @@ registered submodule: it is frozen, never broadcast, and not in checkpoints.
 Validation uses each term's final weight (the end of any ramp), so dev losses stay comparable across a stage
 and the best model is chosen by the objective the stage is heading for.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Tuple
@@ -58,8 +59,9 @@ class CodecObjective(Objective):
         stats = {}
         if not train:
             stats["tokens"] = token_histogram(out.toks, out.tok_lens, self.module.codec.codebook_size)
-        return StepResult(loss=total, terms=terms, num_items=int(batch["audio"].shape[0]), stats=stats,
-                          output=out if train else None)
+        return StepResult(
+            loss=total, terms=terms, num_items=int(batch["audio"].shape[0]), stats=stats, output=out if train else None
+        )
 
     def summarize(self, stats: Dict[str, torch.Tensor]) -> Dict[str, float]:
         return codebook_stats(stats["tokens"]) if "tokens" in stats else {}
@@ -67,7 +69,9 @@ class CodecObjective(Objective):
     def scalars(self, step: int) -> Dict[str, float]:
         return {f"weight_{name}": w for name, w in self.module.losses.weights(step).items()}
 
-    def audio_examples(self, model: nn.Module, batch: Dict[str, Any], max_items: int) -> List[Tuple[str, torch.Tensor, int]]:
+    def audio_examples(
+        self, model: nn.Module, batch: Dict[str, Any], max_items: int
+    ) -> List[Tuple[str, torch.Tensor, int]]:
         codec = self.module.codec
         n = min(max_items, batch["audio"].shape[0])
         out = codec.forward_train(batch["audio"][:n], batch["audio_lens"][:n], decode=True)
@@ -76,7 +80,8 @@ class CodecObjective(Objective):
             cut = batch["cut_id"][i] if "cut_id" in batch else str(i)
             examples.append((f"{cut}/reconstruction", out.sig[i, : int(out.sig_lens[i])], codec.sample_rate_output))
             if not self._logged_inputs:  # the input never changes: once per run is enough
-                examples.append((f"{cut}/input", batch["audio"][i, : int(batch["audio_lens"][i])],
-                                 codec.sample_rate_input))
+                examples.append(
+                    (f"{cut}/input", batch["audio"][i, : int(batch["audio_lens"][i])], codec.sample_rate_input)
+                )
         self._logged_inputs = True
         return examples

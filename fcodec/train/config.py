@@ -6,6 +6,7 @@ field declares (so ``1e-4`` is a float even though YAML would read it as a strin
 name the file (or the override) and list the keys that exist, because a silently ignored typo in a training
 config costs a whole run. The resolved config is written next to the outputs as ``config.yaml``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -133,14 +134,14 @@ class AssetsConfig:
 class GanConfig:
     """Adversarial training (present: on; absent: off). The generator's weights are ``losses.adversarial`` and
     ``losses.feature_matching``; this section is the discriminators, their optimizer and when they start."""
+
     # Multi-period discriminator (HiFi-GAN): its periods ([] for none) and width (layer widths are channels x
     # 1, 4, 16, 32, 32, capped at period_max_channels; HiFi-GAN: 32 and 1024).
     periods: List[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
     period_channels: int = 32
     period_max_channels: int = 1024
     # Multi-resolution STFT discriminator (UnivNet / Vocos): [n_fft, hop, window] at 24 kHz ([] for none), width.
-    resolutions: List[List[int]] = field(default_factory=lambda: [[1024, 120, 600], [2048, 240, 1200],
-                                                                  [512, 50, 240]])
+    resolutions: List[List[int]] = field(default_factory=lambda: [[1024, 120, 600], [2048, 240, 1200], [512, 50, 240]])
     resolution_channels: int = 32
     # "hinge" or "lsgan" (least squares), for both the discriminators and the generator's adversarial term.
     loss: str = "hinge"
@@ -186,6 +187,7 @@ class TrainConfig:
 
 def to_dict(cfg: Any) -> Dict[str, Any]:
     """Plain nested dict (tuples become lists) suitable for YAML, JSON and ``torch.load(weights_only=True)``."""
+
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value):
             return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -302,8 +304,12 @@ def _merge(base: Dict[str, Any], update: Dict[str, Any], cls: type) -> Dict[str,
     hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
     for key, value in update.items():
         hint = _section_type(hints.get(key))
-        if hint is not None and dataclasses.is_dataclass(hint) and isinstance(value, dict) and \
-                isinstance(out.get(key), dict):
+        if (
+            hint is not None
+            and dataclasses.is_dataclass(hint)
+            and isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+        ):
             out[key] = _merge(out[key], value, hint)
         else:
             out[key] = value
@@ -344,7 +350,7 @@ def apply_overrides(data: Dict[str, Any], overrides: Sequence[str], cls: type = 
                 break
             hint = _section_type(typing.get_type_hints(schema)[part]) if names is not None else None
             if hint is not None and not dataclasses.is_dataclass(hint) and typing.get_origin(hint) not in (dict, Dict):
-                raise ConfigError(f"override {text!r}: {'.'.join(path[:depth + 1])} is not a section")
+                raise ConfigError(f"override {text!r}: {'.'.join(path[: depth + 1])} is not a section")
             child = node.get(part)
             if not isinstance(child, dict):
                 child = {}

@@ -5,6 +5,7 @@ rendezvous variables; a plain ``python -m fcodec.bin.train`` has none of them an
 backend is NCCL on CUDA and gloo on CPU. Helpers here are no-ops in a world of one, so the trainer never branches
 on whether it is distributed except where it must (the DDP wrapper, rank-0-only writes).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -88,4 +89,3 @@ def all_gather_objects(obj: Any, info: DistInfo) -> List[Any]:
     out: List[Any] = [None] * info.world_size
     dist.all_gather_object(out, obj)
     return out
-

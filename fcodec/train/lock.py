@@ -5,6 +5,7 @@ replace its ``best/``; it stops instead, saying who holds the folder. A lock lef
 no longer exists on this host) is taken over with a warning; a lock from another host cannot be checked and
 must be removed by hand once that run is known to be gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,15 +57,23 @@ def acquire(exp_dir: os.PathLike, command: str = "") -> Path:
     """Create the lock (atomically, O_EXCL) or raise :class:`ExpDirLockedError` naming its holder."""
     path = Path(exp_dir) / LOCK_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "started": time.strftime("%Y-%m-%d %H:%M:%S %z"), "command": command}
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "command": command,
+    }
     for _ in range(3):  # a stale lock removed, or one released meanwhile: try again
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             holder = _read(path)
-            if holder and holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
-                    and not _alive(holder["pid"]):
+            if (
+                holder
+                and holder.get("host") == me["host"]
+                and isinstance(holder.get("pid"), int)
+                and not _alive(holder["pid"])
+            ):
                 log.warning("%s was left by a run that is gone (%s); taking it over", path, _describe(holder))
                 path.unlink(missing_ok=True)
                 continue
@@ -72,7 +81,8 @@ def acquire(exp_dir: os.PathLike, command: str = "") -> Path:
                 continue
             raise ExpDirLockedError(
                 f"{path.parent} is in use by another training run ({_describe(holder)}; lock file {path}). Wait "
-                f"for it to finish, use another --exp-dir, or delete {path} if that run is gone")
+                f"for it to finish, use another --exp-dir, or delete {path} if that run is gone"
+            ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(me, f)
             f.write("\n")

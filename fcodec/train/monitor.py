@@ -3,6 +3,7 @@
 Events go to ``<exp_dir>/tensorboard``. A resumed run opens the writer with ``purge_step`` at the step it resumes
 from, so the curves of the steps it redoes replace the ones the interrupted run had written instead of doubling.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,9 @@ class Monitor:
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(Path(exp_dir) / "tensorboard"),
-                                        purge_step=purge_step if purge_step else None)
+            self.writer = SummaryWriter(
+                log_dir=str(Path(exp_dir) / "tensorboard"), purge_step=purge_step if purge_step else None
+            )
 
     def scalars(self, prefix: str, values: Dict[str, float], step: int) -> None:
         if self.writer is None:

@@ -4,6 +4,7 @@ The guard never touches the optimizer: a skipped step only drops the gradients, 
 counts stay as they were. When the run stops, the batch that broke it is saved beside the checkpoints so the
 failure can be reproduced.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,9 +66,16 @@ class NonFiniteGuard:
         """Record a skipped step; raises :class:`NonFiniteError` (after saving the batch) at the K-th in a row."""
         self.streak += 1
         self.total += 1
-        log.warning("step %d: non-finite loss or gradient (terms %s, grad norm %s), step skipped "
-                    "(%d in a row, %d in total); cut ids: %s", step, terms, grad_norm, self.streak, self.total,
-                    batch_cut_ids(batch) or "<none>")
+        log.warning(
+            "step %d: non-finite loss or gradient (terms %s, grad norm %s), step skipped "
+            "(%d in a row, %d in total); cut ids: %s",
+            step,
+            terms,
+            grad_norm,
+            self.streak,
+            self.total,
+            batch_cut_ids(batch) or "<none>",
+        )
         if self.streak >= self.max_consecutive:
             path = self.exp_dir / f"bad-batch-step{step}-rank{self.rank}.pt"
             atomic_torch_save(saveable_batch(batch), path)

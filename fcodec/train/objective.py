@@ -4,6 +4,7 @@ The trainer owns the loop (optimizer, validation, checkpoints, DDP, the NaN guar
 what a batch means. ``compute`` receives the model to call, which is the DDP wrapper under torchrun and the
 plain module otherwise, so the forward pass always goes through DDP's hooks when it must.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

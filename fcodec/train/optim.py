@@ -4,6 +4,7 @@ The warm-up is a pure function of the step (so it needs no state of its own on r
 takes over after it and is stepped once per validation. Both act on each group's ``lr`` relative to the group's
 ``initial_lr``, so the new/inherited ratio is kept.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List
@@ -21,8 +22,14 @@ def build_optimizer(groups: List[dict], cfg: OptimConfig) -> torch.optim.AdamW:
 
 def build_plateau(optimizer: torch.optim.Optimizer, cfg: OptimConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
-        threshold=cfg.plateau_threshold, threshold_mode="rel", cooldown=cfg.plateau_cooldown, min_lr=cfg.min_lr,
+        optimizer,
+        mode="min",
+        factor=cfg.plateau_factor,
+        patience=cfg.plateau_patience,
+        threshold=cfg.plateau_threshold,
+        threshold_mode="rel",
+        cooldown=cfg.plateau_cooldown,
+        min_lr=cfg.min_lr,
     )
 
 

@@ -6,6 +6,7 @@ guard's own advice) would silently keep the old one while ``config.yaml`` shows 
 config's values are put back after loading (the moments, step counts and the plateau's progress are kept) and
 every change is logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,10 @@ PLATEAU_KEYS = ("factor", "patience", "threshold", "cooldown", "min_lrs", "eps")
 
 def hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any) -> Dict[str, Any]:
     """The settings the config gave, captured before a checkpoint is loaded over them."""
-    return {"groups": [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups],
-            "plateau": {k: getattr(plateau, k) for k in PLATEAU_KEYS if hasattr(plateau, k)}}
+    return {
+        "groups": [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups],
+        "plateau": {k: getattr(plateau, k) for k in PLATEAU_KEYS if hasattr(plateau, k)},
+    }
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -40,8 +43,9 @@ def reapply_hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any, conf
         old_initial, new_initial = group.get("initial_lr", group["lr"]), fresh.get("initial_lr", fresh["lr"])
         if old_initial != new_initial:
             scale = group["lr"] / old_initial if old_initial else 1.0
-            changes.append(f"group {name}: base lr {old_initial:.6g} -> {new_initial:.6g} "
-                           f"(lr now {new_initial * scale:.6g})")
+            changes.append(
+                f"group {name}: base lr {old_initial:.6g} -> {new_initial:.6g} (lr now {new_initial * scale:.6g})"
+            )
             group["initial_lr"], group["lr"] = new_initial, new_initial * scale
         for key in GROUP_KEYS:
             if key in fresh and not _same(group.get(key), fresh[key]):

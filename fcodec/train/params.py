@@ -15,6 +15,7 @@ Everything else gets ``requires_grad = False`` so no gradient is computed for it
 parameter that trains at any point, in groups named ``new``, ``inherited`` and those of ``own_lr``; during the
 warm-up the inherited ones simply receive no gradient, which AdamW skips without touching their moments.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,8 +71,14 @@ class ParamPlan:
                 changed = True
         return changed
 
-    def param_groups(self, model: nn.Module, lr: float, lr_new: float, weight_decay: float,
-                     own_lrs: Optional[Dict[str, float]] = None) -> List[dict]:
+    def param_groups(
+        self,
+        model: nn.Module,
+        lr: float,
+        lr_new: float,
+        weight_decay: float,
+        own_lrs: Optional[Dict[str, float]] = None,
+    ) -> List[dict]:
         """AdamW groups in a fixed order (``new``, ``inherited``, then ``own_lr``'s), each tagged with its
         ``name`` for logging; ``own_lrs`` gives each ``own_lr`` group its rate (absent: ``lr``)."""
         params = dict(model.named_parameters())
@@ -86,21 +93,29 @@ class ParamPlan:
         for name, members in self.own_lr.items():
             tensors = [params[n] for n in self.all_names if n in members and n not in self.new]
             if tensors:
-                groups.append({"name": name, "params": tensors, "lr": (own_lrs or {}).get(name, lr),
-                               "weight_decay": weight_decay})
+                groups.append(
+                    {"name": name, "params": tensors, "lr": (own_lrs or {}).get(name, lr), "weight_decay": weight_decay}
+                )
         if not groups:
             raise ValueError("no parameter trains: check model.trainable and the model's parameter names")
         return groups
 
     def describe(self) -> str:
         own = "".join(f", {len(m - self.new)} {name}" for name, m in self.own_lr.items())
-        return (f"{len(self.trains())} of {len(self.all_names)} parameter tensors train "
-                f"({len(self.new)} new, {len(self.trainable - self.new)} inherited{own}); "
-                f"new-only warm-up: {self.new_only_steps} steps")
+        return (
+            f"{len(self.trains())} of {len(self.all_names)} parameter tensors train "
+            f"({len(self.new)} new, {len(self.trainable - self.new)} inherited{own}); "
+            f"new-only warm-up: {self.new_only_steps} steps"
+        )
 
 
-def build_param_plan(model: nn.Module, trainable_specs: Sequence[str], new_specs: Sequence[str] = (),
-                     new_only_steps: int = 0, own_lr_specs: Optional[Dict[str, Sequence[str]]] = None) -> ParamPlan:
+def build_param_plan(
+    model: nn.Module,
+    trainable_specs: Sequence[str],
+    new_specs: Sequence[str] = (),
+    new_only_steps: int = 0,
+    own_lr_specs: Optional[Dict[str, Sequence[str]]] = None,
+) -> ParamPlan:
     """Resolve name specs (exact names or prefixes) against ``model``; a spec that matches nothing is an error,
     because it means the config and the model disagree (a typo, or a model of another shape)."""
     names = [n for n, _ in model.named_parameters()]
@@ -109,7 +124,13 @@ def build_param_plan(model: nn.Module, trainable_specs: Sequence[str], new_specs
         for spec in specs:
             if not any(matches(n, spec) for n in names):
                 raise ValueError(f"{kind} parameter spec {spec!r} matches no parameter of the model")
-    return ParamPlan(trainable=set(select(names, trainable_specs)), new=set(select(names, new_specs)),
-                     new_only_steps=max(0, int(new_only_steps)), all_names=names,
-                     own_lr={name: set(select(names, specs)) & set(select(names, trainable_specs))
-                             for name, specs in own_lr_specs.items()})
+    return ParamPlan(
+        trainable=set(select(names, trainable_specs)),
+        new=set(select(names, new_specs)),
+        new_only_steps=max(0, int(new_only_steps)),
+        all_names=names,
+        own_lr={
+            name: set(select(names, specs)) & set(select(names, trainable_specs))
+            for name, specs in own_lr_specs.items()
+        },
+    )

@@ -4,6 +4,7 @@ that are not there. Each failure is a :class:`fcodec.train.config.ConfigError` n
 :func:`check_values` needs no files (``--print-config`` runs it); :func:`check_inputs` opens the manifests and
 the starting model's files.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -24,11 +25,21 @@ def _positive(value: Optional[float], key: str, optional: bool = False) -> None:
 
 
 def _loss_classes():
-    from fcodec.losses.config import (CTCHeadLoss, FeatureMSELoss, MultiResolutionSTFTLoss, MultiScaleMelLoss,
-                                      WhisperASRLoss)
+    from fcodec.losses.config import (
+        CTCHeadLoss,
+        FeatureMSELoss,
+        MultiResolutionSTFTLoss,
+        MultiScaleMelLoss,
+        WhisperASRLoss,
+    )
 
-    return {"feature": FeatureMSELoss, "mel": MultiScaleMelLoss, "stft": MultiResolutionSTFTLoss,
-            "asr": WhisperASRLoss, "ctc": CTCHeadLoss}
+    return {
+        "feature": FeatureMSELoss,
+        "mel": MultiScaleMelLoss,
+        "stft": MultiResolutionSTFTLoss,
+        "asr": WhisperASRLoss,
+        "ctc": CTCHeadLoss,
+    }
 
 
 # what build_losses fills in itself, and what it takes out of the section before calling the class
@@ -84,8 +95,10 @@ def _first_cut(path: str, key: str):
         manifest = load_manifest_lazy(path)  # None for an empty file
         return None if manifest is None else next(iter(manifest), None)
     except Exception as exc:  # gzip, JSON and lhotse errors alike: the file is not a cut manifest
-        raise ConfigError(f"{key}: {path} cannot be read as a lhotse cut manifest ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:200]}); rerun stage 2 to rewrite it") from None
+        raise ConfigError(
+            f"{key}: {path} cannot be read as a lhotse cut manifest ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]}); rerun stage 2 to rewrite it"
+        ) from None
 
 
 def check_inputs(cfg: TrainConfig) -> None:
@@ -96,8 +109,10 @@ def check_inputs(cfg: TrainConfig) -> None:
     for key in ("train_cuts", "dev_cuts"):
         path = getattr(cfg.data, key)
         if not path or not os.path.isfile(path):
-            raise ConfigError(f"data.{key}: cut manifest {path or '(empty)'} not found (stage 2 of the recipe "
-                              f"writes data/cuts/{key.split('_')[0]}.jsonl.gz)")
+            raise ConfigError(
+                f"data.{key}: cut manifest {path or '(empty)'} not found (stage 2 of the recipe "
+                f"writes data/cuts/{key.split('_')[0]}.jsonl.gz)"
+            )
         if _first_cut(path, f"data.{key}") is None:
             raise ConfigError(f"data.{key}: {path} holds no cuts; rerun stage 2 (see its bad_input.tsv)")
     try:
@@ -105,8 +120,10 @@ def check_inputs(cfg: TrainConfig) -> None:
     except UserError:
         raise
     except Exception as exc:
-        raise ConfigError(f"data.dev_cuts: {cfg.data.dev_cuts} cannot be read ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:200]})") from None
+        raise ConfigError(
+            f"data.dev_cuts: {cfg.data.dev_cuts} cannot be read ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})"
+        ) from None
     _check_init_from(cfg.model.init_from)
 
 
@@ -115,15 +132,19 @@ def _check_init_from(source: str) -> None:
     from fcodec.models.hub import _REPO_ID, resolve
 
     if not source:
-        raise ConfigError("model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
-                          "stage's exported best/ folder (stages 2 and 3)")
+        raise ConfigError(
+            "model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
+            "stage's exported best/ folder (stages 2 and 3)"
+        )
     local = Path(source).expanduser()
     if not local.exists() and not Path(f"{local}.json").exists():
         remote_config = source.endswith(".json") and _REPO_ID.fullmatch(os.path.dirname(source))
         if _REPO_ID.fullmatch(source) or remote_config:
             return  # on the Hugging Face Hub: the model build downloads it (or finds it in the hub cache)
-        raise ConfigError(f"model.init_from: No codec at '{source}': no such folder (the previous stage's "
-                          f"<exp_dir>/best, or the pretrained codec's folder)")
+        raise ConfigError(
+            f"model.init_from: No codec at '{source}': no such folder (the previous stage's "
+            f"<exp_dir>/best, or the pretrained codec's folder)"
+        )
     try:
         resolve(source)
     except CheckpointError as exc:

@@ -12,6 +12,7 @@
     train.lock           pid and host of the run training in the folder (a second run refuses to start)
     bad-batch-step<N>-rank<r>.pt   only if the NaN guard stopped the run
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,16 +23,16 @@ from typing import Any, Optional, Sequence, Tuple
 
 import torch
 
+from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
 from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
 from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
-from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
 from fcodec.train.lock import exp_dir_lock
 from fcodec.train.params import DECODER_PREFIX, TRAINABLE_MODES, ParamPlan, build_param_plan
 from fcodec.train.preflight import check_inputs, check_values
 from fcodec.train.rng import seed_everything
 from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
-from fcodec.train.trainer import TrainSummary, Trainer
+from fcodec.train.trainer import Trainer, TrainSummary
 from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.logging import setup_logging
@@ -92,8 +93,9 @@ def losses_with_assets(cfg: TrainConfig) -> dict:
     return losses
 
 
-def build_codec_module(cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
-                       ) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
+def build_codec_module(
+    cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
+) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
     """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
     the same grown layers)."""
     from fcodec.losses.config import build_losses
@@ -105,9 +107,16 @@ def build_codec_module(cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInf
         check_gan_terms(cfg)
         stage.discriminators = build_discriminators(cfg.gan).to(dist.device)
         gan = gan_setup(cfg.gan, stage.discriminators)
-    losses = build_losses(losses_with_assets(cfg), sample_rate=codec.sample_rate_output,
-                          input_sample_rate=codec.sample_rate_input, latent_dim=codec.latent_dim,
-                          exp_dir=exp_dir, rank=dist.rank, device=dist.device, gan=gan)
+    losses = build_losses(
+        losses_with_assets(cfg),
+        sample_rate=codec.sample_rate_output,
+        input_sample_rate=codec.sample_rate_input,
+        latent_dim=codec.latent_dim,
+        exp_dir=exp_dir,
+        rank=dist.rank,
+        device=dist.device,
+        gan=gan,
+    )
     module = CodecTrainModule(codec, losses).to(dist.device)
     return stage, module, build_codec_plan(module, cfg, stage)
 
@@ -120,19 +129,27 @@ def check_gan_terms(cfg: TrainConfig) -> None:
         return bool(term.get("weight")) if isinstance(term, dict) else bool(term)
 
     if not any(weighted(cfg.losses.get(name)) for name in GAN_TERMS):
-        raise ConfigError("gan: is set but losses has neither adversarial nor feature_matching with a weight: "
-                          "add e.g. losses.adversarial.weight=1.0 losses.feature_matching.weight=6.0")
+        raise ConfigError(
+            "gan: is set but losses has neither adversarial nor feature_matching with a weight: "
+            "add e.g. losses.adversarial.weight=1.0 losses.feature_matching.weight=6.0"
+        )
 
 
 def warn_text_losses_on_crops(cfg: TrainConfig) -> None:
     """The ASR and CTC losses compare the audio with the utterance's text; a random crop keeps only part of the
     audio (and pseudo-labels are cached per cut id), so those terms want whole utterances."""
-    terms = [t for t in ("asr", "ctc") if isinstance(cfg.losses.get(t), dict) and
-             (cfg.losses[t].get("weight") or cfg.losses[t].get("start_weight"))]
+    terms = [
+        t
+        for t in ("asr", "ctc")
+        if isinstance(cfg.losses.get(t), dict) and (cfg.losses[t].get("weight") or cfg.losses[t].get("start_weight"))
+    ]
     if terms and cfg.data.segment_duration is not None:
-        log.warning("losses %s use the transcript of the whole utterance, but data.segment_duration=%s trains on "
-                    "random crops of it: the text will not match the audio. Set data.segment_duration=null.",
-                    terms, cfg.data.segment_duration)
+        log.warning(
+            "losses %s use the transcript of the whole utterance, but data.segment_duration=%s trains on "
+            "random crops of it: the text will not match the audio. Set data.segment_duration=null.",
+            terms,
+            cfg.data.segment_duration,
+        )
 
 
 def build_loaders(cfg: TrainConfig):
@@ -142,18 +159,29 @@ def build_loaders(cfg: TrainConfig):
         path = getattr(cfg.data, name)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"data.{name}: cut manifest {path} not found (stage 2 of the recipe writes it)")
-    train_dl = build_dataloader(cfg.data.train_cuts, train=True, max_duration=cfg.data.max_duration,
-                                segment_duration=cfg.data.segment_duration, num_workers=cfg.data.num_workers,
-                                seed=cfg.train.seed, num_buckets=cfg.data.num_buckets)
-    dev_dl = build_dataloader(cfg.data.dev_cuts, train=False,
-                              max_duration=cfg.data.dev_max_duration or cfg.data.max_duration,
-                              num_workers=cfg.data.num_workers, seed=cfg.train.seed,
-                              num_buckets=cfg.data.num_buckets)
+    train_dl = build_dataloader(
+        cfg.data.train_cuts,
+        train=True,
+        max_duration=cfg.data.max_duration,
+        segment_duration=cfg.data.segment_duration,
+        num_workers=cfg.data.num_workers,
+        seed=cfg.train.seed,
+        num_buckets=cfg.data.num_buckets,
+    )
+    dev_dl = build_dataloader(
+        cfg.data.dev_cuts,
+        train=False,
+        max_duration=cfg.data.dev_max_duration or cfg.data.max_duration,
+        num_workers=cfg.data.num_workers,
+        seed=cfg.train.seed,
+        num_buckets=cfg.data.num_buckets,
+    )
     return train_dl, dev_dl
 
 
-def run_stage(config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (),
-              command: str = "") -> TrainSummary:
+def run_stage(
+    config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (), command: str = ""
+) -> TrainSummary:
     cfg = load_config(config, overrides)
     check_values(cfg)  # before the lock, the log, config.yaml and the model: a refused run leaves nothing behind
     check_inputs(cfg)
@@ -182,14 +210,26 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
         codec = stage.codec
         if dist.is_main:
             write_init_record(exp_dir, stage.info)
-        log.info("model from %s: %.4g Hz, %.4g bps, codebook %d (was %.4g Hz, %.4g bps)%s", stage.info["init_from"],
-                 codec.frame_rate, codec.bitrate, codec.codebook_size, stage.info["source"]["frame_rate"],
-                 stage.info["source"]["bitrate"],
-                 f"; grown, {len(stage.grown_param_names)} new tensors" if stage.grown_param_names else "")
-        counts = {name: sum(p.numel() for n, p in module.named_parameters() if n in names)
-                  for name, names in (("new", plan.new), ("inherited", plan.trainable - plan.new))}
-        log.info("trainable parameters: %s of %d; loss terms: %s", counts,
-                 sum(p.numel() for p in module.parameters()), sorted(module.losses.terms))
+        log.info(
+            "model from %s: %.4g Hz, %.4g bps, codebook %d (was %.4g Hz, %.4g bps)%s",
+            stage.info["init_from"],
+            codec.frame_rate,
+            codec.bitrate,
+            codec.codebook_size,
+            stage.info["source"]["frame_rate"],
+            stage.info["source"]["bitrate"],
+            f"; grown, {len(stage.grown_param_names)} new tensors" if stage.grown_param_names else "",
+        )
+        counts = {
+            name: sum(p.numel() for n, p in module.named_parameters() if n in names)
+            for name, names in (("new", plan.new), ("inherited", plan.trainable - plan.new))
+        }
+        log.info(
+            "trainable parameters: %s of %d; loss terms: %s",
+            counts,
+            sum(p.numel() for p in module.parameters()),
+            sorted(module.losses.terms),
+        )
 
         warn_text_losses_on_crops(cfg)
         train_dl, dev_dl = build_loaders(cfg)
@@ -197,21 +237,46 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
         info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment}
         adversary = None
         if cfg.gan is not None:
-            adversary = Adversary(cfg.gan, stage.discriminators, codec.sample_rate_output, codec.sample_rate_input,
-                                  dist)
-            log.info("discriminators %s: %d parameters, from step %d, %s loss", stage.discriminators.names,
-                     sum(p.numel() for p in stage.discriminators.parameters()), cfg.gan.start_step, cfg.gan.loss)
-        trainer = Trainer(cfg, exp_dir, module, CodecObjective(module), plan, train_dl, dev_dl, dist,
-                          export_best=lambda m, folder: m.codec.save_pretrained(folder), info=info,
-                          adversary=adversary)
+            adversary = Adversary(
+                cfg.gan, stage.discriminators, codec.sample_rate_output, codec.sample_rate_input, dist
+            )
+            log.info(
+                "discriminators %s: %d parameters, from step %d, %s loss",
+                stage.discriminators.names,
+                sum(p.numel() for p in stage.discriminators.parameters()),
+                cfg.gan.start_step,
+                cfg.gan.loss,
+            )
+        trainer = Trainer(
+            cfg,
+            exp_dir,
+            module,
+            CodecObjective(module),
+            plan,
+            train_dl,
+            dev_dl,
+            dist,
+            export_best=lambda m, folder: m.codec.save_pretrained(folder),
+            info=info,
+            adversary=adversary,
+        )
         summary = trainer.fit()
         if dist.is_main:
-            atomic_write_json(exp_dir / "train_summary.json", {
-                "steps": summary.steps, "epochs": summary.epochs, "stop_reason": summary.stop_reason,
-                "best_dev_loss": summary.best_loss, "best_step": summary.best_step,
-                "best_dir": str(summary.best_dir), "frame_rate": codec.frame_rate, "bitrate": codec.bitrate,
-                "init_from": stage.info["init_from"], "param_checksum": summary.param_checksum,
-            })
+            atomic_write_json(
+                exp_dir / "train_summary.json",
+                {
+                    "steps": summary.steps,
+                    "epochs": summary.epochs,
+                    "stop_reason": summary.stop_reason,
+                    "best_dev_loss": summary.best_loss,
+                    "best_step": summary.best_step,
+                    "best_dir": str(summary.best_dir),
+                    "frame_rate": codec.frame_rate,
+                    "bitrate": codec.bitrate,
+                    "init_from": stage.info["init_from"],
+                    "param_checksum": summary.param_checksum,
+                },
+            )
         barrier(dist)
         return summary
     finally:

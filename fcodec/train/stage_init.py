@@ -4,6 +4,7 @@
 The choice is recorded in ``<exp_dir>/init.json`` (source, frame rates and bitrates before and after, the new
 parameter names), so every stage says which model it was initialised from.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,11 @@ class StageModel:
 
 
 def _rates(codec) -> Dict[str, float]:
-    return {"frame_rate": float(codec.frame_rate), "bitrate": float(codec.bitrate),
-            "codebook_size": int(codec.codebook_size)}
+    return {
+        "frame_rate": float(codec.frame_rate),
+        "bitrate": float(codec.bitrate),
+        "codebook_size": int(codec.codebook_size),
+    }
 
 
 def _source_name(init_from: str) -> str:
@@ -37,11 +41,15 @@ def init_stage_model(cfg: ModelConfig, seed: int) -> StageModel:
     from fcodec.models import FocalCodec, grow
 
     if not cfg.init_from:
-        raise ConfigError("model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
-                          "stage's exported best/ folder (stages 2 and 3)")
+        raise ConfigError(
+            "model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
+            "stage's exported best/ folder (stages 2 and 3)"
+        )
     if cfg.grow not in (0, 1):
-        raise ConfigError(f"model.grow={cfg.grow}: a stage grows by one 2x layer pair at most (0 or 1); run the "
-                          f"stages in sequence to go further")
+        raise ConfigError(
+            f"model.grow={cfg.grow}: a stage grows by one 2x layer pair at most (0 or 1); run the "
+            f"stages in sequence to go further"
+        )
     codec = FocalCodec.from_pretrained(cfg.init_from)
     before = _rates(codec)
     grown: List[str] = []
@@ -76,6 +84,9 @@ def write_init_record(exp_dir: Path, info: Dict[str, Any]) -> Path:
         if old.get("init_from") != info.get("init_from"):
             logging.getLogger(__name__).warning(
                 "%s says this stage started from %s; this run names %s (the checkpoints decide: resuming)",
-                path, old.get("init_from"), info.get("init_from"))
+                path,
+                old.get("init_from"),
+                info.get("init_from"),
+            )
         return path
     return atomic_write_json(path, info)

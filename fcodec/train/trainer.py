@@ -17,6 +17,7 @@ generator of its own (see :meth:`Trainer._seed_loader`), so creating an iterator
 the global RNG. Validation runs under :func:`preserved_rng`, so it never moves the training RNG streams either.
 With ``train.deterministic`` on CPU, a run killed and rerun ends with the same weights as one never interrupted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,9 +41,9 @@ from fcodec.train.config import TrainConfig, to_dict
 from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
 from fcodec.train.monitor import Monitor
 from fcodec.train.nonfinite import NonFiniteError, NonFiniteGuard
-from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
 from fcodec.train.objective import Objective, StepResult, move_to
 from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
+from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
 from fcodec.train.params import ParamPlan
 from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
 
@@ -84,10 +85,20 @@ def param_checksum(model: nn.Module) -> str:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, exp_dir: Path, model: nn.Module, objective: Objective, plan: ParamPlan,
-                 train_dl: Any, dev_dl: Any, dist: DistInfo,
-                 export_best: Callable[[nn.Module, Path], None], info: Optional[Dict[str, Any]] = None,
-                 adversary: Optional[Adversary] = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        exp_dir: Path,
+        model: nn.Module,
+        objective: Objective,
+        plan: ParamPlan,
+        train_dl: Any,
+        dev_dl: Any,
+        dist: DistInfo,
+        export_best: Callable[[nn.Module, Path], None],
+        info: Optional[Dict[str, Any]] = None,
+        adversary: Optional[Adversary] = None,
+    ):
         self.cfg = cfg
         self.exp_dir = Path(exp_dir)
         self.model = model.to(dist.device)
@@ -105,9 +116,15 @@ class Trainer:
         self.guard = NonFiniteGuard(cfg.train.max_nonfinite, self.exp_dir, dist.rank)
         # the optimizer holds every parameter that trains at any step; requires_grad is set per step in fit()
         self.optimizer = build_optimizer(
-            plan.param_groups(self.model, cfg.optim.lr, cfg.optim.lr_new, cfg.optim.weight_decay,
-                              own_lrs={"decoder": cfg.optim.lr_decoder} if cfg.optim.lr_decoder else None),
-            cfg.optim)
+            plan.param_groups(
+                self.model,
+                cfg.optim.lr,
+                cfg.optim.lr_new,
+                cfg.optim.weight_decay,
+                own_lrs={"decoder": cfg.optim.lr_decoder} if cfg.optim.lr_decoder else None,
+            ),
+            cfg.optim,
+        )
         self.plateau = build_plateau(self.optimizer, cfg.optim)
         self.wrapped: nn.Module = self.model
         self.monitor: Optional[Monitor] = None
@@ -127,8 +144,9 @@ class Trainer:
             self.wrapped = self.model
             return
         device_ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
-        self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids,
-                                               find_unused_parameters=self.cfg.train.find_unused_parameters)
+        self.wrapped = DistributedDataParallel(
+            self.model, device_ids=device_ids, find_unused_parameters=self.cfg.train.find_unused_parameters
+        )
 
     def _autocast(self):
         if self.dist.device.type == "cuda" and self.cfg.train.amp == "bf16":
@@ -148,9 +166,11 @@ class Trainer:
             return None
         path, ckpt = found
         if ckpt.get("world_size", 1) != self.dist.world_size:
-            raise RuntimeError(f"{path} was written by a run with {ckpt.get('world_size')} processes; this run has "
-                               f"{self.dist.world_size}. Resume with the same number of processes (the sampler's "
-                               f"position depends on it) or start a new exp dir.")
+            raise RuntimeError(
+                f"{path} was written by a run with {ckpt.get('world_size')} processes; this run has "
+                f"{self.dist.world_size}. Resume with the same number of processes (the sampler's "
+                f"position depends on it) or start a new exp dir."
+            )
         self.model.load_state_dict(ckpt["model"])
         configured = hyperparameters(self.optimizer, self.plateau)
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -163,12 +183,19 @@ class Trainer:
             if "gan" in ckpt:
                 self.adversary.load_state_dict(ckpt["gan"])
             else:
-                log.warning("%s has no discriminator state (written without gan:); the discriminators start "
-                            "from scratch", path)
+                log.warning(
+                    "%s has no discriminator state (written without gan:); the discriminators start from scratch", path
+                )
         self._saved_step = self.state.step
-        log.info("resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
-                 path, self.state.step, self.state.epoch, self.state.batches_in_epoch, self.state.best_loss,
-                 self.state.best_step)
+        log.info(
+            "resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
+            path,
+            self.state.step,
+            self.state.epoch,
+            self.state.batches_in_epoch,
+            self.state.best_loss,
+            self.state.best_step,
+        )
         return {"sampler": ckpt["sampler"], "rng": ckpt["rng"][self.dist.rank]}
 
     # ------------------------------------------------------------------------------------------------ the loop
@@ -180,8 +207,10 @@ class Trainer:
         if t.max_epochs > 0 and self.state.epoch >= t.max_epochs:
             return f"reached train.max_epochs={t.max_epochs}"
         if t.early_stop_patience > 0 and self.state.bad_validations >= t.early_stop_patience:
-            return (f"early stop: {self.state.bad_validations} validations without improving the best dev loss "
-                    f"{self.state.best_loss:.6g} (step {self.state.best_step})")
+            return (
+                f"early stop: {self.state.bad_validations} validations without improving the best dev loss "
+                f"{self.state.best_loss:.6g} (step {self.state.best_step})"
+            )
         return None
 
     def fit(self) -> TrainSummary:
@@ -189,8 +218,9 @@ class Trainer:
             recover_best_dir(self.best_dir)
         pending = self._resume()
         # events the interrupted run wrote after its checkpoint are dropped; the ones up to it stay
-        self.monitor = Monitor(self.exp_dir, enabled=self.dist.is_main,
-                               purge_step=self.state.step + 1 if pending else None)
+        self.monitor = Monitor(
+            self.exp_dir, enabled=self.dist.is_main, purge_step=self.state.step + 1 if pending else None
+        )
         self.plan.apply(self.model, self.state.step)
         self._wrap()
         if self.adversary is not None:
@@ -199,8 +229,10 @@ class Trainer:
         try:
             while self.stop_reason() is None:
                 sampler = self.train_dl.sampler
-                restore_sampler_position(sampler, pending["sampler"] if pending is not None else
-                                         {"epoch": self.state.epoch, "batches_consumed": 0})
+                restore_sampler_position(
+                    sampler,
+                    pending["sampler"] if pending is not None else {"epoch": self.state.epoch, "batches_consumed": 0},
+                )
                 self._seed_loader(self.state.epoch)
                 batches = iter(self.train_dl)
                 if pending is not None:
@@ -224,8 +256,10 @@ class Trainer:
                 if self.stop_reason() is not None:
                     break
                 if produced == 0 and self.state.batches_in_epoch == 0:
-                    raise RuntimeError("the training data loader yields no batches: check data.train_cuts and "
-                                       "data.max_duration / data.segment_duration")
+                    raise RuntimeError(
+                        "the training data loader yields no batches: check data.train_cuts and "
+                        "data.max_duration / data.segment_duration"
+                    )
                 self.state.epoch += 1
                 self.state.batches_in_epoch = 0
             reason = self.stop_reason() or "finished"
@@ -233,11 +267,24 @@ class Trainer:
         finally:
             self.monitor.close()
         checksum = param_checksum(self.model)
-        log.info("stage finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
-                 reason, self.state.step, self.state.best_loss, self.state.best_step, checksum)
-        return TrainSummary(steps=self.state.step, epochs=self.state.epoch, best_loss=self.state.best_loss,
-                            best_step=self.state.best_step, stop_reason=reason, best_dir=self.best_dir,
-                            param_checksum=checksum, history=self.history)
+        log.info(
+            "stage finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
+            reason,
+            self.state.step,
+            self.state.best_loss,
+            self.state.best_step,
+            checksum,
+        )
+        return TrainSummary(
+            steps=self.state.step,
+            epochs=self.state.epoch,
+            best_loss=self.state.best_loss,
+            best_step=self.state.best_step,
+            stop_reason=reason,
+            best_dir=self.best_dir,
+            param_checksum=checksum,
+            history=self.history,
+        )
 
     def _seed_loader(self, epoch: int) -> None:
         """Give the training DataLoader a generator of its own, seeded by (seed, rank, epoch).
@@ -284,8 +331,11 @@ class Trainer:
     def _train_step(self, batch: Any) -> None:
         step = self.state.step
         if self.plan.apply(self.model, step):
-            log.info("step %d: new-only warm-up over, now training %d parameter tensors", step,
-                     sum(p.requires_grad for p in self.model.parameters()))
+            log.info(
+                "step %d: new-only warm-up over, now training %d parameter tensors",
+                step,
+                sum(p.requires_grad for p in self.model.parameters()),
+            )
             self._wrap()
         apply_warmup(self.optimizer, step, self.cfg.optim)
         self.model.train()
@@ -327,8 +377,15 @@ class Trainer:
         self.guard.ok()
         if self.dist.device.type == "cuda":
             torch.cuda.synchronize(self.dist.device)
-        self._accumulate({"loss": float(result.loss.detach()), "grad_norm": float(grad_norm),
-                          "step_time": time.perf_counter() - start, "skipped": 0.0, **terms})
+        self._accumulate(
+            {
+                "loss": float(result.loss.detach()),
+                "grad_norm": float(grad_norm),
+                "step_time": time.perf_counter() - start,
+                "skipped": 0.0,
+                **terms,
+            }
+        )
 
     def _accumulate(self, values: Dict[str, float]) -> None:
         for key, value in values.items():
@@ -338,14 +395,20 @@ class Trainer:
     def _log_interval(self) -> None:
         """Average the interval's values over steps and ranks; write them to the log and TensorBoard."""
         keys = sorted(self._interval)
-        totals = torch.tensor([self._interval[k] for k in keys] + [float(self._interval_count)],
-                              dtype=torch.float64, device=self.dist.device)
+        totals = torch.tensor(
+            [self._interval[k] for k in keys] + [float(self._interval_count)],
+            dtype=torch.float64,
+            device=self.dist.device,
+        )
         # ranks can disagree on keys only if one had no successful step; pad by agreeing on a key set first
         key_lists = all_gather_objects(keys, self.dist)
         if any(k != keys for k in key_lists):
             union = sorted(set().union(*key_lists))
-            totals = torch.tensor([self._interval.get(k, 0.0) for k in union] + [float(self._interval_count)],
-                                  dtype=torch.float64, device=self.dist.device)
+            totals = torch.tensor(
+                [self._interval.get(k, 0.0) for k in union] + [float(self._interval_count)],
+                dtype=torch.float64,
+                device=self.dist.device,
+            )
             keys = union
         all_reduce_sum(totals, self.dist)
         count = totals[-1].item()
@@ -362,10 +425,14 @@ class Trainer:
             lrs["disc"] = self.adversary.lr()
         extra = self.objective.scalars(self.state.step)
         step = self.state.step
-        log.info("step %d epoch %d | %s | lr %s%s", step, self.state.epoch,
-                 " ".join(f"{k} {v:.4g}" for k, v in values.items()),
-                 " ".join(f"{k} {v:.3g}" for k, v in lrs.items()),
-                 "".join(f" | {k} {v:.4g}" for k, v in extra.items()))
+        log.info(
+            "step %d epoch %d | %s | lr %s%s",
+            step,
+            self.state.epoch,
+            " ".join(f"{k} {v:.4g}" for k, v in values.items()),
+            " ".join(f"{k} {v:.3g}" for k, v in lrs.items()),
+            "".join(f" | {k} {v:.4g}" for k, v in extra.items()),
+        )
         self.monitor.scalars("train", values, step)
         self.monitor.scalars("train", {f"lr_{k}": v for k, v in lrs.items()}, step)
         self.monitor.scalars("train", extra, step)
@@ -391,9 +458,11 @@ class Trainer:
                 with self._autocast():
                     result = self.objective.compute(self.model, batch, step, train=False)
                 n = float(result.num_items)
-                values = {"loss": result.loss.detach().double() * n,
-                          **{f"term/{k}": v.detach().double() * n for k, v in result.terms.items()},
-                          **{f"stat/{k}": v.detach().double() for k, v in result.stats.items()}}
+                values = {
+                    "loss": result.loss.detach().double() * n,
+                    **{f"term/{k}": v.detach().double() * n for k, v in result.terms.items()},
+                    **{f"stat/{k}": v.detach().double() for k, v in result.stats.items()},
+                }
                 values["items"] = torch.tensor(n, dtype=torch.float64, device=self.dist.device)
                 for key, value in values.items():
                     sums[key] = sums[key] + value if key in sums else value.clone()
@@ -410,8 +479,9 @@ class Trainer:
             dev.update({k[5:]: sums[k].item() / items for k in keys if k.startswith("term/")})
             dev.update(self.objective.summarize({k[5:]: sums[k] for k in keys if k.startswith("stat/")}))
             if self.dist.is_main and first_batch is not None and self.cfg.train.num_audio_samples > 0:
-                for name, wave, sr in self.objective.audio_examples(self.model, first_batch,
-                                                                    self.cfg.train.num_audio_samples):
+                for name, wave, sr in self.objective.audio_examples(
+                    self.model, first_batch, self.cfg.train.num_audio_samples
+                ):
                     self.monitor.audio(f"valid/{name}", wave, sr, step)
             self.model.train()
         loss = dev["loss"]
@@ -428,10 +498,15 @@ class Trainer:
             self.plateau.step(loss)
         dev["time"] = time.perf_counter() - start
         self.history.append({"step": step, **dev})
-        log.info("validation at step %d | %s | %s", step, " ".join(f"{k} {v:.5g}" for k, v in dev.items()),
-                 f"new best (saved to {self.best_dir})" if improved else
-                 f"best {self.state.best_loss:.5g} at step {self.state.best_step}, "
-                 f"{self.state.bad_validations} without improvement")
+        log.info(
+            "validation at step %d | %s | %s",
+            step,
+            " ".join(f"{k} {v:.5g}" for k, v in dev.items()),
+            f"new best (saved to {self.best_dir})"
+            if improved
+            else f"best {self.state.best_loss:.5g} at step {self.state.best_step}, "
+            f"{self.state.bad_validations} without improvement",
+        )
         self.monitor.scalars("valid", dev, step)
         self.monitor.scalars("valid", {"best_loss": self.state.best_loss}, step)
         self.monitor.flush()
@@ -444,15 +519,24 @@ class Trainer:
             return
         folder = self.checkpoints.set_aside(first_bad_step, f"diverged-step{first_bad_step}")
         left = self.checkpoints.list()
-        log.error("training diverged from step %d on%s; a rerun resumes from %s", first_bad_step,
-                  f": the checkpoints written since were moved to {folder}" if folder else "",
-                  left[-1][1] if left else "step 0 (no earlier checkpoint is left: move best/ aside first)")
+        log.error(
+            "training diverged from step %d on%s; a rerun resumes from %s",
+            first_bad_step,
+            f": the checkpoints written since were moved to {folder}" if folder else "",
+            left[-1][1] if left else "step 0 (no earlier checkpoint is left: move best/ aside first)",
+        )
 
     def _write_best(self, loss: float) -> None:
         if not may_replace_best(self.best_dir, loss, self.run_id):
             return
-        info = {**self.info, "step": self.state.step, "epoch": self.state.epoch, "dev_loss": loss,
-                "run_id": self.run_id, "config": to_dict(self.cfg)}
+        info = {
+            **self.info,
+            "step": self.state.step,
+            "epoch": self.state.epoch,
+            "dev_loss": loss,
+            "run_id": self.run_id,
+            "config": to_dict(self.cfg),
+        }
         write_best_dir(self.best_dir, lambda folder: self.export_best(self.model, folder), info)
 
     # ------------------------------------------------------------------------------------------------ checkpoints

@@ -4,6 +4,7 @@ The developers' machines and CI have a ``shared/`` folder beside the repository 
 (``shared/audio``) and a real multilingual Whisper (``shared/models/whisper-base.pt``). A user's clone does not:
 callers must handle ``None``. ``FCODEC_SHARED`` points elsewhere.
 """
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ missing file (``FileNotFoundError``) or a full disk (``OSError`` ENOSPC, found a
 as torch wraps it). It prints ``<prog>: error: <message>`` (one line) and returns the error's exit status (2,
 argparse's, unless it says otherwise); anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import errno
@@ -45,8 +46,10 @@ def error_message(exc: BaseException) -> Optional[str]:
     full = _disk_full(exc)
     if full is not None:
         where = f" while writing {full.filename}" if full.filename else ""
-        return (f"no space left on device{where}: free some space and rerun the same command (it continues "
-                f"from what was written completely)")
+        return (
+            f"no space left on device{where}: free some space and rerun the same command (it continues "
+            f"from what was written completely)"
+        )
     if isinstance(exc, UserError):
         return one_line(exc)
     if isinstance(exc, FileNotFoundError):
@@ -68,6 +71,7 @@ def command_line(prog: str) -> Callable[[F], F]:
                     raise
                 print(f"{prog}: error: {message}", file=sys.stderr)
                 return getattr(exc, "exit_code", 1) if isinstance(exc, UserError) else 1
+
         return wrapped  # type: ignore[return-value]
 
     return wrap

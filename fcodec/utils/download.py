@@ -4,6 +4,7 @@ A file already at the target is kept when its sha256 is the expected one. Otherw
 temporary folder beside the target, checked, and only then renamed into place: a download that is killed or fails
 leaves no file that looks fetched, only a temporary folder, which the next call removes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,15 +34,23 @@ def _fetch_with_urllib(expected_sha256: str) -> Fetcher:
                 digest.update(block)
                 out.write(block)
         if digest.hexdigest() != expected_sha256:
-            raise RuntimeError(f"the downloaded file's SHA256 checksum {digest.hexdigest()} does not match "
-                               f"the published {expected_sha256}")
+            raise RuntimeError(
+                f"the downloaded file's SHA256 checksum {digest.hexdigest()} does not match "
+                f"the published {expected_sha256}"
+            )
         return path
 
     return fetch
 
 
-def download_verified(url: str, expected_sha256: str, target: os.PathLike, what: str,
-                      fetch: Optional[Fetcher] = None, manual_hint: str = "") -> Path:
+def download_verified(
+    url: str,
+    expected_sha256: str,
+    target: os.PathLike,
+    what: str,
+    fetch: Optional[Fetcher] = None,
+    manual_hint: str = "",
+) -> Path:
     """Put the bytes at ``url`` (sha256 ``expected_sha256``) at ``target``; return it.
 
     ``what`` names the file in messages ("Whisper model 'small'"); ``fetch`` does the transfer (default: urllib,
@@ -51,8 +60,9 @@ def download_verified(url: str, expected_sha256: str, target: os.PathLike, what:
     if target.is_file():
         if file_sha256(target) == expected_sha256:
             return target
-        logger.warning("%s is there but its sha256 is not the published one (an interrupted download?); "
-                       "fetching it again", target)
+        logger.warning(
+            "%s is there but its sha256 is not the published one (an interrupted download?); fetching it again", target
+        )
     root.mkdir(parents=True, exist_ok=True)
     prefix = f".{target.name}.download-"
     for stale in root.glob(prefix + "*"):  # what a killed download left behind
@@ -64,8 +74,10 @@ def download_verified(url: str, expected_sha256: str, target: os.PathLike, what:
         try:
             downloaded = (fetch or _fetch_with_urllib(expected_sha256))(url, str(partial))
         except OSError as exc:  # urllib errors are OSErrors: no network, proxy, DNS
-            raise RuntimeError(f"{what} could not be downloaded from {url} ({exc}). Copy {target.name} into "
-                               f"{root} on a machine with access{manual_hint}.") from exc
+            raise RuntimeError(
+                f"{what} could not be downloaded from {url} ({exc}). Copy {target.name} into "
+                f"{root} on a machine with access{manual_hint}."
+            ) from exc
         except RuntimeError as exc:
             raise RuntimeError(f"{what} from {url}: {exc}") from exc
         os.replace(downloaded, target)

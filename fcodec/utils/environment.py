@@ -1,4 +1,5 @@
 """What produced a result (a training run, a score): versions of Python and the main packages, the git commit."""
+
 from __future__ import annotations
 
 import functools
@@ -19,8 +20,13 @@ def git_revision(root: Path = REPO_ROOT) -> str:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -29,8 +35,13 @@ def git_revision(root: Path = REPO_ROOT) -> str:
 def environment_info() -> Dict[str, str]:
     from fcodec import __version__
 
-    info = {"python": platform.python_version(), "platform": platform.platform(), "host": platform.node(),
-            "fcodec": __version__, "git": git_revision()}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "host": platform.node(),
+        "fcodec": __version__,
+        "git": git_revision(),
+    }
     for package in PACKAGES:
         try:
             info[package] = version(package)

@@ -3,6 +3,7 @@
 Everything is written to a temporary file in the destination folder, flushed to disk, and renamed over the
 destination; a rename within one file system is atomic on POSIX.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """One logging setup for every entry point: a console handler and, optionally, a plain log file."""
+
 from __future__ import annotations
 
 import logging

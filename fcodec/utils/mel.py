@@ -5,6 +5,7 @@ torch buffer (:mod:`fcodec.losses.mel`), the mel-distance metric uses it as is
 (:mod:`fcodec.metrics.spectral_distance`). Only numpy is imported, so the scoring pool's worker processes, which
 never import torch, can use it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,8 +38,9 @@ def mel_to_hz(mels, htk: bool = False) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def _filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float, htk: bool,
-                norm: Optional[str]) -> np.ndarray:
+def _filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float, htk: bool, norm: Optional[str]
+) -> np.ndarray:
     fft_freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
     hz_points = mel_to_hz(np.linspace(hz_to_mel(f_min, htk), hz_to_mel(f_max, htk), n_mels + 2), htk)
     widths = np.diff(hz_points)
@@ -53,8 +55,15 @@ def _filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: 
     return weights
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: Optional[float] = None,
-                   htk: bool = False, norm: Optional[str] = "slaney") -> np.ndarray:
+def mel_filterbank(
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float = 0.0,
+    f_max: Optional[float] = None,
+    htk: bool = False,
+    norm: Optional[str] = "slaney",
+) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) float32 triangular filters, equal to ``librosa.filters.mel`` with the same arguments.
 
     Whisper's ``mel_filters.npz`` was made with librosa's defaults (Slaney scale and area normalisation); the tests

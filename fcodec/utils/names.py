@@ -3,6 +3,7 @@
 A cut set is data from elsewhere; an id such as ``../../x`` or ``/home/u/.bashrc`` must not write outside the
 output folder. :func:`safe_file_name` is the one check, called wherever such a name is joined to a folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +28,8 @@ def safe_file_name(name: str, what: str = "cut id") -> str:
     elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         problem = "it contains a control character"
     if problem is not None:
-        raise UnsafeNameError(f"{what} {name!r} cannot be used as a file name: {problem}. Give every cut an id "
-                              f"without '/', '\\\\' or control characters (e.g. with lhotse's cut.with_id)")
+        raise UnsafeNameError(
+            f"{what} {name!r} cannot be used as a file name: {problem}. Give every cut an id "
+            f"without '/', '\\\\' or control characters (e.g. with lhotse's cut.with_id)"
+        )
     return name

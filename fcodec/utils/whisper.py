@@ -4,6 +4,7 @@ Both the ASR loss and the ASR judge of scoring load Whisper through :func:`load_
 ``.pt`` in openai-whisper's own format (``{"dims": ..., "model_state_dict": ...}``, loaded with
 ``weights_only=True`` by openai-whisper) and a missing download all behave the same way everywhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,7 @@ def published_sha256(name: str) -> str:
     return whisper._MODELS[name].split("/")[-2]
 
 
-def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None,
-                     filename: Optional[str] = None) -> Path:
+def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None, filename: Optional[str] = None) -> Path:
     """Put the published checkpoint ``name`` at ``<root>/<filename>`` (default: whisper's cache folder and the
     URL's file name, as openai-whisper names it) and return the path.
 
@@ -61,14 +61,22 @@ def download_whisper(name: str, root: Optional[Union[str, os.PathLike]] = None,
         raise FileNotFoundError(f"{name!r} is not a published Whisper name ({whisper.available_models()})")
     url = whisper._MODELS[name]
     root = Path(root) if root is not None else whisper_cache_dir()
-    return download_verified(url, published_sha256(name), root / (filename or os.path.basename(url)),
-                             f"Whisper model {name!r}", manual_hint=", or pass the path of a local checkpoint",
-                             # openai-whisper's own transfer, which checks the sha256 its URL carries
-                             fetch=lambda url, folder: whisper._download(url, folder, in_memory=False))
+    return download_verified(
+        url,
+        published_sha256(name),
+        root / (filename or os.path.basename(url)),
+        f"Whisper model {name!r}",
+        manual_hint=", or pass the path of a local checkpoint",
+        # openai-whisper's own transfer, which checks the sha256 its URL carries
+        fetch=lambda url, folder: whisper._download(url, folder, in_memory=False),
+    )
 
 
-def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
-                 download_root: Optional[Union[str, os.PathLike]] = None):
+def load_whisper(
+    name_or_path: Union[str, os.PathLike],
+    device: Union[str, torch.device] = "cpu",
+    download_root: Optional[Union[str, os.PathLike]] = None,
+):
     """Return a ``whisper.model.Whisper`` in eval mode, float32.
 
     ``name_or_path`` is a local checkpoint file or one of ``whisper.available_models()``; names are fetched into
@@ -80,8 +88,7 @@ def load_whisper(name_or_path: Union[str, os.PathLike], device: Union[str, torch
     name = str(name_or_path)
     if not os.path.isfile(name) and name not in whisper.available_models():
         raise FileNotFoundError(
-            f"Whisper model {name!r} is neither a file nor one of the published names "
-            f"{whisper.available_models()}"
+            f"Whisper model {name!r} is neither a file nor one of the published names {whisper.available_models()}"
         )
     published = not os.path.isfile(name)
     path = str(download_whisper(name, download_root)) if published else name

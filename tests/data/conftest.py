@@ -1,4 +1,5 @@
 """Session fixtures: one small synthetic corpus, its lhotse manifests and its stage-2 cuts, shared by the data tests."""
+
 from pathlib import Path
 
 import pytest

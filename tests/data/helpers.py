@@ -1,4 +1,5 @@
 """Shared helpers for the data and recipe tests: a small synthetic corpus and the recipe's corpus script."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,16 +23,19 @@ def run_recipe(recipe: Path, *args: str, check: bool = True, timeout: float = 90
     stdout and stderr together (the job launcher passes the stages' output to stdout); with ``check`` a failure
     shows the end of it."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    out = subprocess.run([str(recipe / "run.sh"), *map(str, args)], capture_output=True, text=True, env=env,
-                         timeout=timeout)
+    out = subprocess.run(
+        [str(recipe / "run.sh"), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
     out.text = out.stdout + out.stderr
     if check:
         assert out.returncode == 0, out.text[-6000:]
     return out
 
+
 # Small enough to synthesise in about a second, big enough for a few batches per language.
-SMALL_SPEC = MiniCorpusSpec(seed=0, train_speakers=2, eval_speakers=1, train_utts_per_speaker=5,
-                            eval_utts_per_speaker=3)
+SMALL_SPEC = MiniCorpusSpec(
+    seed=0, train_speakers=2, eval_speakers=1, train_utts_per_speaker=5, eval_utts_per_speaker=3
+)
 
 
 def recipe_corpora_module():
@@ -48,6 +52,5 @@ def recipe_corpora_module():
 def prepare_manifests(corpus_dir: Path, out_dir: Path) -> Path:
     corpora = recipe_corpora_module()
     corpora.prepare("aishell", corpus_dir / "aishell", out_dir, LIBRISPEECH_PARTS, nj=2, keep_existing=False)
-    corpora.prepare("librispeech", corpus_dir / "LibriSpeech", out_dir, LIBRISPEECH_PARTS, nj=2,
-                    keep_existing=False)
+    corpora.prepare("librispeech", corpus_dir / "LibriSpeech", out_dir, LIBRISPEECH_PARTS, nj=2, keep_existing=False)
     return out_dir

@@ -1,4 +1,5 @@
 """read_mono: the one reader of decoding, scoring and streaming (lhotse resamples; bad audio names its file)."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -63,7 +64,9 @@ def test_bad_audio_raises_with_the_reason_and_the_file(tmp_path):
     samples[4000:] = np.nan
     sf.write(nan, samples, 16000, subtype="FLOAT")
     not_finite = error(nan)
-    assert not_finite.reason == why.NOT_FINITE and "from sample 4000" in str(not_finite) and "nan.wav" in str(not_finite)
+    assert (
+        not_finite.reason == why.NOT_FINITE and "from sample 4000" in str(not_finite) and "nan.wav" in str(not_finite)
+    )
 
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros(0, np.float32), 16000)

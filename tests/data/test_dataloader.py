@@ -37,8 +37,8 @@ def test_training_batches_are_random_crops_of_the_right_shape(train_path):
             full = cut.load_audio()[0]
             crop = row[:n].numpy()
             # the crop is a contiguous piece of the utterance, starting somewhere inside it
-            starts = [s for s in range(0, len(full) - n + 1) if np.array_equal(full[s:s + 8], crop[:8])]
-            assert any(np.allclose(full[s:s + n], crop, atol=1e-6) for s in starts)
+            starts = [s for s in range(0, len(full) - n + 1) if np.array_equal(full[s : s + 8], crop[:8])]
+            assert any(np.allclose(full[s : s + n], crop, atol=1e-6) for s in starts)
             offsets.append(starts[0])
     assert len(set(offsets)) > len(offsets) // 2  # random offsets, not the start of every cut
     assert {lang for b in batches for lang in b["language"]} == {"zh", "en"}
@@ -79,8 +79,15 @@ def test_evaluation_yields_whole_utterances_in_a_fixed_order(small_cuts):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_a_resumed_loader_continues_with_the_next_batch(train_path, num_workers):
     def loader():
-        return build_dataloader(train_path, train=True, max_duration=2.0, segment_duration=1.0,
-                                num_workers=num_workers, seed=7, prefetch_factor=2 if num_workers else None)
+        return build_dataloader(
+            train_path,
+            train=True,
+            max_duration=2.0,
+            segment_duration=1.0,
+            num_workers=num_workers,
+            seed=7,
+            prefetch_factor=2 if num_workers else None,
+        )
 
     dl = loader()
     dl.sampler.set_epoch(3)
@@ -110,8 +117,9 @@ def test_a_resumed_loader_continues_with_the_next_batch(train_path, num_workers)
 def test_ranks_share_out_each_step(train_path, monkeypatch):
     ids = []
     for rank in (0, 1):
-        dl = build_dataloader(train_path, train=True, max_duration=4.0, segment_duration=1.0, seed=2,
-                              world_size=2, rank=rank)
+        dl = build_dataloader(
+            train_path, train=True, max_duration=4.0, segment_duration=1.0, seed=2, world_size=2, rank=rank
+        )
         ids.append([c for b in _batches(dl) for c in b["cut_id"]])
     assert not set(ids[0]) & set(ids[1])
     assert set(ids[0]) | set(ids[1]) == {c.id for c in CutSet.from_file(train_path)}

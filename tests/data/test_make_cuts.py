@@ -35,8 +35,12 @@ def test_every_broken_file_is_reported_by_name_and_every_good_one_kept(small_cor
 
 
 def test_cuts_are_16k_tagged_prefixed_and_normalised(small_cuts):
-    for name, languages in [("train", {"zh", "en"}), ("dev", {"zh", "en"}), ("test_aishell", {"zh"}),
-                            ("test_librispeech", {"en"})]:
+    for name, languages in [
+        ("train", {"zh", "en"}),
+        ("dev", {"zh", "en"}),
+        ("test_aishell", {"zh"}),
+        ("test_librispeech", {"en"}),
+    ]:
         cuts = CutSet.from_file(small_cuts / f"{name}.jsonl.gz")
         assert {c.supervisions[0].language for c in cuts} == languages
         for cut in cuts:
@@ -79,8 +83,7 @@ def test_training_mix_meets_its_hours(small_cuts, small_manifests, data_config, 
 def test_dev_and_test_caps_and_the_duration_limit(small_cuts, small_manifests, data_config, tmp_path):
     all_dev = CutSet.from_file(small_cuts / "dev.jsonl.gz")
     limit = sorted(c.duration for c in all_dev)[len(all_dev) // 2]  # the median: some cuts are over it
-    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2,
-                   max_duration=limit)
+    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2, max_duration=limit)
     dev = CutSet.from_file(out / "dev.jsonl.gz")
     for language in ("zh", "en"):
         in_range = [c for c in all_dev if c.supervisions[0].language == language and c.duration <= limit]
@@ -102,8 +105,9 @@ def test_keep_existing_rebuilds_only_what_is_missing(small_cuts, small_manifests
     shutil.copytree(small_cuts, out)
     (out / "dev.jsonl.gz").unlink()
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    builder = CutsBuilder(data_config, small_manifests, out, CutsOptions(dev_utts=None, num_test_utts=None,
-                                                                         keep_existing=True))
+    builder = CutsBuilder(
+        data_config, small_manifests, out, CutsOptions(dev_utts=None, num_test_utts=None, keep_existing=True)
+    )
     builder.run()
     assert builder.rebuilt == [str(out / "dev.jsonl.gz")]
     assert [str(p) for p, t in before.items() if p.stat().st_mtime_ns != t] == []
@@ -111,8 +115,11 @@ def test_keep_existing_rebuilds_only_what_is_missing(small_cuts, small_manifests
 
 
 def test_missing_manifests_name_the_file_and_the_stage(data_config, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"recordings manifest not found: expected .*aishell_recordings_"
-                                                r"train\.jsonl\.gz \(written by stage 1"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"recordings manifest not found: expected .*aishell_recordings_"
+        r"train\.jsonl\.gz \(written by stage 1",
+    ):
         CutsBuilder(data_config, tmp_path / "nowhere", tmp_path / "cuts", CutsOptions()).run()
 
 
@@ -141,25 +148,50 @@ def test_hours_and_config_errors_are_clear():
         parse_data_config({"corpora": {"x": {"language": "zh", "dev": ["a"]}}})
     with pytest.raises(ValueError, match="no corpus has a dev part"):
         parse_data_config({"corpora": {"x": {"language": "zh", "train": ["a"]}}})
-    config = parse_data_config({"corpora": {"ls": {"language": "en", "train": ["a", {"part": "b", "optional": True}],
-                                                   "dev": ["d"], "test": {"test_ls": "c"}}}})
+    config = parse_data_config(
+        {
+            "corpora": {
+                "ls": {
+                    "language": "en",
+                    "train": ["a", {"part": "b", "optional": True}],
+                    "dev": ["d"],
+                    "test": {"test_ls": "c"},
+                }
+            }
+        }
+    )
     assert [(s.part, s.split, s.optional, s.test_name) for s in config.sources] == [
-        ("a", "train", False, None), ("b", "train", True, None), ("d", "dev", False, None),
-        ("c", "test", False, "test_ls")]
+        ("a", "train", False, None),
+        ("b", "train", True, None),
+        ("d", "dev", False, None),
+        ("c", "test", False, "test_ls"),
+    ]
 
 
 def test_an_optional_part_that_was_not_prepared_is_skipped(small_cuts, small_manifests, tmp_path):
-    config = parse_data_config({"corpora": {"librispeech": {
-        "language": "en", "train": ["train-clean-100", {"part": "train-clean-360", "optional": True}],
-        "dev": ["dev-clean"], "test": {"test_librispeech": "test-clean"}}}})
+    config = parse_data_config(
+        {
+            "corpora": {
+                "librispeech": {
+                    "language": "en",
+                    "train": ["train-clean-100", {"part": "train-clean-360", "optional": True}],
+                    "dev": ["dev-clean"],
+                    "test": {"test_librispeech": "test-clean"},
+                }
+            }
+        }
+    )
     out = tmp_path / "cuts"
     shutil.copytree(small_cuts / "sources", out / "sources")
     CutsBuilder(config, small_manifests, out, CutsOptions(keep_existing=True, dev_utts=None)).run()
-    assert set(_ids(out / "train.jsonl.gz")) == set(_ids(small_cuts / "sources" / "librispeech_train-clean-100.jsonl.gz"))
+    assert set(_ids(out / "train.jsonl.gz")) == set(
+        _ids(small_cuts / "sources" / "librispeech_train-clean-100.jsonl.gz")
+    )
 
 
-def test_loudness_normalisation_is_recorded_in_the_cuts_and_applied_on_load(small_cuts, small_manifests,
-                                                                             data_config, tmp_path):
+def test_loudness_normalisation_is_recorded_in_the_cuts_and_applied_on_load(
+    small_cuts, small_manifests, data_config, tmp_path
+):
     from fcodec.data.loudness import PEAK, measure_loudness
 
     out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, loudness=-20.0)
@@ -177,8 +209,7 @@ def test_loudness_normalisation_is_recorded_in_the_cuts_and_applied_on_load(smal
                 before = measure_loudness(plain[cut.id].load_audio()[0], 16000)
                 assert before == pytest.approx(record["measured"], abs=1e-3)
     assert all("loudness" not in (c.custom or {}) for c in plain.values())  # off by default
-    config = parse_data_config({"loudness": -20, "corpora": {"a": {"language": "en", "train": ["t"],
-                                                                   "dev": ["d"]}}})
+    config = parse_data_config({"loudness": -20, "corpora": {"a": {"language": "en", "train": ["t"], "dev": ["d"]}}})
     assert config.loudness == -20.0
     with pytest.raises(ValueError, match="LUFS"):
         parse_data_config({"loudness": 5, "corpora": {"a": {"language": "en", "train": ["t"], "dev": ["d"]}}})
@@ -189,11 +220,16 @@ def test_text_faults_are_reported_with_file_and_line(small_corpus, small_cuts):
     are bad input named by file and line; stage 1 went on with every other line."""
     import re
 
-    rows = [r for r in read_report(small_cuts / "bad_input.tsv")
-            if r.reason in ("undecodable text", "control characters", "empty transcript")]
+    rows = [
+        r
+        for r in read_report(small_cuts / "bad_input.tsv")
+        if r.reason in ("undecodable text", "control characters", "empty transcript")
+    ]
     assert {(r.source.split(":")[0], r.reason) for r in rows} == {
-        (corpus, reason) for corpus in ("aishell", "librispeech")
-        for reason in ("undecodable text", "control characters", "empty transcript")}
+        (corpus, reason)
+        for corpus in ("aishell", "librispeech")
+        for reason in ("undecodable text", "control characters", "empty transcript")
+    }
     for row in rows:
         match = re.match(r"(\S+\.txt) line (\d+): ", row.detail)
         assert match, row.detail

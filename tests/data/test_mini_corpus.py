@@ -35,16 +35,27 @@ def test_sentences_are_distinct_and_word_segmented():
 def test_corpus_has_the_real_layouts(small_corpus: Path):
     aishell = small_corpus / "aishell" / "data_aishell"
     wavs = sorted((aishell / "wav").rglob("*.wav"))
-    assert wavs and all(re.fullmatch(r"(train|dev|test)/S\d{4}/BAC009S\d{4}W\d{4}\.wav",
-                                      str(w.relative_to(aishell / "wav"))) for w in wavs)
+    assert wavs and all(
+        re.fullmatch(r"(train|dev|test)/S\d{4}/BAC009S\d{4}W\d{4}\.wav", str(w.relative_to(aishell / "wav")))
+        for w in wavs
+    )
     # one line is deliberately not UTF-8 (a Latin-1 byte): see test_broken_report_lists_every_kind_of_breakage
-    transcript = (aishell / "transcript" / "aishell_transcript_v0.8.txt").read_bytes().decode(
-        "utf-8", errors="replace").splitlines()
+    transcript = (
+        (aishell / "transcript" / "aishell_transcript_v0.8.txt")
+        .read_bytes()
+        .decode("utf-8", errors="replace")
+        .splitlines()
+    )
     assert all(re.fullmatch(r"BAC009S\d{4}W\d{4}( \S+)*", line) for line in transcript)
     assert sum(len(line.split()) > 3 for line in transcript) > 10  # word-segmented text
     flacs = sorted((small_corpus / "LibriSpeech").rglob("*.flac"))
-    assert flacs and all(re.fullmatch(r"(train-clean-100|dev-clean|test-clean)/(\d+)/(\d+)/\2-\3-\d{4}\.flac",
-                                       str(f.relative_to(small_corpus / "LibriSpeech"))) for f in flacs)
+    assert flacs and all(
+        re.fullmatch(
+            r"(train-clean-100|dev-clean|test-clean)/(\d+)/(\d+)/\2-\3-\d{4}\.flac",
+            str(f.relative_to(small_corpus / "LibriSpeech")),
+        )
+        for f in flacs
+    )
     for trans in (small_corpus / "LibriSpeech").rglob("*.trans.txt"):
         speaker, chapter = trans.parent.parent.name, trans.parent.name
         assert trans.name == f"{speaker}-{chapter}.trans.txt"
@@ -53,24 +64,33 @@ def test_corpus_has_the_real_layouts(small_corpus: Path):
 
 
 def test_corpus_is_deterministic(tmp_path, small_corpus):
-    spec = MiniCorpusSpec(seed=0, train_speakers=1, eval_speakers=1, train_utts_per_speaker=2,
-                          eval_utts_per_speaker=1)
+    spec = MiniCorpusSpec(seed=0, train_speakers=1, eval_speakers=1, train_utts_per_speaker=2, eval_utts_per_speaker=1)
     a, b = tmp_path / "a", tmp_path / "b"
     build_mini_corpus(a, spec)
     build_mini_corpus(b, spec, num_workers=2)
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert [str(f) for f in files_a if (a / f).read_bytes() != (b / f).read_bytes()] == []
-    other = plan_corpus(MiniCorpusSpec(seed=1, train_speakers=1, eval_speakers=1, train_utts_per_speaker=2,
-                                       eval_utts_per_speaker=1))
+    other = plan_corpus(
+        MiniCorpusSpec(seed=1, train_speakers=1, eval_speakers=1, train_utts_per_speaker=2, eval_utts_per_speaker=1)
+    )
     assert [u.text for u in other] != [u.text for u in plan_corpus(spec)]
 
 
 def test_broken_report_lists_every_kind_of_breakage(small_corpus):
     rows = read_report(small_corpus / BROKEN_REPORT)
     reasons = {r.reason for r in rows}
-    assert reasons == {"unreadable", "empty", "too short", "not finite", "empty transcript", "missing",
-                       "no transcript", "undecodable text", "control characters"}
+    assert reasons == {
+        "unreadable",
+        "empty",
+        "too short",
+        "not finite",
+        "empty transcript",
+        "missing",
+        "no transcript",
+        "undecodable text",
+        "control characters",
+    }
     assert {r.source.split(":")[0] for r in rows} == {"aishell", "librispeech"}
     assert any(r.source.endswith("test") or r.source.endswith("test-clean") for r in rows)
     good = plan_corpus(SMALL_SPEC)

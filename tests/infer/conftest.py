@@ -1,4 +1,5 @@
 """Tiny random codecs saved in the published format, and small test cut sets (with broken cuts) for the decoder."""
+
 import math
 from pathlib import Path
 from typing import Dict, List
@@ -68,10 +69,24 @@ def write_cuts(root: Path, lengths: List[int], bad: bool = False, seed: int = 0)
         if recording is None:
             sf.write(path, audio, SR, subtype="FLOAT")
             recording = Recording.from_file(path, recording_id=cut_id)
-        sup = SupervisionSegment(id=cut_id, recording_id=cut_id, start=0.0, duration=recording.duration,
-                                 text="你好世界" if language == "zh" else "HELLO WORLD", language=language)
-        cuts.append(MonoCut(id=f"{language}_{cut_id}", start=0.0, duration=recording.duration, channel=0,
-                            recording=recording, supervisions=[sup]))
+        sup = SupervisionSegment(
+            id=cut_id,
+            recording_id=cut_id,
+            start=0.0,
+            duration=recording.duration,
+            text="你好世界" if language == "zh" else "HELLO WORLD",
+            language=language,
+        )
+        cuts.append(
+            MonoCut(
+                id=f"{language}_{cut_id}",
+                start=0.0,
+                duration=recording.duration,
+                channel=0,
+                recording=recording,
+                supervisions=[sup],
+            )
+        )
 
     for i, n in enumerate(lengths):
         add(f"utt{i:02d}", speechlike(n, seed + i), "zh" if i % 2 else "en")

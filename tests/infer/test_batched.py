@@ -1,4 +1,5 @@
 """Batched, one-at-a-time and chunk-by-chunk encode/decode agree exactly (fcodec.infer.batched)."""
+
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """The decode directory (fcodec.infer.decode / fcodec.bin.decode): contents, tokens through lhotse, bad input,
 batching and streaming invariance, resume after a kill, reruns."""
+
 import json
 import math
 import time
@@ -242,8 +243,9 @@ def test_other_settings_do_not_mix_with_a_finished_run(codecs, test_cuts, offlin
         run(codecs["50hz"], test_cuts, out, streaming=True)
     with pytest.raises(RuntimeError, match="other settings"):
         run(codecs["12hz"], test_cuts, out, name="another-model")
-    summary = decode_cuts(codecs["50hz"], test_cuts, out, "m", DecodeOptions(streaming=True, **QUIET),
-                          restart_on_change=True)
+    summary = decode_cuts(
+        codecs["50hz"], test_cuts, out, "m", DecodeOptions(streaming=True, **QUIET), restart_on_change=True
+    )
     assert summary["streaming"] is True
     assert json.loads((out / JOURNAL).read_text().splitlines()[0])["header"]["streaming"] is True
     summary = decode_cuts(codecs["50hz"], test_cuts, out, "m", DecodeOptions(**QUIET), overwrite=True)
@@ -252,20 +254,40 @@ def test_other_settings_do_not_mix_with_a_finished_run(codecs, test_cuts, offlin
 
 def test_cli_decodes_every_test_set_with_every_model(codec_dirs, test_cuts, bad_test_cuts, tmp_path, capsys):
     out50, out12 = tmp_path / "train_50hz" / "decode", tmp_path / "train_12.5hz" / "decode"
-    status = decode_cli.main([
-        "--model", str(codec_dirs["50hz"]), str(codec_dirs["12hz"]),
-        "--cuts", str(test_cuts), str(bad_test_cuts.parent / "bad_set.jsonl.gz"),
-        "--out-dir", str(out50), str(out12), "--no-progress",
-    ])
+    status = decode_cli.main(
+        [
+            "--model",
+            str(codec_dirs["50hz"]),
+            str(codec_dirs["12hz"]),
+            "--cuts",
+            str(test_cuts),
+            str(bad_test_cuts.parent / "bad_set.jsonl.gz"),
+            "--out-dir",
+            str(out50),
+            str(out12),
+            "--no-progress",
+        ]
+    )
     assert status == 1  # the second cut set does not exist
     assert "not found" in capsys.readouterr().err
     bad_copy = bad_test_cuts.parent / "bad_set.jsonl.gz"
     bad_copy.write_bytes(bad_test_cuts.read_bytes())
-    status = decode_cli.main([
-        "--model", str(codec_dirs["50hz"]), str(codec_dirs["12hz"]),
-        "--cuts", str(test_cuts), str(bad_copy),
-        "--out-dir", str(out50), str(out12), "--no-progress", "--num-threads", "1",
-    ])
+    status = decode_cli.main(
+        [
+            "--model",
+            str(codec_dirs["50hz"]),
+            str(codec_dirs["12hz"]),
+            "--cuts",
+            str(test_cuts),
+            str(bad_copy),
+            "--out-dir",
+            str(out50),
+            str(out12),
+            "--no-progress",
+            "--num-threads",
+            "1",
+        ]
+    )
     assert status == 0
     for out, rate in ((out50, 50.0), (out12, 12.5)):
         for name, failed in (("test_set", 0), ("bad_set", 4)):
@@ -275,8 +297,20 @@ def test_cli_decodes_every_test_set_with_every_model(codec_dirs, test_cuts, bad_
             assert summary["model"] == str(codec_dirs["50hz" if rate == 50.0 else "12hz"])
             assert (out / name / ".done").is_file()
     assert decode_cli.main(["--model", "a", "b", "--cuts", str(test_cuts), "--out-dir", "x"]) == 2
-    assert decode_cli.main(["--model", str(tmp_path / "nothing"), "--cuts", str(test_cuts),
-                            "--out-dir", str(tmp_path / "y"), "--no-progress"]) == 1
+    assert (
+        decode_cli.main(
+            [
+                "--model",
+                str(tmp_path / "nothing"),
+                "--cuts",
+                str(test_cuts),
+                "--out-dir",
+                str(tmp_path / "y"),
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
     assert "cannot load the codec" in capsys.readouterr().err
 
 
@@ -284,8 +318,18 @@ def test_cli_fails_when_every_cut_fails(codec_dirs, tmp_path):
     from tests.infer.conftest import write_cuts
 
     cuts = write_cuts(tmp_path / "c", [], bad=True)
-    status = decode_cli.main(["--model", str(codec_dirs["50hz"]), "--cuts", str(cuts), "--out-dir",
-                              str(tmp_path / "out"), "--no-progress", "--streaming"])
+    status = decode_cli.main(
+        [
+            "--model",
+            str(codec_dirs["50hz"]),
+            "--cuts",
+            str(cuts),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--streaming",
+        ]
+    )
     assert status == 1
     assert len(decode_format.read_failed_tsv(tmp_path / "out" / "test_set" / "failed.tsv")) == 5
 

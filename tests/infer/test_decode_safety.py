@@ -1,5 +1,6 @@
 """Decoding writes only inside its output folder (ids that would escape it are refused before anything is
 written), and trusts no output it cannot see (a journaled cut whose files are gone is decoded again)."""
+
 import pytest
 from lhotse import CutSet
 
@@ -53,17 +54,22 @@ def test_a_deleted_wav_folder_is_decoded_again(codecs, test_cuts, tmp_path):
     for cut in CutSet.from_file(out / decode_format.TOKEN_CUTS):
         assert cut.codec_tokens.load().size > 0
     # a complete folder is still left alone
-    assert decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)["wall_seconds_last_run"] == \
-        again["wall_seconds_last_run"]
+    assert (
+        decode_cuts(codecs["50hz"], test_cuts, out, "m", QUIET)["wall_seconds_last_run"]
+        == again["wall_seconds_last_run"]
+    )
 
 
-@pytest.mark.parametrize("case, message", [
-    ("max_duration", "--max-duration 0.0: give the seconds of audio per batch"),
-    ("empty", "holds no cuts: nothing to decode"),
-    ("cuda", "--device cuda: CUDA is not available on this machine; use --device cpu"),
-    ("out_is_file", "is a file; give a folder"),
-    ("missing", "not found (stage 2 writes"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("max_duration", "--max-duration 0.0: give the seconds of audio per batch"),
+        ("empty", "holds no cuts: nothing to decode"),
+        ("cuda", "--device cuda: CUDA is not available on this machine; use --device cpu"),
+        ("out_is_file", "is a file; give a folder"),
+        ("missing", "not found (stage 2 writes"),
+    ],
+)
 def test_cli_refuses_bad_options_before_any_work(codec_dirs, test_cuts, tmp_path, capsys, case, message):
     import gzip
 
@@ -86,8 +92,9 @@ def test_cli_refuses_bad_options_before_any_work(codec_dirs, test_cuts, tmp_path
         out.write_text("")
     else:
         cuts = tmp_path / "test_missing.jsonl.gz"
-    status = decode_cli.main(["--model", str(codec_dirs["50hz"]), "--cuts", str(cuts), "--out-dir", str(out),
-                              "--no-progress", *extra])
+    status = decode_cli.main(
+        ["--model", str(codec_dirs["50hz"]), "--cuts", str(cuts), "--out-dir", str(out), "--no-progress", *extra]
+    )
     err = capsys.readouterr().err
     assert status != 0 and message in err, err
     assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.decode: error: ")

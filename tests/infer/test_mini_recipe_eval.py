@@ -3,6 +3,7 @@ trained model (train_50hz, train_25hz, train_12.5hz) and the pretrained codec de
 scored, RESULTS.md and the plot are written; a rerun does nothing; a deleted output or a decode that died half way
 is completed without redoing the rest; a decode with other settings is never overwritten (--force true sets it
 aside); streaming decoding gives the offline tokens."""
+
 import json
 from pathlib import Path
 
@@ -17,8 +18,12 @@ from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
 
-STAGES = {"pretrained": (50.0, 550.0), "train_50hz": (50.0, 550.0), "train_25hz": (25.0, 275.0),
-          "train_12.5hz": (12.5, 137.5)}
+STAGES = {
+    "pretrained": (50.0, 550.0),
+    "train_50hz": (50.0, 550.0),
+    "train_25hz": (25.0, 275.0),
+    "train_12.5hz": (12.5, 137.5),
+}
 SETS = ("test_aishell", "test_librispeech")
 
 
@@ -31,8 +36,20 @@ class Recipe:
     def run(self, *args, check=True):
         # stage 8 runs real MOS judges (NISQA, DNSMOS: a 9 s window per short clip) on every stage and test set:
         # minutes on a loaded CI machine
-        return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
-                          "--exp-dir", self.exp, "--results", self.results, *args, check=check, timeout=2400)
+        return run_recipe(
+            MINI_RECIPE,
+            "--dl-dir",
+            self.work / "download",
+            "--data-dir",
+            self.work / "data",
+            "--exp-dir",
+            self.exp,
+            "--results",
+            self.results,
+            *args,
+            check=check,
+            timeout=2400,
+        )
 
     def snapshot(self):
         """Every output file of stages 7-8 and RESULTS.md with its modification time (logs excluded)."""
@@ -71,8 +88,11 @@ def test_every_stage_decodes_every_test_set(recipe):
 
 
 def rows_of(table: str):
-    return [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| ")
-            and not line.startswith("|---")]
+    return [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("|---")
+    ]
 
 
 def check_quality_table(part: str, section: str):
@@ -105,8 +125,11 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
         # the quality table (MOS judges, speaker similarity)
         parts = section.split("\n### ")[1:]
         assert [part.splitlines()[0] for part in parts] == [
-            f"Judge `{MINI_JUDGES[0]}` (tiny random test model)", f"Judge `{MINI_JUDGES[1]}` (tiny random test model)",
-            "Judges side by side", "Quality"]
+            f"Judge `{MINI_JUDGES[0]}` (tiny random test model)",
+            f"Judge `{MINI_JUDGES[1]}` (tiny random test model)",
+            "Judges side by side",
+            "Quality",
+        ]
         check_quality_table(parts[3], section)
         tables = [rows_of(part) for part in parts]
         signal = []
@@ -116,7 +139,9 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
                 assert float(cells[1]) == rate and float(cells[2]) == bps
                 assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
             signal.append([cells[7:12] for cells in rows[1:]])  # PESQ .. STFT dist
-            summary = json.loads((recipe.exp / "train_12.5hz" / "score" / judge / test_set / "summary.json").read_text())
+            summary = json.loads(
+                (recipe.exp / "train_12.5hz" / "score" / judge / test_set / "summary.json").read_text()
+            )
             assert summary["languages"][language]["num_cuts"] == 12 and summary["asr"]["label"] == judge
             for name in STAGES:
                 directory = recipe.exp / name / "score" / judge / test_set
@@ -168,6 +193,7 @@ def test_deleted_output_and_a_dead_decode_are_completed(recipe):
 def test_changing_the_judges_scores_only_the_new_one(recipe):
     """A judge added is fetched and scores alone; the judges kept are not scored again; a judge dropped keeps its
     files but leaves RESULTS.md; going back scores nothing and only rewrites RESULTS.md."""
+
     def score_files(judge):
         return {k: v for k, v in recipe.snapshot().items() if f"/score/{judge}/" in k}
 
@@ -204,8 +230,17 @@ def test_streaming_decoding_gives_the_offline_tokens(recipe):
 
 
 def test_nothing_to_decode_is_a_clear_error(recipe, tmp_path):
-    out = recipe.run("--stage", "7", "--stop-stage", "7", "--exp-dir", str(tmp_path / "exp"),
-                     "--decode-pretrained", "false", check=False)
+    out = recipe.run(
+        "--stage",
+        "7",
+        "--stop-stage",
+        "7",
+        "--exp-dir",
+        str(tmp_path / "exp"),
+        "--decode-pretrained",
+        "false",
+        check=False,
+    )
     assert out.returncode != 0 and "no model to decode" in out.text
     out = recipe.run("--stage", "8", "--stop-stage", "8", "--exp-dir", str(tmp_path / "exp"), check=False)
     assert out.returncode != 0 and "nothing to score: run stage 7 first" in out.text

@@ -1,4 +1,5 @@
 """Fixtures for the loss tests: loaded Whisper models, a small bilingual BPE model, real clips with transcripts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,16 +12,31 @@ import torch
 # LibriSpeech dev-clean / MAGICDATA transcripts of clips in ../shared/audio, as the corpora's normalised text
 # (LibriSpeech: upper case, no punctuation, numbers in words; Mandarin: characters, no punctuation).
 REAL_CLIPS = {
-    "en_84-121123-0001": ("librispeech-dev-clean/84/84-121123-0001.wav", "en",
-                          "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT"),
-    "en_84-121123-0012": ("librispeech-dev-clean/84/84-121123-0012.wav", "en",
-                          "THE OLD MAN'S EYES REMAINED FIXED ON THE DOOR"),
-    "en_84-121123-0019": ("librispeech-dev-clean/84/84-121123-0019.wav", "en",
-                          "THE OLD MAN MADE A SIGN IN THE AFFIRMATIVE"),
-    "en_84-121123-0022": ("librispeech-dev-clean/84/84-121123-0022.wav", "en",
-                          "THE TWO DOCTORS THEREFORE ENTERED THE ROOM ALONE"),
-    "zh_38_5731_20170914195805": ("magicdata-zh-dev-set/38_5731_20170914195805.wav", "zh",
-                                  "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗"),
+    "en_84-121123-0001": (
+        "librispeech-dev-clean/84/84-121123-0001.wav",
+        "en",
+        "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT",
+    ),
+    "en_84-121123-0012": (
+        "librispeech-dev-clean/84/84-121123-0012.wav",
+        "en",
+        "THE OLD MAN'S EYES REMAINED FIXED ON THE DOOR",
+    ),
+    "en_84-121123-0019": (
+        "librispeech-dev-clean/84/84-121123-0019.wav",
+        "en",
+        "THE OLD MAN MADE A SIGN IN THE AFFIRMATIVE",
+    ),
+    "en_84-121123-0022": (
+        "librispeech-dev-clean/84/84-121123-0022.wav",
+        "en",
+        "THE TWO DOCTORS THEREFORE ENTERED THE ROOM ALONE",
+    ),
+    "zh_38_5731_20170914195805": (
+        "magicdata-zh-dev-set/38_5731_20170914195805.wav",
+        "zh",
+        "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗",
+    ),
 }
 
 BILINGUAL_TEXT = [
@@ -76,9 +92,16 @@ def _train_bpe(folder: Path, icefall_layout: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "text").write_text("\n".join(BILINGUAL_TEXT) + "\n", encoding="utf-8")
     extra = dict(user_defined_symbols=["<blk>", "<sos/eos>"], unk_id=2, bos_id=-1, eos_id=-1) if icefall_layout else {}
-    spm.SentencePieceTrainer.train(input=str(folder / "text"), model_prefix=str(folder / "bpe"), vocab_size=80,
-                                   model_type="bpe", character_coverage=1.0, hard_vocab_limit=False,
-                                   minloglevel=2, **extra)
+    spm.SentencePieceTrainer.train(
+        input=str(folder / "text"),
+        model_prefix=str(folder / "bpe"),
+        vocab_size=80,
+        model_type="bpe",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+        **extra,
+    )
     return folder / "bpe.model"
 
 

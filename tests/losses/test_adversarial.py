@@ -1,18 +1,29 @@
 """Discriminators and the adversarial / feature-matching losses: shapes, the loss kinds, a discriminator that
 learns to tell speech from the same speech with noise, and where the generator's GAN gradients go."""
+
 import pytest
 import torch
 
-from fcodec.losses.adversarial import (GanInputs, GeneratorGanLoss, discriminator_losses, feature_matching_loss,
-                                       generator_loss)
+from fcodec.losses.adversarial import (
+    GanInputs,
+    GeneratorGanLoss,
+    discriminator_losses,
+    feature_matching_loss,
+    generator_loss,
+)
 from fcodec.losses.config import GanSetup, build_losses
 from fcodec.losses.resample import resample
 from fcodec.models import FocalCodec
 from fcodec.models.configs import tiny_causal_config
 from fcodec.models.discriminators import Discriminators
 
-TINY = dict(periods=[2, 3, 5, 7, 11], period_channels=4, period_max_channels=16,
-            resolutions=[[512, 120, 512], [1024, 240, 1024]], resolution_channels=4)
+TINY = dict(
+    periods=[2, 3, 5, 7, 11],
+    period_channels=4,
+    period_max_channels=16,
+    resolutions=[[512, 120, 512], [1024, 240, 1024]],
+    resolution_channels=4,
+)
 
 
 @pytest.fixture
@@ -31,9 +42,12 @@ def speech():
     from fcodec.data.synth.mini_corpus import render
     from tests.train.speech import VOICES
 
-    clips = [torch.from_numpy(render(text, VOICES[lang][0], noise_seed=i))
-             for i, (lang, text) in enumerate([("en", "THE OLD MAN MADE A SIGN IN THE AFFIRMATIVE"),
-                                               ("zh", "今天 天气 很 好 我们 去 公园 散步 吧")])]
+    clips = [
+        torch.from_numpy(render(text, VOICES[lang][0], noise_seed=i))
+        for i, (lang, text) in enumerate(
+            [("en", "THE OLD MAN MADE A SIGN IN THE AFFIRMATIVE"), ("zh", "今天 天气 很 好 我们 去 公园 散步 吧")]
+        )
+    ]
     n = 19200
     assert all(len(c) >= n for c in clips)
     return torch.stack([c[:n] for c in clips]).float()
@@ -95,8 +109,11 @@ def test_gan_gradients_reach_the_decoder_only_when_it_trains(speech, decoder_tra
     torch.manual_seed(0)
     codec = FocalCodec(**tiny_causal_config())
     disc = Discriminators(**TINY)
-    losses = build_losses({"adversarial": {"weight": 1.0}, "feature_matching": {"weight": 6.0}},
-                          sample_rate=codec.sample_rate_output, gan=GanSetup(disc))
+    losses = build_losses(
+        {"adversarial": {"weight": 1.0}, "feature_matching": {"weight": 6.0}},
+        sample_rate=codec.sample_rate_output,
+        gan=GanSetup(disc),
+    )
     for name, p in codec.named_parameters():
         p.requires_grad_(name.startswith("decompressor.") or (decoder_trains and name.startswith("decoder.")))
     out = codec.forward_train(speech, decode=True)
@@ -117,9 +134,11 @@ def test_gan_gradients_reach_the_decoder_only_when_it_trains(speech, decoder_tra
 def test_gan_terms_start_at_the_gan_start_step_and_stay_out_of_the_dev_loss(speech):
     torch.manual_seed(0)
     codec = FocalCodec(**tiny_causal_config())
-    losses = build_losses({"mel": {"weight": 5.0}, "adversarial": {"weight": 1.0, "ramp_steps": 10}},
-                          sample_rate=codec.sample_rate_output,
-                          gan=GanSetup(Discriminators(**TINY), start_step=100))
+    losses = build_losses(
+        {"mel": {"weight": 5.0}, "adversarial": {"weight": 1.0, "ramp_steps": 10}},
+        sample_rate=codec.sample_rate_output,
+        gan=GanSetup(Discriminators(**TINY), start_step=100),
+    )
     assert losses.weights(99)["adversarial"] == 0.0 and losses.weights(105)["adversarial"] == 0.5
     assert losses.weights(110)["adversarial"] == 1.0
     assert isinstance(losses.terms["adversarial"], GeneratorGanLoss)
@@ -134,5 +153,6 @@ def test_gan_terms_start_at_the_gan_start_step_and_stay_out_of_the_dev_loss(spee
     with pytest.raises(ValueError, match="gan: section"):
         build_losses({"adversarial": {"weight": 1.0}}, sample_rate=24000)
     with pytest.raises(ValueError, match="gan.loss"):
-        build_losses({"adversarial": {"weight": 1.0, "kind": "lsgan"}}, sample_rate=24000,
-                     gan=GanSetup(Discriminators(**TINY)))
+        build_losses(
+            {"adversarial": {"weight": 1.0, "kind": "lsgan"}}, sample_rate=24000, gan=GanSetup(Discriminators(**TINY))
+        )

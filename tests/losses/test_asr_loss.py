@@ -1,4 +1,5 @@
 """Whisper ASR loss with the tiny random Whisper: exact value, gradients, frozen judge, padding, training, caching."""
+
 import json
 
 import pytest
@@ -31,7 +32,7 @@ def _reference(model, recon, lengths, texts, languages):
         prefix = list(tokenizer.sot_sequence_including_notimestamps)
         seq = torch.tensor(prefix + tokenizer.encode(format_target(text, lang)) + [tokenizer.eot])[None]
         logits = model.decoder(seq[:, :-1], model.encoder(mel))
-        total = total + F.cross_entropy(logits[0, len(prefix) - 1:], seq[0, len(prefix):], reduction="sum")
+        total = total + F.cross_entropy(logits[0, len(prefix) - 1 :], seq[0, len(prefix) :], reduction="sum")
         tokens += seq.shape[1] - len(prefix)
     return total / tokens
 
@@ -75,11 +76,11 @@ def test_padding_is_ignored_and_gets_no_gradient(tiny_whisper):
     loss = WhisperASRLoss(tiny_whisper, 24000)
     recon, lengths = _batch()
     other = recon.clone()
-    other[1, int(lengths[1]):] = 5.0
+    other[1, int(lengths[1]) :] = 5.0
     torch.testing.assert_close(loss(recon, lengths, LANGS, TEXTS), loss(other, lengths, LANGS, TEXTS))
     recon.requires_grad_(True)
     loss(recon, lengths, LANGS, TEXTS).backward()
-    assert recon.grad[1, int(lengths[1]):].abs().max() == 0
+    assert recon.grad[1, int(lengths[1]) :].abs().max() == 0
 
 
 def test_no_grad_evaluation_gives_the_same_value_without_a_graph(tiny_whisper):
@@ -99,8 +100,9 @@ def test_asr_loss_falls_when_a_tiny_generator_trains(tiny_whisper):
     """
     torch.manual_seed(0)
     loss = WhisperASRLoss(tiny_whisper, 24000)
-    generator = torch.nn.Sequential(torch.nn.Conv1d(1, 16, 9, padding=4), torch.nn.Tanh(),
-                                    torch.nn.Conv1d(16, 1, 9, padding=4))
+    generator = torch.nn.Sequential(
+        torch.nn.Conv1d(1, 16, 9, padding=4), torch.nn.Tanh(), torch.nn.Conv1d(16, 1, 9, padding=4)
+    )
     noise = torch.randn(2, 1, 12000)
     lengths = torch.tensor([12000, 9000])
     optimizer = torch.optim.Adam(generator.parameters(), lr=1e-3)
@@ -122,8 +124,9 @@ def test_faster_windows_run_and_a_full_window_equals_pad30(tiny_whisper):
     assert torch.isfinite(batch_window(recon, lengths, ["en", "en"], TEXTS[::2]))
     full = WhisperASRLoss(tiny_whisper, 24000, encoder_window=30.0)
     long_recon = 0.1 * torch.randn(1, int(29.6 * 24000))
-    torch.testing.assert_close(batch_window(long_recon, None, ["en"], TEXTS[:1]),
-                               full(long_recon, None, ["en"], TEXTS[:1]))
+    torch.testing.assert_close(
+        batch_window(long_recon, None, ["en"], TEXTS[:1]), full(long_recon, None, ["en"], TEXTS[:1])
+    )
 
 
 def test_pseudo_labels_are_transcribed_once_and_cached(tiny_whisper, tmp_path):
@@ -148,8 +151,9 @@ def test_pseudo_labels_are_transcribed_once_and_cached(tiny_whisper, tmp_path):
     torch.testing.assert_close(again(recon, audio_lens * 3 // 2, ["en", "zh"], cut_ids=["en_a", "zh_b"]), first)
     with pytest.raises(ValueError, match="no cached pseudo-label"):
         again(recon, None, ["en", "zh"], cut_ids=["en_a", "zh_new"])
-    other_rank = WhisperASRLoss(tiny_whisper, 24000, targets="pseudo", pseudo_label_path=path, rank=1,
-                                pseudo_label_max_tokens=6)
+    other_rank = WhisperASRLoss(
+        tiny_whisper, 24000, targets="pseudo", pseudo_label_path=path, rank=1, pseudo_label_max_tokens=6
+    )
     other_rank(recon[:1], None, ["en"], cut_ids=["en_c"], audio=audio[:1])
     assert (tmp_path / "exp" / "pseudo_labels.rank1.jsonl").is_file()
     assert "en_c" in WhisperASRLoss(tiny_whisper, 24000, targets="pseudo", pseudo_label_path=path).cache

@@ -1,9 +1,9 @@
 """CTC head loss on the pre-quantisation latents: blank conventions, gradients, masks, learning a fixed batch."""
+
 import pytest
 import torch
 
 from fcodec.losses import CTCHeadLoss
-
 from tests.losses.conftest import BILINGUAL_TEXT
 
 TEXTS = [BILINGUAL_TEXT[0], BILINGUAL_TEXT[4], BILINGUAL_TEXT[2], BILINGUAL_TEXT[5]]
@@ -31,11 +31,11 @@ def test_gradients_reach_the_latents_and_the_head_not_the_padding(bpe_model):
     lats, lens = _latents()
     lats.requires_grad_(True)
     garbage = lats.detach().clone()
-    garbage[3, int(lens[3]):] = 10.0
+    garbage[3, int(lens[3]) :] = 10.0
     value = loss(lats, lens, TEXTS)
     value.backward()
     assert torch.isfinite(value) and value > 0
-    assert lats.grad[3, : int(lens[3])].abs().sum() > 0 and lats.grad[3, int(lens[3]):].abs().max() == 0
+    assert lats.grad[3, : int(lens[3])].abs().sum() > 0 and lats.grad[3, int(lens[3]) :].abs().max() == 0
     assert all(p.grad is not None for p in loss.parameters())
     torch.testing.assert_close(loss(garbage, lens, TEXTS), value.detach())  # padding does not leak through convs
 

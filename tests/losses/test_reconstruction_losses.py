@@ -1,4 +1,5 @@
 """Feature MSE, multi-scale mel and multi-resolution STFT losses: references, zeros, masks, gradients, training."""
+
 import pytest
 import torch
 

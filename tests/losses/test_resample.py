@@ -1,4 +1,5 @@
 """The polyphase resampler: scipy.signal.resample_poly's output exactly, lengths, gradients, real speech."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,6 @@ import scipy.signal
 import torch
 
 from fcodec.losses.resample import Resample, resample, resampled_length, resampled_lengths
-
 from tests.losses.conftest import REAL_CLIPS, load_clip
 
 

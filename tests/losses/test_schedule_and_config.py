@@ -1,4 +1,5 @@
 """Weight schedules, and building a stage's losses from its config and combining them on a model output."""
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -28,6 +29,7 @@ def test_constant_and_ramped_weights():
 @dataclass
 class FakeCodecOutput:
     """The fields of fcodec.models' CodecOutput that the losses read (the real model is another branch's)."""
+
     feats: torch.Tensor
     qfeats: torch.Tensor
     feat_lens: torch.Tensor
@@ -42,18 +44,27 @@ def _output_and_batch(requires_grad=True):
     audio = 0.1 * torch.randn(2, 8000, generator=generator)
     audio_lens = torch.tensor([8000, 6400])
     audio[1, 6400:] = 0
-    sig = (resample(audio, 16000, 24000) + 0.01 * torch.randn(2, 12000, generator=generator)).requires_grad_(requires_grad)
+    sig = (resample(audio, 16000, 24000) + 0.01 * torch.randn(2, 12000, generator=generator)).requires_grad_(
+        requires_grad
+    )
     out = FakeCodecOutput(
         feats=torch.randn(2, 25, 32, generator=generator),
         qfeats=torch.randn(2, 25, 32, generator=generator).requires_grad_(requires_grad),
         feat_lens=torch.tensor([25, 20]),
-        lats=torch.nn.functional.normalize(torch.randn(2, 25, 11, generator=generator), dim=-1).requires_grad_(requires_grad),
+        lats=torch.nn.functional.normalize(torch.randn(2, 25, 11, generator=generator), dim=-1).requires_grad_(
+            requires_grad
+        ),
         tok_lens=torch.tensor([25, 20]),
         sig=sig,
         sig_lens=torch.tensor([12000, 9600]),
     )
-    batch = {"audio": audio, "audio_lens": audio_lens, "text": ["THE OLD MAN", "我们 这 下了"], "language": ["en", "zh"],
-             "cut_id": ["en_1", "zh_2"]}
+    batch = {
+        "audio": audio,
+        "audio_lens": audio_lens,
+        "text": ["THE OLD MAN", "我们 这 下了"],
+        "language": ["en", "zh"],
+        "cut_id": ["en_1", "zh_2"],
+    }
     return out, batch
 
 
@@ -93,8 +104,9 @@ def test_config_errors_name_the_term(tmp_path):
     with pytest.raises(ValueError, match="losses.asr needs"):
         build_losses({"asr": {"weight": 1.0}}, sample_rate=24000)
     assert set(build_losses({"feature": 1.0, "mel": 0, "stft": None}, sample_rate=24000).terms) == {"feature"}
-    losses = CodecLosses({"mel": build_losses({"mel": 1.0}, sample_rate=24000).terms["mel"]},
-                         {"mel": WeightSchedule(1.0)})
+    losses = CodecLosses(
+        {"mel": build_losses({"mel": 1.0}, sample_rate=24000).terms["mel"]}, {"mel": WeightSchedule(1.0)}
+    )
     out, batch = _output_and_batch(requires_grad=False)
     out.sig = None
     with pytest.raises(ValueError, match="decode=True"):
@@ -105,10 +117,29 @@ def test_curriculum_ramps_up_holds_then_decays():
     from fcodec.losses.schedule import WeightSchedule
 
     s = WeightSchedule.curriculum(30.0, ramp_steps=10, decay_start_step=100, decay_steps=50, final_weight=10.0)
-    assert [s(0), s(5), s(10), s(99), s(100), s(125), s(150), s(10**9)] == [0.0, 15.0, 30.0, 30.0, 30.0, 20.0,
-                                                                          10.0, 10.0]
-    assert WeightSchedule.from_config({"weight": 30.0, "start_weight": 0.0, "ramp_steps": 10,
-                                       "decay_start_step": 100, "decay_steps": 50, "final_weight": 10.0}) == s
+    assert [s(0), s(5), s(10), s(99), s(100), s(125), s(150), s(10**9)] == [
+        0.0,
+        15.0,
+        30.0,
+        30.0,
+        30.0,
+        20.0,
+        10.0,
+        10.0,
+    ]
+    assert (
+        WeightSchedule.from_config(
+            {
+                "weight": 30.0,
+                "start_weight": 0.0,
+                "ramp_steps": 10,
+                "decay_start_step": 100,
+                "decay_steps": 50,
+                "final_weight": 10.0,
+            }
+        )
+        == s
+    )
     with pytest.raises(ValueError, match="both"):
         WeightSchedule(30.0, decay_start_step=100)
     with pytest.raises(ValueError, match="before the ramp ends"):

@@ -1,4 +1,5 @@
 """Whisper's front end, batched and differentiable: equal to openai-whisper's own functions clip by clip."""
+
 import pytest
 import torch
 import whisper

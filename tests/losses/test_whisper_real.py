@@ -4,6 +4,7 @@ A random Whisper cannot tell a right transcript, language token or text format f
 Most checks score several targets against one encoder pass per clip (``features``), with the same pieces the
 loss uses (log_mel, encode, WhisperTargets); test_loss_path_on_a_24khz_copy_matches ties them to the public path.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -99,8 +100,9 @@ def test_pseudo_label_is_whispers_transcript_of_the_clean_clip(real_whisper, rea
     audio, lang, _ = real_clips[EN[0]]
     loss = WhisperASRLoss(real_whisper, 16000, targets="pseudo", pseudo_label_path=tmp_path / "labels.jsonl")
     loss.target_tokens([lang], cut_ids=[EN[0]], audio=audio[None])
-    assert loss.cache.labels[EN[0]]["text"] == ("But in less than five minutes, the staircase groaned beneath an "
-                                                "extraordinary weight.")
+    assert loss.cache.labels[EN[0]]["text"] == (
+        "But in less than five minutes, the staircase groaned beneath an extraordinary weight."
+    )
 
 
 def test_shorter_encoder_windows_change_the_loss_on_real_speech(real_whisper, real_clips, features):

@@ -1,4 +1,5 @@
 """Target text formatting and teacher-forcing tensors for the Whisper ASR loss."""
+
 import logging
 
 import pytest
@@ -8,17 +9,20 @@ from whisper.tokenizer import get_tokenizer
 from fcodec.losses.whisper_targets import IGNORE_INDEX, WhisperTargets, format_target
 
 
-@pytest.mark.parametrize("text, language, expected", [
-    ("BUT IN LESS THAN FIVE MINUTES", "en", " But in less than five minutes."),
-    ("I ONLY WISH I'M ALONE I'LL GO", "en", " I only wish I'm alone I'll go."),
-    ("THE OLD MAN'S EYES", "en", " The old man's eyes."),
-    ("the  old man ", "en", " The old man."),
-    ("Hello World, said Mr. Smith!", "en", " Hello World, said Mr. Smith!"),
-    ("WHAT DO YOU MEAN SIR?", "en", " What do you mean sir?"),
-    ("我们 这 下了 一整天 的 雨", "zh", "我们这下了一整天的雨"),
-    ("我们 用 PYTHON 编程", "zh", "我们用 PYTHON 编程"),
-    ("   ", "en", ""),
-])
+@pytest.mark.parametrize(
+    "text, language, expected",
+    [
+        ("BUT IN LESS THAN FIVE MINUTES", "en", " But in less than five minutes."),
+        ("I ONLY WISH I'M ALONE I'LL GO", "en", " I only wish I'm alone I'll go."),
+        ("THE OLD MAN'S EYES", "en", " The old man's eyes."),
+        ("the  old man ", "en", " The old man."),
+        ("Hello World, said Mr. Smith!", "en", " Hello World, said Mr. Smith!"),
+        ("WHAT DO YOU MEAN SIR?", "en", " What do you mean sir?"),
+        ("我们 这 下了 一整天 的 雨", "zh", "我们这下了一整天的雨"),
+        ("我们 用 PYTHON 编程", "zh", "我们用 PYTHON 编程"),
+        ("   ", "en", ""),
+    ],
+)
 def test_format_target(text, language, expected):
     assert format_target(text, language) == expected
 
@@ -30,8 +34,12 @@ def test_sequences_and_teacher_forcing_layout():
     assert en == tokenizer.encode(" The old man.")
     zh = targets.encode("我们 下雨", "zh")
     sequences = [targets.sequence(en, "en"), targets.sequence(zh, "zh")]
-    assert sequences[0][:4] == [tokenizer.sot, tokenizer.to_language_token("en"), tokenizer.transcribe,
-                                tokenizer.no_timestamps]
+    assert sequences[0][:4] == [
+        tokenizer.sot,
+        tokenizer.to_language_token("en"),
+        tokenizer.transcribe,
+        tokenizer.no_timestamps,
+    ]
     assert sequences[1][1] == tokenizer.to_language_token("zh") and sequences[1][-1] == tokenizer.eot
     inputs, labels = targets.batch(sequences, [4, 4], torch.device("cpu"))
     width = max(len(s) for s in sequences) - 1

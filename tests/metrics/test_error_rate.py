@@ -1,11 +1,17 @@
 """Edit counts, both protocols and the hallucination count, against hand computations and jiwer."""
+
 import random
 
 import jiwer
 import pytest
 
-from fcodec.metrics.asr_protocols import (UtteranceUnits, against_truth, hallucinations, paper_protocol,
-                                          predecessor_protocol)
+from fcodec.metrics.asr_protocols import (
+    UtteranceUnits,
+    against_truth,
+    hallucinations,
+    paper_protocol,
+    predecessor_protocol,
+)
 from fcodec.metrics.error_rate import EditCounts, corpus_counts, edit_counts, is_hallucination
 from fcodec.metrics.error_stats import format_alignment
 
@@ -42,8 +48,12 @@ def test_transcripts_against_themselves_score_zero():
 def test_corpus_wer_equals_jiwer_on_random_pairs():
     rng = random.Random(1)
     refs = [random_sentence(rng) for _ in range(200)]
-    hyps = [random_sentence(rng, 0, 14) if rng.random() < 0.5 else
-            [w if rng.random() < 0.8 else rng.choice(WORDS) for w in ref] for ref in refs]
+    hyps = [
+        random_sentence(rng, 0, 14)
+        if rng.random() < 0.5
+        else [w if rng.random() < 0.8 else rng.choice(WORDS) for w in ref]
+        for ref in refs
+    ]
     counts = corpus_counts(zip(refs, hyps))
     expected = jiwer.wer([" ".join(r) for r in refs], [" ".join(h) for h in hyps])
     assert counts.rate == pytest.approx(expected, abs=1e-12)

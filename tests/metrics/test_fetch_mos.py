@@ -1,5 +1,6 @@
 """Stage 3's NISQA weights: only the published file lands at <out-dir>/nisqa.tar, atomically, from a local file,
 the shared copy or a download; offline without a copy is one line and no file."""
+
 import hashlib
 
 import pytest

@@ -1,4 +1,5 @@
 """UTMOS is used only when its code and weights are on disk; otherwise the reason is reported, never a value."""
+
 from fcodec.metrics.mos import CHECKPOINT, find_mos_predictor
 
 

@@ -1,6 +1,7 @@
 """The MOS judges and the speaker similarity on real speech: DNSMOS is speechmos's own score, batched; clean speech
 ranks above the same speech with noise for every MOS judge; a voice is more like itself than another speaker's; a
 judge that cannot be loaded is one line, and the others load."""
+
 import logging
 import math
 
@@ -22,7 +23,7 @@ def read(path):
 
 def with_noise(audio, snr_db, seed=0):
     noise = np.random.default_rng(seed).standard_normal(len(audio)).astype(np.float32)
-    scale = np.sqrt(np.mean(audio ** 2) / (np.mean(noise ** 2) * 10 ** (snr_db / 10)))
+    scale = np.sqrt(np.mean(audio**2) / (np.mean(noise**2) * 10 ** (snr_db / 10)))
     return np.clip(audio + scale * noise, -1.0, 1.0).astype(np.float32)
 
 

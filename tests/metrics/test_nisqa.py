@@ -1,4 +1,5 @@
 """NISQA v2.0: the published weights reproduce the reference implementation; batching, ranking, safe loading."""
+
 import csv
 import math
 from pathlib import Path
@@ -37,8 +38,10 @@ def clean_speech(real_audio_dir) -> tuple[list, int]:
     return [a for a, _ in audios], 16000
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))],
+)
 def test_reproduces_reference_on_shared_audio(real_nisqa_path, real_audio_dir, device):
     """All 36 files, all 5 dimensions within 0.01 of what gabrielmittag/NISQA predicts, scored in batches."""
     with open(real_nisqa_path.parent / "reference_shared_audio.tsv", newline="") as f:
@@ -68,7 +71,7 @@ def test_reproduces_reference_on_shared_audio(real_nisqa_path, real_audio_dir, d
 def test_batch_size_does_not_change_scores(nisqa, clean_speech):
     audios, rate = clean_speech
     # lengths that differ a lot, so batches carry much padding
-    audios = [audios[0], audios[1][: rate], audios[2], audios[3][: rate * 2]]
+    audios = [audios[0], audios[1][:rate], audios[2], audios[3][: rate * 2]]
     one_by_one = nisqa.predict(audios, rate, batch_size=1)
     together = nisqa.predict(audios, rate, batch_size=len(audios))
     pairs = nisqa.predict(audios, rate, batch_size=2)
@@ -85,7 +88,7 @@ def test_clean_speech_ranks_above_the_same_speech_with_white_noise(nisqa, clean_
     noisy = []
     for audio in audios:
         noise = rng.standard_normal(audio.shape).astype(np.float32)
-        noise *= np.sqrt(np.mean(audio ** 2) / np.mean(noise ** 2) / 10 ** (10 / 10))  # 10 dB SNR
+        noise *= np.sqrt(np.mean(audio**2) / np.mean(noise**2) / 10 ** (10 / 10))  # 10 dB SNR
         noisy.append(audio + noise)
     clean_scores, noisy_scores = nisqa.predict(audios, rate), nisqa.predict(noisy, rate)
     for clean, dirty in zip(clean_scores, noisy_scores):

@@ -1,4 +1,5 @@
 """RESULTS.md regenerated from fixed score files is exactly the expected document."""
+
 import json
 
 from fcodec.metrics.report import find_summaries, reference_judge, render_results, write_results
@@ -6,21 +7,34 @@ from fcodec.metrics.report import find_summaries, reference_judge, render_result
 ENV = {"python": "3.11.7", "torch": "2.13.0+cpu", "fcodec": "0.1.0", "git": "abc123"}
 
 
-def language_block(d_paper, d_pred, orig_gt, recon_gt, pesq, stoi, sisdr, mel, stft, halluc, cuts, failed,
-                   rate_name="CER", mos=None):
+def language_block(
+    d_paper, d_pred, orig_gt, recon_gt, pesq, stoi, sisdr, mel, stft, halluc, cuts, failed, rate_name="CER", mos=None
+):
     block = {
-        "unit": "char" if rate_name == "CER" else "word", "rate_name": rate_name, "num_cuts": cuts,
-        "num_failed": failed, "num_asr_scored": cuts - failed,
-        "paper": {"d_err_pct": d_paper}, "predecessor": {"d_err_mean_pct": d_pred, "d_err_median_pct": 0.0},
+        "unit": "char" if rate_name == "CER" else "word",
+        "rate_name": rate_name,
+        "num_cuts": cuts,
+        "num_failed": failed,
+        "num_asr_scored": cuts - failed,
+        "paper": {"d_err_pct": d_paper},
+        "predecessor": {"d_err_mean_pct": d_pred, "d_err_median_pct": 0.0},
         "vs_truth": {"original": {"rate_pct": orig_gt}, "reconstruction": {"rate_pct": recon_gt}},
         "hallucinations": {"original": 0, "reconstruction": halluc},
-        "signal": {"pesq": {"mean": pesq, "n": cuts}, "stoi": {"mean": stoi, "n": cuts},
-                   "si_sdr": {"mean": sisdr, "n": cuts}, "mel_distance": {"mean": mel, "n": cuts},
-                   "stft_distance": {"mean": stft, "n": cuts}},
+        "signal": {
+            "pesq": {"mean": pesq, "n": cuts},
+            "stoi": {"mean": stoi, "n": cuts},
+            "si_sdr": {"mean": sisdr, "n": cuts},
+            "mel_distance": {"mean": mel, "n": cuts},
+            "stft_distance": {"mean": stft, "n": cuts},
+        },
     }
     if mos:  # (NISQA MOS of the original, of the reconstruction, speaker similarity)
-        block["mos"] = {"nisqa": {"original": {"mos": {"mean": mos[0], "n": cuts}},
-                                  "reconstruction": {"mos": {"mean": mos[1], "n": cuts}}}}
+        block["mos"] = {
+            "nisqa": {
+                "original": {"mos": {"mean": mos[0], "n": cuts}},
+                "reconstruction": {"mos": {"mean": mos[1], "n": cuts}},
+            }
+        }
         block["speaker_similarity"] = {"mean": mos[2], "n": cuts}
     return block
 
@@ -32,18 +46,31 @@ JUDGES = {
 }
 
 
-def write_summary(exp, stage, test_set, frame_rate, bitrate, languages, random_judge=False, mos_skipped=True,
-                  judge="small"):
+def write_summary(
+    exp, stage, test_set, frame_rate, bitrate, languages, random_judge=False, mos_skipped=True, judge="small"
+):
     path = exp / stage / "score" / judge / test_set / "summary.json"
     path.parent.mkdir(parents=True)
     summary = {
-        "test_set": test_set, "frame_rate": frame_rate, "bitrate": bitrate, "model": f"exp/{stage}/model",
-        "asr": {"label": judge, "judge": JUDGES[judge], "paper_comparable": judge == "small",
-                "random_test_model": random_judge},
-        "mos": ({"judges": {}, "skipped": {"nisqa": "MOS judge nisqa skipped: no weights"}} if mos_skipped else
-                {"judges": {"nisqa": {"dimensions": ["mos"]}}, "skipped": {}}),
-        "languages": languages, "command": f"python -m fcodec.bin.score --out-dir {stage}",
-        "date": "2026-01-02T03:04:05+00:00", "environment": {"git": "abc123"},
+        "test_set": test_set,
+        "frame_rate": frame_rate,
+        "bitrate": bitrate,
+        "model": f"exp/{stage}/model",
+        "asr": {
+            "label": judge,
+            "judge": JUDGES[judge],
+            "paper_comparable": judge == "small",
+            "random_test_model": random_judge,
+        },
+        "mos": (
+            {"judges": {}, "skipped": {"nisqa": "MOS judge nisqa skipped: no weights"}}
+            if mos_skipped
+            else {"judges": {"nisqa": {"dimensions": ["mos"]}}, "skipped": {}}
+        ),
+        "languages": languages,
+        "command": f"python -m fcodec.bin.score --out-dir {stage}",
+        "date": "2026-01-02T03:04:05+00:00",
+        "environment": {"git": "abc123"},
     }
     path.write_text(json.dumps(summary), encoding="utf-8")
 
@@ -138,25 +165,84 @@ Score commands:
 def fixed_experiment(exp):
     # written out of order on purpose: rows are sorted by stage number, not by file system order, and the
     # paper-comparable judge (small) comes first although "large-v3" sorts before it
-    write_summary(exp, "train_25hz", "test_aishell", 25.0, 275.0,
-                  {"zh": language_block(9.99, 4.15, 5.1, 9.5, 1.19, 0.688, None, 1.3, 2.2, 1, 2000, 10)})
-    write_summary(exp, "pretrained", "test_aishell", 50.0, 550.0,
-                  {"zh": language_block(38.55, 25.29, 5.1, 40.2, 1.154, 0.685, -20.1, 1.234, 2.345, 3, 2000, 1)})
-    write_summary(exp, "train_50hz", "test_aishell", 50.0, 550.0,
-                  {"zh": language_block(6.17, 3.0, 5.1, 8.0, 1.259, 0.726, -18.0, 1.1, 2.0, 0, 2000, 0)})
+    write_summary(
+        exp,
+        "train_25hz",
+        "test_aishell",
+        25.0,
+        275.0,
+        {"zh": language_block(9.99, 4.15, 5.1, 9.5, 1.19, 0.688, None, 1.3, 2.2, 1, 2000, 10)},
+    )
+    write_summary(
+        exp,
+        "pretrained",
+        "test_aishell",
+        50.0,
+        550.0,
+        {"zh": language_block(38.55, 25.29, 5.1, 40.2, 1.154, 0.685, -20.1, 1.234, 2.345, 3, 2000, 1)},
+    )
+    write_summary(
+        exp,
+        "train_50hz",
+        "test_aishell",
+        50.0,
+        550.0,
+        {"zh": language_block(6.17, 3.0, 5.1, 8.0, 1.259, 0.726, -18.0, 1.1, 2.0, 0, 2000, 0)},
+    )
     # the independent judge: other error rates, the same signal metrics
-    write_summary(exp, "train_50hz", "test_aishell", 50.0, 550.0,
-                  {"zh": language_block(4.0, 2.5, 3.2, 5.5, 1.259, 0.726, -18.0, 1.1, 2.0, 0, 2000, 0)},
-                  judge="large-v3")
-    write_summary(exp, "pretrained", "test_aishell", 50.0, 550.0,
-                  {"zh": language_block(20.5, 15.0, 3.2, 22.0, 1.154, 0.685, -20.1, 1.234, 2.345, 1, 2000, 1)},
-                  judge="large-v3")
-    write_summary(exp, "train_25hz", "test_aishell", 25.0, 275.0,
-                  {"zh": language_block(6.5, 3.1, 3.2, 6.8, 1.19, 0.688, None, 1.3, 2.2, 0, 2000, 10)},
-                  judge="large-v3")
-    write_summary(exp, "train_12.5hz", "test_librispeech", 12.5, 137.5,
-                  {"en": language_block(7.94, 10.01, 2.0, 12.0, 1.066, 0.409, -25.0, 2.0, 3.0, 2, 2000, 0,
-                                        rate_name="WER", mos=(4.09, 3.52, 0.8765))}, mos_skipped=False)
+    write_summary(
+        exp,
+        "train_50hz",
+        "test_aishell",
+        50.0,
+        550.0,
+        {"zh": language_block(4.0, 2.5, 3.2, 5.5, 1.259, 0.726, -18.0, 1.1, 2.0, 0, 2000, 0)},
+        judge="large-v3",
+    )
+    write_summary(
+        exp,
+        "pretrained",
+        "test_aishell",
+        50.0,
+        550.0,
+        {"zh": language_block(20.5, 15.0, 3.2, 22.0, 1.154, 0.685, -20.1, 1.234, 2.345, 1, 2000, 1)},
+        judge="large-v3",
+    )
+    write_summary(
+        exp,
+        "train_25hz",
+        "test_aishell",
+        25.0,
+        275.0,
+        {"zh": language_block(6.5, 3.1, 3.2, 6.8, 1.19, 0.688, None, 1.3, 2.2, 0, 2000, 10)},
+        judge="large-v3",
+    )
+    write_summary(
+        exp,
+        "train_12.5hz",
+        "test_librispeech",
+        12.5,
+        137.5,
+        {
+            "en": language_block(
+                7.94,
+                10.01,
+                2.0,
+                12.0,
+                1.066,
+                0.409,
+                -25.0,
+                2.0,
+                3.0,
+                2,
+                2000,
+                0,
+                rate_name="WER",
+                mos=(4.09, 3.52, 0.8765),
+            )
+        },
+        mos_skipped=False,
+    )
 
 
 def test_results_md_from_fixed_score_files(tmp_path):
@@ -164,12 +250,21 @@ def test_results_md_from_fixed_score_files(tmp_path):
     fixed_experiment(exp)
     scores = find_summaries(exp)
     assert [(s.stage, s.judge, s.test_set) for s in scores] == [
-        ("pretrained", "large-v3", "test_aishell"), ("pretrained", "small", "test_aishell"),
-        ("train_50hz", "large-v3", "test_aishell"), ("train_50hz", "small", "test_aishell"),
-        ("train_25hz", "large-v3", "test_aishell"), ("train_25hz", "small", "test_aishell"),
-        ("train_12.5hz", "small", "test_librispeech")]
-    text = render_results(scores, command="python -m fcodec.bin.report --exp-dir exp/x",
-                          date="2026-01-02T10:00:00+00:00", environment=ENV, plot_name="results.png")
+        ("pretrained", "large-v3", "test_aishell"),
+        ("pretrained", "small", "test_aishell"),
+        ("train_50hz", "large-v3", "test_aishell"),
+        ("train_50hz", "small", "test_aishell"),
+        ("train_25hz", "large-v3", "test_aishell"),
+        ("train_25hz", "small", "test_aishell"),
+        ("train_12.5hz", "small", "test_librispeech"),
+    ]
+    text = render_results(
+        scores,
+        command="python -m fcodec.bin.report --exp-dir exp/x",
+        date="2026-01-02T10:00:00+00:00",
+        environment=ENV,
+        plot_name="results.png",
+    )
     assert text == EXPECTED
     assert reference_judge(scores) == "small"  # the plot's judge: paper-comparable, though "large-v3" sorts first
 
@@ -189,16 +284,31 @@ def test_summaries_in_the_layout_without_judge_folders_are_left_out_with_a_warni
 def test_random_judge_gets_the_meaningless_line_and_files_are_written(tmp_path):
     exp = tmp_path / "exp"
     fixed_experiment(exp)
-    write_summary(exp, "train_50hz", "mini_test", 50.0, 550.0,
-                  {"en": language_block(90.0, 80.0, 99.0, 99.0, 1.1, 0.2, -30.0, 5.0, 6.0, 5, 8, 0, "WER")},
-                  random_judge=True, judge="tiny-random")
+    write_summary(
+        exp,
+        "train_50hz",
+        "mini_test",
+        50.0,
+        550.0,
+        {"en": language_block(90.0, 80.0, 99.0, 99.0, 1.1, 0.2, -30.0, 5.0, 6.0, 5, 8, 0, "WER")},
+        random_judge=True,
+        judge="tiny-random",
+    )
     out = tmp_path / "recipe" / "RESULTS.md"
-    write_results(exp, out, tmp_path / "recipe" / "plots" / "rate.png", command="report",
-                  date="2026-01-02T10:00:00+00:00", environment=ENV)
+    write_results(
+        exp,
+        out,
+        tmp_path / "recipe" / "plots" / "rate.png",
+        command="report",
+        date="2026-01-02T10:00:00+00:00",
+        environment=ENV,
+    )
     text = out.read_text(encoding="utf-8")
     first_table = text.index("| model |")
-    assert text.index("**The ASR judge is a tiny random-weight Whisper: every number below is meaningless.**") \
+    assert (
+        text.index("**The ASR judge is a tiny random-weight Whisper: every number below is meaningless.**")
         < first_table
+    )
     assert "![error and quality against bitrate](plots/rate.png)" in text
     assert (tmp_path / "recipe" / "plots" / "rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a real judge alone does not get the line

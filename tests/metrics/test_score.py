@@ -1,4 +1,5 @@
 """End to end: decode-format inputs made without the codec, scored through the CLI, reported."""
+
 import csv
 import json
 import re
@@ -43,14 +44,32 @@ def scored_experiment(tmp_path_factory, tiny_whisper_path):
     exp = root / "exp"
     for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
         decode_dir = exp / stage / "decode" / "test"
-        make_decode_dir(decode_dir, cuts, lambda cut_id, audio: None if cut_id == "en_missing" else noisy(cut_id, audio),
-                        failed={"zh_decode_failed": "CUDA out of memory"}, bitrate=bitrate,
-                        frame_rate=bitrate / 11)
+        make_decode_dir(
+            decode_dir,
+            cuts,
+            lambda cut_id, audio: None if cut_id == "en_missing" else noisy(cut_id, audio),
+            failed={"zh_decode_failed": "CUDA out of memory"},
+            bitrate=bitrate,
+            frame_rate=bitrate / 11,
+        )
         (decode_dir / "wav" / "zh_unreadable.wav").write_bytes(b"this is not a wav file")
         # train_50hz scores the signal metrics in a worker pool, train_25hz in this process: results must agree
-        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir),
-                        "--out-dir", str(exp / stage / "score"), "--asr-models", str(tiny_whisper_path),
-                        "--nj", "1" if stage == "train_50hz" else "0", "--batch-size", "4"])
+        score_cli.main(
+            [
+                "--ref-cuts",
+                str(cuts_path),
+                "--decode-dir",
+                str(decode_dir),
+                "--out-dir",
+                str(exp / stage / "score"),
+                "--asr-models",
+                str(tiny_whisper_path),
+                "--nj",
+                "1" if stage == "train_50hz" else "0",
+                "--batch-size",
+                "4",
+            ]
+        )
     return exp
 
 
@@ -84,8 +103,16 @@ def test_every_bad_input_is_listed_with_its_reason(scored_experiment):
 
 def test_score_outputs_and_metrics(scored_experiment):
     out = scored_experiment / "train_50hz" / "score" / JUDGE / "test"
-    for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done", "wer-summary-test_zh.txt",
-                 "recogs-test_en-recon_vs_orig.txt", "errs-test_en-orig_vs_gt.txt", "errs-test_zh-recon_vs_gt.txt"):
+    for name in (
+        "summary.json",
+        "utterances.tsv",
+        "failed.tsv",
+        ".done",
+        "wer-summary-test_zh.txt",
+        "recogs-test_en-recon_vs_orig.txt",
+        "errs-test_en-orig_vs_gt.txt",
+        "errs-test_zh-recon_vs_gt.txt",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["bitrate"] == 550.0 and summary["frame_rate"] == 50.0
@@ -96,8 +123,10 @@ def test_score_outputs_and_metrics(scored_experiment):
     assert "dnsmos" in scored_by and scored_by | set(summary["mos"]["skipped"]) == {"nisqa", "dnsmos"}
     assert "model" in summary["speaker_similarity"]
     rows = {row["cut_id"]: row for row in read_tsv(out / "utterances.tsv")}
-    for judge, dimensions in (("dnsmos", ("ovrl", "sig", "bak", "p808")),
-                              ("nisqa", ("mos", "noisiness", "discontinuity", "coloration", "loudness"))):
+    for judge, dimensions in (
+        ("dnsmos", ("ovrl", "sig", "bak", "p808")),
+        ("nisqa", ("mos", "noisiness", "discontinuity", "coloration", "loudness")),
+    ):
         if judge not in scored_by:
             continue
         for dimension in dimensions:
@@ -135,8 +164,16 @@ def test_originals_are_transcribed_once_and_pool_matches_in_process(scored_exper
     rows2 = {r["cut_id"]: r for r in read_tsv(train_25hz / "utterances.tsv")}
     for cut_id in ("zh_ok", "en_ok", "en_short"):
         assert rows1[cut_id]["original_transcript"] == rows2[cut_id]["original_transcript"]
-        for metric in ("si_sdr", "mel_distance", "stft_distance", "stoi", "pesq", "dnsmos_ovrl_orig",
-                       "dnsmos_ovrl_recon", "speaker_sim"):
+        for metric in (
+            "si_sdr",
+            "mel_distance",
+            "stft_distance",
+            "stoi",
+            "pesq",
+            "dnsmos_ovrl_orig",
+            "dnsmos_ovrl_recon",
+            "speaker_sim",
+        ):
             assert rows1[cut_id][metric] == rows2[cut_id][metric], (cut_id, metric)
 
 
@@ -148,7 +185,7 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "tiny random-weight Whisper: every number below is meaningless" in text
     assert "## test (en)" in text and "## test (zh)" in text
-    zh_table = text[text.index("## test (zh)"):]
+    zh_table = text[text.index("## test (zh)") :]
     assert f"### Judge `{JUDGE}` (tiny random test model)" in zh_table and "### Judges side by side" not in text
     judge_table, quality = zh_table.split("### Quality")
     rows = [line for line in judge_table.splitlines() if line.startswith(("| model", "| train_", "| pretrained"))]
@@ -161,29 +198,48 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
 
 
-def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp_path, tiny_whisper_path,
-                                                                              monkeypatch):
+def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp_path, tiny_whisper_path, monkeypatch):
     """Two tiny random Whispers with different seeds are two judges: a folder, a cache file and a table each;
     the signal metrics, which do not depend on the judge, are computed once and written for both."""
     from fcodec.metrics import scoring
     from fcodec.metrics.plot import _series
-    from fcodec.metrics.report import find_summaries, reference_judge, summary_value
+    from fcodec.metrics.report import reference_judge, summary_value
     from fcodec.utils.whisper import make_tiny_whisper
 
     other = make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed1.pt", seed=1)
-    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
-        ("zh_a", speechlike(1.4, 10), "今天天气很好", "zh"), ("en_b", speechlike(1.6, 11), "THE CAT SAT", "en"),
-        ("en_short", speechlike(0.2, 12), "SHORT", "en")])
+    cuts, cuts_path = make_test_cuts(
+        tmp_path / "data",
+        [
+            ("zh_a", speechlike(1.4, 10), "今天天气很好", "zh"),
+            ("en_b", speechlike(1.6, 11), "THE CAT SAT", "en"),
+            ("en_short", speechlike(0.2, 12), "SHORT", "en"),
+        ],
+    )
     exp = tmp_path / "exp"
     calls = []
     real_score_pair = scoring.score_pair
     monkeypatch.setattr(scoring, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
     judges = [str(tiny_whisper_path), str(other)]
     for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
-        decode_dir = make_decode_dir(exp / stage / "decode" / "test", cuts, noisy, bitrate=bitrate,
-                                     frame_rate=bitrate / 11)
-        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
-                        str(exp / stage / "score"), "--asr-models", *judges, "--nj", "0", "--max-tokens-per-second", "3"])
+        decode_dir = make_decode_dir(
+            exp / stage / "decode" / "test", cuts, noisy, bitrate=bitrate, frame_rate=bitrate / 11
+        )
+        score_cli.main(
+            [
+                "--ref-cuts",
+                str(cuts_path),
+                "--decode-dir",
+                str(decode_dir),
+                "--out-dir",
+                str(exp / stage / "score"),
+                "--asr-models",
+                *judges,
+                "--nj",
+                "0",
+                "--max-tokens-per-second",
+                "3",
+            ]
+        )
     assert len(calls) == 2 * 3  # once per stage and cut, not once per judge
     summaries = {}
     for judge in ("tiny-random", "tiny-random-seed1"):
@@ -191,7 +247,9 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         assert all((out / name).is_file() for name in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
         summaries[judge] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         assert summaries[judge]["asr"]["label"] == judge
-        train_25hz = json.loads((exp / "train_25hz" / "score" / judge / "test" / "summary.json").read_text(encoding="utf-8"))
+        train_25hz = json.loads(
+            (exp / "train_25hz" / "score" / judge / "test" / "summary.json").read_text(encoding="utf-8")
+        )
         assert train_25hz["asr"]["cache_hits"] == 3  # each judge's own cache of the originals' transcripts
     first, second = summaries["tiny-random"], summaries["tiny-random-seed1"]
     assert first["asr"]["identity"]["sha256"] != second["asr"]["identity"]["sha256"]
@@ -199,10 +257,13 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     # one cache file per ASR judge; the MOS judges' and the speaker encoder's do not depend on the ASR judge
     quality_caches = {f"test.mos-{judge}.json" for judge in first["mos"]["judges"]} | {"test.speaker-resemblyzer.json"}
     assert sorted(p.name for p in (exp / "asr_cache").iterdir()) == sorted(
-        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name} | quality_caches)
+        {Path(first["asr"]["cache"]).name, Path(second["asr"]["cache"]).name} | quality_caches
+    )
     assert first["mos"] == second["mos"] and first["languages"]["en"]["mos"] == second["languages"]["en"]["mos"]
-    rows = [{r["cut_id"]: r for r in read_tsv(exp / "train_50hz" / "score" / j / "test" / "utterances.tsv")}
-            for j in summaries]
+    rows = [
+        {r["cut_id"]: r for r in read_tsv(exp / "train_50hz" / "score" / j / "test" / "utterances.tsv")}
+        for j in summaries
+    ]
     assert any(rows[0][c]["recon_transcript"] != rows[1][c]["recon_transcript"] for c in rows[0])  # two judges
     for cut_id in rows[0]:
         for metric in ("pesq", "stoi", "si_sdr", "mel_distance", "stft_distance"):
@@ -215,9 +276,12 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     for language in ("en", "zh"):
         section = text.split(f"## test ({language})")[1].split("\n## ")[0]
         headings = [line for line in section.splitlines() if line.startswith("### ")]
-        assert headings == ["### Judge `tiny-random` (tiny random test model)",
-                            "### Judge `tiny-random-seed1` (tiny random test model)", "### Judges side by side",
-                            "### Quality"]  # the MOS judges once: they do not depend on the ASR judge
+        assert headings == [
+            "### Judge `tiny-random` (tiny random test model)",
+            "### Judge `tiny-random-seed1` (tiny random test model)",
+            "### Judges side by side",
+            "### Quality",
+        ]  # the MOS judges once: they do not depend on the ASR judge
         tables = [line for line in section.splitlines() if line.startswith("| model |")]
         assert len(tables) == 4 and "paper: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
         assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 4
@@ -226,10 +290,16 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     scores = find_summaries(exp)
     assert reference_judge(scores) == "tiny-random"
     first_judge = [s for s in scores if s.judge == "tiny-random"]
-    assert _series(first_judge, "en", "paper", "d_err_pct") == {"test": [
-        (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
-        for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])]}
-    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == ["train_25hz", "train_50hz"]
+    assert _series(first_judge, "en", "paper", "d_err_pct") == {
+        "test": [
+            (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
+            for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])
+        ]
+    }
+    assert [point[2] for point in _series(scores, "en", "signal", "stoi", "mean")["test"]] == [
+        "train_25hz",
+        "train_50hz",
+    ]
     assert (tmp_path / "rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -243,8 +313,12 @@ def test_judges_that_would_share_a_folder_are_refused(tmp_path, tiny_whisper_pat
     twin = tmp_path / "elsewhere" / tiny_whisper_path.name
     twin.parent.mkdir()
     shutil.copy(tiny_whisper_path, twin)
-    config = ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=tmp_path / "score",
-                         asr_models=[str(tiny_whisper_path), str(twin)])
+    config = ScoreConfig(
+        ref_cuts=cuts_path,
+        decode_dir=decode_dir,
+        out_dir=tmp_path / "score",
+        asr_models=[str(tiny_whisper_path), str(twin)],
+    )
     with pytest.raises(ValueError, match="two judges would share a score folder"):
         score(config)
     assert not (tmp_path / "score").exists()
@@ -254,11 +328,20 @@ def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path, ca
     cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
     decode_dir = tmp_path / "decode" / "test"
     decode_dir.mkdir(parents=True)
-    args = ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(tmp_path / "score"),
-            "--asr-models", str(tiny_whisper_path)]
+    args = [
+        "--ref-cuts",
+        str(cuts_path),
+        "--decode-dir",
+        str(decode_dir),
+        "--out-dir",
+        str(tmp_path / "score"),
+        "--asr-models",
+        str(tiny_whisper_path),
+    ]
     assert score_cli.main(args) == 1
-    assert re.fullmatch(r"python -m fcodec.bin.score: error: \S+\.done is missing.*--allow-unfinished\)\n",
-                        capsys.readouterr().err)
+    assert re.fullmatch(
+        r"python -m fcodec.bin.score: error: \S+\.done is missing.*--allow-unfinished\)\n", capsys.readouterr().err
+    )
     assert score_cli.main(args + ["--allow-unfinished"]) == 1
     assert "recon_cuts.jsonl.gz is missing" in capsys.readouterr().err
 
@@ -269,14 +352,29 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
     transcripts and PESQ would show it."""
     en = sf.read(real_audio_dir / "librispeech-dev-clean/84/84-121123-0001.wav", dtype="float32")[0]
     zh = sf.read(real_audio_dir / "magicdata-zh-dev-set/38_5731_20170914195805.wav", dtype="float32")[0]
-    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
-        ("en_84", en, "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT", "en"),
-        ("zh_38", zh, "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗", "zh"),
-    ])
+    cuts, cuts_path = make_test_cuts(
+        tmp_path / "data",
+        [
+            ("en_84", en, "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED BENEATH AN EXTRAORDINARY WEIGHT", "en"),
+            ("zh_38", zh, "我们这下了一整天的雨雨还在继续下你们哪里下雨了吗", "zh"),
+        ],
+    )
     decode_dir = make_decode_dir(tmp_path / "exp" / "pretrained" / "decode" / "real", cuts, lambda _, audio: audio)
     out = tmp_path / "exp" / "pretrained" / "score"
-    score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(out),
-                    "--asr-models", str(real_whisper_path), "--nj", "1"])
+    score_cli.main(
+        [
+            "--ref-cuts",
+            str(cuts_path),
+            "--decode-dir",
+            str(decode_dir),
+            "--out-dir",
+            str(out),
+            "--asr-models",
+            str(real_whisper_path),
+            "--nj",
+            "1",
+        ]
+    )
     summary = json.loads((out / "whisper-base" / "real" / "summary.json").read_text(encoding="utf-8"))
     assert summary["num_failed"] == 0 and summary["asr"]["random_test_model"] is False
     assert summary["asr"]["paper_comparable"] is False  # base, not small
@@ -292,16 +390,37 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
 def test_a_missing_mos_judge_is_skipped_with_a_line_and_the_rest_is_scored(tmp_path, tiny_whisper_path, caplog):
     import logging
 
-    cuts, cuts_path = make_test_cuts(tmp_path / "data", [
-        ("en_a", speechlike(1.6, 20), "THE CAT SAT", "en"), ("en_b", speechlike(1.2, 21), "ON THE MAT", "en")])
+    cuts, cuts_path = make_test_cuts(
+        tmp_path / "data",
+        [("en_a", speechlike(1.6, 20), "THE CAT SAT", "en"), ("en_b", speechlike(1.2, 21), "ON THE MAT", "en")],
+    )
     exp = tmp_path / "exp"
     decode_dir = make_decode_dir(exp / "train_50hz" / "decode" / "test", cuts, noisy, bitrate=550.0, frame_rate=50.0)
     missing = tmp_path / "models" / "mos" / "nisqa.tar"
     with caplog.at_level(logging.WARNING):
-        score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir",
-                        str(exp / "train_50hz" / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "0",
-                        "--max-tokens-per-second", "3", "--mos-judges", "nisqa", "dnsmos", "--nisqa-model",
-                        str(missing), "--speaker-model", "none"])
+        score_cli.main(
+            [
+                "--ref-cuts",
+                str(cuts_path),
+                "--decode-dir",
+                str(decode_dir),
+                "--out-dir",
+                str(exp / "train_50hz" / "score"),
+                "--asr-models",
+                str(tiny_whisper_path),
+                "--nj",
+                "0",
+                "--max-tokens-per-second",
+                "3",
+                "--mos-judges",
+                "nisqa",
+                "dnsmos",
+                "--nisqa-model",
+                str(missing),
+                "--speaker-model",
+                "none",
+            ]
+        )
     assert len([r for r in caplog.records if "MOS judge nisqa skipped" in r.getMessage()]) == 1
     out = exp / "train_50hz" / "score" / JUDGE / "test"
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -1,5 +1,6 @@
 """Scoring never reports success without a result: ref cuts that match nothing in the decode folder, and a decode
 whose every reconstruction is gone, are errors (no .done)."""
+
 import shutil
 
 import pytest
@@ -12,15 +13,23 @@ from fcodec.utils.cli import UserError
 
 @pytest.fixture()
 def decoded(tmp_path):
-    cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "今天天气很好", "zh"),
-                                                         ("en_b", speechlike(1.2, 1), "THE CAT SAT", "en")])
+    cuts, cuts_path = make_test_cuts(
+        tmp_path / "data",
+        [("zh_a", speechlike(1.0, 0), "今天天气很好", "zh"), ("en_b", speechlike(1.2, 1), "THE CAT SAT", "en")],
+    )
     decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, lambda cut_id, audio: audio)
     return cuts_path, decode_dir
 
 
 def config(tmp_path, cuts_path, decode_dir, judge):
-    return ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=tmp_path / "score", asr_models=[str(judge)],
-                       nj=0, max_tokens_per_second=2.0)
+    return ScoreConfig(
+        ref_cuts=cuts_path,
+        decode_dir=decode_dir,
+        out_dir=tmp_path / "score",
+        asr_models=[str(judge)],
+        nj=0,
+        max_tokens_per_second=2.0,
+    )
 
 
 def test_every_reconstruction_gone_is_an_error_not_zero_scored(tmp_path, decoded, tiny_whisper_path):
@@ -65,12 +74,28 @@ def test_cli_errors_are_one_line(tmp_path, decoded, tiny_whisper_path, capsys):
     _, other = make_test_cuts(tmp_path / "other", [("zh_zzz", speechlike(1.0, 3), "好", "zh")])
     common = ["--out-dir", str(tmp_path / "score"), "--nj", "0"]
     cases = [
-        (["--ref-cuts", str(tmp_path / "nope.jsonl.gz"), "--decode-dir", str(decode_dir),
-          "--asr-models", str(tiny_whisper_path)], "--ref-cuts", "not found"),
-        (["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models", "smal"],
-         "--asr-models smal: neither a checkpoint file nor a published Whisper name", ""),
-        (["--ref-cuts", str(other), "--decode-dir", str(decode_dir), "--asr-models", str(tiny_whisper_path)],
-         "none of the 1 cuts of --ref-cuts", "was decoded in --decode-dir"),
+        (
+            [
+                "--ref-cuts",
+                str(tmp_path / "nope.jsonl.gz"),
+                "--decode-dir",
+                str(decode_dir),
+                "--asr-models",
+                str(tiny_whisper_path),
+            ],
+            "--ref-cuts",
+            "not found",
+        ),
+        (
+            ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models", "smal"],
+            "--asr-models smal: neither a checkpoint file nor a published Whisper name",
+            "",
+        ),
+        (
+            ["--ref-cuts", str(other), "--decode-dir", str(decode_dir), "--asr-models", str(tiny_whisper_path)],
+            "none of the 1 cuts of --ref-cuts",
+            "was decoded in --decode-dir",
+        ),
     ]
     for args, first, second in cases:
         assert score_cli.main(args + common) != 0
@@ -78,7 +103,19 @@ def test_cli_errors_are_one_line(tmp_path, decoded, tiny_whisper_path, capsys):
         assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.score: error: ")
         assert first in err and second in err, err
     (decode_dir / decode_format.DONE).unlink()  # an unfinished decode
-    assert score_cli.main(["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models",
-                           str(tiny_whisper_path), *common]) == 1
+    assert (
+        score_cli.main(
+            [
+                "--ref-cuts",
+                str(cuts_path),
+                "--decode-dir",
+                str(decode_dir),
+                "--asr-models",
+                str(tiny_whisper_path),
+                *common,
+            ]
+        )
+        == 1
+    )
     assert "has not finished; rerun the decode" in capsys.readouterr().err
     assert not list((tmp_path / "score").rglob(".done"))

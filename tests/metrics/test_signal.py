@@ -1,4 +1,5 @@
 """Signal metrics: definitions checked against references, and real speech with itself and with noise."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -20,7 +21,7 @@ def test_stft_magnitude_has_audiotools_frames():
         magnitude = stft_magnitude(signal, window)
         assert magnitude.shape == (window // 2 + 1, 1 + (len(padded) - window) // hop)
         for k in (0, 3, magnitude.shape[1] - 1):
-            expected = np.abs(np.fft.rfft(padded[k * hop:k * hop + window] * hann))
+            expected = np.abs(np.fft.rfft(padded[k * hop : k * hop + window] * hann))
             np.testing.assert_allclose(magnitude[:, k], expected, rtol=1e-4, atol=1e-5)
 
 
@@ -76,15 +77,16 @@ def test_unscorable_pairs_fail_with_reasons_instead_of_values():
 
 
 @pytest.mark.real_assets
-@pytest.mark.parametrize("relative", ["librispeech-dev-clean/84/84-121123-0001.wav",
-                                      "magicdata-zh-dev-set/38_5731_20170914195805.wav"])
+@pytest.mark.parametrize(
+    "relative", ["librispeech-dev-clean/84/84-121123-0001.wav", "magicdata-zh-dev-set/38_5731_20170914195805.wav"]
+)
 def test_pesq_and_stoi_of_real_speech_with_itself_and_with_noise(real_audio_dir, relative):
     clean, rate = sf.read(real_audio_dir / relative, dtype="float32")
     assert rate == 16000
     itself = score_pair(clean, clean)
     assert itself.values["pesq"] > 4.5 and itself.values["stoi"] > 0.999
     rng = np.random.default_rng(0)
-    noise = rng.standard_normal(len(clean)).astype(np.float32) * np.sqrt(np.mean(clean ** 2))
+    noise = rng.standard_normal(len(clean)).astype(np.float32) * np.sqrt(np.mean(clean**2))
     scores = [score_pair(clean, clean + noise * 10 ** (-snr / 20)).values for snr in (30, 10, 0)]
     pesqs, stois = [s["pesq"] for s in scores], [s["stoi"] for s in scores]
     assert itself.values["pesq"] > pesqs[0] > pesqs[1] > pesqs[2] >= 1.0

@@ -1,4 +1,5 @@
 """Scoring normalisation: what makes a correct transcript match its reference, in both languages."""
+
 import pytest
 
 from fcodec.metrics.error_rate import edit_counts
@@ -6,26 +7,46 @@ from fcodec.metrics.text_norm import error_rate_name, normalize_text, normalize_
 from fcodec.metrics.zh_numbers import arabic_to_chinese, read_value
 
 
-@pytest.mark.parametrize("number, spoken", [
-    (0, "零"), (2, "二"), (10, "十"), (15, "十五"), (20, "二十"), (22, "二十二"), (105, "一百零五"),
-    (110, "一百一十"), (200, "两百"), (1010, "一千零一十"), (2000, "两千"), (10005, "一万零五"),
-    (10100, "一万零一百"), (11000, "一万一千"), (20000, "两万"), (110000, "十一万"), (100000005, "一亿零五"),
-])
+@pytest.mark.parametrize(
+    "number, spoken",
+    [
+        (0, "零"),
+        (2, "二"),
+        (10, "十"),
+        (15, "十五"),
+        (20, "二十"),
+        (22, "二十二"),
+        (105, "一百零五"),
+        (110, "一百一十"),
+        (200, "两百"),
+        (1010, "一千零一十"),
+        (2000, "两千"),
+        (10005, "一万零五"),
+        (10100, "一万零一百"),
+        (11000, "一万一千"),
+        (20000, "两万"),
+        (110000, "十一万"),
+        (100000005, "一亿零五"),
+    ],
+)
 def test_read_value(number, spoken):
     assert read_value(number) == spoken
 
 
-@pytest.mark.parametrize("text, spoken", [
-    ("2019年", "二零一九年"),  # years digit by digit
-    ("98年", "九八年"),
-    ("15个人", "十五个人"),
-    ("3.5%", "百分之三点五"),
-    ("50%的人", "百分之五十的人"),
-    ("3.14", "三点一四"),
-    ("15,000元", "一万五千元"),
-    ("007", "零零七"),  # a leading zero: a code, read digit by digit
-    ("第1名和第22名", "第一名和第二十二名"),
-])
+@pytest.mark.parametrize(
+    "text, spoken",
+    [
+        ("2019年", "二零一九年"),  # years digit by digit
+        ("98年", "九八年"),
+        ("15个人", "十五个人"),
+        ("3.5%", "百分之三点五"),
+        ("50%的人", "百分之五十的人"),
+        ("3.14", "三点一四"),
+        ("15,000元", "一万五千元"),
+        ("007", "零零七"),  # a leading zero: a code, read digit by digit
+        ("第1名和第22名", "第一名和第二十二名"),
+    ],
+)
 def test_arabic_to_chinese(text, spoken):
     assert arabic_to_chinese(text) == spoken
 
@@ -62,8 +83,17 @@ def test_english_uses_whisper_normaliser_and_words():
     ref = normalize_to_units("MISTER SMITH PAID TWENTY FIVE DOLLARS", "en")
     hyp = normalize_to_units("Mr. Smith paid $25.", "en")
     assert hyp == ref
-    assert normalize_to_units("But in less than five minutes, the staircase groaned.", "en") == \
-        ["but", "in", "less", "than", "5", "minutes", "the", "staircase", "groaned"]
+    assert normalize_to_units("But in less than five minutes, the staircase groaned.", "en") == [
+        "but",
+        "in",
+        "less",
+        "than",
+        "5",
+        "minutes",
+        "the",
+        "staircase",
+        "groaned",
+    ]
     assert error_rate_name("en") == "WER" and error_rate_name("zh") == "CER"
 
 

@@ -1,16 +1,19 @@
 """The Whisper judge: a tiny random one for the mechanics, the real whisper-base for what it hears."""
+
 import pytest
 import soundfile as sf
 
+from fcodec.metrics.testing import speechlike
 from fcodec.metrics.text_norm import normalize_text
 from fcodec.metrics.transcribe import WhisperJudge
 from fcodec.metrics.transcript_cache import TranscriptCache
 from fcodec.utils.whisper import make_tiny_whisper
-from fcodec.metrics.testing import speechlike
 
 # what ../shared/models/README.md says whisper-base hears in two of the ../shared/audio clips
-README_EN = ("librispeech-dev-clean/84/84-121123-0001.wav",
-             "But in less than 5 minutes, the staircase groaned beneath an extraordinary weight.")
+README_EN = (
+    "librispeech-dev-clean/84/84-121123-0001.wav",
+    "But in less than 5 minutes, the staircase groaned beneath an extraordinary weight.",
+)
 README_ZH = ("magicdata-zh-dev-set/38_5731_20170914195805.wav", "我们这下了一整天的雨,雨还在继续下你们哪里下雨了吗?")
 
 

@@ -1,4 +1,5 @@
 """Tiny random codecs shared by the model tests (built once per session; tests must not modify them)."""
+
 import pytest
 import torch
 

@@ -1,11 +1,11 @@
 """FocalCodec wrapper: shapes, rates, the conversion API, causality, length masks, kNN and input errors."""
+
 import math
 
 import pytest
 import torch
 
 from fcodec.models import FocalCodec
-
 from tests.models.conftest import speechlike
 
 
@@ -61,7 +61,7 @@ def test_api_compositions_agree(tiny_causal):
 def test_changing_the_future_leaves_past_tokens_unchanged(tiny_causal, tiny_grown):
     sig = speechlike(1, 1280 * 8)
     changed = sig.clone()
-    changed[:, 1280 * 5:] = speechlike(1, 1280 * 3, seed=5)
+    changed[:, 1280 * 5 :] = speechlike(1, 1280 * 3, seed=5)
     for model in (tiny_causal, *tiny_grown):
         with torch.no_grad():
             t1, _, r1 = model(sig)

@@ -1,4 +1,5 @@
 """The fast inference kernels compute what the plain PyTorch ops compute."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,9 @@ def test_positional_conv_gemm_path_matches_conv():
     assert torch.allclose(by_gemm, by_conv, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel,stride,pad,time", [(10, 5, 9, 1280), (3, 2, 2, 7), (2, 2, 1, 8), (7, 1, 6, 4), (3, 2, 2, 1)])
+@pytest.mark.parametrize(
+    "kernel,stride,pad,time", [(10, 5, 9, 1280), (3, 2, 2, 7), (2, 2, 1, 8), (7, 1, 6, 4), (3, 2, 2, 1)]
+)
 def test_conv_with_left_context_matches_padded_conv(kernel, stride, pad, time):
     from fcodec.models.common import causal_left
 

@@ -1,11 +1,11 @@
 """grow(): one 2x layer pair, inherited weights unchanged, rates halved, new parameter names returned."""
+
 import copy
 
 import pytest
 import torch
 
 from fcodec.models import ADAPTED_PARAM_PREFIXES, FocalCodec, configs, grow
-
 from tests.models.conftest import speechlike
 
 
@@ -22,8 +22,11 @@ def test_growth_keeps_inherited_weights(tiny_causal):
     assert len(grown.compressor.layers) == 3 and len(grown.decompressor.layers) == n_dec + 1
     assert set(new_names) == {k for k in new if k.startswith(("compressor.layers.2.", "decompressor.layers.0."))}
     assert set(new_names) == set(dict(grown.named_parameters())) - {
-        k.replace("decompressor.layers.1.", "decompressor.layers.2.").replace("decompressor.layers.0.", "decompressor.layers.1.")
-        for k in old}
+        k.replace("decompressor.layers.1.", "decompressor.layers.2.").replace(
+            "decompressor.layers.0.", "decompressor.layers.1."
+        )
+        for k in old
+    }
     assert all(not name.startswith(ADAPTED_PARAM_PREFIXES) for name in new_names)
     # the model was not modified
     assert all(torch.equal(v, tiny_causal.state_dict()[k]) for k, v in old.items())

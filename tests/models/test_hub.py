@@ -1,4 +1,5 @@
 """Checkpoint files: save/load round trips, upstream layouts, legacy keys, and clear errors on bad input."""
+
 import json
 import os
 import shutil
@@ -7,9 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from fcodec.models import CheckpointError, FocalCodec, configs
-from fcodec.models import hub
-
+from fcodec.models import CheckpointError, FocalCodec, configs, hub
 from tests.models.conftest import speechlike
 
 
@@ -46,7 +45,9 @@ def test_save_load_round_trip(tmp_path, tiny_causal):
 def test_upstream_style_writers_and_overrides(tmp_path, tiny_causal):
     tiny_causal.to_pretrained(str(tmp_path / "exp" / "codec"))  # upstream semantics: X.json + X.safetensors
     assert sorted(os.listdir(tmp_path / "exp")) == ["codec.json", "codec.safetensors"]
-    model = FocalCodec.from_pretrained(str(tmp_path / "exp" / "codec"), overrides={"encoder_config.max_cached_steps": 0})
+    model = FocalCodec.from_pretrained(
+        str(tmp_path / "exp" / "codec"), overrides={"encoder_config.max_cached_steps": 0}
+    )
     assert same_model(model, tiny_causal) and model.encoder_config["max_cached_steps"] == 0
     # an existing folder given to to_pretrained gets the folder layout
     (tmp_path / "dir").mkdir()
@@ -77,15 +78,22 @@ def test_legacy_v001_layout_is_remapped(tmp_path, tiny_causal):
             base = key.replace(f"qkv_proj.{kind}", "")
             legacy.update({f"{base}q_proj.{kind}": q, f"{base}k_proj.{kind}": k, f"{base}v_proj.{kind}": v})
             continue
-        for module, position in (("compressor", {"downscale": 0, "focal_block": 1}),
-                                 ("decompressor", {"focal_block": 0, "upscale": 1})):
+        for module, position in (
+            ("compressor", {"downscale": 0, "focal_block": 1}),
+            ("decompressor", {"focal_block": 0, "upscale": 1}),
+        ):
             for name, index in position.items():
                 parts = key.split(".")
                 if parts[0] == module and parts[1] == "layers" and parts[3] == name:
                     key = ".".join(parts[:3] + [str(index)] + parts[4:])
         legacy[key] = value.clone()
-    legacy.update({"quantizer.mask": torch.arange(11), "encoder.encoder.norm.weight": torch.ones(64),
-                   "encoder.encoder.norm.bias": torch.zeros(64)})
+    legacy.update(
+        {
+            "quantizer.mask": torch.arange(11),
+            "encoder.encoder.norm.weight": torch.ones(64),
+            "encoder.encoder.norm.bias": torch.zeros(64),
+        }
+    )
     folder = tmp_path / "legacy"
     folder.mkdir()
     hub.write_config(tiny_causal.config, folder / "config.json")
@@ -132,8 +140,9 @@ def test_bad_files_fail_clearly(tmp_path, tiny_causal):
 
 def test_offline_repo_id_names_repo_and_manual_steps(tmp_path):
     with pytest.raises(CheckpointError) as err:
-        FocalCodec.from_pretrained("lucadellalib/focalcodec_50hz_2k_causal", cache_dir=str(tmp_path),
-                                   local_files_only=True)
+        FocalCodec.from_pretrained(
+            "lucadellalib/focalcodec_50hz_2k_causal", cache_dir=str(tmp_path), local_files_only=True
+        )
     message = str(err.value)
     assert "lucadellalib/focalcodec_50hz_2k_causal" in message and "no cached copy" in message
     assert "config.json" in message and "model.safetensors" in message and "folder" in message
@@ -162,8 +171,11 @@ def test_repo_id_and_sub_config_resolution(tmp_path, monkeypatch, tiny_causal):
     monkeypatch.chdir(tmp_path)
     model = FocalCodec.from_pretrained("owner/repo", revision="abc")
     assert same_model(model, tiny_causal) and model.model_id == "owner/repo"
-    assert requests == [("owner/repo", "config.json", "abc"), ("owner/repo", "model.safetensors", "abc"),
-                        ("owner/repo", "model.pt", "abc")]
+    assert requests == [
+        ("owner/repo", "config.json", "abc"),
+        ("owner/repo", "model.safetensors", "abc"),
+        ("owner/repo", "model.pt", "abc"),
+    ]
     requests.clear()
     assert same_model(FocalCodec.from_pretrained("owner/repo/variant.json"), tiny_causal)
     assert requests == [("owner/repo", "variant.json", None), ("owner/repo", "variant.safetensors", None)]

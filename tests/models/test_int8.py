@@ -10,6 +10,7 @@ ask for 20 dB (the latents' error a tenth of their magnitude), about 6 dB below 
 other CPUs' kernels (AVX2, other summation orders) pass, and well above where tokens stop meaning the same
 (at 10 dB a third of the bits near zero would flip).
 """
+
 import copy
 
 import pytest
@@ -19,11 +20,13 @@ from fcodec.data.audio import read_mono
 from fcodec.infer import stream_signal
 from fcodec.models import FocalCodec, configs
 from fcodec.models.int8 import Int8Linear
-
 from tests.models.conftest import perturb_constants
 
-CLIPS = ("librispeech-dev-clean/84/84-121123-0001.wav", "magicdata-zh-dev-set/38_5731_20170914195805.wav",
-         "voicebank-noisy-testset/p257_003.wav")
+CLIPS = (
+    "librispeech-dev-clean/84/84-121123-0001.wav",
+    "magicdata-zh-dev-set/38_5731_20170914195805.wav",
+    "voicebank-noisy-testset/p257_003.wav",
+)
 MIN_SER_DB = 20.0
 
 

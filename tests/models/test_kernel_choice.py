@@ -1,4 +1,5 @@
 """Fast kernels are chosen by measurement: never one slower than the plain op, cached per CPU and torch."""
+
 import json
 
 import pytest
@@ -19,14 +20,17 @@ def cache(tmp_path, monkeypatch):
     kernel_choice.clear()
 
 
-@pytest.mark.parametrize("timings,expected", [
-    ({"plain": [1.0, 0.9], "fast": [0.5, 0.6]}, "fast"),
-    ({"plain": [0.5, 0.6], "fast": [1.0, 0.4 + 0.11]}, "plain"),  # slower by its best run: not kept
-    ({"plain": [0.5], "fast": [0.5]}, "plain"),  # a tie keeps the plain op
-    ({"plain": [0.5, 2.0], "fast": [0.6, 0.55]}, "plain"),  # best run against best run, not a noisy mean
-    ({"plain": [1.0], "a": [0.8], "b": [0.7]}, "b"),
-    ({"plain": [1.0], "a": [1.2], "b": [1.1]}, "plain"),
-])
+@pytest.mark.parametrize(
+    "timings,expected",
+    [
+        ({"plain": [1.0, 0.9], "fast": [0.5, 0.6]}, "fast"),
+        ({"plain": [0.5, 0.6], "fast": [1.0, 0.4 + 0.11]}, "plain"),  # slower by its best run: not kept
+        ({"plain": [0.5], "fast": [0.5]}, "plain"),  # a tie keeps the plain op
+        ({"plain": [0.5, 2.0], "fast": [0.6, 0.55]}, "plain"),  # best run against best run, not a noisy mean
+        ({"plain": [1.0], "a": [0.8], "b": [0.7]}, "b"),
+        ({"plain": [1.0], "a": [1.2], "b": [1.1]}, "plain"),
+    ],
+)
 def test_pick_never_keeps_a_kernel_slower_than_the_plain_one(timings, expected):
     assert kernel_choice.pick(timings) == expected
 
@@ -46,6 +50,7 @@ def test_measure_interleaves_and_bounds_the_runs():
         def run():
             order.append(name)
             now[0] += cost
+
         return run
 
     timings = kernel_choice.measure({"plain": kernel("plain", 1.0), "fast": kernel("fast", 0.5)}, clock)

@@ -1,4 +1,5 @@
 """Layers are called as modules in training (hooks and adapters see them); fast kernels only at inference."""
+
 import copy
 
 import pytest
@@ -6,7 +7,6 @@ import torch
 from torch import nn
 
 from fcodec.models.common import inference_path
-
 from tests.models.conftest import speechlike
 
 

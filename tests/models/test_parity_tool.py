@@ -1,5 +1,6 @@
 """tools/parity/check_upstream.py: a clear failure without upstream, and the tiny mode against the real upstream
 package when it is importable (it is not in CI: there these tests skip or only check the error path)."""
+
 import importlib.util
 import json
 import os
@@ -16,8 +17,9 @@ TOOL = REPO / "tools" / "parity" / "check_upstream.py"
 
 def run_tool(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, str(TOOL), *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def load_tool():
@@ -66,5 +68,8 @@ def test_tiny_parity_with_upstream(tmp_path):
     for model in ("tiny causal 50Hz", "tiny causal 25Hz grown", "tiny causal 12.5Hz grown x2", "tiny noncausal 25Hz"):
         assert checks[f"{model} | forward waveform"]["max_diff"] <= 1e-3
         assert checks[f"{model} | upstream loads our save_pretrained: waveform"]["ok"]
-    assert checks["tiny causal 12.5Hz grown x2 | stream vs upstream stream, whole chunks (tokens differing)"]["max_diff"] == 0
+    assert (
+        checks["tiny causal 12.5Hz grown x2 | stream vs upstream stream, whole chunks (tokens differing)"]["max_diff"]
+        == 0
+    )
     assert f"{len(checks)} checks, 0 failed" in result.stdout

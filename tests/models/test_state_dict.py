@@ -1,11 +1,11 @@
 """Our state dicts match the spec's tables key for key and shape for shape (published and grown configs)."""
+
 import copy
 
 import pytest
 import torch
 
 from fcodec.models import FocalCodec, configs, grow
-
 from tests.models.spec_tables import expected_state_dict_shapes
 
 
@@ -33,7 +33,11 @@ def test_parameter_counts_match_spec():
     count = lambda m: sum(v.numel() for v in m.state_dict().values())  # noqa: E731
     assert count(model) == 249_038_490
     assert [count(getattr(model, p)) for p in ("encoder", "compressor", "decompressor", "decoder")] == [
-        88_708_240, 42_630_171, 76_193_807, 41_506_272]
+        88_708_240,
+        42_630_171,
+        76_193_807,
+        41_506_272,
+    ]
     assert count(meta_model(configs.noncausal_config((1, 1, 1)))) == 142_183_601
     assert count(meta_model(configs.noncausal_config((1, 1, 1), focal_window=7, focal_factor=2))) == 142_126_257
 

@@ -1,4 +1,5 @@
 """Chunk-by-chunk streaming reproduces the offline pass; state is explicit; bad chunk sizes fail clearly."""
+
 import json
 
 import numpy as np
@@ -14,7 +15,6 @@ from fcodec.infer import (
     encode_step,
     stream_signal,
 )
-
 from tests.models.conftest import speechlike
 
 
@@ -118,7 +118,9 @@ def test_stream_cli_writes_reconstruction(tmp_path, tiny_causal, capsys):
     wav_in = tmp_path / "in.wav"
     sig = speechlike(1, 44100, seed=4)[0].numpy()
     sf.write(wav_in, np.stack([sig, sig], axis=1), 44100)  # stereo at 44.1 kHz: mixed down and resampled
-    assert main(["--codec", str(folder), str(wav_in), str(tmp_path / "out.wav"), "--tokens", str(tmp_path / "t.npy")]) == 0
+    assert (
+        main(["--codec", str(folder), str(wav_in), str(tmp_path / "out.wav"), "--tokens", str(tmp_path / "t.npy")]) == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     out, rate = sf.read(tmp_path / "out.wav")
     assert rate == 24000 and len(out) == 24000 and summary["tokens"] == 50

@@ -1,10 +1,10 @@
 """forward_train: one pass with everything the losses need; STE to the compressor; frozen parts build no graph."""
+
 import copy
 
 import torch
 
 from fcodec.models import CodecOutput, grow
-
 from tests.models.conftest import speechlike
 
 

@@ -1,4 +1,5 @@
 """The recipe's corpus checks: a wrong folder stops with what was expected where (no audio needed)."""
+
 import pytest
 
 from tests.data.helpers import recipe_corpora_module
@@ -52,7 +53,9 @@ def test_a_good_librispeech_folder_passes_and_mistakes_are_explained(tmp_path):
         corpora.check_librispeech(tmp_path, parts)
     with pytest.raises(corpora.LayoutError, match="is a LibriSpeech part folder; point at its parent"):
         corpora.check_librispeech(root / "dev-clean", parts)
-    with pytest.raises(corpora.LayoutError, match=r"test-clean is missing \(parts present: dev-clean train-clean-100\)"):
+    with pytest.raises(
+        corpora.LayoutError, match=r"test-clean is missing \(parts present: dev-clean train-clean-100\)"
+    ):
         corpora.check_librispeech(root, parts + ["test-clean"])
     with pytest.raises(corpora.LayoutError, match="unknown LibriSpeech part"):
         corpora.check_librispeech(root, ["train-clean-1000"])

@@ -1,6 +1,7 @@
 """Stage 0 of the real recipe downloads with lhotse's own downloaders. Here they fetch from a local web server
 that serves the synthetic corpus packed the way OpenSLR packs AISHELL-1 (resource 33) and LibriSpeech
 (resource 12), so the download, extraction and layout check run for real without the internet."""
+
 import functools
 import http.server
 import shutil
@@ -67,7 +68,8 @@ def test_stage_0_downloads_what_is_missing_and_then_nothing(openslr_mirror, tmp_
     corpora.fetch("aishell", dl / "aishell", dl, LIBRISPEECH_PARTS, given=False, base_url=url)
     corpora.fetch("librispeech", dl / "LibriSpeech", dl, LIBRISPEECH_PARTS, given=False, base_url=url)
     assert sorted(r.split("/", 2)[2] for r in requests) == sorted(
-        ["data_aishell.tgz", "resource_aishell.tgz"] + [f"{p}.tar.gz" for p in LIBRISPEECH_PARTS])
+        ["data_aishell.tgz", "resource_aishell.tgz"] + [f"{p}.tar.gz" for p in LIBRISPEECH_PARTS]
+    )
     for original in [*(corpus / "aishell").rglob("*.wav"), *(corpus / "LibriSpeech").rglob("*.flac")]:
         downloaded = dl / original.relative_to(corpus)
         assert downloaded.read_bytes() == original.read_bytes()
@@ -86,6 +88,9 @@ def test_stage_0_downloads_what_is_missing_and_then_nothing(openslr_mirror, tmp_
 
 def test_a_failed_download_says_what_to_do(tmp_path):
     corpora = recipe_corpora_module()
-    with pytest.raises(corpora.LayoutError, match=r"downloading aishell from http://127\.0\.0\.1:9/x .*failed.*"
-                                                  r"--aishell-dir"):
+    with pytest.raises(
+        corpora.LayoutError,
+        match=r"downloading aishell from http://127\.0\.0\.1:9/x .*failed.*"
+        r"--aishell-dir",
+    ):
         corpora.fetch("aishell", tmp_path / "aishell", tmp_path, [], given=False, base_url="http://127.0.0.1:9/x")

@@ -1,6 +1,7 @@
 """The mini recipe's stages 0-3 end to end (once, shared by the tests below, which run in file order), and
 the real recipe's stages 0-3 pointed at that corpus on disk. Outputs go to a temporary folder
 (--dl-dir / --data-dir), not into the recipe folder."""
+
 import re
 from pathlib import Path
 
@@ -22,8 +23,16 @@ class Recipe:
         self.data_dir = work / "data"
 
     def run(self, *args, recipe: Path = MINI_RECIPE, data_dir: Path = None, dl_dir: Path = None, check=True):
-        return run_recipe(recipe, "--dl-dir", dl_dir or self.dl_dir, "--data-dir", data_dir or self.data_dir, *args,
-                          check=check, timeout=600)
+        return run_recipe(
+            recipe,
+            "--dl-dir",
+            dl_dir or self.dl_dir,
+            "--data-dir",
+            data_dir or self.data_dir,
+            *args,
+            check=check,
+            timeout=600,
+        )
 
     def snapshot(self):
         """Every output file with its modification time and size (logs excluded: they grow on every run)."""
@@ -47,18 +56,23 @@ def recipe(tmp_path_factory):
 
 def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
     data = recipe.data_dir
-    for corpus, parts in [("aishell", ["train", "dev", "test"]),
-                          ("librispeech", ["train-clean-100", "dev-clean", "test-clean"])]:
+    for corpus, parts in [
+        ("aishell", ["train", "dev", "test"]),
+        ("librispeech", ["train-clean-100", "dev-clean", "test-clean"]),
+    ]:
         for part in parts:
             for kind in ("recordings", "supervisions"):
                 assert (data / "manifests" / f"{corpus}_{kind}_{part}.jsonl.gz").is_file()
     # the counts and hours the log states are those of the files
-    stated = {(m[0], m[1]): (int(m[2]), float(m[3])) for m in
-              re.findall(r"INFO \[cuts\.py:\d+\] (\w+)\s+(zh|en)\s+(\d+)\s+([\d.]+)", recipe.first.text)}
+    stated = {
+        (m[0], m[1]): (int(m[2]), float(m[3]))
+        for m in re.findall(r"INFO \[cuts\.py:\d+\] (\w+)\s+(zh|en)\s+(\d+)\s+([\d.]+)", recipe.first.text)
+    }
     assert {split for split, _ in stated} == {"train", "dev", "test_aishell", "test_librispeech"}
     for (split, language), (utts, hours) in stated.items():
-        cuts = [c for c in CutSet.from_file(data / "cuts" / f"{split}.jsonl.gz")
-                if c.supervisions[0].language == language]
+        cuts = [
+            c for c in CutSet.from_file(data / "cuts" / f"{split}.jsonl.gz") if c.supervisions[0].language == language
+        ]
         assert len(cuts) == utts and abs(sum(c.duration for c in cuts) / 3600 - hours) < 1e-3
     for language in ("zh", "en"):  # the mini recipe asks for 0.05 h of each language
         assert 0.045 <= stated[("train", language)][1] <= 0.05
@@ -68,7 +82,9 @@ def test_stages_0_to_3_make_the_manifests_cuts_report_and_bpe_model(recipe):
     assert f"bad input: {len(expected)} utterances left out" in recipe.first.text  # 18, 4 of them text faults
     # a BPE model that encodes both languages of the training text
     sp = spm.SentencePieceProcessor(model_file=str(data / "lang_bpe_600" / "bpe.model"))
-    texts = {c.supervisions[0].language: c.supervisions[0].text for c in CutSet.from_file(data / "cuts" / "train.jsonl.gz")}
+    texts = {
+        c.supervisions[0].language: c.supervisions[0].text for c in CutSet.from_file(data / "cuts" / "train.jsonl.gz")
+    }
     for text in texts.values():
         assert sp.unk_id() not in sp.encode(text) and sp.decode(sp.encode(text)) == text
     # stage 3 fetched the ASR judges of stage 8 (--asr-judges: two tiny random Whispers, weights of their own)
@@ -92,9 +108,14 @@ def test_a_rerun_does_no_work(recipe):
     before = recipe.snapshot()
     out = recipe.run("--stop-stage", "3")
     assert changed(before, recipe.snapshot()) == []
-    for line in ["Stage 0: the mini corpus in", "aishell: manifests are up to date",
-                 "librispeech: manifests are up to date", "Stage 2: ", "Stage 3: ",
-                 *(f"Stage 3: {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in MINI_JUDGES)]:
+    for line in [
+        "Stage 0: the mini corpus in",
+        "aishell: manifests are up to date",
+        "librispeech: manifests are up to date",
+        "Stage 2: ",
+        "Stage 3: ",
+        *(f"Stage 3: {recipe.data_dir}/models/whisper/{name}.pt is up to date" for name in MINI_JUDGES),
+    ]:
         assert re.search(re.escape(line) + r".*skipped", out.text), line
 
 
@@ -142,7 +163,9 @@ def test_new_options_redo_the_stage_and_the_stages_that_use_it(recipe):
     assert "data/cuts/train.jsonl.gz" in stale and "data/lang_bpe_600/bpe.model" in stale
     assert not [f for f in stale if f.startswith(("download/", "data/manifests/"))]
     assert "was made with other options or inputs; redoing" in out.text
-    zh = [c for c in CutSet.from_file(recipe.data_dir / "cuts" / "train.jsonl.gz") if c.supervisions[0].language == "zh"]
+    zh = [
+        c for c in CutSet.from_file(recipe.data_dir / "cuts" / "train.jsonl.gz") if c.supervisions[0].language == "zh"
+    ]
     assert 0.025 <= sum(c.duration for c in zh) / 3600 <= 0.03
 
 
@@ -154,8 +177,9 @@ def test_force_redoes_a_finished_stage(recipe):
 
 
 def test_a_missing_corpus_stops_with_what_was_expected_where(recipe, tmp_path):
-    out = recipe.run("--stage", "1", "--stop-stage", "1", dl_dir=tmp_path / "empty", data_dir=tmp_path / "data",
-                     check=False)
+    out = recipe.run(
+        "--stage", "1", "--stop-stage", "1", dl_dir=tmp_path / "empty", data_dir=tmp_path / "data", check=False
+    )
     assert out.returncode != 0
     assert f"AISHELL-1 folder {tmp_path / 'empty' / 'aishell'} does not exist" in out.text
     assert "data_aishell/transcript/aishell_transcript_v0.8.txt" in out.text
@@ -163,30 +187,61 @@ def test_a_missing_corpus_stops_with_what_was_expected_where(recipe, tmp_path):
 
 def test_the_real_recipe_runs_on_corpora_already_on_disk(recipe):
     data = recipe.work / "real_data"
-    out = recipe.run("--stop-stage", "3", "--aishell-dir", str(recipe.dl_dir / "aishell"),
-                     "--librispeech-dir", str(recipe.dl_dir / "LibriSpeech"), "--hours", "zh=all en=all",
-                     "--bpe-vocab-size", "600", "--nj", "2",
-                     # the published codec, Whisper small and the judges (small, large-v3) cannot be fetched
-                     # offline: the tiny stand-ins
-                     "--pretrained-codec", "tiny", "--whisper-model", "tiny-random", "--asr-judges", "tiny-random",
-                     recipe=REAL_RECIPE, data_dir=data, dl_dir=recipe.work / "no_downloads")
+    out = recipe.run(
+        "--stop-stage",
+        "3",
+        "--aishell-dir",
+        str(recipe.dl_dir / "aishell"),
+        "--librispeech-dir",
+        str(recipe.dl_dir / "LibriSpeech"),
+        "--hours",
+        "zh=all en=all",
+        "--bpe-vocab-size",
+        "600",
+        "--nj",
+        "2",
+        # the published codec, Whisper small and the judges (small, large-v3) cannot be fetched
+        # offline: the tiny stand-ins
+        "--pretrained-codec",
+        "tiny",
+        "--whisper-model",
+        "tiny-random",
+        "--asr-judges",
+        "tiny-random",
+        recipe=REAL_RECIPE,
+        data_dir=data,
+        dl_dir=recipe.work / "no_downloads",
+    )
     assert "aishell: found in" in out.text and "librispeech: found in" in out.text
     assert not (recipe.work / "no_downloads").exists()
     expected = {(r.id, r.reason) for r in read_report(recipe.dl_dir / BROKEN_REPORT)}
     assert {(r.id, r.reason) for r in read_report(data / "cuts" / "bad_input.tsv")} == expected
     mini_sources = recipe.data_dir / "cuts" / "sources"
     for name in ("aishell_train", "librispeech_train-clean-100"):  # the same good utterances
-        assert [c.id for c in CutSet.from_file(data / "cuts" / "sources" / f"{name}.jsonl.gz")] == \
-               [c.id for c in CutSet.from_file(mini_sources / f"{name}.jsonl.gz")]
+        assert [c.id for c in CutSet.from_file(data / "cuts" / "sources" / f"{name}.jsonl.gz")] == [
+            c.id for c in CutSet.from_file(mini_sources / f"{name}.jsonl.gz")
+        ]
     assert (data / "lang_bpe_600" / "bpe.model").is_file()
 
 
 def test_the_real_recipe_refuses_a_corpus_folder_with_the_wrong_layout(recipe, tmp_path):
-    out = recipe.run("--stage", "0", "--stop-stage", "0", "--aishell-dir", str(recipe.dl_dir),
-                     recipe=REAL_RECIPE, data_dir=tmp_path / "data", dl_dir=tmp_path / "dl", check=False)
+    out = recipe.run(
+        "--stage",
+        "0",
+        "--stop-stage",
+        "0",
+        "--aishell-dir",
+        str(recipe.dl_dir),
+        recipe=REAL_RECIPE,
+        data_dir=tmp_path / "data",
+        dl_dir=tmp_path / "dl",
+        check=False,
+    )
     assert out.returncode != 0
-    assert f"AISHELL-1 transcript {recipe.dl_dir}/data_aishell/transcript/aishell_transcript_v0.8.txt is missing" \
+    assert (
+        f"AISHELL-1 transcript {recipe.dl_dir}/data_aishell/transcript/aishell_transcript_v0.8.txt is missing"
         in out.text
+    )
     assert "Point --aishell-dir at the folder that holds data_aishell/" in out.text
     assert not (tmp_path / "dl").exists()  # a folder the user named is never downloaded into
 
@@ -194,7 +249,14 @@ def test_the_real_recipe_refuses_a_corpus_folder_with_the_wrong_layout(recipe, t
 def test_the_real_recipe_judges_with_small_and_large_v3_and_refuses_judges_sharing_a_folder(recipe, tmp_path):
     out = recipe.run("--help", recipe=REAL_RECIPE)
     assert re.search(r'--asr-judges "small large-v3"\s', out.text)
-    out = recipe.run("--stage", "8", "--asr-judges", f"small {tmp_path}/small.pt", recipe=REAL_RECIPE,
-                     data_dir=tmp_path / "data", check=False)
+    out = recipe.run(
+        "--stage",
+        "8",
+        "--asr-judges",
+        f"small {tmp_path}/small.pt",
+        recipe=REAL_RECIPE,
+        data_dir=tmp_path / "data",
+        check=False,
+    )
     assert out.returncode == 1 and "would both score into score/small/" in out.text
     assert not (tmp_path / "data").exists()

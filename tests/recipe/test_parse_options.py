@@ -1,4 +1,5 @@
 """utils/parse_options.sh: Kaldi's option semantics, driven through a small script that uses it."""
+
 import subprocess
 import textwrap
 
@@ -32,13 +33,16 @@ def test_dashes_and_underscores_set_declared_variables(tmp_path):
     assert run(tmp_path, "--stop_stage", "7").stdout.startswith("stage=0 stop_stage=7")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--bogus", "1"], "invalid option --bogus"),
-    (["--stage=3"], "must be of the form --name value"),
-    (["--use-gpu", "yes"], "takes true or false"),
-    (["--stage"], "needs a value"),
-    (["--PATH", "/x"], "invalid option --PATH"),  # set in the environment, but not an option of the script
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bogus", "1"], "invalid option --bogus"),
+        (["--stage=3"], "must be of the form --name value"),
+        (["--use-gpu", "yes"], "takes true or false"),
+        (["--stage"], "needs a value"),
+        (["--PATH", "/x"], "invalid option --PATH"),  # set in the environment, but not an option of the script
+    ],
+)
 def test_bad_options_stop_with_a_clear_error(tmp_path, args, message):
     out = run(tmp_path, *args, declare='option_names="stage stop_stage use_gpu name"')
     assert out.returncode == 1 and message in out.stderr

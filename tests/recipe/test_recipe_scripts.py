@@ -1,4 +1,5 @@
 """Static and quick checks of the recipes: --help, option errors, stages missing their inputs, links, lint."""
+
 import os
 import re
 import shutil
@@ -60,31 +61,40 @@ def test_help_shows_the_recipe_defaults_and_earlier_options():
     assert "--zh-hours" not in real and "stage0" not in real and "stage1" not in real
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--bogus", "1"], 1, "invalid option --bogus"),
-    (["--stage=3"], 1, "must be of the form --name value"),
-    (["--force", "yes"], 1, "takes true or false"),
-    (["--stage", "2", "extra"], 2, "positional arguments are not accepted"),
-    # values are checked before any stage runs: never a bash error half way, nor a run that does nothing
-    (["--stage", "abc"], 1, "--stage must be an integer from 0 to 8, got 'abc'"),
-    (["--stage", "9"], 1, "--stage must be an integer from 0 to 8, got '9'"),
-    (["--stage", "5", "--stop-stage", "3"], 1, "--stop-stage 3 is before --stage 5: no stage would run"),
-    (["--hours", "zh=-1 en=1"], 1, "--hours 'zh=-1 en=1': --hours 'zh=-1': hours must be a positive number or 'all'"),
-    (["--hours", "fr=10"], 1, "--hours takes LANG=HOURS with LANG in ['zh', 'en'], got 'fr=10'"),
-    (["--zh-hours", "1"], 1, "invalid option --zh-hours"),
-    (["--num-nodes", "2"], 1, "--num-nodes 2 needs --rdzv-endpoint host:port"),
-    (["--bpe-model-type", "char"], 1, "--bpe-model-type must be one of \"bpe\" \"unigram\", got 'char'"),
-    (["--tag", "../elsewhere"], 1, "--tag must be a folder name"),
-    (["--tag", "train_25hz"], 1, "--tag must be a folder name"),
-    (["--tag", "pretrained"], 1, "--tag must be a folder name"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--bogus", "1"], 1, "invalid option --bogus"),
+        (["--stage=3"], 1, "must be of the form --name value"),
+        (["--force", "yes"], 1, "takes true or false"),
+        (["--stage", "2", "extra"], 2, "positional arguments are not accepted"),
+        # values are checked before any stage runs: never a bash error half way, nor a run that does nothing
+        (["--stage", "abc"], 1, "--stage must be an integer from 0 to 8, got 'abc'"),
+        (["--stage", "9"], 1, "--stage must be an integer from 0 to 8, got '9'"),
+        (["--stage", "5", "--stop-stage", "3"], 1, "--stop-stage 3 is before --stage 5: no stage would run"),
+        (
+            ["--hours", "zh=-1 en=1"],
+            1,
+            "--hours 'zh=-1 en=1': --hours 'zh=-1': hours must be a positive number or 'all'",
+        ),
+        (["--hours", "fr=10"], 1, "--hours takes LANG=HOURS with LANG in ['zh', 'en'], got 'fr=10'"),
+        (["--zh-hours", "1"], 1, "invalid option --zh-hours"),
+        (["--num-nodes", "2"], 1, "--num-nodes 2 needs --rdzv-endpoint host:port"),
+        (["--bpe-model-type", "char"], 1, '--bpe-model-type must be one of "bpe" "unigram", got \'char\''),
+        (["--tag", "../elsewhere"], 1, "--tag must be a folder name"),
+        (["--tag", "train_25hz"], 1, "--tag must be a folder name"),
+        (["--tag", "pretrained"], 1, "--tag must be a folder name"),
+    ],
+)
 def test_bad_command_lines_fail_clearly(args, code, message):
     for recipe in RECIPES:
         out = run(recipe, *args)
         assert out.returncode == code and message in out.stderr, out.stderr
         # the messages name the script the user ran (as typed, here from the repository root), not the shared
         # codec.sh it runs
-        assert f"ee ./{recipe.relative_to(REPO)}/run.sh --help" in out.stderr or code == 1 and "--help" not in out.stderr
+        assert (
+            f"ee ./{recipe.relative_to(REPO)}/run.sh --help" in out.stderr or code == 1 and "--help" not in out.stderr
+        )
         assert "codec.sh --help" not in out.stderr and not out.stderr.startswith("codec.sh")
 
 
@@ -98,8 +108,17 @@ def test_a_tag_moves_training_decoding_and_results_into_its_own_folder():
 
 @pytest.mark.parametrize("stage", [7, 8])
 def test_evaluation_stages_without_their_inputs_fail_clearly(stage, tmp_path):
-    out = run(MINI_RECIPE, "--stage", str(stage), "--stop_stage", str(stage), "--data-dir", str(tmp_path / "data"),
-              "--exp-dir", str(tmp_path / "exp"))
+    out = run(
+        MINI_RECIPE,
+        "--stage",
+        str(stage),
+        "--stop_stage",
+        str(stage),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--exp-dir",
+        str(tmp_path / "exp"),
+    )
     assert out.returncode != 0
     missing = f"test set test_aishell: {tmp_path}/data/cuts/test_aishell.jsonl.gz not found (stage 2 writes it)"
     assert missing in out.stderr
@@ -123,8 +142,9 @@ def test_no_machine_specific_paths_in_recipe_files():
     if tracked.returncode != 0:
         pytest.skip("not a git checkout: cannot tell shipped recipe files from run outputs")
     paths = [REPO / line for line in tracked.stdout.splitlines()]
-    files = [p for p in paths if p.is_file() and not p.is_symlink()
-             and p.suffix in {".sh", ".py", ".yaml", ".conf", ".md"}]
+    files = [
+        p for p in paths if p.is_file() and not p.is_symlink() and p.suffix in {".sh", ".py", ".yaml", ".conf", ".md"}
+    ]
     assert files
     assert [str(p) for p in files if pattern.search(p.read_text(encoding="utf-8"))] == []
 
@@ -133,21 +153,29 @@ def test_setup_recipe_makes_a_recipe_that_only_needs_its_own_parts(tmp_path):
     egs = tmp_path / "egs"
     egs.mkdir()
     (egs / "TEMPLATE").symlink_to(TEMPLATE.parent)
-    out = subprocess.run([str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/newcorpus/codec1"],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/newcorpus/codec1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     recipe = egs / "newcorpus" / "codec1"
     (recipe / "local" / "data.sh").write_text(
         "#!/usr/bin/env bash\n#   stage 0: fetch the new corpus\n#   stage 1: its lhotse manifests\n"
-        "# <corpus-options>\nnew_corpus_dir=/data/new  # where the new corpus is\n# </corpus-options>\n")
+        "# <corpus-options>\nnew_corpus_dir=/data/new  # where the new corpus is\n# </corpus-options>\n"
+    )
     (recipe / "run.sh").write_text('#!/usr/bin/env bash\ncd "$(dirname "$0")"\nexec ./codec.sh --nj 3 "$@"\n')
     (recipe / "run.sh").chmod(0o755)
     help_text = run(recipe, "--help")
     assert help_text.returncode == 0, help_text.stderr
     assert "0  fetch the new corpus" in help_text.stdout and '--new-corpus-dir "/data/new"' in help_text.stdout
     assert '--nj "3"' in help_text.stdout
-    bad = subprocess.run([str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), str(tmp_path / "x")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "egs/<corpus>/codec1" in bad.stderr
 
 
@@ -157,6 +185,5 @@ def test_shell_scripts_pass_shellcheck():
     for recipe in RECIPES:
         scripts += [str(recipe / "run.sh"), str(recipe / "local" / "data.sh")]
     scripts.append(str(REAL_RECIPE / "local" / "prepare_manifests.sh"))
-    out = subprocess.run(["shellcheck", "-x", "-e", "SC1091", *scripts], cwd=TEMPLATE, capture_output=True,
-                         text=True)
+    out = subprocess.run(["shellcheck", "-x", "-e", "SC1091", *scripts], cwd=TEMPLATE, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout

@@ -2,6 +2,7 @@
 
 Driven through a two-stage script: stage "a" writes a.txt from a value, stage "b" reads it (its signature holds
 the fingerprint of a's marker, as every stage of codec.sh does with the stages it reads from)."""
+
 import subprocess
 import textwrap
 
@@ -36,8 +37,12 @@ def run(tmp_path, value, force=False):
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     (work / "a.log").write_text("a report: not an input of b\n")
-    out = subprocess.run(["bash", str(script), str(work), value], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "FORCE": "true" if force else "false"})
+    out = subprocess.run(
+        ["bash", str(script), str(work), value],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "FORCE": "true" if force else "false"},
+    )
     return out, work
 
 
@@ -83,8 +88,10 @@ def test_set_aside_moves_and_never_deletes(tmp_path):
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "model.bin").write_text("trained")
     script = tmp_path / "aside.sh"
-    script.write_text(f". {TEMPLATE / 'utils'}/common.sh\ncd {tmp_path}\nset_aside exp\nmkdir exp\nset_aside exp/\n"
-                      "set_aside missing\n")
+    script.write_text(
+        f". {TEMPLATE / 'utils'}/common.sh\ncd {tmp_path}\nset_aside exp\nmkdir exp\nset_aside exp/\n"
+        "set_aside missing\n"
+    )
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     aside = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("exp.old."))

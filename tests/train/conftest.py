@@ -27,6 +27,10 @@ def assets(tmp_path_factory):
     train.to_file(root / "train.jsonl.gz")
     dev.to_file(root / "dev.jsonl.gz")
     bpe = train_bpe([c.supervisions[0].text for c in train], root / "lang", vocab_size=120, byte_fallback=False)
-    return {"root": root, "codec": root / "codec", "train": root / "train.jsonl.gz", "dev": root / "dev.jsonl.gz",
-            "bpe": bpe}
-
+    return {
+        "root": root,
+        "codec": root / "codec",
+        "train": root / "train.jsonl.gz",
+        "dev": root / "dev.jsonl.gz",
+        "bpe": bpe,
+    }

@@ -1,6 +1,7 @@
 """Two gloo processes under torchrun run ``fcodec.bin.train`` in sync: identical weights on both ranks, with every
 kind of loss term (the ASR loss runs Whisper's backward inside the forward pass; the CTC head's parameters live
 in the loss modules, under the same DDP wrapper)."""
+
 import os
 import re
 import socket
@@ -23,14 +24,41 @@ def free_port() -> int:
 
 def test_two_gloo_processes_train_the_codec_in_sync(assets, tiny_whisper_path, tmp_path):
     exp = tmp_path / "exp"
-    overrides = stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "model.grow": 1, "model.trainable": "both_ste",
-        "model.new_only_steps": 2, "losses.ctc.weight": 0.1, "losses.asr.weight": 1.0,
-        "losses.asr.encoder_window": "batch", "assets.whisper": tiny_whisper_path, "data.segment_duration": "null",
-        "data.max_duration": 8, "train.max_steps": 6, "train.valid_interval": 3, "train.save_every_n": 3,
-        "train.num_threads": 1})
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), "-m", "fcodec.bin.train", "--exp-dir", str(exp), *overrides]
+    overrides = stage_overrides(
+        assets,
+        **{
+            "model.init_from": assets["codec"],
+            "model.grow": 1,
+            "model.trainable": "both_ste",
+            "model.new_only_steps": 2,
+            "losses.ctc.weight": 0.1,
+            "losses.asr.weight": 1.0,
+            "losses.asr.encoder_window": "batch",
+            "assets.whisper": tiny_whisper_path,
+            "data.segment_duration": "null",
+            "data.max_duration": 8,
+            "train.max_steps": 6,
+            "train.valid_interval": 3,
+            "train.save_every_n": 3,
+            "train.num_threads": 1,
+        },
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "fcodec.bin.train",
+        "--exp-dir",
+        str(exp),
+        *overrides,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -1,5 +1,6 @@
 """fcodec.bin.train refuses what cannot work before it builds a model or writes a file: one line on stderr naming
 the key and the fix, a non-zero status, an exp dir left as it was."""
+
 import gzip
 
 import pytest
@@ -9,8 +10,13 @@ from tests.train.speech import stage_overrides
 
 
 def run(capsys, assets, exp_dir, **overrides):
-    status = train_cli.main(["--exp-dir", str(exp_dir), *stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "train.max_steps": 2, **overrides})])
+    status = train_cli.main(
+        [
+            "--exp-dir",
+            str(exp_dir),
+            *stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2, **overrides}),
+        ]
+    )
     return status, capsys.readouterr().err
 
 

@@ -2,6 +2,7 @@
 interrupted (CPU, deterministic), here on a grown stage crossing its new-only warm-up, with a CTC head and a
 DataLoader worker prefetching; and the same for a GAN stage (tiny discriminators starting mid-run, the decoder
 fine-tuned), which must also end with the same discriminator weights and optimizer state."""
+
 import os
 import signal
 import subprocess
@@ -22,12 +23,28 @@ GAN = {**TINY_GAN, "gan.start_step": 5, "model.train_decoder": True, "optim.lr_d
 
 
 def command(assets, exp_dir, extra=None):
-    overrides = stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "model.grow": 1, "model.trainable": "both_ste",
-        "model.new_only_steps": 6, "losses.ctc.weight": 0.1, "optim.lr": 1e-3, "optim.lr_new": 2e-3,
-        "optim.plateau_patience": 0, "data.num_workers": 1, "data.segment_duration": "null",
-        "data.max_duration": 8, "train.max_steps": 16, "train.save_every_n": 4,
-        "train.valid_interval": 6, "train.deterministic": True, "train.num_threads": 1, **(extra or {})})
+    overrides = stage_overrides(
+        assets,
+        **{
+            "model.init_from": assets["codec"],
+            "model.grow": 1,
+            "model.trainable": "both_ste",
+            "model.new_only_steps": 6,
+            "losses.ctc.weight": 0.1,
+            "optim.lr": 1e-3,
+            "optim.lr_new": 2e-3,
+            "optim.plateau_patience": 0,
+            "data.num_workers": 1,
+            "data.segment_duration": "null",
+            "data.max_duration": 8,
+            "train.max_steps": 16,
+            "train.save_every_n": 4,
+            "train.valid_interval": 6,
+            "train.deterministic": True,
+            "train.num_threads": 1,
+            **(extra or {}),
+        },
+    )
     return [sys.executable, "-m", "fcodec.bin.train", "--exp-dir", str(exp_dir), *overrides]
 
 
@@ -37,13 +54,20 @@ def environment():
 
 @pytest.mark.parametrize("extra", [None, GAN], ids=["plain", "gan"])
 def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_path, extra):
-    straight = subprocess.run(command(assets, tmp_path / "straight", extra), cwd=REPO, env=environment(),
-                              capture_output=True, text=True, timeout=600)
+    straight = subprocess.run(
+        command(assets, tmp_path / "straight", extra),
+        cwd=REPO,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert straight.returncode == 0, straight.stderr[-4000:]
 
     exp = tmp_path / "killed"
-    proc = subprocess.Popen(command(assets, exp, extra), cwd=REPO, env=environment(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command(assets, exp, extra), cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     target = exp / "checkpoints" / "checkpoint-8.pt"
     deadline = time.time() + 300
     while not target.exists() and proc.poll() is None and time.time() < deadline:
@@ -52,8 +76,9 @@ def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_pat
     assert proc.wait(timeout=60) == -signal.SIGKILL
     assert target.exists() and not (exp / "checkpoints" / "checkpoint-16.pt").exists()
 
-    resumed = subprocess.run(command(assets, exp, extra), cwd=REPO, env=environment(), capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run(
+        command(assets, exp, extra), cwd=REPO, env=environment(), capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "resumed from" in resumed.stderr
     a = torch.load(tmp_path / "straight" / "checkpoints" / "checkpoint-16.pt", weights_only=True)
@@ -68,5 +93,6 @@ def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_pat
         for key, state in a["gan"]["optimizer"]["state"].items():
             for field in ("exp_avg", "exp_avg_sq"):
                 assert torch.equal(state[field], b["gan"]["optimizer"]["state"][key][field]), (key, field)
-    assert (exp / "best" / "model.safetensors").read_bytes() == \
-        (tmp_path / "straight" / "best" / "model.safetensors").read_bytes()
+    assert (exp / "best" / "model.safetensors").read_bytes() == (
+        tmp_path / "straight" / "best" / "model.safetensors"
+    ).read_bytes()

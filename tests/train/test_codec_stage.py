@@ -1,5 +1,6 @@
 """The codec stages on tiny random models and mini-recipe-like speech: what trains, with which LR, the three
 stages chained through their exported best models, and the training loss falling."""
+
 import json
 import math
 
@@ -39,16 +40,31 @@ def test_gradients_reach_only_what_the_stage_trains(assets, tmp_path, mode):
 
 
 def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
-    cfg = load_config(None, stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "model.grow": 1, "model.trainable": "both_ste",
-        "model.new_only_steps": 3, "optim.lr": 5e-5, "optim.lr_new": 5e-4, "losses.ctc.weight": 0.5}))
+    cfg = load_config(
+        None,
+        stage_overrides(
+            assets,
+            **{
+                "model.init_from": assets["codec"],
+                "model.grow": 1,
+                "model.trainable": "both_ste",
+                "model.new_only_steps": 3,
+                "optim.lr": 5e-5,
+                "optim.lr_new": 5e-4,
+                "losses.ctc.weight": 0.5,
+            },
+        ),
+    )
     stage, module, plan = build_codec_module(cfg, tmp_path)
     _, grown_names = grow(FocalCodec.from_pretrained(assets["codec"]), seed=0)
     assert stage.grown_param_names == grown_names and stage.codec.frame_rate == 25.0
     names = [n for n, _ in module.named_parameters()]
     new = {f"codec.{n}" for n in grown_names}
-    new |= {n for n in names if n.startswith(("codec.compressor.out_proj.", "codec.decompressor.in_proj.",
-                                              "losses.terms.ctc."))}
+    new |= {
+        n
+        for n in names
+        if n.startswith(("codec.compressor.out_proj.", "codec.decompressor.in_proj.", "losses.terms.ctc."))
+    }
     assert any(n.startswith("losses.terms.ctc.") for n in new)
     inherited = {n for n in names if n.startswith(("codec.compressor.", "codec.decompressor."))} - new
     from fcodec.train.optim import build_optimizer
@@ -64,19 +80,50 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
 
 def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     common = {"train.valid_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
-    s1 = run_stage(None, tmp_path / "train_50hz", stage_overrides(assets, **{**common, 
-        "model.init_from": assets["codec"], "model.trainable": "decompressor_only"}))
+    s1 = run_stage(
+        None,
+        tmp_path / "train_50hz",
+        stage_overrides(
+            assets, **{**common, "model.init_from": assets["codec"], "model.trainable": "decompressor_only"}
+        ),
+    )
     losses = [h["loss"] for h in s1.history]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    s2 = run_stage(None, tmp_path / "train_25hz", stage_overrides(assets, **{**common, 
-        "model.init_from": tmp_path / "train_50hz" / "best", "model.grow": 1, "model.trainable": "both_ste",
-        "model.new_only_steps": 5, "optim.lr_new": 2e-3, "train.max_steps": 10, "losses.ctc.weight": 0.1,
-        "data.segment_duration": "null", "data.max_duration": 8}))
-    s3 = run_stage(None, tmp_path / "train_12.5hz", stage_overrides(assets, **{**common, 
-        "model.init_from": tmp_path / "train_25hz" / "best", "model.grow": 1, "model.trainable": "both_ste",
-        "train.max_steps": 5}))
+    s2 = run_stage(
+        None,
+        tmp_path / "train_25hz",
+        stage_overrides(
+            assets,
+            **{
+                **common,
+                "model.init_from": tmp_path / "train_50hz" / "best",
+                "model.grow": 1,
+                "model.trainable": "both_ste",
+                "model.new_only_steps": 5,
+                "optim.lr_new": 2e-3,
+                "train.max_steps": 10,
+                "losses.ctc.weight": 0.1,
+                "data.segment_duration": "null",
+                "data.max_duration": 8,
+            },
+        ),
+    )
+    s3 = run_stage(
+        None,
+        tmp_path / "train_12.5hz",
+        stage_overrides(
+            assets,
+            **{
+                **common,
+                "model.init_from": tmp_path / "train_25hz" / "best",
+                "model.grow": 1,
+                "model.trainable": "both_ste",
+                "train.max_steps": 5,
+            },
+        ),
+    )
     names = ["train_50hz", "train_25hz", "train_12.5hz"]
-    for n, (summary, rate, bps) in enumerate([(s1, 50.0, 550.0), (s2, 25.0, 275.0), (s3, 12.5, 137.5)], start=1):
+    for n, (_summary, rate, bps) in enumerate([(s1, 50.0, 550.0), (s2, 25.0, 275.0), (s3, 12.5, 137.5)], start=1):
         exp = tmp_path / names[n - 1]
         model = FocalCodec.from_pretrained(exp / "best")
         assert (model.frame_rate, model.bitrate) == (rate, bps)
@@ -98,7 +145,17 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
     events = EventAccumulator(str(tmp_path / "train_25hz" / "tensorboard"), size_guidance={"audio": 0})
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"train/loss", "train/feature", "train/mel", "train/stft", "train/ctc", "train/grad_norm",
-            "train/lr_new", "train/lr_inherited", "valid/loss", "valid/codebook_usage",
-            "valid/codebook_perplexity"} <= tags
+    assert {
+        "train/loss",
+        "train/feature",
+        "train/mel",
+        "train/stft",
+        "train/ctc",
+        "train/grad_norm",
+        "train/lr_new",
+        "train/lr_inherited",
+        "valid/loss",
+        "valid/codebook_usage",
+        "valid/codebook_perplexity",
+    } <= tags
     assert any(tag.endswith("/reconstruction") for tag in events.Tags()["audio"])

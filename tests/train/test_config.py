@@ -1,4 +1,5 @@
 """The YAML config system: typed overrides, clear errors, and a dump that reads back to the same config."""
+
 import pytest
 
 from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
@@ -7,9 +8,18 @@ from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_conf
 def test_defaults_and_yaml_and_overrides(tmp_path):
     path = tmp_path / "stage.yaml"
     path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nlosses:\n  feature: 1\n  asr:\n    weight: 3e1\n")
-    cfg = load_config(path, ["optim.lr_new=1e-3", "train.max_steps=7", "data.segment_duration=null",
-                             "train.deterministic=true", "model.new_params=[a.b, c.]", "losses.asr.ramp_steps=2e3",
-                             "losses.asr.whisper=small"])
+    cfg = load_config(
+        path,
+        [
+            "optim.lr_new=1e-3",
+            "train.max_steps=7",
+            "data.segment_duration=null",
+            "train.deterministic=true",
+            "model.new_params=[a.b, c.]",
+            "losses.asr.ramp_steps=2e3",
+            "losses.asr.whisper=small",
+        ],
+    )
     assert cfg.optim.lr == 5e-5 and cfg.optim.betas == (0.8, 0.99)
     assert cfg.optim.lr_new == 1e-3 and isinstance(cfg.optim.lr_new, float)  # YAML would read 1e-3 as a string
     # a file's losses section replaces the default terms; numbers YAML reads as strings are numbers
@@ -32,18 +42,24 @@ def test_dump_reads_back_identically(tmp_path):
     assert to_dict(again) == to_dict(cfg)
     assert config_diff(to_dict(cfg), to_dict(again)) == []
     assert config_diff(to_dict(TrainConfig()), to_dict(cfg)) == [
-        "losses.ctc: '<missing>' -> {'weight': 0.5}", "model.init_from: '' -> 'exp/train_50hz/best'", "optim.lr: 0.0005 -> 0.0003"]
+        "losses.ctc: '<missing>' -> {'weight': 0.5}",
+        "model.init_from: '' -> 'exp/train_50hz/best'",
+        "optim.lr: 0.0005 -> 0.0003",
+    ]
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optim.lrr=1", "optim has no key 'lrr'"),
-    ("optimizer.lr=1", "<top> has no key 'optimizer'"),
-    ("optim.lr=fast", "cannot read 'fast' as float"),
-    ("train.max_steps=1.5", "cannot read 1.5 as int"),
-    ("optim.lr.x=1", "optim.lr is not a section"),
-    ("optim.lr", "expected key.sub=value"),
-    ("optim.betas=[1]", "expected 2 values"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lrr=1", "optim has no key 'lrr'"),
+        ("optimizer.lr=1", "<top> has no key 'optimizer'"),
+        ("optim.lr=fast", "cannot read 'fast' as float"),
+        ("train.max_steps=1.5", "cannot read 1.5 as int"),
+        ("optim.lr.x=1", "optim.lr is not a section"),
+        ("optim.lr", "expected key.sub=value"),
+        ("optim.betas=[1]", "expected 2 values"),
+    ],
+)
 def test_bad_overrides_name_the_problem(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
         load_config(None, [override])
@@ -61,8 +77,10 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
 def test_config_files_are_layered_in_order(tmp_path):
     """--config a.yaml --config b.yaml: b changes a few keys of a; sections merge key by key at every depth."""
     base, change = tmp_path / "base.yaml", tmp_path / "change.yaml"
-    base.write_text("optim:\n  lr: 5.0e-5\n  lr_new: 5.0e-4\nlosses:\n  feature: {weight: 1.0}\n"
-                    "  asr: {weight: 30.0, sub_batch_size: 8}\n  ctc: {weight: 0.1}\n")
+    base.write_text(
+        "optim:\n  lr: 5.0e-5\n  lr_new: 5.0e-4\nlosses:\n  feature: {weight: 1.0}\n"
+        "  asr: {weight: 30.0, sub_batch_size: 8}\n  ctc: {weight: 0.1}\n"
+    )
     change.write_text("optim:\n  lr_new: 1.0e-3\nlosses:\n  asr: {weight: 20.0}\n  ctc: null\n")
     cfg = load_config([base, change], ["train.max_steps=5"])
     assert cfg.optim.lr == 5e-5 and cfg.optim.lr_new == 1e-3 and cfg.train.max_steps == 5

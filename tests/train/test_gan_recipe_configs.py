@@ -3,6 +3,7 @@ feature-matching terms beside the ASR loss, the decoder in its own LR group, the
 
 The full recipe layers conf/train_*_gan.yaml over its plain configs; the mini recipe's 25 Hz config runs the GAN
 path itself (so CI exercises it)."""
+
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ MINI = REPO / "egs/mini_bilingual/codec1/conf"
 # what run.sh --tag gan passes as --train-<rate>-config (README, "Quality recovery")
 LAYERS = {
     "aishell_librispeech/25hz": [FULL / "train_25hz.yaml", FULL / "train_25hz_gan.yaml"],
-    "aishell_librispeech/12.5hz": [FULL / f"{name}.yaml" for name in
-                                   ("train_25hz", "train_12.5hz", "train_25hz_gan", "train_12.5hz_gan")],
+    "aishell_librispeech/12.5hz": [
+        FULL / f"{name}.yaml" for name in ("train_25hz", "train_12.5hz", "train_25hz_gan", "train_12.5hz_gan")
+    ],
     "mini_bilingual/25hz": [MINI / "train_25hz.yaml"],
 }
 
@@ -26,9 +28,11 @@ LAYERS = {
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_gan_recipe_config_builds(name, assets, tiny_whisper_path, tmp_path):
     path = LAYERS[name]
-    overrides = [o for o in stage_overrides(assets, **{"model.init_from": assets["codec"],
-                                                       "assets.whisper": tiny_whisper_path})
-                 if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")]
+    overrides = [
+        o
+        for o in stage_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
+        if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")
+    ]
     cfg = load_config(path, overrides)
     stage, module, plan = build_codec_module(cfg, tmp_path)
     assert cfg.gan is not None and cfg.model.train_decoder and cfg.optim.lr_decoder

@@ -1,5 +1,6 @@
 """Adversarial training and decoder fine-tuning in the codec stage: what the run logs and saves, the exported
 model carrying the fine-tuned decoder, and the DDP step (two gloo processes = one process, same global batch)."""
+
 import tempfile
 from pathlib import Path
 
@@ -27,10 +28,22 @@ def scalar_tags(folder: Path) -> set:
 
 def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_path):
     exp = tmp_path / "exp"
-    overrides = stage_overrides(assets, **{
-        "model.init_from": assets["codec"], "model.trainable": "decompressor_only", "model.train_decoder": True,
-        "optim.lr_decoder": 1e-3, "gan.start_step": 2, "train.max_steps": 5, "train.valid_interval": 5,
-        "train.save_every_n": 5, "train.log_interval": 1, "train.num_audio_samples": 0, **TINY_GAN})
+    overrides = stage_overrides(
+        assets,
+        **{
+            "model.init_from": assets["codec"],
+            "model.trainable": "decompressor_only",
+            "model.train_decoder": True,
+            "optim.lr_decoder": 1e-3,
+            "gan.start_step": 2,
+            "train.max_steps": 5,
+            "train.valid_interval": 5,
+            "train.save_every_n": 5,
+            "train.log_interval": 1,
+            "train.num_audio_samples": 0,
+            **TINY_GAN,
+        },
+    )
     summary = run_stage(None, exp, overrides)
     assert summary.steps == 5 and summary.best_step == 5
     ckpt = torch.load(exp / "checkpoints" / "checkpoint-5.pt", weights_only=True)
@@ -41,14 +54,24 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
     assert [g["name"] for g in ckpt["optimizer"]["param_groups"]] == ["inherited", "decoder"]
     assert ckpt["optimizer"]["param_groups"][1]["lr"] == pytest.approx(1e-3)
     tags = scalar_tags(exp / "tensorboard")
-    for tag in ("train/adversarial", "train/feature_matching", "train/disc_loss", "train/disc_grad_norm",
-                "train/disc_real/mpd2", "train/disc_fake/mrd1024", "train/disc_loss/mpd5", "train/lr_disc",
-                "train/lr_decoder", "valid/adversarial", "valid/feature_matching"):
+    for tag in (
+        "train/adversarial",
+        "train/feature_matching",
+        "train/disc_loss",
+        "train/disc_grad_norm",
+        "train/disc_real/mpd2",
+        "train/disc_fake/mrd1024",
+        "train/disc_loss/mpd5",
+        "train/lr_disc",
+        "train/lr_decoder",
+        "valid/adversarial",
+        "valid/feature_matching",
+    ):
         assert tag in tags, tag
     # best/ is the upstream format and carries the fine-tuned decoder; the encoder never trained
     init = FocalCodec.from_pretrained(assets["codec"])
     best = FocalCodec.from_pretrained(exp / "best")
-    trained = {k[len("codec."):]: v for k, v in ckpt["model"].items() if k.startswith("codec.")}
+    trained = {k[len("codec.") :]: v for k, v in ckpt["model"].items() if k.startswith("codec.")}
     for name, tensor in best.state_dict().items():
         assert torch.equal(tensor, trained[name]), name
     init_state = init.state_dict()
@@ -76,6 +99,7 @@ SMOOTH_ADAM = {"optim.lr": 0.1, "optim.eps": 1e-3, "gan.lr": 0.1, "gan.eps": 1e-
 # spectral convergence is a ratio of norms over the whole batch (not a per-item mean), so it is left out here.
 PER_ITEM_LOSSES = {"losses.stft.weight": 0}
 
+
 def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, out: str) -> None:
     """One GAN training step on ``rank``'s share of ``batch``; rank 0 saves both models' weights to ``out``."""
     from fcodec.train.adversary import Adversary
@@ -85,27 +109,50 @@ def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, o
 
     torch.set_num_threads(1)
     if world > 1:
-        torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                                             world_size=world)
+        torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         dist = DistInfo(rank=rank, world_size=world)
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = load_config(None, stage_overrides(assets, **{
-                "model.init_from": assets["codec"], "model.trainable": "decompressor_only",
-                "model.train_decoder": True, "gan.start_step": 0, "gan.grad_clip": 0.5, "optim.grad_clip": 0.5,
-                **TINY_GAN, **SMOOTH_ADAM, **PER_ITEM_LOSSES}))
+            cfg = load_config(
+                None,
+                stage_overrides(
+                    assets,
+                    **{
+                        "model.init_from": assets["codec"],
+                        "model.trainable": "decompressor_only",
+                        "model.train_decoder": True,
+                        "gan.start_step": 0,
+                        "gan.grad_clip": 0.5,
+                        "optim.grad_clip": 0.5,
+                        **TINY_GAN,
+                        **SMOOTH_ADAM,
+                        **PER_ITEM_LOSSES,
+                    },
+                ),
+            )
             torch.manual_seed(0)
             stage, module, plan = build_codec_module(cfg, Path(tmp), dist)
             codec = stage.codec
-            adversary = Adversary(cfg.gan, stage.discriminators, codec.sample_rate_output,
-                                  codec.sample_rate_input, dist)
-            trainer = Trainer(cfg, Path(tmp), module, CodecObjective(module), plan, None, None, dist,
-                              export_best=lambda m, f: None, adversary=adversary)
+            adversary = Adversary(
+                cfg.gan, stage.discriminators, codec.sample_rate_output, codec.sample_rate_input, dist
+            )
+            trainer = Trainer(
+                cfg,
+                Path(tmp),
+                module,
+                CodecObjective(module),
+                plan,
+                None,
+                None,
+                dist,
+                export_best=lambda m, f: None,
+                adversary=adversary,
+            )
             plan.apply(module, 0)
             trainer._wrap()
             adversary.wrap()
             share = batch["audio"].shape[0] // world
-            part = {k: v[rank * share:(rank + 1) * share] for k, v in batch.items()}
+            part = {k: v[rank * share : (rank + 1) * share] for k, v in batch.items()}
             if rank == 0:
                 torch.save(adversary.model.state_dict(), out + ".init")
             trainer._train_step(part)
@@ -125,8 +172,10 @@ def test_two_gloo_processes_make_the_same_gan_update_as_one_with_the_global_batc
     assert batch["audio"].shape[0] == 2 and bool((batch["audio_lens"] == batch["audio"].shape[1]).all())
     one_step(0, 1, assets, batch, "", str(tmp_path / "one.pt"))
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=one_step, args=(r, 2, assets, batch, str(tmp_path / "init"), str(tmp_path / "two.pt")))
-             for r in range(2)]
+    procs = [
+        ctx.Process(target=one_step, args=(r, 2, assets, batch, str(tmp_path / "init"), str(tmp_path / "two.pt")))
+        for r in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -139,8 +188,14 @@ def test_two_gloo_processes_make_the_same_gan_update_as_one_with_the_global_batc
         for name, tensor in one[part].items():  # updates are ~lr = 0.1; float sums in another order differ
             assert torch.allclose(tensor, two[part][name], rtol=1e-4, atol=5e-5), (part, name)
     # the step moved the decoder and the discriminators far more than the tolerance
-    assert max(float((v - init[k[len("codec."):]]).abs().max()) for k, v in one["codec"].items()
-               if k.startswith("codec.decoder.")) > 1e-2
+    assert (
+        max(
+            float((v - init[k[len("codec.") :]]).abs().max())
+            for k, v in one["codec"].items()
+            if k.startswith("codec.decoder.")
+        )
+        > 1e-2
+    )
     assert max(float((v - initial_disc[k]).abs().max()) for k, v in one["disc"].items()) > 1e-2
 
 
@@ -148,11 +203,16 @@ def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path
     from fcodec.train.optim import build_optimizer
     from tests.train.test_codec_stage import grads_after_step, speech_batch
 
-    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"],
-                                                       "model.trainable": "decoder_only", "optim.lr_decoder": 1e-4}))
+    cfg = load_config(
+        None,
+        stage_overrides(
+            assets, **{"model.init_from": assets["codec"], "model.trainable": "decoder_only", "optim.lr_decoder": 1e-4}
+        ),
+    )
     _, module, plan = build_codec_module(cfg, tmp_path)
     got = grads_after_step(module, plan, 0, speech_batch(assets))
     assert got == {n for n, _ in module.named_parameters() if n.startswith("codec.decoder.")}
-    groups = build_optimizer(plan.param_groups(module, cfg.optim.lr, cfg.optim.lr_new, 0.0, own_lrs={"decoder": 1e-4}),
-                             cfg.optim).param_groups
+    groups = build_optimizer(
+        plan.param_groups(module, cfg.optim.lr, cfg.optim.lr_new, 0.0, own_lrs={"decoder": 1e-4}), cfg.optim
+    ).param_groups
     assert [(g["name"], g["lr"], len(g["params"])) for g in groups] == [("decoder", 1e-4, len(got))]

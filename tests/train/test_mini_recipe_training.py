@@ -2,6 +2,7 @@
 each stage leaves a log, TensorBoard events, checkpoints and an exported model at its frame rate and bitrate;
 a rerun does nothing; a changed config retrains that stage only; a stage that died continues from its
 newest checkpoint."""
+
 import math
 from pathlib import Path
 
@@ -18,8 +19,17 @@ class Recipe:
         self.work = work
 
     def run(self, *args, check=True):
-        return run_recipe(MINI_RECIPE, "--dl-dir", self.work / "download", "--data-dir", self.work / "data",
-                          "--exp-dir", self.work / "exp", *args, check=check)
+        return run_recipe(
+            MINI_RECIPE,
+            "--dl-dir",
+            self.work / "download",
+            "--data-dir",
+            self.work / "data",
+            "--exp-dir",
+            self.work / "exp",
+            *args,
+            check=check,
+        )
 
     def mtimes(self, folder: Path):
         return {str(p): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and "log" not in p.parts}
@@ -35,8 +45,9 @@ def recipe(tmp_path_factory):
 
 def test_stages_4_to_6_leave_logs_events_checkpoints_and_exported_models(recipe):
     exp = recipe.work / "exp"
-    for k, (name, rate, bps) in enumerate([("50hz", 50.0, 550.0), ("25hz", 25.0, 275.0), ("12.5hz", 12.5, 137.5)],
-                                          start=1):
+    for k, (name, rate, bps) in enumerate(
+        [("50hz", 50.0, 550.0), ("25hz", 25.0, 275.0), ("12.5hz", 12.5, 137.5)], start=1
+    ):
         stage = exp / f"train_{name}"
         model = FocalCodec.from_pretrained(stage / "best")
         assert (model.frame_rate, model.bitrate) == (rate, bps)
@@ -78,8 +89,9 @@ def test_a_changed_config_never_deletes_the_trained_model(recipe, tmp_path):
     recipe.run("--stage", "6", "--stop-stage", "6", "--train-12.5hz-config", configs, "--force", "true")
     assert recipe.mtimes(exp / "train_25hz") == trained_25hz
     aside = [p for p in exp.iterdir() if p.name.startswith("train_12.5hz.old.")]
-    assert len(aside) == 1 and recipe.mtimes(aside[0]) == {k.replace(str(exp / "train_12.5hz"), str(aside[0])): v
-                                                          for k, v in trained_12_5hz.items()}
+    assert len(aside) == 1 and recipe.mtimes(aside[0]) == {
+        k.replace(str(exp / "train_12.5hz"), str(aside[0])): v for k, v in trained_12_5hz.items()
+    }
     assert sorted(p.name for p in (exp / "train_12.5hz" / "checkpoints").iterdir()) == ["checkpoint-3.pt"]
     # a stage that died (no marker, checkpoints on disk) continues from its newest checkpoint
     (exp / "train_12.5hz" / ".train.done").unlink()

@@ -1,4 +1,5 @@
 """Parameter plans: which tensors train in each mode, the dual-LR groups, and the new-only warm-up."""
+
 import pytest
 import torch
 

@@ -1,6 +1,7 @@
 """Every training config of every recipe builds: the YAML fits the schema, and the model, the losses and the
 parameter plan it describes can be constructed (with the tiny codec, a tiny Whisper and a test BPE model in
 place of the real assets), as ESPnet checks its configs with a dry run."""
+
 import re
 from pathlib import Path
 
@@ -34,9 +35,11 @@ def test_every_recipe_has_a_config_per_rate_and_the_driver_layers_them():
 
 @pytest.mark.parametrize("recipe, rate, files", STAGES, ids=lambda x: getattr(x, "parent", x) and str(x))
 def test_recipe_config_builds(recipe, rate, files, assets, tiny_whisper_path, tmp_path):
-    overrides = [o for o in stage_overrides(assets, **{"model.init_from": assets["codec"],
-                                                       "assets.whisper": tiny_whisper_path})
-                 if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")]
+    overrides = [
+        o
+        for o in stage_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
+        if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")
+    ]
     cfg = load_config([recipe / f for f in files], overrides)
     stage, module, plan = build_codec_module(cfg, tmp_path)
     assert cfg.model.grow == (0 if rate == "50hz" else 1)

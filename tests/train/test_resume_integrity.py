@@ -1,13 +1,13 @@
 """Nothing a run trained is lost or overwritten by the next one: unreadable checkpoints stop the run, best/ is
 only replaced by a better model of the same run, a changed optimizer setting applies on resume, a NaN stop sets
 the diverged checkpoints aside, and one exp dir holds one run at a time."""
+
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from fcodec.train.best import ForeignBestError
 from fcodec.train.checkpoint import CheckpointError
 from fcodec.train.lock import LOCK_NAME, ExpDirLockedError, acquire, exp_dir_lock, release
 from fcodec.train.nonfinite import NonFiniteError
-from tests.train.test_trainer import CrashAt, Crash, NaNAt, make_trainer
+from tests.train.test_trainer import Crash, CrashAt, NaNAt, make_trainer
 from tests.train.toy import make_cuts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,8 +80,13 @@ def test_a_changed_learning_rate_applies_on_resume_and_is_logged(tmp_path, cuts,
 
 
 def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):
-    overrides = ["train.max_steps=20", "train.save_every_n=2", "train.valid_interval=0", "train.max_nonfinite=3",
-                 "train.keep_last_k=5"]
+    overrides = [
+        "train.max_steps=20",
+        "train.save_every_n=2",
+        "train.valid_interval=0",
+        "train.max_nonfinite=3",
+        "train.keep_last_k=5",
+    ]
     trainer = make_trainer(tmp_path, cuts, overrides, NaNAt(range(5, 20)))
     trainer.objective.trainer = trainer
     with pytest.raises(NonFiniteError):
@@ -95,10 +100,17 @@ def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):
 
 def _holder(exp_dir: Path) -> subprocess.Popen:
     """Another process holding the exp dir's lock, through the same code a training run uses."""
-    code = ("import sys, time; from fcodec.train.lock import acquire; acquire(sys.argv[1]); print('locked', "
-            "flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(exp_dir)], cwd=REPO, stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True)
+    code = (
+        "import sys, time; from fcodec.train.lock import acquire; acquire(sys.argv[1]); print('locked', "
+        "flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(exp_dir)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -109,10 +121,14 @@ def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
 
     holder = _holder(tmp_path)
     try:
-        with pytest.raises(ExpDirLockedError, match=rf"in use by another training run \(pid {holder.pid} on "
-                                                    rf"{socket.gethostname()}"):
-            run_stage(None, tmp_path, stage_overrides(assets, **{"model.init_from": assets["codec"],
-                                                                  "train.max_steps": 2}))
+        with pytest.raises(
+            ExpDirLockedError,
+            match=rf"in use by another training run \(pid {holder.pid} on "
+            rf"{socket.gethostname()}",
+        ):
+            run_stage(
+                None, tmp_path, stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2})
+            )
         assert not (tmp_path / "config.yaml").exists()  # refused before anything was written
     finally:
         holder.kill()

@@ -1,4 +1,5 @@
 """The generic training loop on a small real model: learning, the NaN guard, checkpoints, best model, resume."""
+
 import math
 
 import pytest
@@ -24,14 +25,25 @@ def make_trainer(exp_dir, cuts, overrides=(), objective=None, num_workers=0):
     seed_everything(0)
     model = ToyCodec()
     plan = build_param_plan(model, ["compressor.", "decompressor."])
-    return Trainer(cfg, exp_dir, model, objective or ToyObjective(), plan,
-                   make_loader(cuts, True, num_workers=num_workers), make_loader(cuts, False), DistInfo(),
-                   export_state)
+    return Trainer(
+        cfg,
+        exp_dir,
+        model,
+        objective or ToyObjective(),
+        plan,
+        make_loader(cuts, True, num_workers=num_workers),
+        make_loader(cuts, False),
+        DistInfo(),
+        export_state,
+    )
 
 
 def test_training_lowers_the_dev_loss_and_exports_the_best(tmp_path, cuts):
-    trainer = make_trainer(tmp_path, cuts, ["train.max_steps=40", "train.valid_interval=10",
-                                            "train.save_every_n=10", "train.keep_last_k=2"])
+    trainer = make_trainer(
+        tmp_path,
+        cuts,
+        ["train.max_steps=40", "train.valid_interval=10", "train.save_every_n=10", "train.keep_last_k=2"],
+    )
     summary = trainer.fit()
     losses = [h["loss"] for h in summary.history]
     assert len(losses) == 4 and losses[-1] < 0.7 * losses[0]
@@ -95,8 +107,10 @@ class NaNAt(ToyObjective):
     def compute(self, model, batch, step, train):
         if train:
             opt = self.trainer.optimizer
-            self.snapshots[step] = ({n: p.detach().clone() for n, p in self.trainer.model.named_parameters()},
-                                    {k: {n: v.clone() for n, v in s.items()} for k, s in opt.state.items()})
+            self.snapshots[step] = (
+                {n: p.detach().clone() for n, p in self.trainer.model.named_parameters()},
+                {k: {n: v.clone() for n, v in s.items()} for k, s in opt.state.items()},
+            )
         result = super().compute(model, batch, step, train)
         if train and step in self.bad_steps:
             result.loss = result.loss * float("nan")
@@ -133,10 +147,20 @@ def test_nan_guard_stops_after_k_in_a_row_and_saves_the_batch(tmp_path, cuts):
 
 def test_early_stopping_and_plateau(tmp_path, cuts):
     # an LR so small nothing improves by min_delta: early stop after `patience` validations, LR reduced
-    trainer = make_trainer(tmp_path, cuts, ["optim.lr=1e-5", "train.max_steps=100", "train.valid_interval=2",
-                                            "train.early_stop_patience=3", "train.early_stop_min_delta=1.0",
-                                            "optim.plateau_patience=0", "optim.plateau_cooldown=0",
-                                            "optim.min_lr=0"])
+    trainer = make_trainer(
+        tmp_path,
+        cuts,
+        [
+            "optim.lr=1e-5",
+            "train.max_steps=100",
+            "train.valid_interval=2",
+            "train.early_stop_patience=3",
+            "train.early_stop_min_delta=1.0",
+            "optim.plateau_patience=0",
+            "optim.plateau_cooldown=0",
+            "optim.min_lr=0",
+        ],
+    )
     summary = trainer.fit()
     assert summary.stop_reason.startswith("early stop") and summary.steps == 8
     assert trainer.optimizer.param_groups[0]["lr"] < 1e-5

@@ -4,6 +4,7 @@ The trainer is task-agnostic; these tests drive it with a tiny convolutional aut
 in real lhotse cuts, batched by a real lhotse sampler. The submodule names mirror the codec's (encoder,
 compressor, decompressor, decoder) so the trainable modes select the same way.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,8 +30,9 @@ class ToyCodec(nn.Module):
         super().__init__()
         self.encoder = nn.Conv1d(1, channels, 8, stride=4, padding=2)
         self.compressor = nn.Sequential(nn.Conv1d(channels, channels, 3, padding=1), nn.Tanh())
-        self.decompressor = nn.Sequential(nn.Conv1d(channels, channels, 3, padding=1), nn.GELU(),
-                                          nn.Conv1d(channels, channels, 3, padding=1))
+        self.decompressor = nn.Sequential(
+            nn.Conv1d(channels, channels, 3, padding=1), nn.GELU(), nn.Conv1d(channels, channels, 3, padding=1)
+        )
         self.decoder = nn.ConvTranspose1d(channels, 1, 8, stride=4, padding=2)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
@@ -47,8 +49,12 @@ class ToyObjective(Objective):
         mask = (torch.arange(audio.shape[1], device=audio.device)[None] < lens[:, None]).float()
         mse = ((recon - audio) ** 2 * mask).sum() / mask.sum()
         l1 = ((recon - audio).abs() * mask).sum() / mask.sum()
-        return StepResult(loss=mse + 0.1 * l1, terms={"mse": mse.detach(), "l1": l1.detach()},
-                          num_items=audio.shape[0], stats={"frames": mask.sum().detach()})
+        return StepResult(
+            loss=mse + 0.1 * l1,
+            terms={"mse": mse.detach(), "l1": l1.detach()},
+            num_items=audio.shape[0],
+            stats={"frames": mask.sum().detach()},
+        )
 
     def summarize(self, stats: Dict[str, torch.Tensor]) -> Dict[str, float]:
         return {"dev_frames": float(stats["frames"])}
@@ -58,8 +64,10 @@ class ToyObjective(Objective):
         return [(f"recon_{i}", recon[i, : int(batch["audio_lens"][i])], SR) for i in range(recon.shape[0])]
 
 
-TEXTS = {"en": ["THE CAT SAT ON THE MAT", "A BIRD SINGS IN THE TREE", "SHE READS A BOOK AT NIGHT"],
-         "zh": ["今天天气很好", "我们一起去学校", "他在家里看书"]}
+TEXTS = {
+    "en": ["THE CAT SAT ON THE MAT", "A BIRD SINGS IN THE TREE", "SHE READS A BOOK AT NIGHT"],
+    "zh": ["今天天气很好", "我们一起去学校", "他在家里看书"],
+}
 
 
 def make_cuts(folder: Path, num: int = 12, seed: int = 0, min_s: float = 0.6, max_s: float = 1.4) -> CutSet:
@@ -75,8 +83,14 @@ def make_cuts(folder: Path, num: int = 12, seed: int = 0, min_s: float = 0.6, ma
         path = folder / f"utt{i}.wav"
         sf.write(path, wave.astype(np.float32), SR)
         rec = Recording.from_file(path, recording_id=f"{'zh' if i % 2 else 'en'}_utt{i}")
-        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration,
-                                 text=TEXTS["zh" if i % 2 else "en"][i % 3], language="zh" if i % 2 else "en")
+        sup = SupervisionSegment(
+            id=rec.id,
+            recording_id=rec.id,
+            start=0.0,
+            duration=rec.duration,
+            text=TEXTS["zh" if i % 2 else "en"][i % 3],
+            language="zh" if i % 2 else "en",
+        )
         cuts.append(rec.to_cut().with_id(rec.id))
         cuts[-1].supervisions = [sup]
     return CutSet.from_cuts(cuts)
@@ -101,11 +115,19 @@ class ToyDataset(torch.utils.data.Dataset):
         return {"audio": audio, "audio_lens": lens, "cut_id": [c.id for c in cuts]}
 
 
-def make_loader(cuts: CutSet, train: bool, max_duration: float = 2.0, segment: float = 0.5, seed: int = 0,
-                num_workers: int = 0, bucketing: bool = True):
+def make_loader(
+    cuts: CutSet,
+    train: bool,
+    max_duration: float = 2.0,
+    segment: float = 0.5,
+    seed: int = 0,
+    num_workers: int = 0,
+    bucketing: bool = True,
+):
     if train and bucketing:
-        sampler = DynamicBucketingSampler(cuts, max_duration=max_duration, shuffle=True, num_buckets=2, seed=seed,
-                                          buffer_size=100)
+        sampler = DynamicBucketingSampler(
+            cuts, max_duration=max_duration, shuffle=True, num_buckets=2, seed=seed, buffer_size=100
+        )
     else:
         sampler = SimpleCutSampler(cuts, max_duration=max_duration, shuffle=train, seed=seed)
     dataset = ToyDataset(segment if train else None)

@@ -15,6 +15,7 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_asr_loss.py            # tiny random Whisper + whisper-base
     PYTHONPATH=$PWD python tools/benchmarks/bench_asr_loss.py --whisper small --windows 30 batch
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,9 @@ def run_one(args) -> None:
     spec = json.loads(Path(args.inputs).read_text())
     recon, lengths, languages, texts = load_inputs(spec)
     window = args.window if args.window == "batch" else float(args.window)
-    loss = WhisperASRLoss(load_whisper(args.model), 24000, encoder_window=window, sub_batch_size=args.sub_batch,
-                          format_text=False)
+    loss = WhisperASRLoss(
+        load_whisper(args.model), 24000, encoder_window=window, sub_batch_size=args.sub_batch, format_text=False
+    )
     recon = torch.nn.Parameter(recon)
 
     def step() -> float:
@@ -105,8 +107,17 @@ def run_one(args) -> None:
     with FlopCounterMode(display=False) as counter, disable_sdpa():
         step()
     # the fastest wall-clock step is the least disturbed by other jobs on a shared machine
-    print(json.dumps({"gflop": counter.get_total_flops() / 1e9, "wall_s": min(wall), "peak_mib": memory.increase_mib,
-                      "loss": value}), flush=True)
+    print(
+        json.dumps(
+            {
+                "gflop": counter.get_total_flops() / 1e9,
+                "wall_s": min(wall),
+                "peak_mib": memory.increase_mib,
+                "loss": value,
+            }
+        ),
+        flush=True,
+    )
 
 
 def prepare_inputs(args, folder: Path, judge: str | None) -> Path:
@@ -141,10 +152,11 @@ def prepare_inputs(args, folder: Path, judge: str | None) -> Path:
     else:
         texts = [" Hello world, this is a test." for _ in clips]
     path = folder / "inputs.json"
-    path.write_text(json.dumps({"clips": [list(map(float, c)) for c in clips], "languages": languages,
-                                "texts": texts}))
-    print(f"input: {len(clips)} clips x {args.seconds} s ({'real speech' if audio_dir else 'noise'}), "
-          f"languages {languages}")
+    path.write_text(json.dumps({"clips": [list(map(float, c)) for c in clips], "languages": languages, "texts": texts}))
+    print(
+        f"input: {len(clips)} clips x {args.seconds} s ({'real speech' if audio_dir else 'noise'}), "
+        f"languages {languages}"
+    )
     for language, text in zip(languages, texts):
         print(f"  target [{language}] {text}")
     return path
@@ -152,12 +164,25 @@ def prepare_inputs(args, folder: Path, judge: str | None) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--whisper", nargs="*", default=None,
-                        help="Whisper names or checkpoints (default: tiny random, and ../shared whisper-base)")
-    parser.add_argument("--windows", nargs="*", default=["30", "20", "10", "batch"],
-                        help="encoder windows: seconds, or 'batch' (longest clip rounded up to 1 s)")
-    parser.add_argument("--sub-batches", nargs="*", type=int, default=None,
-                        help="sub-batch sizes to time at the 30 s window (default: the batch size and 1)")
+    parser.add_argument(
+        "--whisper",
+        nargs="*",
+        default=None,
+        help="Whisper names or checkpoints (default: tiny random, and ../shared whisper-base)",
+    )
+    parser.add_argument(
+        "--windows",
+        nargs="*",
+        default=["30", "20", "10", "batch"],
+        help="encoder windows: seconds, or 'batch' (longest clip rounded up to 1 s)",
+    )
+    parser.add_argument(
+        "--sub-batches",
+        nargs="*",
+        type=int,
+        default=None,
+        help="sub-batch sizes to time at the 30 s window (default: the batch size and 1)",
+    )
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--steps", type=int, default=4)
@@ -184,19 +209,38 @@ def main() -> None:
         judge = next((m for m in models if "tiny-random" not in m), None)
         inputs = prepare_inputs(args, folder, judge)
         sub_batches = args.sub_batches or sorted({args.batch, 1}, reverse=True)
-        print(f"CPU, {args.threads} threads, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}; "
-              f"{args.steps} timed steps after 1 warm-up\n")
-        print(f"{'whisper':<18} {'window':>7} {'sub-batch':>9} {'GFLOP':>8} {'x fewer':>8} {'wall s':>7} "
-              f"{'x faster':>9} {'peak MiB':>9} {'loss':>8} {'vs pad-30':>10}")
+        print(
+            f"CPU, {args.threads} threads, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f}; "
+            f"{args.steps} timed steps after 1 warm-up\n"
+        )
+        print(
+            f"{'whisper':<18} {'window':>7} {'sub-batch':>9} {'GFLOP':>8} {'x fewer':>8} {'wall s':>7} "
+            f"{'x faster':>9} {'peak MiB':>9} {'loss':>8} {'vs pad-30':>10}"
+        )
         for model in models:
             reference = None
             runs = [("30", s) for s in sub_batches] + [(w, args.batch) for w in args.windows if w not in ("30", "30.0")]
             for window, sub_batch in runs:
-                command = [sys.executable, __file__, "--child", "--inputs", str(inputs), "--model", model,
-                           "--window", window, "--sub-batch", str(sub_batch), "--steps", str(args.steps),
-                           "--threads", str(args.threads)]
-                result = subprocess.run(command, capture_output=True, text=True, env={**os.environ,
-                                        "PYTHONPATH": str(REPO)})
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--inputs",
+                    str(inputs),
+                    "--model",
+                    model,
+                    "--window",
+                    window,
+                    "--sub-batch",
+                    str(sub_batch),
+                    "--steps",
+                    str(args.steps),
+                    "--threads",
+                    str(args.threads),
+                ]
+                result = subprocess.run(
+                    command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+                )
                 if result.returncode != 0:
                     print(f"{Path(model).name:<18} {window:>7} {sub_batch:>9} failed:\n{result.stderr[-2000:]}")
                     continue
@@ -204,10 +248,13 @@ def main() -> None:
                 if reference is None:
                     reference = row
                 change = (row["loss"] - reference["loss"]) / reference["loss"] * 100
-                print(f"{Path(model).name:<18} {window:>7} {sub_batch:>9} {row['gflop']:>8.1f} "
-                      f"{reference['gflop'] / row['gflop']:>8.2f} {row['wall_s']:>7.2f} "
-                      f"{reference['wall_s'] / row['wall_s']:>9.2f} {row['peak_mib']:>9.0f} {row['loss']:>8.4f} "
-                      f"{change:>+9.1f}%", flush=True)
+                print(
+                    f"{Path(model).name:<18} {window:>7} {sub_batch:>9} {row['gflop']:>8.1f} "
+                    f"{reference['gflop'] / row['gflop']:>8.2f} {row['wall_s']:>7.2f} "
+                    f"{reference['wall_s'] / row['wall_s']:>9.2f} {row['peak_mib']:>9.0f} {row['loss']:>8.4f} "
+                    f"{change:>+9.1f}%",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

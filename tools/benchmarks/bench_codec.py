@@ -18,6 +18,7 @@ model with the fast kernels off (``FCODEC_FAST_KERNELS=0``: PyTorch's own ops), 
 with ``FocalCodec.quantize("int8")``; speed-ups are printed against the baseline (upstream, else plain).
 The first lines name the CPU (model and vector extensions) and torch: figures only compare within one run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ def offline_times(model, sig: torch.Tensor) -> Dict[str, float]:
 Step = Callable[[torch.Tensor, object], tuple]
 OURS = (lambda m, chunk, state: encode_step(m, chunk, state), lambda m, toks, state: decode_step(m, toks, state))
 UPSTREAM = (  # upstream's API: explicit state tuples with return_state=True
-    lambda m, chunk, state: (lambda toks, *s: (toks, s))(*m.sig_to_toks(chunk, *(state or ((), ())), return_state=True)),
+    lambda m, chunk, state: (lambda toks, *s: (toks, s))(
+        *m.sig_to_toks(chunk, *(state or ((), ())), return_state=True)
+    ),
     lambda m, toks, state: (lambda sig, *s: (sig, s))(*m.toks_to_sig(toks, *(state or ((), ())), return_state=True)),
 )
 
@@ -71,7 +74,7 @@ def streaming_times(model, steps, sig: torch.Tensor, chunks: int, warmup: int) -
     enc_state = dec_state = None
     out = {"encode": [], "decode": [], "total": []}
     for i in range(warmup + chunks):
-        chunk = sig[:, (i * size) % (sig.shape[1] - size):][:, :size]
+        chunk = sig[:, (i * size) % (sig.shape[1] - size) :][:, :size]
         start = time.perf_counter()
         toks, enc_state = encode(model, chunk, enc_state)
         mid = time.perf_counter()
@@ -105,10 +108,12 @@ def summarize(name: str, offline: Dict[str, List[float]], stream: Dict[str, List
         "stream_encode_ms_median": round(1000 * statistics.median(stream["encode"]), 2),
         "stream_decode_ms_median": round(1000 * statistics.median(stream["decode"]), 2),
     }
-    print(f"{name:>9}: encode {enc:.3f} s, decode {dec:.3f} s for {seconds:g} s of audio; streaming "
-          f"{row['stream_ms_median']:.1f} ms median / {row['stream_ms_p95']:.1f} ms p95 / {row['stream_ms_min']:.1f} ms min "
-          "per 80 ms chunk "
-          f"(encode {row['stream_encode_ms_median']:.1f} + decode {row['stream_decode_ms_median']:.1f} ms)")
+    print(
+        f"{name:>9}: encode {enc:.3f} s, decode {dec:.3f} s for {seconds:g} s of audio; streaming "
+        f"{row['stream_ms_median']:.1f} ms median / {row['stream_ms_p95']:.1f} ms p95 / {row['stream_ms_min']:.1f} ms min "
+        "per 80 ms chunk "
+        f"(encode {row['stream_encode_ms_median']:.1f} + decode {row['stream_decode_ms_median']:.1f} ms)"
+    )
     return row
 
 
@@ -148,10 +153,14 @@ def main(argv=None) -> None:
         raise SystemExit("streaming needs a causal codec; pick a causal config")
     sig = speechlike(1, int(args.seconds * 16000))
     cpu = cpu_info()
-    print(f"CPU: {cpu['model']} ({os.cpu_count()} cores visible; ISA: {cpu['isa']}); {args.threads} threads, "
-          f"torch {torch.__version__}")
-    print(f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
-          f"{model.frame_rate:g} Hz, {model.bitrate:g} bps")
+    print(
+        f"CPU: {cpu['model']} ({os.cpu_count()} cores visible; ISA: {cpu['isa']}); {args.threads} threads, "
+        f"torch {torch.__version__}"
+    )
+    print(
+        f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
+        f"{model.frame_rate:g} Hz, {model.bitrate:g} bps"
+    )
 
     # name -> (model, streaming steps, environment while it runs)
     impls = {"fcodec": (model, OURS, None)}
@@ -163,15 +172,19 @@ def main(argv=None) -> None:
         try:
             import focalcodec  # the upstream package, if the user has it on the path
         except ImportError:
-            sys.exit("bench_codec: --upstream needs the upstream focalcodec package (v0.0.2; not on PyPI): put a "
-                     "clone's folder on PYTHONPATH, or compare with our plain kernels (--plain)")
+            sys.exit(
+                "bench_codec: --upstream needs the upstream focalcodec package (v0.0.2; not on PyPI): put a "
+                "clone's folder on PYTHONPATH, or compare with our plain kernels (--plain)"
+            )
 
         upstream = focalcodec.FocalCodec(**copy.deepcopy(model.config)).eval()
         upstream.load_state_dict(model.state_dict(), strict=True)
         with torch.no_grad():
             same = torch.equal(upstream.sig_to_toks(sig), model.sig_to_toks(sig))
             wave = (upstream(sig)[2] - model(sig)[2]).abs().max().item()
-        print(f"upstream {getattr(focalcodec, '__file__', '?')}: tokens identical: {same}, max waveform diff {wave:.2e}")
+        print(
+            f"upstream {getattr(focalcodec, '__file__', '?')}: tokens identical: {same}, max waveform diff {wave:.2e}"
+        )
         impls["upstream"] = (upstream, UPSTREAM, None)
 
     offline = {name: {"encode": [], "decode": []} for name in impls}
@@ -194,13 +207,19 @@ def main(argv=None) -> None:
         for name in impls:
             if name == baseline:
                 continue
-            ratios = {k: round(rows[baseline][k] / rows[name][k], 2)
-                      for k in ("encode_s", "decode_s", "stream_ms_median", "stream_ms_p95")}
-            print(f"{name} vs {baseline}: encode {ratios['encode_s']}x, decode {ratios['decode_s']}x, "
-                  f"streaming {ratios['stream_ms_median']}x (p95 {ratios['stream_ms_p95']}x) faster")
+            ratios = {
+                k: round(rows[baseline][k] / rows[name][k], 2)
+                for k in ("encode_s", "decode_s", "stream_ms_median", "stream_ms_p95")
+            }
+            print(
+                f"{name} vs {baseline}: encode {ratios['encode_s']}x, decode {ratios['decode_s']}x, "
+                f"streaming {ratios['stream_ms_median']}x (p95 {ratios['stream_ms_p95']}x) faster"
+            )
             rows[f"{name}_vs_{baseline}"] = {"impl": f"speedup {name} vs {baseline}", **ratios}
-    rows = [{"cpu": cpu["model"], "isa": cpu["isa"], "threads": args.threads, "torch": torch.__version__},
-            *rows.values()]
+    rows = [
+        {"cpu": cpu["model"], "isa": cpu["isa"], "threads": args.threads, "torch": torch.__version__},
+        *rows.values(),
+    ]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -1,4 +1,5 @@
 """What the benchmark scripts share: resident memory readings."""
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@ streaming batched). Prints the real-time factor (compute seconds per second of a
 runs after a warm-up) and each mode's speed-up over one utterance per call with the same threads: compare those
 ratios, which come from one run, rather than absolute times on a shared machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,17 +60,24 @@ def main(argv=None) -> None:
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    model = (FocalCodec.from_pretrained(args.codec) if args.codec
-             else FocalCodec(**configs.get_config(args.config))).eval().to(args.device)
+    model = (
+        (FocalCodec.from_pretrained(args.codec) if args.codec else FocalCodec(**configs.get_config(args.config)))
+        .eval()
+        .to(args.device)
+    )
     sigs = utterances(args.utts)
     seconds = sum(s.shape[-1] for s in sigs) / 16000
-    modes = {"one per call": (batches(model, sigs, 0.0), False),
-             "batched": (batches(model, sigs, args.max_duration), False)}
+    modes = {
+        "one per call": (batches(model, sigs, 0.0), False),
+        "batched": (batches(model, sigs, args.max_duration), False),
+    }
     if model.causal:
         modes["batched streaming"] = (modes["batched"][0], True)
-    print(f"{args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, "
-          f"{args.utts} utterances, {seconds:.1f} s of audio, {len(modes['batched'][0])} batches of at most "
-          f"{args.max_duration:g} s, device {args.device}")
+    print(
+        f"{args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params, "
+        f"{args.utts} utterances, {seconds:.1f} s of audio, {len(modes['batched'][0])} batches of at most "
+        f"{args.max_duration:g} s, device {args.device}"
+    )
     figures: Dict[str, Dict[str, float]] = {}
     for threads in args.threads:
         torch.set_num_threads(threads)

@@ -13,6 +13,7 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_nisqa.py
     PYTHONPATH=$PWD python tools/benchmarks/bench_nisqa.py --threads 1 2 --batch-sizes 1 16 --utts 32
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,10 @@ def five_second_clips(count: int, seconds: float = 5.0, rate: int = 16000) -> Tu
             return [long_enough[i % len(long_enough)] for i in range(count)], f"real speech, {seconds:g} s clips"
     from fcodec.models.testing import speechlike
 
-    return ([speechlike(1, length, seed=i)[0].numpy() for i in range(count)],
-            f"synthetic speech-like, {seconds:g} s clips")
+    return (
+        [speechlike(1, length, seed=i)[0].numpy() for i in range(count)],
+        f"synthetic speech-like, {seconds:g} s clips",
+    )
 
 
 def load_predictor(device: str):
@@ -70,8 +73,9 @@ def median_seconds(call: Callable[[], object], repeats: int, synchronize: Callab
     return statistics.median(times)
 
 
-def nisqa_utterances_per_second(predictor, clips: Sequence[np.ndarray], rate: int, batch_size: int,
-                                repeats: int = 3) -> float:
+def nisqa_utterances_per_second(
+    predictor, clips: Sequence[np.ndarray], rate: int, batch_size: int, repeats: int = 3
+) -> float:
     """Utterances per second of ``predictor.predict(clips, rate, batch_size)`` (median of ``repeats``)."""
     import torch
 
@@ -86,8 +90,9 @@ def front_end_utterances_per_second(predictor, clips: Sequence[np.ndarray], rate
 
     from fcodec.metrics.nisqa_features import waveform_segments
 
-    seconds = median_seconds(lambda: [waveform_segments(torch.from_numpy(c), rate, predictor.config) for c in clips],
-                             repeats, lambda: None)
+    seconds = median_seconds(
+        lambda: [waveform_segments(torch.from_numpy(c), rate, predictor.config) for c in clips], repeats, lambda: None
+    )
     return len(clips) / seconds
 
 

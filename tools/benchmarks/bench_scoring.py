@@ -26,6 +26,7 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py
     PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py --utts 32 --skip-base
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,17 @@ def load_utterances(count: int) -> Tuple[List[np.ndarray], List[str], str]:
     root = shared_audio_dir()
     if root is not None:
         paths = sorted((root / "librispeech-dev-clean").rglob("*.wav"))[:8] + sorted(
-            (root / "magicdata-zh-dev-set").glob("*.wav"))
+            (root / "magicdata-zh-dev-set").glob("*.wav")
+        )
         clips = [(sf.read(p, dtype="float32")[0], "zh" if "magicdata" in str(p) else "en") for p in paths]
         clips = [(audio, language) for audio, language in clips if len(audio) <= 30 * 16000]
         chosen = [clips[i % len(clips)] for i in range(count)]
         seconds = sum(len(a) for a, _ in chosen) / 16000
-        return [a for a, _ in chosen], [l for _, l in chosen], f"real speech ({seconds:.0f} s in {count} utts)"
+        return (
+            [a for a, _ in chosen],
+            [language for _, language in chosen],
+            f"real speech ({seconds:.0f} s in {count} utts)",
+        )
     from fcodec.models.testing import speechlike
 
     audios = [speechlike(1, int((2.0 + (i % 5) * 0.5) * 16000), seed=i)[0].numpy() for i in range(count)]
@@ -76,8 +82,10 @@ def bench_transcription(name: str, path: Path, audios, languages, batch_size: in
         judge.transcribe(audios, languages)
         elapsed = time.perf_counter() - start
         audio_seconds = sum(len(a) for a in audios) / 16000
-        print(f"transcribe  {name:<22} threads={threads}  {len(audios) / elapsed:7.2f} utt/s  "
-              f"(RTF {elapsed / audio_seconds:.3f}, {elapsed:.1f} s)")
+        print(
+            f"transcribe  {name:<22} threads={threads}  {len(audios) / elapsed:7.2f} utt/s  "
+            f"(RTF {elapsed / audio_seconds:.3f}, {elapsed:.1f} s)"
+        )
     torch.set_num_threads(all_threads)
 
 
@@ -86,48 +94,61 @@ def bench_signal(audios, nj: int) -> None:
     from fcodec.metrics.signal import score_pair_job
 
     rng = np.random.default_rng(0)
-    jobs = [(f"u{i}", a, a + 0.01 * rng.standard_normal(len(a)).astype(np.float32), 1600)
-            for i, a in enumerate(audios)]
+    jobs = [(f"u{i}", a, a + 0.01 * rng.standard_normal(len(a)).astype(np.float32), 1600) for i, a in enumerate(audios)]
     started = time.perf_counter()
     with signal_pool(nj) as pool:
         if pool is None:
             run = lambda batch: [score_pair_job(job) for job in batch]  # noqa: E731
         else:
             run = lambda batch: list(pool.map(score_pair_job, batch))  # noqa: E731
-        run(jobs[:max(nj, 1)])  # start and warm every worker
+        run(jobs[: max(nj, 1)])  # start and warm every worker
         ready = time.perf_counter()
         run(jobs)
         elapsed = time.perf_counter() - ready
     label = "in-process" if nj == 0 else f"pool of {nj}"
-    print(f"signal      {label:<22}            {len(jobs) / elapsed:7.2f} utt/s  ({elapsed:.1f} s; "
-          f"pool start-up {ready - started:.1f} s)")
+    print(
+        f"signal      {label:<22}            {len(jobs) / elapsed:7.2f} utt/s  ({elapsed:.1f} s; "
+        f"pool start-up {ready - started:.1f} s)"
+    )
 
 
 def bench_score_judges(audios, languages, batch_size: int) -> None:
     from fcodec.metrics.scoring import ScoreConfig, score
-    from fcodec.utils.whisper import make_tiny_whisper
     from fcodec.metrics.testing import make_decode_dir, make_test_cuts
+    from fcodec.utils.whisper import make_tiny_whisper
 
     rng = np.random.default_rng(1)
     texts = {"en": "THE CAT SAT ON THE MAT", "zh": "今天天气很好"}  # the timings do not depend on the texts
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cuts, cuts_path = make_test_cuts(root / "data", [(f"{lang}_{i}", audio, texts[lang], lang)
-                                                         for i, (audio, lang) in enumerate(zip(audios, languages))])
-        decode_dir = make_decode_dir(root / "decode" / "bench", cuts,
-                                     lambda _, a: a + 0.01 * rng.standard_normal(len(a)).astype(np.float32))
-        judges = [str(make_tiny_whisper(root / "judges" / f"tiny-random-seed{seed}.pt", seed=seed))
-                  for seed in (0, 1)]
+        cuts, cuts_path = make_test_cuts(
+            root / "data",
+            [(f"{lang}_{i}", audio, texts[lang], lang) for i, (audio, lang) in enumerate(zip(audios, languages))],
+        )
+        decode_dir = make_decode_dir(
+            root / "decode" / "bench", cuts, lambda _, a: a + 0.01 * rng.standard_normal(len(a)).astype(np.float32)
+        )
+        judges = [str(make_tiny_whisper(root / "judges" / f"tiny-random-seed{seed}.pt", seed=seed)) for seed in (0, 1)]
         for count in (1, 2):
-            config = ScoreConfig(ref_cuts=cuts_path, decode_dir=decode_dir, out_dir=root / f"score{count}",
-                                 asr_models=judges[:count], cache_dir=root / f"cache{count}", nj=1,
-                                 batch_size=batch_size, max_tokens_per_second=3.0, mos_judges=(),
-                                 speaker_model="none")
+            config = ScoreConfig(
+                ref_cuts=cuts_path,
+                decode_dir=decode_dir,
+                out_dir=root / f"score{count}",
+                asr_models=judges[:count],
+                cache_dir=root / f"cache{count}",
+                nj=1,
+                batch_size=batch_size,
+                max_tokens_per_second=3.0,
+                mos_judges=(),
+                speaker_model="none",
+            )
             start = time.perf_counter()
             score(config)
             elapsed = time.perf_counter() - start
-            print(f"score       {count} tiny judge{'s' if count > 1 else ' '}, pool of 1      "
-                  f"{len(audios) / elapsed:7.2f} utt/s  ({elapsed:.1f} s)")
+            print(
+                f"score       {count} tiny judge{'s' if count > 1 else ' '}, pool of 1      "
+                f"{len(audios) / elapsed:7.2f} utt/s  ({elapsed:.1f} s)"
+            )
 
 
 def bench_quality(audios, batch_size: int) -> None:
@@ -139,13 +160,12 @@ def bench_quality(audios, batch_size: int) -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     saved = torch.get_num_threads()
     for device in devices:
-        for threads in ((1, 2) if device == "cpu" else (saved,)):
+        for threads in (1, 2) if device == "cpu" else (saved,):
             torch.set_num_threads(threads)
             judges, skipped = load_mos_judges(["nisqa", "dnsmos"], device=device, num_threads=threads)
             for name, reason in skipped.items():
                 print(f"mos         {name:<22} skipped: {reason}")
-            runners = [(f"{j.name}", lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size))
-                       for j in judges]
+            runners = [(f"{j.name}", lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size)) for j in judges]
             speaker = SpeakerEncoder(device=device)
             runners.append(("resemblyzer", lambda batch, s=speaker: s.embed(batch, 16000, batch_size=batch_size)))
             for name, run in runners:
@@ -159,8 +179,10 @@ def bench_quality(audios, batch_size: int) -> None:
                 elapsed = time.perf_counter() - start
                 audio_seconds = sum(len(a) for a in audios) / 16000
                 where = f"{device} threads={threads}" if device == "cpu" else device
-                print(f"mos         {name:<12} {where:<20} {len(audios) / elapsed:7.2f} utt/s  "
-                      f"(RTF {elapsed / audio_seconds:.4f}, {elapsed:.1f} s)")
+                print(
+                    f"mos         {name:<12} {where:<20} {len(audios) / elapsed:7.2f} utt/s  "
+                    f"(RTF {elapsed / audio_seconds:.4f}, {elapsed:.1f} s)"
+                )
     torch.set_num_threads(saved)
 
 
@@ -184,8 +206,9 @@ def main() -> None:
         bench_signal(audios, nj)
     bench_score_judges(audios, languages, args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
-        bench_transcription("tiny random Whisper", make_tiny_whisper(Path(tmp) / "tiny.pt"), audios, languages,
-                            args.batch_size)
+        bench_transcription(
+            "tiny random Whisper", make_tiny_whisper(Path(tmp) / "tiny.pt"), audios, languages, args.batch_size
+        )
     base = shared_whisper_checkpoint()
     if base is not None and not args.skip_base:
         bench_transcription("whisper-base", base, audios, languages, args.batch_size)

@@ -24,6 +24,7 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --batch 8 --seconds 3
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes full --stages 2 --gan     # GAN cost, stage 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,9 @@ def speech_batch(batch: int, seconds: float):
     clips = []
     root = shared_audio_dir()
     if root is not None:
-        for path in sorted((root / "librispeech-dev-clean").glob("*.wav")) + sorted((root / "magicdata-zh-dev-set").glob("*.wav")):
+        for path in sorted((root / "librispeech-dev-clean").glob("*.wav")) + sorted(
+            (root / "magicdata-zh-dev-set").glob("*.wav")
+        ):
             audio, sr = sf.read(path, dtype="float32")
             if sr == 16000 and audio.ndim == 1 and len(audio) >= n:
                 clips.append(audio[:n])
@@ -64,20 +67,41 @@ def speech_batch(batch: int, seconds: float):
     while len(clips) < batch:
         clips.append((0.1 * np.random.default_rng(len(clips)).standard_normal(n)).astype(np.float32))
     audio = torch.from_numpy(np.stack(clips))
-    return {"audio": audio, "audio_lens": torch.full((batch,), n, dtype=torch.int64),
-            "text": ["HELLO WORLD", "今天天气很好"] * (batch // 2) + ["HELLO"] * (batch % 2),
-            "language": ["en", "zh"] * (batch // 2) + ["en"] * (batch % 2),
-            "cut_id": [f"bench_{i}" for i in range(batch)]}, source
+    return {
+        "audio": audio,
+        "audio_lens": torch.full((batch,), n, dtype=torch.int64),
+        "text": ["HELLO WORLD", "今天天气很好"] * (batch // 2) + ["HELLO"] * (batch % 2),
+        "language": ["en", "zh"] * (batch // 2) + ["en"] * (batch % 2),
+        "cut_id": [f"bench_{i}" for i in range(batch)],
+    }, source
 
 
-TINY_DISCRIMINATORS = ["gan.periods=[2,3,5]", "gan.period_channels=4", "gan.period_max_channels=16",
-                       "gan.resolutions=[[512,120,512],[1024,240,1024]]", "gan.resolution_channels=4"]
-GAN = ["gan.start_step=0", "model.train_decoder=true", "losses.adversarial.weight=1.0",
-       "losses.feature_matching.weight=6.0"]
+TINY_DISCRIMINATORS = [
+    "gan.periods=[2,3,5]",
+    "gan.period_channels=4",
+    "gan.period_max_channels=16",
+    "gan.resolutions=[[512,120,512],[1024,240,1024]]",
+    "gan.resolution_channels=4",
+]
+GAN = [
+    "gan.start_step=0",
+    "model.train_decoder=true",
+    "losses.adversarial.weight=1.0",
+    "losses.feature_matching.weight=6.0",
+]
 
 
-def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: float, device: str,
-        threads: int, gan: bool = False) -> dict:
+def one(
+    size: str,
+    stage: int,
+    asr: bool,
+    steps: int,
+    batch_size: int,
+    seconds: float,
+    device: str,
+    threads: int,
+    gan: bool = False,
+) -> dict:
     """Build the stage's training setup and time its steps (runs in its own process)."""
     import torch
 
@@ -100,8 +124,12 @@ def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: 
         codec, _ = grow(codec, seed=0)
     codec.save_pretrained(tmp / "init")
     del codec
-    overrides = [f"model.init_from={tmp / 'init'}", f"model.grow={min(1, STAGES[stage][1])}",
-                 f"model.trainable={'decompressor_only' if stage == 1 else 'both_ste'}", f"train.device={device}"]
+    overrides = [
+        f"model.init_from={tmp / 'init'}",
+        f"model.grow={min(1, STAGES[stage][1])}",
+        f"model.trainable={'decompressor_only' if stage == 1 else 'both_ste'}",
+        f"train.device={device}",
+    ]
     whisper = None
     if asr:
         whisper = make_tiny_whisper(tmp / "whisper.pt") if size == "tiny" else shared_whisper_checkpoint()
@@ -117,10 +145,25 @@ def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: 
     if gan:
         from fcodec.train.adversary import Adversary
 
-        adversary = Adversary(cfg.gan, stage_model.discriminators, stage_model.codec.sample_rate_output,
-                              stage_model.codec.sample_rate_input, dist)
-    trainer = Trainer(cfg, tmp / "exp", module, CodecObjective(module), plan, None, None, dist,
-                      export_best=lambda m, f: None, adversary=adversary)
+        adversary = Adversary(
+            cfg.gan,
+            stage_model.discriminators,
+            stage_model.codec.sample_rate_output,
+            stage_model.codec.sample_rate_input,
+            dist,
+        )
+    trainer = Trainer(
+        cfg,
+        tmp / "exp",
+        module,
+        CodecObjective(module),
+        plan,
+        None,
+        None,
+        dist,
+        export_best=lambda m, f: None,
+        adversary=adversary,
+    )
     trainer.plan.apply(module, 10**9)  # past any warm-up: every trainable tensor
     batch, source = speech_batch(batch_size, seconds)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
@@ -140,12 +183,21 @@ def one(size: str, stage: int, asr: bool, steps: int, batch_size: int, seconds: 
         times.append(time.perf_counter() - start)
     times.sort()
     return {
-        "size": size, "stage": stage, "rate": STAGES[stage][0], "bitrate": stage_model.codec.bitrate,
-        "asr": bool(asr), "gan": bool(gan),
-        "disc_params": sum(p.numel() for p in adversary.model.parameters()) if adversary else 0, "whisper": Path(str(whisper)).name if whisper else "", "params_total": total,
-        "params_trainable": trainable, "batch": f"{batch_size} x {seconds:g} s ({source})",
-        "step_s_median": times[len(times) // 2], "step_s_min": times[0],
-        "peak_rss_mib": peak_rss_mib(), "rss_growth_mib": peak_rss_mib() - before,
+        "size": size,
+        "stage": stage,
+        "rate": STAGES[stage][0],
+        "bitrate": stage_model.codec.bitrate,
+        "asr": bool(asr),
+        "gan": bool(gan),
+        "disc_params": sum(p.numel() for p in adversary.model.parameters()) if adversary else 0,
+        "whisper": Path(str(whisper)).name if whisper else "",
+        "params_total": total,
+        "params_trainable": trainable,
+        "batch": f"{batch_size} x {seconds:g} s ({source})",
+        "step_s_median": times[len(times) // 2],
+        "step_s_min": times[0],
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_growth_mib": peak_rss_mib() - before,
         "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "skipped_steps": trainer.guard.total,
     }
@@ -167,29 +219,71 @@ def main() -> None:
 
     if args.one:
         size, stage, asr, gan = args.one.split(":")
-        print(json.dumps(one(size, int(stage), asr == "1", args.steps, args.batch, args.seconds, args.device,
-                             args.threads, gan == "1")))
+        print(
+            json.dumps(
+                one(
+                    size,
+                    int(stage),
+                    asr == "1",
+                    args.steps,
+                    args.batch,
+                    args.seconds,
+                    args.device,
+                    args.threads,
+                    gan == "1",
+                )
+            )
+        )
         return
 
     import torch
 
-    print(f"# bench_train: torch {torch.__version__}, device {args.device}, threads "
-          f"{args.threads or torch.get_num_threads()}, {args.steps} timed steps after 1 warm-up, "
-          f"batch {args.batch} x {args.seconds:g} s")
-    header = ("size", "stage", "rate", "bps", "ASR", "GAN (D params)", "params (trainable/total)", "step s (median)", "step s (min)",
-              "peak RSS MiB", "RSS growth MiB", "CUDA peak MiB")
+    print(
+        f"# bench_train: torch {torch.__version__}, device {args.device}, threads "
+        f"{args.threads or torch.get_num_threads()}, {args.steps} timed steps after 1 warm-up, "
+        f"batch {args.batch} x {args.seconds:g} s"
+    )
+    header = (
+        "size",
+        "stage",
+        "rate",
+        "bps",
+        "ASR",
+        "GAN (D params)",
+        "params (trainable/total)",
+        "step s (median)",
+        "step s (min)",
+        "peak RSS MiB",
+        "RSS growth MiB",
+        "CUDA peak MiB",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     plain = None  # the last row without the GAN: the GAN row after it reports its step time as a ratio
     for size in args.sizes:
         for stage in args.stages:
-            for asr, gan in [(a, g) for a in ([False, True] if args.asr else [False])
-                             for g in ([False, True] if args.gan else [False])]:
-                cmd = [sys.executable, __file__, "--one", f"{size}:{stage}:{int(asr)}:{int(gan)}", "--steps",
-                       str(args.steps),
-                       "--batch", str(args.batch), "--seconds", str(args.seconds), "--device", args.device,
-                       "--threads", str(args.threads)]
+            for asr, gan in [
+                (a, g)
+                for a in ([False, True] if args.asr else [False])
+                for g in ([False, True] if args.gan else [False])
+            ]:
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    f"{size}:{stage}:{int(asr)}:{int(gan)}",
+                    "--steps",
+                    str(args.steps),
+                    "--batch",
+                    str(args.batch),
+                    "--seconds",
+                    str(args.seconds),
+                    "--device",
+                    args.device,
+                    "--threads",
+                    str(args.threads),
+                ]
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
                     print(f"| {size} | {stage} | failed: {done.stderr.strip().splitlines()[-1:]} |")
@@ -204,10 +298,13 @@ def main() -> None:
                     gan_cell += f", step x{row['step_s_median'] / plain:.2f}"
                 if not row["gan"]:
                     plain = row["step_s_median"]
-                print(f"| {size} | {stage} | {row['rate']} | {row['bitrate']:g} | {row['whisper'] or '-'} | {gan_cell} | "
-                      f"{row['params_trainable'] / 1e6:.2f}M / {row['params_total'] / 1e6:.2f}M | "
-                      f"{row['step_s_median']:.3f} | {row['step_s_min']:.3f} | {row['peak_rss_mib']:.0f} | "
-                      f"{row['rss_growth_mib']:.0f} | {cuda_peak} |", flush=True)
+                print(
+                    f"| {size} | {stage} | {row['rate']} | {row['bitrate']:g} | {row['whisper'] or '-'} | {gan_cell} | "
+                    f"{row['params_trainable'] / 1e6:.2f}M / {row['params_total'] / 1e6:.2f}M | "
+                    f"{row['step_s_median']:.3f} | {row['step_s_min']:.3f} | {row['peak_rss_mib']:.0f} | "
+                    f"{row['rss_growth_mib']:.0f} | {cuda_peak} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

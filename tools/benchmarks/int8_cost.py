@@ -15,6 +15,7 @@ language is taken from ``--languages`` (folder name prefix -> language; default:
 its reference text is the judge's transcript of the original: the clips come without transcripts, and dWER /
 dCER compare with the original's transcript anyway (the WER columns against that "truth" equal the dWER).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,9 @@ def parse_languages(text: str) -> Dict[str, str]:
     return dict(pairs)
 
 
-def cuts_from_audio(audio_dir: Path, judge: str, languages: Dict[str, str], default_language: str, out: Path,
-                    max_files: int) -> Path:
+def cuts_from_audio(
+    audio_dir: Path, judge: str, languages: Dict[str, str], default_language: str, out: Path, max_files: int
+) -> Path:
     """A test CutSet of the wavs under ``audio_dir`` (16 kHz copies), text = the judge's transcripts."""
     import soundfile as sf
     from lhotse import CutSet, Recording, SupervisionSegment
@@ -68,8 +70,11 @@ def cuts_from_audio(audio_dir: Path, judge: str, languages: Dict[str, str], defa
     cuts = []
     for recording, text, lang in zip(recordings, texts, langs):
         cut = recording.to_cut()
-        cut.supervisions = [SupervisionSegment(id=cut.id, recording_id=recording.id, start=0.0,
-                                               duration=recording.duration, text=text, language=lang)]
+        cut.supervisions = [
+            SupervisionSegment(
+                id=cut.id, recording_id=recording.id, start=0.0, duration=recording.duration, text=text, language=lang
+            )
+        ]
         cuts.append(cut)
     atomic_write(target, lambda tmp: CutSet.from_cuts(cuts).to_file(tmp))
     return target
@@ -107,11 +112,16 @@ def main(argv=None) -> None:
     parser.add_argument("--codec", required=True, help="codec folder, config path or repo id (fp32 weights)")
     parser.add_argument("--judge", required=True, help="Whisper judge: a published name or a checkpoint file")
     parser.add_argument("--out", type=Path, required=True, help="working folder (cuts, decodes, scores)")
-    parser.add_argument("--cuts", type=Path, default=None, help="a test CutSet with text and language "
-                        "(default: the wavs of --audio-dir)")
+    parser.add_argument(
+        "--cuts",
+        type=Path,
+        default=None,
+        help="a test CutSet with text and language (default: the wavs of --audio-dir)",
+    )
     parser.add_argument("--audio-dir", type=Path, default=REPO.parent / "shared" / "audio")
-    parser.add_argument("--languages", default="magicdata=zh", help="folder prefix -> language for --audio-dir "
-                        "(default: %(default)s)")
+    parser.add_argument(
+        "--languages", default="magicdata=zh", help="folder prefix -> language for --audio-dir (default: %(default)s)"
+    )
     parser.add_argument("--default-language", default="en")
     parser.add_argument("--max-files", type=int, default=1000)
     parser.add_argument("--streaming", action="store_true", help="decode chunk by chunk (causal codecs)")
@@ -120,20 +130,49 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     out = args.out.absolute()
-    cuts = args.cuts or cuts_from_audio(args.audio_dir, args.judge, parse_languages(args.languages),
-                                        args.default_language, out, args.max_files)
+    cuts = args.cuts or cuts_from_audio(
+        args.audio_dir, args.judge, parse_languages(args.languages), args.default_language, out, args.max_files
+    )
     test_set = cuts.name[: -len(".jsonl.gz")] if cuts.name.endswith(".jsonl.gz") else cuts.stem
     python = [sys.executable, "-m"]
     summaries = {}
     for variant, options in VARIANTS.items():
         decode_dir = out / variant / "decode"
-        run(python + ["fcodec.bin.decode", "--model", args.codec, "--cuts", str(cuts), "--out-dir", str(decode_dir),
-                      "--num-threads", str(args.num_threads), "--no-progress"]
-            + (["--streaming"] if args.streaming else []) + options)
+        run(
+            python
+            + [
+                "fcodec.bin.decode",
+                "--model",
+                args.codec,
+                "--cuts",
+                str(cuts),
+                "--out-dir",
+                str(decode_dir),
+                "--num-threads",
+                str(args.num_threads),
+                "--no-progress",
+            ]
+            + (["--streaming"] if args.streaming else [])
+            + options
+        )
         score_dir = out / variant / "score"
-        run(python + ["fcodec.bin.score", "--ref-cuts", str(cuts), "--decode-dir", str(decode_dir / test_set),
-                      "--out-dir", str(score_dir), "--asr-models", args.judge, "--cache-dir", str(out / "asr_cache")]
-            + (["--mos-model", args.mos_model] if args.mos_model else []))
+        run(
+            python
+            + [
+                "fcodec.bin.score",
+                "--ref-cuts",
+                str(cuts),
+                "--decode-dir",
+                str(decode_dir / test_set),
+                "--out-dir",
+                str(score_dir),
+                "--asr-models",
+                args.judge,
+                "--cache-dir",
+                str(out / "asr_cache"),
+            ]
+            + (["--mos-model", args.mos_model] if args.mos_model else [])
+        )
         (summary_path,) = sorted(score_dir.glob(f"*/{test_set}/summary.json"))
         summaries[variant] = json.loads(summary_path.read_text())
 
@@ -143,10 +182,17 @@ def main(argv=None) -> None:
         flatten("", summary, figures[variant])
     # per language: the ASR error rates (the papers' dWER/dCER, the predecessor protocol's mean, against the
     # reference text), the signal metrics' means and MOS
-    keys = [k for k in figures["fp32"] if k in figures["int8"] and k.startswith("languages.")
-            and (k.endswith(("d_err_pct", "d_err_mean_pct", "reconstruction.rate_pct", ".mean")) or ".mos" in k)]
-    print(f"\nint8 vs fp32 on {test_set} ({cuts}), judge {args.judge}, codec {args.codec}"
-          + (" (streaming)" if args.streaming else ""))
+    keys = [
+        k
+        for k in figures["fp32"]
+        if k in figures["int8"]
+        and k.startswith("languages.")
+        and (k.endswith(("d_err_pct", "d_err_mean_pct", "reconstruction.rate_pct", ".mean")) or ".mos" in k)
+    ]
+    print(
+        f"\nint8 vs fp32 on {test_set} ({cuts}), judge {args.judge}, codec {args.codec}"
+        + (" (streaming)" if args.streaming else "")
+    )
     print(f"{'figure':<58} {'fp32':>10} {'int8':>10} {'int8 - fp32':>12}")
     for key in keys:
         a, b = figures["fp32"][key], figures["int8"][key]
@@ -156,9 +202,19 @@ def main(argv=None) -> None:
         print(f"MOS: not computed ({mos['skipped']})")
     agree = token_agreement([out / v / "decode" / test_set for v in VARIANTS])
     print(f"token agreement int8 / fp32: {agree:.4f}")
-    (out / "int8_cost.json").write_text(json.dumps({"test_set": test_set, "codec": args.codec, "judge": args.judge,
-                                                    "token_agreement": agree, "fp32": figures["fp32"],
-                                                    "int8": figures["int8"]}, indent=2))
+    (out / "int8_cost.json").write_text(
+        json.dumps(
+            {
+                "test_set": test_set,
+                "codec": args.codec,
+                "judge": args.judge,
+                "token_agreement": agree,
+                "fp32": figures["fp32"],
+                "int8": figures["int8"],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Features, latents and waveforms must agree within ``--tol`` (max absolute differ
 One table is printed (check, max diff, tolerance, OK/BAD); the exit status is 1 if any check fails, 2 if
 upstream cannot be imported or a --checkpoint is unreadable, else 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,9 @@ from tqdm import tqdm
 
 from fcodec.models import FocalCodec, configs, grow
 from fcodec.models.hub import CheckpointError, resolve
+from fcodec.models.testing import perturb_constants, speechlike
 from fcodec.utils.io import atomic_write_json
 from fcodec.utils.logging import setup_logging
-from fcodec.models.testing import perturb_constants, speechlike
 
 logger = logging.getLogger("check_upstream")
 
@@ -115,14 +116,16 @@ def import_upstream(folder: Optional[str]) -> ModuleType:
         if not (root / "focalcodec" / "__init__.py").is_file():
             raise UpstreamNotFound(
                 f"--upstream {folder}: no upstream `focalcodec` package there "
-                f"(expected {root / 'focalcodec' / '__init__.py'}). {INSTALL_HINT}")
+                f"(expected {root / 'focalcodec' / '__init__.py'}). {INSTALL_HINT}"
+            )
         sys.path.insert(0, str(root))
     where = f"--upstream {folder}" if folder is not None else "the Python path (no --upstream given)"
     try:
         module = importlib.import_module("focalcodec")
     except Exception as exc:  # a missing package, or one of its own imports failing
-        raise UpstreamNotFound(f"cannot import `focalcodec` from {where}: {type(exc).__name__}: {exc}. "
-                               f"{INSTALL_HINT}") from exc
+        raise UpstreamNotFound(
+            f"cannot import `focalcodec` from {where}: {type(exc).__name__}: {exc}. {INSTALL_HINT}"
+        ) from exc
     if not hasattr(module, "FocalCodec"):
         raise UpstreamNotFound(f"`focalcodec` from {where} ({module.__file__}) has no FocalCodec. {INSTALL_HINT}")
     return module
@@ -169,14 +172,18 @@ def add_tokens(res: Results, name: str, ref: Tensor, other: Tensor, ref_lats: Te
 def compare_state_dicts(up, ours: FocalCodec, res: Results, tag: str, values: bool) -> None:
     su, so = up.state_dict(), ours.state_dict()
     res.add(f"{tag} | state_dict keys (symmetric difference)", len(set(su) ^ set(so)), 0)
-    res.add(f"{tag} | state_dict shapes/dtypes (mismatches)",
-            sum(su[k].shape != so[k].shape or su[k].dtype != so[k].dtype for k in set(su) & set(so)), 0)
+    res.add(
+        f"{tag} | state_dict shapes/dtypes (mismatches)",
+        sum(su[k].shape != so[k].shape or su[k].dtype != so[k].dtype for k in set(su) & set(so)),
+        0,
+    )
     if values:  # both loaded from the same files by their own loaders
         res.add(f"{tag} | state_dict values", max((max_diff(su[k], so[k]) for k in set(su) & set(so)), default=0), 0)
 
 
-def compare_stages(up, ours: FocalCodec, sig: Tensor, length: Optional[Tensor], res: Results, tag: str,
-                   tol: float) -> None:
+def compare_stages(
+    up, ours: FocalCodec, sig: Tensor, length: Optional[Tensor], res: Results, tag: str, tol: float
+) -> None:
     """Each stage fed upstream's output of the previous one, then ``forward`` end to end."""
     feats = up.sig_to_feats(sig, length=length)
     res.add(f"{tag} | sig_to_feats", max_diff(feats, ours.sig_to_feats(sig, length=length)), tol)
@@ -201,7 +208,7 @@ def stream(model, sig: Tensor, chunk: int) -> Tuple[Tensor, Tensor]:
     state: list = []
     toks, sigs = [], []
     for start in range(0, sig.shape[1], chunk):
-        tok, _, rec, *state = model(sig[:, start:start + chunk], *state, return_state=True)
+        tok, _, rec, *state = model(sig[:, start : start + chunk], *state, return_state=True)
         toks.append(tok)
         sigs.append(rec)
     return torch.cat(toks, 1), torch.cat(sigs, 1)
@@ -218,12 +225,21 @@ def compare_streaming(up, ours: FocalCodec, num_samples: int, res: Results, tag:
     # chunks, and our stream with upstream's offline pass on everything
     whole = (num_samples // chunk) * chunk
     frames, samples = whole // ours.hop_samples, ours.output_length(whole)
-    add_tokens(res, f"{tag} | stream vs upstream stream, whole chunks", up_stream_toks[:, :frames],
-               our_toks[:, :frames], lats[:, :frames], ours)
-    res.add(f"{tag} | stream vs upstream stream, whole chunks: waveform",
-            max_diff(up_stream_sig[:, :samples], our_sig[:, :samples]), tol)
+    add_tokens(
+        res,
+        f"{tag} | stream vs upstream stream, whole chunks",
+        up_stream_toks[:, :frames],
+        our_toks[:, :frames],
+        lats[:, :frames],
+        ours,
+    )
+    res.add(
+        f"{tag} | stream vs upstream stream, whole chunks: waveform",
+        max_diff(up_stream_sig[:, :samples], our_sig[:, :samples]),
+        tol,
+    )
     add_tokens(res, f"{tag} | stream vs upstream offline", up_toks, our_toks, lats, ours)
-    res.add(f"{tag} | stream vs upstream offline: waveform", max_diff(up_sig[:, :our_sig.shape[1]], our_sig), tol)
+    res.add(f"{tag} | stream vs upstream offline: waveform", max_diff(up_sig[:, : our_sig.shape[1]], our_sig), tol)
 
 
 def compare_files(upstream: ModuleType, up, ours: FocalCodec, res: Results, tag: str, tol: float) -> None:
@@ -247,8 +263,7 @@ def compare_files(upstream: ModuleType, up, ours: FocalCodec, res: Results, tag:
 
 
 @torch.no_grad()
-def compare_model(upstream: ModuleType, tag: str, ours: FocalCodec, up, plan: Plan, res: Results,
-                  tol: float) -> None:
+def compare_model(upstream: ModuleType, tag: str, ours: FocalCodec, up, plan: Plan, res: Results, tol: float) -> None:
     """All checks for one model; ``up`` is upstream's copy, or None to load ``ours``' state dict into one."""
     if up is None:
         up = upstream.FocalCodec(**copy.deepcopy(ours.config)).eval()
@@ -258,8 +273,15 @@ def compare_model(upstream: ModuleType, tag: str, ours: FocalCodec, up, plan: Pl
         compare_state_dicts(up, ours, res, tag, values=True)
     for n in plan.lengths:
         compare_stages(up, ours, speechlike(2, n, seed=n), None, res, tag, tol)
-    compare_stages(up, ours, speechlike(len(RELATIVE_LENGTHS), plan.lengths[0], seed=5),
-                   torch.tensor(RELATIVE_LENGTHS), res, f"{tag} | with length", tol)
+    compare_stages(
+        up,
+        ours,
+        speechlike(len(RELATIVE_LENGTHS), plan.lengths[0], seed=5),
+        torch.tensor(RELATIVE_LENGTHS),
+        res,
+        f"{tag} | with length",
+        tol,
+    )
     if ours.causal:
         compare_streaming(up, ours, plan.stream_samples, res, tag, tol)
     compare_files(upstream, up, ours, res, tag, tol)
@@ -288,6 +310,7 @@ def with_growth(tag: str, config: dict) -> List[Case]:
         def make():
             held["model"] = perturb_constants(grow(held["model"], seed=step)[0], step + 1).eval()
             return held["model"], None
+
         return make
 
     return [(f"{tag} 50Hz", base), (f"{tag} 25Hz grown", grown(1)), (f"{tag} 12.5Hz grown x2", grown(2))]
@@ -311,8 +334,10 @@ def model_cases(which: str) -> List[Case]:
 
 
 def checkpoint_case(upstream: ModuleType, folder: str) -> Case:
-    return (f"checkpoint {folder}",
-            lambda: (FocalCodec.from_pretrained(folder).eval(), load_upstream_checkpoint(upstream, folder)))
+    return (
+        f"checkpoint {folder}",
+        lambda: (FocalCodec.from_pretrained(folder).eval(), load_upstream_checkpoint(upstream, folder)),
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -345,18 +370,34 @@ def format_table(res: Results) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--upstream", default=None, metavar="DIR",
-                        help="folder holding the upstream `focalcodec` package (a clone of "
-                             "github.com/lucadellalib/focalcodec); default: import it from the Python path")
-    parser.add_argument("--configs", choices=["tiny", "published", "none"], default="tiny",
-                        help="random-weight models to compare: tiny ones (seconds), the published full-size "
-                             "configs (minutes), or none (with --checkpoint) (default: %(default)s)")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
-                        help="also compare on a real checkpoint folder (config.json + model.safetensors); "
-                             "repeatable")
-    parser.add_argument("--tol", type=float, default=1e-3,
-                        help="max absolute difference allowed on features, latents and waveforms; tokens and "
-                             "codes must match exactly (default: %(default)g)")
+    parser.add_argument(
+        "--upstream",
+        default=None,
+        metavar="DIR",
+        help="folder holding the upstream `focalcodec` package (a clone of "
+        "github.com/lucadellalib/focalcodec); default: import it from the Python path",
+    )
+    parser.add_argument(
+        "--configs",
+        choices=["tiny", "published", "none"],
+        default="tiny",
+        help="random-weight models to compare: tiny ones (seconds), the published full-size "
+        "configs (minutes), or none (with --checkpoint) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also compare on a real checkpoint folder (config.json + model.safetensors); repeatable",
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-3,
+        help="max absolute difference allowed on features, latents and waveforms; tokens and "
+        "codes must match exactly (default: %(default)g)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -370,8 +411,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
-    logger.info("upstream focalcodec %s from %s; torch %s, %d threads", getattr(upstream.FocalCodec, "__version__", "?"),
-                upstream.__file__, torch.__version__, torch.get_num_threads())
+    logger.info(
+        "upstream focalcodec %s from %s; torch %s, %d threads",
+        getattr(upstream.FocalCodec, "__version__", "?"),
+        upstream.__file__,
+        torch.__version__,
+        torch.get_num_threads(),
+    )
 
     for folder in args.checkpoint:  # before minutes of work on the other models
         try:
@@ -386,14 +432,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     res = run(upstream, cases, plan, args.tol)
     print(format_table(res))
     if args.json:
-        atomic_write_json(args.json, {
-            "upstream": upstream.__file__, "configs": args.configs, "checkpoints": args.checkpoint,
-            "tol": args.tol, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            # inf (a shape mismatch, an error) is not JSON: written as the string "inf"
-            "checks": [{**asdict(c), "max_diff": c.max_diff if math.isfinite(c.max_diff) else str(c.max_diff),
-                        "ok": c.ok} for c in res.checks.values()],
-            "failed": len(res.failed),
-        })
+        atomic_write_json(
+            args.json,
+            {
+                "upstream": upstream.__file__,
+                "configs": args.configs,
+                "checkpoints": args.checkpoint,
+                "tol": args.tol,
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                # inf (a shape mismatch, an error) is not JSON: written as the string "inf"
+                "checks": [
+                    {**asdict(c), "max_diff": c.max_diff if math.isfinite(c.max_diff) else str(c.max_diff), "ok": c.ok}
+                    for c in res.checks.values()
+                ],
+                "failed": len(res.failed),
+            },
+        )
     return 1 if res.failed else 0
 
 

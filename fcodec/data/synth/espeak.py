@@ -6,6 +6,7 @@ corpus that is the same on every machine, whatever the number of worker processe
 by a freshly loaded copy of the library (load, initialise, speak, terminate, unload: about 15 ms), and the C
 library's ``rand()`` (which eSpeak NG uses for noise) is seeded first.
 """
+
 from __future__ import annotations
 
 import _ctypes
@@ -36,8 +37,9 @@ def _paths():
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
 
 
-def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_range: int = 50,
-               seed: int = 0) -> "tuple[np.ndarray, int]":
+def synthesize(
+    text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_range: int = 50, seed: int = 0
+) -> "tuple[np.ndarray, int]":
     """Speak ``text`` with an eSpeak NG voice (``cmn``, ``en-us``, or a variant such as ``cmn+f2``).
 
     Returns (int16 samples, sample rate). The same arguments give the same samples in any process.
@@ -58,8 +60,16 @@ def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_ra
             lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
             lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
             lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-            lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                         ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+            lib.espeak_Synth.argtypes = [
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+                ctypes.c_uint,
+                ctypes.c_int,
+                ctypes.c_uint,
+                ctypes.c_uint,
+                ctypes.c_void_p,
+                ctypes.c_void_p,
+            ]
             sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), 0)
             if sample_rate <= 0:
                 raise RuntimeError(f"espeak_Initialize failed ({sample_rate}) with the voice data in {data}")
@@ -70,8 +80,9 @@ def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_ra
                 lib.espeak_SetParameter(parameter, int(value), 0)
             ctypes.CDLL(None).srand(ctypes.c_uint(seed))
             encoded = text.encode("utf-8")
-            status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE,
-                                      None, None)
+            status = lib.espeak_Synth(
+                encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
+            )
             lib.espeak_Synchronize()
             if status != 0:
                 raise RuntimeError(f"espeak_Synth failed ({status}) for {text!r}")

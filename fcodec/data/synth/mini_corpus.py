@@ -14,6 +14,7 @@ is not audio, a header without samples, a clip too short to keep, NaN samples, a
 transcript line whose audio is missing, audio without a transcript line, a transcript line that is not UTF-8
 (a Latin-1 byte) and one holding a control character.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,11 @@ BROKEN_REPORT = "mini_corpus_broken.tsv"
 _VARIANTS = ["m1", "f1", "m3", "f2", "m2", "f3", "m4", "f4", "m7", "f5", "m6", "m8"]
 _AISHELL_PARTS = {"train": 2, "dev": 724, "test": 764}  # first speaker number of each part, as in AISHELL-1
 _LIBRISPEECH_PARTS = {"train": "train-clean-100", "dev": "dev-clean", "test": "test-clean"}
-_LIBRISPEECH_SPEAKERS = {"train": [19, 26, 27, 32, 39, 40, 60, 78], "dev": [84, 174, 251, 422],
-                         "test": [61, 121, 237, 260]}
+_LIBRISPEECH_SPEAKERS = {
+    "train": [19, 26, 27, 32, 39, 40, 60, 78],
+    "dev": [84, 174, 251, 422],
+    "test": [61, 121, 237, 260],
+}
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,12 @@ def _voices(language: str, rng: random.Random, spec: MiniCorpusSpec) -> Dict[str
     out = {}
     for split in ("train", "dev", "test"):
         out[split] = [
-            Voice(f"{base}+{next(variants)}", rate=rng.randint(150, 195), pitch=rng.randint(35, 70),
-                  gain=round(rng.uniform(0.3, 0.6), 3))
+            Voice(
+                f"{base}+{next(variants)}",
+                rate=rng.randint(150, 195),
+                pitch=rng.randint(35, 70),
+                gain=round(rng.uniform(0.3, 0.6), 3),
+            )
             for _ in range(spec.speakers(split))
         ]
     return out
@@ -167,8 +175,9 @@ def _transcript_lines(plan: List[Utterance], language: str) -> Dict[str, List[st
     return files
 
 
-def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[str, List[Union[str, bytes]]]]
-                ) -> List[BadInput]:
+def _add_broken(
+    root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[str, List[Union[str, bytes]]]]
+) -> List[BadInput]:
     """Write the deliberately broken utterances and return what the bad-input report must say about them."""
     broken: List[BadInput] = []
     rng = np.random.default_rng(1234)
@@ -196,11 +205,27 @@ def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[s
         "en": render("HELLO THERE HOW ARE YOU", Voice("en-us+m1", 170, 50, 0.5), noise_seed=0),
     }
     cases = {
-        ("zh", "train"): [why.UNREADABLE, why.EMPTY, why.TOO_SHORT, why.NOT_FINITE, why.EMPTY_TRANSCRIPT,
-                          why.MISSING, why.NO_TRANSCRIPT, why.CONTROL_CHARACTERS, why.UNDECODABLE_TEXT],
+        ("zh", "train"): [
+            why.UNREADABLE,
+            why.EMPTY,
+            why.TOO_SHORT,
+            why.NOT_FINITE,
+            why.EMPTY_TRANSCRIPT,
+            why.MISSING,
+            why.NO_TRANSCRIPT,
+            why.CONTROL_CHARACTERS,
+            why.UNDECODABLE_TEXT,
+        ],
         ("zh", "test"): [why.NOT_FINITE],
-        ("en", "train"): [why.UNREADABLE, why.MISSING, why.EMPTY_TRANSCRIPT, why.TOO_SHORT, why.NO_TRANSCRIPT,
-                          why.UNDECODABLE_TEXT, why.CONTROL_CHARACTERS],
+        ("en", "train"): [
+            why.UNREADABLE,
+            why.MISSING,
+            why.EMPTY_TRANSCRIPT,
+            why.TOO_SHORT,
+            why.NO_TRANSCRIPT,
+            why.UNDECODABLE_TEXT,
+            why.CONTROL_CHARACTERS,
+        ],
         ("en", "test"): [why.UNREADABLE],
     }
     for (language, split), reasons in cases.items():
@@ -218,7 +243,7 @@ def _add_broken(root: Path, plan: List[Utterance], transcripts: Dict[str, Dict[s
                 sf.write(path, speech[: SAMPLE_RATE // 8], SAMPLE_RATE, subtype="PCM_16", format=fmt)
             elif reason == why.NOT_FINITE:  # 32-bit float WAV, as some tools write; a NaN burst inside
                 bad = speech.copy()
-                bad[len(bad) // 3: len(bad) // 3 + 160] = np.nan
+                bad[len(bad) // 3 : len(bad) // 3 + 160] = np.nan
                 # scipy, not libsndfile: libsndfile's float WAV has a PEAK chunk with the time of writing.
                 wavfile.write(path, SAMPLE_RATE, bad.astype(np.float32))
             elif reason == why.EMPTY_TRANSCRIPT:

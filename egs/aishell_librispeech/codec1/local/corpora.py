@@ -14,6 +14,7 @@ every transcript line, in parallel) and lhotse runs on a view of it (symbolic li
 utterances out; the manifests point at the real files. What was left out, and why, goes to
 ``<corpus>_excluded_<part>.tsv``; stage 2 puts those lines into its bad-input report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,17 @@ from fcodec.utils.logging import setup_logging
 
 AISHELL_PARTS = ("train", "dev", "test")
 AISHELL_TRANSCRIPT = "data_aishell/transcript/aishell_transcript_v0.8.txt"
-LIBRISPEECH_PARTS = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100", "train-clean-360",
-                     "train-other-500", "dev-clean-2", "train-clean-5")
+LIBRISPEECH_PARTS = (
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
+    "dev-clean-2",
+    "train-clean-5",
+)
 
 
 class LayoutError(Exception):
@@ -43,6 +53,7 @@ class LayoutError(Exception):
 
 
 # ----------------------------------------------------------------------------------------------- layout checks
+
 
 def _aishell_expected(root: Path) -> str:
     return (
@@ -59,8 +70,10 @@ def check_aishell(root: Path) -> None:
     if not root.is_dir():
         raise LayoutError(f"AISHELL-1 folder {root} does not exist.\n{_aishell_expected(root)}")
     if (root / "transcript").is_dir() and (root / "wav").is_dir() and not (root / "data_aishell").exists():
-        raise LayoutError(f"{root} is the data_aishell folder itself; point at its parent {root.parent}.\n"
-                          f"{_aishell_expected(root.parent)}")
+        raise LayoutError(
+            f"{root} is the data_aishell folder itself; point at its parent {root.parent}.\n"
+            f"{_aishell_expected(root.parent)}"
+        )
     if not (root / AISHELL_TRANSCRIPT).is_file():
         raise LayoutError(f"AISHELL-1 transcript {root / AISHELL_TRANSCRIPT} is missing.\n{_aishell_expected(root)}")
     for part in AISHELL_PARTS:
@@ -69,10 +82,18 @@ def check_aishell(root: Path) -> None:
             raise LayoutError(f"AISHELL-1 audio folder {wav_dir} is missing.\n{_aishell_expected(root)}")
         if next(wav_dir.glob("*/*.wav"), None) is None:
             tarballs = sorted(p.name for p in (root / "data_aishell" / "wav").glob("*.tar.gz"))[:3]
-            hint = (f" It holds the speaker archives ({', '.join(tarballs)}, ...) unextracted: extract each "
-                    f"one there (tar xzf), as lhotse's download does.") if tarballs else ""
-            raise LayoutError(f"AISHELL-1 audio folder {wav_dir} has no <speaker>/<utterance>.wav files.{hint}\n"
-                              f"{_aishell_expected(root)}")
+            hint = (
+                (
+                    f" It holds the speaker archives ({', '.join(tarballs)}, ...) unextracted: extract each "
+                    f"one there (tar xzf), as lhotse's download does."
+                )
+                if tarballs
+                else ""
+            )
+            raise LayoutError(
+                f"AISHELL-1 audio folder {wav_dir} has no <speaker>/<utterance>.wav files.{hint}\n"
+                f"{_aishell_expected(root)}"
+            )
 
 
 def _librispeech_expected(root: Path, parts: Sequence[str]) -> str:
@@ -96,20 +117,28 @@ def check_librispeech(root: Path, parts: Sequence[str]) -> None:
     if not root.is_dir():
         raise LayoutError(f"LibriSpeech folder {root} does not exist.\n{_librispeech_expected(root, parts)}")
     if (root / "LibriSpeech").is_dir() and not any((root / p).is_dir() for p in parts):
-        raise LayoutError(f"{root} holds a LibriSpeech folder; point at {root / 'LibriSpeech'}.\n"
-                          f"{_librispeech_expected(root / 'LibriSpeech', parts)}")
+        raise LayoutError(
+            f"{root} holds a LibriSpeech folder; point at {root / 'LibriSpeech'}.\n"
+            f"{_librispeech_expected(root / 'LibriSpeech', parts)}"
+        )
     if root.name in LIBRISPEECH_PARTS:
-        raise LayoutError(f"{root} is a LibriSpeech part folder; point at its parent {root.parent}.\n"
-                          f"{_librispeech_expected(root.parent, parts)}")
+        raise LayoutError(
+            f"{root} is a LibriSpeech part folder; point at its parent {root.parent}.\n"
+            f"{_librispeech_expected(root.parent, parts)}"
+        )
     for part in parts:
         part_dir = root / part
         if not part_dir.is_dir():
             present = sorted(p.name for p in root.iterdir() if p.name in LIBRISPEECH_PARTS)
-            raise LayoutError(f"LibriSpeech part folder {part_dir} is missing (parts present: "
-                              f"{' '.join(present) or 'none'}).\n{_librispeech_expected(root, parts)}")
+            raise LayoutError(
+                f"LibriSpeech part folder {part_dir} is missing (parts present: "
+                f"{' '.join(present) or 'none'}).\n{_librispeech_expected(root, parts)}"
+            )
         if next(part_dir.glob("*/*/*.trans.txt"), None) is None:
-            raise LayoutError(f"LibriSpeech part folder {part_dir} has no <speaker>/<chapter>/*.trans.txt "
-                              f"transcripts.\n{_librispeech_expected(root, parts)}")
+            raise LayoutError(
+                f"LibriSpeech part folder {part_dir} has no <speaker>/<chapter>/*.trans.txt "
+                f"transcripts.\n{_librispeech_expected(root, parts)}"
+            )
 
 
 def check(corpus: str, corpus_dir: Path, parts: Sequence[str]) -> None:
@@ -124,8 +153,9 @@ def check(corpus: str, corpus_dir: Path, parts: Sequence[str]) -> None:
 OPENSLR = "http://www.openslr.org/resources"
 
 
-def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], given: bool,
-          base_url: str = OPENSLR) -> None:
+def fetch(
+    corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], given: bool, base_url: str = OPENSLR
+) -> None:
     """Use the corpus when it is there; otherwise download it with lhotse (never over a folder the user gave).
 
     ``base_url`` is OpenSLR's resources folder or a mirror of it (resources 33 and 12)."""
@@ -157,14 +187,17 @@ def fetch(corpus: str, corpus_dir: Path, dl_dir: Path, parts: Sequence[str], giv
             download_librispeech(dl_dir, dataset_parts=missing, base_url=base_url)
     except Exception as exc:  # network errors, full disks, broken archives
         option = "--aishell-dir" if corpus == "aishell" else "--librispeech-dir"
-        raise LayoutError(f"downloading {corpus} from {base_url} into {dl_dir} failed ({type(exc).__name__}: "
-                          f"{exc}). Rerun stage 0 to resume, try a mirror (--openslr-url), or get the corpus "
-                          f"another way and point {option} at it.") from exc
+        raise LayoutError(
+            f"downloading {corpus} from {base_url} into {dl_dir} failed ({type(exc).__name__}: "
+            f"{exc}). Rerun stage 0 to resume, try a mirror (--openslr-url), or get the corpus "
+            f"another way and point {option} at it."
+        ) from exc
     check(corpus, corpus_dir, parts)
     logging.info(f"{corpus}: downloaded into {corpus_dir}")
 
 
 # ----------------------------------------------------------------------------------------------- stage 1
+
 
 def _link(target: Path, link: Path) -> None:
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +240,9 @@ def scan_aishell(root: Path, view: Path, nj: int) -> List[BadInput]:
             if uid in faulty:
                 excluded.append(BadInput(uid, f"aishell:{part}", str(wav), faulty[uid].reason, faulty[uid].detail))
             elif uid not in transcript:
-                excluded.append(BadInput(uid, f"aishell:{part}", str(wav), why.NO_TRANSCRIPT,
-                                         f"not in {AISHELL_TRANSCRIPT}"))
+                excluded.append(
+                    BadInput(uid, f"aishell:{part}", str(wav), why.NO_TRANSCRIPT, f"not in {AISHELL_TRANSCRIPT}")
+                )
             else:
                 candidates.append((uid, f"aishell:{part}", wav))
     for index in _probe(candidates, excluded, nj, desc="aishell: probing audio"):
@@ -219,8 +253,15 @@ def scan_aishell(root: Path, view: Path, nj: int) -> List[BadInput]:
         speaker = uid[6:11] if uid.startswith("BAC009") else ""
         part = part_of_speaker.get(speaker)
         path = str(root / "data_aishell" / "wav" / part / speaker / f"{uid}.wav") if part else ""
-        excluded.append(BadInput(uid, f"aishell:{part or 'other'}", path, why.MISSING,
-                                 f"{where(root / AISHELL_TRANSCRIPT, line_of[uid])}: no audio file"))
+        excluded.append(
+            BadInput(
+                uid,
+                f"aishell:{part or 'other'}",
+                path,
+                why.MISSING,
+                f"{where(root / AISHELL_TRANSCRIPT, line_of[uid])}: no audio file",
+            )
+        )
     for uid in sorted(set(faulty) - seen):  # a faulty line whose audio is missing too: its line is the fault
         excluded.append(BadInput(uid, "aishell:other", "", faulty[uid].reason, faulty[uid].detail))
     return excluded
@@ -245,21 +286,26 @@ def scan_librispeech(root: Path, parts: Sequence[str], view: Path, nj: int) -> L
             usable, faults = read_transcript(trans)
             for fault in faults:  # not UTF-8, no text, control characters: named with file and line
                 listed.add(fault.uid)
-                excluded.append(BadInput(fault.uid, source, str(_flac_of(root / part, fault.uid)), fault.reason,
-                                         fault.detail))
+                excluded.append(
+                    BadInput(fault.uid, source, str(_flac_of(root / part, fault.uid)), fault.reason, fault.detail)
+                )
             for entry in usable:
                 listed.add(entry.uid)
                 flac = _flac_of(root / part, entry.uid)
                 if not flac.is_file():
-                    excluded.append(BadInput(entry.uid, source, str(flac), why.MISSING,
-                                             f"{where(trans, entry.number)}: no audio file"))
+                    excluded.append(
+                        BadInput(
+                            entry.uid, source, str(flac), why.MISSING, f"{where(trans, entry.number)}: no audio file"
+                        )
+                    )
                 else:
                     candidates.append((entry.uid, source, flac))
                     lines.append(entry.line)
         for flac in sorted((root / part).rglob("*.flac")):
             if flac.stem not in listed:
-                excluded.append(BadInput(flac.stem, source, str(flac), why.NO_TRANSCRIPT,
-                                         "in no *.trans.txt of its chapter"))
+                excluded.append(
+                    BadInput(flac.stem, source, str(flac), why.NO_TRANSCRIPT, "in no *.trans.txt of its chapter")
+                )
         for index in _probe(candidates, excluded, nj, desc=f"librispeech {part}: probing audio"):
             flac = candidates[index][2]
             rel = flac.relative_to(root / part)
@@ -282,7 +328,7 @@ def _real_paths(recordings, view: Path, root: Path):
     view_prefix, real_prefix = str(view), str(root.absolute())
 
     def real(source: str) -> str:
-        return real_prefix + source[len(view_prefix):] if source.startswith(view_prefix) else source
+        return real_prefix + source[len(view_prefix) :] if source.startswith(view_prefix) else source
 
     return RecordingSet.from_recordings(
         fastcopy(r, sources=[fastcopy(s, source=real(s.source)) for s in r.sources]) for r in recordings
@@ -310,8 +356,7 @@ def prepare(corpus: str, corpus_dir: Path, out_dir: Path, parts: Sequence[str], 
 
             excluded = scan_librispeech(corpus_dir, todo, view, nj)
             logging.info("librispeech: running lhotse's prepare_librispeech on the usable files")
-            manifests = prepare_librispeech(view, alignments_dir=corpus_dir.absolute(), dataset_parts=todo,
-                                            num_jobs=nj)
+            manifests = prepare_librispeech(view, alignments_dir=corpus_dir.absolute(), dataset_parts=todo, num_jobs=nj)
         by_part: Dict[str, List[BadInput]] = defaultdict(list)
         for row in excluded:
             by_part[row.source.split(":", 1)[1]].append(row)
@@ -321,8 +366,10 @@ def prepare(corpus: str, corpus_dir: Path, out_dir: Path, parts: Sequence[str], 
             save_manifest(manifests[part]["supervisions"], supervisions_path)
             save_manifest(recordings, recordings_path)
             write_report(out_dir / f"{corpus}_excluded_{part}.tsv", by_part.pop(part, []))
-            logging.info(f"{corpus} {part}: {len(recordings)} recordings, {len(manifests[part]['supervisions'])} "
-                         f"supervisions, {sum(r.source == f'{corpus}:{part}' for r in excluded)} left out")
+            logging.info(
+                f"{corpus} {part}: {len(recordings)} recordings, {len(manifests[part]['supervisions'])} "
+                f"supervisions, {sum(r.source == f'{corpus}:{part}' for r in excluded)} left out"
+            )
         for part, rows in by_part.items():  # e.g. AISHELL transcript lines of speakers with no audio at all
             write_report(out_dir / f"{corpus}_excluded_{part}.tsv", rows)
             logging.info(f"{corpus} {part}: {len(rows)} left out")
@@ -331,6 +378,7 @@ def prepare(corpus: str, corpus_dir: Path, out_dir: Path, parts: Sequence[str], 
 
 
 # ----------------------------------------------------------------------------------------------- command line
+
 
 def _corpus_spec(text: str) -> Tuple[str, Path]:
     name, sep, folder = text.partition("=")
@@ -342,18 +390,31 @@ def _corpus_spec(text: str) -> Tuple[str, Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["check", "fetch", "prepare"])
-    parser.add_argument("corpora", nargs="+", type=_corpus_spec, metavar="CORPUS=FOLDER",
-                        help="aishell=<folder holding data_aishell/> and/or librispeech=<folder holding the parts>")
-    parser.add_argument("--librispeech-parts", default="train-clean-100 dev-clean test-clean",
-                        help="LibriSpeech parts, space separated")
+    parser.add_argument(
+        "corpora",
+        nargs="+",
+        type=_corpus_spec,
+        metavar="CORPUS=FOLDER",
+        help="aishell=<folder holding data_aishell/> and/or librispeech=<folder holding the parts>",
+    )
+    parser.add_argument(
+        "--librispeech-parts", default="train-clean-100 dev-clean test-clean", help="LibriSpeech parts, space separated"
+    )
     parser.add_argument("--dl-dir", type=Path, default=Path("download"), help="fetch: where lhotse downloads to")
     parser.add_argument("--base-url", default=OPENSLR, help="fetch: OpenSLR's resources URL, or a mirror's")
-    parser.add_argument("--given", default="", help="fetch: corpora (space separated) whose folder the user named: "
-                                                     "checked, never downloaded into")
+    parser.add_argument(
+        "--given",
+        default="",
+        help="fetch: corpora (space separated) whose folder the user named: checked, never downloaded into",
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("data/manifests"), help="prepare: manifest folder")
     parser.add_argument("--nj", type=int, default=4, help="parallel header probes and lhotse jobs")
-    parser.add_argument("--keep-existing", default="false", choices=["true", "false"],
-                        help="prepare: leave the parts whose manifests exist alone")
+    parser.add_argument(
+        "--keep-existing",
+        default="false",
+        choices=["true", "false"],
+        help="prepare: leave the parts whose manifests exist alone",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     parts = args.librispeech_parts.split()
@@ -363,8 +424,7 @@ def main(argv=None) -> int:
                 check(corpus, folder, parts)
                 logging.info(f"{corpus}: {folder} looks right")
             elif args.command == "fetch":
-                fetch(corpus, folder, args.dl_dir, parts, given=corpus in args.given.split(),
-                      base_url=args.base_url)
+                fetch(corpus, folder, args.dl_dir, parts, given=corpus in args.given.split(), base_url=args.base_url)
             else:
                 prepare(corpus, folder, args.output_dir, parts, args.nj, args.keep_existing == "true")
     except LayoutError as exc:
