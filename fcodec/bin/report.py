@@ -29,10 +29,20 @@ def get_parser() -> argparse.ArgumentParser:
         help="PNG of error and quality against bitrate (default: results.png beside --out)",
     )
     parser.add_argument("--no-plot", action="store_true")
-    parser.add_argument("--judges", nargs="+", default=None, metavar="JUDGE", help="only the summaries of these "
-                        "judges (<model>/score/<judge>/; default: every judge found)")
-    parser.add_argument("--compare-with", type=Path, default=None, metavar="EXP_DIR", help="another experiment "
-                        "folder (a --tag variant's main run): a table per test set puts both runs side by side")
+    parser.add_argument(
+        "--judges",
+        nargs="+",
+        default=None,
+        metavar="JUDGE",
+        help="only the summaries of these judges (<model>/score/<judge>/; default: every judge found)",
+    )
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        metavar="EXP_DIR",
+        help="another experiment folder (a --tag variant's main run): a table per test set puts both runs side by side",
+    )
     return parser
 
 
@@ -46,8 +56,9 @@ def main(argv=None) -> int:
     if not args.exp_dir.is_dir():
         raise FileNotFoundError(f"--exp-dir {args.exp_dir} not found: give the recipe's exp/<tag> folder")
     plot = None if args.no_plot else (args.plot or args.out.with_name("results.png"))
-    command = "python -m fcodec.bin.report " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
-                                                                               else argv))
+    command = "python -m fcodec.bin.report " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     if args.compare_with is not None and not args.compare_with.is_dir():
         raise FileNotFoundError(f"--compare-with {args.compare_with} not found: give the main run's exp folder")
     scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges, compare_with=args.compare_with)

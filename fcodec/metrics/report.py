@@ -200,24 +200,40 @@ def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
     return lines + ["| " + " | ".join(original) + " |"]
 
 
-def _against_baseline(by_judge: Dict[str, List[StageScore]], baseline: Tuple[str, Sequence[StageScore]],
-                      test_set: str, language: str, rate_name: str) -> List[str]:
+def _against_baseline(
+    by_judge: Dict[str, List[StageScore]],
+    baseline: Tuple[str, Sequence[StageScore]],
+    test_set: str,
+    language: str,
+    rate_name: str,
+) -> List[str]:
     """This run beside another (a variant against the main run): per model, the reference judge's d{WER,CER}
     paper, NISQA MOS and speaker similarity of both, so a variant that buys quality with intelligibility (or the
     reverse) shows at a glance."""
     name, others = baseline
     judge = reference_judge([s for rows in by_judge.values() for s in rows])
     mine = {s.stage: s for s in by_judge.get(judge, [])}
-    theirs = {s.stage: s for s in others if s.judge == judge and s.test_set == test_set
-              and language in s.summary.get("languages", {})}
+    theirs = {
+        s.stage: s
+        for s in others
+        if s.judge == judge and s.test_set == test_set and language in s.summary.get("languages", {})
+    }
     if not mine or not theirs:
         return []
-    metrics = [(f"d{rate_name} paper (%)", ("paper", "d_err_pct"), 2),
-               ("NISQA MOS", ("mos", "nisqa", "reconstruction", "mos", "mean"), 2),
-               ("speaker sim.", ("speaker_similarity", "mean"), 3)]
+    metrics = [
+        (f"d{rate_name} paper (%)", ("paper", "d_err_pct"), 2),
+        ("NISQA MOS", ("mos", "nisqa", "reconstruction", "mos", "mean"), 2),
+        ("speaker sim.", ("speaker_similarity", "mean"), 3),
+    ]
     headers = ["model"] + [f"{title}: {run}" for title, _, _ in metrics for run in ("this run", name)]
-    lines = [f"### Against {name}", "", f"ASR judge `{judge}` for both runs.", "",
-             "| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    lines = [
+        f"### Against {name}",
+        "",
+        f"ASR judge `{judge}` for both runs.",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
+    ]
     for model in sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) or theirs[m]).stage_index):
         row = [model]
         for _, keys, digits in metrics:
@@ -310,8 +326,15 @@ def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_nam
     return lines
 
 
-def render_results(scores: Sequence[StageScore], *, command: str, date: str, environment: Dict[str, str],
-                   plot_name: Optional[str] = None, baseline: Optional[Tuple[str, Sequence[StageScore]]] = None) -> str:
+def render_results(
+    scores: Sequence[StageScore],
+    *,
+    command: str,
+    date: str,
+    environment: Dict[str, str],
+    plot_name: Optional[str] = None,
+    baseline: Optional[Tuple[str, Sequence[StageScore]]] = None,
+) -> str:
     """The text of RESULTS.md for ``scores``.
 
     Parameters
@@ -422,10 +445,16 @@ def render_results(scores: Sequence[StageScore], *, command: str, date: str, env
     return "\n".join(lines)
 
 
-def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], command: str,
-                  date: Optional[str] = None, environment: Optional[Dict[str, str]] = None,
-                  judges: Optional[Sequence[str]] = None,
-                  compare_with: Optional[PathLike] = None) -> List[StageScore]:
+def write_results(
+    exp_dir: PathLike,
+    out: PathLike,
+    plot: Optional[PathLike],
+    command: str,
+    date: Optional[str] = None,
+    environment: Optional[Dict[str, str]] = None,
+    judges: Optional[Sequence[str]] = None,
+    compare_with: Optional[PathLike] = None,
+) -> List[StageScore]:
     """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used. ``judges``: only the score
     folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files).
 
@@ -479,11 +508,14 @@ def write_results(exp_dir: PathLike, out: PathLike, plot: Optional[PathLike], co
 
         plot_results(scores, plot)
         plot_name = os.path.relpath(Path(plot).resolve(), Path(out).resolve().parent)
-    text = render_results(scores, command=command,
-                          date=date or datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                          environment=environment if environment is not None else environment_info(),
-                          plot_name=plot_name,
-                          baseline=(f"`{compare_with}`", find_summaries(compare_with)) if compare_with else None)
+    text = render_results(
+        scores,
+        command=command,
+        date=date or datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        environment=environment if environment is not None else environment_info(),
+        plot_name=plot_name,
+        baseline=(f"`{compare_with}`", find_summaries(compare_with)) if compare_with else None,
+    )
     atomic_write_text(out, text)
     return scores
 

@@ -336,17 +336,29 @@ def test_a_variant_is_compared_with_the_main_run(tmp_path):
     paper-comparable judge's), so a variant that trades one for the other shows at a glance."""
     main, variant = tmp_path / "exp", tmp_path / "exp" / "gan"
     fixed_experiment(main)
-    write_summary(variant, "train_12.5hz", "test_librispeech", 12.5, 137.5,
-                  {"en": language_block(9.5, 11.0, 2.0, 13.0, 1.3, 0.45, -24.0, 1.8, 2.8, 1, 2000, 0,
-                                        rate_name="WER", mos=(4.09, 3.91, 0.9))}, mos_skipped=False)
+    write_summary(
+        variant,
+        "train_12.5hz",
+        "test_librispeech",
+        12.5,
+        137.5,
+        {
+            "en": language_block(
+                9.5, 11.0, 2.0, 13.0, 1.3, 0.45, -24.0, 1.8, 2.8, 1, 2000, 0, rate_name="WER", mos=(4.09, 3.91, 0.9)
+            )
+        },
+        mos_skipped=False,
+    )
     assert [s.stage for s in find_summaries(main)].count("train_12.5hz") == 1  # the variant is not the main run's
     write_results(variant, tmp_path / "RESULTS.md", None, "cmd", date="d", environment={}, compare_with=main)
     text = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     section = text.split(f"### Against `{main}`")[1].split("\n## ")[0]
     assert "ASR judge `small` for both runs." in section
     rows = [line for line in section.splitlines() if line.startswith("| ")]
-    assert rows[0] == (f"| model | dWER paper (%): this run | dWER paper (%): `{main}` | NISQA MOS: this run | "
-                       f"NISQA MOS: `{main}` | speaker sim.: this run | speaker sim.: `{main}` |")
+    assert rows[0] == (
+        f"| model | dWER paper (%): this run | dWER paper (%): `{main}` | NISQA MOS: this run | "
+        f"NISQA MOS: `{main}` | speaker sim.: this run | speaker sim.: `{main}` |"
+    )
     assert rows[1] == "| train_12.5hz | 9.50 | 7.94 | 3.91 | 3.52 | 0.900 | 0.876 |"
     # without compare_with there is no such table
     write_results(variant, tmp_path / "plain.md", None, "cmd", date="d", environment={})

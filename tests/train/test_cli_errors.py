@@ -20,14 +20,23 @@ def run(capsys, assets, exp_dir, **overrides):
     return status, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"data.train_cuts": "nowhere/train.jsonl.gz"}, r"data.train_cuts: cut manifest nowhere/train.jsonl.gz not found"),
-    ({"model.init_from": "nowhere/stage1/best"}, r"model.init_from: No codec at 'nowhere/stage1/best'"),
-    ({"optim.lr": -1}, r"optim.lr=-1(\.0)?: must be a positive number"),
-    ({"data.max_duration": 0}, r"data.max_duration=0(\.0)?: must be a positive number"),
-    ({"losses.mel.wieght": 3}, r"losses.mel: unknown key\(s\) \['wieght'\]"),
-    ({"losses.adversarial.weight": 1}, r"losses.adversarial/feature_matching need discriminators: add a gan: section"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            {"data.train_cuts": "nowhere/train.jsonl.gz"},
+            r"data.train_cuts: cut manifest nowhere/train.jsonl.gz not found",
+        ),
+        ({"model.init_from": "nowhere/stage1/best"}, r"model.init_from: No codec at 'nowhere/stage1/best'"),
+        ({"optim.lr": -1}, r"optim.lr=-1(\.0)?: must be a positive number"),
+        ({"data.max_duration": 0}, r"data.max_duration=0(\.0)?: must be a positive number"),
+        ({"losses.mel.wieght": 3}, r"losses.mel: unknown key\(s\) \['wieght'\]"),
+        (
+            {"losses.adversarial.weight": 1},
+            r"losses.adversarial/feature_matching need discriminators: add a gan: section",
+        ),
+    ],
+)
 def test_bad_values_and_missing_inputs(capsys, assets, tmp_path, overrides, message):
     import re
 
@@ -59,8 +68,12 @@ def test_print_config_refuses_a_typo_in_a_loss(capsys):
     # the GAN terms take only their weight schedule (their options are the gan: section's)
     assert train_cli.main(["--print-config", "gan.start_step=2", "losses.adversarial.wieght=1"]) == 2
     assert "losses.adversarial: unknown key(s) ['wieght']" in capsys.readouterr().err
-    assert train_cli.main(["--print-config", "gan.start_step=2", "losses.adversarial.weight=1",
-                           "losses.adversarial.ramp_steps=5"]) == 0
+    assert (
+        train_cli.main(
+            ["--print-config", "gan.start_step=2", "losses.adversarial.weight=1", "losses.adversarial.ramp_steps=5"]
+        )
+        == 0
+    )
 
 
 def test_a_locked_exp_dir_is_one_line(capsys, assets, tmp_path):
