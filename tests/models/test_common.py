@@ -57,8 +57,10 @@ def test_positional_conv_gemm_path_matches_conv():
     with torch.no_grad():
         padded, _ = pad_time(x, 7, None, "replicate")
         by_gemm = module._grouped_gemm(padded)
+        by_linears = module._group_linears(padded)
         by_conv = F.conv1d(padded.transpose(1, 2), module.conv.weight, module.conv.bias, groups=4).transpose(1, 2)
     assert torch.allclose(by_gemm, by_conv, atol=1e-5)
+    assert torch.allclose(by_linears, by_conv, atol=1e-5)
 
 
 @pytest.mark.parametrize(

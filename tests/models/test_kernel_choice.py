@@ -103,7 +103,8 @@ def test_unreadable_cache_is_measured_again(cache, monkeypatch):
 
 
 def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
-    """One real run: the kernel kept for a linear layer was not slower than F.linear on its own measurement."""
+    """One real run: each kernel kept for a linear layer (oneDNN over F.linear, then oneDNN's reordered weight
+    over its plain one) was not slower than its baseline on its own measurement."""
     from fcodec.models import common
 
     if common._ONEDNN_LINEAR is None:
@@ -118,16 +119,39 @@ def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
     monkeypatch.setattr(kernel_choice, "measure", recording)
     x, w, b = torch.randn(4, 512), torch.randn(1024, 512), torch.randn(1024)
     with torch.no_grad():
-        y = linear(x, w, b)
+        y = linear(x, w, b, packed=lambda: common.reorder_for_onednn(w))
     assert torch.allclose(y, F.linear(x, w, b), atol=1e-4)
     decisions = json.loads(cache.read_text())[kernel_choice.machine_key()]
-    # measured on a streaming call's rows, then (unless oneDNN already lost) on an offline call's
-    keys = [f"linear {rows}x512->1024" for rows in (4, 256)][: len(runs)]
+    # measured on a streaming call's rows, then (unless oneDNN already lost) on an offline call's; where oneDNN
+    # won both, its weight layouts are compared at both
+    keys = [f"linear {rows}x512->1024" for rows in (4, 256)]
+    if all(decisions.get(key) == "onednn" for key in keys) and common._ONEDNN_REORDER is not None:
+        keys += [f"linear_onednn_layout {rows}x512->1024" for rows in (4, 256)]
+    keys = keys[: len(runs)]
     assert runs and list(decisions) == keys
     for key, timings in zip(keys, runs):
-        assert set(timings) == {"plain", "onednn"}
+        fast = "onednn" if key.startswith("linear ") else "reordered"
+        assert set(timings) == {"plain", fast}
         best = {name: min(seconds) for name, seconds in timings.items()}
-        if decisions[key] == "onednn":
-            assert best["onednn"] < best["plain"]
+        if decisions[key] == fast:
+            assert best[fast] < best["plain"]
         else:
-            assert decisions[key] == "plain" and best["onednn"] >= best["plain"]
+            assert decisions[key] == "plain" and best[fast] >= best["plain"]
+
+
+def test_reordered_weight_gives_the_same_bytes(cache, monkeypatch):
+    """oneDNN from its reordered weight computes exactly what it computes from the plain one, for any row count
+    (so the layout may be chosen per row count without a row's result depending on its call)."""
+    from fcodec.models import common
+
+    if common._ONEDNN_REORDER is None:
+        pytest.skip("this torch build cannot reorder oneDNN weights")
+    monkeypatch.setenv("FCODEC_FAST_KERNELS", "1")  # oneDNN, reordered weight, without measuring
+    w, b = torch.randn(300, 96), torch.randn(300)
+    reordered = common.reorder_for_onednn(w)
+    x = torch.randn(400, 96)
+    with torch.no_grad():
+        full = common._onednn_linear(x, w, b, False)
+        for rows in (2, 4, 5, 64, 65, 400):
+            assert torch.equal(linear(x[:rows], w, b, packed=lambda: reordered), full[:rows])
+            assert torch.equal(linear(x[:rows], w, b, apply_gelu=True, packed=lambda: reordered), F.gelu(full[:rows]))
