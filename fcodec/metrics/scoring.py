@@ -54,7 +54,7 @@ from fcodec.metrics.asr_protocols import UtteranceUnits
 from fcodec.metrics.error_rate import edit_counts, percent
 from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES
-from fcodec.metrics.quality import SIDES, QualityScorer, QualityScores
+from fcodec.metrics.quality import RECONSTRUCTIONS_CACHE, SIDES, QualityScorer, QualityScores
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
@@ -671,7 +671,14 @@ def _load_quality(config: ScoreConfig) -> QualityScorer:
         logging.warning(speaker_skipped)
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
     return QualityScorer(
-        judges, skipped, speaker, speaker_skipped, cache_dir, config.test_set, batch_size=config.batch_size
+        judges,
+        skipped,
+        speaker,
+        speaker_skipped,
+        cache_dir,
+        config.test_set,
+        batch_size=config.batch_size,
+        reconstruction_cache_dir=Path(config.out_dir) / RECONSTRUCTIONS_CACHE,
     )
 
 
