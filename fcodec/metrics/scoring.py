@@ -16,8 +16,10 @@ writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judg
 The judges run one after the other (one Whisper in memory at a time). The signal metrics, the MOS judges and the
 speaker similarity do not depend on the ASR judge: they are computed once, during the first judge's pass (the
 signal metrics in a process pool, the MOS judges and the speaker encoder in batches on the same chunks, see
-:mod:`fcodec.metrics.quality`), and written into every judge's files. A MOS judge that cannot be loaded is
-skipped with one line, and the rest is scored.
+:mod:`fcodec.metrics.quality`), and written into every judge's files; the MOS scores and speaker embeddings of
+the reconstructions are cached in ``<out_dir>/.reconstructions/``, so a judge scored in a later run does not
+compute them again for unchanged audio. A MOS judge that cannot be loaded is skipped with one line, and the rest
+is scored.
 
 Nothing disappears silently. A cut that failed to decode, has no reconstruction, or has unreadable audio is
 failed for every metric; one without a usable reference text, language or original transcript is failed for
