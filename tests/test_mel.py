@@ -37,6 +37,28 @@ def test_mel_filterbank_htk_scale_and_errors():
         mel_filterbank(16000, 400, 80, norm="area")
 
 
+def test_mel_filterbank_above_nyquist_only_when_asked():
+    """NISQA's layout (48 bands to 20 kHz) at 16 kHz: the bands below 8 kHz are those of a 40 kHz bank, the rest zero."""
+    with pytest.raises(ValueError, match="sample_rate / 2"):
+        mel_filterbank(16000, 400, 48, f_max=20000)
+    ours = mel_filterbank(16000, 400, 48, f_max=20000, allow_above_nyquist=True)
+    full = mel_filterbank(40000, 1000, 48)  # the same 40 Hz bins, up to 20 kHz
+    assert ours.shape == (48, 201)
+    np.testing.assert_allclose(ours, full[:, :201], rtol=1e-6, atol=1e-9)
+    past_nyquist = full[:, :201].sum(axis=1) == 0  # bands that start above 8 kHz: present, all zero
+    assert past_nyquist.sum() == 10 and not ours[past_nyquist].any()
+    with pytest.raises(ValueError, match="f_min < f_max"):
+        mel_filterbank(16000, 400, 48, f_min=100.0, f_max=50.0, allow_above_nyquist=True)
+
+
+def test_nisqa_uses_the_public_filterbank():
+    """NISQA's features go through the public, checked function (not the private cached helper)."""
+    from fcodec.metrics import nisqa_features
+
+    assert nisqa_features.mel_filterbank is mel_filterbank
+    assert not hasattr(nisqa_features, "_filterbank")
+
+
 def test_the_mel_loss_uses_the_shared_filterbank_and_cannot_change_it():
     loss = MultiScaleMelLoss(sample_rate=24000, window_lengths=(512,), n_mels=(64,))
     shared = mel_filterbank(24000, 512, 64)

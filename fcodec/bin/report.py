@@ -5,6 +5,9 @@
 Rows come from <exp-dir>/<model>/score/<judge>/<test_set>/summary.json (written by fcodec.bin.score): one table
 per test set, language and ASR judge (the paper-comparable Whisper-small first), one row per model (pretrained, train_50hz, ...), and a table
 of the judges side by side when there are two or more.
+
+With --inputs-digest it writes nothing and prints a digest of the summaries it would read (--compare-with's
+included): stage 8's up-to-date check, so that rescoring either run redoes the report.
 """
 
 from __future__ import annotations
@@ -43,13 +46,19 @@ def get_parser() -> argparse.ArgumentParser:
         metavar="EXP_DIR",
         help="another experiment folder (a --tag variant's main run): a table per test set puts both runs side by side",
     )
+    parser.add_argument(
+        "--inputs-digest",
+        action="store_true",
+        help="write nothing: print a digest of the content of every summary the report would read (stage 8's "
+        "up-to-date check)",
+    )
     return parser
 
 
 @command_line("python -m fcodec.bin.report")
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
-    from fcodec.metrics.report import write_results
+    from fcodec.metrics.report import inputs_digest, write_results
     from fcodec.utils.logging import setup_logging
 
     setup_logging()
@@ -61,6 +70,9 @@ def main(argv=None) -> int:
     )
     if args.compare_with is not None and not args.compare_with.is_dir():
         raise FileNotFoundError(f"--compare-with {args.compare_with} not found: give the main run's exp folder")
+    if args.inputs_digest:
+        print(inputs_digest(args.exp_dir, args.judges, args.compare_with))
+        return 0
     scores = write_results(args.exp_dir, args.out, plot, command, judges=args.judges, compare_with=args.compare_with)
     if not scores:
         logging.warning(

@@ -17,10 +17,7 @@ import torch
 from torch import Tensor
 
 from fcodec.metrics.nisqa_model import NisqaConfig
-
-# The shared filterbank, without the public wrapper's f_max <= Nyquist check: NISQA asks for 20 kHz at every rate
-# (as librosa allows), and the bands above Nyquist must exist (as zeros) because the CNN sees all 48 of them.
-from fcodec.utils.mel import _filterbank
+from fcodec.utils.mel import mel_filterbank
 
 AMPLITUDE_FLOOR = 1e-4  # librosa amplitude_to_db(amin=1e-4): -80 dB
 TOP_DB = 80.0
@@ -57,9 +54,10 @@ def log_mel(waveform: Tensor, sample_rate: int, config: NisqaConfig) -> Tensor:
         pad_mode="reflect",
         return_complex=True,
     ).abs()
-    filters = torch.from_numpy(
-        _filterbank(int(sample_rate), config.n_fft, config.n_mels, 0.0, config.f_max, False, "slaney").copy()
-    )
+    # NISQA asks for 20 kHz at every rate (as librosa allows): the bands above Nyquist must exist (as zeros)
+    # because the CNN sees all 48 of them
+    bank = mel_filterbank(sample_rate, config.n_fft, config.n_mels, f_max=config.f_max, allow_above_nyquist=True)
+    filters = torch.from_numpy(bank.copy())
     mel = filters.to(device=waveform.device, dtype=waveform.dtype) @ spectrum
     db = 20.0 * torch.log10(torch.clamp(mel, min=AMPLITUDE_FLOOR))
     return torch.maximum(db, db.max() - TOP_DB)

@@ -4,7 +4,11 @@ and the speaker similarity of the two (:mod:`fcodec.metrics.mos`, :mod:`fcodec.m
 They run in batches on the chunks that scoring reads anyway, once per decode (whatever the number of ASR judges).
 The originals' MOS scores and speaker embeddings do not depend on the stage: they are cached per test set and
 judge beside the originals' transcripts (``<cache_dir>/<test_set>.mos-<judge>.json``,
-``<test_set>.speaker-resemblyzer.json``), so each stage after the first only scores its reconstructions.
+``<test_set>.speaker-resemblyzer.json``), so each stage after the first only scores its reconstructions. Those of
+the reconstructions are cached per decode, in the score folder (``<out_dir>/.reconstructions/``, the same file
+names), each keyed by the digest of the reconstruction's samples: scoring the same decode with another ASR judge
+later does not run the MOS judges or the speaker encoder again, and a re-decode that changed a reconstruction has
+it scored again.
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fcodec.metrics.speaker_similarity import cosine_similarity
-from fcodec.metrics.transcript_cache import OriginalsCache
+from fcodec.metrics.transcript_cache import OriginalsCache, audio_digest
 
 SAMPLE_RATE = 16000
 SIDES = ("original", "reconstruction")
+RECONSTRUCTIONS_CACHE = ".reconstructions"  # in the score folder: the reconstructions' MOS and embeddings
 
 
 @dataclass
@@ -32,7 +37,8 @@ class QualityScores:
 
 
 class QualityScorer:
-    """The MOS judges and the speaker encoder of one scoring run, with their caches of the originals."""
+    """The MOS judges and the speaker encoder of one scoring run, with their caches of the originals (per test set)
+    and of the reconstructions (per decode: ``reconstruction_cache_dir``, None for none)."""
 
     def __init__(
         self,
@@ -43,61 +49,88 @@ class QualityScorer:
         cache_dir: Path,
         test_set: str,
         batch_size: int = 16,
+        reconstruction_cache_dir: Optional[Path] = None,
     ):
         self.judges = list(judges)
         self.skipped = dict(skipped)
         self.speaker = speaker
         self.speaker_skipped = speaker_skipped
         self.batch_size = batch_size
-        self.caches = {
-            judge.name: OriginalsCache(cache_dir, test_set, f"mos-{judge.name}", judge.identity)
-            for judge in self.judges
+        models = [(f"mos-{judge.name}", judge.identity) for judge in self.judges]
+        if speaker is not None:
+            models.append((f"speaker-{speaker.name}", speaker.identity))
+        folders = {"original": cache_dir, "reconstruction": reconstruction_cache_dir}
+        # side -> cache key (mos-<judge>, speaker-<name>) -> cache; no reconstruction side without a folder
+        self.side_caches: Dict[str, Dict[str, OriginalsCache]] = {
+            side: {key: OriginalsCache(folder, test_set, key, identity) for key, identity in models}
+            for side, folder in folders.items()
+            if folder is not None
         }
-        self.speaker_cache = (
-            OriginalsCache(cache_dir, test_set, f"speaker-{speaker.name}", speaker.identity)
-            if speaker is not None
-            else None
-        )
+        self.caches = {judge.name: self.side_caches["original"][f"mos-{judge.name}"] for judge in self.judges}
+        self.speaker_cache = self.side_caches["original"][f"speaker-{speaker.name}"] if speaker is not None else None
+
+    def _cached_or_computed(
+        self,
+        key: str,
+        items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]],
+        digests: Dict[str, str],
+        compute: Callable[[List[np.ndarray]], List[Any]],
+        kept: Callable[[Any], Optional[Any]],
+    ) -> Dict[str, Dict[str, Any]]:
+        """side -> {cut_id: value} of one judge (cache ``key``): the cached values, the others computed in one
+        call of ``compute`` (none when everything is cached) and cached as ``kept(value)`` (None: not cached, e.g.
+        a NaN, which is retried next time). ``digests``: cut_id -> the reconstruction's :func:`audio_digest`."""
+        found: Dict[str, Dict[str, Any]] = {side: {} for side in SIDES}
+        todo = []  # the originals first, then the reconstructions (as they were batched before the caches)
+        for side in SIDES:
+            cache = self.side_caches.get(side, {}).get(key)
+            for cut_id, duration, original, recon in items:
+                audio = original if side == "original" else recon
+                digest = digests[cut_id] if side == "reconstruction" else None
+                value = cache.get(cut_id, duration, audio=digest) if cache is not None else None
+                if value is None:
+                    todo.append((side, cache, cut_id, duration, digest, audio))
+                found[side][cut_id] = value
+        if todo:
+            for (side, cache, cut_id, duration, digest, _), value in zip(todo, compute([t[-1] for t in todo])):
+                found[side][cut_id] = value
+                stored = kept(value)
+                if cache is not None and stored is not None:
+                    cache.put(cut_id, duration, stored, audio=digest)
+        return found
 
     def score_chunk(self, items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]]) -> Dict[str, QualityScores]:
         """items: (cut_id, duration, original, reconstruction) at 16 kHz -> {cut_id: QualityScores}."""
         scores = {cut_id: QualityScores() for cut_id, _, _, _ in items}
+        digests = {cut_id: audio_digest(recon) for cut_id, _, _, recon in items}
         for judge in self.judges:
-            cache = self.caches[judge.name]
-            cached = {cut_id: cache.get(cut_id, duration) for cut_id, duration, _, _ in items}
-            todo = [(cut_id, duration, original) for cut_id, duration, original, _ in items if cached[cut_id] is None]
-            predicted = judge.predict(
-                [original for _, _, original in todo] + [recon for _, _, _, recon in items],
-                SAMPLE_RATE,
-                batch_size=self.batch_size,
+            found = self._cached_or_computed(
+                f"mos-{judge.name}",
+                items,
+                digests,
+                lambda audios, judge=judge: judge.predict(audios, SAMPLE_RATE, batch_size=self.batch_size),
+                lambda values: values if all(math.isfinite(v) for v in values.values()) else None,
             )
-            for (cut_id, duration, _), values in zip(todo, predicted[: len(todo)]):
-                cached[cut_id] = values
-                if all(math.isfinite(v) for v in values.values()):  # a NaN is retried next time, not cached
-                    cache.put(cut_id, duration, values)
-            for (cut_id, _, _, _), values in zip(items, predicted[len(todo) :]):
-                scores[cut_id].mos[judge.name] = {"original": cached[cut_id], "reconstruction": values}
+            for cut_id in scores:
+                scores[cut_id].mos[judge.name] = {side: found[side][cut_id] for side in SIDES}
         if self.speaker is not None:
-            cached = {cut_id: self.speaker_cache.get(cut_id, duration) for cut_id, duration, _, _ in items}
-            todo = [(cut_id, duration, original) for cut_id, duration, original, _ in items if cached[cut_id] is None]
-            embeddings = self.speaker.embed(
-                [original for _, _, original in todo] + [r for _, _, _, r in items],
-                SAMPLE_RATE,
-                batch_size=self.batch_size,
+            found = self._cached_or_computed(
+                f"speaker-{self.speaker.name}",
+                items,
+                digests,
+                lambda audios: self.speaker.embed(audios, SAMPLE_RATE, batch_size=self.batch_size),
+                lambda embedding: [float(v) for v in embedding] if np.isfinite(embedding).all() else None,  # exact
             )
-            for (cut_id, duration, _), embedding in zip(todo, embeddings[: len(todo)]):
-                cached[cut_id] = embedding
-                if np.isfinite(embedding).all():
-                    self.speaker_cache.put(cut_id, duration, [float(v) for v in embedding])  # exact
-            for (cut_id, _, _, _), embedding in zip(items, embeddings[len(todo) :]):
-                scores[cut_id].speaker_similarity = cosine_similarity(cached[cut_id], embedding)
+            for cut_id in scores:
+                scores[cut_id].speaker_similarity = cosine_similarity(
+                    found["original"][cut_id], found["reconstruction"][cut_id]
+                )
         return scores
 
     def save(self) -> None:
-        for cache in self.caches.values():
-            cache.save()
-        if self.speaker_cache is not None:
-            self.speaker_cache.save()
+        for caches in self.side_caches.values():
+            for cache in caches.values():
+                cache.save()
 
     def failures(self, scores: QualityScores) -> List[Tuple[str, str]]:
         """(what, why) for each judge that could not score this utterance (too short, silent)."""
@@ -128,17 +161,28 @@ class QualityScorer:
                         "identity": j.identity,
                         "cache": str(self.caches[j.name].path),
                         "cache_hits": self.caches[j.name].hits,
+                        **self._reconstruction_cache(f"mos-{j.name}"),
                     }
                     for j in self.judges
                 },
                 "skipped": self.skipped,
             },
             "speaker_similarity": (
-                {"model": self.speaker.description, "identity": self.speaker.identity}
+                {
+                    "model": self.speaker.description,
+                    "identity": self.speaker.identity,
+                    **self._reconstruction_cache(f"speaker-{self.speaker.name}"),
+                }
                 if self.speaker is not None
                 else {"skipped": self.speaker_skipped}
             ),
         }
+
+    def _reconstruction_cache(self, key: str) -> Dict[str, Any]:
+        cache = self.side_caches.get("reconstruction", {}).get(key)
+        return (
+            {} if cache is None else {"reconstruction_cache": str(cache.path), "reconstruction_cache_hits": cache.hits}
+        )
 
     def dimensions(self) -> List[Tuple[str, str]]:
         """(judge, dimension) of every MOS column, in judge order."""

@@ -12,6 +12,7 @@ tables.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -501,7 +502,7 @@ def write_results(
         missing = sorted(set(judges) - {s.judge for s in scores})
         if missing:
             logging.warning("no score summaries of the judges %s under %s", ", ".join(missing), exp_dir)
-        scores = [s for s in scores if s.judge in judges]
+        scores = _of_judges(scores, judges)
     plot_name = None
     if plot is not None and scores:
         from fcodec.metrics.plot import plot_results
@@ -518,6 +519,34 @@ def write_results(
     )
     atomic_write_text(out, text)
     return scores
+
+
+def _of_judges(scores: Sequence[StageScore], judges: Optional[Sequence[str]]) -> List[StageScore]:
+    return list(scores) if judges is None else [s for s in scores if s.judge in judges]
+
+
+def inputs_digest(
+    exp_dir: PathLike, judges: Optional[Sequence[str]] = None, compare_with: Optional[PathLike] = None
+) -> str:
+    """A digest (16 hex digits) of the content of every summary :func:`write_results` reads with these arguments:
+    ``exp_dir``'s (of ``judges``) and ``compare_with``'s. The recipe's stage 8 is up to date while it is unchanged,
+    so a rescored main run refreshes a ``--tag`` variant's comparison table, as a rescored model does its own rows.
+
+    Raises
+    ------
+    ValueError
+        A summary cannot be read (see ``find_summaries``).
+    """
+    digest = hashlib.sha256()
+    runs = [("this run", _of_judges(find_summaries(exp_dir), judges))]
+    if compare_with is not None:
+        runs.append(("compared run", find_summaries(compare_with)))
+    for role, scores in runs:
+        for score in scores:
+            content = score.path.read_bytes()
+            digest.update(f"{role} {score.stage}/{score.judge}/{score.test_set} {len(content)}\n".encode())
+            digest.update(content)
+    return digest.hexdigest()[:16]
 
 
 def languages_of(scores: Iterable[StageScore]) -> List[str]:

@@ -16,8 +16,10 @@ writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judg
 The judges run one after the other (one Whisper in memory at a time). The signal metrics, the MOS judges and the
 speaker similarity do not depend on the ASR judge: they are computed once, during the first judge's pass (the
 signal metrics in a process pool, the MOS judges and the speaker encoder in batches on the same chunks, see
-:mod:`fcodec.metrics.quality`), and written into every judge's files. A MOS judge that cannot be loaded is
-skipped with one line, and the rest is scored.
+:mod:`fcodec.metrics.quality`), and written into every judge's files; the MOS scores and speaker embeddings of
+the reconstructions are cached in ``<out_dir>/.reconstructions/``, so a judge scored in a later run does not
+compute them again for unchanged audio. A MOS judge that cannot be loaded is skipped with one line, and the rest
+is scored.
 
 Nothing disappears silently. A cut that failed to decode, has no reconstruction, or has unreadable audio is
 failed for every metric; one without a usable reference text, language or original transcript is failed for
@@ -54,7 +56,7 @@ from fcodec.metrics.asr_protocols import UtteranceUnits
 from fcodec.metrics.error_rate import edit_counts, percent
 from fcodec.metrics.error_stats import write_error_stats, write_recogs, write_wer_summary
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES
-from fcodec.metrics.quality import SIDES, QualityScorer, QualityScores
+from fcodec.metrics.quality import RECONSTRUCTIONS_CACHE, SIDES, QualityScorer, QualityScores
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
@@ -671,7 +673,14 @@ def _load_quality(config: ScoreConfig) -> QualityScorer:
         logging.warning(speaker_skipped)
     cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
     return QualityScorer(
-        judges, skipped, speaker, speaker_skipped, cache_dir, config.test_set, batch_size=config.batch_size
+        judges,
+        skipped,
+        speaker,
+        speaker_skipped,
+        cache_dir,
+        config.test_set,
+        batch_size=config.batch_size,
+        reconstruction_cache_dir=Path(config.out_dir) / RECONSTRUCTIONS_CACHE,
     )
 
 

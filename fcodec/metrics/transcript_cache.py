@@ -6,15 +6,22 @@ The original audio never changes between stages, so a judge's view of it is comp
 transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`OriginalsCache`) and the cut's
 duration. An entry whose duration no longer matches the cut (the test set was rebuilt under the same
 ids) is a miss, not a stale hit. Writes are atomic, so parallel scoring jobs can at worst redo work.
+
+The same class caches a judge's view of one decode's reconstructions (MOS scores, embeddings), which a second ASR
+judge's scoring run would otherwise compute again: there each entry also holds the digest of the audio it was
+computed from (``audio=``), and a re-decode that changed the audio is a miss.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Dict, Optional, Union
+
+import numpy as np
 
 from fcodec.utils.io import atomic_write_json
 
@@ -66,8 +73,8 @@ class OriginalsCache:
             return {}
         return stored.get(self.section, {})
 
-    def get(self, cut_id: str, duration: float) -> Optional[Any]:
-        """The cached value of ``cut_id``, or None when absent or cached for another duration.
+    def get(self, cut_id: str, duration: float, audio: Optional[str] = None) -> Optional[Any]:
+        """The cached value of ``cut_id``, or None when absent or cached for another duration or audio.
 
         Parameters
         ----------
@@ -75,16 +82,25 @@ class OriginalsCache:
             The test cut's id.
         duration : float
             The cut's duration in seconds; must match the cached one within 1 ms.
+        audio : str, optional
+            A digest of the audio the value is wanted for (a reconstruction's: :func:`audio_digest`); when given,
+            the entry must have been put with the same one.
         """
         entry = self.entries.get(cut_id)
         if entry is None or abs(float(entry.get("duration", -1.0)) - duration) > DURATION_TOLERANCE:
             return None
+        if audio is not None and entry.get("audio") != audio:
+            return None
         self.hits += 1
         return entry[self.field]
 
-    def put(self, cut_id: str, duration: float, value: Any) -> None:
-        """Remember a value (in memory until ``save``); ``duration`` in seconds."""
-        self.entries[cut_id] = {"duration": round(float(duration), 6), self.field: value}
+    def put(self, cut_id: str, duration: float, value: Any, audio: Optional[str] = None) -> None:
+        """Remember a value (in memory until ``save``); ``duration`` in seconds, ``audio`` as for ``get``."""
+        self.entries[cut_id] = {
+            "duration": round(float(duration), 6),
+            **({"audio": audio} if audio is not None else {}),
+            self.field: value,
+        }
 
     def save(self) -> Path:
         """Write the cache atomically, merged with entries a parallel job saved since it was read; return the
@@ -92,6 +108,13 @@ class OriginalsCache:
         # merge with what a parallel job may have written since we read the file
         self.entries = {**self._read(warn=False), **self.entries}
         return atomic_write_json(self.path, {"judge": self.judge_identity, self.section: self.entries})
+
+
+def audio_digest(audio: np.ndarray) -> str:
+    """A short digest of the samples themselves (float32): what a reconstruction's cached values are keyed by, so
+    that a re-decode invalidates them whatever happened to the files' times (a copy, a restored backup)."""
+    samples = np.ascontiguousarray(audio, dtype=np.float32)
+    return hashlib.sha256(samples.tobytes()).hexdigest()[:16] + f"-{samples.size}"
 
 
 class TranscriptCache(OriginalsCache):

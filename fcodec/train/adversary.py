@@ -12,7 +12,8 @@ The trainer owns one :class:`Adversary` when the stage config has a ``gan:`` sec
 Both steps are skipped together when either has a non-finite loss or gradient norm on any rank: the trainer's
 NaN guard counts the step once. The discriminators live in their own DDP wrapper (their gradients are averaged
 over ranks like the codec's) and in their own checkpoint entry (``"gan"``: weights, optimizer, scheduler), so a
-resumed run continues both exactly.
+resumed run continues both exactly (with the ``gan:`` optimizer settings of its config, as the codec's
+optimizer: :mod:`fcodec.train.optim_resume`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fcodec.losses.config import GanSetup
 from fcodec.models.discriminators import Discriminators
 from fcodec.train.config import GanConfig
 from fcodec.train.distributed import DistInfo, all_reduce_max
+from fcodec.train.optim_resume import load_optimizer_state
 
 
 def build_discriminators(cfg: GanConfig) -> Discriminators:
@@ -119,9 +121,12 @@ class Adversary:
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Weights, moments and decay progress from a checkpoint; the ``gan:`` settings (lr, betas, eps, weight
+        decay, lr_decay) from the config."""
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        load_optimizer_state(
+            self.optimizer, self.scheduler, state["optimizer"], state["scheduler"], owner="discriminators"
+        )
 
 
 def any_rank_bad(flag: bool, dist: DistInfo) -> bool:

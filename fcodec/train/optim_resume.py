@@ -1,10 +1,11 @@
 """A resumed run trains with the optimizer settings of its config, not the checkpoint's.
 
-``optimizer.load_state_dict`` restores every param group's hyperparameters as they were saved, and the plateau
-scheduler's ``load_state_dict`` its factor, patience and floors: a rerun with a lower ``optim.lr`` (the NaN
-guard's own advice) would silently keep the old one while ``config.yaml`` shows the new one. Here the current
-config's values are put back after loading (the moments, step counts and the plateau's progress are kept) and
-every change is logged.
+``optimizer.load_state_dict`` restores every param group's hyperparameters as they were saved, and a scheduler's
+``load_state_dict`` its own settings (the plateau scheduler's factor, patience and floors, the exponential decay's
+gamma): a rerun with a lower ``optim.lr`` (the NaN guard's own advice) or ``gan.lr`` would silently keep the old
+one while ``config.yaml`` shows the new one. :func:`load_optimizer_state` is the one way a checkpoint's optimizer
+and scheduler are loaded (the codec's and the discriminators'): the current config's values are put back after
+loading (the moments, step counts and the schedulers' progress are kept) and every change is logged.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import torch
 log = logging.getLogger(__name__)
 
 GROUP_KEYS = ("weight_decay", "betas", "eps")
-PLATEAU_KEYS = ("factor", "patience", "threshold", "cooldown", "min_lrs", "eps")
+# ReduceLROnPlateau's settings and ExponentialLR's decay; a scheduler has the ones it has
+SCHEDULER_KEYS = ("factor", "patience", "threshold", "cooldown", "min_lrs", "eps", "gamma")
 
 
-def hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any) -> Dict[str, Any]:
+def hyperparameters(optimizer: torch.optim.Optimizer, scheduler: Any) -> Dict[str, Any]:
     """The settings the config gave, captured before a checkpoint is loaded over them."""
     return {
         "groups": [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups],
-        "plateau": {k: getattr(plateau, k) for k in PLATEAU_KEYS if hasattr(plateau, k)},
+        "scheduler": {k: getattr(scheduler, k) for k in SCHEDULER_KEYS if hasattr(scheduler, k)},
     }
 
 
@@ -32,11 +34,14 @@ def _same(a: Any, b: Any) -> bool:
     return (list(a) == list(b)) if isinstance(a, (list, tuple)) else a == b
 
 
-def reapply_hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any, configured: Dict[str, Any]) -> List[str]:
-    """Put the configured settings back over those a checkpoint restored; return what changed (already logged).
+def reapply_hyperparameters(
+    optimizer: torch.optim.Optimizer, scheduler: Any, configured: Dict[str, Any], owner: str = "codec"
+) -> List[str]:
+    """Put the configured settings back over those a checkpoint restored; return what changed (already logged,
+    naming ``owner``: whose optimizer it is).
 
-    A group's learning rate keeps its position relative to the base rate (warm-up, plateau reductions): the
-    new ``lr = new initial_lr * lr / old initial_lr``."""
+    A group's learning rate keeps its position relative to the base rate (warm-up, plateau reductions,
+    exponential decay): the new ``lr = new initial_lr * lr / old initial_lr``."""
     changes: List[str] = []
     for index, (group, fresh) in enumerate(zip(optimizer.param_groups, configured["groups"])):
         name = group.get("name", str(index))
@@ -51,10 +56,26 @@ def reapply_hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any, conf
             if key in fresh and not _same(group.get(key), fresh[key]):
                 changes.append(f"group {name}: {key} {group.get(key)} -> {fresh[key]}")
                 group[key] = fresh[key]
-    for key, value in configured["plateau"].items():
-        if not _same(getattr(plateau, key), value):
-            changes.append(f"plateau scheduler: {key} {getattr(plateau, key)} -> {value}")
-            setattr(plateau, key, list(value) if isinstance(value, list) else value)
+    if hasattr(scheduler, "base_lrs"):  # an LRScheduler's own copy of the base rates
+        scheduler.base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    for key, value in configured["scheduler"].items():
+        if not _same(getattr(scheduler, key), value):
+            changes.append(f"{type(scheduler).__name__}: {key} {getattr(scheduler, key)} -> {value}")
+            setattr(scheduler, key, list(value) if isinstance(value, list) else value)
     for change in changes:
-        log.warning("optimizer setting changed since the checkpoint, applied: %s", change)
+        log.warning("%s optimizer setting changed since the checkpoint, applied: %s", owner, change)
     return changes
+
+
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    optimizer_state: Dict[str, Any],
+    scheduler_state: Dict[str, Any],
+    owner: str,
+) -> List[str]:
+    """Load a checkpoint's optimizer and scheduler state, keeping the configured settings; return what changed."""
+    configured = hyperparameters(optimizer, scheduler)
+    optimizer.load_state_dict(optimizer_state)
+    scheduler.load_state_dict(scheduler_state)
+    return reapply_hyperparameters(optimizer, scheduler, configured, owner)

@@ -43,7 +43,7 @@ from fcodec.train.monitor import Monitor
 from fcodec.train.nonfinite import NonFiniteError, NonFiniteGuard
 from fcodec.train.objective import Objective, StepResult, move_to
 from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
-from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
+from fcodec.train.optim_resume import load_optimizer_state
 from fcodec.train.params import ParamPlan
 from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
 
@@ -172,10 +172,8 @@ class Trainer:
                 f"position depends on it) or start a new exp dir."
             )
         self.model.load_state_dict(ckpt["model"])
-        configured = hyperparameters(self.optimizer, self.plateau)
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.plateau.load_state_dict(ckpt["scheduler"])
-        reapply_hyperparameters(self.optimizer, self.plateau, configured)  # the config is what runs (and is recorded)
+        # the config is what runs (and is recorded), here and in the discriminators' optimizer
+        load_optimizer_state(self.optimizer, self.plateau, ckpt["optimizer"], ckpt["scheduler"], owner="codec")
         self.run_id = ckpt.get("run_id", self.run_id)
         self.state = LoopState(**ckpt["loop"])
         self.guard.load_state_dict(ckpt["nonfinite"])

@@ -63,15 +63,22 @@ def mel_filterbank(
     f_max: Optional[float] = None,
     htk: bool = False,
     norm: Optional[str] = "slaney",
+    allow_above_nyquist: bool = False,
 ) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) float32 triangular filters, equal to ``librosa.filters.mel`` with the same arguments.
 
     Whisper's ``mel_filters.npz`` was made with librosa's defaults (Slaney scale and area normalisation); the tests
     check this function against it. The array is read-only (it is cached): copy it to change it.
+
+    ``f_max`` above Nyquist is refused (bands past it would be empty, which is a mistake for a loss or a metric)
+    unless ``allow_above_nyquist``: a model trained on a fixed mel layout at every rate (NISQA: 20 kHz) needs those
+    bands to exist, as zeros, as librosa gives them.
     """
     f_max = sample_rate / 2 if f_max is None else f_max
-    if not 0 <= f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2, got {f_min}, {f_max}, {sample_rate}")
+    limit = float("inf") if allow_above_nyquist else sample_rate / 2
+    if not 0 <= f_min < f_max <= limit:
+        bound = "" if allow_above_nyquist else " <= sample_rate / 2"
+        raise ValueError(f"need 0 <= f_min < f_max{bound}, got {f_min}, {f_max}, {sample_rate}")
     if norm not in ("slaney", None):
         raise ValueError(f"norm must be 'slaney' or None, got {norm!r}")
     return _filterbank(int(sample_rate), int(n_fft), int(n_mels), float(f_min), float(f_max), bool(htk), norm)

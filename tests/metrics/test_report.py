@@ -363,3 +363,35 @@ def test_a_variant_is_compared_with_the_main_run(tmp_path):
     # without compare_with there is no such table
     write_results(variant, tmp_path / "plain.md", None, "cmd", date="d", environment={})
     assert "### Against" not in (tmp_path / "plain.md").read_text(encoding="utf-8")
+
+
+def test_the_report_is_out_of_date_when_either_compared_run_is_rescored(tmp_path, capsys):
+    """Stage 8 skips the report while ``fcodec.bin.report --inputs-digest`` prints the same digest: it must change
+    when the main run a --tag variant is compared with is rescored, not only when the variant is."""
+    from fcodec.bin.report import main
+
+    main_run, variant = tmp_path / "exp", tmp_path / "exp" / "gan"
+    fixed_experiment(main_run)
+    block = {"en": language_block(9.5, 11.0, 2.0, 13.0, 1.3, 0.45, -24.0, 1.8, 2.8, 1, 2000, 0, rate_name="WER")}
+    write_summary(variant, "train_12.5hz", "test_librispeech", 12.5, 137.5, block)
+
+    def digest(*extra):
+        assert main(["--exp-dir", str(variant), "--judges", "small", *extra, "--inputs-digest"]) == 0
+        return capsys.readouterr().out.strip()
+
+    compared = ["--compare-with", str(main_run)]
+    before = digest(*compared)
+    assert len(before) == 16 and digest(*compared) == before and digest() != before
+    assert not (tmp_path / "RESULTS.md").exists() and not list(variant.glob("*.md"))  # it writes nothing
+    rescored = next(main_run.glob("train_12.5hz/score/small/test_librispeech/summary.json"))
+    summary = json.loads(rescored.read_text())
+    summary["languages"]["en"]["paper"]["d_err_pct"] = 6.5
+    rescored.write_text(json.dumps(summary))
+    after = digest(*compared)
+    assert after != before
+    # the variant's own summaries count too; a judge the report leaves out does not
+    write_summary(variant, "train_12.5hz", "test_librispeech", 12.5, 137.5, block, judge="large-v3")
+    assert digest(*compared) == after
+    own = variant / "train_12.5hz" / "score" / "small" / "test_librispeech" / "summary.json"
+    own.write_text(json.dumps({**json.loads(own.read_text()), "bitrate": 150.0}))
+    assert digest(*compared) not in (before, after)

@@ -438,3 +438,63 @@ def test_a_missing_mos_judge_is_skipped_with_a_line_and_the_rest_is_scored(tmp_p
     assert quality[0] == "| model | bitrate (bps) | DNSMOS OVRL | DNSMOS SIG | DNSMOS BAK | DNSMOS P.808 |"
     assert quality[2].startswith("| train_50hz | 550 | ") and quality[3].startswith("| original | – | ")
     assert all(1.0 <= float(cell) <= 5.0 for row in quality[2:] for cell in row.strip("| ").split(" | ")[2:])
+
+
+def test_a_second_asr_judge_reuses_the_reconstructions_quality_until_they_change(
+    tmp_path, tiny_whisper_path, monkeypatch
+):
+    """Stage 8 with a judge added later scores the same decode again: the MOS judges and the speaker encoder do not
+    run again on unchanged reconstructions (nor on the originals), and a re-decoded reconstruction is scored anew."""
+    from fcodec.metrics.dnsmos import DnsmosPredictor
+    from fcodec.metrics.speaker_similarity import SpeakerEncoder
+    from fcodec.utils.whisper import make_tiny_whisper
+
+    heard = {"dnsmos": [], "speaker": []}  # the waveforms each real model was given, call by call
+    real_predict, real_embed = DnsmosPredictor.predict, SpeakerEncoder.embed
+    monkeypatch.setattr(
+        DnsmosPredictor,
+        "predict",
+        lambda self, w, *a, **k: heard["dnsmos"].append(len(w)) or real_predict(self, w, *a, **k),
+    )
+    monkeypatch.setattr(
+        SpeakerEncoder,
+        "embed",
+        lambda self, w, *a, **k: heard["speaker"].append(len(w)) or real_embed(self, w, *a, **k),
+    )
+    cuts, cuts_path = make_test_cuts(
+        tmp_path / "data",
+        [("en_a", speechlike(1.6, 30), "THE CAT SAT", "en"), ("en_b", speechlike(1.4, 31), "ON THE MAT", "en")],
+    )
+    decode_dir = make_decode_dir(tmp_path / "exp" / "train_50hz" / "decode" / "test", cuts, noisy)
+    out_dir = tmp_path / "exp" / "train_50hz" / "score"
+
+    def score_with(judge):
+        score_cli.main(
+            ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--out-dir", str(out_dir)]
+            + ["--asr-models", str(judge), "--nj", "0", "--max-tokens-per-second", "3", "--mos-judges", "dnsmos"]
+        )
+        summary = json.loads((out_dir / Path(judge).stem / "test" / "summary.json").read_text(encoding="utf-8"))
+        rows = {r["cut_id"]: r for r in read_tsv(out_dir / Path(judge).stem / "test" / "utterances.tsv")}
+        return summary, rows
+
+    first, first_rows = score_with(tiny_whisper_path)
+    assert heard == {"dnsmos": [4], "speaker": [4]}  # 2 originals + 2 reconstructions
+    second, second_rows = score_with(make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed1.pt", seed=1))
+    assert heard == {"dnsmos": [4], "speaker": [4]}  # not called again
+    assert second["mos"]["judges"]["dnsmos"]["reconstruction_cache_hits"] == 2
+    assert second["speaker_similarity"]["reconstruction_cache_hits"] == 2
+    assert second["languages"]["en"]["mos"] == first["languages"]["en"]["mos"]
+    assert second["languages"]["en"]["speaker_similarity"] == first["languages"]["en"]["speaker_similarity"]
+    for cut_id in ("en_a", "en_b"):
+        for column in ("dnsmos_ovrl_orig", "dnsmos_ovrl_recon", "dnsmos_p808_recon", "speaker_sim"):
+            assert second_rows[cut_id][column] == first_rows[cut_id][column], (cut_id, column)
+    # a re-decode rewrites en_b's reconstruction: only it is scored again
+    (wav,) = (decode_dir / "wav").glob("en_b*")
+    audio, rate = sf.read(wav, dtype="float32")
+    sf.write(wav, audio + 0.05 * np.random.default_rng(1).standard_normal(len(audio)).astype(np.float32), rate)
+    third, third_rows = score_with(make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed2.pt", seed=2))
+    assert heard == {"dnsmos": [4, 1], "speaker": [4, 1]}
+    assert third["mos"]["judges"]["dnsmos"]["reconstruction_cache_hits"] == 1
+    assert third_rows["en_a"]["dnsmos_ovrl_recon"] == first_rows["en_a"]["dnsmos_ovrl_recon"]
+    assert third_rows["en_b"]["dnsmos_ovrl_recon"] != first_rows["en_b"]["dnsmos_ovrl_recon"]
+    assert third_rows["en_b"]["dnsmos_ovrl_orig"] == first_rows["en_b"]["dnsmos_ovrl_orig"]

@@ -17,6 +17,7 @@ from fcodec.train.best import ForeignBestError
 from fcodec.train.checkpoint import CheckpointError
 from fcodec.train.lock import LOCK_NAME, ExpDirLockedError, acquire, exp_dir_lock, release
 from fcodec.train.nonfinite import NonFiniteError
+from tests.train.gan import TINY_GAN
 from tests.train.test_trainer import Crash, CrashAt, NaNAt, make_trainer
 from tests.train.toy import make_cuts
 
@@ -77,6 +78,30 @@ def test_a_changed_learning_rate_applies_on_resume_and_is_logged(tmp_path, cuts,
         assert group["lr"] == pytest.approx(1e-4) and group["initial_lr"] == pytest.approx(1e-4)
         assert group["weight_decay"] == 0.5
     assert saved["config"]["optim"]["lr"] == pytest.approx(1e-4)
+
+
+def test_a_gan_run_resumed_with_changed_discriminator_settings_uses_them(tmp_path, cuts, caplog):
+    tiny = {**TINY_GAN, "gan.resolutions": "[[256,64,256]]", "gan.lr_decay": 0.99}
+    gan = [f"{k}={v}" for k, v in tiny.items() if k.startswith("gan.")]
+    common = ["train.max_steps=12", "train.valid_interval=0", "train.save_every_n=4", "optim.warmup_steps=0", *gan]
+    with pytest.raises(Crash):
+        make_trainer(tmp_path, cuts, common, CrashAt(6)).fit()  # checkpoint 4, at gan.lr=1e-3
+    before = torch.load(tmp_path / "checkpoints" / "checkpoint-4.pt", weights_only=True)["gan"]
+    assert before["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.99**4)
+    changed = ["gan.lr=1e-4", "gan.betas=[0.5,0.9]", "gan.weight_decay=0.01", "gan.lr_decay=0.9"]
+    with caplog.at_level(logging.WARNING):
+        make_trainer(tmp_path, cuts, [*common, *changed]).fit()
+    assert "discriminators optimizer setting changed since the checkpoint, applied: group 0: base lr 0.001" in (
+        caplog.text
+    )
+    saved = torch.load(tmp_path / "checkpoints" / "checkpoint-12.pt", weights_only=True)["gan"]
+    group = saved["optimizer"]["param_groups"][0]
+    # the decay's position is kept (4 steps at 0.99), the 8 steps since decay at the new gamma
+    assert group["initial_lr"] == pytest.approx(1e-4)
+    assert group["lr"] == pytest.approx(1e-4 * 0.99**4 * 0.9**8)
+    assert list(group["betas"]) == [0.5, 0.9] and group["weight_decay"] == 0.01
+    assert saved["scheduler"]["gamma"] == 0.9 and saved["scheduler"]["base_lrs"] == [pytest.approx(1e-4)]
+    assert {s["step"].item() for s in saved["optimizer"]["state"].values()} == {12.0}  # moments kept
 
 
 def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):

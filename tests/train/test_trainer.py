@@ -6,13 +6,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from fcodec.train.adversary import Adversary, build_discriminators
 from fcodec.train.config import load_config
 from fcodec.train.distributed import DistInfo
 from fcodec.train.nonfinite import NonFiniteError
 from fcodec.train.params import build_param_plan
 from fcodec.train.rng import seed_everything
 from fcodec.train.trainer import Trainer
-from tests.train.toy import ToyCodec, ToyObjective, export_state, make_cuts, make_loader
+from tests.train.toy import SR, ToyCodec, ToyObjective, export_state, make_cuts, make_loader
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,14 @@ def cuts(tmp_path_factory):
 
 
 def make_trainer(exp_dir, cuts, overrides=(), objective=None, num_workers=0):
+    """The toy trainer; with ``gan.*`` overrides it also trains discriminators on the toy reconstructions."""
     cfg = load_config(None, ["train.device=cpu", "optim.lr=3e-3", "train.log_interval=5", *overrides])
     seed_everything(0)
     model = ToyCodec()
     plan = build_param_plan(model, ["compressor.", "decompressor."])
+    adversary = None
+    if cfg.gan is not None:
+        adversary = Adversary(cfg.gan, build_discriminators(cfg.gan), SR, SR, DistInfo())
     return Trainer(
         cfg,
         exp_dir,
@@ -35,6 +40,7 @@ def make_trainer(exp_dir, cuts, overrides=(), objective=None, num_workers=0):
         make_loader(cuts, False),
         DistInfo(),
         export_state,
+        adversary=adversary,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -54,6 +55,7 @@ class ToyObjective(Objective):
             terms={"mse": mse.detach(), "l1": l1.detach()},
             num_items=audio.shape[0],
             stats={"frames": mask.sum().detach()},
+            output=SimpleNamespace(sig=recon),  # what discriminators judge (the codec's output has .sig)
         )
 
     def summarize(self, stats: Dict[str, torch.Tensor]) -> Dict[str, float]:

@@ -290,7 +290,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   [ "${scored}" -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"
   plot=$(dirname "${results}")/results.png compare=() && [ -n "${tag}" ] && compare=(--compare-with "${exp_dir%/"${tag}"}")
   if stage_begin 8 file "${exp_dir}/.report.done" "the results table and plot of ${labels[*]} -> ${results}" \
-      "report results=${results} judges=${labels[*]} scores=$(fingerprint "${exp_dir}"/{pretrained,train_*hz}/score/*/*/summary.json)"; then
+      "report results=${results} judges=${labels[*]} ${compare[*]} scores=$(python -m fcodec.bin.report --exp-dir "${exp_dir}" --judges "${labels[@]}" "${compare[@]}" --inputs-digest)"; then
     ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.report --exp-dir "${exp_dir}" --out "${results}" \
       --plot "${plot}" --judges "${labels[@]}" "${compare[@]}"  # a --tag variant: beside the main run
     stage_end "${results}" "${plot}"
