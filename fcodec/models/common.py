@@ -52,6 +52,7 @@ __all__ = [
     "pad_channels_first",
     "causal_left",
     "conv1d_time_major",
+    "depthwise_conv",
     "FeedForward",
 ]
 
@@ -393,6 +394,36 @@ def _frames(x: Tensor, count: int, stride: int, kernel: int) -> Tensor:
     if kernel == stride:
         return x[:, : count * stride].reshape(batch, count, kernel * dim)
     return x.as_strided((batch, count, kernel * dim), (x.stride(0), stride * dim, 1))
+
+
+def depthwise_conv(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """``conv(x)`` for an unpadded depthwise conv (one group per channel) of a channels-first ``(B, C, T + k - 1)``
+    input. At inference time, for the few frames of a streaming call, possibly as one batched matrix-vector
+    product over the input windows instead (measured: PyTorch's depthwise conv carries a fixed cost per call
+    that dominates for 4 output frames; for long inputs it is the faster one and is kept)."""
+    kernel = conv.kernel_size[0]
+    out_time = x.shape[-1] - kernel + 1
+    if (
+        not inference_path(conv, x)
+        or conv.groups != conv.in_channels
+        or conv.out_channels != conv.in_channels
+        or conv.padding not in ((0,), 0, "valid")
+        or tuple(conv.stride) != (1,)
+        or tuple(conv.dilation) != (1,)
+        or out_time < 1
+        or rows_class(x.shape[0] * out_time) != "few"
+    ):
+        return conv(x)
+
+    def windows(t: Tensor) -> Tensor:
+        batch, channels, _ = t.shape
+        frames = t.unfold(-1, kernel, 1).transpose(0, 1).reshape(channels, batch * out_time, kernel)
+        weight = cached_weight(conv, "depthwise", conv.weight, lambda w: w.reshape(channels, kernel, 1))
+        y = torch.bmm(frames, weight).view(channels, batch, out_time).transpose(0, 1)
+        return y if conv.bias is None else y + conv.bias[:, None]
+
+    shape = f"fewx{x.shape[1]}*{kernel}"
+    return measured("depthwise_conv1d", shape, x, windows, conv)
 
 
 def causal_left(x: Tensor, pad: int, tail: Optional[Tensor], mode: str) -> Tuple[Optional[Tensor], Optional[Tensor]]:

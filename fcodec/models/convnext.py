@@ -14,7 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcodec.models import int8
-from fcodec.models.common import apply_linear, causal_left, conv1d_time_major, inference_path, pad_time
+from fcodec.models.common import (
+    apply_linear,
+    causal_left,
+    conv1d_time_major,
+    depthwise_conv,
+    inference_path,
+    pad_time,
+)
 
 __all__ = ["ConvNeXtBackbone", "ConvNeXtBlock"]
 
@@ -47,7 +54,9 @@ class ConvNeXtBlock(nn.Module):
         padded = x
         if self.causal:  # the conv is unpadded; otherwise it pads "same" itself
             padded, tail = pad_time(x, self.kernel_size - 1, tail, self.pad_mode)
-        y = self.dwconv(padded.transpose(1, 2)).transpose(1, 2)
+        y = (
+            depthwise_conv(self.dwconv, padded.transpose(1, 2)) if self.causal else self.dwconv(padded.transpose(1, 2))
+        ).transpose(1, 2)
         y = self.norm(y)
         y = apply_linear(self.pwconv1, y, apply_gelu=True)
         y = apply_linear(self.pwconv2, y)

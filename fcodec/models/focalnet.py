@@ -27,6 +27,8 @@ from fcodec.models.common import (
     cached_weight,
     causal_left,
     conv1d_time_major,
+    depthwise_conv,
+    gelu,
     inference_path,
     pad_channels_first,
     relaid_linear,
@@ -149,7 +151,11 @@ class FocalModulation(nn.Module):
                 # levels are hierarchical: level l + 1 convolves level l's output; tails are of the padded inputs
                 ctx, tail = pad_channels_first(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
                 new_tails.append(tail)
-            ctx = self.layers[level](ctx)  # depthwise conv (unpadded if causal, "same" otherwise), GELU
+            conv = self.layers[level][0]  # depthwise conv (unpadded if causal, "same" otherwise), then GELU
+            if self.causal and inference_path(conv, ctx):
+                ctx = gelu(depthwise_conv(conv, ctx))
+            else:
+                ctx = self.layers[level](ctx)
             term = ctx * gates[:, level : level + 1]
             acc = term if acc is None else acc + term
         if not self.causal:

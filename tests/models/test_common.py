@@ -77,3 +77,21 @@ def test_conv_with_left_context_matches_padded_conv(kernel, stride, pad, time):
             expected = conv(padded.transpose(1, 2)).transpose(1, 2)
             assert torch.allclose(conv1d_time_major(x, conv, stride, left), expected, atol=1e-5)
         assert torch.equal(new_tail, expected_tail)
+
+
+@pytest.mark.parametrize("kernel,time,batch", [(7, 4, 1), (14, 1, 2), (33, 4, 3), (5, 80, 1)])
+@pytest.mark.parametrize("fast", ["0", "1"])
+def test_depthwise_conv_matches_the_module(kernel, time, batch, fast, monkeypatch):
+    from fcodec.models.common import depthwise_conv
+
+    monkeypatch.setenv("FCODEC_FAST_KERNELS", fast)  # the windows' matrix-vector product, or the module
+    conv = torch.nn.Conv1d(16, 16, kernel, groups=16)
+    x = torch.randn(batch, 16, time + kernel - 1)
+    with torch.no_grad():
+        expected = conv(x)
+        assert torch.allclose(depthwise_conv(conv, x), expected, atol=1e-5)
+        # a time-major tensor seen channels-first (ConvNeXt's input) gives the same
+        assert torch.allclose(depthwise_conv(conv, x.transpose(1, 2).contiguous().transpose(1, 2)), expected, atol=1e-5)
+    out = depthwise_conv(conv, x)  # training: the module runs, gradients flow
+    out.sum().backward()
+    assert conv.weight.grad is not None
