@@ -160,8 +160,11 @@ class ConvPositionalEmbedding(nn.Module):
         def plain(t: Tensor) -> Tensor:
             return F.conv1d(t.transpose(1, 2), self.conv.weight, self.conv.bias, groups=self.groups).transpose(1, 2)
 
-        shape = f"{rows_class(time)}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
-        kernels = {kernel_choice.PLAIN: plain, "gemm": self._grouped_gemm, "group_linears": self._group_linears}
+        rows = rows_class(time)
+        shape = f"{rows}x{x.shape[-1]}*{self.kernel_size}/g{self.groups}"
+        kernels = {kernel_choice.PLAIN: plain, "gemm": self._grouped_gemm}
+        if rows == "few":  # each group's frames are copied out (k times the input): only worth it for a few frames
+            kernels["group_linears"] = self._group_linears
         choice = kernel_choice.choose(
             "grouped_conv", shape, lambda: {name: (lambda f=f: f(x)) for name, f in kernels.items()}
         )
