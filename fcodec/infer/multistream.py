@@ -87,6 +87,41 @@ class _Stream:
     decoder_finished: bool = False
 
 
+def _by_slot(ids: List[int], streams: List[_Stream], *columns: List[Any]) -> Tuple[List[Any], ...]:
+    """The request's columns reordered by slot: streams opened one after another then form a range of slots,
+    whose states are read as views instead of gathered."""
+    order = sorted(range(len(ids)), key=lambda i: streams[i].slot)
+    return tuple([column[i] for i in order] for column in (ids, streams, *columns))
+
+
+class _Rows:
+    """The slots a step serves, in increasing order: a range (read as views), or any set (gathered)."""
+
+    def __init__(self, slots: List[int], num_slots: int, device: torch.device) -> None:
+        first = slots[0]
+        self.is_range = slots == list(range(first, first + len(slots)))
+        self.is_all = self.is_range and len(slots) == num_slots
+        self.span = slice(first, first + len(slots))
+        self.index = torch.tensor(slots, device=device)
+
+    def read(self, store: Tensor) -> Tensor:
+        return store[self.span] if self.is_range else store.index_select(0, self.index)
+
+    def write(self, stores: List[Tensor], new: Sequence[Tensor], rebind: bool) -> None:
+        """Put the rows' new values into the per-slot tensors ``stores``; with ``rebind`` (eager steps) a step of
+        every slot keeps the new tensors themselves instead of copying them."""
+        for i, value in enumerate(new):
+            if rebind and self.is_all:
+                stores[i] = value
+            elif self.is_range:
+                stores[i][self.span].copy_(value)
+            else:
+                stores[i].index_copy_(0, self.index, value)
+
+    def assign(self, store: Tensor, values: List[int]) -> None:
+        self.write([store], [torch.tensor(values, dtype=store.dtype, device=store.device)], rebind=False)
+
+
 class _CapturedStep:
     """``run()`` (a step over static buffers) captured as a CUDA graph; ``replay()`` returns its outputs."""
 
@@ -281,21 +316,21 @@ class MultiStreamCodec:
             streams.append(stream)
             lengths.append(num)
             sig.append(torch.nn.functional.pad(chunk.to(self.device, self.dtype), (0, self.chunk_size - num)))
+        ids, streams, sig, lengths = _by_slot(list(chunks), streams, sig, lengths)
         down = self.model.encoder.downsample_factor
         frames = [-(-num // down) for num in lengths]  # a causal WavLM gives ceil(n / 320) frames
-        slots = torch.tensor([s.slot for s in streams], device=self.device)
+        rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(frames, device=self.device)
-        toks, tails, kv = self._run("encode", slots, torch.stack(sig), valid)
-        for store, new in zip((*self._encoder_tails, *self._kv), (*tails, *kv)):
-            store.index_copy_(0, slots, new)
-        out = {}
+        toks, tails, kv = self._run("encode", rows, torch.stack(sig), valid)
+        rows.write(self._encoder_tails, tails, rebind=self._graphs is None)
+        rows.write(self._kv, kv, rebind=self._graphs is None)
+        out = dict.fromkeys(chunks)
         per_token = self.model.compressor.downsample_factor
-        for i, (stream_id, stream, num) in enumerate(zip(chunks, streams, lengths)):
+        for i, (stream_id, stream, num) in enumerate(zip(ids, streams, lengths)):
             stream.samples += num
             stream.encoder_finished = num < self.chunk_size
             out[stream_id] = toks[i, : -(-frames[i] // per_token)].clone()
-        seen = torch.tensor([s.samples // down for s in streams], device=self.device)
-        self._frames_seen.index_copy_(0, slots, seen)
+        rows.assign(self._frames_seen, [s.samples // down for s in streams])
         return out
 
     @torch.no_grad()
@@ -347,17 +382,17 @@ class MultiStreamCodec:
             streams.append(stream)
             counts.append(num)
             toks.append(torch.nn.functional.pad(chunk.to(self.device, torch.long), (0, per_chunk - num)))
-        slots = torch.tensor([s.slot for s in streams], device=self.device)
+        ids, streams, toks, counts = _by_slot(list(tokens), streams, toks, counts)
+        rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(counts, device=self.device)
-        audio, tails = self._run("decode", slots, torch.stack(toks), valid)
-        for store, new in zip(self._decoder_tails, tails):
-            store.index_copy_(0, slots, new)
-        out = {}
-        for i, (stream_id, stream, num) in enumerate(zip(tokens, streams, counts)):
+        audio, tails = self._run("decode", rows, torch.stack(toks), valid)
+        rows.write(self._decoder_tails, tails, rebind=self._graphs is None)
+        out = dict.fromkeys(tokens)
+        for i, (stream_id, stream, num) in enumerate(zip(ids, streams, counts)):
             stream.tokens += num
             stream.decoder_finished = num < per_chunk
             out[stream_id] = audio[i, : num * self.samples_per_token].clone()
-        self._tokens_seen.index_copy_(0, slots, torch.tensor([s.tokens for s in streams], device=self.device))
+        rows.assign(self._tokens_seen, [s.tokens for s in streams])
         return out
 
     # the batched passes -------------------------------------------------------------------------------------
@@ -387,33 +422,25 @@ class MultiStreamCodec:
         audio, decoder = self.model.decoder(qfeats, decoder)
         return audio, _leaves((decompressor, decoder))
 
-    def _run(self, direction: str, slots: Tensor, inputs: Tensor, valid: Tensor):
-        """The ``direction`` pass over the rows of ``slots``: eagerly on those rows, or by replaying the graph
-        of all slots and keeping those rows."""
+    def _run(self, direction: str, rows: "_Rows", inputs: Tensor, valid: Tensor):
+        """The ``direction`` pass over ``rows``: eagerly on those slots, or by replaying the graph of all slots
+        and keeping those rows."""
         if self._graphs is None:
             if direction == "encode":
                 return self._encode_rows(
                     inputs,
-                    self._frames_seen.index_select(0, slots),
+                    rows.read(self._frames_seen),
                     valid,
-                    [t.index_select(0, slots) for t in self._encoder_tails],
-                    [t.index_select(0, slots) for t in self._kv],
+                    [rows.read(t) for t in self._encoder_tails],
+                    [rows.read(t) for t in self._kv],
                 )
             return self._decode_rows(
-                inputs,
-                self._tokens_seen.index_select(0, slots),
-                valid,
-                [t.index_select(0, slots) for t in self._decoder_tails],
+                inputs, rows.read(self._tokens_seen), valid, [rows.read(t) for t in self._decoder_tails]
             )
         graph, static_inputs, static_valid = self._graphs[direction]
-        static_inputs.index_copy_(0, slots, inputs)
-        static_valid.index_copy_(0, slots, valid)
+        rows.write([static_inputs, static_valid], [inputs, valid], rebind=False)
         outputs = graph.replay()
-
-        def rows(x):
-            return x.index_select(0, slots) if isinstance(x, Tensor) else [t.index_select(0, slots) for t in x]
-
-        return tuple(rows(x) for x in outputs)
+        return tuple(rows.read(x) if isinstance(x, Tensor) else [rows.read(t) for t in x] for x in outputs)
 
     def _capture(self) -> Dict[str, Tuple[_CapturedStep, Tensor, Tensor]]:
         """CUDA graphs of the encode and decode passes over all slots, reading the per-slot states in place."""
