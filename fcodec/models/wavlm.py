@@ -123,8 +123,14 @@ class ConvPositionalEmbedding(nn.Module):
             self.conv.weight,
             lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width),
         )
-        y = torch.matmul(frames, weight)  # (B, G, T, c)
-        return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+        if batch == 1:
+            y = torch.matmul(frames, weight)  # (1, G, T, c)
+            return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+        # the items' frames as rows of one GEMM per group: a broadcast matmul would copy the weight for every
+        # item (32 MB each for WavLM-large, the bulk of a batched streaming step)
+        rows = frames.transpose(0, 1).reshape(groups, batch * out_time, k * width)
+        y = torch.matmul(rows, weight).view(groups, batch, out_time, width)  # (G, B, T, c)
+        return y.permute(1, 2, 0, 3).reshape(batch, out_time, dim) + self.conv.bias
 
     def forward(self, x: Tensor, tail: Tail = None) -> Tuple[Tensor, Optional[Tensor]]:
         time = x.shape[1]
