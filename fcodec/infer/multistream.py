@@ -87,6 +87,11 @@ class _Stream:
     decoder_finished: bool = False
 
 
+def _with_fresh_rows(tails: Sequence[Tensor], fresh: Tensor) -> List[FreshOrTail]:
+    """Per-slot tails where the rows of streams that start now get the first call's padding instead."""
+    return [FreshOrTail(tail, fresh) for tail in tails]
+
+
 def _by_slot(ids: List[int], streams: List[_Stream], *columns: List[Any]) -> Tuple[List[Any], ...]:
     """The request's columns reordered by slot: streams opened one after another then form a range of slots,
     whose states are read as views instead of gathered."""
@@ -321,7 +326,7 @@ class MultiStreamCodec:
         frames = [-(-num // down) for num in lengths]  # a causal WavLM gives ceil(n / 320) frames
         rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(frames, device=self.device)
-        toks, tails, kv = self._run("encode", rows, torch.stack(sig), valid)
+        toks, tails, kv = self._run("encode", rows, torch.stack(sig), valid, any(s.samples == 0 for s in streams))
         rows.write(self._encoder_tails, tails, rebind=self._graphs is None)
         rows.write(self._kv, kv, rebind=self._graphs is None)
         out = dict.fromkeys(chunks)
@@ -385,7 +390,7 @@ class MultiStreamCodec:
         ids, streams, toks, counts = _by_slot(list(tokens), streams, toks, counts)
         rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(counts, device=self.device)
-        audio, tails = self._run("decode", rows, torch.stack(toks), valid)
+        audio, tails = self._run("decode", rows, torch.stack(toks), valid, any(s.tokens == 0 for s in streams))
         rows.write(self._decoder_tails, tails, rebind=self._graphs is None)
         out = dict.fromkeys(tokens)
         for i, (stream_id, stream, num) in enumerate(zip(ids, streams, counts)):
@@ -397,11 +402,18 @@ class MultiStreamCodec:
 
     # the batched passes -------------------------------------------------------------------------------------
     def _encode_rows(
-        self, sig: Tensor, frames_seen: Tensor, valid_frames: Tensor, tails: Sequence[Tensor], kv: Sequence[Tensor]
+        self,
+        sig: Tensor,
+        frames_seen: Tensor,
+        valid_frames: Tensor,
+        tails: Sequence[Tensor],
+        kv: Sequence[Tensor],
+        any_fresh: bool = True,
     ) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
-        """Tokens ``(B, tokens_per_chunk)`` and the new states of one chunk of B streams (a pure function)."""
-        fresh = frames_seen == 0
-        conv_tails, pos_tail, compressor = _unflatten(self._encoder_spec, [FreshOrTail(t, fresh) for t in tails])
+        """Tokens ``(B, tokens_per_chunk)`` and the new states of one chunk of B streams (a pure function);
+        ``any_fresh=False`` promises that no row starts its stream (its tails are then used as they are)."""
+        tails = _with_fresh_rows(tails, frames_seen == 0) if any_fresh else tails
+        conv_tails, pos_tail, compressor = _unflatten(self._encoder_spec, tails)
         feats, conv_tails, pos_tail, pairs = self.model.encoder.forward_streams(
             sig, frames_seen, valid_frames, conv_tails, pos_tail, list(zip(kv[0::2], kv[1::2]))
         )
@@ -410,11 +422,11 @@ class MultiStreamCodec:
         return self.model.lats_to_toks(lats), new_tails, [t for pair in pairs for t in pair]
 
     def _decode_rows(
-        self, toks: Tensor, tokens_seen: Tensor, valid_tokens: Tensor, tails: Sequence[Tensor]
+        self, toks: Tensor, tokens_seen: Tensor, valid_tokens: Tensor, tails: Sequence[Tensor], any_fresh: bool = True
     ) -> Tuple[Tensor, List[Tensor]]:
         """Audio ``(B, tokens_per_chunk * samples_per_token)`` and the new states of one chunk of B streams."""
-        fresh = tokens_seen == 0
-        decompressor, decoder = _unflatten(self._decoder_spec, [FreshOrTail(t, fresh) for t in tails])
+        tails = _with_fresh_rows(tails, tokens_seen == 0) if any_fresh else tails
+        decompressor, decoder = _unflatten(self._decoder_spec, tails)
         up = self.model.decompressor.upsample_factor
         qfeats, decompressor = self.model.decompressor(
             self.model.toks_to_codes(toks), decompressor, valid_frames=valid_tokens * up
@@ -422,7 +434,7 @@ class MultiStreamCodec:
         audio, decoder = self.model.decoder(qfeats, decoder)
         return audio, _leaves((decompressor, decoder))
 
-    def _run(self, direction: str, rows: "_Rows", inputs: Tensor, valid: Tensor):
+    def _run(self, direction: str, rows: "_Rows", inputs: Tensor, valid: Tensor, any_fresh: bool):
         """The ``direction`` pass over ``rows``: eagerly on those slots, or by replaying the graph of all slots
         and keeping those rows."""
         if self._graphs is None:
@@ -433,9 +445,10 @@ class MultiStreamCodec:
                     valid,
                     [rows.read(t) for t in self._encoder_tails],
                     [rows.read(t) for t in self._kv],
+                    any_fresh,
                 )
             return self._decode_rows(
-                inputs, rows.read(self._tokens_seen), valid, [rows.read(t) for t in self._decoder_tails]
+                inputs, rows.read(self._tokens_seen), valid, [rows.read(t) for t in self._decoder_tails], any_fresh
             )
         graph, static_inputs, static_valid = self._graphs[direction]
         rows.write([static_inputs, static_valid], [inputs, valid], rebind=False)
