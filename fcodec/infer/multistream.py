@@ -287,7 +287,7 @@ class MultiStreamCodec:
 
         Returns
         -------
-        dict of stream id -> Tensor, shape (k,), int64
+        dict of stream id -> Tensor, shape (k,), int64, on the model's device
             What ``encode_step`` gives that stream alone: ``tokens_per_chunk`` tokens, fewer for a short
             last chunk.
 
@@ -320,13 +320,14 @@ class MultiStreamCodec:
                 )
             streams.append(stream)
             lengths.append(num)
-            sig.append(torch.nn.functional.pad(chunk.to(self.device, self.dtype), (0, self.chunk_size - num)))
+            sig.append(torch.nn.functional.pad(chunk.to(dtype=self.dtype), (0, self.chunk_size - num)))
         ids, streams, sig, lengths = _by_slot(list(chunks), streams, sig, lengths)
         down = self.model.encoder.downsample_factor
         frames = [-(-num // down) for num in lengths]  # a causal WavLM gives ceil(n / 320) frames
         rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(frames, device=self.device)
-        toks, tails, kv = self._run("encode", rows, torch.stack(sig), valid, any(s.samples == 0 for s in streams))
+        sig = torch.stack(sig).to(self.device)  # one copy to the device for all streams
+        toks, tails, kv = self._run("encode", rows, sig, valid, any(s.samples == 0 for s in streams))
         rows.write(self._encoder_tails, tails, rebind=self._graphs is None)
         rows.write(self._kv, kv, rebind=self._graphs is None)
         out = dict.fromkeys(chunks)
@@ -350,7 +351,7 @@ class MultiStreamCodec:
 
         Returns
         -------
-        dict of stream id -> Tensor, shape (k * samples_per_token,), float
+        dict of stream id -> Tensor, shape (k * samples_per_token,), float, on the model's device
             What ``decode_step`` gives that stream alone (up to float rounding), at ``sample_rate_output``.
 
         Raises
@@ -386,11 +387,12 @@ class MultiStreamCodec:
                 raise ValueError(f"stream {stream_id}: tokens must lie in [0, {size}), got {chunk.tolist()}")
             streams.append(stream)
             counts.append(num)
-            toks.append(torch.nn.functional.pad(chunk.to(self.device, torch.long), (0, per_chunk - num)))
+            toks.append(torch.nn.functional.pad(chunk.to(dtype=torch.long), (0, per_chunk - num)))
         ids, streams, toks, counts = _by_slot(list(tokens), streams, toks, counts)
         rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(counts, device=self.device)
-        audio, tails = self._run("decode", rows, torch.stack(toks), valid, any(s.tokens == 0 for s in streams))
+        toks = torch.stack(toks).to(self.device)
+        audio, tails = self._run("decode", rows, toks, valid, any(s.tokens == 0 for s in streams))
         rows.write(self._decoder_tails, tails, rebind=self._graphs is None)
         out = dict.fromkeys(tokens)
         for i, (stream_id, stream, num) in enumerate(zip(ids, streams, counts)):

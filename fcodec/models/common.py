@@ -42,6 +42,7 @@ __all__ = [
     "gelu",
     "fast_kernels_enabled",
     "FreshOrTail",
+    "Tail",
     "pad_time",
     "pad_channels_first",
     "causal_left",

@@ -124,6 +124,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per stream count")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--sequential", action="store_true", help="also time the streams one at a time")
+    parser.add_argument("--sequential-max", type=int, default=64, help="... up to this many streams")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -152,7 +153,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     sig = speechlike(1, 16000 * 20)[0].to(device)
     rows = []
     for num in counts:
-        row = {"streams": num, **summary(batched_times(model, sig, num, args))}
+        try:
+            row = {"streams": num, **summary(batched_times(model, sig, num, args))}
+        except torch.cuda.OutOfMemoryError:
+            print(f"{num:5d} streams: out of GPU memory; stopping", flush=True)
+            break
+        finally:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
         row["ms_per_stream"] = round(row["ms_median"] / num, 3)
         row["real_time"] = row["ms_p95"] <= chunk_ms
         line = (
@@ -160,7 +168,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             f"{row['ms_min']:8.2f} min ({row['ms_per_stream']:.2f} ms per stream); "
             f"{'real time' if row['real_time'] else 'NOT real time'} (<= {chunk_ms:.0f} ms)"
         )
-        if args.sequential:
+        if args.sequential and num <= args.sequential_max:
             seq = summary(sequential_times(model, sig, num, args))
             row["sequential"] = seq
             row["speedup"] = round(seq["ms_median"] / row["ms_median"], 2)
