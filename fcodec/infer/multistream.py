@@ -127,6 +127,17 @@ class _Rows:
         self.write([store], [torch.tensor(values, dtype=store.dtype, device=store.device)], rebind=False)
 
 
+class _StaticStep:
+    """``run()``, a step over static buffers (all slots), run again at every ``replay()``: what a captured
+    graph replays, without the capture (the tests run the all-slot bookkeeping with it on the CPU)."""
+
+    def __init__(self, run: Callable[[], Any]) -> None:
+        self.run = run
+
+    def replay(self) -> Any:
+        return self.run()
+
+
 class _CapturedStep:
     """``run()`` (a step over static buffers) captured as a CUDA graph; ``replay()`` returns its outputs."""
 
@@ -205,7 +216,7 @@ class MultiStreamCodec:
         self._frames_seen = torch.zeros(slots, dtype=torch.long, device=self.device)  # encoder frames per slot
         self._tokens_seen = torch.zeros(slots, dtype=torch.long, device=self.device)  # decoder tokens per slot
 
-        self._graphs: Optional[Dict[str, Tuple[_CapturedStep, Tensor, Tensor]]] = None
+        self._graphs: Optional[Dict[str, Tuple[Any, Tensor, Tensor]]] = None
         if cuda_graphs and self.device.type != "cuda":
             logger.warning("cuda_graphs needs a CUDA device (the model is on %s): running eagerly", self.device)
         elif cuda_graphs:
@@ -457,13 +468,14 @@ class MultiStreamCodec:
         outputs = graph.replay()
         return tuple(rows.read(x) if isinstance(x, Tensor) else [rows.read(t) for t in x] for x in outputs)
 
-    def _capture(self) -> Dict[str, Tuple[_CapturedStep, Tensor, Tensor]]:
-        """CUDA graphs of the encode and decode passes over all slots, reading the per-slot states in place."""
+    def _capture(self, step_class: Callable = _CapturedStep) -> Dict[str, Tuple[Any, Tensor, Tensor]]:
+        """CUDA graphs of the encode and decode passes over all slots, reading the per-slot states in place
+        (``step_class=_StaticStep``: the same passes run eagerly, on any device)."""
         slots = self.max_streams
         sig = torch.zeros(slots, self.chunk_size, dtype=self.dtype, device=self.device)
         frames = torch.full((slots,), self.frames_per_chunk, dtype=torch.long, device=self.device)
         toks = torch.zeros(slots, self.tokens_per_chunk, dtype=torch.long, device=self.device)
         counts = torch.full((slots,), self.tokens_per_chunk, dtype=torch.long, device=self.device)
-        encode = _CapturedStep(lambda: self._encode_rows(sig, self._frames_seen, frames, self._encoder_tails, self._kv))
-        decode = _CapturedStep(lambda: self._decode_rows(toks, self._tokens_seen, counts, self._decoder_tails))
+        encode = step_class(lambda: self._encode_rows(sig, self._frames_seen, frames, self._encoder_tails, self._kv))
+        decode = step_class(lambda: self._decode_rows(toks, self._tokens_seen, counts, self._decoder_tails))
         return {"encode": (encode, sig, frames), "decode": (decode, toks, counts)}
