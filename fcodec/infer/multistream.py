@@ -245,7 +245,8 @@ class MultiStreamCodec:
                 f"all {self.max_streams} stream slots are in use: close a stream first, or make the "
                 "MultiStreamCodec with a larger max_streams"
             )
-        slot = self._free.pop(0)
+        slot = min(self._free)  # streams packed in the low slots often form a range, read without copies
+        self._free.remove(slot)
         # the masks and first-call padding already ignore what a slot held; zeros keep stale values (even a
         # non-finite one) from ever meeting a 0 attention weight
         for leaf in (*self._encoder_tails, *self._kv, *self._decoder_tails):
