@@ -10,7 +10,8 @@ CUDA before reading the clock). The streams are real time while a step takes at 
 last line names the most streams whose p95 step stayed within it, and the one-stream step is the compute
 latency a single stream adds to the 80 ms algorithmic latency. ``--sequential`` also times the same N streams
 one at a time through ``encode_step`` / ``decode_step`` (what a server without batching does) for the ratio,
-from a state past the attention window (its key/value cache full, as the batched step's always is).
+from a state past the attention window (its key/value cache full, as the batched step's always is); the two
+take turns at every step, so that load changes on a shared machine hit both alike.
 The shapes of a step do not depend on the streams' positions (fixed-size attention cache), so the figures hold
 for streams of any age. The first lines name the CPU / GPU and torch: figures only compare within one run.
 """
@@ -40,18 +41,22 @@ def p95(values: List[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
 
 
-def timed_steps(step: Callable[[int], object], steps: int, warmup: int, device: torch.device) -> List[float]:
-    """Seconds of ``step(i)`` for i in warmup .. warmup + steps (after ``warmup`` untimed ones)."""
-    times = []
-    for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step(i)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
+def timed_steps(
+    steps: Dict[str, Callable[[int], object]], count: int, warmup: int, device: torch.device
+) -> Dict[str, List[float]]:
+    """Seconds of each ``steps[name](i)`` for i in warmup .. warmup + count, after ``warmup`` untimed ones;
+    the implementations take turns at every step, so that load changes on a shared machine hit all alike."""
+    times: Dict[str, List[float]] = {name: [] for name in steps}
+    for i in range(warmup + count):
+        for name, step in steps.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            step(i)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -61,20 +66,17 @@ def chunk_of(sig: torch.Tensor, stream: int, step: int, size: int) -> torch.Tens
     return sig[start : start + size]
 
 
-def batched_times(model: FocalCodec, sig: torch.Tensor, num: int, args) -> List[float]:
+def batched_step(model: FocalCodec, sig: torch.Tensor, num: int, args) -> Callable[[int], object]:
+    """One ``MultiStreamCodec`` step of ``num`` open streams."""
     codec = MultiStreamCodec(model, max_streams=num, cuda_graphs=args.cuda_graphs)
     ids = [codec.open() for _ in range(num)]
     size = model.chunk_size
-    return timed_steps(
-        lambda i: codec.step({sid: chunk_of(sig, k, i, size) for k, sid in enumerate(ids)}),
-        args.steps,
-        args.warmup,
-        sig.device,
-    )
+    return lambda i: codec.step({sid: chunk_of(sig, k, i, size) for k, sid in enumerate(ids)})
 
 
 @torch.no_grad()
-def sequential_times(model: FocalCodec, sig: torch.Tensor, num: int, args) -> List[float]:
+def sequential_step(model: FocalCodec, sig: torch.Tensor, num: int) -> Callable[[int], object]:
+    """``num`` streams one at a time through encode_step / decode_step."""
     size = model.chunk_size
     # streams past the attention window, as the batched step's fixed-size cache costs: 11 s in one call each
     history = sig[: size * 138][None]
@@ -82,13 +84,14 @@ def sequential_times(model: FocalCodec, sig: torch.Tensor, num: int, args) -> Li
     _, dec = decode_step(model, toks)
     states = [(enc, dec)] * num  # states are never modified in place, so the streams may start from one
 
+    @torch.no_grad()
     def step(i: int) -> None:
         for k in range(num):
             toks, enc = encode_step(model, chunk_of(sig, k, i, size), states[k][0])
             _, dec = decode_step(model, toks, states[k][1])
             states[k] = (enc, dec)
 
-    return timed_steps(step, args.steps, args.warmup, sig.device)
+    return step
 
 
 def summary(times: List[float]) -> Dict[str, float]:
@@ -154,13 +157,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     rows = []
     for num in counts:
         try:
-            row = {"streams": num, **summary(batched_times(model, sig, num, args))}
+            steps = {"batched": batched_step(model, sig, num, args)}
+            if args.sequential and num <= args.sequential_max:
+                steps["sequential"] = sequential_step(model, sig, num)
+            times = timed_steps(steps, args.steps, args.warmup, device)
         except torch.cuda.OutOfMemoryError:
             print(f"{num:5d} streams: out of GPU memory; stopping", flush=True)
             break
         finally:
+            steps = None
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+        row = {"streams": num, **summary(times["batched"])}
         row["ms_per_stream"] = round(row["ms_median"] / num, 3)
         row["real_time"] = row["ms_p95"] <= chunk_ms
         line = (
@@ -168,11 +176,11 @@ def main(argv: Optional[List[str]] = None) -> None:
             f"{row['ms_min']:8.2f} min ({row['ms_per_stream']:.2f} ms per stream); "
             f"{'real time' if row['real_time'] else 'NOT real time'} (<= {chunk_ms:.0f} ms)"
         )
-        if args.sequential and num <= args.sequential_max:
-            seq = summary(sequential_times(model, sig, num, args))
+        if "sequential" in times:
+            seq = summary(times["sequential"])
             row["sequential"] = seq
             row["speedup"] = round(seq["ms_median"] / row["ms_median"], 2)
-            line += f"; one at a time {seq['ms_median']:.2f} ms median: batched {row['speedup']}x faster"
+            line += f"; one at a time {seq['ms_median']:.2f} ms median: batching speed-up {row['speedup']}x"
         if device.type == "cuda":
             row["max_memory_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
             line += f"; peak GPU memory {row['max_memory_mib']} MiB"
