@@ -1,6 +1,7 @@
 """Offline and streaming encode/decode, batched test-set decoding (stage 7) and token export.
 
 streaming   chunk-by-chunk encode_step / decode_step with explicit state, StreamingCodec, stream_file
+multistream MultiStreamCodec: many independent streams (joining and leaving) in one batched step per chunk
 batched     encode_decode: many utterances per call, each exactly as if alone (offline or streaming)
 tokens      codec tokens attached to lhotse cuts (cut.codec_tokens)
 decode      decode_cuts: one test cut set -> the decode directory scoring reads (resumable)
@@ -8,6 +9,7 @@ decode      decode_cuts: one test cut set -> the decode directory scoring reads 
 
 from fcodec.infer.batched import CodecResult, encode_decode
 from fcodec.infer.decode import DecodeOptions, decode_cuts, load_codec
+from fcodec.infer.multistream import MultiStreamCodec
 from fcodec.infer.streaming import (
     DecoderState,
     EncoderState,
@@ -26,6 +28,7 @@ __all__ = [
     "DecodeOptions",
     "DecoderState",
     "EncoderState",
+    "MultiStreamCodec",
     "StreamingCodec",
     "StreamingDecoder",
     "StreamingEncoder",

@@ -27,7 +27,8 @@ Modules quantised by ``fcodec.models.int8`` run their int8 GEMMs instead (``rela
 
 from __future__ import annotations
 
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,8 @@ __all__ = [
     "measured",
     "gelu",
     "fast_kernels_enabled",
+    "FreshOrTail",
+    "Tail",
     "pad_time",
     "pad_channels_first",
     "causal_left",
@@ -116,7 +119,10 @@ def measured(
     trial: Optional[Tensor] = None,
 ) -> Tensor:
     """``fast(x)`` where the measurement for (``op``, ``shape``) found it faster than ``plain(x)``, else
-    ``plain(x)``; a first measurement runs both on ``trial`` (default ``x``)."""
+    ``plain(x)``; a first measurement runs both on ``trial`` (default ``x``). Off the CPU the plain op runs:
+    the timings (host clocks, no device sync) and the cache (keyed by the CPU) are for CPU kernels."""
+    if x.device.type != "cpu":
+        return plain(x)
     sample = x if trial is None else trial
     choice = kernel_choice.choose(
         op, shape, lambda: {kernel_choice.PLAIN: lambda: plain(sample), "fast": lambda: fast(sample)}
@@ -291,20 +297,58 @@ def gelu(x: Tensor) -> Tensor:
     return F.gelu(x)
 
 
+@dataclass(frozen=True)
+class FreshOrTail:
+    """The tails of a batch of independent streams of which some start now.
+
+    Rows where ``fresh`` (``(B,)`` bool) is set are padded as the first call of a stream pads them (copies of
+    their first frame, or zeros), the others continue from ``tail``. The shapes do not depend on which rows
+    start, so one batched step serves streams that joined at different chunks (``fcodec.infer.multistream``)
+    and can be captured as a CUDA graph. ``pad_time``, ``pad_channels_first`` and ``causal_left`` accept it
+    wherever they accept a tail.
+    """
+
+    tail: Tensor
+    fresh: Tensor
+
+    def resolve(self, first_call: Tensor) -> Tensor:
+        """The tail of each row: ``first_call`` (the first call's padding) for fresh rows, else ``tail``."""
+        fresh = self.fresh.view(-1, *([1] * (first_call.dim() - 1)))
+        return torch.where(fresh, first_call, self.tail.to(first_call.dtype))
+
+
+Tail = Union[Tensor, FreshOrTail, None]
+
+
+def _first_call_left(x: Tensor, pad: int, mode: str, time_dim: int) -> Tensor:
+    """What the first call of a stream prepends to ``x`` along ``time_dim``: ``pad`` copies of the first frame,
+    or zeros."""
+    shape = list(x.shape)
+    shape[time_dim] = pad
+    if mode == "replicate":
+        return x.narrow(time_dim, 0, 1).expand(shape)
+    if mode == "zeros":
+        return x.new_zeros(shape)
+    raise ValueError(f"unknown pad mode {mode!r}")
+
+
 def pad_time(
     x: Tensor,
     pad: int,
-    tail: Optional[Tensor],
+    tail: Tail,
     mode: str = "replicate",
 ) -> Tuple[Tensor, Optional[Tensor]]:
     """Causal left padding of a time-major ``(B, T, C)`` tensor, with streaming state.
 
     On the first call of a stream (``tail is None``) ``pad`` frames are prepended, either copies of the first
     frame (``"replicate"``) or zeros (``"zeros"``); on later calls the ``pad`` frames saved from the previous
-    call are prepended instead. Returns the padded tensor and the new tail: its last ``pad`` frames.
+    call are prepended instead (a ``FreshOrTail`` mixes the two per row). Returns the padded tensor and the new
+    tail: its last ``pad`` frames.
     """
     if pad == 0:
         return x, None
+    if isinstance(tail, FreshOrTail):
+        tail = tail.resolve(_first_call_left(x, pad, mode, 1))
     if tail is not None:
         x = torch.cat([tail.to(x.dtype), x], dim=1)
     elif mode == "replicate":
@@ -320,12 +364,14 @@ def pad_time(
 def pad_channels_first(
     x: Tensor,
     pad: int,
-    tail: Optional[Tensor],
+    tail: Tail,
     mode: str = "replicate",
 ) -> Tuple[Tensor, Optional[Tensor]]:
     """``pad_time`` for channels-first ``(B, C, T)`` tensors; the tail is ``(B, C, pad)``."""
     if pad == 0:
         return x, None
+    if isinstance(tail, FreshOrTail):
+        tail = tail.resolve(_first_call_left(x, pad, mode, 2))
     if tail is not None:
         x = torch.cat([tail.to(x.dtype), x], dim=-1)
     elif mode == "replicate":
@@ -426,11 +472,14 @@ def depthwise_conv(conv: nn.Conv1d, x: Tensor) -> Tensor:
     return measured("depthwise_conv1d", shape, x, windows, conv)
 
 
-def causal_left(x: Tensor, pad: int, tail: Optional[Tensor], mode: str) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-    """What causal padding prepends to time-major ``x`` (the tail, or replicate/zeros on the first call) and the
-    new tail (last ``pad`` frames of the padded input), without building the padded tensor."""
+def causal_left(x: Tensor, pad: int, tail: Tail, mode: str) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """What causal padding prepends to time-major ``x`` (the tail, or replicate/zeros on the first call; a
+    ``FreshOrTail`` per row) and the new tail (last ``pad`` frames of the padded input), without building the
+    padded tensor."""
     if pad == 0:
         return None, None
+    if isinstance(tail, FreshOrTail):
+        tail = tail.resolve(_first_call_left(x, pad, mode, 1))
     if tail is not None:
         left = tail.to(x.dtype)
     elif mode == "replicate":

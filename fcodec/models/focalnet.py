@@ -588,7 +588,9 @@ class FocalDecoder(nn.Module):
         else:
             self.refiner = None
 
-    def forward(self, x: Tensor, state: Optional[Sequence[LayerState]] = None) -> Tuple[Tensor, List[LayerState]]:
+    def forward(
+        self, x: Tensor, state: Optional[Sequence[LayerState]] = None, valid_frames: Optional[Tensor] = None
+    ) -> Tuple[Tensor, List[LayerState]]:
         """Decompress codes to decoder-input features.
 
         Parameters
@@ -597,6 +599,9 @@ class FocalDecoder(nn.Module):
             Codes (or latents).
         state : list, optional
             Per-layer state returned by the previous call of this stream; None or empty starts a new stream.
+        valid_frames : Tensor, shape (B,), int64, optional
+            Output frames of each item that are real; the refiner sees zeros after them, as it pads a shorter
+            call (a stream's final partial chunk in a batch of whole ones, ``fcodec.infer.multistream``).
 
         Returns
         -------
@@ -612,5 +617,8 @@ class FocalDecoder(nn.Module):
             x, layer_state = layer(x, None if state is None else state[i])
             new_state.append(layer_state)
         if self.refiner is not None:
+            if valid_frames is not None:
+                real = torch.arange(x.shape[1], device=x.device)[None, :] < valid_frames[:, None]
+                x = torch.where(real[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))
             x = self.refiner(x)
         return x, new_state

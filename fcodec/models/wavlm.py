@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from fcodec.models import kernel_choice
 from fcodec.models.common import (
     FeedForward,
+    Tail,
     apply_linear,
     cached_weight,
     causal_left,
@@ -123,8 +124,14 @@ class ConvPositionalEmbedding(nn.Module):
             self.conv.weight,
             lambda w: w.view(groups, width, width, k).permute(0, 3, 2, 1).reshape(groups, k * width, width),
         )
-        y = torch.matmul(frames, weight)  # (B, G, T, c)
-        return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+        if batch == 1:
+            y = torch.matmul(frames, weight)  # (1, G, T, c)
+            return y.permute(0, 2, 1, 3).reshape(batch, out_time, dim) + self.conv.bias
+        # the items' frames as rows of one GEMM per group: a broadcast matmul would copy the weight for every
+        # item (32 MB each for WavLM-large, the bulk of a batched streaming step)
+        rows = frames.transpose(0, 1).reshape(groups, batch * out_time, k * width)
+        y = torch.matmul(rows, weight).view(groups, batch, out_time, width)  # (G, B, T, c)
+        return y.permute(1, 2, 0, 3).reshape(batch, out_time, dim) + self.conv.bias
 
     def _group_linears(self, x: Tensor) -> Tensor:
         """The grouped conv of a padded time-major ``(B, T + k - 1, C)`` input as one ``relaid_linear`` per group:
@@ -146,7 +153,7 @@ class ConvPositionalEmbedding(nn.Module):
             outs.append(relaid_linear(self.conv, f"group{g}", frames, make, bias[g * width : (g + 1) * width]))
         return torch.cat(outs, dim=-1)
 
-    def forward(self, x: Tensor, tail: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(self, x: Tensor, tail: Tail = None) -> Tuple[Tensor, Optional[Tensor]]:
         time = x.shape[1]
         if not self.causal:
             # symmetric zero padding of k // 2 (by the module); an even kernel gives one extra frame, dropped
@@ -165,6 +172,8 @@ class ConvPositionalEmbedding(nn.Module):
         kernels = {kernel_choice.PLAIN: plain, "gemm": self._grouped_gemm}
         if rows == "few":  # each group's frames are copied out (k times the input): only worth it for a few frames
             kernels["group_linears"] = self._group_linears
+        if x.device.type != "cpu":  # the measured choice is for CPU kernels (see common.measured)
+            return gelu(plain(x)), tail
         choice = kernel_choice.choose(
             "grouped_conv", shape, lambda: {name: (lambda f=f: f(x)) for name, f in kernels.items()}
         )
@@ -365,6 +374,44 @@ class TransformerEncoder(nn.Module):
             new_cache.append((keys[:, :, start:].clone(), values[:, :, start:].clone()))
         return x, pos_tail, tuple(new_cache)
 
+    def forward_streams(
+        self,
+        x: Tensor,
+        frames_seen: Tensor,
+        valid_frames: Tensor,
+        pos_tail: Tail,
+        kv_cache: Sequence[Tuple[Tensor, Tensor]],
+    ) -> Tuple[Tensor, Tensor, Tuple[Tuple[Tensor, Tensor], ...]]:
+        """One chunk of each of B independent streams, each at its own position (``fcodec.infer.multistream``).
+
+        Row b holds frames ``frames_seen[b] ...`` (a multiple of the chunk) of its stream, of which the first
+        ``valid_frames[b]`` are real (fewer than a chunk in a stream's final partial chunk; the others are never
+        keys). ``kv_cache`` holds per layer the keys/values of the ``window_size - 1`` frames before each row's
+        ``frames_seen`` (what ``forward_causal`` keeps), ``(B, heads, window_size - 1, head_dim)``; slots before
+        frame 0 are masked, whatever they hold. Every row sees exactly the keys ``forward_causal`` gives its
+        stream alone, with the same relative position bias. No shape depends on the positions, so the call can
+        be captured as a CUDA graph. Returns the output, the positional-conv tail and the cache after the chunk
+        (the last ``window_size - 1`` frames; meaningless for a final partial chunk).
+        """
+        time = x.shape[1]
+        past = kv_cache[0][0].shape[2]
+        device = x.device
+        keys = frames_seen[:, None] - past + torch.arange(past + time, device=device)  # (B, K) absolute frames
+        queries = frames_seen[:, None] + torch.arange(time, device=device)  # (B, Q)
+        end = (frames_seen + valid_frames)[:, None]
+        # the keys key_window gives a single chunk: the window_size frames up to the last real one
+        visible = (keys >= 0) & (keys >= end - self.window_size) & (keys < end)
+        mask = torch.zeros(visible.shape, dtype=x.dtype, device=device).masked_fill_(~visible, float("-inf"))
+        buckets = self.bucket(keys[:, None, :] - queries[:, :, None])  # (B, Q, K), true offsets key - query
+        position_bias = F.embedding(buckets, self.relative_embedding.weight).permute(0, 3, 1, 2).to(x.dtype)
+        pos, pos_tail = self.positional_embedding(x, pos_tail)
+        x = self.dropout(x + pos)
+        new_cache = []
+        for layer, past_kv in zip(self.layers, kv_cache):
+            x, (keys_out, values_out) = layer(x, position_bias, mask[:, None, None], past_kv)
+            new_cache.append((keys_out[:, :, time:], values_out[:, :, time:]))
+        return x, pos_tail, tuple(new_cache)
+
 
 class WavLM(nn.Module):
     """WavLM encoder (docs/architecture.md, Pipeline). ``forward(sig, state=None, length=None) -> (feats, state)``.
@@ -492,6 +539,38 @@ class WavLM(nn.Module):
                 frames = torch.div(frames.clamp(min=kernel) - kernel, stride, rounding_mode="floor") + 1
         return frames
 
+    def _front_end(self, sig: Tensor, conv_tails: Optional[Sequence[Tail]]) -> Tuple[Tensor, List[Optional[Tensor]]]:
+        """Conv feature extractor, LayerNorm and projection: ``(B, N)`` samples -> ``(B, F, dim)`` frames."""
+        x, conv_tails = self.feature_extractor(sig[..., None], conv_tails)
+        x = self.norm(x)
+        x = apply_linear(self.feature_proj, x)
+        return self.dropout(x), conv_tails
+
+    def forward_streams(
+        self,
+        sig: Tensor,
+        frames_seen: Tensor,
+        valid_frames: Tensor,
+        conv_tails: Sequence[Tail],
+        pos_tail: Tail,
+        kv_cache: Sequence[Tuple[Tensor, Tensor]],
+    ) -> Tuple[Tensor, List[Optional[Tensor]], Tensor, Tuple[Tuple[Tensor, Tensor], ...]]:
+        """Causal only: features of one chunk (``(B, chunk_size)`` samples) of each of B independent streams.
+
+        The batched counterpart of ``forward`` with a state, for streams at different positions: row b
+        continues a stream that has seen ``frames_seen[b]`` frames (a multiple of the chunk's frames), with
+        its conv tails (``FreshOrTail`` for rows that start now) and its ``window_size - 1``-frame key/value
+        cache (see ``TransformerEncoder.forward_streams``); a final partial chunk is zero-padded to the chunk,
+        with ``valid_frames[b]`` = ``num_frames`` of its real samples. Each row's first ``valid_frames`` output
+        frames equal what ``forward`` gives that stream alone (up to float rounding). Returns the features
+        ``(B, chunk frames, dim)``, the conv tails, the positional-conv tail and the key/value cache.
+        """
+        if not self.causal:
+            raise ValueError("forward_streams needs a causal WavLM")
+        x, conv_tails = self._front_end(sig, conv_tails)
+        x, pos_tail, kv_cache = self.encoder.forward_streams(x, frames_seen, valid_frames, pos_tail, kv_cache)
+        return x, conv_tails, pos_tail, kv_cache
+
     def forward(
         self,
         sig: Tensor,
@@ -527,11 +606,7 @@ class WavLM(nn.Module):
         if sig.shape[1] == 0:
             raise ValueError("WavLM got an empty signal (0 samples)")
         state = state or None  # () means a fresh stream, as in upstream
-        x = sig[..., None]
-        x, conv_tails = self.feature_extractor(x, None if state is None else state.conv_tails)
-        x = self.norm(x)
-        x = apply_linear(self.feature_proj, x)
-        x = self.dropout(x)
+        x, conv_tails = self._front_end(sig, None if state is None else state.conv_tails)
         if not self.causal:
             return self.encoder.forward_bidirectional(x, length), None
         seen = 0 if state is None else state.frames_seen
