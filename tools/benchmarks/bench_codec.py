@@ -180,10 +180,17 @@ def main(argv=None) -> None:
         upstream = focalcodec.FocalCodec(**copy.deepcopy(model.config)).eval()
         upstream.load_state_dict(model.state_dict(), strict=True)
         with torch.no_grad():
-            same = torch.equal(upstream.sig_to_toks(sig), model.sig_to_toks(sig))
-            wave = (upstream(sig)[2] - model(sig)[2]).abs().max().item()
+            # latents in float, then tokens (a latent within rounding of 0 may flip its sign bit), then the
+            # waveform decoded from the same tokens
+            lats = model.feats_to_lats(model.sig_to_feats(sig))
+            lat_diff = (upstream.feats_to_lats(upstream.sig_to_feats(sig)) - lats).abs().max().item()
+            toks = upstream.sig_to_toks(sig)
+            agree = (toks == model.sig_to_toks(sig)).float().mean().item()
+            wave = (upstream.toks_to_sig(toks) - model.toks_to_sig(toks)).abs().max().item()
         print(
-            f"upstream {getattr(focalcodec, '__file__', '?')}: tokens identical: {same}, max waveform diff {wave:.2e}"
+            f"upstream {getattr(focalcodec, '__file__', '?')}: max latent diff {lat_diff:.2e}, tokens identical "
+            f"{100 * agree:.1f}% (smallest |latent| {lats.abs().min().item():.1e}), max waveform diff from the "
+            f"same tokens {wave:.2e}"
         )
         impls["upstream"] = (upstream, UPSTREAM, None)
 
