@@ -16,7 +16,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-GROUP_KEYS = ("weight_decay", "betas", "eps")
+GROUP_KEYS = ("weight_decay", "betas", "eps", "fused")  # fused: train.compile on CUDA may be switched on resume
 PLATEAU_KEYS = ("factor", "patience", "threshold", "cooldown", "min_lrs", "eps")
 
 
@@ -51,6 +51,8 @@ def reapply_hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any, conf
             if key in fresh and not _same(group.get(key), fresh[key]):
                 changes.append(f"group {name}: {key} {group.get(key)} -> {fresh[key]}")
                 group[key] = fresh[key]
+                if key == "fused" and fresh[key]:
+                    _steps_beside_params(optimizer, group)
     for key, value in configured["plateau"].items():
         if not _same(getattr(plateau, key), value):
             changes.append(f"plateau scheduler: {key} {getattr(plateau, key)} -> {value}")
@@ -58,3 +60,12 @@ def reapply_hyperparameters(optimizer: torch.optim.Optimizer, plateau: Any, conf
     for change in changes:
         log.warning("optimizer setting changed since the checkpoint, applied: %s", change)
     return changes
+
+
+def _steps_beside_params(optimizer: torch.optim.Optimizer, group: Dict[str, Any]) -> None:
+    """The fused AdamW keeps each step count as a float32 tensor on its parameter's device; a checkpoint of the
+    unfused one may hold it elsewhere (what ``load_state_dict`` would have done had the group been fused)."""
+    for param in group["params"]:
+        state = optimizer.state.get(param, {})
+        if isinstance(state.get("step"), torch.Tensor):
+            state["step"] = state["step"].to(dtype=torch.float32, device=param.device)
