@@ -79,7 +79,6 @@ def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
     assert before_e.keys() == before_c.keys()
     assert all(torch.equal(before_e[n], before_c[n]) for n in before_e)  # the same starting weights
 
-    print("DEBUG", {k: (logged_e[k], logged_c.get(k)) for k in logged_e})  # TEMP
     assert logged_e["skipped"] == logged_c["skipped"] == 0.0
     terms = ("feature", "mel", "stft", "asr", "loss")
     assert set(terms) <= logged_e.keys()
@@ -92,9 +91,6 @@ def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
     assert trained == [n for n in before_c if not torch.equal(before_c[n], after_c[n])]
     update_e = torch.cat([(after_e[n] - before_e[n]).flatten() for n in trained])
     update_c = torch.cat([(after_c[n] - before_c[n]).flatten() for n in trained])
-    print(
-        "DEBUG", ((update_c - update_e).norm() / update_e.norm()).item(), (update_c - update_e).abs().max().item()
-    )  # TEMP
     assert (update_c - update_e).norm() <= 0.01 * update_e.norm()
     assert (update_c - update_e).abs().max() <= 2 * LR * 1.01
 
