@@ -6,7 +6,8 @@ Everything here works on time-major tensors ``(batch, time, channels)``, the lay
 Layers are called as modules (``layer(x)``) whenever anything may watch or change them: while autograd records
 (training), in training mode, inside ``torch.compile`` (``train.compile``: the compiler fuses plain ops itself),
 when the layer has forward hooks (or global module hooks are set), and when it is not a plain ``nn.Linear`` /
-``nn.Conv1d`` / ``nn.ConvTranspose1d`` (an adapter wrapping it, a parametrised or a quantised layer). Otherwise, at inference time, the fast kernels may run instead of the module:
+``nn.Conv1d`` / ``nn.ConvTranspose1d`` (an adapter wrapping it, a parametrised or a quantised layer). Otherwise,
+at inference time, the fast kernels may run instead of the module:
 
 * ``linear``: oneDNN's ``mkldnn._linear_pointwise`` (optionally with the GELU fused into the GEMM) instead of
   ``F.linear``. On the AMD CPUs we measured, PyTorch's fp32 ``F.linear`` goes through MKL, which reaches about
