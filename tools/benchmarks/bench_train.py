@@ -23,8 +23,9 @@ to the eager row before them, and the first step's time (which compiles). Memory
 Throughput: the FLOPs of one real step (forward and backward, the ASR loss's inner Whisper backward included) are
 counted once, outside the timed steps, with ``torch.utils.flop_counter.FlopCounterMode`` (compiled rows count
 their eager twin under ``torch.compiler.set_stance("force_eager")``: the same arithmetic). It counts matrix
-products, convolutions and attention (2 FLOPs per multiply-add), not FFTs or element-wise work: the usual basis of
-model FLOP utilisation. Achieved = counted FLOPs / median step time; ``--peak-tflops`` (the device's peak at the
+products, convolutions and attention (2 FLOPs per multiply-add; attention's backward as torch counts its
+flash kernels, with the recomputed scores; CPU attention taught the same formulas), not FFTs or element-wise work:
+the usual basis of model FLOP utilisation. Achieved = counted FLOPs / median step time; ``--peak-tflops`` (the device's peak at the
 step's precision, e.g. ~989 dense bf16 for an H100/H200 SXM by the data sheet, or better a measured matmul peak)
 adds the fraction of it. On CUDA the step runs under bf16 autocast (``train.amp``).
 
@@ -227,6 +228,29 @@ def one(
     }
 
 
+def count_cpu_attention() -> None:
+    """Teach the counter PyTorch's CPU attention kernel (it knows the CUDA ones only): the same formulas as for
+    the CUDA kernels, so CPU and GPU rows count the same work (Whisper's attention is most of the ASR loss's)."""
+    import torch
+    from torch.utils import flop_counter
+
+    aten = torch.ops.aten
+    forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+    if forward is None or forward in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(forward)
+    def _forward(query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.sdpa_flop_count(query, key, value)
+
+    if backward is not None and backward not in flop_counter.flop_registry:
+
+        @flop_counter.register_flop_formula(backward)
+        def _backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+            return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
 def step_flops(trainer, batch, compiled: bool) -> int:
     """FLOPs of one real training step (forward, backward, the optimizer's step), counted by torch's dispatch-level
     counter; a compiled step is counted on its eager twin (dispatch modes do not see inside compiled graphs)."""
@@ -235,6 +259,7 @@ def step_flops(trainer, batch, compiled: bool) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    count_cpu_attention()
     eager = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
     counter = FlopCounterMode(display=False)
     with eager, counter:
