@@ -24,7 +24,7 @@ Throughput: the FLOPs of one real step (forward and backward, the ASR loss's inn
 counted once, outside the timed steps, with ``torch.utils.flop_counter.FlopCounterMode`` (compiled rows count
 their eager twin under ``torch.compiler.set_stance("force_eager")``: the same arithmetic). It counts matrix
 products, convolutions and attention (2 FLOPs per multiply-add; attention's backward as torch counts its
-flash kernels, with the recomputed scores; CPU attention taught the same formulas), not FFTs or element-wise work:
+flash kernels, with the recomputed scores; see ``flop_formulas`` for the two formulas corrected or added), not FFTs or element-wise work:
 the usual basis of model FLOP utilisation. Achieved = counted FLOPs / median step time; ``--peak-tflops`` (the device's peak at the
 step's precision, e.g. ~989 dense bf16 for an H100/H200 SXM by the data sheet, or better a measured matmul peak)
 adds the fraction of it. On CUDA the step runs under bf16 autocast (``train.amp``).
@@ -228,27 +228,36 @@ def one(
     }
 
 
-def count_cpu_attention() -> None:
-    """Teach the counter PyTorch's CPU attention kernel (it knows the CUDA ones only): the same formulas as for
-    the CUDA kernels, so CPU and GPU rows count the same work (Whisper's attention is most of the ASR loss's)."""
+def flop_formulas() -> dict:
+    """Formulas given to the counter beside its own (``custom_mapping``):
+
+    * PyTorch's CPU attention kernel, which it knows only for CUDA: the same formulas, so CPU and GPU rows count
+      the same work (Whisper's attention is most of the ASR loss's);
+    * ``convolution_backward`` with the groups counted: torch's formula takes the weight gradient of a grouped
+      convolution for a dense one's (x channels, 1024x for the focal blocks' depthwise convolutions, which made a
+      full-size 25 Hz step count 1.8 TFLOP instead of 0.3). Each gradient asked for costs what the forward does.
+    """
+    import math
+
     import torch
     from torch.utils import flop_counter
 
     aten = torch.ops.aten
+
+    def conv_backward(grad_out, x, w, bias, stride, padding, dilation, transposed, output_padding, groups, mask, **_):
+        # the weight holds in_channels / groups per output channel: prod(w) MACs per output (input, if transposed)
+        # position, as in torch's forward formula
+        macs = math.prod(w) * x[0] * math.prod((x if transposed else grad_out)[2:])
+        return 2 * macs * (int(mask[0]) + int(mask[1]))
+
+    formulas = {aten.convolution_backward: conv_backward}
     forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
-    if forward is None or forward in flop_counter.flop_registry:
-        return
-
-    @flop_counter.register_flop_formula(forward)
-    def _forward(query, key, value, *args, out_shape=None, **kwargs) -> int:
-        return flop_counter.sdpa_flop_count(query, key, value)
-
-    if backward is not None and backward not in flop_counter.flop_registry:
-
-        @flop_counter.register_flop_formula(backward)
-        def _backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
-            return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+    if forward is not None:
+        formulas[forward] = lambda q, k, v, *args, **kwargs: flop_counter.sdpa_flop_count(q, k, v)
+    if backward is not None:
+        formulas[backward] = lambda g, q, k, v, *args, **kwargs: flop_counter.sdpa_backward_flop_count(g, q, k, v)
+    return formulas
 
 
 def step_flops(trainer, batch, compiled: bool) -> int:
@@ -259,9 +268,8 @@ def step_flops(trainer, batch, compiled: bool) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    count_cpu_attention()
     eager = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=flop_formulas())
     with eager, counter:
         trainer._train_step(batch)
     return int(counter.get_total_flops())
