@@ -31,6 +31,7 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from whisper.audio import mel_filters
 
 from fcodec.losses.masking import full_lengths, zero_beyond
 from fcodec.losses.precision import float32_region
@@ -184,12 +185,15 @@ class WhisperASRLoss(nn.Module):
         """Summed cross-entropy over the target tokens of one sub-batch."""
         frames = self._window(lengths)
         inputs, targets = self.tokens.batch(sequences, prefixes, audio16.device)
-        return self._whisper_ce(audio16, inputs, targets, frames)
+        filters = mel_filters(audio16.device, self.whisper.dims.n_mels)
+        return self._whisper_ce(audio16, filters, inputs, targets, frames)
 
-    def _whisper_ce_eager(self, audio16: Tensor, inputs: Tensor, targets: Tensor, frames: int) -> Tensor:
+    def _whisper_ce_eager(
+        self, audio16: Tensor, filters: Tensor, inputs: Tensor, targets: Tensor, frames: int
+    ) -> Tensor:
         """Whisper's part of :meth:`_sub_batch_ce`, tensors in and out (what :meth:`compile_whisper` compiles)."""
         with float32_region(audio16.device):
-            mel = log_mel(audio16.float(), self.whisper.dims.n_mels, frames)
+            mel = log_mel(audio16.float(), self.whisper.dims.n_mels, frames, filters)
         features = encode(self.whisper.encoder, mel)
         logits = self.whisper.decoder(inputs, features)
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="sum")
