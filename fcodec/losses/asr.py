@@ -31,11 +31,12 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from whisper.audio import mel_filters
 
 from fcodec.losses.masking import full_lengths, zero_beyond
 from fcodec.losses.precision import float32_region
 from fcodec.losses.pseudo_labels import PseudoLabelCache, transcribe
-from fcodec.losses.resample import Resample
+from fcodec.losses.resample import Resample, resampled_length
 from fcodec.losses.whisper_frontend import HOP_LENGTH, N_FRAMES, SAMPLE_RATE, encode, log_mel, window_frames
 from fcodec.losses.whisper_targets import IGNORE_INDEX, WhisperTargets
 
@@ -118,6 +119,7 @@ class WhisperASRLoss(nn.Module):
         self.tokens = WhisperTargets.for_model(model)
         self.to_16k = Resample(sample_rate, SAMPLE_RATE)
         self.cache = PseudoLabelCache(pseudo_label_path, self.whisper_name, rank) if targets == "pseudo" else None
+        self._whisper_ce = self._whisper_ce_eager
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
@@ -182,12 +184,25 @@ class WhisperASRLoss(nn.Module):
     ) -> Tensor:
         """Summed cross-entropy over the target tokens of one sub-batch."""
         frames = self._window(lengths)
-        with float32_region(audio16.device):
-            mel = log_mel(audio16.float(), self.whisper.dims.n_mels, frames)
-        features = encode(self.whisper.encoder, mel)
         inputs, targets = self.tokens.batch(sequences, prefixes, audio16.device)
+        filters = mel_filters(audio16.device, self.whisper.dims.n_mels)
+        return self._whisper_ce(audio16, filters, inputs, targets, frames)
+
+    def _whisper_ce_eager(
+        self, audio16: Tensor, filters: Tensor, inputs: Tensor, targets: Tensor, frames: int
+    ) -> Tensor:
+        """Whisper's part of :meth:`_sub_batch_ce`, tensors in and out (what :meth:`compile_whisper` compiles)."""
+        with float32_region(audio16.device):
+            mel = log_mel(audio16.float(), self.whisper.dims.n_mels, frames, filters)
+        features = encode(self.whisper.encoder, mel)
         logits = self.whisper.decoder(inputs, features)
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="sum")
+
+    def compile_whisper(self, **options) -> None:
+        """Run Whisper's pass (log-mel, encoder, teacher-forced decoder, cross-entropy) through
+        ``torch.compile(**options)``; its backward, which runs inside :meth:`forward`, is compiled with it. The
+        targets, tokenisation and lengths stay in Python."""
+        self._whisper_ce = torch.compile(self._whisper_ce_eager, **options)
 
     def forward(
         self,
@@ -220,7 +235,12 @@ class WhisperASRLoss(nn.Module):
         with float32_region(recon.device):
             # zero before resampling too: the filter's tail would carry padding into the last valid samples
             audio16 = zero_beyond(self.to_16k(zero_beyond(recon.float(), lengths)), lengths16)
-        too_long = (lengths16 > N_FRAMES * HOP_LENGTH).nonzero().flatten().tolist()
+        # the padded length bounds every clip's: only a batch that could hold a clip over 30 s pays for a look
+        # at the lengths (a host sync on CUDA)
+        padded16 = resampled_length(recon.shape[1], self.sample_rate, SAMPLE_RATE)
+        too_long = (
+            (lengths16 > N_FRAMES * HOP_LENGTH).nonzero().flatten().tolist() if padded16 > N_FRAMES * HOP_LENGTH else []
+        )
         if too_long:
             names = [cut_ids[i] for i in too_long] if cut_ids is not None else too_long
             logger.warning("ASR loss: %s longer than Whisper's 30 s window; audio and score are cut at 30 s", names)

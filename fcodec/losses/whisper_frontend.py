@@ -15,6 +15,8 @@ real-Whisper tests), not an assumption.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -39,12 +41,13 @@ def window_frames(seconds: float) -> int:
     return min(N_FRAMES, frames + frames % 2)
 
 
-def log_mel(audio: Tensor, n_mels: int = 80, num_frames: int = N_FRAMES) -> Tensor:
+def log_mel(audio: Tensor, n_mels: int = 80, num_frames: int = N_FRAMES, filters: Optional[Tensor] = None) -> Tensor:
     """Whisper's log-mel (B, n_mels, num_frames) of 16 kHz audio (B, N), zero-padded or trimmed to the window.
 
     Frame ``t`` equals frame ``t`` of ``log_mel_spectrogram(pad_or_trim(clip))`` for every clip that fits in the
     window: the audio is padded with zeros past the window by half an FFT, so even the last frames see the same
-    samples as in a 30 s window.
+    samples as in a 30 s window. ``filters``: Whisper's ``mel_filters(device, n_mels)``, looked up here when not
+    given (a compiled caller passes it: the lookup reads a file).
     """
     if audio.dim() != 2:
         raise ValueError(f"expected (B, N) audio, got {tuple(audio.shape)}")
@@ -54,7 +57,9 @@ def log_mel(audio: Tensor, n_mels: int = 80, num_frames: int = N_FRAMES) -> Tens
     window = torch.hann_window(N_FFT, device=audio.device, dtype=audio.dtype)
     stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=window, return_complex=True)[..., :num_frames]
     power = stft.real**2 + stft.imag**2  # = |stft| ** 2, without abs()'s square root in the backward pass
-    mel = mel_filters(audio.device, n_mels).to(power.dtype) @ power
+    if filters is None:
+        filters = mel_filters(audio.device, n_mels)
+    mel = filters.to(power.dtype) @ power
     log_spec = torch.clamp(mel, min=1e-10).log10()
     log_spec = torch.maximum(log_spec, log_spec.amax(dim=(1, 2), keepdim=True) - 8.0)
     return (log_spec + 4.0) / 4.0

@@ -129,4 +129,6 @@ class WhisperTargets:
             seq = torch.as_tensor(seq, dtype=torch.long)
             inputs[i, : len(seq) - 1] = seq[:-1]
             targets[i, prefix - 1 : len(seq) - 1] = seq[prefix:]
+        if torch.device(device).type == "cuda":  # from page-locked memory the copies queue without a host sync
+            return inputs.pin_memory().to(device, non_blocking=True), targets.pin_memory().to(device, non_blocking=True)
         return inputs.to(device), targets.to(device)

@@ -4,9 +4,10 @@ convs as GEMMs.
 Everything here works on time-major tensors ``(batch, time, channels)``, the layout the modules exchange.
 
 Layers are called as modules (``layer(x)``) whenever anything may watch or change them: while autograd records
-(training), in training mode, when the layer has forward hooks (or global module hooks are set), and when it
-is not a plain ``nn.Linear`` / ``nn.Conv1d`` / ``nn.ConvTranspose1d`` (an adapter wrapping it, a parametrised
-or a quantised layer). Otherwise, at inference time, the fast kernels may run instead of the module:
+(training), in training mode, inside ``torch.compile`` (``train.compile``: the compiler fuses plain ops itself),
+when the layer has forward hooks (or global module hooks are set), and when it is not a plain ``nn.Linear`` /
+``nn.Conv1d`` / ``nn.ConvTranspose1d`` (an adapter wrapping it, a parametrised or a quantised layer). Otherwise,
+at inference time, the fast kernels may run instead of the module:
 
 * ``linear``: oneDNN's ``mkldnn._linear_pointwise`` (optionally with the GELU fused into the GEMM) instead of
   ``F.linear``. On the AMD CPUs we measured, PyTorch's fp32 ``F.linear`` goes through MKL, which reaches about
@@ -83,7 +84,8 @@ TRIAL_ROWS = (4, 256)  # a linear layer's kernel is measured on a streaming call
 
 
 def fast_kernels_enabled() -> bool:
-    return kernel_choice.mode() != "plain"
+    # inside torch.compile the plain ops: the compiler fuses them itself and cannot trace the measurements
+    return kernel_choice.mode() != "plain" and not torch.compiler.is_compiling()
 
 
 def _records_graph(*tensors: Optional[Tensor]) -> bool:
@@ -99,6 +101,8 @@ def inference_path(layer: nn.Module, x: Tensor) -> bool:
     """Whether ``layer`` may be computed from its weights (``linear``, a conv as a GEMM) instead of being called
     for input ``x``: at inference only, see the module doc."""
     if type(layer) not in _PLAIN_LAYERS or layer._forward_hooks or layer._forward_pre_hooks or _global_hooks():
+        return False
+    if torch.compiler.is_compiling():  # train.compile's codec pass: its frozen encoder traced as plain modules
         return False
     if layer.training and torch.is_grad_enabled():
         return False

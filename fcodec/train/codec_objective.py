@@ -28,13 +28,15 @@ class CodecTrainModule(nn.Module):
         super().__init__()
         self.codec = codec
         self.losses = losses
+        # the training pass: the codec's own method, or its torch.compile'd version (fcodec.train.compile)
+        self.codec_pass = codec.forward_train
 
     @property
     def needs_decoding(self) -> bool:
         return any(name in self.losses.terms for name in DECODED_TERMS)
 
     def forward(self, batch: Mapping[str, Any], step: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], Any]:
-        out = self.codec.forward_train(batch["audio"], batch["audio_lens"], decode=self.needs_decoding)
+        out = self.codec_pass(batch["audio"], batch["audio_lens"], decode=self.needs_decoding)
         total, terms = self.losses(out, batch, step)
         return total, terms, out
 

@@ -118,6 +118,9 @@ class LoopConfig:
     device: str = "auto"
     # DDP: set when some trainable parameters get no gradient in some steps.
     find_unused_parameters: bool = False
+    # torch.compile the codec's training pass and the ASR loss's Whisper pass, and use the fused AdamW on CUDA
+    # (fcodec.train.compile): the same losses, faster steps after the first ones (which compile, minutes on CPU).
+    compile: bool = False
 
 
 @dataclass

@@ -14,10 +14,18 @@ import torch
 from fcodec.train.config import OptimConfig
 
 
-def build_optimizer(groups: List[dict], cfg: OptimConfig) -> torch.optim.AdamW:
+def build_optimizer(groups: List[dict], cfg: OptimConfig, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW over ``groups``; ``fused``: torch's single-kernel implementation (train.compile on CUDA)."""
     for group in groups:
         group["initial_lr"] = group["lr"]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(
+        groups,
+        lr=cfg.lr,
+        betas=tuple(cfg.betas),
+        eps=cfg.eps,
+        weight_decay=cfg.weight_decay,
+        fused=True if fused else None,
+    )
 
 
 def build_plateau(optimizer: torch.optim.Optimizer, cfg: OptimConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:

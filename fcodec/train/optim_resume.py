@@ -17,7 +17,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-GROUP_KEYS = ("weight_decay", "betas", "eps")
+GROUP_KEYS = ("weight_decay", "betas", "eps", "fused")  # fused: train.compile on CUDA may be switched on resume
 # ReduceLROnPlateau's settings and ExponentialLR's decay; a scheduler has the ones it has
 SCHEDULER_KEYS = ("factor", "patience", "threshold", "cooldown", "min_lrs", "eps", "gamma")
 
@@ -56,6 +56,8 @@ def reapply_hyperparameters(
             if key in fresh and not _same(group.get(key), fresh[key]):
                 changes.append(f"group {name}: {key} {group.get(key)} -> {fresh[key]}")
                 group[key] = fresh[key]
+                if key == "fused" and fresh[key]:
+                    _steps_beside_params(optimizer, group)
     if hasattr(scheduler, "base_lrs"):  # an LRScheduler's own copy of the base rates
         scheduler.base_lrs = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     for key, value in configured["scheduler"].items():
@@ -79,3 +81,12 @@ def load_optimizer_state(
     optimizer.load_state_dict(optimizer_state)
     scheduler.load_state_dict(scheduler_state)
     return reapply_hyperparameters(optimizer, scheduler, configured, owner)
+
+
+def _steps_beside_params(optimizer: torch.optim.Optimizer, group: Dict[str, Any]) -> None:
+    """The fused AdamW keeps each step count as a float32 tensor on its parameter's device; a checkpoint of the
+    unfused one may hold it elsewhere (what ``load_state_dict`` would have done had the group been fused)."""
+    for param in group["params"]:
+        state = optimizer.state.get(param, {})
+        if isinstance(state.get("step"), torch.Tensor):
+            state["step"] = state["step"].to(dtype=torch.float32, device=param.device)

@@ -25,6 +25,7 @@ import torch
 
 from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
 from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
+from fcodec.train.compile import compile_training
 from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.lock import exp_dir_lock
@@ -118,6 +119,8 @@ def build_codec_module(
         gan=gan,
     )
     module = CodecTrainModule(codec, losses).to(dist.device)
+    if cfg.train.compile:
+        compile_training(module)
     return stage, module, build_codec_plan(module, cfg, stage)
 
 

@@ -37,6 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from fcodec.train.adversary import Adversary
 from fcodec.train.best import may_replace_best, recover_best_dir, refuse_foreign_best, write_best_dir
 from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
+from fcodec.train.compile import use_fused_optimizer
 from fcodec.train.config import TrainConfig, to_dict
 from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
 from fcodec.train.monitor import Monitor
@@ -124,6 +125,7 @@ class Trainer:
                 own_lrs={"decoder": cfg.optim.lr_decoder} if cfg.optim.lr_decoder else None,
             ),
             cfg.optim,
+            fused=use_fused_optimizer(cfg.train.compile, dist.device),
         )
         self.plateau = build_plateau(self.optimizer, cfg.optim)
         self.wrapped: nn.Module = self.model
@@ -348,21 +350,28 @@ class Trainer:
         disc = None  # the discriminators' step (after the generator's backward, on its detached output)
         if self.adversary is not None and self.adversary.active(step):
             disc = self.adversary.backward(result.output, batch, self._autocast)
-        finite = bool(torch.isfinite(result.loss) and torch.isfinite(grad_norm))
-        if self.adversary is not None:
-            finite = finite and self.adversary.finite(disc)
+        # the flag stays on the device: with the logged values below it crosses to the host in one transfer,
+        # the step's only wait for the device (without discriminators)
+        bad = (~(torch.isfinite(result.loss.detach()) & torch.isfinite(grad_norm))).float().reshape(1)
+        if self.adversary is not None and not self.adversary.finite(disc):
+            bad = torch.ones_like(bad)
         # one flag for all ranks: a rank whose loss is inf but whose gradients look finite must still skip
-        bad = torch.tensor([0.0 if finite else 1.0], device=self.dist.device)
         all_reduce_max(bad, self.dist)
-        terms = {k: float(v) for k, v in result.terms.items()}
+        names = list(result.terms)
+        scalars = torch.cat(
+            [bad, result.loss.detach().float().reshape(1), grad_norm.detach().float().reshape(1)]
+            + [result.terms[k].detach().float().reshape(1).to(bad.device) for k in names]
+        ).tolist()
+        bad_flag, loss_value, grad_norm_value = scalars[:3]
+        terms = dict(zip(names, scalars[3:]))
         if disc is not None:
             terms.update(disc["values"])
-        if bad.item() > 0:
+        if bad_flag > 0:
             self.optimizer.zero_grad(set_to_none=True)
             if self.adversary is not None:
                 self.adversary.discard()
             try:
-                self.guard.skip(step, batch, terms, float(grad_norm))
+                self.guard.skip(step, batch, terms, grad_norm_value)
             except NonFiniteError:
                 self._set_aside_diverged(step - self.guard.streak + 1)
                 raise
@@ -373,12 +382,11 @@ class Trainer:
         if disc is not None:
             self.adversary.apply()
         self.guard.ok()
-        if self.dist.device.type == "cuda":
-            torch.cuda.synchronize(self.dist.device)
         self._accumulate(
             {
-                "loss": float(result.loss.detach()),
-                "grad_norm": float(grad_norm),
+                "loss": loss_value,
+                "grad_norm": grad_norm_value,
+                # up to the optimizer's launch: the device may still be running it (wall_per_step is the cadence)
                 "step_time": time.perf_counter() - start,
                 "skipped": 0.0,
                 **terms,

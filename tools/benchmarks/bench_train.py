@@ -14,15 +14,28 @@ decompressor (both_ste) after growth; ``--asr`` adds rows with the Whisper ASR l
 full one; ``--gan`` adds rows with adversarial training (the discriminators' step after the generator's, the
 decoder fine-tuned too, the adversarial and feature-matching terms): the recipe's discriminators (HiFi-GAN
 multi-period + UnivNet multi-resolution STFT, 41M parameters) for the full codec, the tests' tiny ones for the
-tiny codec. Memory: peak resident set size of the process (``ru_maxrss``) and its growth over the steps on CPU;
+tiny codec; ``--compile`` adds rows with ``train.compile=true`` (``torch.compile`` of the codec's training pass and
+of Whisper's pass in the ASR loss, the fused AdamW on CUDA; fcodec.train.compile), their step time also as a ratio
+to the eager row before them, and the first step's time (which compiles). Memory: peak resident set size of the process (``ru_maxrss``) and its growth over the steps on CPU;
 ``torch.cuda.max_memory_allocated`` on CUDA. Input: real speech from ../shared/audio when present, cropped to
 ``--seconds``; otherwise noise. Compare figures as ratios within one run: the machine's load moves them.
+
+Throughput: the FLOPs of one real step (forward and backward, the ASR loss's inner Whisper backward included) are
+counted once, outside the timed steps, with ``torch.utils.flop_counter.FlopCounterMode`` (compiled rows count
+their eager twin under ``torch.compiler.set_stance("force_eager")``: the same arithmetic). It counts matrix
+products, convolutions and attention (2 FLOPs per multiply-add; attention's backward as torch counts its
+flash kernels, with the recomputed scores; see ``flop_formulas`` for the two formulas corrected or added), not FFTs or element-wise work:
+the usual basis of model FLOP utilisation. Achieved = counted FLOPs / median step time; ``--peak-tflops`` (the device's peak at the
+step's precision, e.g. ~989 dense bf16 for an H100/H200 SXM by the data sheet, or better a measured matmul peak)
+adds the fraction of it. On CUDA the step runs under bf16 autocast (``train.amp``).
 
 Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py                       # tiny + full, CPU
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes tiny --asr --steps 5
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --batch 8 --seconds 3
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes full --stages 2 --gan     # GAN cost, stage 2
+    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --sizes full --stages 2 --asr --compile \
+        --batch 16 --seconds 5 --peak-tflops 989                                            # MFU at stage 2
 """
 
 from __future__ import annotations
@@ -101,6 +114,7 @@ def one(
     device: str,
     threads: int,
     gan: bool = False,
+    compile: bool = False,
 ) -> dict:
     """Build the stage's training setup and time its steps (runs in its own process)."""
     import torch
@@ -138,6 +152,8 @@ def one(
         overrides += ["losses.asr.weight=30", f"losses.asr.whisper={whisper}"]
     if gan:
         overrides += GAN + (TINY_DISCRIMINATORS if size == "tiny" else [])
+    if compile:
+        overrides.append("train.compile=true")
     cfg = load_config(None, overrides)
     dist = DistInfo(device=torch.device(device))
     stage_model, module, plan = build_codec_module(cfg, tmp / "exp", dist)
@@ -169,7 +185,12 @@ def one(
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     total = sum(p.numel() for p in stage_model.codec.parameters())
     cuda = device == "cuda"
-    trainer._train_step(batch)  # warm-up (allocations, first-call caches)
+    start = time.perf_counter()
+    trainer._train_step(batch)  # warm-up (allocations, first-call caches; compilation with --compile)
+    if cuda:
+        torch.cuda.synchronize()
+    first_step = time.perf_counter() - start
+    flops = step_flops(trainer, batch, compiled=compile)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -189,6 +210,7 @@ def one(
         "bitrate": stage_model.codec.bitrate,
         "asr": bool(asr),
         "gan": bool(gan),
+        "compile": bool(compile),
         "disc_params": sum(p.numel() for p in adversary.model.parameters()) if adversary else 0,
         "whisper": Path(str(whisper)).name if whisper else "",
         "params_total": total,
@@ -196,11 +218,61 @@ def one(
         "batch": f"{batch_size} x {seconds:g} s ({source})",
         "step_s_median": times[len(times) // 2],
         "step_s_min": times[0],
+        "first_step_s": first_step,
+        "flops_per_step": flops,
+        "achieved_tflops": flops / times[len(times) // 2] / 1e12,
         "peak_rss_mib": peak_rss_mib(),
         "rss_growth_mib": peak_rss_mib() - before,
         "cuda_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "skipped_steps": trainer.guard.total,
     }
+
+
+def flop_formulas() -> dict:
+    """Formulas given to the counter beside its own (``custom_mapping``):
+
+    * PyTorch's CPU attention kernel, which it knows only for CUDA: the same formulas, so CPU and GPU rows count
+      the same work (Whisper's attention is most of the ASR loss's);
+    * ``convolution_backward`` with the groups counted: torch's formula takes the weight gradient of a grouped
+      convolution for a dense one's (x channels, 1024x for the focal blocks' depthwise convolutions, which made a
+      full-size 25 Hz step count 1.8 TFLOP instead of 0.3). Each gradient asked for costs what the forward does.
+    """
+    import math
+
+    import torch
+    from torch.utils import flop_counter
+
+    aten = torch.ops.aten
+
+    def conv_backward(grad_out, x, w, bias, stride, padding, dilation, transposed, output_padding, groups, mask, **_):
+        # the weight holds in_channels / groups per output channel: prod(w) MACs per output (input, if transposed)
+        # position, as in torch's forward formula
+        macs = math.prod(w) * x[0] * math.prod((x if transposed else grad_out)[2:])
+        return 2 * macs * (int(mask[0]) + int(mask[1]))
+
+    formulas = {aten.convolution_backward: conv_backward}
+    forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+    if forward is not None:
+        formulas[forward] = lambda q, k, v, *args, **kwargs: flop_counter.sdpa_flop_count(q, k, v)
+    if backward is not None:
+        formulas[backward] = lambda g, q, k, v, *args, **kwargs: flop_counter.sdpa_backward_flop_count(g, q, k, v)
+    return formulas
+
+
+def step_flops(trainer, batch, compiled: bool) -> int:
+    """FLOPs of one real training step (forward, backward, the optimizer's step), counted by torch's dispatch-level
+    counter; a compiled step is counted on its eager twin (dispatch modes do not see inside compiled graphs)."""
+    import contextlib
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    eager = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
+    counter = FlopCounterMode(display=False, custom_mapping=flop_formulas())
+    with eager, counter:
+        trainer._train_step(batch)
+    return int(counter.get_total_flops())
 
 
 def main() -> None:
@@ -209,6 +281,17 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
     parser.add_argument("--asr", action="store_true", help="also time steps with the Whisper ASR loss")
     parser.add_argument("--gan", action="store_true", help="also time steps with the discriminators (GAN)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time steps with train.compile=true (torch.compile, fused AdamW)"
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the device's peak TFLOP/s at the step's precision (bf16 on CUDA; H200 SXM data sheet: ~989 dense): "
+        "adds the fraction of it achieved (default: not shown)",
+    )
+    parser.add_argument("--json", help="also write every row as JSON lines to this file")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration (after one warm-up)")
     parser.add_argument("--batch", type=int, default=2, help="clips per batch")
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
@@ -218,7 +301,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.one:
-        size, stage, asr, gan = args.one.split(":")
+        size, stage, asr, gan, compiled = args.one.split(":")
         print(
             json.dumps(
                 one(
@@ -231,6 +314,7 @@ def main() -> None:
                     args.device,
                     args.threads,
                     gan == "1",
+                    compiled == "1",
                 )
             )
         )
@@ -250,29 +334,36 @@ def main() -> None:
         "bps",
         "ASR",
         "GAN (D params)",
+        "compile (first step s)",
         "params (trainable/total)",
         "step s (median)",
         "step s (min)",
         "peak RSS MiB",
         "RSS growth MiB",
         "CUDA peak MiB",
+        "GFLOP/step",
+        "TFLOP/s" if args.device == "cuda" else "GFLOP/s",
+        *(["% of peak"] if args.peak_tflops else []),
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    plain = None  # the last row without the GAN: the GAN row after it reports its step time as a ratio
+    plain = None  # the last eager row without the GAN: the GAN row after it reports its step time as a ratio
+    eager = None  # the last eager row: the compiled row after it reports its step time as a ratio
+    rows = []
     for size in args.sizes:
         for stage in args.stages:
-            for asr, gan in [
-                (a, g)
+            for asr, gan, compiled in [
+                (a, g, c)
                 for a in ([False, True] if args.asr else [False])
                 for g in ([False, True] if args.gan else [False])
+                for c in ([False, True] if args.compile else [False])
             ]:
                 cmd = [
                     sys.executable,
                     __file__,
                     "--one",
-                    f"{size}:{stage}:{int(asr)}:{int(gan)}",
+                    f"{size}:{stage}:{int(asr)}:{int(gan)}:{int(compiled)}",
                     "--steps",
                     str(args.steps),
                     "--batch",
@@ -294,17 +385,45 @@ def main() -> None:
                     continue
                 cuda_peak = f"{row['cuda_peak_mib']:.0f}" if row["cuda_peak_mib"] is not None else "-"
                 gan_cell = f"{row['disc_params'] / 1e6:.2f}M" if row["gan"] else "-"
-                if row["gan"] and plain is not None:
+                if row["gan"] and not row["compile"] and plain is not None:
                     gan_cell += f", step x{row['step_s_median'] / plain:.2f}"
-                if not row["gan"]:
+                if not row["gan"] and not row["compile"]:
                     plain = row["step_s_median"]
-                print(
-                    f"| {size} | {stage} | {row['rate']} | {row['bitrate']:g} | {row['whisper'] or '-'} | {gan_cell} | "
-                    f"{row['params_trainable'] / 1e6:.2f}M / {row['params_total'] / 1e6:.2f}M | "
-                    f"{row['step_s_median']:.3f} | {row['step_s_min']:.3f} | {row['peak_rss_mib']:.0f} | "
-                    f"{row['rss_growth_mib']:.0f} | {cuda_peak} |",
-                    flush=True,
-                )
+                compile_cell = "-"
+                if row["compile"]:
+                    compile_cell = f"yes ({row['first_step_s']:.0f} s)"
+                    if eager is not None:
+                        row["step_ratio_to_eager"] = row["step_s_median"] / eager
+                        compile_cell += f", step x{row['step_ratio_to_eager']:.2f}"
+                else:
+                    eager = row["step_s_median"]
+                rate = row["achieved_tflops"] * (1 if args.device == "cuda" else 1e3)
+                peak = []
+                if args.peak_tflops:
+                    row["peak_fraction"] = row["achieved_tflops"] / args.peak_tflops
+                    peak = [f"{100 * row['peak_fraction']:.1f}"]
+                rows.append(row)
+                cells = [
+                    size,
+                    str(stage),
+                    row["rate"],
+                    f"{row['bitrate']:g}",
+                    row["whisper"] or "-",
+                    gan_cell,
+                    compile_cell,
+                    f"{row['params_trainable'] / 1e6:.2f}M / {row['params_total'] / 1e6:.2f}M",
+                    f"{row['step_s_median']:.3f}",
+                    f"{row['step_s_min']:.3f}",
+                    f"{row['peak_rss_mib']:.0f}",
+                    f"{row['rss_growth_mib']:.0f}",
+                    cuda_peak,
+                    f"{row['flops_per_step'] / 1e9:.3g}",
+                    f"{rate:.3g}",
+                    *peak,
+                ]
+                print("| " + " | ".join(cells) + " |", flush=True)
+    if args.json:
+        Path(args.json).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
 if __name__ == "__main__":
