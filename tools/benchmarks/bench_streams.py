@@ -128,6 +128,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--sequential", action="store_true", help="also time the streams one at a time")
     parser.add_argument("--sequential-max", type=int, default=64, help="... up to this many streams")
+    parser.add_argument("--int8", action="store_true", help="quantise the codec to int8 first (CPU only)")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -146,11 +147,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     model = model.eval().to(device)
     if not model.causal:
         sys.exit("bench_streams: streaming needs a causal codec; pick a causal config")
+    params = sum(p.numel() for p in model.parameters())
+    if args.int8:
+        if device.type != "cpu":
+            sys.exit("bench_streams: --int8 runs on the CPU (PyTorch's quantised kernels); drop --device")
+        model.quantize("int8")
     chunk_ms = 1000.0 * model.chunk_size / model.sample_rate_input
     info = describe_device(device, args.threads)
     print(
-        f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
-        f"{model.frame_rate:g} Hz, {chunk_ms:.0f} ms chunks; device {device}, CUDA graphs "
+        f"config {args.codec or args.config}: {params / 1e6:.1f} M params, "
+        f"{model.frame_rate:g} Hz, {chunk_ms:.0f} ms chunks{', int8' if args.int8 else ''}; device {device}, CUDA graphs "
         f"{'on' if args.cuda_graphs else 'off'}"
     )
     sig = speechlike(1, 16000 * 20)[0].to(device)
