@@ -276,6 +276,17 @@ class MultiStreamCodec:
         except (KeyError, TypeError):
             raise KeyError(f"stream {stream_id!r} is not open (open streams: {sorted(self._streams)})") from None
 
+    def _take(self, stream_id: int, chunk: Tensor, side: str) -> Tuple[_Stream, Tensor, int]:
+        """The open stream, its chunk as 1-D and the chunk's length (-1 if it is not 1-D); ``side`` names
+        the side the chunk is for ('encoder' or 'decoder'), refused once a short last chunk ended it."""
+        stream = self._stream(stream_id)
+        if getattr(stream, f"{side}_finished"):
+            raise RuntimeError(f"stream {stream_id}: finished by a short last chunk; open a new stream")
+        chunk = torch.as_tensor(chunk)
+        if chunk.dim() == 2 and chunk.shape[0] == 1:
+            chunk = chunk[0]
+        return stream, chunk, chunk.shape[-1] if chunk.dim() == 1 else -1
+
     # steps --------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, chunks: Mapping[int, Tensor]) -> Dict[int, Tuple[Tensor, Tensor]]:
@@ -318,13 +329,7 @@ class MultiStreamCodec:
             return {}
         streams, sig, lengths = [], [], []
         for stream_id, chunk in chunks.items():
-            stream = self._stream(stream_id)
-            if stream.encoder_finished:
-                raise RuntimeError(f"stream {stream_id}: finished by a short last chunk; open a new stream")
-            chunk = torch.as_tensor(chunk)
-            if chunk.dim() == 2 and chunk.shape[0] == 1:
-                chunk = chunk[0]
-            num = chunk.shape[-1] if chunk.dim() == 1 else -1
+            stream, chunk, num = self._take(stream_id, chunk, "encoder")
             if not 1 <= num <= self.chunk_size:
                 raise ValueError(
                     f"stream {stream_id}: a step takes one chunk of {self.chunk_size} samples per stream, shape "
@@ -382,13 +387,7 @@ class MultiStreamCodec:
         per_chunk, size = self.tokens_per_chunk, self.model.codebook_size
         streams, toks, counts = [], [], []
         for stream_id, chunk in tokens.items():
-            stream = self._stream(stream_id)
-            if stream.decoder_finished:
-                raise RuntimeError(f"stream {stream_id}: finished by a short last chunk; open a new stream")
-            chunk = torch.as_tensor(chunk)
-            if chunk.dim() == 2 and chunk.shape[0] == 1:
-                chunk = chunk[0]
-            num = chunk.shape[-1] if chunk.dim() == 1 else -1
+            stream, chunk, num = self._take(stream_id, chunk, "decoder")
             if not 1 <= num <= per_chunk or chunk.is_floating_point():
                 raise ValueError(
                     f"stream {stream_id}: a decode step takes one chunk of {per_chunk} integer tokens per stream, "
