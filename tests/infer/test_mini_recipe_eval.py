@@ -110,8 +110,11 @@ def check_quality_table(part: str, section: str):
     else:
         assert "MOS judge nisqa skipped" in section
     for column in columns:
+        # DNSMOS's calibration maps into the 1-5 scale; NISQA's regression head is not clipped (nor is the
+        # reference implementation's output), and on the tiny random codec's noise it can fall a little under 1
+        low, high = (1.0, 5.0) if column.startswith("DNSMOS") else (0.0, 5.5)
         for stage, cells in rows.items():
-            assert 1.0 <= float(cells[headers.index(column)]) <= 5.0, (column, stage)
+            assert low <= float(cells[headers.index(column)]) <= high, (column, stage)
     for stage in STAGES:  # the tiny random codec's output is no voice: a similarity, not a high one
         assert -1.0 <= float(rows[stage][headers.index("speaker sim.")]) <= 1.0
 
