@@ -142,3 +142,18 @@ def test_tiny_random_seeds_give_different_judges(tmp_path):
     assert named == tmp_path / "d" / "tiny-random-seed1.pt" and named.read_bytes() == second
     assert fetch_main(["tiny-random-seed0", "--out-dir", str(tmp_path / "e")]) == 0
     assert (tmp_path / "e" / "tiny-random-seed0.pt").read_bytes() == first
+
+
+def test_published_sizes_match_the_real_checkpoint_and_load_as_random_stand_ins(real_whisper_path, tmp_path):
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    from fcodec.utils.whisper import PUBLISHED_DIMS
+
+    # the table gives random stand-ins the arithmetic of the published models (bench_train --whisper small)
+    real = torch.load(real_whisper_path, map_location="cpu", weights_only=True)
+    assert real["dims"] == PUBLISHED_DIMS["base"]
+    standin = Whisper(ModelDimensions(**PUBLISHED_DIMS["base"])).state_dict()
+    assert {k: v.shape for k, v in standin.items()} == {k: v.shape for k, v in real["model_state_dict"].items()}
+    model = load_whisper(make_tiny_whisper(tmp_path / "tiny.pt", **PUBLISHED_DIMS["tiny"]), "cpu")
+    assert model.is_multilingual and model.num_languages == 99

@@ -1,10 +1,12 @@
-"""Codec speed on CPU: offline encode/decode of N seconds, and streaming compute per 80 ms chunk.
+"""Codec speed: offline encode/decode of N seconds, and streaming compute per 80 ms chunk (CPU, or a GPU).
 
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py                # full-size 50 Hz causal, random weights
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --config tiny --threads 1
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --codec exp/models/focalcodec_50hz_2k_causal
     PYTHONPATH=$PWD:/path/to/upstream python tools/benchmarks/bench_codec.py --upstream   # ratio vs upstream
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --int8 --plain   # + int8, + FCODEC_FAST_KERNELS=0
+    PYTHONPATH=$PWD:/path/to/upstream python tools/benchmarks/bench_codec.py --device cuda --batch 64 \
+        --precision bf16-autocast --upstream                               # offline on a GPU, vs upstream
 
 Offline: ``sig_to_toks`` on one signal of ``--seconds`` seconds, then ``toks_to_sig`` on its tokens (median of
 ``--repeat`` runs after a warm-up). Streaming: ``encode_step`` + ``decode_step`` on consecutive 80 ms chunks
@@ -16,7 +18,11 @@ With ``--upstream`` the installed upstream ``focalcodec`` package (if importable
 timed in the same run, interleaved with ours, and its outputs are compared with ours. ``--plain`` times our
 model with the fast kernels off (``FCODEC_FAST_KERNELS=0``: PyTorch's own ops), ``--int8`` a copy quantised
 with ``FocalCodec.quantize("int8")``; speed-ups are printed against the baseline (upstream, else plain).
-The first lines name the CPU (model and vector extensions) and torch: figures only compare within one run.
+The first lines name the CPU (model and vector extensions), the GPU and torch: figures only compare within one
+run. ``--batch B`` encodes and decodes B signals at once offline (streaming stays one stream: for many streams see
+``bench_streams.py``). ``--precision``: ``fp32``; ``bf16-autocast`` (float32 weights, matrix products in bfloat16
+under ``torch.autocast``; the one to compare with ``--upstream``); ``bf16`` (our model cast to bfloat16, without
+upstream). On CUDA the clock is read after ``torch.cuda.synchronize``.
 """
 
 from __future__ import annotations
@@ -38,10 +44,26 @@ from fcodec.models import FocalCodec, configs
 from fcodec.models.testing import speechlike
 from fcodec.utils.environment import cpu_info
 
+PRECISIONS = ("fp32", "bf16-autocast", "bf16")
+_device = torch.device("cpu")  # where the timed work runs (set by main)
+_autocast = False  # bfloat16 autocast around every timed call (set by main)
+
+
+def _sync() -> None:
+    if _device.type == "cuda":
+        torch.cuda.synchronize(_device)
+
+
+def _precision():
+    return torch.autocast(_device.type, dtype=torch.bfloat16) if _autocast else contextlib.nullcontext()
+
 
 def timed(fn: Callable[[], object]) -> float:
+    _sync()
     start = time.perf_counter()
-    fn()
+    with _precision():
+        fn()
+    _sync()
     return time.perf_counter() - start
 
 
@@ -52,7 +74,8 @@ def p95(values: List[float]) -> float:
 @torch.no_grad()
 def offline_times(model, sig: torch.Tensor) -> Dict[str, float]:
     """One timed encode and decode of ``sig`` (warm the model up first)."""
-    toks = model.sig_to_toks(sig)
+    with _precision():
+        toks = model.sig_to_toks(sig)
     return {"encode": timed(lambda: model.sig_to_toks(sig)), "decode": timed(lambda: model.toks_to_sig(toks))}
 
 
@@ -74,11 +97,15 @@ def streaming_times(model, steps, sig: torch.Tensor, chunks: int, warmup: int) -
     enc_state = dec_state = None
     out = {"encode": [], "decode": [], "total": []}
     for i in range(warmup + chunks):
-        chunk = sig[:, (i * size) % (sig.shape[1] - size) :][:, :size]
+        chunk = sig[:1, (i * size) % (sig.shape[1] - size) :][:, :size]  # one stream
+        _sync()
         start = time.perf_counter()
-        toks, enc_state = encode(model, chunk, enc_state)
-        mid = time.perf_counter()
-        _, dec_state = decode(model, toks, dec_state)
+        with _precision():
+            toks, enc_state = encode(model, chunk, enc_state)
+            _sync()
+            mid = time.perf_counter()
+            _, dec_state = decode(model, toks, dec_state)
+            _sync()
         end = time.perf_counter()
         if i >= warmup:
             out["encode"].append(mid - start)
@@ -138,6 +165,9 @@ def main(argv=None) -> None:
     parser.add_argument("--codec", default=None, help="load a codec (folder, config path or repo id) instead")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=1, help="signals encoded and decoded at once offline")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chunks", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=8)
@@ -147,19 +177,35 @@ def main(argv=None) -> None:
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
+    global _device, _autocast
+    _device = torch.device(args.device)
+    if _device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"bench_codec: --device {args.device}: CUDA is not available here; use --device cpu")
+    if args.int8 and _device.type != "cpu":
+        sys.exit("bench_codec: --int8 runs on the CPU (PyTorch's quantised kernels); drop --device")
+    if args.batch < 1:
+        sys.exit(f"bench_codec: --batch {args.batch}: give at least 1")
+    _autocast = args.precision == "bf16-autocast"
     torch.set_num_threads(args.threads)
     model = build(args)
     if not model.causal:
         raise SystemExit("streaming needs a causal codec; pick a causal config")
-    sig = speechlike(1, int(args.seconds * 16000))
+    if args.upstream and args.precision == "bf16":
+        sys.exit("bench_codec: upstream runs bfloat16 under autocast: use --precision bf16-autocast with --upstream")
+    if args.int8 and args.precision != "fp32":
+        sys.exit("bench_codec: --int8 quantises a float32 model; drop --precision")
+    model = model.to(_device, torch.bfloat16 if args.precision == "bf16" else torch.float32)
+    sig = speechlike(args.batch, int(args.seconds * 16000)).to(_device, next(model.parameters()).dtype)
     cpu = cpu_info()
+    gpu = f"; GPU: {torch.cuda.get_device_name(_device)} (CUDA {torch.version.cuda})" if _device.type == "cuda" else ""
     print(
         f"CPU: {cpu['model']} ({os.cpu_count()} cores visible; ISA: {cpu['isa']}); {args.threads} threads, "
-        f"torch {torch.__version__}"
+        f"torch {torch.__version__}{gpu}"
     )
     print(
         f"config {args.codec or args.config}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M params, "
-        f"{model.frame_rate:g} Hz, {model.bitrate:g} bps"
+        f"{model.frame_rate:g} Hz, {model.bitrate:g} bps; device {_device}, {args.precision}, offline batch "
+        f"{args.batch} x {args.seconds:g} s"
     )
 
     # name -> (model, streaming steps, environment while it runs)
@@ -179,7 +225,8 @@ def main(argv=None) -> None:
 
         upstream = focalcodec.FocalCodec(**copy.deepcopy(model.config)).eval()
         upstream.load_state_dict(model.state_dict(), strict=True)
-        with torch.no_grad():
+        upstream = upstream.to(_device)
+        with torch.no_grad(), _precision():
             # latents in float, then tokens (a latent within rounding of 0 may flip its sign bit), then the
             # waveform decoded from the same tokens
             lats = model.feats_to_lats(model.sig_to_feats(sig))
@@ -208,7 +255,7 @@ def main(argv=None) -> None:
     for name, (impl, steps, env) in impls.items():
         with environment(env):
             stream[name] = streaming_times(impl, steps, sig, args.chunks, args.warmup)
-    rows = {name: summarize(name, offline[name], stream[name], args.seconds) for name in impls}
+    rows = {name: summarize(name, offline[name], stream[name], args.seconds * args.batch) for name in impls}
     baseline = "upstream" if args.upstream else "plain" if args.plain else None
     if baseline:
         for name in impls:
@@ -224,7 +271,16 @@ def main(argv=None) -> None:
             )
             rows[f"{name}_vs_{baseline}"] = {"impl": f"speedup {name} vs {baseline}", **ratios}
     rows = [
-        {"cpu": cpu["model"], "isa": cpu["isa"], "threads": args.threads, "torch": torch.__version__},
+        {
+            "cpu": cpu["model"],
+            "isa": cpu["isa"],
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "device": str(_device),
+            "gpu": torch.cuda.get_device_name(_device) if _device.type == "cuda" else "",
+            "precision": args.precision,
+            "batch": args.batch,
+        },
         *rows.values(),
     ]
     if args.json:

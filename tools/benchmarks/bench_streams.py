@@ -34,6 +34,7 @@ from fcodec.models import FocalCodec, configs
 from fcodec.models.testing import speechlike
 from fcodec.utils.environment import cpu_info
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_STREAMS = {"cpu": "1,4,16,64", "cuda": "1,4,16,64,128,256,512,1024"}
 
 
@@ -129,6 +130,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--sequential", action="store_true", help="also time the streams one at a time")
     parser.add_argument("--sequential-max", type=int, default=64, help="... up to this many streams")
     parser.add_argument("--int8", action="store_true", help="quantise the codec to int8 first (CPU only)")
+    parser.add_argument(
+        "--dtype", default="float32", choices=sorted(DTYPES), help="the codec's weights and states (bfloat16 for GPUs)"
+    )
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -144,7 +148,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = FocalCodec.from_pretrained(args.codec) if args.codec else FocalCodec(**configs.get_config(args.config))
-    model = model.eval().to(device)
+    if args.int8 and args.dtype != "float32":
+        sys.exit("bench_streams: --int8 quantises a float32 codec; drop --dtype")
+    model = model.eval().to(device, DTYPES[args.dtype])
     if not model.causal:
         sys.exit("bench_streams: streaming needs a causal codec; pick a causal config")
     params = sum(p.numel() for p in model.parameters())
@@ -156,10 +162,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     info = describe_device(device, args.threads)
     print(
         f"config {args.codec or args.config}: {params / 1e6:.1f} M params, "
-        f"{model.frame_rate:g} Hz, {chunk_ms:.0f} ms chunks{', int8' if args.int8 else ''}; device {device}, CUDA graphs "
+        f"{model.frame_rate:g} Hz, {chunk_ms:.0f} ms chunks, {'int8' if args.int8 else args.dtype}; device {device}, "
+        "CUDA graphs "
         f"{'on' if args.cuda_graphs else 'off'}"
     )
-    sig = speechlike(1, 16000 * 20)[0].to(device)
+    sig = speechlike(1, 16000 * 20)[0].to(device, DTYPES[args.dtype])
     rows = []
     for num in counts:
         try:
@@ -206,7 +213,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([{**info, "config": args.codec or args.config, "device": str(device)}, *rows], f, indent=2)
+            head = {**info, "config": args.codec or args.config, "device": str(device), "dtype": args.dtype}
+            json.dump([head, *rows], f, indent=2)
 
 
 if __name__ == "__main__":

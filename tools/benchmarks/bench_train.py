@@ -11,7 +11,8 @@ clipping, optimizer step: the real step) runs on a fixed batch; one warm-up step
 Stage 1 trains the decompressor with feature + mel + STFT losses; stages 2 and 3 train compressor and
 decompressor (both_ste) after growth; ``--asr`` adds rows with the Whisper ASR loss (weight 30, Whisper's own
 30 s window): the tiny random Whisper for the tiny codec, ../shared/models/whisper-base.pt (if present) for the
-full one; ``--gan`` adds rows with adversarial training (the discriminators' step after the generator's, the
+full one, or ``--whisper`` (a checkpoint, or a published size such as ``small`` with random weights: the same
+arithmetic, for throughput where no checkpoint is at hand); ``--gan`` adds rows with adversarial training (the discriminators' step after the generator's, the
 decoder fine-tuned too, the adversarial and feature-matching terms): the recipe's discriminators (HiFi-GAN
 multi-period + UnivNet multi-resolution STFT, 41M parameters) for the full codec, the tests' tiny ones for the
 tiny codec; ``--compile`` adds rows with ``train.compile=true`` (``torch.compile`` of the codec's training pass and
@@ -115,6 +116,7 @@ def one(
     threads: int,
     gan: bool = False,
     compile: bool = False,
+    whisper_spec: str = "",
 ) -> dict:
     """Build the stage's training setup and time its steps (runs in its own process)."""
     import torch
@@ -127,7 +129,7 @@ def one(
     from fcodec.train.run import build_codec_module
     from fcodec.train.trainer import Trainer
     from fcodec.utils.assets import shared_whisper_checkpoint
-    from fcodec.utils.whisper import make_tiny_whisper
+    from fcodec.utils.whisper import PUBLISHED_DIMS, make_tiny_whisper
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -146,9 +148,14 @@ def one(
     ]
     whisper = None
     if asr:
-        whisper = make_tiny_whisper(tmp / "whisper.pt") if size == "tiny" else shared_whisper_checkpoint()
+        if whisper_spec in PUBLISHED_DIMS:  # random weights, the published size's arithmetic
+            whisper = make_tiny_whisper(tmp / f"whisper-{whisper_spec}-random.pt", **PUBLISHED_DIMS[whisper_spec])
+        elif whisper_spec:
+            whisper = Path(whisper_spec)
+        else:
+            whisper = make_tiny_whisper(tmp / "whisper.pt") if size == "tiny" else shared_whisper_checkpoint()
         if whisper is None:
-            return {"skipped": "no ../shared/models/whisper-base.pt for the full-size ASR row"}
+            return {"skipped": "no ../shared/models/whisper-base.pt for the full-size ASR row (see --whisper)"}
         overrides += ["losses.asr.weight=30", f"losses.asr.whisper={whisper}"]
     if gan:
         overrides += GAN + (TINY_DISCRIMINATORS if size == "tiny" else [])
@@ -297,9 +304,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--whisper",
+        default="",
+        help="the ASR loss's Whisper: a checkpoint, or a published size (tiny, base, small, medium, large-v3, turbo) "
+        "with random weights (same arithmetic; no download); default: a tiny random one for the tiny codec, "
+        "../shared/models/whisper-base.pt for the full one",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     args = parser.parse_args()
 
+    from fcodec.utils.whisper import PUBLISHED_DIMS
+
+    if args.whisper and args.whisper not in PUBLISHED_DIMS and not Path(args.whisper).is_file():
+        sys.exit(f"bench_train: --whisper {args.whisper}: no such checkpoint, nor a size of {sorted(PUBLISHED_DIMS)}")
     if args.one:
         size, stage, asr, gan, compiled = args.one.split(":")
         print(
@@ -315,6 +333,7 @@ def main() -> None:
                     args.threads,
                     gan == "1",
                     compiled == "1",
+                    args.whisper,
                 )
             )
         )
@@ -374,6 +393,8 @@ def main() -> None:
                     args.device,
                     "--threads",
                     str(args.threads),
+                    "--whisper",
+                    args.whisper,
                 ]
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
