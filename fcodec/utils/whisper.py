@@ -31,44 +31,33 @@ TINY_DIMS = dict(
     n_text_layer=2,
 )
 
+
 # The published models' dimensions (openai-whisper's checkpoints), for random-weight stand-ins of the real size:
 # a throughput benchmark needs the real arithmetic, not the real weights.
-_SIZE = dict(n_mels=80, n_audio_ctx=1500, n_vocab=51865, n_text_ctx=448)
+def _published(width: int, heads: int, layers: int, text_layers: int = 0, large: bool = False) -> dict:
+    """One published size: encoder and decoder share width and heads; the large-v3 family has 128 mel bands and
+    one more vocabulary entry (the Cantonese language token)."""
+    return dict(
+        n_mels=128 if large else 80,
+        n_audio_ctx=1500,
+        n_audio_state=width,
+        n_audio_head=heads,
+        n_audio_layer=layers,
+        n_vocab=51866 if large else 51865,
+        n_text_ctx=448,
+        n_text_state=width,
+        n_text_head=heads,
+        n_text_layer=text_layers or layers,
+    )
+
+
 PUBLISHED_DIMS = {
-    "tiny": dict(
-        _SIZE, n_audio_state=384, n_audio_head=6, n_audio_layer=4, n_text_state=384, n_text_head=6, n_text_layer=4
-    ),
-    "base": dict(
-        _SIZE, n_audio_state=512, n_audio_head=8, n_audio_layer=6, n_text_state=512, n_text_head=8, n_text_layer=6
-    ),
-    "small": dict(
-        _SIZE, n_audio_state=768, n_audio_head=12, n_audio_layer=12, n_text_state=768, n_text_head=12, n_text_layer=12
-    ),
-    "medium": dict(
-        _SIZE, n_audio_state=1024, n_audio_head=16, n_audio_layer=24, n_text_state=1024, n_text_head=16, n_text_layer=24
-    ),
-    "large-v3": dict(
-        _SIZE,
-        n_mels=128,
-        n_vocab=51866,
-        n_audio_state=1280,
-        n_audio_head=20,
-        n_audio_layer=32,
-        n_text_state=1280,
-        n_text_head=20,
-        n_text_layer=32,
-    ),
-    "turbo": dict(
-        _SIZE,
-        n_mels=128,
-        n_vocab=51866,
-        n_audio_state=1280,
-        n_audio_head=20,
-        n_audio_layer=32,
-        n_text_state=1280,
-        n_text_head=20,
-        n_text_layer=4,
-    ),
+    "tiny": _published(384, 6, 4),
+    "base": _published(512, 8, 6),
+    "small": _published(768, 12, 12),
+    "medium": _published(1024, 16, 24),
+    "large-v3": _published(1280, 20, 32, large=True),
+    "turbo": _published(1280, 20, 32, text_layers=4, large=True),
 }
 
 
