@@ -274,18 +274,31 @@ def relaid_linear(
     return linear(x, cached_weight(owner, name, owner.weight, make), bias, packed=packed)
 
 
+class WeightCache(dict):
+    """Re-laid-out weights kept on a module (name -> (parameter key, weight)): derived data, so a copy of the
+    module starts without them (oneDNN's reordered weights are opaque tensors that cannot be deep-copied or
+    pickled, and a copy's parameters live elsewhere anyway)."""
+
+    def __deepcopy__(self, memo) -> "WeightCache":
+        return WeightCache()
+
+    def __reduce__(self):
+        return (WeightCache, ())
+
+
 def cached_weight(owner: nn.Module, name: str, param: Tensor, make: Callable[[Tensor], Tensor]) -> Tensor:
     """``make(param)`` (a re-laid-out copy of a weight), cached on ``owner`` while ``param`` is unchanged.
 
     Convs computed as GEMMs need their weights in another layout; re-laying them out on every call costs a copy
     of the whole weight (29 MB per 80 ms chunk for the decoder's embedding conv). The cache is keyed on the
     parameter's storage and version counter, so optimizer steps and ``load_state_dict`` invalidate it, and it is
-    bypassed whenever autograd records a graph. It lives outside the state dict.
+    bypassed whenever autograd records a graph. It lives outside the state dict, and copies of the module
+    (``copy.deepcopy``, pickling) start without it.
     """
     if torch.is_grad_enabled() and param.requires_grad:
         return make(param)
     key = (param.data_ptr(), param._version, param.dtype, param.device, tuple(param.shape))
-    cache = owner.__dict__.setdefault("_fcodec_weight_cache", {})
+    cache = owner.__dict__.setdefault("_fcodec_weight_cache", WeightCache())
     hit = cache.get(name)
     if hit is not None and hit[0] == key:
         return hit[1]

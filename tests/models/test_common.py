@@ -95,3 +95,32 @@ def test_depthwise_conv_matches_the_module(kernel, time, batch, fast, monkeypatc
     out = depthwise_conv(conv, x)  # training: the module runs, gradients flow
     out.sum().backward()
     assert conv.weight.grad is not None
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_a_codec_that_ran_inference_can_be_copied_and_pickled(monkeypatch, fast):
+    """The re-laid-out weights cached on modules (oneDNN's reordered ones are opaque tensors) are not copied: the
+    copy computes them afresh and gives the same output (what training and growth do with a streamed model)."""
+    import copy
+    import io
+
+    from fcodec.infer.streaming import encode_step
+    from fcodec.models import FocalCodec, configs
+    from fcodec.models.testing import speechlike
+
+    monkeypatch.setenv("FCODEC_FAST_KERNELS", fast)
+    torch.manual_seed(0)
+    model = FocalCodec(**configs.tiny_causal_config()).eval()
+    chunk = speechlike(1, model.chunk_size)
+    with torch.no_grad():
+        toks, _ = encode_step(model, chunk)  # streaming-sized calls: reordered weights where fast
+        feats = model.sig_to_feats(chunk)
+    twin = copy.deepcopy(model)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    for other in (twin, loaded):
+        with torch.no_grad():
+            assert torch.equal(encode_step(other, chunk)[0], toks)
+            assert torch.equal(other.sig_to_feats(chunk), feats)
