@@ -1,10 +1,28 @@
-"""Fixtures shared by all tests: the optional real assets beside the repository."""
+"""Fixtures shared by all tests: the optional real assets beside the repository, and a kernel cache of their own."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from fcodec.utils.assets import shared_audio_dir, shared_nisqa_checkpoint, shared_whisper_checkpoint
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_kernel_cache(tmp_path_factory):
+    """The tests measure their kernel choices afresh in a folder of their own (subprocesses inherit it): what
+    runs must not depend on what earlier runs on this machine left in ~/.cache/fcodec/kernels.json."""
+    from fcodec.models import kernel_choice
+
+    saved = os.environ.get("FCODEC_CACHE_DIR")
+    os.environ["FCODEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("fcodec_cache"))
+    kernel_choice.clear()
+    yield
+    if saved is None:
+        os.environ.pop("FCODEC_CACHE_DIR", None)
+    else:
+        os.environ["FCODEC_CACHE_DIR"] = saved
+    kernel_choice.clear()
 
 
 @pytest.fixture(scope="session")
