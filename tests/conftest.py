@@ -1,6 +1,5 @@
 """Fixtures shared by all tests: the optional real assets beside the repository, and a kernel cache of their own."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,10 @@ def own_kernel_cache(tmp_path_factory):
     runs must not depend on what earlier runs on this machine left in ~/.cache/fcodec/kernels.json."""
     from fcodec.models import kernel_choice
 
-    saved = os.environ.get("FCODEC_CACHE_DIR")
-    os.environ["FCODEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("fcodec_cache"))
-    kernel_choice.clear()
-    yield
-    if saved is None:
-        os.environ.pop("FCODEC_CACHE_DIR", None)
-    else:
-        os.environ["FCODEC_CACHE_DIR"] = saved
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FCODEC_CACHE_DIR", str(tmp_path_factory.mktemp("fcodec_cache")))
+        kernel_choice.clear()
+        yield
     kernel_choice.clear()
 
 

@@ -42,8 +42,10 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,7 +131,7 @@ def one(
     from fcodec.train.run import build_codec_module
     from fcodec.train.trainer import Trainer
     from fcodec.utils.assets import shared_whisper_checkpoint
-    from fcodec.utils.whisper import PUBLISHED_DIMS, make_tiny_whisper
+    from fcodec.utils.whisper import make_tiny_whisper
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -148,9 +150,7 @@ def one(
     ]
     whisper = None
     if asr:
-        if whisper_spec in PUBLISHED_DIMS:  # random weights, the published size's arithmetic
-            whisper = make_tiny_whisper(tmp / f"whisper-{whisper_spec}-random.pt", **PUBLISHED_DIMS[whisper_spec])
-        elif whisper_spec:
+        if whisper_spec:  # a checkpoint (main writes a published size's random stand-in once for all rows)
             whisper = Path(whisper_spec)
         else:
             whisper = make_tiny_whisper(tmp / "whisper.pt") if size == "tiny" else shared_whisper_checkpoint()
@@ -314,10 +314,6 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     args = parser.parse_args()
 
-    from fcodec.utils.whisper import PUBLISHED_DIMS
-
-    if args.whisper and args.whisper not in PUBLISHED_DIMS and not Path(args.whisper).is_file():
-        sys.exit(f"bench_train: --whisper {args.whisper}: no such checkpoint, nor a size of {sorted(PUBLISHED_DIMS)}")
     if args.one:
         size, stage, asr, gan, compiled = args.one.split(":")
         print(
@@ -341,6 +337,15 @@ def main() -> None:
 
     import torch
 
+    from fcodec.utils.whisper import PUBLISHED_DIMS, make_tiny_whisper
+
+    whisper = args.whisper
+    if whisper in PUBLISHED_DIMS and args.asr:  # random weights, the published size's arithmetic: written once
+        folder = Path(tempfile.mkdtemp(prefix="bench_train_whisper_"))
+        atexit.register(shutil.rmtree, folder, True)  # a random whisper-small is about 1 GB
+        whisper = str(make_tiny_whisper(folder / f"whisper-{whisper}-random.pt", **PUBLISHED_DIMS[whisper]))
+    elif whisper and not Path(whisper).is_file():
+        sys.exit(f"bench_train: --whisper {whisper}: no such checkpoint, nor a size of {sorted(PUBLISHED_DIMS)}")
     print(
         f"# bench_train: torch {torch.__version__}, device {args.device}, threads "
         f"{args.threads or torch.get_num_threads()}, {args.steps} timed steps after 1 warm-up, "
@@ -394,7 +399,7 @@ def main() -> None:
                     "--threads",
                     str(args.threads),
                     "--whisper",
-                    args.whisper,
+                    whisper,
                 ]
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
