@@ -8,8 +8,10 @@ Tolerances. Inductor fuses and reorders float32 reductions, so results agree to 
 loss term within 1e-4 relative (float32 rounding over the few thousand-element reductions of these terms is
 ~1e-6; the margin covers the sums inside the STFT and cross-entropy terms). The parameter update is compared as a
 whole: at AdamW's first step each coordinate moves by about lr * sign(gradient), so a coordinate whose gradient
-is at rounding level may move either way in either run; the update vectors must agree to 1 % in relative norm
-and no coordinate may move by more than a step (2 lr) differently.
+is at rounding level may move either way in either run. Such flips may be at most 0.1 % of the coordinates (each
+adds 2 lr to the difference, so a bound on the difference's norm would depend on how many gradients happen to be
+near zero: a 1 % norm bound failed in one CI run, on about 14 flips of 222k coordinates); the other coordinates must agree
+to 1 % of the update's norm, and no coordinate may move by more than a step (2 lr) differently.
 
 Compiling takes minutes on a CPU (C++ code generation of the codec's and Whisper's forward and backward graphs),
 hence ``slow``. Switching ``train.compile`` on when resuming a run (unfused AdamW in the checkpoint, fused in the
@@ -91,8 +93,11 @@ def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
     assert trained == [n for n in before_c if not torch.equal(before_c[n], after_c[n])]
     update_e = torch.cat([(after_e[n] - before_e[n]).flatten() for n in trained])
     update_c = torch.cat([(after_c[n] - before_c[n]).flatten() for n in trained])
-    assert (update_c - update_e).norm() <= 0.01 * update_e.norm()
-    assert (update_c - update_e).abs().max() <= 2 * LR * 1.01
+    differ = (update_c - update_e).abs()
+    flipped = differ > LR  # a coordinate whose gradient is at rounding level moved the other way
+    assert flipped.float().mean() <= 1e-3  # rare: about 14 of 222k in the worst run seen (from its norm)
+    assert differ[~flipped].norm() <= 0.01 * update_e.norm()  # the others move alike
+    assert differ.max() <= 2 * LR * 1.01
 
 
 def test_resuming_with_the_fused_optimizer_continues_the_unfused_ones_moments():
