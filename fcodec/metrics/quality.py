@@ -73,36 +73,39 @@ class QualityScorer:
         self,
         key: str,
         items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]],
-        digests: Dict[str, str],
+        digests: Dict[str, Dict[str, str]],
         compute: Callable[[List[np.ndarray]], List[Any]],
         kept: Callable[[Any], Optional[Any]],
     ) -> Dict[str, Dict[str, Any]]:
         """side -> {cut_id: value} of one judge (cache ``key``): the cached values, the others computed in one
         call of ``compute`` (none when everything is cached) and cached as ``kept(value)`` (None: not cached, e.g.
-        a NaN, which is retried next time). ``digests``: cut_id -> the reconstruction's :func:`audio_digest`."""
+        a NaN, which is retried next time). ``digests``: side -> cut_id -> the audio's :func:`audio_digest`."""
         found: Dict[str, Dict[str, Any]] = {side: {} for side in SIDES}
         todo = []  # the originals first, then the reconstructions (as they were batched before the caches)
         for side in SIDES:
             cache = self.side_caches.get(side, {}).get(key)
-            for cut_id, duration, original, recon in items:
+            for cut_id, _, original, recon in items:
                 audio = original if side == "original" else recon
-                digest = digests[cut_id] if side == "reconstruction" else None
-                value = cache.get(cut_id, duration, audio=digest) if cache is not None else None
+                digest = digests[side][cut_id]
+                value = cache.get(cut_id, digest) if cache is not None else None
                 if value is None:
-                    todo.append((side, cache, cut_id, duration, digest, audio))
+                    todo.append((side, cache, cut_id, digest, audio))
                 found[side][cut_id] = value
         if todo:
-            for (side, cache, cut_id, duration, digest, _), value in zip(todo, compute([t[-1] for t in todo])):
+            for (side, cache, cut_id, digest, _), value in zip(todo, compute([t[-1] for t in todo])):
                 found[side][cut_id] = value
                 stored = kept(value)
                 if cache is not None and stored is not None:
-                    cache.put(cut_id, duration, stored, audio=digest)
+                    cache.put(cut_id, digest, stored)
         return found
 
     def score_chunk(self, items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]]) -> Dict[str, QualityScores]:
         """items: (cut_id, duration, original, reconstruction) at 16 kHz -> {cut_id: QualityScores}."""
         scores = {cut_id: QualityScores() for cut_id, _, _, _ in items}
-        digests = {cut_id: audio_digest(recon) for cut_id, _, _, recon in items}
+        digests = {
+            side: {cut_id: audio_digest(audio) for cut_id, _, *pair in items for audio in [pair[i]]}
+            for i, side in enumerate(SIDES)
+        }
         for judge in self.judges:
             found = self._cached_or_computed(
                 f"mos-{judge.name}",

@@ -60,6 +60,7 @@ from fcodec.metrics.quality import RECONSTRUCTIONS_CACHE, SIDES, QualityScorer, 
 from fcodec.metrics.signal import METRICS as SIGNAL_METRICS
 from fcodec.metrics.signal import SignalScores, score_pair, score_pair_job
 from fcodec.metrics.text_norm import error_rate_name, normalize_text, text_units, unit_name
+from fcodec.metrics.transcript_cache import audio_digest
 from fcodec.utils.cli import UserError
 from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
@@ -404,20 +405,21 @@ def _transcribe_chunk(chunk: Sequence[Tuple[Utterance, np.ndarray, np.ndarray]],
     audios, languages, targets = [], [], []
     for utt, original, recon in chunk:
         texts = utt.asr.setdefault(judge.label, JudgeTexts())
-        texts.original = cache.get(utt.cut_id, utt.duration)
+        digest = audio_digest(original)
+        texts.original = cache.get(utt.cut_id, digest)
         if texts.original is None:
             audios.append(original)
             languages.append(utt.language)
-            targets.append((texts, utt, "original"))
+            targets.append((texts, utt.cut_id, digest, "original"))
         audios.append(recon)
         languages.append(utt.language)
-        targets.append((texts, utt, "recon"))
+        targets.append((texts, utt.cut_id, None, "recon"))
     if not audios:
         return
-    for (texts, utt, which), text in zip(targets, judge.transcribe(audios, languages)):
+    for (texts, cut_id, digest, which), text in zip(targets, judge.transcribe(audios, languages)):
         if which == "original":
             texts.original = text
-            cache.put(utt.cut_id, utt.duration, text)
+            cache.put(cut_id, digest, text)
         else:
             texts.recon = text
 

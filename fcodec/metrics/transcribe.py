@@ -32,7 +32,9 @@ SMALLEST_PUBLISHED_STATE = 384
 PAPER_JUDGE = "small"
 # A cap on transcript length: read speech stays below ~12 tokens/s even for Mandarin (a character can take two
 # byte-level tokens), so 25 tokens/s + 10 never truncates a real transcript, but it stops a repetition loop (or
-# a random test model) from running to Whisper's 224-token limit on every short utterance.
+# a random test model) from running to Whisper's 224-token limit on every short utterance. The cap is each
+# utterance's own: a batch decodes up to its longest member's cap and every transcript is cut at its own, so what a
+# clip gets never depends on the clips it shares a batch with (greedy decoding of one row does not see the others).
 MAX_TOKENS_PER_SECOND = 25.0
 
 
@@ -71,7 +73,7 @@ class WhisperJudge:
         Folder of downloaded published models (default ``~/.cache/whisper``).
     max_tokens_per_second : float, default 25.0
         Transcript length cap: at most ``max_tokens_per_second * seconds + 10`` tokens (and half the text
-        context) per batch of up-to-30-s clips.
+        context) for an up-to-30-s clip of that many seconds.
 
     Raises
     ------
@@ -116,6 +118,7 @@ class WhisperJudge:
                 "without_timestamps": True,
                 "language": "forced",
                 "max_tokens_per_second": self.max_tokens_per_second,
+                "cap": "per utterance",  # caches of the batch-wide cap (which mixed utterances) are not reused
                 "suppress": "non-speech symbols and all specials",
                 "fp16": False,
                 "prompts": self.prompts,
@@ -184,10 +187,14 @@ class WhisperJudge:
                     texts[index] = text
         return [text if text is not None else "" for text in texts]
 
-    def _options(self, language: str, max_seconds: float):
+    def _cap(self, num_samples: int) -> int:
+        """The most tokens a transcript of a clip of ``num_samples`` may have."""
+        seconds = num_samples / SAMPLE_RATE
+        return min(self.model.dims.n_text_ctx // 2, int(self.max_tokens_per_second * seconds) + 10)
+
+    def _options(self, language: str, sample_len: int):
         import whisper
 
-        sample_len = min(self.model.dims.n_text_ctx // 2, int(self.max_tokens_per_second * max_seconds) + 10)
         return whisper.DecodingOptions(
             task="transcribe",
             language=language,
@@ -202,6 +209,7 @@ class WhisperJudge:
 
     def _decode_batch(self, audios: Sequence[np.ndarray], language: str) -> List[str]:
         import whisper
+        from whisper.tokenizer import get_tokenizer
 
         # one call per clip: Whisper clamps each log-mel to its own maximum - 8, which a batched call would share
         mels = torch.stack(
@@ -214,9 +222,16 @@ class WhisperJudge:
                 for a in audios
             ]
         )
-        max_seconds = max(len(a) for a in audios) / SAMPLE_RATE
-        results = whisper.decode(self.model, mels, self._options(language, max_seconds))
-        return [result.text.strip() for result in results]
+        caps = [self._cap(len(a)) for a in audios]
+        results = whisper.decode(self.model, mels, self._options(language, max(caps)))
+        tokenizer = get_tokenizer(
+            self.model.is_multilingual, num_languages=self.model.num_languages, language=language, task="transcribe"
+        )
+        # the tokens past a clip's own cap are the batch's doing: cut them, as a decode of the clip alone would
+        return [
+            tokenizer.decode(result.tokens[:cap]).strip() if len(result.tokens) > cap else result.text.strip()
+            for result, cap in zip(results, caps)
+        ]
 
     def _transcribe_long(self, audio: np.ndarray, language: str) -> str:
         import whisper

@@ -3,13 +3,14 @@ judge, and reused by every stage.
 
 The original audio never changes between stages, so a judge's view of it is computed once per (test set, judge):
 ``<cache_dir>/<test_set>.<judge key>.json`` holds the judge's identity and, per cut id, the value (a raw
-transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`OriginalsCache`) and the cut's
-duration. An entry whose duration no longer matches the cut (the test set was rebuilt under the same
-ids) is a miss, not a stale hit. Writes are atomic, so parallel scoring jobs can at worst redo work.
+transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`OriginalsCache`) and the digest of the
+samples it was computed from (:func:`audio_digest`). A value is a pure function of (audio, judge, options): the
+judge's identity covers the last two, the digest the first, so an entry whose audio changed under the same id (a
+test set rebuilt, renormalised, resampled) is a miss, never a stale hit. Writes are atomic, so parallel scoring
+jobs can at worst redo work.
 
 The same class caches a judge's view of one decode's reconstructions (MOS scores, embeddings), which a second ASR
-judge's scoring run would otherwise compute again: there each entry also holds the digest of the audio it was
-computed from (``audio=``), and a re-decode that changed the audio is a miss.
+judge's scoring run would otherwise compute again: a re-decode that changed the audio is a miss there too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import numpy as np
 from fcodec.utils.io import atomic_write_json
 
 PathLike = Union[str, os.PathLike]
-DURATION_TOLERANCE = 1e-3  # seconds
 
 
 class OriginalsCache:
@@ -73,34 +73,25 @@ class OriginalsCache:
             return {}
         return stored.get(self.section, {})
 
-    def get(self, cut_id: str, duration: float, audio: Optional[str] = None) -> Optional[Any]:
-        """The cached value of ``cut_id``, or None when absent or cached for another duration or audio.
+    def get(self, cut_id: str, audio: str) -> Optional[Any]:
+        """The cached value of ``cut_id``, or None when absent or cached for other audio.
 
         Parameters
         ----------
         cut_id : str
             The test cut's id.
-        duration : float
-            The cut's duration in seconds; must match the cached one within 1 ms.
-        audio : str, optional
-            A digest of the audio the value is wanted for (a reconstruction's: :func:`audio_digest`); when given,
-            the entry must have been put with the same one.
+        audio : str
+            The :func:`audio_digest` of the samples the judge would see; the entry must have been put with it.
         """
         entry = self.entries.get(cut_id)
-        if entry is None or abs(float(entry.get("duration", -1.0)) - duration) > DURATION_TOLERANCE:
-            return None
-        if audio is not None and entry.get("audio") != audio:
+        if entry is None or entry.get("audio") != audio:
             return None
         self.hits += 1
         return entry[self.field]
 
-    def put(self, cut_id: str, duration: float, value: Any, audio: Optional[str] = None) -> None:
-        """Remember a value (in memory until ``save``); ``duration`` in seconds, ``audio`` as for ``get``."""
-        self.entries[cut_id] = {
-            "duration": round(float(duration), 6),
-            **({"audio": audio} if audio is not None else {}),
-            self.field: value,
-        }
+    def put(self, cut_id: str, audio: str, value: Any) -> None:
+        """Remember a value (in memory until ``save``); ``audio`` as for ``get``."""
+        self.entries[cut_id] = {"audio": audio, self.field: value}
 
     def save(self) -> Path:
         """Write the cache atomically, merged with entries a parallel job saved since it was read; return the
@@ -111,8 +102,8 @@ class OriginalsCache:
 
 
 def audio_digest(audio: np.ndarray) -> str:
-    """A short digest of the samples themselves (float32): what a reconstruction's cached values are keyed by, so
-    that a re-decode invalidates them whatever happened to the files' times (a copy, a restored backup)."""
+    """A short digest of the samples themselves (float32): what every cached value is keyed by, so that changed
+    audio invalidates it whatever happened to the files' names, durations and times (a copy, a restored backup)."""
     samples = np.ascontiguousarray(audio, dtype=np.float32)
     return hashlib.sha256(samples.tobytes()).hexdigest()[:16] + f"-{samples.size}"
 

@@ -35,14 +35,14 @@ def test_tiny_judge_batches_languages_and_long_audio(tmp_path):
 def test_transcript_cache_round_trip_and_staleness(tmp_path):
     identity = {"checkpoint": "x.pt", "sha256": "abc"}
     cache = TranscriptCache(tmp_path, "test_set", "key1", identity)
-    assert cache.get("u1", 2.0) is None
-    cache.put("u1", 2.0, "hello")
+    assert cache.get("u1", "digest-a") is None
+    cache.put("u1", "digest-a", "hello")
     cache.save()
     again = TranscriptCache(tmp_path, "test_set", "key1", identity)
-    assert again.get("u1", 2.0) == "hello" and again.hits == 1
-    assert again.get("u1", 3.5) is None  # same id, different audio: a miss, not a stale hit
+    assert again.get("u1", "digest-a") == "hello" and again.hits == 1
+    assert again.get("u1", "digest-b") is None  # same id, different audio: a miss, not a stale hit
     other_judge = TranscriptCache(tmp_path, "test_set", "key1", {"checkpoint": "y.pt"})
-    assert other_judge.get("u1", 2.0) is None
+    assert other_judge.get("u1", "digest-a") is None
 
 
 @pytest.mark.real_assets
