@@ -9,6 +9,10 @@ the reconstructions are cached per decode, in the score folder (``<out_dir>/.rec
 names), each keyed by the digest of the reconstruction's samples: scoring the same decode with another ASR judge
 later does not run the MOS judges or the speaker encoder again, and a re-decode that changed a reconstruction has
 it scored again.
+
+Which rate each judge sees: NISQA (``native_rate = True``) scores each side at its own rate, as its reference
+code and the published MOS_Q tables do (the codec's 24 kHz output at 24 kHz, the original at its own rate);
+DNSMOS, UTMOS and the speaker encoder are 16 kHz models and see both sides resampled to 16 kHz.
 """
 
 from __future__ import annotations
@@ -26,6 +30,36 @@ from fcodec.metrics.transcript_cache import OriginalsCache, audio_digest
 SAMPLE_RATE = 16000
 SIDES = ("original", "reconstruction")
 RECONSTRUCTIONS_CACHE = ".reconstructions"  # in the score folder: the reconstructions' MOS and embeddings
+# (cut_id, original at 16 kHz, reconstruction at 16 kHz, original cut, reconstruction cut)
+QualityItem = Tuple[str, np.ndarray, np.ndarray, Any, Any]
+Clip = Tuple[np.ndarray, int]  # samples and their rate
+
+
+def judge_rate(judge: Any) -> str:
+    """What a judge is fed: 'native' (each file at its own rate) or '16 kHz' (resampled); said in summary.json."""
+    return "native" if getattr(judge, "native_rate", False) else "16 kHz"
+
+
+def _native_clips(items: Sequence[QualityItem]) -> Dict[str, Dict[str, Clip]]:
+    """side -> cut_id -> the audio at its file's own rate (read again: the 16 kHz copies are resampled)."""
+    from fcodec.data.audio import read_mono
+
+    clips: Dict[str, Dict[str, Clip]] = {side: {} for side in SIDES}
+    for cut_id, _, _, original_cut, recon_cut in items:
+        for side, cut in zip(SIDES, (original_cut, recon_cut)):
+            rate = int(cut.sampling_rate)
+            clips[side][cut_id] = (read_mono(cut, rate), rate)
+    return clips
+
+
+def _predict_by_rate(predict: Callable[[List[np.ndarray], int], List[Any]], clips: Sequence[Clip]) -> List[Any]:
+    """``predict(audios, rate)`` over clips of several rates: one call per rate, results in input order."""
+    results: List[Any] = [None] * len(clips)
+    for rate in dict.fromkeys(rate for _, rate in clips):
+        indices = [i for i, (_, r) in enumerate(clips) if r == rate]
+        for i, value in zip(indices, predict([clips[i][0] for i in indices], rate)):
+            results[i] = value
+    return results
 
 
 @dataclass
@@ -72,46 +106,43 @@ class QualityScorer:
     def _cached_or_computed(
         self,
         key: str,
-        items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]],
-        digests: Dict[str, Dict[str, str]],
-        compute: Callable[[List[np.ndarray]], List[Any]],
+        clips: Dict[str, Dict[str, Clip]],
+        compute: Callable[[List[np.ndarray], int], List[Any]],
         kept: Callable[[Any], Optional[Any]],
     ) -> Dict[str, Dict[str, Any]]:
-        """side -> {cut_id: value} of one judge (cache ``key``): the cached values, the others computed in one
-        call of ``compute`` (none when everything is cached) and cached as ``kept(value)`` (None: not cached, e.g.
-        a NaN, which is retried next time). ``digests``: side -> cut_id -> the audio's :func:`audio_digest`."""
+        """side -> {cut_id: value} of one judge (cache ``key``): the cached values, the others computed by
+        ``compute(audios, rate)``, one call per rate (none when everything is cached), and cached as
+        ``kept(value)`` (None: not cached, e.g. a NaN, which is retried next time). ``clips``: side -> cut_id ->
+        (samples, rate) as the judge sees them; each entry is keyed by the digest of those samples."""
         found: Dict[str, Dict[str, Any]] = {side: {} for side in SIDES}
         todo = []  # the originals first, then the reconstructions (as they were batched before the caches)
         for side in SIDES:
             cache = self.side_caches.get(side, {}).get(key)
-            for cut_id, _, original, recon in items:
-                audio = original if side == "original" else recon
-                digest = digests[side][cut_id]
+            for cut_id, clip in clips[side].items():
+                digest = audio_digest(clip[0])
                 value = cache.get(cut_id, digest) if cache is not None else None
                 if value is None:
-                    todo.append((side, cache, cut_id, digest, audio))
+                    todo.append((side, cache, cut_id, digest, clip))
                 found[side][cut_id] = value
         if todo:
-            for (side, cache, cut_id, digest, _), value in zip(todo, compute([t[-1] for t in todo])):
+            for (side, cache, cut_id, digest, _), value in zip(todo, _predict_by_rate(compute, [t[-1] for t in todo])):
                 found[side][cut_id] = value
                 stored = kept(value)
                 if cache is not None and stored is not None:
                     cache.put(cut_id, digest, stored)
         return found
 
-    def score_chunk(self, items: Sequence[Tuple[str, float, np.ndarray, np.ndarray]]) -> Dict[str, QualityScores]:
-        """items: (cut_id, duration, original, reconstruction) at 16 kHz -> {cut_id: QualityScores}."""
-        scores = {cut_id: QualityScores() for cut_id, _, _, _ in items}
-        digests = {
-            side: {cut_id: audio_digest(audio) for cut_id, _, *pair in items for audio in [pair[i]]}
-            for i, side in enumerate(SIDES)
-        }
+    def score_chunk(self, items: Sequence[QualityItem]) -> Dict[str, QualityScores]:
+        """items: (cut_id, original, reconstruction, original cut, reconstruction cut), the audio at 16 kHz ->
+        {cut_id: QualityScores}. A judge that scores audio at its own rate gets the cuts read at their rates."""
+        scores = {item[0]: QualityScores() for item in items}
+        at_16k = {side: {item[0]: (item[1 + i], SAMPLE_RATE) for item in items} for i, side in enumerate(SIDES)}
+        native = _native_clips(items) if any(judge_rate(j) == "native" for j in self.judges) else at_16k
         for judge in self.judges:
             found = self._cached_or_computed(
                 f"mos-{judge.name}",
-                items,
-                digests,
-                lambda audios, judge=judge: judge.predict(audios, SAMPLE_RATE, batch_size=self.batch_size),
+                native if judge_rate(judge) == "native" else at_16k,
+                lambda audios, rate, judge=judge: judge.predict(audios, rate, batch_size=self.batch_size),
                 lambda values: values if all(math.isfinite(v) for v in values.values()) else None,
             )
             for cut_id in scores:
@@ -119,9 +150,8 @@ class QualityScorer:
         if self.speaker is not None:
             found = self._cached_or_computed(
                 f"speaker-{self.speaker.name}",
-                items,
-                digests,
-                lambda audios: self.speaker.embed(audios, SAMPLE_RATE, batch_size=self.batch_size),
+                at_16k,
+                lambda audios, rate: self.speaker.embed(audios, rate, batch_size=self.batch_size),
                 lambda embedding: [float(v) for v in embedding] if np.isfinite(embedding).all() else None,  # exact
             )
             for cut_id in scores:
@@ -162,6 +192,7 @@ class QualityScorer:
                         "description": j.description,
                         "dimensions": list(j.dimensions),
                         "identity": j.identity,
+                        "sample_rate": judge_rate(j),
                         "cache": str(self.caches[j.name].path),
                         "cache_hits": self.caches[j.name].hits,
                         **self._reconstruction_cache(f"mos-{j.name}"),

@@ -330,7 +330,7 @@ def _run(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer) -> 
                         pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
                 _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
                 if first and chunk and (quality.judges or quality.speaker is not None):
-                    scores = quality.score_chunk([(u.cut_id, u.duration, o, r) for u, o, r in chunk])
+                    scores = quality.score_chunk([(u.cut_id, o, r, u.ref_cut, u.recon_cut) for u, o, r in chunk])
                     for utt, _, _ in chunk:
                         utt.quality = scores[utt.cut_id]
                         for what, reason in quality.failures(utt.quality):

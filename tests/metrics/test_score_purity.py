@@ -97,3 +97,19 @@ def test_originals_changed_under_the_same_ids_are_scored_again(experiment, tiny_
     orig_mos = [float(row["nisqa_mos_orig"]) for row in rows.values()]
     assert orig_mos == [float(row["nisqa_mos_orig"]) for row in fresh_rows.values()]
     assert first["mos"]["judges"]["nisqa"]["cache_hits"] == 0
+
+
+@pytest.mark.real_assets
+def test_nisqa_scores_each_side_at_its_own_rate_as_published(experiment, tiny_whisper_path, real_nisqa_path):
+    from fcodec.metrics.nisqa import NisqaPredictor
+
+    root, cuts_path, decode_dir = experiment
+    nisqa = ["--mos-judges", "nisqa", "--nisqa-model", str(real_nisqa_path)]
+    rows, summary = _score(cuts_path, decode_dir, root / "rates", root / "rates_cache", tiny_whisper_path, *nisqa)
+    assert summary["mos"]["judges"]["nisqa"]["sample_rate"] == "native"
+    predictor = NisqaPredictor.from_checkpoint(real_nisqa_path)
+    for cut_id, row in rows.items():
+        recon, rate = sf.read(decode_dir / "wav" / f"{cut_id}.wav", dtype="float32")
+        assert rate == 24000
+        expected = predictor.predict([recon], rate)[0]["mos"]
+        assert float(row["nisqa_mos_recon"]) == pytest.approx(expected, abs=1e-4)
