@@ -98,10 +98,19 @@ class CheckpointManager:
     def path_for(self, step: int) -> Path:
         return self.dir / f"checkpoint-{step}.pt"
 
-    def save(self, state: Dict[str, Any], step: int) -> Path:
+    def save(self, state: Dict[str, Any], step: int, diverging_since: Optional[int] = None) -> Path:
+        """Write the checkpoint of ``step`` and drop all but the last ``keep_last_k``. ``diverging_since``: the
+        first step of a non-finite streak in progress; the newest checkpoint from before it is kept too, so a
+        streak long enough to rotate every good checkpoint away still leaves one to resume from (a NaN stop sets
+        those of the streak aside)."""
         path = atomic_torch_save(state, self.path_for(step))
-        for _, old in self.list()[: -self.keep_last_k]:
-            old.unlink(missing_ok=True)
+        found = self.list()
+        healthy = [
+            found_step for found_step, _ in found if diverging_since is not None and found_step < diverging_since
+        ]
+        for old_step, old in found[: -self.keep_last_k]:
+            if not healthy or old_step != healthy[-1]:
+                old.unlink(missing_ok=True)
         return path
 
     def remove_partial_writes(self) -> None:

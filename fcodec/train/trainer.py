@@ -564,7 +564,8 @@ class Trainer:
                 "run_id": self.run_id,
                 "config": to_dict(self.cfg),
             }
-            path = self.checkpoints.save(state, self.state.step)
+            streak = self.guard.streak  # the steps it skipped began at state.step - streak (0-based, as set aside)
+            path = self.checkpoints.save(state, self.state.step, self.state.step - streak if streak else None)
             log.info("saved %s", path)
         self._saved_step = self.state.step
         barrier(self.dist)

@@ -123,6 +123,25 @@ def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):
     assert rerun.fit().steps == 20
 
 
+def test_a_nan_streak_longer_than_the_rotation_keeps_a_checkpoint_from_before_it(tmp_path, cuts):
+    overrides = [
+        "train.max_steps=20",
+        "train.save_every_n=2",
+        "train.valid_interval=0",
+        "train.max_nonfinite=8",
+        "train.keep_last_k=2",
+    ]
+    trainer = make_trainer(tmp_path, cuts, overrides, NaNAt(range(5, 20)))
+    trainer.objective.trainer = trainer
+    with pytest.raises(NonFiniteError):
+        trainer.fit()  # steps 5-12 non-finite: checkpoints 6, 8, 10, 12 written during the streak
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("checkpoint-*.pt")) == ["checkpoint-4.pt"]
+    aside = sorted(p.name for p in (tmp_path / "checkpoints-diverged-step5").iterdir())
+    assert aside == ["checkpoint-10.pt", "checkpoint-12.pt"]  # rotation dropped 6 and 8, as keep_last_k says
+    rerun = make_trainer(tmp_path, cuts, [*overrides, "optim.lr=1e-3"])
+    assert rerun.fit().steps == 20
+
+
 def _holder(exp_dir: Path) -> subprocess.Popen:
     """Another process holding the exp dir's lock, through the same code a training run uses."""
     code = (
