@@ -234,6 +234,14 @@ class Journal:
         record = self.entries.get(cut_id, {})
         return record.get("status") == "ok" and not missing_outputs(record)
 
+    def codec_failures(self) -> List[str]:
+        """Ids of the cuts whose last try failed in the codec (not their input): worth another try."""
+        return [
+            cut_id
+            for cut_id, record in self.entries.items()
+            if record.get("status") != "ok" and str(record.get("reason", "")).startswith(CODEC_ERROR)
+        ]
+
     def missing(self) -> List[str]:
         """Ids of the cuts journaled as decoded whose output files are gone."""
         return [
@@ -403,7 +411,8 @@ def _finish(
         **extra,
     }
     decode_format.write_decode_summary(out_dir, summary)
-    decode_format.mark_done(out_dir)
+    if not (summary["num_cuts"] and summary["num_failed"] == summary["num_cuts"]):  # done means it worked
+        decode_format.mark_done(out_dir)
     return summary
 
 
@@ -485,8 +494,12 @@ def decode_cuts(
     if (out_dir / decode_format.DONE).is_file() and journal_path.is_file():
         finished = Journal(journal_path, header)  # raises when the settings differ
         finished.close()
-        gone = finished.missing()
-        if not gone and (out_dir / decode_format.SUMMARY).is_file():
+        gone, retry = finished.missing(), finished.codec_failures()
+        if retry:
+            logger.info(
+                "%s: trying again the %d cuts that failed in the codec (e.g. %s)", out_dir, len(retry), retry[0]
+            )
+        elif not gone and (out_dir / decode_format.SUMMARY).is_file():
             summary = json.loads((out_dir / decode_format.SUMMARY).read_text(encoding="utf-8"))
             logger.info(
                 "%s is complete (%d cuts, %d failed): nothing to do",
@@ -495,12 +508,13 @@ def decode_cuts(
                 summary["num_failed"],
             )
             return summary
-        logger.warning(
-            "%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them again",
-            out_dir,
-            len(gone),
-            missing_outputs(finished.entries[gone[0]])[0] if gone else out_dir / decode_format.SUMMARY,
-        )
+        else:
+            logger.warning(
+                "%s is marked done but the outputs of %d decoded cuts are gone (e.g. %s); decoding them again",
+                out_dir,
+                len(gone),
+                missing_outputs(finished.entries[gone[0]])[0] if gone else out_dir / decode_format.SUMMARY,
+            )
     (out_dir / decode_format.DONE).unlink(missing_ok=True)
     try:
         cuts = list(load_cuts(cuts_path))
@@ -559,5 +573,9 @@ def decode_cuts(
         f"{summary['real_time_factor']:.4f}" if summary["real_time_factor"] is not None else "n/a",
     )
     if summary["num_failed"] == summary["num_cuts"] and summary["num_cuts"]:
-        logger.error("every cut of %s failed to decode; see %s", cuts_path, out_dir / decode_format.FAILED)
+        logger.error(
+            "every cut of %s failed to decode (see %s): not marked done; fix the cause and rerun",
+            cuts_path,
+            out_dir / decode_format.FAILED,
+        )
     return summary

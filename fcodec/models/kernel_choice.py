@@ -8,7 +8,9 @@ candidate is kept only when it beat the plain op. Decisions are cached in a smal
 its vector extensions and the torch version, so another machine or torch measures afresh. The thread count is
 not part of the key: a decision measured with one thread count is kept for all, so that the same input gives
 the same bytes whatever the thread count (delete the file to measure again). The file is rewritten
-atomically; an unreadable one is ignored (and measured again).
+atomically; it is derived data, checked entry by entry: an unreadable file, a machine entry that is not an object
+or a decision that names no kernel of the operator is ignored and measured again, never run. A cache that cannot
+be written is said once; the process then keeps its decisions in memory.
 
 ``FCODEC_FAST_KERNELS``: ``0`` forces the plain ops, ``1`` the fast ones without measuring (for comparisons),
 anything else (the default) measures.
@@ -38,6 +40,7 @@ BUDGET_S = 0.05  # seconds of timing per kernel (after one warm-up run each)
 _lock = threading.Lock()
 _decisions: Optional[Dict[str, Dict[str, str]]] = None  # machine key -> {operator key: kernel}
 _generation = 0
+_unwritable_said = False
 
 
 def mode() -> str:
@@ -107,7 +110,15 @@ def _load() -> Dict[str, Dict[str, str]]:
     return _decisions
 
 
+def _machine_entry(decisions: Dict, machine: str) -> Dict[str, str]:
+    """``decisions[machine]``, replaced by an empty object when it is not one (a damaged or hand-edited file)."""
+    if not isinstance(decisions.get(machine), dict):
+        decisions[machine] = {}
+    return decisions[machine]
+
+
 def _save(machine: str, key: str, choice: str) -> None:
+    global _unwritable_said
     from fcodec.utils.io import atomic_write_json
 
     path = cache_path() / "kernels.json"
@@ -116,11 +127,13 @@ def _save(machine: str, key: str, choice: str) -> None:
         on_disk = on_disk if isinstance(on_disk, dict) else {}
     except (OSError, ValueError):
         on_disk = {}
-    on_disk.setdefault(machine, {})[key] = choice
+    _machine_entry(on_disk, machine)[key] = choice
     try:
         atomic_write_json(path, on_disk)
     except OSError as exc:  # a read-only home still runs, it only measures again next time
-        logger.warning("cannot write the kernel cache %s: %s", path, exc)
+        if not _unwritable_said:
+            _unwritable_said = True
+            logger.warning("cannot write the kernel cache %s (%s); decisions are kept for this run only", path, exc)
 
 
 def choose(op: str, shape: str, kernels: Callable[[], Mapping[str, Callable[[], object]]]) -> str:
@@ -129,13 +142,16 @@ def choose(op: str, shape: str, kernels: Callable[[], Mapping[str, Callable[[], 
     current = mode()
     if current == "plain":
         return PLAIN
+    candidates = kernels()  # closures only: nothing runs unless measured
     if current == "fast":
-        return next(name for name in kernels() if name != PLAIN)
+        return next(name for name in candidates if name != PLAIN)
     machine, key = machine_key(), f"{op} {shape}"
-    known = _load().get(machine, {}).get(key)
-    if known is not None:
+    with _lock:
+        known = _machine_entry(_load(), machine).get(key)
+    if isinstance(known, str) and known in candidates:
         return known
-    candidates = kernels()
+    if known is not None:
+        logger.warning("kernel cache %s: %r is no kernel of %s; measuring again", cache_path(), known, key)
     timings = measure(candidates)
     choice = pick(timings)
     logger.debug(
@@ -145,7 +161,7 @@ def choose(op: str, shape: str, kernels: Callable[[], Mapping[str, Callable[[], 
         {name: round(1000 * min(runs), 3) for name, runs in timings.items()},
     )
     with _lock:
-        _load().setdefault(machine, {})[key] = choice
+        _machine_entry(_load(), machine)[key] = choice
         _save(machine, key, choice)
     return choice
 

@@ -188,6 +188,33 @@ def test_codec_failure_of_one_cut_spares_its_batch(codecs, test_cuts, tmp_path, 
     assert len(decode_format.read_decode_dir(out).recon_cuts) == len(LENGTHS) - 1
 
 
+def test_a_decode_that_failed_everything_is_not_done_and_codec_failures_are_retried(
+    codecs, test_cuts, tmp_path, monkeypatch
+):
+    real = decode_mod.encode_decode
+    broken = {"on": True}
+
+    def failing(model, signals, streaming=False):
+        if broken["on"]:
+            raise RuntimeError("simulated broken kernel")
+        return real(model, signals, streaming=streaming)
+
+    monkeypatch.setattr(decode_mod, "encode_decode", failing)
+    out = tmp_path / "failing"
+    summary = run(codecs["50hz"], test_cuts, out, max_duration=1000)
+    assert summary["num_failed"] == summary["num_cuts"] == len(LENGTHS)
+    assert not (out / decode_format.DONE).exists()  # a marker means success
+    broken["on"] = False  # the cause fixed: the rerun decodes them all
+    assert run(codecs["50hz"], test_cuts, out, max_duration=1000)["num_failed"] == 0
+    assert (out / decode_format.DONE).is_file()
+    # a finished decode with a transient codec failure tries that cut again on the next run
+    journal = (out / JOURNAL).read_text(encoding="utf-8").splitlines()
+    first = json.loads(journal[1])
+    failed = {"cut_id": first["cut_id"], "status": "failed", "reason": f"{decode_mod.CODEC_ERROR}: MemoryError"}
+    (out / JOURNAL).write_text("\n".join([*journal, json.dumps(failed)]) + "\n", encoding="utf-8")
+    assert run(codecs["50hz"], test_cuts, out, max_duration=1000)["num_failed"] == 0
+
+
 def test_resume_after_a_kill(codecs, test_cuts, offline_dir, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     model = codecs["50hz"]

@@ -102,6 +102,28 @@ def test_unreadable_cache_is_measured_again(cache, monkeypatch):
     assert json.loads(cache.read_text())[kernel_choice.machine_key()] == {"linear x": "fast"}
 
 
+@pytest.mark.parametrize("machine_entry", ["oops", {"linear x": "no_such_kernel"}, {"linear x": 3}])
+def test_a_damaged_cache_entry_is_measured_again_never_run(cache, monkeypatch, machine_entry):
+    cache.write_text(json.dumps({kernel_choice.machine_key(): machine_entry}))
+    monkeypatch.setattr(kernel_choice, "measure", lambda kernels: {"plain": [2.0], "fast": [1.0]})
+    assert kernel_choice.choose("linear", "x", lambda: {"plain": lambda: None, "fast": lambda: None}) == "fast"
+    assert json.loads(cache.read_text())[kernel_choice.machine_key()] == {"linear x": "fast"}
+
+
+def test_a_read_only_cache_is_said_once(cache, monkeypatch, caplog):
+    import logging
+
+    cache.mkdir()  # kernels.json is a folder: nothing can be written there
+    monkeypatch.setattr(kernel_choice, "_unwritable_said", False)
+    monkeypatch.setattr(kernel_choice, "measure", lambda kernels: {"plain": [2.0], "fast": [1.0]})
+    with caplog.at_level(logging.WARNING, logger=kernel_choice.__name__):
+        for shape in ("a", "b", "c"):
+            assert (
+                kernel_choice.choose("linear", shape, lambda: {"plain": lambda: None, "fast": lambda: None}) == "fast"
+            )
+    assert len([r for r in caplog.records if "cannot write" in r.message]) == 1
+
+
 def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
     """One real run: each kernel kept for a linear layer (oneDNN over F.linear, then oneDNN's reordered weight
     over its plain one) was not slower than its baseline on its own measurement."""
