@@ -18,6 +18,7 @@ optimizer: :mod:`fcodec.train.optim_resume`).
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Callable, ContextManager, Dict, Optional
 
@@ -31,6 +32,17 @@ from fcodec.models.discriminators import Discriminators
 from fcodec.train.config import GanConfig
 from fcodec.train.distributed import DistInfo, all_reduce_max
 from fcodec.train.optim_resume import load_optimizer_state
+from fcodec.utils.cli import UserError
+
+# the gan: keys that shape the discriminators: a checkpoint's weights only fit the same values (a period-5 and a
+# period-7 discriminator have the same tensor shapes, so loading would "work" and judge the wrong period)
+ARCHITECTURE = ("periods", "period_channels", "period_max_channels", "resolutions", "resolution_channels")
+
+
+class DiscriminatorMismatchError(UserError, RuntimeError):
+    """Resuming with discriminators of another architecture than the checkpoint's."""
+
+    exit_code = 1
 
 
 def build_discriminators(cfg: GanConfig) -> Discriminators:
@@ -120,9 +132,21 @@ class Adversary:
             "scheduler": self.scheduler.state_dict(),
         }
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: Dict[str, Any], saved: Optional[Dict[str, Any]] = None) -> None:
         """Weights, moments and decay progress from a checkpoint; the ``gan:`` settings (lr, betas, eps, weight
-        decay, lr_decay) from the config."""
+        decay, lr_decay) from the config. ``saved``: the checkpoint's ``gan:`` section; its architecture keys must
+        equal this run's (:class:`DiscriminatorMismatchError` otherwise, before anything is loaded)."""
+        if saved is not None:
+            as_lists = lambda v: json.loads(json.dumps(v))  # noqa: E731  tuples and lists alike
+            changed = [k for k in ARCHITECTURE if as_lists(saved.get(k)) != as_lists(getattr(self.cfg, k))]
+            if changed:
+                raise DiscriminatorMismatchError(
+                    "the checkpoint's discriminators were built with "
+                    + ", ".join(f"gan.{k}={saved.get(k)}" for k in changed)
+                    + "; this run has "
+                    + ", ".join(f"gan.{k}={getattr(self.cfg, k)}" for k in changed)
+                    + ": resume with the checkpoint's values, or start the stage in a new exp dir"
+                )
         self.model.load_state_dict(state["model"])
         load_optimizer_state(
             self.optimizer, self.scheduler, state["optimizer"], state["scheduler"], owner="discriminators"

@@ -24,6 +24,75 @@ def _positive(value: Optional[float], key: str, optional: bool = False) -> None:
         raise ConfigError(f"{key}={value}: must be a positive number" + (" or null" if optional else ""))
 
 
+def _at_least(value: Any, low: float, key: str, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < low:
+        raise ConfigError(f"{key}={value!r}: must be {'an integer' if integer else 'a number'} >= {low}")
+
+
+def _in_range(value: Any, low: float, high: float, key: str, what: str) -> None:
+    """``low < value <= high`` (``what`` says it in words for the error)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low < value <= high):
+        raise ConfigError(f"{key}={value!r}: must be {what}")
+
+
+def _betas(value: Any, key: str) -> None:
+    ok = isinstance(value, (list, tuple)) and len(value) == 2
+    if not ok or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b < 1 for b in value):
+        raise ConfigError(f"{key}={value!r}: must be two numbers in [0, 1) (AdamW's beta1, beta2)")
+
+
+def _int_list(value: Any, low: int, key: str) -> None:
+    if not isinstance(value, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+        raise ConfigError(f"{key}={value!r}: must be a list of integers")
+    if any(v < low for v in value):
+        raise ConfigError(f"{key}={value!r}: every value must be >= {low}")
+
+
+def check_optim(optim: Any) -> None:
+    """The codec's optimizer settings: each a value AdamW and the schedulers accept and that trains."""
+    _positive(optim.lr, "optim.lr")
+    _positive(optim.lr_new, "optim.lr_new", optional=True)
+    _positive(optim.lr_decoder, "optim.lr_decoder", optional=True)
+    _betas(optim.betas, "optim.betas")
+    _positive(optim.eps, "optim.eps")
+    _at_least(optim.weight_decay, 0, "optim.weight_decay")
+    _at_least(optim.grad_clip, 0, "optim.grad_clip")
+    _at_least(optim.warmup_steps, 0, "optim.warmup_steps", integer=True)
+    _in_range(optim.warmup_start_factor, 0, 1, "optim.warmup_start_factor", "in (0, 1]")
+    _in_range(optim.plateau_factor, 0, 1, "optim.plateau_factor", "in (0, 1] (1: no reduction)")
+    _at_least(optim.plateau_patience, 0, "optim.plateau_patience", integer=True)
+    _at_least(optim.min_lr, 0, "optim.min_lr")
+
+
+def check_gan(gan: Any) -> None:
+    """The ``gan:`` section: discriminators that can be built, a known loss, an optimizer that trains."""
+    from fcodec.losses.adversarial import LOSS_KINDS
+
+    _int_list(gan.periods, 1, "gan.periods")
+    if not isinstance(gan.resolutions, (list, tuple)) or any(
+        not isinstance(r, (list, tuple)) or len(r) != 3 for r in gan.resolutions
+    ):
+        raise ConfigError(f"gan.resolutions={gan.resolutions!r}: must be a list of [n_fft, hop, window]")
+    for i, resolution in enumerate(gan.resolutions):
+        _int_list(resolution, 1, f"gan.resolutions[{i}]")
+        if resolution[2] > resolution[0]:
+            raise ConfigError(f"gan.resolutions[{i}]={list(resolution)}: the window must not exceed n_fft")
+    if not gan.periods and not gan.resolutions:
+        raise ConfigError("gan.periods and gan.resolutions are both empty: no discriminator to train")
+    for key in ("period_channels", "period_max_channels", "resolution_channels"):
+        _at_least(getattr(gan, key), 1, f"gan.{key}", integer=True)
+    if gan.loss not in LOSS_KINDS:
+        raise ConfigError(f"gan.loss={gan.loss!r}: unknown; choose from {list(LOSS_KINDS)}")
+    _at_least(gan.start_step, 0, "gan.start_step", integer=True)
+    _positive(gan.lr, "gan.lr")
+    _betas(gan.betas, "gan.betas")
+    _positive(gan.eps, "gan.eps")
+    _at_least(gan.weight_decay, 0, "gan.weight_decay")
+    _in_range(gan.lr_decay, 0, 1, "gan.lr_decay", "in (0, 1] (the per-step LR factor; 1: no decay)")
+    _at_least(gan.grad_clip, 0, "gan.grad_clip")
+
+
 def _loss_classes():
     from fcodec.losses.config import (
         CTCHeadLoss,
@@ -74,8 +143,9 @@ def check_losses(losses: Any) -> None:
 
 
 def check_values(cfg: TrainConfig) -> None:
-    _positive(cfg.optim.lr, "optim.lr")
-    _positive(cfg.optim.lr_new, "optim.lr_new", optional=True)
+    check_optim(cfg.optim)
+    if cfg.gan is not None:
+        check_gan(cfg.gan)
     _positive(cfg.data.max_duration, "data.max_duration")
     _positive(cfg.data.dev_max_duration, "data.dev_max_duration", optional=True)
     _positive(cfg.data.segment_duration, "data.segment_duration", optional=True)

@@ -181,7 +181,7 @@ class Trainer:
         self.guard.load_state_dict(ckpt["nonfinite"])
         if self.adversary is not None:
             if "gan" in ckpt:
-                self.adversary.load_state_dict(ckpt["gan"])
+                self.adversary.load_state_dict(ckpt["gan"], (ckpt.get("config") or {}).get("gan"))
             else:
                 log.warning(
                     "%s has no discriminator state (written without gan:); the discriminators start from scratch", path

@@ -76,6 +76,26 @@ def test_print_config_refuses_a_typo_in_a_loss(capsys):
     )
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lr_decoder=-1e-3", "optim.lr_decoder=-0.001: must be a positive number"),
+        ("optim.betas=[2,3]", "optim.betas=(2.0, 3.0): must be two numbers in [0, 1)"),
+        ("gan.lr_decay=0", "gan.lr_decay=0.0: must be in (0, 1]"),
+        ("gan.lr=-1", "gan.lr=-1.0: must be a positive number"),
+        ("gan.loss=bogus", "gan.loss='bogus': unknown; choose from ['hinge', 'lsgan']"),
+        ("gan.periods=[0]", "gan.periods=[0]: every value must be >= 1"),
+        ("gan.start_step=-3", "gan.start_step=-3: must be an integer >= 0"),
+        ("gan.betas=[2,3]", "gan.betas=(2.0, 3.0): must be two numbers in [0, 1)"),
+        ("gan.resolutions=[[512,50,1024]]", "gan.resolutions[0]=[512, 50, 1024]: the window must not exceed n_fft"),
+    ],
+)
+def test_every_optimizer_and_gan_value_is_checked_before_anything_runs(capsys, override, message):
+    assert train_cli.main(["--print-config", "gan.start_step=0", override]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
 def test_a_locked_exp_dir_is_one_line(capsys, assets, tmp_path):
     from fcodec.train.lock import acquire, release
 

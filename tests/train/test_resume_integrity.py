@@ -104,6 +104,17 @@ def test_a_gan_run_resumed_with_changed_discriminator_settings_uses_them(tmp_pat
     assert {s["step"].item() for s in saved["optimizer"]["state"].values()} == {12.0}  # moments kept
 
 
+@pytest.mark.parametrize("changed", ["gan.periods=[3]", "gan.period_channels=8"])
+def test_resuming_with_other_discriminators_is_refused_in_one_line(tmp_path, cuts, changed):
+    from fcodec.train.adversary import DiscriminatorMismatchError
+
+    gan = [f"{k}={v}" for k, v in {**TINY_GAN, "gan.periods": "[2]", "gan.resolutions": "[]"}.items()]
+    common = ["train.max_steps=4", "train.valid_interval=0", "train.save_every_n=2", *gan]
+    make_trainer(tmp_path, cuts, common).fit()
+    with pytest.raises(DiscriminatorMismatchError, match=r"built with gan\.p.*; this run has gan\.p.*new exp dir"):
+        make_trainer(tmp_path, cuts, ["train.max_steps=6", *common[1:], changed]).fit()
+
+
 def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):
     overrides = [
         "train.max_steps=20",
