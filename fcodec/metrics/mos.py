@@ -23,12 +23,15 @@ When either part is missing (or fails to load) UTMOS is skipped with one line sa
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from fcodec.utils.cli import one_line
 
 CHECKPOINT = "utmos22_strong_step7459_v1.pt"
 ENTRY = "utmos22_strong"
@@ -168,6 +171,43 @@ def nisqa_weights(path: Optional[Union[str, os.PathLike]]) -> Tuple[Optional[Pat
     )
 
 
+def _load_judge(name: str, nisqa_model, utmos_model, device: str, num_threads: int) -> Tuple[Optional[Any], str]:
+    """(the judge, '') or (None, why it is skipped)."""
+    if name == "nisqa":
+        path, reason = nisqa_weights(nisqa_model)
+        if path is None:
+            return None, reason
+        try:
+            return NisqaJudge(path, device=device), ""
+        except (OSError, ValueError, RuntimeError) as exc:  # a corrupt or foreign checkpoint
+            return None, f"MOS judge nisqa skipped: {one_line(exc)}"
+    if name == "dnsmos":
+        try:
+            from fcodec.metrics.dnsmos import DnsmosPredictor
+
+            return DnsmosPredictor(num_threads=num_threads, device=device), ""
+        except ImportError as exc:
+            return None, (
+                f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
+                "the DNSMOS models ship in the speechmos wheel)"
+            )
+    predictor, reason = find_mos_predictor(utmos_model)
+    if predictor is None:
+        return None, reason.replace("MOS skipped:", "MOS judge utmos skipped:", 1)
+    return UtmosJudge(predictor), ""
+
+
+def _self_check(judge: Any) -> None:  # noqa: D401
+    """Score two seconds of a speech-like signal once: weights that load but cannot score (malformed tensors, flipped
+    bits that give NaN) raise here, at load, instead of failing every utterance of stage 8."""
+    from fcodec.metrics.testing import speechlike
+
+    scores = judge.predict([speechlike(2.0, 0)], 16000)[0]
+    bad = {dim: value for dim, value in scores.items() if not math.isfinite(value)}
+    if bad:
+        raise ValueError(f"not finite on a test signal: {bad}")
+
+
 def load_mos_judges(
     names: Sequence[str],
     *,
@@ -184,29 +224,12 @@ def load_mos_judges(
     judges, skipped = [], {}
     for name in dict.fromkeys(names):
         judge, reason = None, ""
-        if name == "nisqa":
-            path, reason = nisqa_weights(nisqa_model)
-            if path is not None:
-                try:
-                    judge = NisqaJudge(path, device=device)
-                except (OSError, ValueError, RuntimeError) as exc:  # a corrupt or foreign checkpoint
-                    reason = f"MOS judge nisqa skipped: {exc}"
-        elif name == "dnsmos":
-            try:
-                from fcodec.metrics.dnsmos import DnsmosPredictor
-
-                judge = DnsmosPredictor(num_threads=num_threads, device=device)
-            except ImportError as exc:
-                reason = (
-                    f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
-                    "the DNSMOS models ship in the speechmos wheel)"
-                )
-        else:
-            predictor, reason = find_mos_predictor(utmos_model)
-            if predictor is not None:
-                judge = UtmosJudge(predictor)
-            else:
-                reason = reason.replace("MOS skipped:", "MOS judge utmos skipped:", 1)
+        try:
+            judge, reason = _load_judge(name, nisqa_model, utmos_model, device, num_threads)
+            if judge is not None:
+                _self_check(judge)
+        except Exception as exc:  # a malformed or damaged weights file: this judge is skipped, scoring goes on
+            judge, reason = None, f"MOS judge {name} skipped: it loads but cannot score ({type(exc).__name__}: {exc})"
         if judge is None:
             logging.warning(reason)
             skipped[name] = reason

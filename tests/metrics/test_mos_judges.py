@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from fcodec.metrics.mos import load_mos_judges
 
@@ -100,6 +101,23 @@ def test_a_missing_judge_is_one_line_and_the_others_load(tmp_path, caplog):
     assert judges == [] and str(bad) in skipped["nisqa"]
     with pytest.raises(ValueError, match="unknown MOS judge"):
         load_mos_judges(["nisqa", "pesq"])
+
+
+@pytest.mark.parametrize("damage", ["nan_weight", "wrong_shape"])
+def test_weights_that_load_but_cannot_score_skip_their_judge_in_one_line(tmp_path, real_nisqa_path, damage, caplog):
+    checkpoint = torch.load(real_nisqa_path, map_location="cpu", weights_only=True)
+    state = checkpoint["model_state_dict"]
+    name = next(k for k, v in state.items() if v.is_floating_point() and v.dim() >= 2)
+    if damage == "nan_weight":  # as a flipped exponent bit: loads, scores NaN for everything
+        state[name] = torch.full_like(state[name], float("nan"))
+    else:
+        state[name] = state[name][..., :1].clone()
+    bad = tmp_path / "nisqa.tar"
+    torch.save(checkpoint, bad)
+    with caplog.at_level(logging.WARNING):
+        judges, skipped = load_mos_judges(["nisqa"], nisqa_model=bad)
+    assert judges == [] and skipped["nisqa"].startswith("MOS judge nisqa skipped")
+    assert "\n" not in skipped["nisqa"] and [r.getMessage() for r in caplog.records] == [skipped["nisqa"]]
 
 
 def test_utmos_is_not_a_default_judge():
