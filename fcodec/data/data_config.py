@@ -25,9 +25,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-import yaml
-
 from fcodec.data.text_norm import LANGUAGES
+from fcodec.utils.yaml_safe import safe_yaml
 
 SPLITS = ("train", "dev", "test")
 
@@ -130,4 +129,4 @@ def parse_data_config(data: Dict, origin: str = "data config") -> DataConfig:
 
 def load_data_config(path: os.PathLike) -> DataConfig:
     with open(path, encoding="utf-8") as f:
-        return parse_data_config(yaml.safe_load(f), origin=str(path))
+        return parse_data_config(safe_yaml(f), origin=str(path))

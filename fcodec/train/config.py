@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 import yaml
 
 from fcodec.utils.cli import UserError
+from fcodec.utils.yaml_safe import safe_yaml
 
 
 class ConfigError(UserError, ValueError):
@@ -235,7 +236,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return _numeric(value)
     if origin in (list, List, tuple, Tuple):
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            value = safe_yaml(value)
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         if origin in (tuple, Tuple):
@@ -247,7 +248,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return [_convert(args[0], v, where) if args else v for v in value]
     if origin in (dict, Dict):
         if isinstance(value, str):
-            value = yaml.safe_load(value)
+            value = safe_yaml(value)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {k: _numeric(v) for k, v in value.items()}
@@ -332,7 +333,7 @@ def parse_override(text: str) -> Tuple[List[str], Any]:
     if not key:
         raise ConfigError(f"override {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = safe_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -380,7 +381,7 @@ def _read_config_file(path: os.PathLike, names: Set[str]) -> Dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_yaml(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

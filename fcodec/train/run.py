@@ -37,6 +37,7 @@ from fcodec.train.trainer import Trainer, TrainSummary
 from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.logging import setup_logging
+from fcodec.utils.yaml_safe import safe_yaml
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,7 @@ def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
     path = exp_dir / "config.yaml"
     if path.exists():
         try:
-            import yaml
-
-            old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            old = safe_yaml(path.read_text(encoding="utf-8")) or {}
             diffs = config_diff(old, to_dict(cfg))
             if diffs:
                 log.warning("the config differs from the previous run's %s:\n  %s", path, "\n  ".join(diffs))

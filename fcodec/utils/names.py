@@ -10,6 +10,10 @@ import os
 
 from fcodec.utils.cli import UserError
 
+# a file system allows 255 bytes per name; outputs add a suffix (".wav", ".npy") and atomic writes a temporary
+# prefix and suffix around it: an id longer than this would fail half way, after other files were written
+MAX_NAME_BYTES = 200
+
 
 class UnsafeNameError(UserError, ValueError):
     """A name that cannot be used as a single file name inside an output folder."""
@@ -27,9 +31,13 @@ def safe_file_name(name: str, what: str = "cut id") -> str:
         problem = "it contains a path separator" + (" (an absolute path)" if name.startswith(("/", "\\")) else "")
     elif any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         problem = "it contains a control character"
+    elif len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        problem = f"it is {len(name.encode('utf-8', 'surrogateescape'))} bytes long, more than {MAX_NAME_BYTES}"
+    if problem is not None and isinstance(name, str) and len(name) > 60:
+        name = name[:40] + "..." + name[-10:]  # the message stays one readable line
     if problem is not None:
         raise UnsafeNameError(
-            f"{what} {name!r} cannot be used as a file name: {problem}. Give every cut an id "
+            f"{what} {name!r} cannot be used as a file name: {problem}. Give every cut a short id "
             f"without '/', '\\\\' or control characters (e.g. with lhotse's cut.with_id)"
         )
     return name

@@ -22,7 +22,9 @@ def test_safe_file_name_keeps_ordinary_ids():
         assert safe_file_name(name) == name
 
 
-@pytest.mark.parametrize("make_id", [lambda root: "../../../escaped", lambda root: str(root / "victim")])
+@pytest.mark.parametrize(
+    "make_id", [lambda root: "../../../escaped", lambda root: str(root / "victim"), lambda root: "x" * 300]
+)
 def test_decode_refuses_ids_that_would_write_outside_its_folder(codecs, test_cuts, tmp_path, make_id):
     victim_root = tmp_path / "elsewhere"
     victim_root.mkdir()
@@ -32,7 +34,8 @@ def test_decode_refuses_ids_that_would_write_outside_its_folder(codecs, test_cut
     path = tmp_path / "cuts.jsonl.gz"
     CutSet.from_cuts(cuts).to_file(path)
     out = tmp_path / "a" / "b" / "c" / "decode" / "test_set"
-    with pytest.raises(UnsafeNameError, match=f"{path}: cut id '{bad_id}'"):
+    shown = bad_id if len(bad_id) <= 60 else bad_id[:40] + "..." + bad_id[-10:]  # a long one is shortened
+    with pytest.raises(UnsafeNameError, match=f"{path}: cut id '{shown}'"):
         decode_cuts(codecs["50hz"], path, out, "m", QUIET)
     assert not list(victim_root.iterdir())
     assert not (out / decode_format.WAV_DIR).exists() and not (out / "tokens").exists()

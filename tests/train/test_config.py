@@ -65,6 +65,20 @@ def test_bad_overrides_name_the_problem(override, message):
         load_config(None, [override])
 
 
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    import time
+
+    bomb = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        bomb += f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]\n"
+    path = tmp_path / "bomb.yaml"
+    path.write_text("losses:\n" + "".join(f"  {line}\n" for line in bomb.splitlines()))
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"bomb.yaml: not valid YAML: the document expands to \d+ nodes"):
+        load_config([path])
+    assert time.perf_counter() - start < 5  # refused, not expanded (it took minutes to a MemoryError)
+
+
 def test_unknown_key_in_file_names_the_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("optim:\n  learning_rate: 1.0\n")
