@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from fcodec.utils.cli import command_line
+
 FILENAME = "nisqa.tar"
 
 
@@ -52,6 +54,7 @@ def fetch_nisqa(out_dir: Path, source: Optional[Path] = None, offline: bool = Fa
     return download_verified(NISQA_URL, NISQA_SHA256, target, "NISQA v2.0 weights", manual_hint=", or pass --from FILE")
 
 
+@command_line("python -m fcodec.bin.fetch_mos")
 def main(argv=None) -> int:
     from fcodec.utils.logging import setup_logging
 

@@ -6,8 +6,9 @@
         raise UserError(f"--ref-cuts {path} not found (stage 2 writes data/cuts/<test set>.jsonl.gz)")
 
 An expected failure is a :class:`UserError` (the library's own error types for bad input derive from it), a
-missing file (``FileNotFoundError``) or a full disk (``OSError`` ENOSPC, found anywhere in the exception's chain,
-as torch wraps it). It prints ``<prog>: error: <message>`` (one line) and returns the error's exit status (2,
+missing file (``FileNotFoundError``), a full disk (``OSError`` ENOSPC, found anywhere in the exception's chain,
+as torch wraps it) or another error of the file system that names its file (read-only, not a folder, permission
+denied). It prints ``<prog>: error: <message>`` (one line) and returns the error's exit status (2,
 argparse's, unless it says otherwise); anything else is a bug and keeps its traceback.
 """
 
@@ -54,6 +55,8 @@ def error_message(exc: BaseException) -> Optional[str]:
         return one_line(exc)
     if isinstance(exc, FileNotFoundError):
         return one_line(exc) if exc.filename is None else f"{exc.filename}: no such file or directory"
+    if isinstance(exc, OSError) and exc.filename is not None:  # read-only, not a folder, permission denied, ...
+        return f"{exc.filename}: {exc.strerror or one_line(exc)}"
     return None
 
 

@@ -59,3 +59,14 @@ def test_a_download_is_verified_and_atomic(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(nisqa, "NISQA_URL", (tmp_path / "nowhere" / "nisqa.tar").as_uri())
     with pytest.raises(RuntimeError, match="could not be downloaded.*--from FILE"):
         fetch_mos.fetch_nisqa(out)
+
+
+@pytest.mark.parametrize("target", ["a_file", "under_a_file"])
+def test_a_target_that_cannot_be_written_is_one_line(tmp_path, real_nisqa_path, capsys, target):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    out = blocker if target == "a_file" else blocker / "mos"
+    assert fetch_mos.main(["nisqa", "--out-dir", str(out), "--from", str(real_nisqa_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.fetch_mos: error: ") and "blocker" in err
+    assert blocker.read_text() == "a file where a folder should be"
