@@ -30,9 +30,23 @@ from fcodec.metrics.transcript_cache import OriginalsCache, audio_digest
 SAMPLE_RATE = 16000
 SIDES = ("original", "reconstruction")
 RECONSTRUCTIONS_CACHE = ".reconstructions"  # in the score folder: the reconstructions' MOS and embeddings
+# the loudest tenth of 20 ms frames below this level: silence or near-silence, which MOS judges rate as if it were
+# speech (NISQA about 2.1, DNSMOS 1.8 for digital silence: above poor synthetic speech); flagged, left out of means
+SILENCE_DBFS = -55.0
 # (cut_id, original at 16 kHz, reconstruction at 16 kHz, original cut, reconstruction cut)
 QualityItem = Tuple[str, np.ndarray, np.ndarray, Any, Any]
 Clip = Tuple[np.ndarray, int]  # samples and their rate
+
+
+def is_silent(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bool:
+    """True when even the loudest tenth of the 20 ms frames stays below :data:`SILENCE_DBFS`."""
+    frame = max(1, rate // 50)
+    count = len(audio) // frame
+    if count == 0:
+        return True
+    power = np.square(np.asarray(audio[: count * frame], dtype=np.float64).reshape(count, frame)).mean(axis=1)
+    loudest = np.sort(power)[-max(1, count // 10) :]
+    return bool(10 * np.log10(loudest.mean() + 1e-20) < SILENCE_DBFS)
 
 
 def judge_rate(judge: Any) -> str:
@@ -68,6 +82,7 @@ class QualityScores:
 
     mos: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)
     speaker_similarity: Optional[float] = None
+    silent: Tuple[str, ...] = ()  # the sides (SIDES) that are silent or nearly: their MOS is left out of means
 
 
 class QualityScorer:
@@ -135,7 +150,9 @@ class QualityScorer:
     def score_chunk(self, items: Sequence[QualityItem]) -> Dict[str, QualityScores]:
         """items: (cut_id, original, reconstruction, original cut, reconstruction cut), the audio at 16 kHz ->
         {cut_id: QualityScores}. A judge that scores audio at its own rate gets the cuts read at their rates."""
-        scores = {item[0]: QualityScores() for item in items}
+        scores = {
+            item[0]: QualityScores(silent=tuple(s for s, a in zip(SIDES, item[1:3]) if is_silent(a))) for item in items
+        }
         at_16k = {side: {item[0]: (item[1 + i], SAMPLE_RATE) for item in items} for i, side in enumerate(SIDES)}
         native = _native_clips(items) if any(judge_rate(j) == "native" for j in self.judges) else at_16k
         for judge in self.judges:

@@ -494,8 +494,12 @@ def _language_summary(
     mos: Dict[str, Any] = {}
     for judge, dimension in quality.dimensions():
         for side in SIDES:
-            values = [u.quality.mos[judge][side][dimension] for u in utts if judge in u.quality.mos]
-            mos.setdefault(judge, {}).setdefault(side, {})[dimension] = _mean([v for v in values if math.isfinite(v)])
+            scored = [u for u in utts if judge in u.quality.mos]
+            values = [u.quality.mos[judge][side][dimension] for u in scored if side not in u.quality.silent]
+            mos.setdefault(judge, {}).setdefault(side, {})[dimension] = {
+                **_mean([v for v in values if math.isfinite(v)]),
+                "silent": sum(side in u.quality.silent for u in scored),  # left out of the mean
+            }
     if mos:
         summary["mos"] = mos
     if quality.speaker is not None:
@@ -526,6 +530,7 @@ def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
         "delay_ms",
         *[f"{judge}_{dimension}_{'orig' if side == 'original' else 'recon'}" for judge, dimension, side in mos_columns],
         *(["speaker_sim"] if quality.speaker is not None else []),
+        "silent",
         "failures",
     ]
     lines = ["\t".join(header)]
@@ -560,6 +565,7 @@ def _utterance_rows(utts: Sequence[Utterance], quality: QualityScorer) -> str:
             fmt(delay),
             *map(fmt, mos),
             *map(fmt, speaker),
+            ",".join(u.quality.silent),
             "; ".join(f"{w}: {r}" for w, r in u.failures),
         ]
         lines.append("\t".join(" ".join(str(cell).split()) for cell in row))

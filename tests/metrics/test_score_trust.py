@@ -1,4 +1,5 @@
-"""A score is a pure function of (audio, judge, options): batching and caches change the speed, never a number."""
+"""Scores to trust: a pure function of (audio, judge, options) (batching and caches change the speed, never a
+number), NISQA on the audio as published, silence flagged instead of rated."""
 
 import csv
 import json
@@ -113,3 +114,21 @@ def test_nisqa_scores_each_side_at_its_own_rate_as_published(experiment, tiny_wh
         assert rate == 24000
         expected = predictor.predict([recon], rate)[0]["mos"]
         assert float(row["nisqa_mos_recon"]) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.real_assets
+def test_a_silent_reconstruction_is_flagged_and_left_out_of_the_mos_means(tmp_path, tiny_whisper_path, real_nisqa_path):
+    items = [(f"en_{i}", speechlike(1.5 + i, i), "THE CAT SAT ON THE MAT", "en") for i in range(3)]
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", items)
+    silent = lambda cut_id, audio: 1e-5 * audio if cut_id == "en_1" else 0.9 * audio  # noqa: E731  about -100 dBFS
+    decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, silent)
+    nisqa = ["--mos-judges", "nisqa", "--nisqa-model", str(real_nisqa_path)]
+    rows, summary = _score(cuts_path, decode_dir, tmp_path / "score", tmp_path / "cache", tiny_whisper_path, *nisqa)
+    assert {cut_id: row["silent"] for cut_id, row in rows.items()} == {"en_0": "", "en_1": "reconstruction", "en_2": ""}
+    assert rows["en_1"]["nisqa_mos_recon"] != ""  # still scored and shown, only flagged
+    recon = summary["languages"]["en"]["mos"]["nisqa"]["reconstruction"]["mos"]
+    assert recon["n"] == 2 and recon["silent"] == 1
+    expected = np.mean([float(rows[c]["nisqa_mos_recon"]) for c in ("en_0", "en_2")])
+    assert recon["mean"] == pytest.approx(expected, abs=1e-3)
+    original = summary["languages"]["en"]["mos"]["nisqa"]["original"]["mos"]
+    assert original["n"] == 3 and original["silent"] == 0
