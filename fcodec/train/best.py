@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 from fcodec.utils.cli import UserError
-from fcodec.utils.io import atomic_write_json
+from fcodec.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 INFO = "training_info.json"
@@ -38,6 +38,37 @@ def read_best_info(best_dir: Path) -> Optional[Dict[str, Any]]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+# the id of a run that started from step 0 and has written no checkpoint yet (removed by its first checkpoint): a
+# best/ of that run, left by a kill before any checkpoint was complete, is continued, not refused
+UNCHECKPOINTED_RUN = ".run-without-checkpoint"
+
+
+def start_run(exp_dir: Path, best_dir: Path, checkpoint_dir: Path, run_id: str) -> str:
+    """The id of a run starting from step 0: ``run_id``, or the id of the run that exported ``best_dir`` and was
+    killed before its first checkpoint (it is that run again). A ``best_dir`` of any other run is refused
+    (:func:`refuse_foreign_best`). Records the id in ``exp_dir`` until the first checkpoint."""
+    info = read_best_info(best_dir)
+    marker = Path(exp_dir) / UNCHECKPOINTED_RUN
+    try:
+        earlier = marker.read_text(encoding="utf-8").strip()
+    except OSError:
+        earlier = ""
+    if info is not None and earlier and info.get("run_id") == earlier:
+        log.info(
+            "%s was exported by this exp dir's run %s, which wrote no checkpoint: continuing it", best_dir, earlier
+        )
+        run_id = earlier
+    else:
+        refuse_foreign_best(best_dir, checkpoint_dir)
+    atomic_write_text(marker, run_id + "\n")
+    return run_id
+
+
+def checkpointed(exp_dir: Path) -> None:
+    """The run has a checkpoint to continue from: its best/ is no longer an orphan (see :func:`start_run`)."""
+    (Path(exp_dir) / UNCHECKPOINTED_RUN).unlink(missing_ok=True)
 
 
 def refuse_foreign_best(best_dir: Path, checkpoint_dir: Path) -> None:

@@ -35,7 +35,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fcodec.train.adversary import Adversary
-from fcodec.train.best import may_replace_best, recover_best_dir, refuse_foreign_best, write_best_dir
+from fcodec.train.best import checkpointed, may_replace_best, recover_best_dir, start_run, write_best_dir
 from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
 from fcodec.train.compile import use_fused_optimizer
 from fcodec.train.config import TrainConfig, to_dict
@@ -164,7 +164,7 @@ class Trainer:
         found = self.checkpoints.load_latest(map_location=self.dist.device)
         if found is None:
             if self.dist.is_main:
-                refuse_foreign_best(self.best_dir, self.checkpoints.dir)
+                self.run_id = start_run(self.exp_dir, self.best_dir, self.checkpoints.dir, self.run_id)
             return None
         path, ckpt = found
         if ckpt.get("world_size", 1) != self.dist.world_size:
@@ -566,6 +566,7 @@ class Trainer:
             }
             streak = self.guard.streak  # the steps it skipped began at state.step - streak (0-based, as set aside)
             path = self.checkpoints.save(state, self.state.step, self.state.step - streak if streak else None)
+            checkpointed(self.exp_dir)
             log.info("saved %s", path)
         self._saved_step = self.state.step
         barrier(self.dist)

@@ -53,6 +53,24 @@ def test_a_run_from_step_0_does_not_replace_an_earlier_runs_best(tmp_path, cuts)
     assert (tmp_path / "best" / "model.safetensors").read_bytes() == best
 
 
+def test_a_run_killed_before_its_first_checkpoint_restarts_and_keeps_its_best(tmp_path, cuts, monkeypatch):
+    from fcodec.train import checkpoint
+
+    real_save = checkpoint.atomic_torch_save
+
+    def killed_while_writing(state, path):
+        raise KeyboardInterrupt  # the kill lands during the first checkpoint's write, after best/ was exported
+
+    monkeypatch.setattr(checkpoint, "atomic_torch_save", killed_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        make_trainer(tmp_path, cuts, COMMON).fit()  # validates (exports best/) at step 4, then saves
+    assert (tmp_path / "best" / "training_info.json").is_file() and not list(tmp_path.glob("checkpoints/*.pt"))
+    run_id = json.loads((tmp_path / "best" / "training_info.json").read_text())["run_id"]
+    monkeypatch.setattr(checkpoint, "atomic_torch_save", real_save)
+    assert make_trainer(tmp_path, cuts, COMMON).fit().steps == 12  # the same run again, not a foreign one
+    assert json.loads((tmp_path / "best" / "training_info.json").read_text())["run_id"] == run_id
+
+
 def test_a_resumed_run_never_replaces_best_with_a_worse_model(tmp_path, cuts):
     make_trainer(tmp_path, cuts, COMMON).fit()
     info_path = tmp_path / "best" / "training_info.json"
