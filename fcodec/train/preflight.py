@@ -171,6 +171,25 @@ def _first_cut(path: str, key: str):
         ) from None
 
 
+def _check_all_sources(path: str, key: str) -> None:
+    """Every cut of a (large, lazily read) manifest has safe audio sources: a refused one deep in the training
+    set would otherwise stop the run when its batch comes, hours in, as a DataLoader traceback."""
+    from lhotse import load_manifest_lazy
+
+    from fcodec.data.sources import UnsafeSourceError, check_sources
+
+    try:
+        for cut in load_manifest_lazy(path):
+            check_sources(cut)
+    except UnsafeSourceError as exc:
+        raise ConfigError(f"{key}: {path}: {exc}") from None
+    except Exception as exc:  # a line that does not parse, half way through
+        raise ConfigError(
+            f"{key}: {path} cannot be read to the end ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            "rerun stage 2 to rewrite it"
+        ) from None
+
+
 def check_inputs(cfg: TrainConfig) -> None:
     """The manifests exist and hold cuts (the dev set is read in full: it is small and every validation reads
     it), and ``model.init_from`` names a model that is there."""
@@ -185,6 +204,7 @@ def check_inputs(cfg: TrainConfig) -> None:
             )
         if _first_cut(path, f"data.{key}") is None:
             raise ConfigError(f"data.{key}: {path} holds no cuts; rerun stage 2 (see its bad_input.tsv)")
+    _check_all_sources(cfg.data.train_cuts, "data.train_cuts")
     try:
         load_cuts(cfg.data.dev_cuts)  # every line parses, no command/URL audio sources
     except UserError:

@@ -96,6 +96,25 @@ def test_every_optimizer_and_gan_value_is_checked_before_anything_runs(capsys, o
     assert err.count("\n") == 1 and message in err, err
 
 
+def test_a_refused_audio_source_deep_in_the_training_set_stops_before_anything_runs(capsys, assets, tmp_path):
+    from dataclasses import replace
+
+    from lhotse import CutSet
+    from lhotse.audio import AudioSource
+
+    cuts = list(CutSet.from_file(assets["train"]))
+    last = cuts[-1]
+    source = AudioSource(type="url", channels=[0], source="http://example.invalid/x.wav")
+    cuts[-1] = replace(last, recording=replace(last.recording, sources=[source]))
+    bad = tmp_path / "train.jsonl.gz"
+    CutSet.from_cuts(cuts).to_file(bad)
+    exp = tmp_path / "exp"
+    status, err = run(capsys, assets, exp, **{"data.train_cuts": str(bad)})
+    assert status == 2 and err.count("\n") == 1, err
+    assert f"data.train_cuts: {bad}: {last.id}" in err and "'url' refused" in err
+    assert not exp.exists()
+
+
 def test_a_locked_exp_dir_is_one_line(capsys, assets, tmp_path):
     from fcodec.train.lock import acquire, release
 
