@@ -239,7 +239,11 @@ def signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
     os.environ.update({var: "1" for var in saved})
     try:
         with ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("spawn")) as pool:
-            yield pool
+            try:
+                yield pool
+            except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: no queued job keeps the workers alive
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         for var, value in saved.items():
             if value is None:

@@ -14,10 +14,13 @@ argparse's, unless it says otherwise); anything else is a bug and keeps its trac
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import signal
 import sys
-from typing import Callable, Optional, TypeVar
+import threading
+from typing import Callable, Iterator, Optional, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Optional[int]])
 
@@ -60,14 +63,34 @@ def error_message(exc: BaseException) -> Optional[str]:
     return None
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (a scheduler's kill, ``timeout``) unwinds like Ctrl-C: ``finally`` blocks and context managers run,
+    so worker pools are shut down and nothing is left running (the default handler ends the process at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def command_line(prog: str) -> Callable[[F], F]:
-    """Decorate a ``main(argv=None) -> int`` so that expected failures end as one line and an exit status."""
+    """Decorate a ``main(argv=None) -> int`` so that expected failures end as one line and an exit status, and
+    SIGTERM unwinds (:func:`sigterm_as_exit`)."""
 
     def wrap(main: F) -> F:
         @functools.wraps(main)
         def wrapped(*args, **kwargs) -> int:
             try:
-                return main(*args, **kwargs) or 0
+                with sigterm_as_exit():
+                    return main(*args, **kwargs) or 0
             except Exception as exc:
                 message = error_message(exc)
                 if message is None:

@@ -132,3 +132,44 @@ def test_a_silent_reconstruction_is_flagged_and_left_out_of_the_mos_means(tmp_pa
     assert recon["mean"] == pytest.approx(expected, abs=1e-3)
     original = summary["languages"]["en"]["mos"]["nisqa"]["original"]["mos"]
     assert original["n"] == 3 and original["silent"] == 0
+
+
+def _live_in_group(pgid):
+    """(pid, state) of the processes of a process group that are not zombies (PID 1 here may reap them late)."""
+    from pathlib import Path
+
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append((int(stat.parent.name), fields[0]))
+    return live
+
+
+def test_sigterm_leaves_no_process_behind(tmp_path, tiny_whisper_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    items = [(f"en_{i:02d}", speechlike(2.0, i), "THE CAT SAT ON THE MAT", "en") for i in range(40)]
+    cuts, cuts_path = make_test_cuts(tmp_path / "data", items)
+    decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, lambda _, audio: 0.9 * audio)
+    command = [sys.executable, "-m", "fcodec.bin.score", "--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir)]
+    command += ["--out-dir", str(tmp_path / "score"), "--asr-models", str(tiny_whisper_path), "--nj", "2"]
+    command += ["--mos-judges", "--speaker-model", "none", "--batch-size", "2"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    for line in process.stderr:  # the pool starts with the first batch
+        if "batch" in line or time.monotonic() > deadline:
+            break
+    time.sleep(1.0)
+    assert len(_live_in_group(process.pid)) >= 3  # the run, its pool workers and resource tracker: it can fail
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    time.sleep(1.0)
+    assert _live_in_group(process.pid) == []  # no pool worker, no resource tracker left (a zombie is dead)
+    assert not (tmp_path / "score" / JUDGE / "test" / ".done").exists()
