@@ -195,8 +195,8 @@ def load_mos_judges(
                 judge = DnsmosPredictor(num_threads=num_threads, device=device)
             except ImportError as exc:
                 reason = (
-                    f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
-                    "the DNSMOS models ship in the speechmos wheel)"
+                    f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa onnx: "
+                    "the DNSMOS models ship in the speechmos wheel; onnx reads their weights)"
                 )
         else:
             predictor, reason = find_mos_predictor(utmos_model)
