@@ -21,13 +21,12 @@ def read(path):
 
 @pytest.fixture(scope="module")
 def clips(real_audio_dir):
-    """English clips of 2.1 s (repeated to 16.8 s: 7 windows), 4.0 s and 13.7 s, a noisy one (VoiceBank) and a
-    Mandarin one: one to eight windows each, on speech of different quality."""
-    en = real_audio_dir / "librispeech-dev-clean" / "84"
-    zh = sorted((real_audio_dir / "magicdata-zh-dev-set").glob("*.wav"))[0]
+    """English (13.7 s: 5 windows), noisy English (VoiceBank, 5.1 s, repeated to 10.2 s: 2 windows) and Mandarin
+    (5.9 s, repeated to 11.8 s: 3 windows): speech of different quality, long and repeated."""
+    en = real_audio_dir / "librispeech-dev-clean" / "84" / "84-121123-0008.wav"
     noisy = sorted((real_audio_dir / "voicebank-noisy-testset").glob("*.wav"))[0]
-    names = ("84-121123-0001.wav", "84-121123-0005.wav", "84-121123-0008.wav")
-    return [read(en / name) for name in names] + [read(noisy), read(zh)]
+    zh = sorted((real_audio_dir / "magicdata-zh-dev-set").glob("*.wav"))[0]
+    return [read(en), read(noisy), read(zh)]
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +38,9 @@ def predictor():
 @pytest.mark.real_assets
 def test_torch_networks_equal_the_onnx_graphs_window_by_window(clips, predictor):
     onnx = DnsmosPredictor(num_threads=1, backend="onnx")
-    prepared = [predictor._hops(clip) for clip in clips[:3]]
+    prepared = [predictor._hops(clip) for clip in (clips[0], clips[2])]
     theirs_raw, theirs_p808 = onnx._run_onnx(prepared)
-    # one trunk call for the three utterances, then one per utterance (max_rows below any one of them)
+    # one trunk call for both utterances, then one per utterance (max_rows below any one of them)
     from fcodec.metrics.dnsmos_torch import p835_windows
 
     with torch.inference_mode():
