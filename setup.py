@@ -39,6 +39,7 @@ extras_require = {
         "matplotlib>=3.7",
         "speechmos>=0.0.1.1",
         "onnxruntime>=1.15",
+        "onnx>=1.14",  # reads the DNSMOS weights from speechmos's ONNX files (fcodec.metrics.dnsmos_torch)
         "librosa>=0.10",
         "requests>=2.25",
         "Resemblyzer>=0.1.4",

@@ -67,3 +67,10 @@ def test_the_mel_loss_uses_the_shared_filterbank_and_cannot_change_it():
     np.testing.assert_array_equal(mel_filterbank(24000, 512, 64), shared)
     with pytest.raises(ValueError):
         shared[0, 0] = 1.0
+
+
+def test_odd_fft_bins_are_those_of_the_dft():
+    """An odd n_fft (DNSMOS's P.808 front end: 321) has bins k * sr / n_fft, the last below Nyquist, as librosa's."""
+    librosa = pytest.importorskip("librosa")
+    ours = mel_filterbank(16000, 321, 120)
+    assert np.abs(ours - librosa.filters.mel(sr=16000, n_fft=321, n_mels=120)).max() < 1e-6

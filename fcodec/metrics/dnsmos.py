@@ -1,18 +1,24 @@
 """DNSMOS (P.835 SIG / BAK / OVRL and P.808), batched, from the ONNX models that the ``speechmos`` wheel ships.
 
-``speechmos.dnsmos.run`` scores one 9 s window at a time and keeps its model in a module global. This wrapper
-reuses speechmos's models and its own feature and calibration code (``DNSMOS.audio_melspec``,
-``DNSMOS.get_polyfit_val``), cuts every utterance into the same windows as speechmos (1 s hop; a short clip is
-repeated up to 9.01 s), and runs the windows of many utterances through each ONNX model in one call: the scores
-are speechmos's (tests/metrics/test_dnsmos.py checks it), only faster. onnxruntime runs on the CPU here (the
-``onnxruntime-gpu`` build would add CUDA); its thread count is set per judge.
+``speechmos.dnsmos.run`` scores one 9 s window at a time and keeps its model in a module global. This judge cuts
+every utterance into the same windows as speechmos (1 s hop; a short clip is repeated up to 9.01 s), runs the
+windows of many utterances together and calibrates them with speechmos's own polynomials
+(``DNSMOS.get_polyfit_val``). Two backends give speechmos's scores (tests/metrics/test_dnsmos_torch.py and
+test_mos_judges.py check both); ``auto`` (the default) takes torch on CUDA and onnx on the CPU, where torch's
+convolutions measured no faster (bench_scoring.py --project):
+
+* ``torch``: the two networks in torch (:mod:`fcodec.metrics.dnsmos_torch`), weights read from the
+  same ONNX files; the full-resolution layers run once per utterance rather than once per window, on the CPU (with
+  torch's thread count) or on CUDA.
+* ``onnx``: speechmos's ONNX graphs in onnxruntime, with speechmos's librosa mel front end (``DNSMOS.audio_melspec``);
+  onnxruntime runs on the CPU here (the ``onnxruntime-gpu`` build would add CUDA); its thread count is set per judge.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -20,6 +26,7 @@ DNSMOS_DIMENSIONS = ("ovrl", "sig", "bak", "p808")  # the headline (P.835 overal
 # 9 s windows per ONNX call: the P.835 model's activations take about 110 MB per window on the CPU
 WINDOWS_PER_CALL = 4
 SAMPLE_RATE = 16000
+BACKENDS = ("auto", "torch", "onnx")
 
 
 def _model_dir() -> str:
@@ -34,36 +41,58 @@ class DnsmosPredictor:
     name = "dnsmos"
     dimensions = DNSMOS_DIMENSIONS
 
-    def __init__(self, num_threads: int = 0, device: str = "cpu"):
-        """``num_threads``: onnxruntime intra-op threads (0: its default, all cores); ``device`` cuda uses
-        onnxruntime's CUDA provider when the installed onnxruntime has one."""
+    def __init__(self, num_threads: int = 0, device: str = "cpu", backend: str = "auto"):
+        """``num_threads``: onnxruntime intra-op threads (0: its default, all cores; the torch backend uses
+        torch's own setting); ``device``: where the torch networks run (onnx: cuda uses onnxruntime's CUDA
+        provider when the installed onnxruntime has one)."""
         from importlib.metadata import version
 
-        import onnxruntime as ort
         from speechmos.dnsmos import DNSMOS
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(num_threads)
-        providers = ["CPUExecutionProvider"]
-        if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown DNSMOS backend {backend!r}: choose from {list(BACKENDS)}")
+        if backend == "auto":  # measured on 2 CPU threads: torch's convolutions are no faster than onnxruntime's
+            backend = "torch" if str(device).startswith("cuda") else "onnx"
         model_dir = _model_dir()
         primary, p808 = os.path.join(model_dir, "sig_bak_ovr.onnx"), os.path.join(model_dir, "model_v8.onnx")
-        # speechmos's own class, for its mel front end and calibration polynomials; our sessions carry the options
+        # speechmos's own class, for its calibration polynomials (and its mel front end on the onnx backend)
         self.reference = DNSMOS.__new__(DNSMOS)
         self.reference.primary_model_path = primary
-        self.primary = ort.InferenceSession(primary, options, providers=providers)
-        self.p808 = ort.InferenceSession(p808, options, providers=providers)
+        self.backend = backend
+        if backend == "torch":
+            import torch
+
+            from fcodec.metrics.dnsmos_torch import P808Net, P835Net
+
+            self.device = torch.device(device)
+            self.primary, self.p808 = (
+                net(path).to(self.device).eval() for net, path in ((P835Net, primary), (P808Net, p808))
+            )
+            runtime = f"torch {torch.__version__} on {self.device}"
+        else:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = int(num_threads)
+            providers = ["CPUExecutionProvider"]
+            if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+            self.primary = ort.InferenceSession(primary, options, providers=providers)
+            self.p808 = ort.InferenceSession(p808, options, providers=providers)
+            runtime = f"onnxruntime {ort.__version__}"
         self.window = int(speechmos_input_length() * SAMPLE_RATE)
-        self.description = f"DNSMOS P.835 + P.808 (speechmos {version('speechmos')}, onnxruntime {ort.__version__})"
+        self.description = f"DNSMOS P.835 + P.808 (speechmos {version('speechmos')}, {runtime})"
+        # the backend is part of the identity: the two agree to float rounding, not bit for bit
         self.identity = {
             "name": "dnsmos",
             "speechmos": version("speechmos"),
             "models": ["sig_bak_ovr.onnx", "model_v8.onnx"],
+            "backend": backend,
         }
 
-    def _windows(self, audio: np.ndarray) -> Optional[np.ndarray]:
-        """speechmos's windows of one utterance (num_windows, 144160), or None when it cannot be scored."""
+    def _hops(self, audio: np.ndarray) -> Optional[Tuple[np.ndarray, List[int]]]:
+        """(the audio speechmos scores, the start in seconds of each of its windows), or None when it cannot be
+        scored."""
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if audio.size == 0 or not np.isfinite(audio).all():
             return None
@@ -74,44 +103,80 @@ class DnsmosPredictor:
         length = speechmos_input_length()
         num_hops = int(np.floor(len(audio) / SAMPLE_RATE) - length) + 1
         # speechmos's own index arithmetic, so that a window it drops (float rounding) is dropped here too
-        windows = [audio[int(hop * SAMPLE_RATE) : int((hop + length) * SAMPLE_RATE)] for hop in range(num_hops)]
-        windows = [w for w in windows if len(w) >= self.window]
-        return np.stack(windows) if windows else None
+        hops = [
+            hop
+            for hop in range(num_hops)
+            if int((hop + length) * SAMPLE_RATE) - int(hop * SAMPLE_RATE) >= self.window
+            and int((hop + length) * SAMPLE_RATE) <= len(audio)
+        ]
+        return (audio, hops) if hops else None
+
+    def _windows(self, audio: np.ndarray) -> Optional[np.ndarray]:
+        """speechmos's windows of one utterance (num_windows, 144160), or None when it cannot be scored."""
+        prepared = self._hops(audio)
+        if prepared is None:
+            return None
+        audio, hops = prepared
+        return np.stack([audio[hop * SAMPLE_RATE : hop * SAMPLE_RATE + self.window] for hop in hops])
 
     def predict(
         self, waveforms: Sequence[np.ndarray], sample_rate: int, batch_size: int = 16
     ) -> List[Dict[str, float]]:
         """One dict per waveform (keys DNSMOS_DIMENSIONS); NaN for an empty or non-finite one. ``batch_size``:
-        utterances whose windows are pooled, then run WINDOWS_PER_CALL at a time (memory stays bounded)."""
+        utterances whose windows run together (memory stays bounded: see each backend)."""
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"DNSMOS scores 16 kHz audio, got {sample_rate} Hz")
-        windows = [self._windows(w) for w in waveforms]
+        prepared = [self._hops(w) for w in waveforms]
         results = [dict.fromkeys(DNSMOS_DIMENSIONS, math.nan) for _ in waveforms]
-        live = [i for i, w in enumerate(windows) if w is not None]
+        live = [i for i, p in enumerate(prepared) if p is not None]
+        run = self._run_torch if self.backend == "torch" else self._run_onnx
         for start in range(0, len(live), max(1, batch_size)):
             batch = live[start : start + batch_size]
-            stacked = np.concatenate([windows[i] for i in batch])
-            mels = np.stack([self.reference.audio_melspec(audio=w[:-160]) for w in stacked]).astype(np.float32)
-            calls = range(0, len(stacked), WINDOWS_PER_CALL)
-            raw = np.concatenate(
-                [self.primary.run(None, {"input_1": stacked[c : c + WINDOWS_PER_CALL]})[0] for c in calls]
-            )
-            p808 = np.concatenate(
-                [self.p808.run(None, {"input_1": mels[c : c + WINDOWS_PER_CALL]})[0][:, 0] for c in calls]
-            )
+            raw, p808 = run([prepared[i] for i in batch])
             sig, bak, ovrl = self.reference.get_polyfit_val(raw[:, 0], raw[:, 1], raw[:, 2], False)
             offset = 0
             for i in batch:
-                n = len(windows[i])
-                part = slice(offset, offset + n)
+                part = slice(offset, offset + len(prepared[i][1]))
                 results[i] = {
                     "ovrl": float(np.mean(ovrl[part])),
                     "sig": float(np.mean(sig[part])),
                     "bak": float(np.mean(bak[part])),
                     "p808": float(np.mean(p808[part])),
                 }
-                offset += n
+                offset += len(prepared[i][1])
         return results
+
+    def _run_onnx(self, prepared) -> Tuple[np.ndarray, np.ndarray]:
+        """(raw P.835 (windows, 3), P.808 (windows,)), WINDOWS_PER_CALL windows per onnxruntime call."""
+        stacked = np.concatenate([self._windows(audio) for audio, _ in prepared])
+        mels = np.stack([self.reference.audio_melspec(audio=w[:-160]) for w in stacked]).astype(np.float32)
+        calls = range(0, len(stacked), WINDOWS_PER_CALL)
+        raw = np.concatenate([self.primary.run(None, {"input_1": stacked[c : c + WINDOWS_PER_CALL]})[0] for c in calls])
+        p808 = np.concatenate(
+            [self.p808.run(None, {"input_1": mels[c : c + WINDOWS_PER_CALL]})[0][:, 0] for c in calls]
+        )
+        return raw, p808
+
+    def _run_torch(self, prepared) -> Tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        from fcodec.metrics.dnsmos_torch import p835_windows
+        from fcodec.metrics.nisqa import exact_convolutions
+
+        cuda = self.device.type == "cuda"
+        # frames per trunk call and windows per head / P.808 call: about 0.5 GB of activations on the CPU
+        max_rows, per_call = (32768, 64) if cuda else (2048, 8)
+        with torch.inference_mode(), exact_convolutions(self.device):
+            audios = [torch.from_numpy(audio).to(self.device) for audio, _ in prepared]
+            hops = [h for _, h in prepared]
+            raw = p835_windows(self.primary, audios, hops, max_rows, per_call)
+            windows = [
+                a[hop * SAMPLE_RATE : hop * SAMPLE_RATE + self.window] for a, h in zip(audios, hops) for hop in h
+            ]
+            p808 = torch.cat(
+                [self.p808(torch.stack(windows[c : c + per_call])) for c in range(0, len(windows), per_call)]
+            )
+        return raw.float().cpu().numpy(), p808.float().cpu().numpy()
 
 
 def speechmos_input_length() -> float:

@@ -100,7 +100,7 @@ def find_mos_predictor(hint: Optional[Union[str, os.PathLike]] = None) -> Tuple[
     except Exception as exc:  # the hub code needs packages we do not install (torchaudio): say so, go on
         return (
             None,
-            f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {exc})",
+            f"MOS skipped: UTMOS from {_shown(repo)} with {_shown(checkpoint)} failed to load ({type(exc).__name__}: {one_line(exc)})",
         )
     logging.info("MOS predictor: UTMOS %s from %s", checkpoint, repo)
     return MosPredictor(name=f"UTMOS {ENTRY} ({checkpoint.name})", model=model), ""
@@ -188,8 +188,8 @@ def _load_judge(name: str, nisqa_model, utmos_model, device: str, num_threads: i
             return DnsmosPredictor(num_threads=num_threads, device=device), ""
         except ImportError as exc:
             return None, (
-                f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa: "
-                "the DNSMOS models ship in the speechmos wheel)"
+                f"MOS judge dnsmos skipped: {exc} (pip install speechmos onnxruntime librosa onnx: "
+                "the DNSMOS models ship in the speechmos wheel; onnx reads their weights)"
             )
     predictor, reason = find_mos_predictor(utmos_model)
     if predictor is None:
@@ -229,7 +229,10 @@ def load_mos_judges(
             if judge is not None:
                 _self_check(judge)
         except Exception as exc:  # a malformed or damaged weights file: this judge is skipped, scoring goes on
-            judge, reason = None, f"MOS judge {name} skipped: it loads but cannot score ({type(exc).__name__}: {exc})"
+            judge, reason = (
+                None,
+                f"MOS judge {name} skipped: it loads but cannot score ({type(exc).__name__}: {one_line(exc)})",
+            )
         if judge is None:
             logging.warning(reason)
             skipped[name] = reason

@@ -126,13 +126,7 @@ class NisqaPredictor:
         return audio
 
     def _exact_convolutions(self) -> ContextManager:
-        """On CUDA: full-fp32, deterministic cuDNN convolutions (TF32, allowed by default, rounds their inputs to
-        10 mantissa bits; autotuning may pick different algorithms run to run)."""
-        if self.device.type != "cuda":
-            return contextlib.nullcontext()
-        return torch.backends.cudnn.flags(
-            enabled=torch.backends.cudnn.enabled, benchmark=False, deterministic=True, allow_tf32=False
-        )
+        return exact_convolutions(self.device)
 
     @torch.inference_mode()
     def predict(
@@ -160,3 +154,13 @@ class NisqaPredictor:
             for i, row in zip(batch, scores):
                 results[i] = {dim: float(value) for dim, value in zip(NISQA_DIMENSIONS, row)}
         return results
+
+
+def exact_convolutions(device: Union[str, torch.device]) -> ContextManager:
+    """On CUDA: full-fp32, deterministic cuDNN convolutions (TF32, allowed by default, rounds their inputs to
+    10 mantissa bits; autotuning may pick different algorithms run to run). Elsewhere: nothing to do."""
+    if torch.device(device).type != "cuda":
+        return contextlib.nullcontext()
+    return torch.backends.cudnn.flags(
+        enabled=torch.backends.cudnn.enabled, benchmark=False, deterministic=True, allow_tf32=False
+    )

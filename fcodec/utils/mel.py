@@ -41,7 +41,8 @@ def mel_to_hz(mels, htk: bool = False) -> np.ndarray:
 def _filterbank(
     sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float, htk: bool, norm: Optional[str]
 ) -> np.ndarray:
-    fft_freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    # the DFT bins k * sr / n_fft (librosa.fft_frequencies); for an odd n_fft the last is below Nyquist
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     hz_points = mel_to_hz(np.linspace(hz_to_mel(f_min, htk), hz_to_mel(f_max, htk), n_mels + 2), htk)
     widths = np.diff(hz_points)
     ramps = hz_points[:, None] - fft_freqs[None, :]

@@ -42,7 +42,7 @@ def test_dnsmos_is_speechmos_batched(speech):
     from fcodec.metrics.dnsmos import DnsmosPredictor
 
     clips = list(speech[0]) + [with_noise(speech[0][0], 5.0)]
-    predictor = DnsmosPredictor(num_threads=1)
+    predictor = DnsmosPredictor(num_threads=1, backend="onnx")  # the CPU default; torch: test_dnsmos_torch.py
     batched = predictor.predict(clips, 16000, batch_size=3)  # a batch of three windows' owners, then one
     assert batched == predictor.predict(clips[::-1], 16000, batch_size=1)[::-1]  # nor does the batch matter
     for clip, ours in zip(clips, batched):

@@ -11,8 +11,11 @@ the MOS judges and the speaker encoder with 1 vs 2 threads (and on CUDA when the
   is printed separately).
 * MOS judges (NISQA when its weights are in ../shared, DNSMOS) and the Resemblyzer speaker encoder, as scoring
   calls them (``predict`` / ``embed`` on batches of ``--batch-size``): utterances (waveforms) per second with 1
-  and 2 CPU threads (torch for NISQA and Resemblyzer, onnxruntime for DNSMOS), and on CUDA when available
-  (DNSMOS stays on the CPU unless onnxruntime-gpu is installed). One warm-up batch precedes each timing.
+  and 2 CPU threads (torch; DNSMOS also with its onnxruntime fallback), and on CUDA when available (the onnx
+  fallback stays on the CPU unless onnxruntime-gpu is installed). One warm-up batch precedes each timing.
+* ``--project``: stage 8's time per component (each quality judge, each ASR judge, the signal metrics in a pool of
+  one process per CPU) at the recipe's scale (2 test sets x ``--utterances``, 4 models + the originals), from the
+  clips/s measured here on ``--device`` with torch's threads; DNSMOS's torch default against its onnx fallback.
   Scoring runs each judge on the original (once per test set: cached) and on every reconstruction.
 * Whole scoring runs (``fcodec.metrics.scoring.score``: reading, both judges' transcripts, signal metrics in a pool
   of 1, the files; no MOS judges, to compare ASR judges alone) with one and with two tiny random judges (capped at 3 tokens/s, fresh transcript caches): the
@@ -25,6 +28,8 @@ speech-like signal. Figures depend on the machine and its load: compare ratios w
 Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py
     PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py --utts 32 --skip-base
+    PYTHONPATH=$PWD python tools/benchmarks/bench_scoring.py --project [--utterances N] [--device cuda]
+        [--asr-judges ../shared/models/whisper-base.pt small large-v3]
 """
 
 from __future__ import annotations
@@ -68,28 +73,30 @@ def load_utterances(count: int) -> Tuple[List[np.ndarray], List[str], str]:
     return audios, ["zh" if i % 2 else "en" for i in range(count)], f"synthetic speech-like ({count} utts)"
 
 
-def bench_transcription(name: str, path: Path, audios, languages, batch_size: int) -> None:
+def bench_transcription(name: str, path: Path, audios, languages, batch_size: int, device: str = "cpu") -> float:
     import torch
 
     from fcodec.metrics.transcribe import WhisperJudge
 
-    judge = WhisperJudge(path, batch_size=batch_size)
+    judge = WhisperJudge(path, batch_size=batch_size, device=device)
     all_threads = torch.get_num_threads()
-    for threads in sorted({1, all_threads}):
+    for threads in sorted({1, all_threads}) if device == "cpu" else [all_threads]:
         torch.set_num_threads(threads)
         judge.transcribe(audios[:2], languages[:2])  # warm-up
         start = time.perf_counter()
         judge.transcribe(audios, languages)
         elapsed = time.perf_counter() - start
         audio_seconds = sum(len(a) for a in audios) / 16000
+        where = f"threads={threads}" if device == "cpu" else device
         print(
-            f"transcribe  {name:<22} threads={threads}  {len(audios) / elapsed:7.2f} utt/s  "
+            f"transcribe  {name:<22} {where:<10} {len(audios) / elapsed:7.2f} utt/s  "
             f"(RTF {elapsed / audio_seconds:.3f}, {elapsed:.1f} s)"
         )
     torch.set_num_threads(all_threads)
+    return len(audios) / elapsed
 
 
-def bench_signal(audios, nj: int) -> None:
+def bench_signal(audios, nj: int) -> float:
     from fcodec.metrics.scoring import signal_pool
     from fcodec.metrics.signal import score_pair_job
 
@@ -110,6 +117,7 @@ def bench_signal(audios, nj: int) -> None:
         f"signal      {label:<22}            {len(jobs) / elapsed:7.2f} utt/s  ({elapsed:.1f} s; "
         f"pool start-up {ready - started:.1f} s)"
     )
+    return len(jobs) / elapsed
 
 
 def bench_score_judges(audios, languages, batch_size: int) -> None:
@@ -151,33 +159,49 @@ def bench_score_judges(audios, languages, batch_size: int) -> None:
             )
 
 
-def bench_quality(audios, batch_size: int) -> None:
-    import torch
-
+def quality_runners(device: str, threads: int, batch_size: int, onnx: bool = False):
+    """[(name, run(batch))]: the MOS judges that load and the speaker encoder, as scoring calls them; with
+    ``onnx``, DNSMOS's onnxruntime fallback beside its torch default."""
+    from fcodec.metrics.dnsmos import DnsmosPredictor
     from fcodec.metrics.mos import load_mos_judges
     from fcodec.metrics.speaker_similarity import SpeakerEncoder
 
+    judges, skipped = load_mos_judges(["nisqa", "dnsmos"], device=device, num_threads=threads)
+    for name, reason in skipped.items():
+        print(f"mos         {name:<22} skipped: {reason}")
+    runners = [(j.name, lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size)) for j in judges]
+    if onnx:
+        fallback = DnsmosPredictor(num_threads=threads, device=device, backend="onnx")
+        runners.append(("dnsmos-onnx", lambda batch: fallback.predict(batch, 16000, batch_size=batch_size)))
+    speaker = SpeakerEncoder(device=device)
+    runners.append(("resemblyzer", lambda batch: speaker.embed(batch, 16000, batch_size=batch_size)))
+    return runners
+
+
+def timed(run, audios, batch_size: int, device: str) -> float:
+    """Seconds for ``run(audios)`` after a warm-up batch (CUDA synchronised)."""
+    import torch
+
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    run(audios[:batch_size])
+    sync()
+    start = time.perf_counter()
+    run(audios)
+    sync()
+    return time.perf_counter() - start
+
+
+def bench_quality(audios, batch_size: int) -> None:
+    import torch
+
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     saved = torch.get_num_threads()
+    audio_seconds = sum(len(a) for a in audios) / 16000
     for device in devices:
         for threads in (1, 2) if device == "cpu" else (saved,):
             torch.set_num_threads(threads)
-            judges, skipped = load_mos_judges(["nisqa", "dnsmos"], device=device, num_threads=threads)
-            for name, reason in skipped.items():
-                print(f"mos         {name:<22} skipped: {reason}")
-            runners = [(f"{j.name}", lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size)) for j in judges]
-            speaker = SpeakerEncoder(device=device)
-            runners.append(("resemblyzer", lambda batch, s=speaker: s.embed(batch, 16000, batch_size=batch_size)))
-            for name, run in runners:
-                run(audios[:batch_size])  # warm-up
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                start = time.perf_counter()
-                run(audios)
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                elapsed = time.perf_counter() - start
-                audio_seconds = sum(len(a) for a in audios) / 16000
+            for name, run in quality_runners(device, threads, batch_size, onnx=True):
+                elapsed = timed(run, audios, batch_size, device)
                 where = f"{device} threads={threads}" if device == "cpu" else device
                 print(
                     f"mos         {name:<12} {where:<20} {len(audios) / elapsed:7.2f} utt/s  "
@@ -186,12 +210,100 @@ def bench_quality(audios, batch_size: int) -> None:
     torch.set_num_threads(saved)
 
 
+# Stage 8 at the recipe's defaults (egs/TEMPLATE/codec1/codec.sh): num_test_utts=2000 per test set, two test sets
+# (test_aishell, test_librispeech), four decoded models (pretrained, 50, 25 and 12.5 Hz); the originals are judged
+# once per test set (cached), so each judge sees (models + 1) clips per utterance and the signal metrics one pair
+# per model.
+RECIPE_TEST_SETS, RECIPE_MODELS, RECIPE_UTTERANCES = 2, 4, 2000
+
+
+def asr_checkpoints(names, folder: Path, tokens_per_second: float):
+    """[(label, checkpoint, token cap)]: a file as is (real transcripts: the usual cap); a published size
+    (small, large-v3...) as random weights of that size, transcripts capped at ``tokens_per_second`` (random
+    weights never stop early: the cap stands in for the length of real speech's transcript)."""
+    from fcodec.metrics.transcribe import MAX_TOKENS_PER_SECOND
+    from fcodec.utils.whisper import PUBLISHED_DIMS, make_tiny_whisper
+
+    found = []
+    for name in names:
+        if Path(name).is_file():
+            found.append((Path(name).stem, Path(name), MAX_TOKENS_PER_SECOND))
+        elif name in PUBLISHED_DIMS:
+            path = make_tiny_whisper(folder / f"whisper-{name}-random.pt", **PUBLISHED_DIMS[name])
+            found.append((f"{name} (random, {tokens_per_second:g} tok/s)", path, tokens_per_second))
+        else:
+            print(
+                f"project     ASR judge {name}: skipped (neither a checkpoint nor a size of {sorted(PUBLISHED_DIMS)})"
+            )
+    return found
+
+
+def project(args, audios, languages) -> None:
+    """Measure each stage-8 component's clips/s on ``audios`` on this machine (``args.device``, torch's threads)
+    and print the time it would take at the recipe's scale."""
+    import os
+
+    import torch
+
+    from fcodec.metrics.transcribe import WhisperJudge
+
+    clips = RECIPE_TEST_SETS * args.utterances * (RECIPE_MODELS + 1)
+    pairs = RECIPE_TEST_SETS * args.utterances * RECIPE_MODELS
+    threads = torch.get_num_threads()
+    rates = {}
+    for name, run in quality_runners(args.device, threads, args.batch_size, onnx=not args.skip_onnx):
+        rates[name] = len(audios) / timed(run, audios, args.batch_size, args.device)
+    rates["signal"] = bench_signal(audios, os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, path, cap in asr_checkpoints(args.asr_judges, Path(tmp), args.asr_tokens_per_second):
+            judge = WhisperJudge(path, device=args.device, batch_size=args.batch_size, max_tokens_per_second=cap)
+            run = lambda batch, j=judge: j.transcribe(batch, languages[: len(batch)])  # noqa: E731
+            rates[f"asr {label}"] = len(audios) / timed(run, audios, args.batch_size, args.device)
+            del judge
+    print(
+        f"\nprojected stage 8: {RECIPE_TEST_SETS} test sets x {args.utterances} utterances, {RECIPE_MODELS} models "
+        f"+ originals = {clips} clips per judge, {pairs} signal pairs; device {args.device}, torch threads {threads}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    quality = ("nisqa", "dnsmos", "resemblyzer")
+    total = 0.0
+    for name, rate in rates.items():
+        count = pairs if name == "signal" else clips
+        hours = count / rate / 3600
+        note = " (the fallback: not in the total)" if name == "dnsmos-onnx" else ""
+        total += 0.0 if note else hours
+        print(f"project     {name:<36} {rate:8.2f} clips/s  {count:6d} clips  {hours:6.2f} h{note}")
+    if "dnsmos-onnx" in rates and "dnsmos" in rates:
+        print(f"project     DNSMOS torch / onnx: {rates['dnsmos'] / rates['dnsmos-onnx']:.1f}x")
+    present = [name for name in quality if name in rates]
+    together = 1.0 / sum(1.0 / rates[name] for name in present)
+    print(
+        f"project     quality judges together ({' + '.join(present)}): {together:.2f} clips/s, "
+        f"{clips / together / 3600:.2f} h"
+    )
+    print(f"project     all components one after another: {total:.2f} h")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--utts", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--skip-base", action="store_true", help="do not time whisper-base even when present")
     parser.add_argument("--only-mos", action="store_true", help="time only the MOS judges and the speaker encoder")
+    parser.add_argument(
+        "--project", action="store_true", help="project stage 8's time per component at the recipe's scale"
+    )
+    parser.add_argument("--utterances", type=int, default=RECIPE_UTTERANCES, help="--project: utterances per test set")
+    parser.add_argument("--device", default="cpu", help="--project: the scoring device (cpu, cuda)")
+    parser.add_argument(
+        "--asr-judges",
+        nargs="*",
+        default=None,
+        help="--project: Whisper checkpoints, or published sizes timed with random weights (default: "
+        "../shared/models/whisper-base.pt when present)",
+    )
+    parser.add_argument("--asr-tokens-per-second", type=float, default=4.0, help="--project: random judges' cap")
+    parser.add_argument("--skip-onnx", action="store_true", help="--project: do not time DNSMOS's onnx fallback")
     args = parser.parse_args()
 
     from fcodec.utils.assets import shared_whisper_checkpoint
@@ -199,6 +311,11 @@ def main() -> None:
 
     audios, languages, description = load_utterances(args.utts)
     print(f"input: {description}")
+    if args.project:
+        if args.asr_judges is None:
+            args.asr_judges = [str(p) for p in [shared_whisper_checkpoint()] if p is not None]
+        project(args, audios, languages)
+        return
     bench_quality(audios, args.batch_size)
     if args.only_mos:
         return

@@ -5,6 +5,7 @@
 #
 #   tools/benchmarks/gpu_checks.sh                      # peak, streams, codec: at most 9 minutes (about 4)
 #   tools/benchmarks/gpu_checks.sh --only peak,train    # training throughput: at most 9 minutes
+#   tools/benchmarks/gpu_checks.sh --only scoring       # stage 8 projected with the judges on CUDA: at most 5 min
 #   tools/benchmarks/gpu_checks.sh --quick --device cpu # the same plumbing on a CPU with the tiny model (minutes)
 #
 # The two parts fit the device tool's 10 minutes per command (its budget is 15 minutes a session, a machine
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --device) device=$2; shift 2 ;;
     --quick) quick=true; shift ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "gpu_checks: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -118,6 +119,11 @@ if wants train; then
   train_device=${device%%:*}
   check train 480 "$python" tools/benchmarks/bench_train.py --device "$train_device" "${train[@]}" --asr \
     --compile ${peak:+--peak-tflops $peak} --json "$out/train.jsonl"
+fi
+
+if wants scoring; then  # NISQA, DNSMOS (torch) and the speaker encoder on CUDA, the recipe's stage-8 time projected
+  check scoring 300 "$python" tools/benchmarks/bench_scoring.py --project --device "$device" --utts 64 \
+    --batch-size 16
 fi
 
 log "summary (logs and JSON in $out):"
