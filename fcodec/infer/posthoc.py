@@ -19,7 +19,17 @@ import torch
 from torch import Tensor
 
 from fcodec.infer.batched import duration_batches, num_tokens, padded_length
-from fcodec.models.posthoc import BitChoice, PosthocCodec, check_preset, choose_bits, parse_preset, with_posthoc
+from fcodec.infer.decode import _model_fingerprint  # what a resumed decode must match, the same here
+from fcodec.models.posthoc import (
+    BitChoice,
+    PosthocCodec,
+    PosthocError,
+    check_preset,
+    choose_bits,
+    parse_preset,
+    with_posthoc,
+)
+from fcodec.utils.cli import UserError
 
 __all__ = ["CALIBRATION_FILE", "posthoc_model_name", "calibration_latents", "prepare_posthoc"]
 
@@ -60,10 +70,12 @@ def _read_calibration_cuts(cuts_path: PathLike, max_cuts: int, sample_rate: int)
 
     try:
         cuts = list(load_cuts(cuts_path))
+    except UserError:
+        raise
     except Exception as exc:
-        raise ValueError(f"calibration cuts {cuts_path} cannot be read as a lhotse CutSet: {exc}") from exc
+        raise PosthocError(f"calibration cuts {cuts_path} cannot be read as a lhotse CutSet: {exc}") from exc
     if not cuts:
-        raise ValueError(f"calibration cuts {cuts_path} hold no cuts: nothing to calibrate the post-hoc bits on")
+        raise PosthocError(f"calibration cuts {cuts_path} hold no cuts: nothing to calibrate the post-hoc bits on")
     # evenly spread over the manifest (it may be ordered by corpus or language), the same cuts on every rerun
     picked = [cuts[i * len(cuts) // min(max_cuts, len(cuts))] for i in range(min(max_cuts, len(cuts)))]
     signals = []
@@ -73,7 +85,7 @@ def _read_calibration_cuts(cuts_path: PathLike, max_cuts: int, sample_rate: int)
         except AudioReadError as exc:
             logger.warning("calibration cut %s left out: %s", cut.id, exc)
     if not signals:
-        raise ValueError(f"calibration cuts {cuts_path}: none of the {len(picked)} cuts tried could be read")
+        raise PosthocError(f"calibration cuts {cuts_path}: none of the {len(picked)} cuts tried could be read")
     return signals
 
 
@@ -83,7 +95,7 @@ def prepare_posthoc(
     out_dir: PathLike,
     calibration_cuts: Optional[PathLike] = None,
     max_cuts: int = 200,
-    model_fingerprint: str = "",
+    model_source: str = "",
 ) -> PosthocCodec:
     """``codec`` behind ``preset``; a bit-subset preset's choice read from ``<out_dir>/posthoc.json`` when that
     was made for the same preset, cuts and model, else calibrated on ``calibration_cuts`` and written there.
@@ -100,8 +112,9 @@ def prepare_posthoc(
         Training cuts; required by bit-subset presets.
     max_cuts : int, default 200
         Cuts used at most, spread evenly over the manifest.
-    model_fingerprint : str, default ""
-        Identifies the model's weights: a saved choice made for others is made again.
+    model_source : str, default ""
+        The model's folder or name (as given to fcodec.bin.decode): a saved choice made for other weights is made
+        again.
 
     Raises
     ------
@@ -114,12 +127,12 @@ def prepare_posthoc(
         return with_posthoc(codec, preset)
     check_preset(parsed, codec)  # before the (slow) calibration: a preset that does not apply fails at once
     if calibration_cuts is None:
-        raise ValueError(f"post-hoc preset {preset} keeps {parsed.bits} bits: give the training cuts to calibrate on")
+        raise PosthocError(f"post-hoc preset {preset} keeps {parsed.bits} bits: give the training cuts to calibrate on")
     settings = {
         "preset": preset,
         "calibration_cuts": str(Path(calibration_cuts).absolute()),
         "max_cuts": max_cuts,
-        "model_fingerprint": model_fingerprint,
+        "model_fingerprint": _model_fingerprint(model_source) if model_source else "",
     }
     path = Path(out_dir) / CALIBRATION_FILE
     saved = _read_saved(path)

@@ -27,12 +27,27 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Preset", "BitChoice", "PosthocCodec", "parse_preset", "check_preset", "with_posthoc", "PRESETS"]
+from fcodec.utils.cli import UserError
+
+__all__ = [
+    "PosthocError",
+    "Preset",
+    "BitChoice",
+    "PosthocCodec",
+    "parse_preset",
+    "check_preset",
+    "with_posthoc",
+    "PRESETS",
+]
 
 # The presets the recipe runs (at or near the trained models' 275 and 137.5 bps); any name of the grammar works.
 PRESETS = ("50hz_keep2_275bps", "50hz_6bit_300bps", "50hz_keep4_137.5bps", "50hz_3bit_150bps")
 _NAME = re.compile(r"^(\d+(?:\.\d+)?)hz(?:_keep(\d+))?(?:_(\d+)bit)?_(\d+(?:\.\d+)?)bps$")
 _GRAMMAR = "<rate>hz[_keep<k>][_<b>bit]_<bitrate>bps, e.g. " + ", ".join(PRESETS)
+
+
+class PosthocError(UserError, ValueError):
+    """A preset that is unknown or does not apply to the model, or a calibration without speech (one line)."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +76,13 @@ def parse_preset(name: str) -> Preset:
     """
     match = _NAME.match(name)
     if not match:
-        raise ValueError(f"unknown post-hoc preset {name!r}: a preset is named {_GRAMMAR}")
+        raise PosthocError(f"unknown post-hoc preset {name!r}: a preset is named {_GRAMMAR}")
     rate, keep, bits = float(match.group(1)), int(match.group(2) or 1), match.group(3)
     preset = Preset(name, rate, keep, int(bits) if bits else None, float(match.group(4)))
     if keep < 1 or preset.bits == 0 or (keep == 1 and preset.bits is None):
-        raise ValueError(f"post-hoc preset {name!r} reduces nothing: give _keep<k> with k >= 2 and/or _<b>bit, b >= 1")
+        raise PosthocError(
+            f"post-hoc preset {name!r} reduces nothing: give _keep<k> with k >= 2 and/or _<b>bit, b >= 1"
+        )
     if preset.bits is not None:  # with all bits kept, the bitrate depends on the model (check_preset)
         _check_advertised(preset, preset.bits)
     return preset
@@ -74,7 +91,7 @@ def parse_preset(name: str) -> Preset:
 def _check_advertised(preset: Preset, latent_dim: int) -> None:
     actual = preset.bitrate(latent_dim)
     if not math.isclose(preset.advertised, actual):
-        raise ValueError(
+        raise PosthocError(
             f"post-hoc preset {preset.name!r} advertises {preset.advertised:g} bps but gives {actual:g} bps "
             f"({preset.frame_rate:g} Hz / {preset.keep} x {preset.bits or latent_dim} bits)"
         )
@@ -90,20 +107,20 @@ def check_preset(preset: Preset, model: Any, tokens_per_chunk: Optional[int] = N
         One line saying which of these fails.
     """
     if not math.isclose(preset.frame_rate, model.frame_rate):
-        raise ValueError(
+        raise PosthocError(
             f"post-hoc preset {preset.name} is for a {preset.frame_rate:g} Hz model; this one is "
             f"{model.frame_rate:g} Hz ({model.bitrate:g} bps)"
         )
     bitrate = preset.bitrate(model.latent_dim)
     if (preset.bits or 0) > model.latent_dim or bitrate >= model.bitrate:
-        raise ValueError(
+        raise PosthocError(
             f"post-hoc preset {preset.name} ({bitrate:g} bps) is not below the model's bitrate "
             f"({model.bitrate:g} bps, {model.latent_dim} bits per token)"
         )
     _check_advertised(preset, model.latent_dim)
     per_chunk = tokens_per_chunk if tokens_per_chunk is not None else max(model.chunk_size // model.hop_samples, 1)
     if model.causal and per_chunk % preset.keep:
-        raise ValueError(
+        raise PosthocError(
             f"post-hoc preset {preset.name} keeps 1 token in {preset.keep}, which does not divide the "
             f"{per_chunk} tokens of this model's {model.latency:.0f} ms streaming chunk"
         )
@@ -153,9 +170,9 @@ def choose_bits(lats: Tensor, num_bits: int) -> BitChoice:
     """
     frames, dim = lats.shape
     if frames == 0:
-        raise ValueError("cannot calibrate a post-hoc bit choice on no speech (0 frames)")
+        raise PosthocError("cannot calibrate a post-hoc bit choice on no speech (0 frames)")
     if not 1 <= num_bits < dim:
-        raise ValueError(f"cannot keep {num_bits} of {dim} bits")
+        raise PosthocError(f"cannot keep {num_bits} of {dim} bits")
     lats = lats.double()
     p_one = (lats > 0).double().mean(0)
     fill = (p_one > 0.5).long()  # a tie goes to 0, the value BSQ gives an exact 0
@@ -281,7 +298,9 @@ class PosthocCodec(nn.Module):
         toks = self.reduce(toks)
         return (toks, encoder_state, compressor_state) if return_state else toks
 
-    def toks_to_sig(self, toks: Tensor, decompressor_state=(), decoder_state=(), output_length=None, return_state=False):
+    def toks_to_sig(
+        self, toks: Tensor, decompressor_state=(), decoder_state=(), output_length=None, return_state=False
+    ):
         """As ``FocalCodec.toks_to_sig`` (no kNN), from sent tokens."""
         return self.codec.toks_to_sig(
             self.expand(toks), decompressor_state, decoder_state, output_length=output_length, return_state=return_state
@@ -305,9 +324,9 @@ def with_posthoc(codec: nn.Module, preset: str, choice: Optional[BitChoice] = No
     if parsed.bits is None:
         choice = None
     elif choice is None:
-        raise ValueError(f"post-hoc preset {preset} keeps {parsed.bits} bits: calibrate the bit choice first")
+        raise PosthocError(f"post-hoc preset {preset} keeps {parsed.bits} bits: calibrate the bit choice first")
     elif len(choice.kept) != parsed.bits or len(choice.fill) != codec.latent_dim:
-        raise ValueError(
+        raise PosthocError(
             f"post-hoc preset {preset}: the bit choice keeps {len(choice.kept)} of {len(choice.fill)} bits, "
             f"not {parsed.bits} of {codec.latent_dim}"
         )
