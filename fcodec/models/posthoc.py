@@ -83,8 +83,15 @@ def parse_preset(name: str) -> Preset:
         raise PosthocError(
             f"post-hoc preset {name!r} reduces nothing: give _keep<k> with k >= 2 and/or _<b>bit, b >= 1"
         )
-    if preset.bits is not None:  # with all bits kept, the bitrate depends on the model (check_preset)
+    if preset.bits is not None:
         _check_advertised(preset, preset.bits)
+    else:  # all bits kept: the bitrate depends on the model (check_preset), but must be whole bits per token
+        per_token = preset.advertised * keep / rate
+        if not math.isclose(per_token, round(per_token)) or round(per_token) < 1:
+            raise PosthocError(
+                f"post-hoc preset {name!r} advertises {preset.advertised:g} bps, not a whole number of bits per "
+                f"token at {rate:g} Hz / {keep} (with 11-bit tokens: {preset.bitrate(11):g} bps)"
+            )
     return preset
 
 
