@@ -20,6 +20,7 @@ from torch import Tensor
 
 from fcodec.infer.batched import duration_batches, num_tokens, padded_length
 from fcodec.infer.decode import _model_fingerprint  # what a resumed decode must match, the same here
+from fcodec.metrics.report import POSTHOC_SEP  # the report finds the rows by it
 from fcodec.models.posthoc import (
     BitChoice,
     PosthocCodec,
@@ -36,7 +37,6 @@ __all__ = ["CALIBRATION_FILE", "posthoc_model_name", "calibration_latents", "pre
 logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
 CALIBRATION_FILE = "posthoc.json"
-POSTHOC_SEP = "+posthoc_"
 
 
 def posthoc_model_name(model: str, preset: str) -> str:

@@ -82,7 +82,10 @@ class StageScore:
 
 
 # the model folders of an experiment: what stage 7 decodes and stage 8 scores
-MODEL_DIR = re.compile(r"^(?:pretrained|train_(\d+(?:\.\d+)?)hz)(?:\+posthoc_([A-Za-z0-9._]+))?$")
+MODEL_DIR = re.compile(
+    r"^(?:pretrained|train_(\d+(?:\.\d+)?)hz)"
+    r"(?:\+posthoc_(\d+(?:\.\d+)?hz(?:_keep\d+)?(?:_\d+bit)?_\d+(?:\.\d+)?bps))?$"  # fcodec.models.posthoc names
+)
 POSTHOC_SEP = "+posthoc_"  # fcodec.infer.posthoc.posthoc_model_name
 
 
