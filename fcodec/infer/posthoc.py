@@ -118,7 +118,7 @@ def prepare_posthoc(
 
     Raises
     ------
-    ValueError
+    PosthocError
         An unknown or inapplicable preset (see ``with_posthoc``), a bit-subset preset without calibration cuts,
         or calibration cuts that are empty or unreadable.
     """

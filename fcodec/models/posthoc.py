@@ -70,7 +70,7 @@ def parse_preset(name: str) -> Preset:
 
     Raises
     ------
-    ValueError
+    PosthocError
         ``name`` does not follow the grammar, reduces nothing, or (a bit subset) advertises a bitrate it does
         not give.
     """
@@ -104,13 +104,13 @@ def _check_advertised(preset: Preset, latent_dim: int) -> None:
         )
 
 
-def check_preset(preset: Preset, model: Any, tokens_per_chunk: Optional[int] = None) -> None:
+def check_preset(preset: Preset, model: Any) -> None:
     """Whether ``preset`` applies to ``model`` (a FocalCodec): the model's frame rate, a bitrate below the
     model's, and (causal models) a keep factor that divides the tokens of a streaming chunk.
 
     Raises
     ------
-    ValueError
+    PosthocError
         One line saying which of these fails.
     """
     if not math.isclose(preset.frame_rate, model.frame_rate):
@@ -125,7 +125,7 @@ def check_preset(preset: Preset, model: Any, tokens_per_chunk: Optional[int] = N
             f"({model.bitrate:g} bps, {model.latent_dim} bits per token)"
         )
     _check_advertised(preset, model.latent_dim)
-    per_chunk = tokens_per_chunk if tokens_per_chunk is not None else max(model.chunk_size // model.hop_samples, 1)
+    per_chunk = max(model.chunk_size // model.hop_samples, 1)  # fcodec.infer.streaming.tokens_per_chunk
     if model.causal and per_chunk % preset.keep:
         raise PosthocError(
             f"post-hoc preset {preset.name} keeps 1 token in {preset.keep}, which does not divide the "
@@ -172,7 +172,7 @@ def choose_bits(lats: Tensor, num_bits: int) -> BitChoice:
 
     Raises
     ------
-    ValueError
+    PosthocError
         ``lats`` holds no frames, or ``num_bits`` is not in [1, D).
     """
     frames, dim = lats.shape
@@ -322,7 +322,7 @@ def with_posthoc(codec: nn.Module, preset: str, choice: Optional[BitChoice] = No
 
     Raises
     ------
-    ValueError
+    PosthocError
         An unknown preset, one that does not apply to the codec (another frame rate, a bitrate not below the
         codec's, a keep factor that splits a streaming chunk), or a bit-subset preset without a matching choice.
     """
