@@ -62,6 +62,25 @@ def get_parser() -> argparse.ArgumentParser:
         help="int8 CPU inference (FocalCodec.quantize; tools/benchmarks/int8_cost.sh measures what it costs)",
     )
     parser.add_argument(
+        "--posthoc",
+        default=None,
+        metavar="PRESET",
+        help="decode through a post-hoc bottleneck (fcodec.models.posthoc), e.g. 50hz_keep2_275bps, "
+        "50hz_6bit_300bps: the recipe puts it in <exp_dir>/<model>+posthoc_<preset>/decode",
+    )
+    parser.add_argument(
+        "--posthoc-calibration-cuts",
+        type=Path,
+        default=None,
+        help="training cuts the bit choice of a bit-subset preset is calibrated on (saved as <out-dir>/posthoc.json)",
+    )
+    parser.add_argument(
+        "--posthoc-calibration-max-cuts",
+        type=int,
+        default=200,
+        help="cuts of --posthoc-calibration-cuts used at most, spread over the manifest (default: %(default)s)",
+    )
+    parser.add_argument(
         "--max-duration", type=float, default=100.0, help="seconds of padded audio per batch (default: %(default)s)"
     )
     parser.add_argument("--max-batch-size", type=int, default=64, help="cuts per batch at most (default: %(default)s)")
@@ -97,6 +116,7 @@ def check_options(args) -> None:
         raise UserError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
     if args.device.startswith("cuda:") and int(args.device.split(":", 1)[1] or 0) >= torch.cuda.device_count():
         raise UserError(f"--device {args.device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    check_posthoc_options(args)
     for out_dir in args.out_dir:
         if out_dir.exists() and not out_dir.is_dir():
             raise UserError(f"--out-dir {out_dir} is a file; give a folder (the recipe uses <stage_dir>/decode)")
@@ -114,6 +134,27 @@ def check_options(args) -> None:
             ) from None
         if len(cuts) == 0:
             raise UserError(f"--cuts {path} holds no cuts: nothing to decode (see stage 2's bad_input.tsv)")
+
+
+def check_posthoc_options(args) -> None:
+    """A preset name that parses, and the calibration cuts a bit-subset preset needs (before any model loads)."""
+    if args.posthoc is None:
+        if args.posthoc_calibration_cuts is not None:
+            raise UserError("--posthoc-calibration-cuts without --posthoc: give the preset it calibrates")
+        return
+    from fcodec.models.posthoc import parse_preset
+
+    preset = parse_preset(args.posthoc)  # a PosthocError (a UserError) names the grammar
+    if args.posthoc_calibration_max_cuts < 1:
+        raise UserError(f"--posthoc-calibration-max-cuts {args.posthoc_calibration_max_cuts}: give a positive number")
+    if preset.bits is not None:
+        if args.posthoc_calibration_cuts is None:
+            raise UserError(
+                f"--posthoc {args.posthoc} keeps {preset.bits} bits: give --posthoc-calibration-cuts (training cuts, "
+                "e.g. data/cuts/train.jsonl.gz) to choose them on"
+            )
+        if not args.posthoc_calibration_cuts.is_file():
+            raise UserError(f"--posthoc-calibration-cuts {args.posthoc_calibration_cuts} not found")
 
 
 @command_line(PROG)
@@ -157,6 +198,10 @@ def main(argv=None) -> int:
         except (CheckpointError, OSError, ValueError) as exc:
             print(f"decode: cannot load the codec {source}: {exc}", file=sys.stderr)
             return 1
+        extra = {}
+        if args.posthoc:
+            model = posthoc_codec(model, source, out_dir, args)  # a PosthocError is one line (a UserError)
+            extra["posthoc"] = model.describe()
         logging.info(
             "codec %s: %.1f Hz, %.1f bps, %s, %d -> %d Hz; %d torch threads on %s",
             source,
@@ -183,6 +228,7 @@ def main(argv=None) -> int:
                         "device": args.device,
                         "num_threads": threads,
                         "cuts": str(cuts_path),
+                        **extra,
                     },
                 )
             except (RuntimeError, ValueError) as exc:
@@ -191,6 +237,15 @@ def main(argv=None) -> int:
             if summary["num_cuts"] and summary["num_failed"] == summary["num_cuts"]:
                 status = 1
     return status
+
+
+def posthoc_codec(model, source: str, out_dir: Path, args):
+    """``model`` behind ``--posthoc``, a bit choice calibrated (or read back) in ``out_dir``."""
+    from fcodec.infer.posthoc import prepare_posthoc
+
+    return prepare_posthoc(
+        model, args.posthoc, out_dir, args.posthoc_calibration_cuts, args.posthoc_calibration_max_cuts, source
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python -m fcodec.bin.recipe_options --asr-judges "small large-v3" --whisper-dir data/models/whisper \\
         [--data-config conf/data.yaml --hours "zh=100 en=100"] [--mos-judges "nisqa dnsmos" --nisqa-weights fetch]
+        [--posthoc-presets "50hz_keep2_275bps 50hz_3bit_150bps"]
 
 prints three lines: the data config's test sets (empty without --data-config), the judges' names (their score
 folders, fcodec.metrics.transcribe.judge_label) and the judges' files (a published name: <whisper-dir>/<name>.pt,
@@ -58,6 +59,13 @@ def check(args: argparse.Namespace) -> List[str]:
         raise ValueError(f"--mos-judges: unknown MOS judge(s) {' '.join(unknown)} (choose from {' '.join(MOS_JUDGES)})")
     if args.nisqa_weights not in ("fetch", "offline") and not Path(args.nisqa_weights).is_file():
         raise ValueError(f"--nisqa-weights: {args.nisqa_weights} is not a file (fetch, offline, or a local nisqa.tar)")
+    from fcodec.models.posthoc import parse_preset
+
+    for name in args.posthoc_presets.split():
+        try:
+            parse_preset(name)
+        except ValueError as exc:
+            raise ValueError(f"--posthoc-presets: {exc}") from None
     return [test_sets, " ".join(labels), " ".join(files)]
 
 
@@ -73,6 +81,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--whisper-dir", required=True, help="where stage 3 fetches published Whispers")
     parser.add_argument("--mos-judges", default="", help="MOS judges of stage 8, space-separated")
     parser.add_argument("--nisqa-weights", default="fetch", help="fetch, offline, or a local nisqa.tar")
+    parser.add_argument(
+        "--posthoc-presets", default="", help="post-hoc bottleneck presets of stages 7-8, space-separated"
+    )
     try:
         print("\n".join(check(parser.parse_args(argv))))
     except ValueError as exc:

@@ -486,6 +486,8 @@ def decode_cuts(
     header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name), "streaming": options.streaming}
     if getattr(model, "quantization", None):  # an int8 decode is another decode (absent for float models)
         header["quantization"] = model.quantization
+    if hasattr(model, "preset"):  # a post-hoc bottleneck (fcodec.models.posthoc) and its bit choice
+        header["posthoc"] = model.describe()
     journal_path = out_dir / JOURNAL
     previous = _journal_header(journal_path) if restart_on_change and journal_path.is_file() else header
     if previous != header:

@@ -6,7 +6,8 @@ first by name (:func:`fcodec.metrics.report.reference_judge`; its name is in the
 are in RESULTS.md's side-by-side table. The quality panel does not depend on the judge and shows each model once.
 The trade-off panel puts each model's intelligibility (paper-protocol d{WER,CER}, that judge) against its NISQA MOS
 (another MOS judge's headline when NISQA did not score), one line per test set from the original audio (a star at
-d = 0) through the models: a model that buys intelligibility with quality moves up and to the left.
+d = 0) through the models: a model that buys intelligibility with quality moves up and to the left. Post-hoc
+baselines (``<model>+posthoc_<preset>`` rows) are crosses, not joined to the trained models' lines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from fcodec.metrics.report import StageScore, judges_of, languages_of, reference_judge, summary_value
+from fcodec.metrics.report import (
+    POSTHOC_SEP,
+    StageScore,
+    judges_of,
+    languages_of,
+    reference_judge,
+    summary_value,
+)
 
 PathLike = Union[str, os.PathLike]
 
@@ -65,6 +73,23 @@ def _tradeoff(judged: Sequence[StageScore], language: str) -> Tuple[Optional[str
 
 LINESTYLES = ("-", "--", ":", "-.")
 BASELINE_STAGE = "pretrained"
+POSTHOC_MARKER = "x"
+
+
+def _is_posthoc(stage: str) -> bool:
+    return POSTHOC_SEP in stage
+
+
+def _short(stage: str) -> str:
+    """A point's annotation: the model folder, or a post-hoc row's preset."""
+    return stage.split(POSTHOC_SEP)[-1] if _is_posthoc(stage) else stage
+
+
+def _draw_posthoc(ax, points, color: str, label: Optional[str]) -> None:
+    """Post-hoc baselines: crosses, not joined (they are not steps of the trained rate ladder)."""
+    if points:
+        xs, ys, _ = zip(*points)
+        ax.plot(xs, ys, marker=POSTHOC_MARKER, color=color, linestyle="none", markersize=8, label=label)
 
 
 def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bool:
@@ -73,8 +98,10 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
     for index, (name, points) in enumerate(series.items()):
         # The pretrained model is a reference point, not a step of the rate ladder: joined to train_50hz,
         # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
-        trained = [point for point in points if point[2] != BASELINE_STAGE]
+        # post-hoc baselines (fcodec.models.posthoc) are crosses of their own
+        trained = [point for point in points if point[2] != BASELINE_STAGE and not _is_posthoc(point[2])]
         baseline = [point for point in points if point[2] == BASELINE_STAGE]
+        posthoc = [point for point in points if _is_posthoc(point[2])]
         linestyle = LINESTYLES[index % len(LINESTYLES)]
         if trained:
             xs, ys, _ = zip(*trained)
@@ -91,9 +118,10 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
                 markersize=9,
                 label=None if trained else f"{label} ({name})",
             )
+        _draw_posthoc(ax, posthoc, color, f"{label} post-hoc ({name})")
         if annotate:
             for x, y, stage in points:
-                ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                ax.annotate(_short(stage), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         drawn = True
     return drawn
 
@@ -163,9 +191,12 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
         mos_judge, tradeoff = _tradeoff(judged, language)
         for index, (name, entry) in enumerate(tradeoff.items()):
             linestyle = LINESTYLES[index % len(LINESTYLES)]
-            xs = ([entry["original"]] if entry["original"] is not None else []) + [p[0] for p in entry["points"]]
-            ys = ([0.0] if entry["original"] is not None else []) + [p[1] for p in entry["points"]]
+            joined = [p for p in entry["points"] if not _is_posthoc(p[2])]
+            xs = ([entry["original"]] if entry["original"] is not None else []) + [p[0] for p in joined]
+            ys = ([0.0] if entry["original"] is not None else []) + [p[1] for p in joined]
             trade_ax.plot(xs, ys, color="C0", linestyle=linestyle, marker="o", label=name)
+            posthoc = [p for p in entry["points"] if _is_posthoc(p[2])]
+            _draw_posthoc(trade_ax, posthoc, "C1", f"post-hoc ({name})" if posthoc else None)
             if entry["original"] is not None:
                 trade_ax.plot(
                     [entry["original"]],
@@ -177,7 +208,7 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
                     label="original" if index == 0 else None,
                 )
             for x, y, stage in entry["points"]:
-                trade_ax.annotate(stage, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+                trade_ax.annotate(_short(stage), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         title = JUDGE_TITLES.get(mos_judge, mos_judge) if mos_judge else "NISQA"
         trade_ax.set_title(f"{language}: intelligibility vs quality" + (f" (judge {judge})" if judge else ""))
         trade_ax.set_xlabel(f"{title} MOS (reconstruction; higher = better)")

@@ -2,8 +2,9 @@
 
 Rows are discovered as ``<exp_dir>/<model>/score/<judge>/<test_set>/summary.json``, ``<model>`` being
 ``pretrained`` (the codec training started from) or ``train_<rate>`` (``train_50hz``, ``train_25hz``,
-``train_12.5hz``: the trained ones; folders set aside as ``<model>.old.<time>`` are left out) and ``<judge>`` the
-ASR judge's name. One table per test set, language and judge, one row per model, the pretrained one first; the
+``train_12.5hz``: the trained ones; folders set aside as ``<model>.old.<time>`` are left out), or one of these
+decoded through a post-hoc bottleneck, ``<model>+posthoc_<preset>`` (fcodec.models.posthoc: a **post-hoc** row,
+placed beside the trained model of about its bitrate), and ``<judge>`` the ASR judge's name. One table per test set, language and judge, one row per model, the pretrained one first; the
 paper-comparable judge (Whisper-small, the FocalCodec papers' judge) comes first, and with two or more judges a
 last table puts their error rates side by side. Everything in the file comes from those
 summaries plus the command, the date and the environment passed in, so the same summaries always give the same
@@ -54,14 +55,38 @@ class StageScore:
         return bool(self.summary.get("asr", {}).get("paper_comparable"))
 
     @property
-    def stage_index(self) -> float:
-        """Row order: the pretrained model, then the trained ones by falling frame rate (the recipe's order)."""
+    def posthoc(self) -> Optional[str]:
+        """The post-hoc preset of a ``<model>+posthoc_<preset>`` row, else None."""
         match = MODEL_DIR.match(self.stage)
-        return 0.0 if match and not match.group(1) else 1.0 / float(match.group(1)) if match else math.inf
+        return match.group(2) if match else None
+
+    @property
+    def label(self) -> str:
+        """The row's name in the tables: the model folder, a post-hoc row marked as such."""
+        if self.posthoc is None:
+            return self.stage
+        return f"**post-hoc** {self.posthoc} ({self.stage.split(POSTHOC_SEP)[0]})"
+
+    @property
+    def stage_index(self) -> float:
+        """Row order: the pretrained model, then the trained ones by falling frame rate (the recipe's order); a
+        post-hoc row just after the trained model of its bitrate (1 / frame rate of an 11-bit model at that
+        bitrate), so that each trained low-rate model has its equal-bitrate baselines beside it."""
+        match = MODEL_DIR.match(self.stage)
+        if not match:
+            return math.inf
+        if match.group(2):
+            bitrate = summary_value(self.summary, "bitrate")
+            return 11.0 / bitrate + 1e-9 if bitrate else math.inf
+        return 0.0 if not match.group(1) else 1.0 / float(match.group(1))
 
 
 # the model folders of an experiment: what stage 7 decodes and stage 8 scores
-MODEL_DIR = re.compile(r"^(?:pretrained|train_(\d+(?:\.\d+)?)hz)$")
+MODEL_DIR = re.compile(
+    r"^(?:pretrained|train_(\d+(?:\.\d+)?)hz)"
+    r"(?:\+posthoc_(\d+(?:\.\d+)?hz(?:_keep\d+)?(?:_\d+bit)?_\d+(?:\.\d+)?bps))?$"  # fcodec.models.posthoc names
+)
+POSTHOC_SEP = "+posthoc_"  # fcodec.infer.posthoc.posthoc_model_name
 
 
 def find_summaries(exp_dir: PathLike) -> List[StageScore]:
@@ -184,7 +209,7 @@ def _quality_table(members: Sequence[StageScore], language: str) -> List[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
     for score in members:
         block = score.summary["languages"][language]
-        row = [score.stage, _fmt_number(summary_value(score.summary, "bitrate"))]
+        row = [score.label, _fmt_number(summary_value(score.summary, "bitrate"))]
         row += [_fmt(summary_value(block, "mos", j, "reconstruction", d, "mean"), 2) for j, d in columns]
         row += [_fmt(summary_value(block, "speaker_similarity", "mean"), 3)] if with_speaker else []
         lines.append("| " + " | ".join(row) + " |")
@@ -236,7 +261,7 @@ def _against_baseline(
         "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
     ]
     for model in sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) or theirs[m]).stage_index):
-        row = [model]
+        row = [(mine.get(model) or theirs[model]).label]
         for _, keys, digits in metrics:
             for run in (mine, theirs):
                 block = run[model].summary["languages"].get(language, {}) if model in run else {}
@@ -257,7 +282,7 @@ def _quality_notes(members: Sequence[StageScore]) -> List[str]:
 
 def _row(score: StageScore, language: str) -> List[str]:
     block = score.summary["languages"][language]
-    cells = [score.stage]
+    cells = [score.label]
     for _, getter, digits in COLUMNS:
         if digits < 0:
             cells.append(_fmt_number(getter(score.summary, block)))
@@ -317,7 +342,7 @@ def _side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_nam
             return summary_value(score.summary["languages"][language], *keys) if score else None
 
         d_err = {j: value(j, "paper", "d_err_pct") for j in judges}
-        row = [stage, _fmt_number(summary_value(any_score.summary, "bitrate"))]
+        row = [any_score.label, _fmt_number(summary_value(any_score.summary, "bitrate"))]
         row += [_fmt(d_err[j], 2) for j in judges]
         row += [_fmt(value(j, "vs_truth", "reconstruction", "rate_pct"), 2) for j in judges]
         for judge in others:
@@ -402,6 +427,15 @@ def render_results(
         "(1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.",
         "",
     ]
+    if any(s.posthoc for s in scores):
+        lines += [
+            "**post-hoc** rows: a model (in brackets) with its bitrate lowered after training, without training "
+            "(fcodec.models.posthoc): `keep<k>` sends the first token of every k, repeated k times at decode; "
+            "`<b>bit` sends b of the code bits, chosen on training cuts (`<model>+posthoc_<preset>/decode/posthoc.json`), "
+            "the others set to their most frequent value. They are the baselines a trained model of about the same "
+            "bitrate (the row above them) must beat.",
+            "",
+        ]
     for (test_set, language), by_judge in _groups(scores).items():
         first = next(iter(by_judge.values()))[0]
         rate_name = first.summary["languages"][language].get("rate_name", "WER")

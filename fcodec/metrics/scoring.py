@@ -729,6 +729,7 @@ def _write_judge(
         "ref_cuts": str(config.ref_cuts),
         "decode_dir": str(config.decode_dir),
         **{key: decode_summary.get(key) for key in ("frame_rate", "bitrate", "tokens_per_second", "model")},
+        **({"posthoc": decode_summary["posthoc"]} if decode_summary.get("posthoc") else {}),  # a post-hoc baseline
         "num_cuts": len(utts),
         "num_scored": len(utts) - num_failed,
         "num_failed": num_failed,

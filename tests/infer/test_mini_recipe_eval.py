@@ -2,7 +2,8 @@
 trained model (train_50hz, train_25hz, train_12.5hz) and the pretrained codec decode both test sets, each is
 scored, RESULTS.md and the plot are written; a rerun does nothing; a deleted output or a decode that died half way
 is completed without redoing the rest; a decode with other settings is never overwritten (--force true sets it
-aside); streaming decoding gives the offline tokens."""
+aside); streaming decoding gives the offline tokens. The 50 Hz model is also decoded and scored through two
+post-hoc bottlenecks (egs/mini_bilingual/codec1/run.sh), rows of their own."""
 
 import json
 from pathlib import Path
@@ -25,6 +26,16 @@ STAGES = {
     "train_12.5hz": (12.5, 137.5),
 }
 SETS = ("test_aishell", "test_librispeech")
+# the mini recipe's post-hoc baselines: (frame rate, bitrate), the report's row name
+POSTHOC = {
+    "train_50hz+posthoc_50hz_keep2_275bps": ((25.0, 275.0), "**post-hoc** 50hz_keep2_275bps (train_50hz)"),
+    "train_50hz+posthoc_50hz_3bit_150bps": ((50.0, 150.0), "**post-hoc** 50hz_3bit_150bps (train_50hz)"),
+}
+MODELS = {**STAGES, **{name: rates for name, (rates, _) in POSTHOC.items()}}
+# RESULTS.md's rows: by falling bitrate, each post-hoc row after the trained model of its bitrate
+ROWS = ["pretrained", "train_50hz", "train_25hz", POSTHOC["train_50hz+posthoc_50hz_keep2_275bps"][1]]
+ROWS += [POSTHOC["train_50hz+posthoc_50hz_3bit_150bps"][1], "train_12.5hz"]
+ROW_RATES = [(50.0, 550.0), (50.0, 550.0), (25.0, 275.0), (25.0, 275.0), (50.0, 150.0), (12.5, 137.5)]
 
 
 class Recipe:
@@ -71,7 +82,7 @@ def recipe(tmp_path_factory):
 
 
 def test_every_stage_decodes_every_test_set(recipe):
-    for name, (rate, bps) in STAGES.items():
+    for name, (rate, bps) in MODELS.items():
         for test_set in SETS:
             directory = recipe.exp / name / "decode" / test_set
             decoded = decode_format.read_decode_dir(directory)
@@ -81,7 +92,9 @@ def test_every_stage_decodes_every_test_set(recipe):
             summary = decoded.summary
             assert (summary["frame_rate"], summary["bitrate"]) == (rate, bps)
             assert rate <= summary["tokens_per_second"] < rate * 1.05  # ceil(samples / hop) tokens per cut
-            assert summary["model"].endswith("models/codec" if name == "pretrained" else f"{name}/best")
+            source = name.split("+")[0]
+            assert summary["model"].endswith("models/codec" if source == "pretrained" else f"{source}/best")
+            assert (summary.get("posthoc") or {}).get("preset") == (name.split("+posthoc_")[1] if "+" in name else None)
             assert all(len(t) > 0 for t in tokens(directory).values())
             assert (directory / ".done").is_file()
     assert (recipe.work / "data" / "log" / "stage7.log").stat().st_size > 0
@@ -103,7 +116,7 @@ def check_quality_table(part: str, section: str):
     lines = [line for line in part.splitlines() if line.startswith("|")]
     headers = [c.strip() for c in lines[0].split("|")[1:-1]]
     rows = {cells[0]: cells for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in lines[2:])}
-    assert list(rows) == [*STAGES, "original"]
+    assert list(rows) == [*ROWS, "original"]
     columns = ["DNSMOS OVRL", "DNSMOS SIG", "DNSMOS BAK", "DNSMOS P.808"]
     if shared_nisqa_checkpoint() is not None:
         columns += ["NISQA MOS", "NISQA noisiness", "NISQA discontinuity", "NISQA coloration", "NISQA loudness"]
@@ -115,7 +128,7 @@ def check_quality_table(part: str, section: str):
         low, high = (1.0, 5.0) if column.startswith("DNSMOS") else (0.0, 5.5)
         for stage, cells in rows.items():
             assert low <= float(cells[headers.index(column)]) <= high, (column, stage)
-    for stage in STAGES:  # the tiny random codec's output is no voice: a similarity, not a high one
+    for stage in ROWS:  # the tiny random codec's output is no voice: a similarity, not a high one
         assert -1.0 <= float(rows[stage][headers.index("speaker sim.")]) <= 1.0
 
 
@@ -137,8 +150,8 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
         tables = [rows_of(part) for part in parts]
         signal = []
         for judge, rows in zip(MINI_JUDGES, tables[:2]):
-            assert [row[0] for row in rows] == ["model", *STAGES], section
-            for cells, (rate, bps) in zip(rows[1:], STAGES.values()):
+            assert [row[0] for row in rows] == ["model", *ROWS], section
+            for cells, (rate, bps) in zip(rows[1:], ROW_RATES):
                 assert float(cells[1]) == rate and float(cells[2]) == bps
                 assert cells[-2:] == ["12", "0"]  # 12 utterances scored, none failed
             signal.append([cells[7:12] for cells in rows[1:]])  # PESQ .. STFT dist
@@ -146,13 +159,13 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
                 (recipe.exp / "train_12.5hz" / "score" / judge / test_set / "summary.json").read_text()
             )
             assert summary["languages"][language]["num_cuts"] == 12 and summary["asr"]["label"] == judge
-            for name in STAGES:
+            for name in MODELS:
                 directory = recipe.exp / name / "score" / judge / test_set
                 assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
         assert signal[0] == signal[1]  # the signal metrics do not depend on the judge
         side = tables[2]
         assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {MINI_JUDGES[1]} / {MINI_JUDGES[0]}"
-        assert [row[0] for row in side] == ["model", *STAGES]
+        assert [row[0] for row in side] == ["model", *ROWS]
     score_dir = recipe.exp / "train_50hz" / "score"
     # one folder per ASR judge, and the hidden cache of the reconstructions' quality (shared by the judges)
     assert sorted(p.name for p in score_dir.iterdir() if not p.name.startswith(".")) == sorted(MINI_JUDGES)
@@ -166,10 +179,10 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
 def test_a_rerun_does_nothing(recipe):
     before = recipe.snapshot()
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    # the decoder finds 4 models x 2 sets complete; scoring finds their scores by 2 judges up to date; the 2
-    # judges' files and RESULTS.md are up to date
-    assert out.text.count("): nothing to do") == 4 * 2
-    assert out.text.count("is up to date") == 4 * 2 * 2 + 2 + 1
+    # the decoder finds 6 models (2 post-hoc) x 2 sets complete; scoring finds their scores by 2 judges up to
+    # date; the 2 judges' files and RESULTS.md are up to date
+    assert out.text.count("): nothing to do") == 6 * 2
+    assert out.text.count("is up to date") == 6 * 2 * 2 + 2 + 1
     assert "with the judges" not in out.text
     assert recipe.snapshot() == before
 
@@ -206,7 +219,7 @@ def test_changing_the_judges_scores_only_the_new_one(recipe):
     kept, dropped, new = MINI_JUDGES[0], MINI_JUDGES[1], "tiny-random-seed2"
     before = {judge: score_files(judge) for judge in MINI_JUDGES}
     out = recipe.run("--stage", "8", "--stop-stage", "8", "--asr-judges", f"{kept} {new}")
-    assert out.text.count("with the judges") == 4 * 2 and out.text.count(f"with the judges {new}\n") == 4 * 2
+    assert out.text.count("with the judges") == 6 * 2 and out.text.count(f"with the judges {new}\n") == 6 * 2
     assert f"Stage 8: Whisper {new} -> " in out.text
     assert score_files(kept) == before[kept] and score_files(dropped) == before[dropped]
     assert len(score_files(new)) == len(before[kept])
@@ -218,13 +231,13 @@ def test_changing_the_judges_scores_only_the_new_one(recipe):
 
 
 def test_streaming_decoding_gives_the_offline_tokens(recipe):
-    offline = {(name, s): tokens(recipe.exp / name / "decode" / s) for name in STAGES for s in SETS}
+    offline = {(name, s): tokens(recipe.exp / name / "decode" / s) for name in MODELS for s in SETS}
     # a decode with other settings is kept: the run stops and says how to proceed
     out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true", check=False)
     assert out.returncode != 0 and "rerun with --force true to set it aside" in out.text
     out = recipe.run("--stage", "7", "--stop-stage", "7", "--decode-streaming", "true", "--force", "true")
-    assert out.text.count("Stage 7: decoding") == 4
-    for name in STAGES:
+    assert out.text.count("Stage 7: decoding") == 6
+    for name in MODELS:
         aside = [p for p in (recipe.exp / name).iterdir() if p.name.startswith("decode.old.")]
         assert len(aside) == 1 and (aside[0] / "test_aishell" / decode_format.RECON_CUTS).is_file()
     for (name, test_set), clean in offline.items():

@@ -84,6 +84,9 @@ def test_help_shows_the_recipe_defaults_and_earlier_options():
         (["--tag", "../elsewhere"], 1, "--tag must be a folder name"),
         (["--tag", "train_25hz"], 1, "--tag must be a folder name"),
         (["--tag", "pretrained"], 1, "--tag must be a folder name"),
+        (["--posthoc-presets", "50hz_half_275bps"], 1, "--posthoc-presets: unknown post-hoc preset '50hz_half_275bps'"),
+        (["--posthoc-presets", "50hz_6bit_250bps"], 1, "advertises 250 bps but gives 300 bps"),
+        (["--posthoc-models", "train_7hz"], 1, "--posthoc-models: 'train_7hz' is not a model of stages 7-8"),
     ],
 )
 def test_bad_command_lines_fail_clearly(args, code, message):

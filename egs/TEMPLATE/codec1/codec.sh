@@ -56,6 +56,8 @@ decode_pretrained=true            # also decode and score the pretrained codec: 
 decode_streaming=false            # true: decode chunk by chunk (80 ms), as live streaming would (the same tokens)
 decode_max_duration=100           # seconds of padded audio per decoding batch (the results do not depend on it)
 decode_num_threads=0              # torch CPU threads of a decoding job (0: 1 beside a GPU, half the cores on a CPU)
+posthoc_presets="50hz_keep2_275bps 50hz_6bit_300bps 50hz_keep4_137.5bps 50hz_3bit_150bps"  # post-hoc bottlenecks (no training; docs/evaluation.md): the equal-bitrate baselines of the 25 and 12.5 Hz models; "" for none
+posthoc_models="pretrained train_50hz"  # the models decoded and scored through each preset, as <model>+posthoc_<preset>; bit presets calibrate on <data_dir>/cuts/train.jsonl.gz
 asr_judges="small large-v3"       # Whisper judges of stage 8: published names (fetched by stage 3), .pt files, or tiny-random[-seed<N>]; small = the papers' judge
 mos_judges="nisqa dnsmos"         # MOS judges of stage 8 on original and reconstruction: nisqa, dnsmos (speechmos), utmos (only a local torch.hub copy); "" for none
 score_args=""                     # extra options for fcodec.bin.score, e.g. "--zh-prompt 以下是普通话的句子。"
@@ -80,6 +82,7 @@ Stages (docs/recipe.md):
    5  train 25 Hz, 275 bps, grown from stage 4                      -> ${out}/train_25hz
    6  train 12.5 Hz, 137.5 bps, grown from stage 5                  -> ${out}/train_12.5hz
    7  decode the test sets with each trained model and the pretrained codec  -> ${out}/<model>/decode/<test_set>
+      and with --posthoc-models through each --posthoc-presets  -> ${out}/<model>+posthoc_<preset>/decode/<test_set>
    8  score them: each ASR judge, signal metrics, MOS judges, speaker similarity  -> ${out}/<model>/score/<judge>/<test_set>, $(results_file) and its plot
 
 Options (the values shown are this recipe's defaults, with any option given before --help applied):
@@ -122,6 +125,8 @@ check_option stop_stage int:0  # may go past 8: the default, 100, means "to the 
 for name in nj bpe_vocab_size num_nodes; do check_option "${name}" int:1; done
 for name in dl_dir data_dir data_config exp_dir pretrained_codec whisper_model asr_judges; do check_option "${name}" path; done
 for name in dev_utts num_test_utts; do check_option "${name}" int:1 all; done
+for name in ${posthoc_models}; do [[ "${name}" =~ ^(pretrained|train_(50|25|12\.5)hz)$ ]] \
+  || option_error "--posthoc-models: '${name}' is not a model of stages 7-8 (pretrained, train_50hz, train_25hz, train_12.5hz)"; done
 for name in seed ngpu decode_num_threads; do check_option "${name}" int:0; done
 check_option min_duration number0 && check_option max_duration number all && check_option decode_max_duration number
 check_option audio_check word full header && check_option bpe_model_type word bpe unigram
@@ -148,7 +153,8 @@ python -c "import fcodec" 2>/dev/null || die "python ($(command -v python || ech
   "run tools/install.sh in the repository, which makes tools/venv (path.sh activates it)"
 # --hours against the data config's languages, the ASR judges; the test sets of stages 7-8 (default: the config's)
 checked=$(python -m fcodec.bin.recipe_options --data-config "${data_config}" --hours "${hours}" --asr-judges "${asr_judges}" \
-  --whisper-dir "${data_dir}/models/whisper" --mos-judges "${mos_judges}" --nisqa-weights "${nisqa_weights}" 2>&1) \
+  --whisper-dir "${data_dir}/models/whisper" --mos-judges "${mos_judges}" --nisqa-weights "${nisqa_weights}" \
+  --posthoc-presets "${posthoc_presets}" 2>&1) \
   || option_error "$(tail -n 1 <<< "${checked}")"
 { read -r config_test_sets; read -r -a labels; read -r -a judge_files; } < <(tail -n 3 <<< "${checked}")
 test_sets=${test_sets:-${config_test_sets}} && read -r -a judges <<< "${asr_judges}" && read -r -a mos <<< "${mos_judges}"
@@ -247,6 +253,13 @@ models=() model_dirs=()
 [ "${decode_pretrained}" = true ] && [ -f "${data_dir}/models/codec/.codec.done" ] && models+=(pretrained) model_dirs+=("${data_dir}/models/codec")
 for rate in "${train_rates[@]}"; do [ -f "${exp_dir}/train_${rate}/.train.done" ] && { models+=("train_${rate}"); \
   model_dirs+=("${exp_dir}/train_${rate}/best"); }; done
+# Post-hoc baselines: each of --posthoc-models that is there, through each preset, as a model of its own.
+read -r -a presets <<< "${posthoc_presets}"
+posthoc=() && for name in "${models[@]}"; do posthoc+=(""); done
+for i in "${!posthoc[@]}"; do
+  [[ " ${posthoc_models} " == *" ${models[$i]} "* ]] || continue
+  for preset in "${presets[@]}"; do models+=("${models[$i]}+posthoc_${preset}") model_dirs+=("${model_dirs[$i]}") posthoc+=("${preset}"); done
+done
 read -r -a sets <<< "${test_sets}"
 for set_name in "${sets[@]}"; do [ "${stop_stage}" -lt 7 ] || [ -f "${data_dir}/cuts/${set_name}.jsonl.gz" ] \
   || die "test set ${set_name}: ${data_dir}/cuts/${set_name}.jsonl.gz not found (stage 2 writes it)"; done
@@ -257,14 +270,15 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   cuts=("${sets[@]/#/${data_dir}/cuts/}") extra=()
   [ "${decode_streaming}" = true ] && extra+=(--streaming)
   for i in "${!models[@]}"; do
-    out=${exp_dir}/${models[$i]}/decode
+    out=${exp_dir}/${models[$i]}/decode posthoc_args=()
+    [ -z "${posthoc[$i]}" ] || posthoc_args=(--posthoc "${posthoc[$i]}" --posthoc-calibration-cuts "${data_dir}/cuts/train.jsonl.gz")
     [ "${force}" = true ] && set_aside "${out}"
     for s in "${sets[@]}"; do trust_marker "${out}/${s}/.done" "${out}/${s}"/{recon_cuts.jsonl.gz,token_cuts.jsonl.gz,summary.json,failed.tsv}; done
     log "Stage 7: decoding ${sets[*]} with ${models[$i]} (${model_dirs[$i]}) -> ${out} (what is there already is kept)"
     ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode_${models[$i]}" "${log_dir}/stage7.log" \
       python -m fcodec.bin.decode --model "${model_dirs[$i]}" --out-dir "${out}" --device "${eval_device}" \
         --cuts "${cuts[@]/%/.jsonl.gz}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
-        --no-progress "${extra[@]}" \
+        --no-progress "${extra[@]}" "${posthoc_args[@]}" \
       || die "stage 7: decoding with ${models[$i]} failed (see ${log_dir}/stage7.log); a folder holding another" \
              "model's or other settings' decode is kept: rerun with --force true to set it aside"
   done

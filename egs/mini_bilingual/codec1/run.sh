@@ -6,6 +6,8 @@
 # and local/prepare_manifests.sh + local/corpora.py to the AISHELL-1 + LibriSpeech recipe (same layouts).
 # Its MOS judges are real (NISQA, DNSMOS): NISQA's weights come from ../shared beside the repository when there
 # (no network: --nisqa-weights offline), and without them stage 8 scores without NISQA, saying so.
+# Stages 7-8 also decode and score the 50 Hz model through two post-hoc bottlenecks (one token rate, one bit
+# subset: the two kinds; the real recipe runs four, on the pretrained model too).
 #
 #   ./run.sh --help            stages and options
 #   ./run.sh --stop-stage 3    corpus, manifests, cuts, BPE
@@ -23,4 +25,5 @@ exec ./codec.sh \
   --pretrained-codec tiny --whisper-model tiny-random --ngpu 0 \
   --asr-judges "tiny-random tiny-random-seed1" --score-args "--max-tokens-per-second 2" \
   --nisqa-weights offline \
+  --posthoc-presets "50hz_keep2_275bps 50hz_3bit_150bps" --posthoc-models train_50hz \
   "$@"
