@@ -162,7 +162,9 @@ def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     import torch
 
-    from fcodec.infer.decode import DecodeOptions, decode_cuts, load_codec, resolve_num_threads, test_set_name
+    from fcodec.infer.decode import DecodeOptions, decode_cuts
+    from fcodec.infer.runtime import load_codec, resolve_num_threads
+    from fcodec.layout.experiment import test_set_name
     from fcodec.models import CheckpointError
     from fcodec.utils.logging import setup_logging
 

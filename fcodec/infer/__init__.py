@@ -4,12 +4,14 @@ streaming   chunk-by-chunk encode_step / decode_step with explicit state, Stream
 multistream MultiStreamCodec: many independent streams (joining and leaving) in one batched step per chunk
 batched     encode_decode: many utterances per call, each exactly as if alone (offline or streaming)
 tokens      codec tokens attached to lhotse cuts (cut.codec_tokens)
-decode      decode_cuts: one test cut set -> the decode directory scoring reads (resumable)
+decode      decode_cuts: one test cut set -> the decode directory scoring reads (resumable); its batches in
+            decode_batch, its journal in decode_journal, load_codec and the thread count in runtime
 """
 
 from fcodec.infer.batched import CodecResult, encode_decode
-from fcodec.infer.decode import DecodeOptions, decode_cuts, load_codec
+from fcodec.infer.decode import DecodeOptions, decode_cuts
 from fcodec.infer.multistream import MultiStreamCodec
+from fcodec.infer.runtime import load_codec
 from fcodec.infer.streaming import (
     DecoderState,
     EncoderState,

@@ -1,6 +1,6 @@
 """Decode a test cut set with one codec (recipe stage 7): tokens and reconstructions, batched and resumable.
 
-Writes the decode directory that scoring reads (:mod:`fcodec.metrics.decode_format`):
+Writes the decode directory that scoring reads (:mod:`fcodec.layout.decode_format`):
 
     recon_cuts.jsonl.gz   the reconstructions: the test cuts' ids and supervisions, wav/<cut_id>.wav at the
                           model's output rate
@@ -13,8 +13,8 @@ Writes the decode directory that scoring reads (:mod:`fcodec.metrics.decode_form
 
 Cuts are sorted by duration and grouped into batches of at most ``max_duration`` seconds of padded audio;
 :mod:`fcodec.infer.batched` makes each item's result independent of its batch. Progress is journalled in
-``.progress.jsonl`` after every batch (a cut counts once its wav and tokens are on disk), so a killed run
-continues where it stopped and a finished one is not redone. A cut whose audio cannot be read, is empty, holds
+``.progress.jsonl`` (:mod:`fcodec.infer.decode_journal`) after every batch (a cut counts once its wav and tokens
+are on disk), so a killed run continues where it stopped and a finished one is not redone. A cut whose audio cannot be read, is empty, holds
 NaN/inf, is shorter than one chunk in streaming mode, or makes the codec fail (alone: a failing batch is retried
 one cut at a time) is listed in failed.tsv; the others go on.
 """
@@ -22,8 +22,6 @@ one cut at a time) is listed in failed.tsv; the others go on.
 from __future__ import annotations
 
 import datetime
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -31,27 +29,23 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
-import torch
-
-from fcodec.data.audio import AudioReadError, read_mono
-from fcodec.data.audio_check import TOO_SHORT
 from fcodec.data.manifest_io import load_cuts
 from fcodec.data.sources import UnsafeSourceError
-from fcodec.infer.batched import can_batch, duration_batches, encode_decode
-from fcodec.infer.tokens import TOKENS_DIR, TOKENS_FIELD, TokenWriter
-from fcodec.metrics import decode_format
+from fcodec.infer.batched import can_batch
+from fcodec.infer.decode_batch import BatchDecoder, batches
+from fcodec.infer.decode_journal import Journal, journal_header, missing_outputs, model_fingerprint
+from fcodec.infer.tokens import TOKENS_FIELD
+from fcodec.layout import decode_format
+from fcodec.layout.experiment import journal_path as journal_file
 from fcodec.models.codec import FocalCodec
-from fcodec.utils.io import hash_file
 from fcodec.utils.names import UnsafeNameError, safe_file_name
 
-__all__ = ["DecodeOptions", "decode_cuts", "load_codec", "resolve_num_threads", "test_set_name", "JOURNAL"]
+__all__ = ["DecodeOptions", "decode_cuts"]
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
-JOURNAL = ".progress.jsonl"
-CODEC_ERROR = "codec error"
 
 
 @dataclass
@@ -74,283 +68,6 @@ class DecodeOptions:
     max_batch_size: int = 64
     streaming: bool = False  # chunk by chunk through fcodec.infer.streaming (causal codecs)
     progress: bool = True
-
-
-def available_cores() -> int:
-    """Cores this process may run on (a cluster job's allocation, not the whole machine)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resolve_num_threads(num_threads: int, device: str) -> int:
-    """``num_threads`` > 0 as given; 0 (auto): one thread beside a GPU (the CPU only moves audio), else half
-    the cores. Small models lose more to thread synchronisation than they gain, and a box shared with other
-    jobs (the recipe's other stages, a scorer) slows every thread down.
-
-    Parameters
-    ----------
-    num_threads : int
-        Requested torch threads; 0 (or less) means automatic.
-    device : str
-        The codec's device (``cpu``, ``cuda``, ``cuda:1``, ...).
-
-    Returns
-    -------
-    int
-        Threads to use, at least 1.
-    """
-    if num_threads > 0:
-        return num_threads
-    if device.startswith("cuda"):
-        return 1
-    return max(1, available_cores() // 2)
-
-
-def test_set_name(cuts_path: PathLike) -> str:
-    """``data/cuts/test_aishell.jsonl.gz`` -> ``test_aishell``.
-
-    Parameters
-    ----------
-    cuts_path : str or os.PathLike
-        A manifest path; ``.jsonl.gz``, ``.jsonl``, ``.json.gz`` and ``.json`` are stripped, else the last
-        suffix.
-
-    Returns
-    -------
-    str
-    """
-    name = Path(cuts_path).name
-    for suffix in (".jsonl.gz", ".jsonl", ".json.gz", ".json"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
-
-
-def load_codec(source: str, device: str = "cpu") -> FocalCodec:
-    """An exported model folder, a config path or a Hugging Face repo id (``FocalCodec.from_pretrained``).
-
-    Parameters
-    ----------
-    source : str
-        What ``FocalCodec.from_pretrained`` accepts.
-    device : str, default "cpu"
-        Torch device to move the model to.
-
-    Returns
-    -------
-    FocalCodec
-        The model with its weights, in eval mode, on ``device``.
-
-    Raises
-    ------
-    fcodec.models.CheckpointError
-        The source cannot be found, read or matched to its config.
-    """
-    model = FocalCodec.from_pretrained(source)
-    return model.eval().to(device)
-
-
-def _model_fingerprint(source: str) -> str:
-    """What a resumed run must match: the model's config and weights (a local folder) or its name."""
-    folder = Path(source)
-    if not folder.is_dir():
-        return source
-    files = tuple(
-        (name, (folder / name).stat().st_size, (folder / name).stat().st_mtime_ns)
-        for name in ("config.json", "model.safetensors")
-        if (folder / name).is_file()
-    )
-    return _hash_model_files(str(folder.resolve()), files)
-
-
-@functools.lru_cache(maxsize=16)
-def _hash_model_files(folder: str, files: Tuple[Tuple[str, int, int], ...]) -> str:
-    """Hashed once per model and process (a full-size model is ~1 GB, decoded for every test set); the sizes and
-    modification times in ``files`` make a rewritten model a new key."""
-    digest = hashlib.sha256()
-    for name, _, _ in files:
-        digest.update(name.encode())
-        hash_file(Path(folder) / name, digest)
-    return digest.hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------------------------------------
-# the progress journal
-# ------------------------------------------------------------------------------------------------------------
-def missing_outputs(record: Dict[str, Any]) -> List[str]:
-    """The files a journal record of a decoded cut points at (its wav, its tokens) that do not exist."""
-    paths = [source["source"] for source in record["recon"]["recording"]["sources"] if source["type"] == "file"]
-    array = record["tokens"]["array"]
-    paths.append(os.path.join(array["storage_path"], array["storage_key"]))
-    return [path for path in paths if not os.path.isfile(path)]
-
-
-# ------------------------------------------------------------------------------------------------------------
-class Journal:
-    """Append-only record of finished cuts. The first line holds the settings the outputs depend on; a rerun
-    with other settings must start afresh. A line cut short by a kill is ignored."""
-
-    def __init__(self, path: Path, header: Dict[str, Any]) -> None:
-        self.path = path
-        self.entries: Dict[str, Dict[str, Any]] = {}
-        if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            records = []
-            for line in lines:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    logger.warning("%s: ignoring an incomplete line (the run was killed while writing it)", path)
-            if records and records[0].get("header") != header:
-                raise RuntimeError(
-                    f"{path.parent} holds a decode with other settings ({records[0].get('header')}); now "
-                    f"{header}. Use a new output folder or --overwrite to start it afresh"
-                )
-            for record in records[1:]:
-                self.entries[record["cut_id"]] = record  # the latest record of a cut wins (a retried failure)
-            self._file = open(path, "a", encoding="utf-8")
-            if not records:
-                self._append({"header": header})
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "w", encoding="utf-8")
-            self._append({"header": header})
-
-    def _append(self, *records: Dict[str, Any]) -> None:
-        for record in records:
-            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def add(self, records: Sequence[Dict[str, Any]]) -> None:
-        self._append(*records)
-        for record in records:
-            self.entries[record["cut_id"]] = record
-
-    def done(self, cut_id: str) -> bool:
-        """Journaled as decoded *and* its wav and token files are still there (a deleted output is redone)."""
-        record = self.entries.get(cut_id, {})
-        return record.get("status") == "ok" and not missing_outputs(record)
-
-    def codec_failures(self) -> List[str]:
-        """Ids of the cuts whose last try failed in the codec (not their input): worth another try."""
-        return [
-            cut_id
-            for cut_id, record in self.entries.items()
-            if record.get("status") != "ok" and str(record.get("reason", "")).startswith(CODEC_ERROR)
-        ]
-
-    def missing(self) -> List[str]:
-        """Ids of the cuts journaled as decoded whose output files are gone."""
-        return [
-            cut_id
-            for cut_id, record in self.entries.items()
-            if record.get("status") == "ok" and missing_outputs(record)
-        ]
-
-    def close(self) -> None:
-        self._file.close()
-
-
-# ------------------------------------------------------------------------------------------------------------
-# reading audio
-# ------------------------------------------------------------------------------------------------------------
-def _read_signal(cut: Any, model: FocalCodec, streaming: bool) -> Tuple[Optional[torch.Tensor], Optional[str]]:
-    """``(signal, None)`` at the codec's input rate, or ``(None, reason)`` for bad input."""
-    try:
-        audio = read_mono(cut, model.sample_rate_input)
-    except AudioReadError as exc:
-        return None, str(exc)
-    if streaming and audio.size < model.chunk_size:
-        return None, (
-            f"{TOO_SHORT} to stream: {audio.size} samples, less than one chunk of {model.chunk_size} "
-            f"({model.latency:.0f} ms)"
-        )
-    return torch.from_numpy(audio), None
-
-
-def _batches(cuts: Sequence[Any], model: FocalCodec, options: DecodeOptions) -> Iterator[List[Any]]:
-    lengths = [round(cut.duration * model.sample_rate_input) for cut in cuts]
-    for group in duration_batches(model, lengths, options.max_duration, options.max_batch_size):
-        yield [cuts[i] for i in group]
-
-
-# ------------------------------------------------------------------------------------------------------------
-# decoding
-# ------------------------------------------------------------------------------------------------------------
-def _sync(model: FocalCodec) -> None:
-    device = next(model.parameters()).device
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _BatchDecoder:
-    def __init__(self, model: FocalCodec, out_dir: Path, streaming: bool) -> None:
-        self.model = model
-        self.streaming = streaming
-        self.wav_dir = out_dir / decode_format.WAV_DIR
-        self.token_writer = TokenWriter(out_dir / TOKENS_DIR, model.frame_rate, model.codebook_size)
-
-    def run(self, cuts: Sequence[Any]) -> List[Dict[str, Any]]:
-        """Decode one batch; a record per cut ("ok" with its manifests, or "failed" with the reason)."""
-        records: List[Dict[str, Any]] = []
-        readable: List[Tuple[Any, torch.Tensor]] = []
-        for cut in cuts:
-            signal, problem = _read_signal(cut, self.model, self.streaming)
-            if problem is not None:
-                logger.warning("cut %s: %s", cut.id, problem)
-                records.append({"cut_id": cut.id, "status": "failed", "reason": problem})
-            else:
-                readable.append((cut, signal))
-        if not readable:
-            return records
-        try:
-            results, seconds = self._codec([s for _, s in readable])
-        except Exception as exc:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()  # after an out-of-memory error, before the retries
-            if len(readable) == 1:
-                cut = readable[0][0]
-                reason = f"{CODEC_ERROR}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-                logger.warning("cut %s: %s", cut.id, reason)
-                return records + [{"cut_id": cut.id, "status": "failed", "reason": reason}]
-            # find the cut that breaks the batch; the others still get decoded
-            logger.warning(
-                "a batch of %d cuts failed (%s: %s); decoding them one at a time",
-                len(readable),
-                type(exc).__name__,
-                exc,
-            )
-            for cut, _ in readable:
-                records.extend(self.run([cut]))
-            return records
-        total = sum(s.shape[-1] for _, s in readable)
-        for (cut, signal), result in zip(readable, results):
-            recon = decode_format.write_recon_cut(
-                cut, result.audio.numpy(), self.model.sample_rate_output, self.wav_dir
-            )
-            tokens = self.token_writer.write(cut, result.tokens.numpy())
-            records.append(
-                {
-                    "cut_id": cut.id,
-                    "status": "ok",
-                    "seconds": signal.shape[-1] / self.model.sample_rate_input,
-                    "num_tokens": int(result.tokens.shape[-1]),
-                    "compute_seconds": seconds * signal.shape[-1] / total,  # the batch's time, shared by length
-                    "recon": recon.to_dict(),
-                    "tokens": tokens.to_dict(),
-                }
-            )
-        return records
-
-    def _codec(self, signals: List[torch.Tensor]):
-        _sync(self.model)
-        began = time.perf_counter()
-        results = encode_decode(self.model, signals, streaming=self.streaming)
-        _sync(self.model)
-        return results, time.perf_counter() - began
 
 
 def _finish(
@@ -416,14 +133,6 @@ def _finish(
     return summary
 
 
-def _journal_header(path: Path) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.loads(f.readline()).get("header")
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return None
-
-
 def decode_cuts(
     model: FocalCodec,
     cuts_path: PathLike,
@@ -483,13 +192,13 @@ def decode_cuts(
     out_dir = Path(out_dir).absolute()  # the manifests point at wav/ and tokens/ from anywhere
     if overwrite and out_dir.exists():
         shutil.rmtree(out_dir)
-    header = {"model": model_name, "model_fingerprint": _model_fingerprint(model_name), "streaming": options.streaming}
+    header = {"model": model_name, "model_fingerprint": model_fingerprint(model_name), "streaming": options.streaming}
     if getattr(model, "quantization", None):  # an int8 decode is another decode (absent for float models)
         header["quantization"] = model.quantization
     if hasattr(model, "preset"):  # a post-hoc bottleneck (fcodec.models.posthoc) and its bit choice
         header["posthoc"] = model.describe()
-    journal_path = out_dir / JOURNAL
-    previous = _journal_header(journal_path) if restart_on_change and journal_path.is_file() else header
+    journal_path = journal_file(out_dir)
+    previous = journal_header(journal_path) if restart_on_change and journal_path.is_file() else header
     if previous != header:
         logger.info("%s holds a decode with other settings (%s); starting afresh", out_dir, previous)
         shutil.rmtree(out_dir)
@@ -543,14 +252,14 @@ def decode_cuts(
             len(todo),
         )
     began = time.perf_counter()
-    decoder = _BatchDecoder(model, out_dir, options.streaming)
+    decoder = BatchDecoder(model, out_dir, options.streaming)
     from tqdm.auto import tqdm
 
     with tqdm(
         total=len(todo), unit="cut", desc=f"decode {out_dir.name}", disable=not options.progress, mininterval=5
     ) as bar:
         audio = compute = 0.0
-        for batch in _batches(todo, model, options):
+        for batch in batches(todo, model, options.max_duration, options.max_batch_size):
             records = decoder.run(batch)
             journal.add(records)
             ok = [r for r in records if r["status"] == "ok"]

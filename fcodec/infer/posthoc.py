@@ -4,7 +4,8 @@ A bit-subset preset (``50hz_6bit_300bps``) needs to know which bits to send (fco
 ``prepare_posthoc`` computes that from the latents of up to ``max_cuts`` training cuts and writes it, with how it
 was made, to ``posthoc.json`` in the model's decode folder. A rerun with the same preset, cuts and model reads it
 back, so every test set of a model is decoded with the same choice and a decode can be reproduced from its folder.
-A decode with a preset is a model of its own in the experiment layout: ``<model>+posthoc_<preset>``.
+A decode with a preset is a model of its own in the experiment layout: ``<model>+posthoc_<preset>``
+(fcodec.layout.experiment.posthoc_model_name).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import torch
 from torch import Tensor
 
 from fcodec.infer.batched import duration_batches, num_tokens, padded_length
-from fcodec.infer.decode import _model_fingerprint  # what a resumed decode must match, the same here
-from fcodec.metrics.report import POSTHOC_SEP  # the report finds the rows by it
+from fcodec.infer.decode_journal import model_fingerprint  # what a resumed decode must match, the same here
+from fcodec.layout.experiment import POSTHOC_CALIBRATION
 from fcodec.models.posthoc import (
     BitChoice,
     PosthocCodec,
@@ -32,16 +33,11 @@ from fcodec.models.posthoc import (
 )
 from fcodec.utils.cli import UserError
 
-__all__ = ["CALIBRATION_FILE", "posthoc_model_name", "calibration_latents", "prepare_posthoc"]
+__all__ = ["CALIBRATION_FILE", "calibration_latents", "prepare_posthoc"]
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, os.PathLike]
-CALIBRATION_FILE = "posthoc.json"
-
-
-def posthoc_model_name(model: str, preset: str) -> str:
-    """The experiment folder of ``model`` decoded through ``preset``: ``train_50hz+posthoc_50hz_keep2_275bps``."""
-    return f"{model}{POSTHOC_SEP}{preset}"
+CALIBRATION_FILE = POSTHOC_CALIBRATION
 
 
 @torch.inference_mode()
@@ -132,7 +128,7 @@ def prepare_posthoc(
         "preset": preset,
         "calibration_cuts": str(Path(calibration_cuts).absolute()),
         "max_cuts": max_cuts,
-        "model_fingerprint": _model_fingerprint(model_source) if model_source else "",
+        "model_fingerprint": model_fingerprint(model_source) if model_source else "",
     }
     path = Path(out_dir) / CALIBRATION_FILE
     saved = _read_saved(path)

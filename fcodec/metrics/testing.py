@@ -9,7 +9,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import soundfile as sf
 
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
 
 RECON_RATE = 24000
 
@@ -75,7 +75,7 @@ def make_decode_dir(
     Parameters
     ----------
     decode_dir : Path
-        The decode directory to write (``fcodec.metrics.decode_format`` layout, ``.done`` last).
+        The decode directory to write (``fcodec.layout.decode_format`` layout, ``.done`` last).
     cuts : lhotse.CutSet
         The test cuts (16 kHz).
     transform : callable (str, numpy.ndarray) -> numpy.ndarray or None

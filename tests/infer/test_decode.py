@@ -12,11 +12,14 @@ import torch
 from lhotse import CutSet
 
 from fcodec.bin import decode as decode_cli
-from fcodec.infer import decode as decode_mod
+from fcodec.infer import decode_batch as batch_mod
+from fcodec.infer import runtime as runtime_mod
 from fcodec.infer.batched import encode_decode
-from fcodec.infer.decode import JOURNAL, DecodeOptions, decode_cuts
+from fcodec.infer.decode import DecodeOptions, decode_cuts
+from fcodec.infer.decode_journal import CODEC_ERROR
 from fcodec.infer.tokens import TOKENS_FIELD, load_tokens
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
+from fcodec.layout.experiment import JOURNAL
 from tests.infer.conftest import LENGTHS
 
 QUIET = dict(progress=False)
@@ -171,7 +174,7 @@ def test_bad_input_is_listed_with_its_reason(codecs, bad_test_cuts, tmp_path):
 
 def test_codec_failure_of_one_cut_spares_its_batch(codecs, test_cuts, tmp_path, monkeypatch):
     """A batch that raises is redone cut by cut: only the cut that fails alone is listed."""
-    real = decode_mod.encode_decode
+    real = batch_mod.encode_decode
     bad_length = LENGTHS[2]
 
     def flaky(model, signals, streaming=False):
@@ -179,7 +182,7 @@ def test_codec_failure_of_one_cut_spares_its_batch(codecs, test_cuts, tmp_path, 
             raise RuntimeError("simulated out of memory")
         return real(model, signals, streaming=streaming)
 
-    monkeypatch.setattr(decode_mod, "encode_decode", flaky)
+    monkeypatch.setattr(batch_mod, "encode_decode", flaky)
     out = tmp_path / "flaky"
     summary = run(codecs["50hz"], test_cuts, out, max_duration=1000)
     failed = decode_format.read_failed_tsv(out / "failed.tsv")
@@ -191,7 +194,7 @@ def test_codec_failure_of_one_cut_spares_its_batch(codecs, test_cuts, tmp_path, 
 def test_a_decode_that_failed_everything_is_not_done_and_codec_failures_are_retried(
     codecs, test_cuts, tmp_path, monkeypatch
 ):
-    real = decode_mod.encode_decode
+    real = batch_mod.encode_decode
     broken = {"on": True}
 
     def failing(model, signals, streaming=False):
@@ -199,7 +202,7 @@ def test_a_decode_that_failed_everything_is_not_done_and_codec_failures_are_retr
             raise RuntimeError("simulated broken kernel")
         return real(model, signals, streaming=streaming)
 
-    monkeypatch.setattr(decode_mod, "encode_decode", failing)
+    monkeypatch.setattr(batch_mod, "encode_decode", failing)
     out = tmp_path / "failing"
     summary = run(codecs["50hz"], test_cuts, out, max_duration=1000)
     assert summary["num_failed"] == summary["num_cuts"] == len(LENGTHS)
@@ -210,7 +213,7 @@ def test_a_decode_that_failed_everything_is_not_done_and_codec_failures_are_retr
     # a finished decode with a transient codec failure tries that cut again on the next run
     journal = (out / JOURNAL).read_text(encoding="utf-8").splitlines()
     first = json.loads(journal[1])
-    failed = {"cut_id": first["cut_id"], "status": "failed", "reason": f"{decode_mod.CODEC_ERROR}: MemoryError"}
+    failed = {"cut_id": first["cut_id"], "status": "failed", "reason": f"{CODEC_ERROR}: MemoryError"}
     (out / JOURNAL).write_text("\n".join([*journal, json.dumps(failed)]) + "\n", encoding="utf-8")
     assert run(codecs["50hz"], test_cuts, out, max_duration=1000)["num_failed"] == 0
 
@@ -218,7 +221,7 @@ def test_a_decode_that_failed_everything_is_not_done_and_codec_failures_are_retr
 def test_resume_after_a_kill(codecs, test_cuts, offline_dir, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     model = codecs["50hz"]
-    real_run = decode_mod._BatchDecoder.run
+    real_run = batch_mod.BatchDecoder.run
     calls = {"n": 0, "cuts": []}
 
     def killed_after_two_batches(self, cuts):
@@ -228,7 +231,7 @@ def test_resume_after_a_kill(codecs, test_cuts, offline_dir, tmp_path, monkeypat
         calls["cuts"] += [c.id for c in cuts]
         return real_run(self, cuts)
 
-    monkeypatch.setattr(decode_mod._BatchDecoder, "run", killed_after_two_batches)
+    monkeypatch.setattr(batch_mod.BatchDecoder, "run", killed_after_two_batches)
     with pytest.raises(KeyboardInterrupt):
         run(model, test_cuts, out, max_duration=3.0)
     first = list(calls["cuts"])
@@ -237,14 +240,14 @@ def test_resume_after_a_kill(codecs, test_cuts, offline_dir, tmp_path, monkeypat
     # a kill while writing the journal leaves half a line: it is ignored
     with open(out / JOURNAL, "a") as f:
         f.write('{"cut_id": "zh_utt05", "stat')
-    monkeypatch.setattr(decode_mod._BatchDecoder, "run", real_run)
+    monkeypatch.setattr(batch_mod.BatchDecoder, "run", real_run)
     seen = []
 
     def counting(self, cuts):
         seen.extend(c.id for c in cuts)
         return real_run(self, cuts)
 
-    monkeypatch.setattr(decode_mod._BatchDecoder, "run", counting)
+    monkeypatch.setattr(batch_mod.BatchDecoder, "run", counting)
     summary = run(model, test_cuts, out, max_duration=3.0)
     assert sorted(seen) == sorted(set(CutSet.from_file(test_cuts).ids) - set(first))
     assert summary["num_cuts"] == len(LENGTHS) and summary["num_failed"] == 0
@@ -362,12 +365,13 @@ def test_cli_fails_when_every_cut_fails(codec_dirs, tmp_path):
 
 
 def test_thread_default_and_test_set_names(monkeypatch):
-    from fcodec.infer.decode import resolve_num_threads, test_set_name
+    from fcodec.infer.runtime import resolve_num_threads
+    from fcodec.layout.experiment import test_set_name
 
-    assert decode_mod.available_cores() >= 1
-    monkeypatch.setattr(decode_mod, "available_cores", lambda: 2)
+    assert runtime_mod.available_cores() >= 1
+    monkeypatch.setattr(runtime_mod, "available_cores", lambda: 2)
     assert resolve_num_threads(0, "cpu") == 1 and resolve_num_threads(0, "cuda:0") == 1
-    monkeypatch.setattr(decode_mod, "available_cores", lambda: 16)
+    monkeypatch.setattr(runtime_mod, "available_cores", lambda: 16)
     assert resolve_num_threads(0, "cpu") == 8 and resolve_num_threads(3, "cpu") == 3
     assert test_set_name("data/cuts/test_aishell.jsonl.gz") == "test_aishell"
     assert test_set_name("x/test_librispeech.jsonl") == "test_librispeech"

@@ -5,7 +5,7 @@ import pytest
 from lhotse import CutSet
 
 from fcodec.infer.decode import DecodeOptions, decode_cuts
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
 from fcodec.utils.names import UnsafeNameError, safe_file_name
 
 QUIET = DecodeOptions(progress=False)

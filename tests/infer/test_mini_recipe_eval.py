@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from lhotse import CutSet
 
-from fcodec.infer.decode import JOURNAL
 from fcodec.infer.tokens import load_tokens
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
+from fcodec.layout.experiment import JOURNAL
 from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow

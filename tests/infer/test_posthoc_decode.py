@@ -8,9 +8,10 @@ import pytest
 from lhotse import CutSet
 
 from fcodec.bin import decode as decode_cli
-from fcodec.infer.posthoc import CALIBRATION_FILE, posthoc_model_name
+from fcodec.infer.posthoc import CALIBRATION_FILE
 from fcodec.infer.tokens import load_tokens
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
+from fcodec.layout.experiment import posthoc_model_name
 from tests.infer.conftest import LENGTHS
 
 

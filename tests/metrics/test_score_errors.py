@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from fcodec.metrics import decode_format
+from fcodec.layout import decode_format
 from fcodec.metrics.scoring import NothingScoredError, ScoreConfig, score
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 from fcodec.utils.cli import UserError
