@@ -58,7 +58,8 @@ def get_parser() -> argparse.ArgumentParser:
 @command_line("python -m fcodec.bin.report")
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
-    from fcodec.metrics.report import inputs_digest, write_results
+    from fcodec.metrics.report import write_results
+    from fcodec.metrics.summaries import inputs_digest
     from fcodec.utils.logging import setup_logging
 
     setup_logging()

@@ -166,7 +166,8 @@ def check_options(args) -> None:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     check_options(args)
-    from fcodec.metrics.scoring import ScoreConfig, score
+    from fcodec.metrics.score_inputs import ScoreConfig
+    from fcodec.metrics.scoring import score
     from fcodec.utils.logging import setup_logging
 
     setup_logging(args.log_file)

@@ -14,7 +14,13 @@ Modules (import them directly; this package imports nothing, so the signal-metri
   dnsmos                   DNSMOS P.835 / P.808, batched over speechmos's ONNX models
   speaker_similarity       Resemblyzer speaker embeddings, cosine similarity of original and reconstruction
   quality                  the MOS judges and speaker similarity of one scoring run, originals cached
-  decode_format            the decode directory contract (read and write)
-  scoring                  one decode directory -> one score directory (summary.json etc.)
-  report, plot             RESULTS.md and the bitrate plot from the score summaries
+  scoring                  one decode directory -> one score directory (summary.json etc.), helped by
+    score_inputs             the options, what is read, the up-to-date check
+    asr_judging              the ASR judges' passes (and the first pass's signal and quality scoring)
+    score_summary            the summary.json schema
+    score_writers            utterances.tsv, failed.tsv, summary.json, .done
+  summaries                the score summaries of an experiment, read for the report and the plot
+  report, report_tables    RESULTS.md
+  plot                     the bitrate plot
+(The decode directory's format and where every file lives: fcodec.layout.)
 """

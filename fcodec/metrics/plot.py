@@ -2,7 +2,7 @@
 (matplotlib, Agg backend).
 
 The intelligibility panel shows one ASR judge, the paper-comparable one (Whisper-small) when it scored, else the
-first by name (:func:`fcodec.metrics.report.reference_judge`; its name is in the panel's title): the other judges
+first by name (:func:`fcodec.metrics.summaries.reference_judge`; its name is in the panel's title): the other judges
 are in RESULTS.md's side-by-side table. The quality panel does not depend on the judge and shows each model once.
 The trade-off panel puts each model's intelligibility (paper-protocol d{WER,CER}, that judge) against its NISQA MOS
 (another MOS judge's headline when NISQA did not score), one line per test set from the original audio (a star at
@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from fcodec.metrics.report import (
-    POSTHOC_SEP,
+from fcodec.layout.experiment import is_posthoc, split_posthoc
+from fcodec.metrics.summaries import (
     StageScore,
     judges_of,
     languages_of,
@@ -76,13 +76,10 @@ BASELINE_STAGE = "pretrained"
 POSTHOC_MARKER = "x"
 
 
-def _is_posthoc(stage: str) -> bool:
-    return POSTHOC_SEP in stage
-
-
 def _short(stage: str) -> str:
     """A point's annotation: the model folder, or a post-hoc row's preset."""
-    return stage.split(POSTHOC_SEP)[-1] if _is_posthoc(stage) else stage
+    base, preset = split_posthoc(stage)
+    return base if preset is None else preset
 
 
 def _draw_posthoc(ax, points, color: str, label: Optional[str]) -> None:
@@ -99,9 +96,9 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
         # The pretrained model is a reference point, not a step of the rate ladder: joined to train_50hz,
         # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
         # post-hoc baselines (fcodec.models.posthoc) are crosses of their own
-        trained = [point for point in points if point[2] != BASELINE_STAGE and not _is_posthoc(point[2])]
+        trained = [point for point in points if point[2] != BASELINE_STAGE and not is_posthoc(point[2])]
         baseline = [point for point in points if point[2] == BASELINE_STAGE]
-        posthoc = [point for point in points if _is_posthoc(point[2])]
+        posthoc = [point for point in points if is_posthoc(point[2])]
         linestyle = LINESTYLES[index % len(LINESTYLES)]
         if trained:
             xs, ys, _ = zip(*trained)
@@ -136,7 +133,7 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
     Parameters
     ----------
     scores : sequence of StageScore
-        Score summaries (``fcodec.metrics.report.find_summaries``).
+        Score summaries (``fcodec.metrics.summaries.find_summaries``).
     path : str or os.PathLike
         The PNG file (written atomically, 110 dpi).
 
@@ -191,11 +188,11 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
         mos_judge, tradeoff = _tradeoff(judged, language)
         for index, (name, entry) in enumerate(tradeoff.items()):
             linestyle = LINESTYLES[index % len(LINESTYLES)]
-            joined = [p for p in entry["points"] if not _is_posthoc(p[2])]
+            joined = [p for p in entry["points"] if not is_posthoc(p[2])]
             xs = ([entry["original"]] if entry["original"] is not None else []) + [p[0] for p in joined]
             ys = ([0.0] if entry["original"] is not None else []) + [p[1] for p in joined]
             trade_ax.plot(xs, ys, color="C0", linestyle=linestyle, marker="o", label=name)
-            posthoc = [p for p in entry["points"] if _is_posthoc(p[2])]
+            posthoc = [p for p in entry["points"] if is_posthoc(p[2])]
             _draw_posthoc(trade_ax, posthoc, "C1", f"post-hoc ({name})" if posthoc else None)
             if entry["original"] is not None:
                 trade_ax.plot(

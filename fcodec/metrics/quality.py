@@ -29,7 +29,6 @@ from fcodec.metrics.transcript_cache import OriginalsCache, audio_digest
 
 SAMPLE_RATE = 16000
 SIDES = ("original", "reconstruction")
-RECONSTRUCTIONS_CACHE = ".reconstructions"  # in the score folder: the reconstructions' MOS and embeddings
 # the loudest tenth of 20 ms frames below this level: silence or near-silence, which MOS judges rate as if it were
 # speech (NISQA about 2.1, DNSMOS 1.8 for digital silence: above poor synthetic speech); flagged, left out of means
 SILENCE_DBFS = -55.0

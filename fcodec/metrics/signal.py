@@ -15,9 +15,13 @@ utterance and counts it as failed.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -269,3 +273,30 @@ def score_pair_job(job: Tuple[str, np.ndarray, np.ndarray, int]) -> Tuple[str, S
     """
     cut_id, reference, estimate, max_delay = job
     return cut_id, score_pair(reference, estimate, max_delay)
+
+
+@contextlib.contextmanager
+def signal_pool(nj: int) -> Iterator[Optional[ProcessPoolExecutor]]:
+    """A spawn pool of single-threaded workers (no torch in them), or None for in-process scoring.
+
+    A worker that dies (a crash in pesq, a script without a ``__main__`` guard) breaks the pool with an error
+    instead of being restarted for ever."""
+    if nj <= 0:
+        yield None
+        return
+    saved = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    # workers are started on demand and inherit these: the pool, not BLAS, provides the parallelism
+    os.environ.update({var: "1" for var in saved})
+    try:
+        with ProcessPoolExecutor(max_workers=nj, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                yield pool
+            except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: no queued job keeps the workers alive
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value

@@ -2,7 +2,8 @@
 
 import json
 
-from fcodec.metrics.report import find_summaries, reference_judge, render_results, write_results
+from fcodec.metrics.report import render_results, write_results
+from fcodec.metrics.summaries import find_summaries, reference_judge
 
 ENV = {"python": "3.11.7", "torch": "2.13.0+cpu", "fcodec": "0.1.0", "git": "abc123"}
 

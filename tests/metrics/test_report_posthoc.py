@@ -4,7 +4,8 @@ crosses in the plot that are not joined to the trained models' line."""
 import matplotlib
 
 from fcodec.metrics.plot import _draw, _series
-from fcodec.metrics.report import find_summaries, render_results, write_results
+from fcodec.metrics.report import render_results, write_results
+from fcodec.metrics.summaries import find_summaries
 from tests.metrics.test_report import ENV, language_block, write_summary
 
 matplotlib.use("Agg")

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from fcodec.bin import report as report_cli
 from fcodec.bin import score as score_cli
-from fcodec.metrics.report import find_summaries
+from fcodec.metrics.summaries import find_summaries
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 
 
@@ -201,9 +201,9 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
 def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp_path, tiny_whisper_path, monkeypatch):
     """Two tiny random Whispers with different seeds are two judges: a folder, a cache file and a table each;
     the signal metrics, which do not depend on the judge, are computed once and written for both."""
-    from fcodec.metrics import scoring
+    from fcodec.metrics import asr_judging
     from fcodec.metrics.plot import _series
-    from fcodec.metrics.report import reference_judge, summary_value
+    from fcodec.metrics.summaries import reference_judge, summary_value
     from fcodec.utils.whisper import make_tiny_whisper
 
     other = make_tiny_whisper(tmp_path / "judges" / "tiny-random-seed1.pt", seed=1)
@@ -217,8 +217,8 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     )
     exp = tmp_path / "exp"
     calls = []
-    real_score_pair = scoring.score_pair
-    monkeypatch.setattr(scoring, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
+    real_score_pair = asr_judging.score_pair
+    monkeypatch.setattr(asr_judging, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
     judges = [str(tiny_whisper_path), str(other)]
     for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
         decode_dir = make_decode_dir(
@@ -306,7 +306,8 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
 def test_judges_that_would_share_a_folder_are_refused(tmp_path, tiny_whisper_path):
     import shutil
 
-    from fcodec.metrics.scoring import ScoreConfig, score
+    from fcodec.metrics.score_inputs import ScoreConfig
+    from fcodec.metrics.scoring import score
 
     cuts, cuts_path = make_test_cuts(tmp_path / "data", [("zh_a", speechlike(1.0, 0), "好", "zh")])
     decode_dir = make_decode_dir(tmp_path / "decode" / "test", cuts, noisy)

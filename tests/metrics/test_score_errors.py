@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from fcodec.layout import decode_format
-from fcodec.metrics.scoring import NothingScoredError, ScoreConfig, score
+from fcodec.metrics.score_inputs import ScoreConfig
+from fcodec.metrics.scoring import NothingScoredError, score
 from fcodec.metrics.testing import make_decode_dir, make_test_cuts, speechlike
 from fcodec.utils.cli import UserError
 

@@ -97,7 +97,7 @@ def bench_transcription(name: str, path: Path, audios, languages, batch_size: in
 
 
 def bench_signal(audios, nj: int) -> float:
-    from fcodec.metrics.scoring import signal_pool
+    from fcodec.metrics.signal import signal_pool
     from fcodec.metrics.signal import score_pair_job
 
     rng = np.random.default_rng(0)
@@ -121,7 +121,8 @@ def bench_signal(audios, nj: int) -> float:
 
 
 def bench_score_judges(audios, languages, batch_size: int) -> None:
-    from fcodec.metrics.scoring import ScoreConfig, score
+    from fcodec.metrics.score_inputs import ScoreConfig
+    from fcodec.metrics.scoring import score
     from fcodec.metrics.testing import make_decode_dir, make_test_cuts
     from fcodec.utils.whisper import make_tiny_whisper
 
