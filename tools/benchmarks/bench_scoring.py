@@ -97,8 +97,7 @@ def bench_transcription(name: str, path: Path, audios, languages, batch_size: in
 
 
 def bench_signal(audios, nj: int) -> float:
-    from fcodec.metrics.signal import signal_pool
-    from fcodec.metrics.signal import score_pair_job
+    from fcodec.metrics.signal import score_pair_job, signal_pool
 
     rng = np.random.default_rng(0)
     jobs = [(f"u{i}", a, a + 0.01 * rng.standard_normal(len(a)).astype(np.float32), 1600) for i, a in enumerate(audios)]
