@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from fcodec.layout.experiment import is_posthoc, split_posthoc
+from fcodec.layout.experiment import PRETRAINED, is_posthoc, split_posthoc
 from fcodec.metrics.summaries import (
     StageScore,
     judges_of,
@@ -72,7 +72,7 @@ def _tradeoff(judged: Sequence[StageScore], language: str) -> Tuple[Optional[str
 
 
 LINESTYLES = ("-", "--", ":", "-.")
-BASELINE_STAGE = "pretrained"
+BASELINE_STAGE = PRETRAINED
 POSTHOC_MARKER = "x"
 
 

@@ -133,11 +133,13 @@ def main(argv=None) -> None:
     cuts = args.cuts or cuts_from_audio(
         args.audio_dir, args.judge, parse_languages(args.languages), args.default_language, out, args.max_files
     )
-    test_set = cuts.name[: -len(".jsonl.gz")] if cuts.name.endswith(".jsonl.gz") else cuts.stem
+    from fcodec.layout import experiment as layout
+
+    test_set = layout.test_set_name(cuts)
     python = [sys.executable, "-m"]
     summaries = {}
     for variant, options in VARIANTS.items():
-        decode_dir = out / variant / "decode"
+        decode_root = layout.decode_dir(out, variant, test_set).parent
         run(
             python
             + [
@@ -147,7 +149,7 @@ def main(argv=None) -> None:
                 "--cuts",
                 str(cuts),
                 "--out-dir",
-                str(decode_dir),
+                str(decode_root),
                 "--num-threads",
                 str(args.num_threads),
                 "--no-progress",
@@ -155,7 +157,7 @@ def main(argv=None) -> None:
             + (["--streaming"] if args.streaming else [])
             + options
         )
-        score_dir = out / variant / "score"
+        score_dir = layout.score_root(out, variant)
         run(
             python
             + [
@@ -163,17 +165,17 @@ def main(argv=None) -> None:
                 "--ref-cuts",
                 str(cuts),
                 "--decode-dir",
-                str(decode_dir / test_set),
+                str(decode_root / test_set),
                 "--out-dir",
                 str(score_dir),
                 "--asr-models",
                 args.judge,
                 "--cache-dir",
-                str(out / "asr_cache"),
+                str(out / layout.ASR_CACHE),
             ]
             + (["--mos-model", args.mos_model] if args.mos_model else [])
         )
-        (summary_path,) = sorted(score_dir.glob(f"*/{test_set}/summary.json"))
+        (summary_path,) = sorted(score_dir.glob(f"*/{test_set}/{layout.SCORE_SUMMARY}"))
         summaries[variant] = json.loads(summary_path.read_text())
 
     figures = {}
@@ -200,7 +202,7 @@ def main(argv=None) -> None:
     mos = summaries["fp32"].get("mos", {})
     if "skipped" in mos:
         print(f"MOS: not computed ({mos['skipped']})")
-    agree = token_agreement([out / v / "decode" / test_set for v in VARIANTS])
+    agree = token_agreement([layout.decode_dir(out, v, test_set) for v in VARIANTS])
     print(f"token agreement int8 / fp32: {agree:.4f}")
     (out / "int8_cost.json").write_text(
         json.dumps(

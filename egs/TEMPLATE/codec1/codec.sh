@@ -141,6 +141,8 @@ if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
   launcher=(python -m torch.distributed.run --nproc-per-node "$(( ngpu > 0 ? ngpu : 1 ))" --nnodes "${num_nodes}" "${rdzv[@]}")
 fi
 results=$(results_file)
+# The experiment layout below (<exp_dir>/<model>/decode|score/<judge>/<test_set>, asr_cache, the post-hoc model
+# folders) is the one fcodec/layout/experiment.py owns for the Python side: change the two together.
 asr_cache_dir=${exp_dir}/asr_cache  # the originals' transcripts do not depend on the codec: shared by every tag
 exp_dir=${exp_dir}${tag:+/${tag}}
 log_dir=${data_dir}/log nisqa_file=${data_dir}/models/mos/nisqa.tar
