@@ -13,13 +13,11 @@ import gc
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
-from fcodec.layout.experiment import default_cache_dir
 from fcodec.metrics.quality import QualityScorer
 from fcodec.metrics.score_inputs import SAMPLE_RATE, JudgeTexts, ScoreConfig, Utterance, load_audio_16k
 from fcodec.metrics.signal import score_pair, score_pair_job, signal_pool
@@ -132,8 +130,7 @@ def _load_judge(config: ScoreConfig, spec: str):
         prompts=prompts,
         **({} if config.max_tokens_per_second is None else {"max_tokens_per_second": config.max_tokens_per_second}),
     )
-    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
-    cache = TranscriptCache(cache_dir, config.test_set, judge.key, judge.identity)
+    cache = TranscriptCache(config.originals_cache_dir, config.test_set, judge.key, judge.identity)
     logging.info(
         "%s: judge %s%s", config.test_set, judge.description, " (paper-comparable)" if judge.is_paper_judge else ""
     )

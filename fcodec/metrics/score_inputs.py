@@ -17,7 +17,7 @@ import numpy as np
 
 from fcodec.data.audio import AudioReadError, read_mono
 from fcodec.layout import decode_format
-from fcodec.layout.experiment import SCORE_SUMMARY, journal_path
+from fcodec.layout.experiment import SCORE_SUMMARY, default_cache_dir, journal_path
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES
 from fcodec.metrics.quality import QualityScores
 from fcodec.metrics.signal import SignalScores
@@ -34,7 +34,7 @@ class ScoreConfig:
     out_dir: Path  # the score root: judge j's files go to <out_dir>/<label of j>/<test_set>/
     asr_models: Sequence[str]  # the judges: published names or checkpoint files, with distinct labels
     test_set: Optional[str] = None  # default: the decode directory's name
-    cache_dir: Optional[Path] = None  # default: see default_cache_dir
+    cache_dir: Optional[Path] = None  # default: see originals_cache_dir
     nj: int = 2  # signal-metric worker processes; 0 computes them in this process
     batch_size: int = 16
     device: str = "cpu"
@@ -47,6 +47,12 @@ class ScoreConfig:
     max_tokens_per_second: Optional[float] = None  # transcript length cap; None: the judge's default
     require_done: bool = True
     command: str = ""
+
+    @property
+    def originals_cache_dir(self) -> Path:
+        """Where the originals' transcripts, MOS scores and embeddings are cached: ``cache_dir``, else the
+        experiment's (fcodec.layout.experiment.default_cache_dir)."""
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir(self.out_dir)
 
 
 @dataclass

@@ -26,6 +26,8 @@ failed for every metric; one without a usable reference text, language or origin
 the ASR metrics (an empty transcript of the original fails only for the judge that heard nothing); a metric that
 cannot be computed on a pair (PESQ on 0.2 s) is failed for that metric. Each failure is a row of failed.tsv, and
 summary.json counts the cuts with at least one failure.
+
+This module runs the steps; score_inputs, asr_judging, score_summary and score_writers hold them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any, Dict
 
 from fcodec.layout import decode_format
-from fcodec.layout.experiment import default_cache_dir, judge_dir, reconstructions_cache_dir, set_aside_path
+from fcodec.layout.experiment import judge_dir, reconstructions_cache_dir, set_aside_path
 from fcodec.metrics.asr_judging import judge_view, run_judges, torch_threads_beside_pool
 from fcodec.metrics.quality import QualityScorer
 from fcodec.metrics.score_inputs import ScoreConfig, check_ref_cuts_match, collect_utterances, score_inputs, up_to_date
@@ -140,13 +142,12 @@ def _load_quality(config: ScoreConfig) -> QualityScorer:
     speaker, speaker_skipped = load_speaker_encoder(config.speaker_model, device=config.device)
     if speaker is None:
         logging.warning(speaker_skipped)
-    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.out_dir)
     return QualityScorer(
         judges,
         skipped,
         speaker,
         speaker_skipped,
-        cache_dir,
+        config.originals_cache_dir,
         config.test_set,
         batch_size=config.batch_size,
         reconstruction_cache_dir=reconstructions_cache_dir(config.out_dir),
