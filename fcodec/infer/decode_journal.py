@@ -2,7 +2,8 @@
 resumable.
 
 The first line is a header with the settings the outputs depend on (the model's fingerprint, streaming, an int8
-or post-hoc choice); then one line per batch's cut, written and fsynced as soon as its wav and tokens are on disk.
+or post-hoc choice); then one line per cut, decoded (written once its wav and tokens are on disk) or failed,
+fsynced batch by batch.
 A rerun with the same header continues where the last one stopped; one with another header must start afresh.
 """
 
