@@ -36,7 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fcodec.train.adversary import Adversary
 from fcodec.train.best import checkpointed, may_replace_best, recover_best_dir, start_run, write_best_dir
-from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
+from fcodec.train.checkpoint import CheckpointManager, load_optimizer_state, restore_sampler_position, sampler_position
 from fcodec.train.compile import use_fused_optimizer
 from fcodec.train.config import TrainConfig, to_dict
 from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
@@ -44,7 +44,6 @@ from fcodec.train.monitor import Monitor
 from fcodec.train.nonfinite import NonFiniteError, NonFiniteGuard
 from fcodec.train.objective import Objective, StepResult, move_to
 from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
-from fcodec.train.optim_resume import load_optimizer_state
 from fcodec.train.params import ParamPlan
 from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
 

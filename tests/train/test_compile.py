@@ -103,7 +103,7 @@ def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
 def test_resuming_with_the_fused_optimizer_continues_the_unfused_ones_moments():
     from fcodec.train.config import OptimConfig
     from fcodec.train.optim import build_optimizer, build_plateau
-    from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
+    from fcodec.train.checkpoint import hyperparameters, reapply_hyperparameters
 
     torch.manual_seed(0)
     weights = torch.randn(5, 3)
