@@ -29,9 +29,9 @@ from torch.nn.parallel import DistributedDataParallel
 from fcodec.losses.adversarial import GanInputs, discriminator_losses, discriminator_scores, split_judgements
 from fcodec.losses.config import GanSetup
 from fcodec.models.discriminators import Discriminators
+from fcodec.train.checkpoint import load_optimizer_state
 from fcodec.train.config import GanConfig
 from fcodec.train.distributed import DistInfo, all_reduce_max
-from fcodec.train.checkpoint import load_optimizer_state
 from fcodec.utils.cli import UserError
 
 # the gan: keys that shape the discriminators: a checkpoint's weights only fit the same values (a period-5 and a

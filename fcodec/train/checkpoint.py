@@ -19,19 +19,89 @@ loading (the moments, step counts and the schedulers' progress are kept) and eve
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
+import math
 import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 
+from fcodec.train.config import to_dict
 from fcodec.utils.cli import UserError
 from fcodec.utils.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_FORMAT = 1
+
 _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
+
+
+@dataclass
+class LoopState:
+    step: int = 0  # training batches processed (including skipped non-finite ones)
+    epoch: int = 0
+    batches_in_epoch: int = 0
+    best_loss: float = math.inf
+    best_step: int = -1
+    bad_validations: int = 0
+    last_valid_step: int = -1
+
+
+def param_checksum(model: nn.Module) -> str:
+    """sha256 over every parameter and buffer: equal on two ranks iff their weights are bit-identical."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def trainer_state(trainer: Any, rng: List[Any]) -> Dict[str, Any]:
+    """What a checkpoint holds of a :class:`fcodec.train.trainer.Trainer` (``rng``: every rank's RNG states)."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.plateau.state_dict(),
+        "sampler": sampler_position(trainer.train_dl.sampler, trainer.state.epoch, trainer.state.batches_in_epoch),
+        "rng": rng,
+        "loop": asdict(trainer.state),
+        "nonfinite": trainer.guard.state_dict(),
+        **({"gan": trainer.adversary.state_dict()} if trainer.adversary is not None else {}),
+        "world_size": trainer.dist.world_size,
+        "run_id": trainer.run_id,
+        "config": to_dict(trainer.cfg),
+    }
+
+
+def restore_trainer(trainer: Any, path: Path, ckpt: Dict[str, Any]) -> Dict[str, Any]:
+    """Load a checkpoint into a trainer; return what is restored only once the loop has its data iterator (the
+    sampler's position and this rank's RNG states)."""
+    if ckpt.get("world_size", 1) != trainer.dist.world_size:
+        raise RuntimeError(
+            f"{path} was written by a run with {ckpt.get('world_size')} processes; this run has "
+            f"{trainer.dist.world_size}. Resume with the same number of processes (the sampler's "
+            f"position depends on it) or start a new exp dir."
+        )
+    trainer.model.load_state_dict(ckpt["model"])
+    # the config is what runs (and is recorded), here and in the discriminators' optimizer
+    load_optimizer_state(trainer.optimizer, trainer.plateau, ckpt["optimizer"], ckpt["scheduler"], owner="codec")
+    trainer.run_id = ckpt.get("run_id", trainer.run_id)
+    trainer.state = LoopState(**ckpt["loop"])
+    trainer.guard.load_state_dict(ckpt["nonfinite"])
+    if trainer.adversary is not None:
+        if "gan" in ckpt:
+            trainer.adversary.load_state_dict(ckpt["gan"], (ckpt.get("config") or {}).get("gan"))
+        else:
+            log.warning(
+                "%s has no discriminator state (written without gan:); the discriminators start from scratch", path
+            )
+    return {"sampler": ckpt["sampler"], "rng": ckpt["rng"][trainer.dist.rank]}
 
 
 def sampler_position(sampler: Any, epoch: int, batches_consumed: int) -> Dict[str, Any]:
@@ -159,6 +229,7 @@ class CheckpointManager:
         for path in later:
             path.rename(folder / path.name)
         return folder
+
 
 GROUP_KEYS = ("weight_decay", "betas", "eps", "fused")  # fused: train.compile on CUDA may be switched on resume
 # ReduceLROnPlateau's settings and ExponentialLR's decay; a scheduler has the ones it has

@@ -24,6 +24,7 @@ import torch.nn as nn
 from fcodec.losses.config import DECODED_TERMS
 from fcodec.train.objective import Objective, StepResult
 
+
 def token_histogram(toks: torch.Tensor, tok_lens: Optional[torch.Tensor], codebook_size: int) -> torch.Tensor:
     """Counts (codebook_size,) of the valid tokens of a (B, L) batch, as float64 (sums stay exact)."""
     if tok_lens is not None:

@@ -6,13 +6,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fcodec.train.adversary import Adversary, build_discriminators
+from fcodec.train.build import build_trainer
 from fcodec.train.config import load_config
-from fcodec.train.distributed import DistInfo
 from fcodec.train.nonfinite import NonFiniteError
 from fcodec.train.params import build_param_plan
 from fcodec.train.rng import seed_everything
-from fcodec.train.trainer import Trainer
 from tests.train.toy import SR, ToyCodec, ToyObjective, export_state, make_cuts, make_loader
 
 
@@ -27,20 +25,16 @@ def make_trainer(exp_dir, cuts, overrides=(), objective=None, num_workers=0):
     seed_everything(0)
     model = ToyCodec()
     plan = build_param_plan(model, ["compressor.", "decompressor."])
-    adversary = None
-    if cfg.gan is not None:
-        adversary = Adversary(cfg.gan, build_discriminators(cfg.gan), SR, SR, DistInfo())
-    return Trainer(
+    return build_trainer(
         cfg,
         exp_dir,
         model,
-        objective or ToyObjective(),
         plan,
-        make_loader(cuts, True, num_workers=num_workers),
-        make_loader(cuts, False),
-        DistInfo(),
-        export_state,
-        adversary=adversary,
+        train_dl=make_loader(cuts, True, num_workers=num_workers),
+        dev_dl=make_loader(cuts, False),
+        objective=objective or ToyObjective(),
+        sample_rates=(SR, SR),
+        export_best=export_state,
     )
 
 
