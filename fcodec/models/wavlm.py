@@ -172,7 +172,7 @@ class ConvPositionalEmbedding(nn.Module):
         kernels = {kernel_choice.PLAIN: plain, "gemm": self._grouped_gemm}
         if rows == "few":  # each group's frames are copied out (k times the input): only worth it for a few frames
             kernels["group_linears"] = self._group_linears
-        if x.device.type != "cpu":  # the measured choice is for CPU kernels (see common.measured)
+        if x.device.type != "cpu":  # the measured choice is for CPU kernels (see fast_linear.measured)
             return gelu(plain(x)), tail
         choice = kernel_choice.choose(
             "grouped_conv", shape, lambda: {name: (lambda f=f: f(x)) for name, f in kernels.items()}

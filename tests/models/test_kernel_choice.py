@@ -127,7 +127,7 @@ def test_a_read_only_cache_is_said_once(cache, monkeypatch, caplog):
 def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
     """One real run: each kernel kept for a linear layer (oneDNN over F.linear, then oneDNN's reordered weight
     over its plain one) was not slower than its baseline on its own measurement."""
-    from fcodec.models import common
+    from fcodec.models import fast_linear as common
 
     if common._ONEDNN_LINEAR is None:
         pytest.skip("this torch build has no oneDNN linear: there is nothing to choose")
@@ -164,7 +164,7 @@ def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
 def test_reordered_weight_gives_the_same_bytes(cache, monkeypatch):
     """oneDNN from its reordered weight computes exactly what it computes from the plain one, for any row count
     (so the layout may be chosen per row count without a row's result depending on its call)."""
-    from fcodec.models import common
+    from fcodec.models import fast_linear as common
 
     if common._ONEDNN_REORDER is None:
         pytest.skip("this torch build cannot reorder oneDNN weights")
