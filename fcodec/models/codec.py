@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcodec.models import hub, int8
+from fcodec.models import hub, int8, weights
 from fcodec.models.bsq import BinarySphericalQuantizer
 from fcodec.models.focalnet import FocalDecoder, FocalEncoder
 from fcodec.models.vocos import Vocos
@@ -945,7 +945,7 @@ class FocalCodec(nn.Module):
         except ValueError as exc:
             raise hub.CheckpointError(f"Codec config {config_path} is invalid: {exc}") from exc
         if weights_path is not None:
-            hub.load_weights(model, hub.load_state_dict_file(weights_path), source=str(weights_path))
+            weights.load_weights(model, weights.load_state_dict_file(weights_path), source=str(weights_path))
         model.model_id = os.fspath(config)
         return model
 
