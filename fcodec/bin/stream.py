@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from fcodec.infer.streaming import stream_file
+from fcodec.infer.stream_run import stream_file
 from fcodec.models import CheckpointError, FocalCodec
 from fcodec.models.configs import DEFAULT_REPO
 from fcodec.utils.cli import command_line
