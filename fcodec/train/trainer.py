@@ -51,9 +51,8 @@ from fcodec.train.nonfinite import NonFiniteGuard
 from fcodec.train.objective import Objective
 from fcodec.train.optim import build_optimizer, build_plateau, current_lrs
 from fcodec.train.params import ParamPlan
+from fcodec.train.passes import dev_pass, train_step
 from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
-from fcodec.train.step import train_step
-from fcodec.train.validation import dev_pass
 
 log = logging.getLogger(__name__)
 
