@@ -21,11 +21,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch.nn as nn
 
 from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
-from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
 from fcodec.train.compile import compile_training
 from fcodec.train.config import ConfigError, ModelConfig, TrainConfig
 from fcodec.train.distributed import DistInfo
-from fcodec.train.objective import Objective
+from fcodec.train.objective import CodecObjective, CodecTrainModule, Objective
 from fcodec.train.params import DECODER_PREFIX, TRAINABLE_MODES, ParamPlan, build_param_plan
 from fcodec.train.trainer import Trainer
 
