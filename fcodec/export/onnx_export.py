@@ -19,13 +19,14 @@ from fcodec.export.onnx_runtime import FORMAT, META_NAME
 from fcodec.infer.streaming import output_samples_per_token, tokens_per_chunk
 from fcodec.models import hub
 from fcodec.models.codec import FocalCodec
+from fcodec.utils.cli import UserError
 from fcodec.utils.io import _umask, atomic_write_json, file_sha256
 from fcodec.version import __version__
 
 __all__ = ["export_codec", "load_model_folder", "quantize_int8", "ExportError"]
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """Bad input to the export (the message names the file or folder and the problem)."""
 
 
