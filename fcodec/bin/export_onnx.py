@@ -24,7 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--int8", action="store_true", help="also int8 graphs (onnxruntime dynamic quantisation)")
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
     stream = parser.add_mutually_exclusive_group()
-    stream.add_argument("--streaming", dest="streaming", action="store_true", default=None, help="require streaming graphs")
+    stream.add_argument(
+        "--streaming", dest="streaming", action="store_true", default=None, help="require streaming graphs"
+    )
     stream.add_argument("--no-streaming", dest="streaming", action="store_false", help="offline graphs only")
     parser.add_argument("--card", action="store_true", help="also write a model card (README.md) beside the graphs")
     parser.add_argument("--results", default=None, help="RESULTS.md whose rows go into the model card")

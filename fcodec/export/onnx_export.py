@@ -46,7 +46,9 @@ def load_model_folder(folder: Union[str, Path]) -> tuple:
 
 
 def _io(names: List[str], tensors) -> List[Dict[str, Any]]:
-    return [{"name": n, "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape)} for n, t in zip(names, tensors)]
+    return [
+        {"name": n, "dtype": str(t.dtype).replace("torch.", ""), "shape": list(t.shape)} for n, t in zip(names, tensors)
+    ]
 
 
 def _export(graph, example, path: Path, dynamic_axes) -> Dict[str, Any]:
@@ -66,8 +68,12 @@ def quantize_int8(src: Path, dst: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    prefixes = tuple("/codec/" + name.replace(".", "/") + "/" for name in FocalCodec.INT8_KEEP_FLOAT)
-    keep = [node.name for node in onnx.load(str(src), load_external_data=False).graph.node if node.name.startswith(prefixes)]
+    # node names are the module path from the first module called as a module: "/compressor/out_proj/MatMul",
+    # "/feature_extractor/..." where the graph calls the encoder's parts itself
+    paths = [name.split(".") for name in FocalCodec.INT8_KEEP_FLOAT]
+    prefixes = tuple("/" + "/".join(path[i:]) + "/" for path in paths for i in range(len(path)))
+    nodes = onnx.load(str(src), load_external_data=False).graph.node
+    keep = [node.name for node in nodes if node.name.startswith(prefixes)]
     quantize_dynamic(
         str(src),
         str(dst),
@@ -157,7 +163,10 @@ def export_codec(
             toks = encode(signal)[0]
         graphs["decode"] = _export(decode, (toks,), tmp / "decode.onnx", decode.dynamic_axes)
         if streaming:
-            for name, cls in (("stream_encode", onnx_graphs.StreamEncodeGraph), ("stream_decode", onnx_graphs.StreamDecodeGraph)):
+            for name, cls in (
+                ("stream_encode", onnx_graphs.StreamEncodeGraph),
+                ("stream_decode", onnx_graphs.StreamDecodeGraph),
+            ):
                 graph = cls(model).eval()
                 graphs[name] = _export(graph, graph.example_inputs(), tmp / f"{name}.onnx", graph.dynamic_axes())
                 graphs[name]["state"] = graph.state_shapes()
@@ -184,4 +193,3 @@ def _replace_dir(new: Path, dest: Path) -> None:
     os.replace(new, dest)
     if old is not None:
         shutil.rmtree(old)
-

@@ -13,12 +13,17 @@ trace time: the causal encoder's chunked attention mask (built per call from Pyt
 chunk refiner (zero-pads to whole chunks by a Python-computed amount). The streaming graphs are the batched
 steps of ``fcodec.infer.multistream`` (fixed-shape states: conv tails with first-call padding per row, a
 ``window_size - 1``-frame key/value cache masked before each stream's start), traced for one slot per row.
-There is no iSTFT to export: the causal models' WaveNeXt decoder emits samples from a linear head.
+The Vocos decoder of the non-causal models ends in an inverse STFT (complex tensors and ``irfft``, which ONNX
+lacks): ``istft_head`` computes it as two matrix products with the real inverse-DFT basis and an overlap-add
+by a transposed convolution with an identity kernel. The causal models' WaveNeXt emits samples from a linear
+head.
 """
 
 from __future__ import annotations
 
 from typing import Dict, List, Tuple
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +32,8 @@ from torch import Tensor, nn
 from fcodec.infer.multistream import MultiStreamCodec
 from fcodec.infer.streaming import output_samples_per_token, tokens_per_chunk
 from fcodec.models.codec import FocalCodec
-from fcodec.models.focalnet import ChunkFeedForward
+from fcodec.models.focalnet import ChunkFeedForward, FocalEncoder
+from fcodec.models.vocos import ISTFTHead, Vocos
 from fcodec.models.wavlm import TransformerEncoder
 
 __all__ = ["OPSET", "EncodeGraph", "DecodeGraph", "StreamEncodeGraph", "StreamDecodeGraph"]
@@ -73,6 +79,68 @@ def chunk_refiner(refiner: ChunkFeedForward, x: Tensor) -> Tensor:
     return x + y
 
 
+def _inverse_dft_basis(n_fft: int) -> Tuple[Tensor, Tensor]:
+    """``(C, S)``, each ``(n_fft // 2 + 1, n_fft)``: ``irfft(re + i im) = re @ C + im @ S`` (the imaginary parts
+    of the DC and Nyquist bins are ignored, as ``irfft`` ignores them)."""
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+    weight = torch.full_like(k, 2.0)
+    weight[0] = weight[-1] = 1.0  # the bins that have no mirrored twin
+    angle = 2 * math.pi * k * n / n_fft
+    return (weight * torch.cos(angle) / n_fft).float(), (-weight * torch.sin(angle) / n_fft).float()
+
+
+def _overlap_add(frames: Tensor, n_fft: int, hop: int) -> Tensor:
+    """Frames ``(B, n_fft, T)`` summed every ``hop`` samples -> ``(B, (T - 1) * hop + n_fft)``: a transposed conv
+    whose kernel places channel j at offset j."""
+    eye = torch.eye(n_fft, dtype=frames.dtype)[:, None, :]
+    return F.conv_transpose1d(frames, eye, stride=hop)[:, 0]
+
+
+def istft_head(head: ISTFTHead, x: Tensor) -> Tensor:
+    """``ISTFTHead`` (Vocos) with the inverse FFT as matrix products and the overlap-add as a transposed conv."""
+    istft = head.istft
+    y = head.proj(x)
+    log_mag, phase = y.chunk(2, dim=-1)
+    mag = log_mag.exp().clamp(max=1e2)
+    cos, sin = _inverse_dft_basis(istft.n_fft)
+    frames = (mag * phase.cos()) @ cos + (mag * phase.sin()) @ sin  # (B, T, n_fft)
+    if istft.causal:
+        return frames[..., -istft.hop_length :].reshape(frames.shape[0], -1)
+    frames = (frames * istft.window).transpose(1, 2)
+    signal = _overlap_add(frames, istft.n_fft, istft.hop_length)
+    window_sq = istft.window_sq[None, :, None] * torch.ones_like(frames[:1, :1])
+    envelope = _overlap_add(window_sq, istft.n_fft, istft.hop_length)
+    crop = istft.crop
+    if crop == 0:
+        return signal / envelope
+    return signal[:, crop:-crop] / envelope[:, crop:-crop]
+
+
+def decode_features(decoder: nn.Module, x: Tensor) -> Tensor:
+    """The decoder (WaveNeXt or Vocos) of features ``(B, T, C)`` -> waveform, as it exports."""
+    if isinstance(decoder, Vocos):
+        x, _ = decoder.backbone(x)
+        return istft_head(decoder.head, x)
+    sig, _ = decoder(x)
+    return sig
+
+
+def compress(compressor: FocalEncoder, x: Tensor) -> Tensor:
+    """``FocalEncoder`` from a fresh state. A non-causal ``DownScale`` right-pads by ``(T - s) % s`` frames,
+    computed in Python; padding by ``s - 1`` instead gives the same ``ceil(T / s)`` frames from the same
+    inputs (the conv never reads the extra zeros) with a constant pad."""
+    for layer in compressor.layers:
+        down = layer.downscale
+        if down.causal or down.factor == 1:
+            x, _ = down(x)
+        else:
+            x = F.pad(x, (0, 0, 0, down.factor - 1)).transpose(1, 2)
+            x = down.activation(down.downscale(x).transpose(1, 2))
+        x, _ = layer.focal_block(x)
+    return compressor.out_proj(compressor.dropout(x))
+
+
 class EncodeGraph(nn.Module):
     """Waveform ``(B, N)`` at 16 kHz -> ``(tokens (B, L) int64, latents (B, L, D))`` (the offline pass)."""
 
@@ -92,7 +160,7 @@ class EncodeGraph(nn.Module):
             feats = causal_transformer(wavlm.encoder, feats)
         else:
             feats, _ = wavlm(signal)
-        lats = self.codec.feats_to_lats(feats)
+        lats = F.normalize(compress(self.codec.compressor, feats), dim=-1)
         return self.codec.lats_to_toks(lats), lats
 
 
@@ -115,8 +183,7 @@ class DecodeGraph(nn.Module):
             x, _ = layer(x)
         if decompressor.refiner is not None:
             x = chunk_refiner(decompressor.refiner, x)
-        sig, _ = self.codec.decoder(x)
-        return sig
+        return decode_features(self.codec.decoder, x)
 
 
 def _names(prefix: str, count: int) -> List[str]:
@@ -211,7 +278,3 @@ def export_graph(graph: nn.Module, example: Tuple[Tensor, ...], path, input_name
             do_constant_folding=True,
             dynamo=False,
         )
-
-
-def samples_per_token(codec: FocalCodec) -> int:
-    return output_samples_per_token(codec)

@@ -103,7 +103,9 @@ class OnnxCodec:
 
             entry = self.meta["graphs"].get(graph)
             if entry is None:
-                raise ValueError(f"{self.folder}: this export has no {graph!r} graph (a non-causal model does not stream)")
+                raise ValueError(
+                    f"{self.folder}: this export has no {graph!r} graph (a non-causal model does not stream)"
+                )
             options = ort.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
@@ -183,7 +185,9 @@ class OnnxStreamingCodec:
         self.samples_in = 0
         self.tokens_out = 0
 
-    def _encode(self, chunk: np.ndarray) -> np.ndarray:
+    def encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
+        """Tokens ``(B, k)`` of one chunk ``(B, n)``, n <= chunk_size (shorter: the stream's last); the
+        step ``push`` and ``flush`` run per chunk (and the benchmark times)."""
         num = chunk.shape[-1]
         if self._encoder is None:
             self._encoder = _Step(self.codec, "stream_encode", chunk.shape[0])
@@ -192,7 +196,8 @@ class OnnxStreamingCodec:
         toks = self._encoder(padded, np.full(chunk.shape[0], frames, np.int64))
         return toks[:, : -(-frames // self.codec.frames_per_token)]
 
-    def _decode(self, toks: np.ndarray) -> np.ndarray:
+    def decode_chunk(self, toks: np.ndarray) -> np.ndarray:
+        """Audio ``(B, k * samples_per_token)`` of one chunk of tokens ``(B, k)``, k <= tokens_per_chunk."""
         num = toks.shape[-1]
         if self._decoder is None:
             self._decoder = _Step(self.codec, "stream_decode", toks.shape[0])
@@ -203,7 +208,7 @@ class OnnxStreamingCodec:
     def _decode_ready(self, toks: np.ndarray, final: bool) -> List[np.ndarray]:
         self._tokens = toks if self._tokens is None else np.concatenate([self._tokens, toks], axis=1)
         ready = self._tokens.shape[1] if final else self._tokens.shape[1] // self.per_chunk * self.per_chunk
-        out = [self._decode(self._tokens[:, i : i + self.per_chunk]) for i in range(0, ready, self.per_chunk)]
+        out = [self.decode_chunk(self._tokens[:, i : i + self.per_chunk]) for i in range(0, ready, self.per_chunk)]
         self._tokens = self._tokens[:, ready:]
         self.tokens_out += ready
         return out
@@ -214,7 +219,7 @@ class OnnxStreamingCodec:
         samples = _numpy(samples, np.float32)
         buf = samples if self._samples is None else np.concatenate([self._samples, samples], axis=1)
         ready = buf.shape[1] // self.chunk_size * self.chunk_size
-        toks = [self._encode(buf[:, i : i + self.chunk_size]) for i in range(0, ready, self.chunk_size)]
+        toks = [self.encode_chunk(buf[:, i : i + self.chunk_size]) for i in range(0, ready, self.chunk_size)]
         self._samples = buf[:, ready:]
         self.samples_in += ready
         return self._collect(toks, final=False, batch=buf.shape[0])
@@ -225,7 +230,7 @@ class OnnxStreamingCodec:
         batch = 1 if self._samples is None else self._samples.shape[0]
         toks = []
         if self._samples is not None and self._samples.shape[1]:
-            toks.append(self._encode(self._samples))
+            toks.append(self.encode_chunk(self._samples))
             self.samples_in += self._samples.shape[1]
         self._samples = None
         produced = self.tokens_out * self.codec.samples_per_token

@@ -136,7 +136,9 @@ def test_int8_graphs_close_to_fp32(exported, speech):
     stream = int8.stream()
     stoks = torch.cat([stream.push(sig)[0], stream.flush()[0]], dim=1).numpy()
     stream_agreement, fp32_agreement = float((stoks == qtoks).mean()), float((stoks == toks).mean())
-    print(f"ONNX int8 streaming: token agreement {stream_agreement:.3f} with int8 offline, {fp32_agreement:.3f} with fp32")
+    print(
+        f"ONNX int8 streaming: token agreement {stream_agreement:.3f} with int8 offline, {fp32_agreement:.3f} with fp32"
+    )
     assert stream_agreement > 0.9 and fp32_agreement > 0.5
 
 
