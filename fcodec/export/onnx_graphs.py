@@ -21,16 +21,15 @@ head.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
-
 import math
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcodec.infer.multistream import MultiStreamCodec
-from fcodec.infer.streaming import output_samples_per_token, tokens_per_chunk
+from fcodec.infer.streaming import tokens_per_chunk
 from fcodec.models.codec import FocalCodec
 from fcodec.models.focalnet import ChunkFeedForward, FocalEncoder
 from fcodec.models.vocos import ISTFTHead, Vocos

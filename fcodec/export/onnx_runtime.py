@@ -40,7 +40,9 @@ def read_meta(folder: Union[str, Path]) -> Dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"{folder} is not an ONNX codec export (no {META_NAME}; make one with fcodec.bin.export_onnx)")
+        raise ValueError(
+            f"{folder} is not an ONNX codec export (no {META_NAME}; make one with fcodec.bin.export_onnx)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable ONNX codec description ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
