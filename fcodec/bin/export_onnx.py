@@ -34,11 +34,15 @@ def main(argv=None) -> int:
     setup_logging()
     from fcodec.export.onnx_export import export_codec
 
-    meta = export_codec(args.codec, args.out, streaming=args.streaming, int8=args.int8, force=args.force)
-    if args.card:
-        from fcodec.export.model_card import write_model_card
-
-        write_model_card(args.out, meta, results=args.results)
+    meta = export_codec(
+        args.codec,
+        args.out,
+        streaming=args.streaming,
+        int8=args.int8,
+        force=args.force,
+        card=args.card,
+        results=args.results,
+    )
     graphs = {name: [g["file"]] + ([g["int8_file"]] if "int8_file" in g else []) for name, g in meta["graphs"].items()}
     print(json.dumps({"out": args.out, "graphs": graphs, **meta["model"]}, indent=2))
     return 0

@@ -119,6 +119,8 @@ def export_codec(
     streaming: Optional[bool] = None,
     int8: bool = False,
     force: bool = False,
+    card: bool = False,
+    results: Optional[Union[str, Path]] = None,
 ) -> Dict[str, Any]:
     """Export the codec of ``codec_dir`` to ``out_dir``; returns the written description (``onnx_codec.json``).
 
@@ -134,6 +136,9 @@ def export_codec(
         Also int8 copies of every graph (``*.int8.onnx``, see ``quantize_int8``).
     force : bool, default False
         Replace an existing ``out_dir``.
+    card : bool, default False
+        Also a model card, ``README.md`` (``fcodec.export.model_card``), with the rows of ``results``
+        (RESULTS.md) that name the model's training stage.
 
     Raises
     ------
@@ -176,6 +181,10 @@ def export_codec(
                 quantize_int8(tmp / entry["file"], tmp / entry["int8_file"])
         meta["graphs"] = graphs
         atomic_write_json(tmp / META_NAME, meta)
+        if card:
+            from fcodec.export.model_card import write_model_card
+
+            write_model_card(tmp, meta, results)
         _replace_dir(tmp, out_dir)
     finally:
         if tmp.exists():
