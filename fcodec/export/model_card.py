@@ -109,6 +109,8 @@ def write_model_card(
     summary = _read_json(stage_dir / "train_summary.json") or {}
     hours = training_hours(stage_dir)
     grown_from = init.get("init_from") or summary.get("init_from") or "unknown (no init.json beside the model)"
+    if init.get("grown_layer_pairs"):  # a growth stage: the frame rate halved per layer pair added
+        grown_from += f" (grown by {init['grown_layer_pairs']} layer pair(s))"
     corpora = ", ".join(f"{k}: {v} h" for k, v in hours.items()) if hours else "unknown (training cuts not found)"
     streaming = "stream_encode" in meta["graphs"]
     int8 = all("int8_file" in g for g in meta["graphs"].values())
@@ -131,7 +133,7 @@ def write_model_card(
         f"| frame rate | {model['frame_rate']:g} Hz |",
         f"| bitrate | {model['bitrate']:g} bps |",
         f"| latency | {'%g ms' % model['latency_ms'] if model['latency_ms'] else 'offline only'} |",
-        f"| grown from | {grown_from} |",
+        f"| started from | {grown_from} |",
         f"| training audio | {corpora} |",
         f"| training steps | {summary.get('steps', 'unknown')} (best dev loss {summary.get('best_dev_loss', 'unknown')}) |",
         f"| source weights | {meta['source']['weights']} sha256 {meta['source']['sha256']} |",

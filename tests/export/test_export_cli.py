@@ -128,3 +128,22 @@ def test_stream_backend_onnx_on_real_speech(models, tmp_path, capsys, real_audio
     # the backend refuses a model folder that is not an export, in one line
     code = stream.main([args[0], str(tmp_path / "x.wav"), "--backend", "onnx", "--codec", str(models / "causal")])
     assert code == 1 and "not an ONNX codec export" in capsys.readouterr().err
+
+
+def test_model_card_from_the_runs_records(models, tmp_path, capsys):
+    stage = tmp_path / "exp" / "train_25hz"
+    FocalCodec.from_pretrained(models / "causal").save_pretrained(stage / "best")
+    (stage / "init.json").write_text(json.dumps({"init_from": "exp/train_50hz/best", "grown_layer_pairs": 1}))
+    (stage / "train_summary.json").write_text(json.dumps({"steps": 1200, "best_dev_loss": 3.25}))
+    results = tmp_path / "RESULTS.md"
+    results.write_text(
+        "# Results\n\n## test_aishell\n\n| model | dCER |\n| --- | --- |\n| pretrained | 1.0 |\n"
+        "| train_25hz | 2.5 |\n| train_12.5hz | 4.0 |\n"
+    )
+    code, _, _ = run(capsys, "--codec", stage / "best", "--out", tmp_path / "onnx", "--card", "--results", results)
+    card = (tmp_path / "onnx" / "README.md").read_text()
+    assert code == 0 and card.startswith("---\nlicense: apache-2.0\n")
+    assert "| started from | exp/train_50hz/best (grown by 1 layer pair(s)) |" in card and "1200" in card and "550 bps" in card
+    assert "## test_aishell" in card and "| train_25hz | 2.5 |" in card
+    assert "pretrained | 1.0" not in card and "train_12.5hz" not in card
+    assert "Apache-2.0" in card and "MIT" in card
