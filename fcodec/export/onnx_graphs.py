@@ -145,8 +145,11 @@ class EncodeGraph(nn.Module):
 
     input_names = ["signal"]
     output_names = ["tokens", "latents"]
-    dynamic_axes = {"signal": {0: "batch", 1: "samples"}, "tokens": {0: "batch", 1: "frames"}}
-    dynamic_axes["latents"] = {0: "batch", 1: "frames"}
+    dynamic_axes = {
+        "signal": {0: "batch", 1: "samples"},
+        "tokens": {0: "batch", 1: "frames"},
+        "latents": {0: "batch", 1: "frames"},
+    }
 
     def __init__(self, codec: FocalCodec) -> None:
         super().__init__()
@@ -201,9 +204,6 @@ class _StreamGraph(nn.Module):
     def state_shapes(self) -> Dict[str, List[int]]:
         """Per-stream shape (without the batch axis) of each state input, in input order."""
         return {name: list(t.shape[1:]) for name, t in zip(self.state_names, self.initial_state())}
-
-    def example_inputs(self) -> Tuple[Tensor, ...]:
-        raise NotImplementedError
 
     def dynamic_axes(self) -> Dict[str, Dict[int, str]]:
         names = self.input_names + self.output_names
@@ -263,8 +263,8 @@ class StreamDecodeGraph(_StreamGraph):
 
 
 def export_graph(graph: nn.Module, example: Tuple[Tensor, ...], path, input_names, output_names, dynamic_axes):
-    """``torch.onnx.export`` with the TorchScript exporter (the dynamo one needs onnxscript and fails on the
-    streaming states' nesting), at ``OPSET``, weights inside the file."""
+    """``torch.onnx.export`` with the TorchScript exporter (the dynamo one needs ``onnxscript``, which the project
+    does not install), at ``OPSET``, weights inside the file (each graph is under protobuf's 2 GB)."""
     with torch.no_grad():
         torch.onnx.export(
             graph,

@@ -143,7 +143,11 @@ def test_model_card_from_the_runs_records(models, tmp_path, capsys):
     code, _, _ = run(capsys, "--codec", stage / "best", "--out", tmp_path / "onnx", "--card", "--results", results)
     card = (tmp_path / "onnx" / "README.md").read_text()
     assert code == 0 and card.startswith("---\nlicense: apache-2.0\n")
-    assert "| started from | exp/train_50hz/best (grown by 1 layer pair(s)) |" in card and "1200" in card and "550 bps" in card
+    assert (
+        "| started from | exp/train_50hz/best (grown by 1 layer pair(s)) |" in card
+        and "1200" in card
+        and "550 bps" in card
+    )
     assert "## test_aishell" in card and "| train_25hz | 2.5 |" in card
     assert "pretrained | 1.0" not in card and "train_12.5hz" not in card
     assert "Apache-2.0" in card and "MIT" in card

@@ -17,6 +17,7 @@ from fcodec.export.onnx_export import export_codec
 from fcodec.export.onnx_runtime import OnnxCodec
 from fcodec.models import FocalCodec, configs, grow
 from fcodec.models.testing import perturb_constants
+from tests.infer.conftest import one_thread  # noqa: F401  (autouse: tiny models run fastest single-threaded)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIPS = (
@@ -68,14 +69,6 @@ def exported(tmp_path_factory):
         export_codec(root / name, root / f"{name}_onnx", int8=True)
         out[name] = (FocalCodec.from_pretrained(root / name).eval(), root / f"{name}_onnx")
     return out
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 RATES = ["50hz", "25hz", "12.5hz"]
