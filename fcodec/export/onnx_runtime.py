@@ -186,6 +186,11 @@ class OnnxStreamingCodec:
         self._decoder: Optional[_Step] = None
         self.samples_in = 0
         self.tokens_out = 0
+        self.finished = False
+
+    def _check_open(self) -> None:
+        if self.finished:
+            raise RuntimeError("this stream was finished (flush); reset() starts a new one")
 
     def encode_chunk(self, chunk: np.ndarray) -> np.ndarray:
         """Tokens ``(B, k)`` of one chunk ``(B, n)``, n <= chunk_size (shorter: the stream's last); the
@@ -218,6 +223,7 @@ class OnnxStreamingCodec:
     def push(self, samples: Array) -> Tuple[torch.Tensor, torch.Tensor]:
         """Add samples (``(B, n)`` or ``(n,)``, 16 kHz); return the tokens ``(B, k)`` and audio ``(B, m)`` of every
         chunk completed so far (k and m may be 0)."""
+        self._check_open()
         samples = _numpy(samples, np.float32)
         buf = samples if self._samples is None else np.concatenate([self._samples, samples], axis=1)
         ready = buf.shape[1] // self.chunk_size * self.chunk_size
@@ -229,6 +235,8 @@ class OnnxStreamingCodec:
     def flush(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """Finish the stream: the tokens and audio of what is left; the stream's total audio is
         ``output_length(samples in)`` samples, as ``StreamingCodec.flush`` trims it."""
+        self._check_open()
+        self.finished = True
         batch = 1 if self._samples is None else self._samples.shape[0]
         toks = []
         if self._samples is not None and self._samples.shape[1]:

@@ -111,6 +111,10 @@ def test_onnx_streaming_equals_onnx_offline(exported, speech, name):
     assert unexplained_token_differences(toks, stoks, lats, model) == 0
     assert saudio.shape == audio.shape
     assert np.abs(saudio - audio).max() <= 1e-4 * np.abs(audio).max()
+    with pytest.raises(RuntimeError, match="finished"):
+        stream.push(sig[:1280])
+    stream.reset()  # a new stream on the same object gives the same result
+    assert torch.equal(torch.cat([stream.push(sig)[0], stream.flush()[0]], dim=1), stoks)
 
 
 def test_int8_graphs_close_to_fp32(exported, speech):
