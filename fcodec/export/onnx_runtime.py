@@ -174,6 +174,8 @@ class OnnxStreamingCodec:
     def __init__(self, codec: OnnxCodec) -> None:
         if not codec.causal:
             raise ValueError(f"{codec.folder}: streaming needs a causal codec; this export is of a non-causal one")
+        if "stream_encode" not in codec.meta["graphs"]:
+            raise ValueError(f"{codec.folder}: exported without streaming graphs (--no-streaming); export again")
         self.codec = codec
         self.chunk_size = codec.chunk_size
         self.per_chunk = codec.tokens_per_chunk
