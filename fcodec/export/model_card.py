@@ -33,6 +33,10 @@ def _read_json(path: Path) -> Optional[Dict[str, Any]]:
         return None
 
 
+def _round(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else "unknown"
+
+
 def results_rows(results: Union[str, Path], name: str) -> List[str]:
     """The lines of every table of ``results`` (RESULTS.md) whose rows name ``name`` (e.g. ``train_50hz``): the
     table's header, separator and those rows, with the heading above the table."""
@@ -61,9 +65,20 @@ def results_rows(results: Union[str, Path], name: str) -> List[str]:
     return out
 
 
+def _cut_sources(cuts_dir: Path) -> Dict[str, str]:
+    """Cut id -> ``<corpus>_<part>``, from the per-source cut sets stage 2 writes beside the splits."""
+    from lhotse import CutSet
+
+    sources = {}
+    for path in sorted((cuts_dir / "sources").glob("*.jsonl.gz")):
+        name = path.name[: -len(".jsonl.gz")]
+        sources.update(dict.fromkeys((cut.id for cut in CutSet.from_file(path)), name))
+    return sources
+
+
 def training_hours(stage_dir: Path) -> Optional[Dict[str, float]]:
-    """Hours of training audio per corpus (the cuts' supervisions' language when no corpus is recorded), from
-    the training cuts named in ``<stage_dir>/config.yaml`` (resolved against the recipe folder it ran in)."""
+    """Hours of training audio per corpus part (``aishell_train (zh)``; the language alone where stage 2's
+    per-source cut sets are missing), from the training cuts named in ``<stage_dir>/config.yaml``."""
     import yaml
 
     try:
@@ -76,10 +91,12 @@ def training_hours(stage_dir: Path) -> Optional[Dict[str, float]]:
         if path.is_file():
             from lhotse import CutSet
 
+            sources = _cut_sources(path.parent)
             hours: Dict[str, float] = {}
             for cut in CutSet.from_file(path):
                 language = next((s.language for s in cut.supervisions if s.language), None) or "unknown"
-                hours[language] = hours.get(language, 0.0) + cut.duration / 3600
+                key = f"{sources[cut.id]} ({language})" if cut.id in sources else language
+                hours[key] = hours.get(key, 0.0) + cut.duration / 3600
             return {k: round(v, 3) for k, v in sorted(hours.items())}
     return None
 
@@ -135,7 +152,7 @@ def write_model_card(
         f"| latency | {'%g ms' % model['latency_ms'] if model['latency_ms'] else 'offline only'} |",
         f"| started from | {grown_from} |",
         f"| training audio | {corpora} |",
-        f"| training steps | {summary.get('steps', 'unknown')} (best dev loss {summary.get('best_dev_loss', 'unknown')}) |",
+        f"| training steps | {summary.get('steps', 'unknown')} (best dev loss {_round(summary.get('best_dev_loss'))}) |",
         f"| source weights | {meta['source']['weights']} sha256 {meta['source']['sha256']} |",
         f"| exported with | fcodec {meta['fcodec_version']}, ONNX opset {meta['opset']} |",
         "",

@@ -38,6 +38,7 @@ def test_export_and_stream_each_trained_model(trained, tmp_path, capsys, rate, b
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlicense:") and f"{bitrate:g} bps" in card
     assert "| started from | unknown" not in card  # the run's init.json was found
+    assert "aishell_train (zh)" in card and "librispeech_train-clean-100 (en)" in card  # hours per corpus part
     wav = next((trained / "download").rglob("*.wav"))
     for int8 in ([], ["--quantize", "int8"]):
         target = tmp_path / f"out{len(int8)}.wav"
