@@ -32,8 +32,8 @@ def stream_signal(
 
     Parameters
     ----------
-    model : FocalCodec
-        A causal codec (``model.causal``).
+    model : FocalCodec or OnnxCodec
+        A causal codec (``model.causal``); an ``fcodec.export.OnnxCodec`` streams through its ONNX graphs.
     sig : Tensor, shape (B, N) or (N,), float, 16 kHz
         The whole signal.
     chunk_samples : int, optional
@@ -54,7 +54,8 @@ def stream_signal(
         ``model`` is not causal.
     """
     sig = as_batch(sig)
-    codec = StreamingCodec(model)
+    # a FocalCodec, or another backend's codec that makes its own stream objects (fcodec.export.onnx_runtime)
+    codec = StreamingCodec(model) if isinstance(model, FocalCodec) else model.stream()
     step = chunk_samples or model.chunk_size
     toks, audio, times = [], [], []
     for start in range(0, sig.shape[-1], step):
@@ -76,8 +77,8 @@ def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[
 
     Parameters
     ----------
-    model : FocalCodec
-        A causal codec (``model.causal``).
+    model : FocalCodec or OnnxCodec
+        A causal codec (``model.causal``), or an ONNX export of one (``fcodec.export.OnnxCodec``).
     in_path : str or os.PathLike
         An audio file lhotse reads; channels are averaged and it is resampled to 16 kHz.
     out_path : str or os.PathLike

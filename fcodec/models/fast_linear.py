@@ -59,6 +59,8 @@ def inference_path(layer: nn.Module, x: Tensor) -> bool:
         return False
     if torch.compiler.is_compiling():  # train.compile's codec pass: its frozen encoder traced as plain modules
         return False
+    if torch.onnx.is_in_onnx_export():  # fcodec.export: the fast kernels (oneDNN, as_strided views) do not export
+        return False
     if layer.training and torch.is_grad_enabled():
         return False
     return not _records_graph(x, layer.weight, layer.bias)

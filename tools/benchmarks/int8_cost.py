@@ -166,7 +166,7 @@ def main(argv=None) -> None:
                 str(decode_dir / test_set),
                 "--out-dir",
                 str(score_dir),
-                "--asr-models",
+                "--asr-judges",
                 args.judge,
                 "--cache-dir",
                 str(out / "asr_cache"),
