@@ -54,8 +54,9 @@ def stream_signal(
         ``model`` is not causal.
     """
     sig = as_batch(sig)
-    # a FocalCodec, or another backend's codec that makes its own stream objects (fcodec.export.onnx_runtime)
-    codec = StreamingCodec(model) if isinstance(model, FocalCodec) else model.stream()
+    # another backend's codec makes its own stream objects (fcodec.export.onnx_runtime); a FocalCodec, or a codec
+    # offering its token API (fcodec.models.posthoc.PosthocCodec), streams through StreamingCodec
+    codec = model.stream() if callable(getattr(model, "stream", None)) else StreamingCodec(model)
     step = chunk_samples or model.chunk_size
     toks, audio, times = [], [], []
     for start in range(0, sig.shape[-1], step):
