@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from fcodec.models import FocalCodec
 from fcodec.train.build import build_codec_module, build_trainer
 from fcodec.train.config import ConfigError, load_config
+from fcodec.train.objective import CodecObjective
 from fcodec.train.run import run_stage
 from tests.train.gan import TINY_GAN
 from tests.train.speech import stage_overrides
@@ -198,3 +199,15 @@ def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path
         plan.param_groups(module, cfg.optim.lr, cfg.optim.lr_new, 0.0, own_lrs={"decoder": 1e-4}), cfg.optim
     ).param_groups
     assert [(g["name"], g["lr"], len(g["params"])) for g in groups] == [("decoder", 1e-4, len(got))]
+
+
+def test_a_codec_trainer_judges_with_the_stage_discriminators(assets, tmp_path):
+    """The generator's GAN terms and the discriminators' own step must use the same networks: build_trainer
+    refuses a GAN codec stage without them rather than build fresh ones."""
+    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"], **TINY_GAN}))
+    stage, module, plan = build_codec_module(cfg, tmp_path)
+    with pytest.raises(ValueError, match="stage's discriminators"):
+        build_trainer(cfg, tmp_path, module, plan)
+    trainer = build_trainer(cfg, tmp_path, module, plan, discriminators=stage.discriminators)
+    assert trainer.adversary.model is stage.discriminators
+    assert isinstance(trainer.objective, CodecObjective) and trainer.objective.module is module
