@@ -47,6 +47,8 @@ extras_require = {
     ],
     # what the synthesised mini corpus (egs/mini_bilingual) needs
     "mini": ["espeakng-loader>=0.2"],
+    # ONNX export (fcodec.bin.export_onnx: onnx for the int8 pass) and its runtime (fcodec.export.OnnxCodec)
+    "export": ["onnx>=1.14", "onnxruntime>=1.15"],
 }
 extras_require["all"] = sorted({dep for deps in extras_require.values() for dep in deps})
 

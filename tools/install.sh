@@ -12,7 +12,7 @@ set -euo pipefail
 
 TORCH_VERSION=${TORCH_VERSION:-2.13.*}
 PYTHON=${PYTHON:-python3}
-extras="test,eval,mini"
+extras="test,eval,mini,export"
 
 while [ $# -gt 0 ]; do
   case "$1" in

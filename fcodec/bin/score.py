@@ -6,7 +6,7 @@ when named) on the original and the reconstruction, speaker similarity (Resembly
         --ref-cuts data/cuts/test_aishell.jsonl.gz \\
         --decode-dir exp/<tag>/train_50hz/decode/test_aishell \\
         --out-dir exp/<tag>/train_50hz/score \\
-        --asr-models small large-v3   # or local checkpoints: --asr-models ../shared/models/whisper-base.pt
+        --asr-judges small large-v3   # or local checkpoints: --asr-judges ../shared/models/whisper-base.pt
 
 Each judge's files go to <out-dir>/<judge>/<test_set>/ (<judge>: the published name, or the checkpoint's file name
 without .pt): summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files.
@@ -53,11 +53,13 @@ def get_parser() -> argparse.ArgumentParser:
         help="the score root: each judge's files go to <out-dir>/<judge>/<test_set>/",
     )
     parser.add_argument(
-        "--asr-models",
+        "--asr-judges",
+        "--asr-models",  # the earlier name, still read
+        dest="asr_models",
         nargs="+",
         required=True,
         metavar="JUDGE",
-        help="Whisper judges, each a "
+        help="Whisper judges (the recipe's --asr-judges), each a "
         "published name (small, large-v3) or a checkpoint file in openai-whisper's format; their "
         "names (file names without .pt) must differ",
     )
@@ -138,13 +140,13 @@ def check_options(args) -> None:
     for judge in args.asr_models:
         if not os.path.isfile(judge) and judge not in whisper.available_models():
             raise UserError(
-                f"--asr-models {judge}: neither a checkpoint file nor a published Whisper name "
+                f"--asr-judges {judge}: neither a checkpoint file nor a published Whisper name "
                 f"({', '.join(whisper.available_models())})"
             )
     labels = [judge_label(judge) for judge in args.asr_models]
     if len(set(labels)) != len(labels):
         raise UserError(
-            f"--asr-models {' '.join(args.asr_models)}: two judges would share a score folder (named "
+            f"--asr-judges {' '.join(args.asr_models)}: two judges would share a score folder (named "
             f"{labels}: a judge is named after its published name or its file name without .pt)"
         )
     if not args.ref_cuts.is_file():

@@ -1,6 +1,7 @@
 """Stream a wav file through a causal codec chunk by chunk (80 ms) and write the reconstruction.
 
     python -m fcodec.bin.stream --codec exp/models/tiny_codec in.wav out.wav [--tokens toks.npy]
+    python -m fcodec.bin.stream --backend onnx --codec exp/onnx/50hz in.wav out.wav [--quantize int8]
 
 Input of any rate/channels is mixed to mono and resampled to 16 kHz; the output is written at the codec's
 output rate (24 kHz for FocalCodec-Stream). Prints a JSON summary with per-chunk compute time.
@@ -12,7 +13,7 @@ import sys
 
 import torch
 
-from fcodec.infer.streaming import stream_file
+from fcodec.infer.stream_run import stream_file
 from fcodec.models import CheckpointError, FocalCodec
 from fcodec.models.configs import DEFAULT_REPO
 from fcodec.utils.cli import command_line
@@ -33,16 +34,28 @@ def main(argv=None) -> int:
         default=None,
         help="int8 CPU inference: about 4x fewer weight bytes read per chunk (FocalCodec.quantize)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="onnx: --codec is a folder of fcodec.bin.export_onnx, run by onnxruntime (--quantize int8: its int8 graphs)",
+    )
     args = parser.parse_args(argv)
     setup_logging()
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        model = FocalCodec.from_pretrained(args.codec).eval()
-        if args.quantize:
-            model.quantize(args.quantize)
+        if args.backend == "onnx":
+            from fcodec.export.onnx_runtime import OnnxCodec
+
+            model = OnnxCodec(args.codec, int8=args.quantize == "int8", threads=args.threads)
+        else:
+            model = FocalCodec.from_pretrained(args.codec).eval()
+            if args.quantize:
+                model.quantize(args.quantize)
         summary = stream_file(model, args.input, args.output, args.tokens)
         summary["quantization"] = args.quantize
+        summary["backend"] = args.backend
     except (CheckpointError, ValueError) as exc:
         print(f"stream: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,8 @@
 """Offline and streaming encode/decode, batched test-set decoding (stage 7) and token export.
 
-streaming   chunk-by-chunk encode_step / decode_step with explicit state, StreamingCodec, stream_file
+streaming   chunk-by-chunk encode_step / decode_step with explicit state, StreamingCodec
+stream_run  stream_signal, stream_file: a whole signal or file streamed as a live source would
+slots       the batched state storage and step capture MultiStreamCodec is built from
 multistream MultiStreamCodec: many independent streams (joining and leaving) in one batched step per chunk
 batched     encode_decode: many utterances per call, each exactly as if alone (offline or streaming)
 tokens      codec tokens attached to lhotse cuts (cut.codec_tokens)
@@ -12,6 +14,7 @@ from fcodec.infer.batched import CodecResult, encode_decode
 from fcodec.infer.decode import DecodeOptions, decode_cuts
 from fcodec.infer.multistream import MultiStreamCodec
 from fcodec.infer.runtime import load_codec
+from fcodec.infer.stream_run import stream_file, stream_signal
 from fcodec.infer.streaming import (
     DecoderState,
     EncoderState,
@@ -20,8 +23,6 @@ from fcodec.infer.streaming import (
     StreamingEncoder,
     decode_step,
     encode_step,
-    stream_file,
-    stream_signal,
 )
 from fcodec.infer.tokens import TOKENS_FIELD, load_tokens
 

@@ -11,7 +11,7 @@ whole chunks, which cannot reach back. After the pass, each item is cut to its o
 * audio: ``model.output_length(n)`` = ``floor(n * sr_out / sr_in)`` samples at the model's output rate.
 
 The tokens and the audio of an utterance are then the same whether it is decoded alone or with others, offline
-or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.streaming.stream_signal`).
+or chunk by chunk (``streaming=True``, through :func:`fcodec.infer.stream_run.stream_signal`).
 A non-causal codec attends over the whole utterance, so padding would change everything: it runs one utterance
 per call.
 """
@@ -24,7 +24,7 @@ from typing import List, Sequence
 import torch
 from torch import Tensor
 
-from fcodec.infer.streaming import stream_signal
+from fcodec.infer.stream_run import stream_signal
 from fcodec.models.codec import FocalCodec
 
 __all__ = ["CodecResult", "padded_length", "num_tokens", "encode_decode", "can_batch", "duration_batches"]

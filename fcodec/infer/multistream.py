@@ -35,128 +35,27 @@ active slots only. Throughput: ``tools/benchmarks/bench_streams.py``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
+from fcodec.infer.slots import (
+    CapturedStep,
+    Rows,
+    StreamRecord,
+    by_slot,
+    flatten_state,
+    state_leaves,
+    unflatten_state,
+    with_fresh_rows,
+)
 from fcodec.infer.streaming import decode_step, encode_step, output_samples_per_token, tokens_per_chunk
 from fcodec.models.codec import FocalCodec
-from fcodec.models.common import FreshOrTail
 
 __all__ = ["MultiStreamCodec"]
 
 logger = logging.getLogger(__name__)
-
-# a nested list/tuple of tensors and Nones (a module's streaming state) <-> its tensors in order
-Spec = Any
-
-
-def _flatten(tree: Any, leaves: List[Tensor]) -> Spec:
-    if tree is None:
-        return None
-    if isinstance(tree, Tensor):
-        leaves.append(tree)
-        return len(leaves) - 1
-    if isinstance(tree, (list, tuple)):
-        return [_flatten(item, leaves) for item in tree]
-    raise TypeError(f"unexpected streaming state element {type(tree).__name__}")
-
-
-def _leaves(tree: Any) -> List[Tensor]:
-    leaves: List[Tensor] = []
-    _flatten(tree, leaves)
-    return leaves
-
-
-def _unflatten(spec: Spec, leaves: Sequence[Any]) -> Any:
-    if spec is None:
-        return None
-    if isinstance(spec, int):
-        return leaves[spec]
-    return [_unflatten(item, leaves) for item in spec]
-
-
-@dataclass
-class _Stream:
-    slot: int
-    samples: int = 0  # encoder side: samples consumed
-    tokens: int = 0  # decoder side: tokens consumed
-    encoder_finished: bool = False
-    decoder_finished: bool = False
-
-
-def _with_fresh_rows(tails: Sequence[Tensor], fresh: Tensor) -> List[FreshOrTail]:
-    """Per-slot tails where the rows of streams that start now get the first call's padding instead."""
-    return [FreshOrTail(tail, fresh) for tail in tails]
-
-
-def _by_slot(ids: List[int], streams: List[_Stream], *columns: List[Any]) -> Tuple[List[Any], ...]:
-    """The request's columns reordered by slot: streams opened one after another then form a range of slots,
-    whose states are read as views instead of gathered."""
-    order = sorted(range(len(ids)), key=lambda i: streams[i].slot)
-    return tuple([column[i] for i in order] for column in (ids, streams, *columns))
-
-
-class _Rows:
-    """The slots a step serves, in increasing order: a range (read as views), or any set (gathered)."""
-
-    def __init__(self, slots: List[int], num_slots: int, device: torch.device) -> None:
-        first = slots[0]
-        self.is_range = slots == list(range(first, first + len(slots)))
-        self.is_all = self.is_range and len(slots) == num_slots
-        self.span = slice(first, first + len(slots))
-        self.index = torch.tensor(slots, device=device)
-
-    def read(self, store: Tensor) -> Tensor:
-        return store[self.span] if self.is_range else store.index_select(0, self.index)
-
-    def write(self, stores: List[Tensor], new: Sequence[Tensor], rebind: bool) -> None:
-        """Put the rows' new values into the per-slot tensors ``stores``; with ``rebind`` (eager steps) a step of
-        every slot keeps the new tensors themselves instead of copying them."""
-        for i, value in enumerate(new):
-            if rebind and self.is_all:
-                stores[i] = value
-            elif self.is_range:
-                stores[i][self.span].copy_(value)
-            else:
-                stores[i].index_copy_(0, self.index, value)
-
-    def assign(self, store: Tensor, values: List[int]) -> None:
-        self.write([store], [torch.tensor(values, dtype=store.dtype, device=store.device)], rebind=False)
-
-
-class _StaticStep:
-    """``run()``, a step over static buffers (all slots), run again at every ``replay()``: what a captured
-    graph replays, without the capture (the tests run the all-slot bookkeeping with it on the CPU)."""
-
-    def __init__(self, run: Callable[[], Any]) -> None:
-        self.run = run
-
-    def replay(self) -> Any:
-        return self.run()
-
-
-class _CapturedStep:
-    """``run()`` (a step over static buffers) captured as a CUDA graph; ``replay()`` returns its outputs."""
-
-    def __init__(self, run: Callable[[], Any], warmup: int = 3) -> None:
-        # warm-up on a side stream (PyTorch's recipe): the kernel choices are measured and the re-laid-out
-        # weights cached here, so that the captured pass only launches kernels
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side), torch.no_grad():
-            for _ in range(warmup):
-                run()
-        torch.cuda.current_stream().wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), torch.cuda.graph(self.graph):
-            self.outputs = run()
-
-    def replay(self) -> Any:
-        self.graph.replay()
-        return self.outputs
 
 
 class MultiStreamCodec:
@@ -191,7 +90,7 @@ class MultiStreamCodec:
         self.tokens_per_chunk = tokens_per_chunk(model)
         self.samples_per_token = output_samples_per_token(model)
         self.frames_per_chunk = model.chunk_size // model.encoder.downsample_factor
-        self._streams: Dict[int, _Stream] = {}
+        self._streams: Dict[int, StreamRecord] = {}
         self._free = list(range(max_streams))
         self._next_id = 0
 
@@ -201,18 +100,18 @@ class MultiStreamCodec:
         _, dec = decode_step(model, toks)
         wavlm = enc.encoder
         encoder_tails = (list(wavlm.conv_tails), wavlm.pos_conv_tail, enc.compressor)
-        self._encoder_spec = _flatten(encoder_tails, [])
-        self._decoder_spec = _flatten((dec.decompressor, dec.decoder), [])
+        self._encoder_spec = flatten_state(encoder_tails, [])
+        self._decoder_spec = flatten_state((dec.decompressor, dec.decoder), [])
         slots = max_streams
 
         def per_slot(leaf: Tensor, *shape: int) -> Tensor:
             return torch.zeros((slots, *(shape or leaf.shape[1:])), dtype=leaf.dtype, device=self.device)
 
-        self._encoder_tails = [per_slot(t) for t in _leaves(encoder_tails)]
+        self._encoder_tails = [per_slot(t) for t in state_leaves(encoder_tails)]
         heads, head_dim = wavlm.kv_cache[0][0].shape[1], wavlm.kv_cache[0][0].shape[3]
         past = model.encoder.window_size - 1  # as much as forward_causal keeps
         self._kv = [per_slot(t, heads, past, head_dim) for pair in wavlm.kv_cache for t in pair]
-        self._decoder_tails = [per_slot(t) for t in _leaves((dec.decompressor, dec.decoder))]
+        self._decoder_tails = [per_slot(t) for t in state_leaves((dec.decompressor, dec.decoder))]
         self._frames_seen = torch.zeros(slots, dtype=torch.long, device=self.device)  # encoder frames per slot
         self._tokens_seen = torch.zeros(slots, dtype=torch.long, device=self.device)  # decoder tokens per slot
 
@@ -255,7 +154,7 @@ class MultiStreamCodec:
         self._tokens_seen[slot] = 0
         stream_id = self._next_id
         self._next_id += 1
-        self._streams[stream_id] = _Stream(slot)
+        self._streams[stream_id] = StreamRecord(slot)
         return stream_id
 
     def close(self, stream_id: int) -> None:
@@ -270,13 +169,13 @@ class MultiStreamCodec:
         del self._streams[stream_id]
         self._free.append(stream.slot)
 
-    def _stream(self, stream_id: int) -> _Stream:
+    def _stream(self, stream_id: int) -> StreamRecord:
         try:
             return self._streams[stream_id]
         except (KeyError, TypeError):
             raise KeyError(f"stream {stream_id!r} is not open (open streams: {sorted(self._streams)})") from None
 
-    def _take(self, stream_id: int, chunk: Tensor, side: str) -> Tuple[_Stream, Tensor, int]:
+    def _take(self, stream_id: int, chunk: Tensor, side: str) -> Tuple[StreamRecord, Tensor, int]:
         """The open stream, its chunk as 1-D and the chunk's length (-1 if it is not 1-D); ``side`` names
         the side the chunk is for ('encoder' or 'decoder'), refused once a short last chunk ended it."""
         stream = self._stream(stream_id)
@@ -338,10 +237,10 @@ class MultiStreamCodec:
             streams.append(stream)
             lengths.append(num)
             sig.append(torch.nn.functional.pad(chunk.to(dtype=self.dtype), (0, self.chunk_size - num)))
-        ids, streams, sig, lengths = _by_slot(list(chunks), streams, sig, lengths)
+        ids, streams, sig, lengths = by_slot(list(chunks), streams, sig, lengths)
         down = self.model.encoder.downsample_factor
         frames = [-(-num // down) for num in lengths]  # a causal WavLM gives ceil(n / 320) frames
-        rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
+        rows = Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(frames, device=self.device)
         sig = torch.stack(sig).to(self.device)  # one copy to the device for all streams
         toks, tails, kv = self._run("encode", rows, sig, valid, any(s.samples == 0 for s in streams))
@@ -399,8 +298,8 @@ class MultiStreamCodec:
             streams.append(stream)
             counts.append(num)
             toks.append(torch.nn.functional.pad(chunk.to(dtype=torch.long), (0, per_chunk - num)))
-        ids, streams, toks, counts = _by_slot(list(tokens), streams, toks, counts)
-        rows = _Rows([s.slot for s in streams], self.max_streams, self.device)
+        ids, streams, toks, counts = by_slot(list(tokens), streams, toks, counts)
+        rows = Rows([s.slot for s in streams], self.max_streams, self.device)
         valid = torch.tensor(counts, device=self.device)
         toks = torch.stack(toks).to(self.device)
         audio, tails = self._run("decode", rows, toks, valid, any(s.tokens == 0 for s in streams))
@@ -425,29 +324,29 @@ class MultiStreamCodec:
     ) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
         """Tokens ``(B, tokens_per_chunk)`` and the new states of one chunk of B streams (a pure function);
         ``any_fresh=False`` promises that no row starts its stream (its tails are then used as they are)."""
-        tails = _with_fresh_rows(tails, frames_seen == 0) if any_fresh else tails
-        conv_tails, pos_tail, compressor = _unflatten(self._encoder_spec, tails)
+        tails = with_fresh_rows(tails, frames_seen == 0) if any_fresh else tails
+        conv_tails, pos_tail, compressor = unflatten_state(self._encoder_spec, tails)
         feats, conv_tails, pos_tail, pairs = self.model.encoder.forward_streams(
             sig, frames_seen, valid_frames, conv_tails, pos_tail, list(zip(kv[0::2], kv[1::2]))
         )
         lats, compressor = self.model.feats_to_lats(feats, compressor, return_state=True)
-        new_tails = _leaves((conv_tails, pos_tail, compressor))
+        new_tails = state_leaves((conv_tails, pos_tail, compressor))
         return self.model.lats_to_toks(lats), new_tails, [t for pair in pairs for t in pair]
 
     def _decode_rows(
         self, toks: Tensor, tokens_seen: Tensor, valid_tokens: Tensor, tails: Sequence[Tensor], any_fresh: bool = True
     ) -> Tuple[Tensor, List[Tensor]]:
         """Audio ``(B, tokens_per_chunk * samples_per_token)`` and the new states of one chunk of B streams."""
-        tails = _with_fresh_rows(tails, tokens_seen == 0) if any_fresh else tails
-        decompressor, decoder = _unflatten(self._decoder_spec, tails)
+        tails = with_fresh_rows(tails, tokens_seen == 0) if any_fresh else tails
+        decompressor, decoder = unflatten_state(self._decoder_spec, tails)
         up = self.model.decompressor.upsample_factor
         qfeats, decompressor = self.model.decompressor(
             self.model.toks_to_codes(toks), decompressor, valid_frames=valid_tokens * up
         )
         audio, decoder = self.model.decoder(qfeats, decoder)
-        return audio, _leaves((decompressor, decoder))
+        return audio, state_leaves((decompressor, decoder))
 
-    def _run(self, direction: str, rows: "_Rows", inputs: Tensor, valid: Tensor, any_fresh: bool):
+    def _run(self, direction: str, rows: "Rows", inputs: Tensor, valid: Tensor, any_fresh: bool):
         """The ``direction`` pass over ``rows``: eagerly on those slots, or by replaying the graph of all slots
         and keeping those rows."""
         if self._graphs is None:
@@ -468,9 +367,9 @@ class MultiStreamCodec:
         outputs = graph.replay()
         return tuple(rows.read(x) if isinstance(x, Tensor) else [rows.read(t) for t in x] for x in outputs)
 
-    def _capture(self, step_class: Callable = _CapturedStep) -> Dict[str, Tuple[Any, Tensor, Tensor]]:
+    def _capture(self, step_class: Callable = CapturedStep) -> Dict[str, Tuple[Any, Tensor, Tensor]]:
         """CUDA graphs of the encode and decode passes over all slots, reading the per-slot states in place
-        (``step_class=_StaticStep``: the same passes run eagerly, on any device)."""
+        (``step_class=StaticStep``: the same passes run eagerly, on any device)."""
         slots = self.max_streams
         sig = torch.zeros(slots, self.chunk_size, dtype=self.dtype, device=self.device)
         frames = torch.full((slots,), self.frames_per_chunk, dtype=torch.long, device=self.device)

@@ -13,16 +13,15 @@ Two layers:
   place, so a stream can be forked, replayed or interleaved with others;
 * ``StreamingEncoder`` / ``StreamingDecoder`` / ``StreamingCodec``: buffer arbitrary-sized input and call the
   steps whenever a whole chunk is available (``push``), then ``flush`` the remainder.
+
+A whole signal or file streamed as a live source would be: :mod:`fcodec.infer.stream_run`.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -37,8 +36,6 @@ __all__ = [
     "StreamingEncoder",
     "StreamingDecoder",
     "StreamingCodec",
-    "stream_signal",
-    "stream_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,7 +74,7 @@ def output_samples_per_token(model: FocalCodec) -> int:
     return model.hop_samples * model.sample_rate_output // model.sample_rate_input
 
 
-def _as_batch(x: Tensor) -> Tensor:
+def as_batch(x: Tensor) -> Tensor:
     return x[None] if x.dim() == 1 else x
 
 
@@ -118,7 +115,7 @@ def encode_step(
     state = state or EncoderState()
     if state.finished:
         raise RuntimeError("this stream was finished (final=True); start a new one with a fresh state")
-    chunk = _as_batch(chunk)
+    chunk = as_batch(chunk)
     num = chunk.shape[-1]
     if num == 0 or (not final and num % model.chunk_size):
         raise ValueError(
@@ -169,7 +166,7 @@ def decode_step(
     state = state or DecoderState()
     if state.finished:
         raise RuntimeError("this stream was finished (final=True); start a new one with a fresh state")
-    toks = _as_batch(toks)
+    toks = as_batch(toks)
     num = toks.shape[-1]
     per_chunk = tokens_per_chunk(model)
     if num == 0 or (not final and num % per_chunk):
@@ -217,7 +214,7 @@ class StreamingEncoder:
         Tensor, shape (B, k), int64
             Tokens of the newly completed chunks (k may be 0).
         """
-        samples = _as_batch(samples)
+        samples = as_batch(samples)
         self._buffer = samples if self._buffer is None else torch.cat([self._buffer, samples], dim=-1)
         ready = self._buffer.shape[-1] // self.model.chunk_size * self.model.chunk_size
         if ready == 0:
@@ -279,7 +276,7 @@ class StreamingDecoder:
         Tensor, shape (B, m), float
             Audio at ``model.sample_rate_output`` of the newly completed chunks (m may be 0).
         """
-        toks = _as_batch(toks)
+        toks = as_batch(toks)
         self._buffer = toks if self._buffer is None else torch.cat([self._buffer, toks], dim=-1)
         ready = self._buffer.shape[-1] // self.per_chunk * self.per_chunk
         if ready == 0:
@@ -362,127 +359,3 @@ class StreamingCodec:
         audio = torch.cat(audio, dim=-1)
         expected = self.model.output_length(self.encoder.state.samples)
         return toks, audio[:, : max(expected - produced, 0)]
-
-
-@torch.no_grad()
-def stream_signal(
-    model: FocalCodec, sig: Tensor, chunk_samples: Optional[int] = None
-) -> Tuple[Tensor, Tensor, List[float]]:
-    """Stream a whole ``(B, N)`` signal in ``chunk_samples`` pieces (default: one chunk) as a live source would.
-
-    Returns ``(tokens, reconstruction, per-call compute seconds)``; the reconstruction has
-    ``N * sr_out / sr_in`` samples.
-
-    Parameters
-    ----------
-    model : FocalCodec
-        A causal codec (``model.causal``).
-    sig : Tensor, shape (B, N) or (N,), float, 16 kHz
-        The whole signal.
-    chunk_samples : int, optional
-        Samples per ``push`` (any size; the codec buffers to whole chunks); default ``model.chunk_size``.
-
-    Returns
-    -------
-    toks : Tensor, shape (B, L), int64
-        The same tokens as one offline pass.
-    audio : Tensor, shape (B, floor(N * sample_rate_output / sample_rate_input)), float
-        The reconstruction at ``model.sample_rate_output``.
-    times : list of float
-        Wall-clock seconds of each ``push`` call, then of the final ``flush``.
-
-    Raises
-    ------
-    ValueError
-        ``model`` is not causal.
-    """
-    sig = _as_batch(sig)
-    codec = StreamingCodec(model)
-    step = chunk_samples or model.chunk_size
-    toks, audio, times = [], [], []
-    for start in range(0, sig.shape[-1], step):
-        began = time.perf_counter()
-        t, a = codec.push(sig[:, start : start + step])
-        times.append(time.perf_counter() - began)
-        toks.append(t)
-        audio.append(a)
-    began = time.perf_counter()
-    t, a = codec.flush()
-    times.append(time.perf_counter() - began)
-    toks.append(t)
-    audio.append(a)
-    return torch.cat(toks, dim=-1), torch.cat(audio, dim=-1), times
-
-
-def stream_file(model: FocalCodec, in_path, out_path, tokens_path=None) -> Dict[str, Any]:
-    """Stream a wav file through ``model`` chunk by chunk; write the reconstruction (and tokens as .npy).
-
-    Parameters
-    ----------
-    model : FocalCodec
-        A causal codec (``model.causal``).
-    in_path : str or os.PathLike
-        An audio file lhotse reads; channels are averaged and it is resampled to 16 kHz.
-    out_path : str or os.PathLike
-        The reconstruction, written atomically as 16-bit PCM WAV at ``model.sample_rate_output``.
-    tokens_path : str or os.PathLike, optional
-        Also write the tokens, shape (L,) int64, as a ``.npy`` file (atomically).
-
-    Returns
-    -------
-    dict
-        ``input``, ``output``, ``seconds`` (input duration), ``tokens``, ``frame_rate``, ``bitrate``, ``chunks``,
-        ``chunk_ms``, ``compute_ms_median`` and ``compute_ms_p95`` (per push call), ``real_time_factor``
-        (compute seconds / audio seconds).
-
-    Raises
-    ------
-    fcodec.data.audio.AudioReadError
-        ``in_path`` is missing, unreadable, empty or not finite (the message names the file).
-    ValueError
-        ``model`` is not causal.
-    """
-    import numpy as np
-    import soundfile as sf
-
-    from fcodec.data.audio import read_mono
-    from fcodec.utils.io import atomic_write
-
-    in_path, out_path = Path(in_path), Path(out_path)
-    sig = torch.from_numpy(read_mono(in_path, model.sample_rate_input))  # lhotse resamples; errors name the file
-    toks, audio, times = stream_signal(model, sig)
-    wav = audio[0].clamp(-1, 1).cpu().numpy()
-    atomic_write(
-        out_path, lambda tmp: sf.write(str(tmp), wav, model.sample_rate_output, subtype="PCM_16", format="WAV")
-    )
-    if tokens_path is not None:
-
-        def write_tokens(tmp: Path) -> None:
-            with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to the temporary name
-                np.save(f, toks[0].cpu().numpy())
-
-        atomic_write(Path(tokens_path), write_tokens)
-    chunk_ms = 1000.0 * model.chunk_size / model.sample_rate_input
-    chunk_times = times[:-1] or times
-    summary = {
-        "input": str(in_path),
-        "output": str(out_path),
-        "seconds": sig.shape[-1] / model.sample_rate_input,
-        "tokens": int(toks.shape[-1]),
-        "frame_rate": model.frame_rate,
-        "bitrate": model.bitrate,
-        "chunks": len(chunk_times),
-        "chunk_ms": chunk_ms,
-        "compute_ms_median": 1000.0 * statistics.median(chunk_times),
-        "compute_ms_p95": 1000.0 * sorted(chunk_times)[int(0.95 * (len(chunk_times) - 1))],
-        "real_time_factor": sum(times) / (sig.shape[-1] / model.sample_rate_input),
-    }
-    logger.info(
-        "streamed %s -> %s: %d tokens, %.1f ms median compute per %.0f ms chunk",
-        in_path,
-        out_path,
-        summary["tokens"],
-        summary["compute_ms_median"],
-        chunk_ms,
-    )
-    return summary

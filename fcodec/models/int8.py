@@ -3,7 +3,7 @@
 Every ``nn.Linear`` becomes an ``Int8Linear``, and the convolutions the codec computes as matrix products (the
 pointwise context convs, the strided down-scaling convs, the decoder's embedding conv, the up-scaling transposed
 convs, the WavLM front-end convs after the first) run the int8 GEMM of their re-laid-out weight
-(``common.relaid_linear``). Left in fp32: the depthwise and grouped convs (small, not GEMMs), the first WavLM
+(``fast_linear.relaid_linear``). Left in fp32: the depthwise and grouped convs (small, not GEMMs), the first WavLM
 conv (raw audio, one input channel), norms, attention, and what the caller names in ``keep_float``
 (``FocalCodec.quantize`` keeps the WavLM front-end convs and the compressor's output layer: see there).
 

@@ -7,6 +7,10 @@ functional key/value cache) is our own.
 Streaming state (``WavLMState``) holds, for a causal encoder: how many past frames the key/value cache holds
 (``window_size - 1``, enough for a final partial chunk to see what the offline pass sees), the tails of every causally padded conv input, and per layer the cached keys
 and values. States are never modified in place, so a state can be reused or shared between calls.
+
+Over 400 lines by design (one of the project's at most three such model files): it mirrors upstream's ``wavlm.py``
+module for module, so its state-dict names can be checked against upstream's side by side, and it holds one
+concern, the WavLM encoder; the shared layers and kernels are in :mod:`fcodec.models.common`.
 """
 
 from __future__ import annotations
@@ -172,7 +176,7 @@ class ConvPositionalEmbedding(nn.Module):
         kernels = {kernel_choice.PLAIN: plain, "gemm": self._grouped_gemm}
         if rows == "few":  # each group's frames are copied out (k times the input): only worth it for a few frames
             kernels["group_linears"] = self._group_linears
-        if x.device.type != "cpu":  # the measured choice is for CPU kernels (see common.measured)
+        if x.device.type != "cpu":  # the measured choice is for CPU kernels (see fast_linear.measured)
             return gelu(plain(x)), tail
         choice = kernel_choice.choose(
             "grouped_conv", shape, lambda: {name: (lambda f=f: f(x)) for name, f in kernels.items()}

@@ -13,7 +13,7 @@ Both steps are skipped together when either has a non-finite loss or gradient no
 NaN guard counts the step once. The discriminators live in their own DDP wrapper (their gradients are averaged
 over ranks like the codec's) and in their own checkpoint entry (``"gan"``: weights, optimizer, scheduler), so a
 resumed run continues both exactly (with the ``gan:`` optimizer settings of its config, as the codec's
-optimizer: :mod:`fcodec.train.optim_resume`).
+optimizer: :mod:`fcodec.train.checkpoint`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from torch.nn.parallel import DistributedDataParallel
 from fcodec.losses.adversarial import GanInputs, discriminator_losses, discriminator_scores, split_judgements
 from fcodec.losses.config import GanSetup
 from fcodec.models.discriminators import Discriminators
+from fcodec.train.checkpoint import load_optimizer_state
 from fcodec.train.config import GanConfig
 from fcodec.train.distributed import DistInfo, all_reduce_max
-from fcodec.train.optim_resume import load_optimizer_state
 from fcodec.utils.cli import UserError
 
 # the gan: keys that shape the discriminators: a checkpoint's weights only fit the same values (a period-5 and a

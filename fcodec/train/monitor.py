@@ -1,4 +1,8 @@
-"""TensorBoard for the trainer (rank 0 only; other ranks get a writer that does nothing).
+"""What the trainer reports: the averages of each logging interval, and TensorBoard.
+
+:class:`IntervalLog` sums the values of the steps since the last log line and averages them over steps and
+ranks (a skipped step counts in ``skipped`` only). :class:`Monitor` writes TensorBoard events (rank 0 only;
+other ranks get a writer that does nothing).
 
 Events go to ``<exp_dir>/tensorboard``. A resumed run opens the writer with ``purge_step`` at the step it resumes
 from, so the curves of the steps it redoes replace the ones the interrupted run had written instead of doubling.
@@ -6,10 +10,13 @@ from, so the curves of the steps it redoes replace the ones the interrupted run 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
 import torch
+
+from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_sum
 
 
 class Monitor:
@@ -45,3 +52,41 @@ class Monitor:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+class IntervalLog:
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.totals: Dict[str, float] = {}
+        self.count = 0  # steps, skipped ones included
+        self.start = time.perf_counter()
+        self.data_time = 0.0  # seconds spent waiting for batches
+
+    def add(self, values: Dict[str, float]) -> None:
+        """One step's values."""
+        for key, value in values.items():
+            self.totals[key] = self.totals.get(key, 0.0) + value
+        self.count += 1
+
+    def average(self, dist: DistInfo) -> Dict[str, float]:
+        """The interval's averages over steps and ranks, with the data wait and the wall time per step (every
+        rank must call it: it is a collective)."""
+        keys = sorted(self.totals)
+        # ranks can disagree on keys only if one had no successful step; pad by agreeing on a key set first
+        key_lists = all_gather_objects(keys, dist)
+        if any(k != keys for k in key_lists):
+            keys = sorted(set().union(*key_lists))
+        totals = torch.tensor(
+            [self.totals.get(k, 0.0) for k in keys] + [float(self.count)], dtype=torch.float64, device=dist.device
+        )
+        all_reduce_sum(totals, dist)
+        count = totals[-1].item()
+        sums = dict(zip(keys, totals[:-1].tolist()))
+        good = max(count - sums.get("skipped", 0.0), 1.0)
+        values = {key: total / (count if key == "skipped" else good) for key, total in sums.items()}
+        elapsed = time.perf_counter() - self.start
+        values["data_time"] = self.data_time / max(self.count, 1)
+        values["wall_per_step"] = elapsed / max(self.count, 1)
+        return values

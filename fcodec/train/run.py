@@ -19,21 +19,17 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 
-from fcodec.train.adversary import Adversary, build_discriminators, gan_setup
-from fcodec.train.codec_objective import CodecObjective, CodecTrainModule
-from fcodec.train.compile import compile_training
-from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_config, load_config, to_dict
+from fcodec.train.build import build_codec_module, build_trainer, write_init_record
+from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.lock import exp_dir_lock
-from fcodec.train.params import DECODER_PREFIX, TRAINABLE_MODES, ParamPlan, build_param_plan
 from fcodec.train.preflight import check_inputs, check_values
 from fcodec.train.rng import seed_everything
-from fcodec.train.stage_init import StageModel, init_stage_model, write_init_record
-from fcodec.train.trainer import Trainer, TrainSummary
+from fcodec.train.trainer import TrainSummary
 from fcodec.utils.environment import environment_info
 from fcodec.utils.io import atomic_write_json, atomic_write_text
 from fcodec.utils.logging import setup_logging
@@ -64,77 +60,6 @@ def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
             log.warning("cannot compare with the previous %s: %s", path, exc)
     header = f"Resolved training config written by fcodec.bin.train\ncommand: {command}"
     atomic_write_text(path, dump_config(cfg, header))
-
-
-def build_codec_plan(module: CodecTrainModule, cfg: TrainConfig, stage: StageModel) -> ParamPlan:
-    """What trains in a codec stage: the mode's modules, plus the new tensors (grown layers, the adapted
-    projections, a CTC head), which also take optim.lr_new and alone train during model.new_only_steps."""
-    if cfg.model.trainable not in TRAINABLE_MODES:
-        raise ValueError(f"model.trainable must be one of {sorted(TRAINABLE_MODES)}, not {cfg.model.trainable!r}")
-    trainable = [f"codec.{p}" for p in TRAINABLE_MODES[cfg.model.trainable]]
-    if cfg.model.train_decoder and f"codec.{DECODER_PREFIX}" not in trainable:
-        trainable.append(f"codec.{DECODER_PREFIX}")
-    new = [f"codec.{s}" for s in stage.new_param_specs]
-    if any(p.requires_grad for p in module.losses.parameters()):
-        new.append("losses.")  # the CTC head starts untrained
-    decoder = {"decoder": [f"codec.{DECODER_PREFIX}"]} if f"codec.{DECODER_PREFIX}" in trainable else None
-    return build_param_plan(module, trainable, new, cfg.model.new_only_steps, own_lr_specs=decoder)
-
-
-def losses_with_assets(cfg: TrainConfig) -> dict:
-    """The losses section with the assets filled in where a term needs a file and names none."""
-    losses = {name: (dict(term) if isinstance(term, dict) else term) for name, term in cfg.losses.items()}
-    for term, key, value in (("asr", "whisper", cfg.assets.whisper), ("ctc", "bpe_model", cfg.assets.bpe_model)):
-        entry = losses.get(term)
-        if isinstance(entry, dict) and not entry.get(key):
-            if not value:
-                raise ValueError(f"losses.{term} needs {key}: set losses.{term}.{key} or assets.{key}")
-            entry[key] = value
-    return losses
-
-
-def build_codec_module(
-    cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
-) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
-    """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
-    the same grown layers)."""
-    from fcodec.losses.config import build_losses
-
-    stage = init_stage_model(cfg.model, seed=cfg.train.seed)
-    codec = stage.codec
-    gan = None
-    if cfg.gan is not None:  # built after the codec, so the codec's (grown) weights do not depend on it
-        check_gan_terms(cfg)
-        stage.discriminators = build_discriminators(cfg.gan).to(dist.device)
-        gan = gan_setup(cfg.gan, stage.discriminators)
-    losses = build_losses(
-        losses_with_assets(cfg),
-        sample_rate=codec.sample_rate_output,
-        input_sample_rate=codec.sample_rate_input,
-        latent_dim=codec.latent_dim,
-        exp_dir=exp_dir,
-        rank=dist.rank,
-        device=dist.device,
-        gan=gan,
-    )
-    module = CodecTrainModule(codec, losses).to(dist.device)
-    if cfg.train.compile:
-        compile_training(module)
-    return stage, module, build_codec_plan(module, cfg, stage)
-
-
-def check_gan_terms(cfg: TrainConfig) -> None:
-    """A gan: section without a generator term would train discriminators nobody listens to."""
-    from fcodec.losses.adversarial import GAN_TERMS
-
-    def weighted(term: Any) -> bool:
-        return bool(term.get("weight")) if isinstance(term, dict) else bool(term)
-
-    if not any(weighted(cfg.losses.get(name)) for name in GAN_TERMS):
-        raise ConfigError(
-            "gan: is set but losses has neither adversarial nor feature_matching with a weight: "
-            "add e.g. losses.adversarial.weight=1.0 losses.feature_matching.weight=6.0"
-        )
 
 
 def warn_text_losses_on_crops(cfg: TrainConfig) -> None:
@@ -237,30 +162,16 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
         train_dl, dev_dl = build_loaders(cfg)
         seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers
         info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment}
-        adversary = None
-        if cfg.gan is not None:
-            adversary = Adversary(
-                cfg.gan, stage.discriminators, codec.sample_rate_output, codec.sample_rate_input, dist
-            )
-            log.info(
-                "discriminators %s: %d parameters, from step %d, %s loss",
-                stage.discriminators.names,
-                sum(p.numel() for p in stage.discriminators.parameters()),
-                cfg.gan.start_step,
-                cfg.gan.loss,
-            )
-        trainer = Trainer(
+        trainer = build_trainer(
             cfg,
             exp_dir,
             module,
-            CodecObjective(module),
             plan,
-            train_dl,
-            dev_dl,
-            dist,
-            export_best=lambda m, folder: m.codec.save_pretrained(folder),
+            dist=dist,
+            train_dl=train_dl,
+            dev_dl=dev_dl,
+            discriminators=stage.discriminators,
             info=info,
-            adversary=adversary,
         )
         summary = trainer.fit()
         if dist.is_main:

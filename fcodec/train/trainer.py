@@ -21,12 +21,11 @@ With ``train.deterministic`` on CPU, a run killed and rerun ends with the same w
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -36,32 +35,26 @@ from torch.nn.parallel import DistributedDataParallel
 
 from fcodec.train.adversary import Adversary
 from fcodec.train.best import checkpointed, may_replace_best, recover_best_dir, start_run, write_best_dir
-from fcodec.train.checkpoint import CheckpointManager, restore_sampler_position, sampler_position
+from fcodec.train.checkpoint import (
+    CheckpointManager,
+    LoopState,
+    param_checksum,
+    restore_sampler_position,
+    restore_trainer,
+    trainer_state,
+)
 from fcodec.train.compile import use_fused_optimizer
 from fcodec.train.config import TrainConfig, to_dict
-from fcodec.train.distributed import DistInfo, all_gather_objects, all_reduce_max, all_reduce_sum, barrier
-from fcodec.train.monitor import Monitor
-from fcodec.train.nonfinite import NonFiniteError, NonFiniteGuard
-from fcodec.train.objective import Objective, StepResult, move_to
-from fcodec.train.optim import apply_warmup, build_optimizer, build_plateau, current_lrs
-from fcodec.train.optim_resume import load_optimizer_state
+from fcodec.train.distributed import DistInfo, all_gather_objects, barrier
+from fcodec.train.monitor import IntervalLog, Monitor
+from fcodec.train.nonfinite import NonFiniteGuard
+from fcodec.train.objective import Objective
+from fcodec.train.optim import build_optimizer, build_plateau, current_lrs
 from fcodec.train.params import ParamPlan
+from fcodec.train.passes import dev_pass, train_step
 from fcodec.train.rng import capture_rng_state, preserved_rng, restore_rng_state
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = 1
-
-
-@dataclass
-class LoopState:
-    step: int = 0  # training batches processed (including skipped non-finite ones)
-    epoch: int = 0
-    batches_in_epoch: int = 0
-    best_loss: float = math.inf
-    best_step: int = -1
-    bad_validations: int = 0
-    last_valid_step: int = -1
 
 
 @dataclass
@@ -74,15 +67,6 @@ class TrainSummary:
     best_dir: Path
     param_checksum: str
     history: list = field(default_factory=list)
-
-
-def param_checksum(model: nn.Module) -> str:
-    """sha256 over every parameter and buffer: equal on two ranks iff their weights are bit-identical."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 class Trainer:
@@ -131,16 +115,13 @@ class Trainer:
         self.wrapped: nn.Module = self.model
         self.monitor: Optional[Monitor] = None
         self.history: list = []
-        self._interval: Dict[str, float] = {}
-        self._interval_count = 0
-        self._interval_time = time.perf_counter()
-        self._data_time = 0.0
+        self.interval = IntervalLog()  # what the next log line averages
         self._saved_step = -1
         self.run_id = uuid.uuid4().hex  # a resumed run takes its checkpoint's: best/ belongs to one run
 
     # ------------------------------------------------------------------------------------------------ set-up
 
-    def _wrap(self) -> None:
+    def wrap(self) -> None:
         """(Re)build the DDP wrapper; needed whenever the set of parameters requiring grad changes."""
         if not self.dist.distributed:
             self.wrapped = self.model
@@ -150,7 +131,15 @@ class Trainer:
             self.model, device_ids=device_ids, find_unused_parameters=self.cfg.train.find_unused_parameters
         )
 
-    def _autocast(self):
+    def prepare(self, step: int = 0) -> None:
+        """Set what trains at ``step`` and wrap the model (and the discriminators) for DDP: what :meth:`fit` does
+        before its first step, for a caller that drives :meth:`train_step` itself (a benchmark, a test)."""
+        self.plan.apply(self.model, step)
+        self.wrap()
+        if self.adversary is not None:
+            self.adversary.wrap()
+
+    def autocast(self):
         if self.dist.device.type == "cuda" and self.cfg.train.amp == "bf16":
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         if self.cfg.train.amp not in ("bf16", "none"):
@@ -167,25 +156,7 @@ class Trainer:
                 self.run_id = start_run(self.exp_dir, self.best_dir, self.checkpoints.dir, self.run_id)
             return None
         path, ckpt = found
-        if ckpt.get("world_size", 1) != self.dist.world_size:
-            raise RuntimeError(
-                f"{path} was written by a run with {ckpt.get('world_size')} processes; this run has "
-                f"{self.dist.world_size}. Resume with the same number of processes (the sampler's "
-                f"position depends on it) or start a new exp dir."
-            )
-        self.model.load_state_dict(ckpt["model"])
-        # the config is what runs (and is recorded), here and in the discriminators' optimizer
-        load_optimizer_state(self.optimizer, self.plateau, ckpt["optimizer"], ckpt["scheduler"], owner="codec")
-        self.run_id = ckpt.get("run_id", self.run_id)
-        self.state = LoopState(**ckpt["loop"])
-        self.guard.load_state_dict(ckpt["nonfinite"])
-        if self.adversary is not None:
-            if "gan" in ckpt:
-                self.adversary.load_state_dict(ckpt["gan"], (ckpt.get("config") or {}).get("gan"))
-            else:
-                log.warning(
-                    "%s has no discriminator state (written without gan:); the discriminators start from scratch", path
-                )
+        pending = restore_trainer(self, path, ckpt)
         self._saved_step = self.state.step
         log.info(
             "resumed from %s: step %d, epoch %d (%d batches into it), best dev loss %.6g at step %d",
@@ -196,7 +167,7 @@ class Trainer:
             self.state.best_loss,
             self.state.best_step,
         )
-        return {"sampler": ckpt["sampler"], "rng": ckpt["rng"][self.dist.rank]}
+        return pending
 
     # ------------------------------------------------------------------------------------------------ the loop
 
@@ -221,10 +192,7 @@ class Trainer:
         self.monitor = Monitor(
             self.exp_dir, enabled=self.dist.is_main, purge_step=self.state.step + 1 if pending else None
         )
-        self.plan.apply(self.model, self.state.step)
-        self._wrap()
-        if self.adversary is not None:
-            self.adversary.wrap()
+        self.prepare(self.state.step)
         log.info("%s", self.plan.describe())
         try:
             while self.stop_reason() is None:
@@ -245,9 +213,9 @@ class Trainer:
                         batch = next(batches)
                     except StopIteration:
                         break
-                    self._data_time += time.perf_counter() - fetch_start
+                    self.interval.data_time += time.perf_counter() - fetch_start
                     produced += 1
-                    self._train_step(batch)
+                    self.train_step(batch)
                     self.state.step += 1
                     self.state.batches_in_epoch += 1
                     self._after_step()
@@ -314,7 +282,7 @@ class Trainer:
     def _finish(self, reason: str) -> None:
         """Validate the final weights if the last step was not validated, write the last checkpoint, make sure
         ``best/`` exists."""
-        if self._interval_count:
+        if self.interval.count:
             self._log_interval()
         if self.state.last_valid_step != self.state.step:
             self._validate()
@@ -328,104 +296,13 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------------ one step
 
-    def _train_step(self, batch: Any) -> None:
-        step = self.state.step
-        if self.plan.apply(self.model, step):
-            log.info(
-                "step %d: new-only warm-up over, now training %d parameter tensors",
-                step,
-                sum(p.requires_grad for p in self.model.parameters()),
-            )
-            self._wrap()
-        apply_warmup(self.optimizer, step, self.cfg.optim)
-        self.model.train()
-        start = time.perf_counter()
-        batch = move_to(batch, self.dist.device)
-        with self._autocast():
-            result: StepResult = self.objective.compute(self.wrapped, batch, step, train=True)
-        result.loss.backward()
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        disc = None  # the discriminators' step (after the generator's backward, on its detached output)
-        if self.adversary is not None and self.adversary.active(step):
-            disc = self.adversary.backward(result.output, batch, self._autocast)
-        # the flag stays on the device: with the logged values below it crosses to the host in one transfer,
-        # the step's only wait for the device (without discriminators)
-        bad = (~(torch.isfinite(result.loss.detach()) & torch.isfinite(grad_norm))).float().reshape(1)
-        if self.adversary is not None and not self.adversary.finite(disc):
-            bad = torch.ones_like(bad)
-        # one flag for all ranks: a rank whose loss is inf but whose gradients look finite must still skip
-        all_reduce_max(bad, self.dist)
-        names = list(result.terms)
-        scalars = torch.cat(
-            [bad, result.loss.detach().float().reshape(1), grad_norm.detach().float().reshape(1)]
-            + [result.terms[k].detach().float().reshape(1).to(bad.device) for k in names]
-        ).tolist()
-        bad_flag, loss_value, grad_norm_value = scalars[:3]
-        terms = dict(zip(names, scalars[3:]))
-        if disc is not None:
-            terms.update(disc["values"])
-        if bad_flag > 0:
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.adversary is not None:
-                self.adversary.discard()
-            try:
-                self.guard.skip(step, batch, terms, grad_norm_value)
-            except NonFiniteError:
-                self._set_aside_diverged(step - self.guard.streak + 1)
-                raise
-            self._accumulate({"skipped": 1.0})
-            return
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        if disc is not None:
-            self.adversary.apply()
-        self.guard.ok()
-        self._accumulate(
-            {
-                "loss": loss_value,
-                "grad_norm": grad_norm_value,
-                # up to the optimizer's launch: the device may still be running it (wall_per_step is the cadence)
-                "step_time": time.perf_counter() - start,
-                "skipped": 0.0,
-                **terms,
-            }
-        )
-
-    def _accumulate(self, values: Dict[str, float]) -> None:
-        for key, value in values.items():
-            self._interval[key] = self._interval.get(key, 0.0) + value
-        self._interval_count += 1
+    def train_step(self, batch: Any) -> None:
+        """One optimizer step on ``batch`` (and the discriminators' from ``gan.start_step``), or a skipped one."""
+        train_step(self, batch)
 
     def _log_interval(self) -> None:
-        """Average the interval's values over steps and ranks; write them to the log and TensorBoard."""
-        keys = sorted(self._interval)
-        totals = torch.tensor(
-            [self._interval[k] for k in keys] + [float(self._interval_count)],
-            dtype=torch.float64,
-            device=self.dist.device,
-        )
-        # ranks can disagree on keys only if one had no successful step; pad by agreeing on a key set first
-        key_lists = all_gather_objects(keys, self.dist)
-        if any(k != keys for k in key_lists):
-            union = sorted(set().union(*key_lists))
-            totals = torch.tensor(
-                [self._interval.get(k, 0.0) for k in union] + [float(self._interval_count)],
-                dtype=torch.float64,
-                device=self.dist.device,
-            )
-            keys = union
-        all_reduce_sum(totals, self.dist)
-        count = totals[-1].item()
-        skipped = dict(zip(keys, totals[:-1].tolist())).get("skipped", 0.0)
-        good = max(count - skipped, 1.0)
-        values = {}
-        for key, total in zip(keys, totals[:-1].tolist()):
-            values[key] = total / (count if key == "skipped" else good)
-        elapsed = time.perf_counter() - self._interval_time
-        values["data_time"] = self._data_time / max(self._interval_count, 1)
-        values["wall_per_step"] = elapsed / max(self._interval_count, 1)
+        """Write the interval's averages (over steps and ranks) to the log and TensorBoard."""
+        values = self.interval.average(self.dist)
         lrs = current_lrs(self.optimizer)
         if self.adversary is not None:
             lrs["disc"] = self.adversary.lr()
@@ -443,47 +320,18 @@ class Trainer:
         self.monitor.scalars("train", {f"lr_{k}": v for k, v in lrs.items()}, step)
         self.monitor.scalars("train", extra, step)
         self.monitor.scalars("train", {"epoch": self.state.epoch}, step)
-        self._interval, self._interval_count = {}, 0
-        self._interval_time, self._data_time = time.perf_counter(), 0.0
+        self.interval.reset()
 
     # ------------------------------------------------------------------------------------------------ validation
 
     def _validate(self) -> float:
         step = self.state.step
         start = time.perf_counter()
-        sums: Dict[str, torch.Tensor] = {}
-        first_batch = None
         with preserved_rng(), torch.no_grad():
             self.model.eval()
-            for index, batch in enumerate(self.dev_dl):
-                if self.cfg.data.max_dev_batches and index >= self.cfg.data.max_dev_batches:
-                    break
-                batch = move_to(batch, self.dist.device)
-                if first_batch is None:
-                    first_batch = batch
-                with self._autocast():
-                    result = self.objective.compute(self.model, batch, step, train=False)
-                n = float(result.num_items)
-                values = {
-                    "loss": result.loss.detach().double() * n,
-                    **{f"term/{k}": v.detach().double() * n for k, v in result.terms.items()},
-                    **{f"stat/{k}": v.detach().double() for k, v in result.stats.items()},
-                }
-                values["items"] = torch.tensor(n, dtype=torch.float64, device=self.dist.device)
-                for key, value in values.items():
-                    sums[key] = sums[key] + value if key in sums else value.clone()
-            keys = sorted(sums)
-            key_lists = all_gather_objects(keys, self.dist)
-            if any(k != keys for k in key_lists):
-                raise RuntimeError(f"ranks computed different dev statistics: {key_lists}")
-            for key in keys:
-                all_reduce_sum(sums[key], self.dist)
-            if "items" not in sums or sums["items"].item() == 0:
-                raise RuntimeError("the dev data loader yields no batches: check data.dev_cuts")
-            items = sums["items"].item()
-            dev = {"loss": sums["loss"].item() / items}
-            dev.update({k[5:]: sums[k].item() / items for k in keys if k.startswith("term/")})
-            dev.update(self.objective.summarize({k[5:]: sums[k] for k in keys if k.startswith("stat/")}))
+            dev, first_batch = dev_pass(
+                self.model, self.objective, self.dev_dl, self.dist, step, self.autocast, self.cfg.data.max_dev_batches
+            )
             if self.dist.is_main and first_batch is not None and self.cfg.train.num_audio_samples > 0:
                 for name, wave, sr in self.objective.audio_examples(
                     self.model, first_batch, self.cfg.train.num_audio_samples
@@ -518,20 +366,6 @@ class Trainer:
         self.monitor.flush()
         return loss
 
-    def _set_aside_diverged(self, first_bad_step: int) -> None:
-        """After a NaN stop: the checkpoints written from the first step of the failing streak on are moved
-        aside, so a rerun (with a lower optim.lr, say) resumes from before the divergence."""
-        if not self.dist.is_main:
-            return
-        folder = self.checkpoints.set_aside(first_bad_step, f"diverged-step{first_bad_step}")
-        left = self.checkpoints.list()
-        log.error(
-            "training diverged from step %d on%s; a rerun resumes from %s",
-            first_bad_step,
-            f": the checkpoints written since were moved to {folder}" if folder else "",
-            left[-1][1] if left else "step 0 (no earlier checkpoint is left: move best/ aside first)",
-        )
-
     def _write_best(self, loss: float) -> None:
         if not may_replace_best(self.best_dir, loss, self.run_id):
             return
@@ -550,20 +384,7 @@ class Trainer:
     def _save(self) -> None:
         rng = all_gather_objects(capture_rng_state(), self.dist)
         if self.dist.is_main:
-            state = {
-                "format": CHECKPOINT_FORMAT,
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.plateau.state_dict(),
-                "sampler": sampler_position(self.train_dl.sampler, self.state.epoch, self.state.batches_in_epoch),
-                "rng": rng,
-                "loop": asdict(self.state),
-                "nonfinite": self.guard.state_dict(),
-                **({"gan": self.adversary.state_dict()} if self.adversary is not None else {}),
-                "world_size": self.dist.world_size,
-                "run_id": self.run_id,
-                "config": to_dict(self.cfg),
-            }
+            state = trainer_state(self, rng)
             streak = self.guard.streak  # the steps it skipped began at state.step - streak (0-based, as set aside)
             path = self.checkpoints.save(state, self.state.step, self.state.step - streak if streak else None)
             checkpointed(self.exp_dir)

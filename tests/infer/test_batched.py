@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fcodec.infer.batched import duration_batches, encode_decode, num_tokens, padded_length
-from fcodec.infer.streaming import stream_signal
+from fcodec.infer.stream_run import stream_signal
 from tests.infer.conftest import LENGTHS, speechlike
 
 CAUSAL = ["50hz", "25hz", "12hz"]

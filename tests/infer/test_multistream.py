@@ -93,11 +93,11 @@ def test_streams_joining_and_leaving_equal_each_stream_alone(models, which):
 def test_all_slot_steps_as_captured_equal_each_stream_alone(models):
     """The CUDA-graph bookkeeping (every slot computed from static buffers, idle ones too, the served rows
     copied back), run eagerly: the capture itself needs CUDA and is not tested here."""
-    from fcodec.infer.multistream import _StaticStep
+    from fcodec.infer.slots import StaticStep
 
     model = models["25hz"]
     codec = MultiStreamCodec(model, max_streams=4)
-    codec._graphs = codec._capture(_StaticStep)
+    codec._graphs = codec._capture(StaticStep)
     run_plan(codec, model)
 
 

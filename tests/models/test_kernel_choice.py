@@ -127,9 +127,9 @@ def test_a_read_only_cache_is_said_once(cache, monkeypatch, caplog):
 def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
     """One real run: each kernel kept for a linear layer (oneDNN over F.linear, then oneDNN's reordered weight
     over its plain one) was not slower than its baseline on its own measurement."""
-    from fcodec.models import common
+    from fcodec.models import fast_linear
 
-    if common._ONEDNN_LINEAR is None:
+    if fast_linear._ONEDNN_LINEAR is None:
         pytest.skip("this torch build has no oneDNN linear: there is nothing to choose")
     runs = []
     real_measure = kernel_choice.measure
@@ -141,13 +141,13 @@ def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
     monkeypatch.setattr(kernel_choice, "measure", recording)
     x, w, b = torch.randn(4, 512), torch.randn(1024, 512), torch.randn(1024)
     with torch.no_grad():
-        y = linear(x, w, b, packed=lambda: common.reorder_for_onednn(w))
+        y = linear(x, w, b, packed=lambda: fast_linear.reorder_for_onednn(w))
     assert torch.allclose(y, F.linear(x, w, b), atol=1e-4)
     decisions = json.loads(cache.read_text())[kernel_choice.machine_key()]
     # measured on a streaming call's rows, then (unless oneDNN already lost) on an offline call's; where oneDNN
     # won both, its weight layouts are compared at both
     keys = [f"linear {rows}x512->1024" for rows in (4, 256)]
-    if all(decisions.get(key) == "onednn" for key in keys) and common._ONEDNN_REORDER is not None:
+    if all(decisions.get(key) == "onednn" for key in keys) and fast_linear._ONEDNN_REORDER is not None:
         keys += [f"linear_onednn_layout {rows}x512->1024" for rows in (4, 256)]
     keys = keys[: len(runs)]
     assert runs and list(decisions) == keys
@@ -164,16 +164,16 @@ def test_real_measurement_keeps_no_slower_kernel(cache, monkeypatch):
 def test_reordered_weight_gives_the_same_bytes(cache, monkeypatch):
     """oneDNN from its reordered weight computes exactly what it computes from the plain one, for any row count
     (so the layout may be chosen per row count without a row's result depending on its call)."""
-    from fcodec.models import common
+    from fcodec.models import fast_linear
 
-    if common._ONEDNN_REORDER is None:
+    if fast_linear._ONEDNN_REORDER is None:
         pytest.skip("this torch build cannot reorder oneDNN weights")
     monkeypatch.setenv("FCODEC_FAST_KERNELS", "1")  # oneDNN, reordered weight, without measuring
     w, b = torch.randn(300, 96), torch.randn(300)
-    reordered = common.reorder_for_onednn(w)
+    reordered = fast_linear.reorder_for_onednn(w)
     x = torch.randn(400, 96)
     with torch.no_grad():
-        full = common._onednn_linear(x, w, b, False)
+        full = fast_linear._onednn_linear(x, w, b, False)
         for rows in (2, 4, 5, 64, 65, 400):
             assert torch.equal(linear(x[:rows], w, b, packed=lambda: reordered), full[:rows])
             assert torch.equal(linear(x[:rows], w, b, apply_gelu=True, packed=lambda: reordered), F.gelu(full[:rows]))

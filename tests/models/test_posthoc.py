@@ -11,7 +11,7 @@ import torch
 from fcodec.data.audio import read_mono
 from fcodec.infer.batched import encode_decode
 from fcodec.infer.posthoc import calibration_latents
-from fcodec.infer.streaming import stream_signal
+from fcodec.infer.stream_run import stream_signal
 from fcodec.models import FocalCodec, configs
 from fcodec.models.posthoc import PRESETS, PosthocError, choose_bits, latent_error, parse_preset, with_posthoc
 from tests.models.conftest import speechlike

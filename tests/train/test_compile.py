@@ -2,7 +2,7 @@
 
 A stage-2 setup on the tiny codec (grown to 25 Hz, compressor and decompressor training through the
 straight-through quantiser) with the reconstruction losses and the Whisper ASR loss on the tiny random Whisper,
-one real ``Trainer._train_step`` each, eager and compiled, on the same batch and from the same weights.
+one real ``Trainer.train_step`` each, eager and compiled, on the same batch and from the same weights.
 
 Tolerances. Inductor fuses and reorders float32 reductions, so results agree to rounding, not bit for bit: each
 loss term within 1e-4 relative (float32 rounding over the few thousand-element reductions of these terms is
@@ -24,11 +24,8 @@ import shutil
 import pytest
 import torch
 
-from fcodec.train.codec_objective import CodecObjective
+from fcodec.train.build import build_codec_module, build_trainer
 from fcodec.train.config import load_config
-from fcodec.train.distributed import DistInfo
-from fcodec.train.run import build_codec_module
-from fcodec.train.trainer import Trainer
 from tests.train.speech import stage_overrides
 
 needs_compiler = pytest.mark.skipif(
@@ -58,13 +55,11 @@ def one_step(assets, tmp_path, whisper, batch, compile: bool):
     )
     exp = tmp_path / ("compiled" if compile else "eager")
     _, module, plan = build_codec_module(cfg, exp)
-    trainer = Trainer(
-        cfg, exp, module, CodecObjective(module), plan, None, None, DistInfo(), export_best=lambda m, f: None
-    )
+    trainer = build_trainer(cfg, exp, module, plan)
     before = {n: p.detach().clone() for n, p in module.named_parameters()}
-    trainer._train_step(batch)
+    trainer.train_step(batch)
     after = {n: p.detach().clone() for n, p in module.named_parameters()}
-    return before, after, dict(trainer._interval)
+    return before, after, dict(trainer.interval.totals)
 
 
 @pytest.mark.slow
@@ -101,9 +96,9 @@ def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
 
 
 def test_resuming_with_the_fused_optimizer_continues_the_unfused_ones_moments():
+    from fcodec.train.checkpoint import hyperparameters, reapply_hyperparameters
     from fcodec.train.config import OptimConfig
     from fcodec.train.optim import build_optimizer, build_plateau
-    from fcodec.train.optim_resume import hyperparameters, reapply_hyperparameters
 
     torch.manual_seed(0)
     weights = torch.randn(5, 3)

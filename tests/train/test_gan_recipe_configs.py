@@ -15,7 +15,7 @@ from tests.train.speech import stage_overrides
 REPO = Path(__file__).resolve().parents[2]
 FULL = REPO / "egs/aishell_librispeech/codec1/conf"
 MINI = REPO / "egs/mini_bilingual/codec1/conf"
-# what run.sh --tag gan passes as --train-<rate>-config (README, "Quality recovery")
+# what run.sh --tag gan passes as --train-<rate>-config (docs/training.md, "Quality recovery")
 LAYERS = {
     "aishell_librispeech/25hz": [FULL / "train_25hz.yaml", FULL / "train_25hz_gan.yaml"],
     "aishell_librispeech/12.5hz": [

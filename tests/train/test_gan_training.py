@@ -9,8 +9,10 @@ import torch
 import torch.multiprocessing as mp
 
 from fcodec.models import FocalCodec
+from fcodec.train.build import build_codec_module, build_trainer
 from fcodec.train.config import ConfigError, load_config
-from fcodec.train.run import build_codec_module, run_stage
+from fcodec.train.objective import CodecObjective
+from fcodec.train.run import run_stage
 from tests.train.gan import TINY_GAN
 from tests.train.speech import stage_overrides
 
@@ -102,10 +104,7 @@ PER_ITEM_LOSSES = {"losses.stft.weight": 0}
 
 def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, out: str) -> None:
     """One GAN training step on ``rank``'s share of ``batch``; rank 0 saves both models' weights to ``out``."""
-    from fcodec.train.adversary import Adversary
-    from fcodec.train.codec_objective import CodecObjective
     from fcodec.train.distributed import DistInfo
-    from fcodec.train.trainer import Trainer
 
     torch.set_num_threads(1)
     if world > 1:
@@ -132,30 +131,14 @@ def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, o
             )
             torch.manual_seed(0)
             stage, module, plan = build_codec_module(cfg, Path(tmp), dist)
-            codec = stage.codec
-            adversary = Adversary(
-                cfg.gan, stage.discriminators, codec.sample_rate_output, codec.sample_rate_input, dist
-            )
-            trainer = Trainer(
-                cfg,
-                Path(tmp),
-                module,
-                CodecObjective(module),
-                plan,
-                None,
-                None,
-                dist,
-                export_best=lambda m, f: None,
-                adversary=adversary,
-            )
-            plan.apply(module, 0)
-            trainer._wrap()
-            adversary.wrap()
+            trainer = build_trainer(cfg, Path(tmp), module, plan, dist=dist, discriminators=stage.discriminators)
+            trainer.prepare(0)
+            adversary = trainer.adversary
             share = batch["audio"].shape[0] // world
             part = {k: v[rank * share : (rank + 1) * share] for k, v in batch.items()}
             if rank == 0:
                 torch.save(adversary.model.state_dict(), out + ".init")
-            trainer._train_step(part)
+            trainer.train_step(part)
             assert trainer.guard.total == 0
             if rank == 0:
                 torch.save({"codec": module.state_dict(), "disc": adversary.model.state_dict()}, out)
@@ -216,3 +199,15 @@ def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path
         plan.param_groups(module, cfg.optim.lr, cfg.optim.lr_new, 0.0, own_lrs={"decoder": 1e-4}), cfg.optim
     ).param_groups
     assert [(g["name"], g["lr"], len(g["params"])) for g in groups] == [("decoder", 1e-4, len(got))]
+
+
+def test_a_codec_trainer_judges_with_the_stage_discriminators(assets, tmp_path):
+    """The generator's GAN terms and the discriminators' own step must use the same networks: build_trainer
+    refuses a GAN codec stage without them rather than build fresh ones."""
+    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"], **TINY_GAN}))
+    stage, module, plan = build_codec_module(cfg, tmp_path)
+    with pytest.raises(ValueError, match="stage's discriminators"):
+        build_trainer(cfg, tmp_path, module, plan)
+    trainer = build_trainer(cfg, tmp_path, module, plan, discriminators=stage.discriminators)
+    assert trainer.adversary.model is stage.discriminators
+    assert isinstance(trainer.objective, CodecObjective) and trainer.objective.module is module

@@ -6,13 +6,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from fcodec.train.adversary import Adversary, build_discriminators
+from fcodec.train.adversary import build_discriminators
+from fcodec.train.build import build_trainer
 from fcodec.train.config import load_config
-from fcodec.train.distributed import DistInfo
 from fcodec.train.nonfinite import NonFiniteError
 from fcodec.train.params import build_param_plan
 from fcodec.train.rng import seed_everything
-from fcodec.train.trainer import Trainer
+from tests.train.gan import TINY_GAN
 from tests.train.toy import SR, ToyCodec, ToyObjective, export_state, make_cuts, make_loader
 
 
@@ -27,20 +27,16 @@ def make_trainer(exp_dir, cuts, overrides=(), objective=None, num_workers=0):
     seed_everything(0)
     model = ToyCodec()
     plan = build_param_plan(model, ["compressor.", "decompressor."])
-    adversary = None
-    if cfg.gan is not None:
-        adversary = Adversary(cfg.gan, build_discriminators(cfg.gan), SR, SR, DistInfo())
-    return Trainer(
+    return build_trainer(
         cfg,
         exp_dir,
         model,
-        objective or ToyObjective(),
         plan,
-        make_loader(cuts, True, num_workers=num_workers),
-        make_loader(cuts, False),
-        DistInfo(),
-        export_state,
-        adversary=adversary,
+        train_dl=make_loader(cuts, True, num_workers=num_workers),
+        dev_dl=make_loader(cuts, False),
+        objective=objective or ToyObjective(),
+        sample_rates=(SR, SR),
+        export_best=export_state,
     )
 
 
@@ -185,3 +181,21 @@ def test_sampler_position_is_exact_with_prefetching_workers(tmp_path, cuts):
     again = make_loader(cuts, True, num_workers=0)
     again.sampler.set_epoch(1)
     assert seen + rest == [b["cut_id"] for b in again]
+
+
+def test_build_trainer_names_what_a_model_other_than_the_codec_lacks(tmp_path):
+    """build_trainer fills the objective, the export and the discriminators' rates in for the codec only; for
+    another model a missing piece is a clear error, not a trainer that fails mid-run."""
+    gan = [f"{k}={v}" for k, v in TINY_GAN.items()]
+    model = ToyCodec()
+    plan = build_param_plan(model, ["compressor.", "decompressor."])
+    cfg = load_config(None, ["train.device=cpu"])
+    with pytest.raises(ValueError, match="ToyCodec .* needs an objective and export_best"):
+        build_trainer(cfg, tmp_path, model, plan, export_best=export_state)
+    gan_cfg = load_config(None, ["train.device=cpu", *gan])
+    with pytest.raises(ValueError, match="sample rates"):
+        build_trainer(gan_cfg, tmp_path, model, plan, objective=ToyObjective(), export_best=export_state)
+    trainer = build_trainer(
+        gan_cfg, tmp_path, model, plan, objective=ToyObjective(), export_best=export_state, sample_rates=(SR, SR)
+    )
+    assert trainer.adversary.names == list(build_discriminators(gan_cfg.gan).names)  # built from the config

@@ -5,6 +5,7 @@
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --codec exp/models/focalcodec_50hz_2k_causal
     PYTHONPATH=$PWD:/path/to/upstream python tools/benchmarks/bench_codec.py --upstream   # ratio vs upstream
     PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --int8 --plain   # + int8, + FCODEC_FAST_KERNELS=0
+    PYTHONPATH=$PWD python tools/benchmarks/bench_codec.py --int8 --onnx    # + the ONNX graphs, fp32 and int8
     PYTHONPATH=$PWD:/path/to/upstream python tools/benchmarks/bench_codec.py --device cuda --batch 64 \
         --precision bf16-autocast --upstream                               # offline on a GPU, vs upstream
 
@@ -18,6 +19,9 @@ With ``--upstream`` the installed upstream ``focalcodec`` package (if importable
 timed in the same run, interleaved with ours, and its outputs are compared with ours. ``--plain`` times our
 model with the fast kernels off (``FCODEC_FAST_KERNELS=0``: PyTorch's own ops), ``--int8`` a copy quantised
 with ``FocalCodec.quantize("int8")``; speed-ups are printed against the baseline (upstream, else plain).
+``--onnx`` exports the model (``fcodec.export``, fp32 and int8 graphs, into a temporary folder; ``--onnx-dir``
+reuses an export of the same model) and times it on onnxruntime with ``--threads`` intra-op threads: rows
+``onnx`` and ``onnx-int8``, the streaming step being the ``stream_encode`` + ``stream_decode`` graphs.
 The first lines name the CPU (model and vector extensions), the GPU and torch: figures only compare within one
 run. ``--batch B`` encodes and decodes B signals at once offline (streaming stays one stream: for many streams see
 ``bench_streams.py``). ``--precision``: ``fp32``; ``bf16-autocast`` (float32 weights, matrix products in bfloat16
@@ -114,6 +118,52 @@ def streaming_times(model, steps, sig: torch.Tensor, chunks: int, warmup: int) -
     return out
 
 
+class OnnxImpl:
+    """An ONNX export timed like a model: ``sig_to_toks`` / ``toks_to_sig`` run the offline graphs."""
+
+    def __init__(self, codec) -> None:
+        self.codec = codec
+        self.chunk_size = codec.chunk_size
+
+    def sig_to_toks(self, sig: torch.Tensor):
+        return self.codec.encode(sig)[0]
+
+    def toks_to_sig(self, toks):
+        return self.codec.decode(toks)
+
+
+# an ONNX stream's state is its OnnxStreamingCodec (the graphs' state tensors inside)
+ONNX = (
+    lambda m, chunk, state: (lambda s: (s.encode_chunk(chunk.numpy()), s))(state or m.codec.stream()),
+    lambda m, toks, state: (lambda s: (s.decode_chunk(toks), s))(state or m.codec.stream()),
+)
+
+
+def onnx_impls(args, model: FocalCodec) -> Dict[str, tuple]:
+    """``onnx`` and ``onnx-int8`` rows: the model exported (or ``--onnx-dir``) and run by onnxruntime."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from fcodec.export.onnx_export import export_codec
+    from fcodec.export.onnx_runtime import OnnxCodec
+
+    folder = args.onnx_dir
+    if folder is None:
+        tmp = Path(tempfile.mkdtemp(prefix="bench_onnx_"))
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # about 2.5 GB for the full-size model
+        source = args.codec or model.save_pretrained(tmp / "model")
+        started = time.perf_counter()
+        export_codec(source, tmp / "onnx", int8=True)
+        print(f"exported {source} to ONNX (fp32 + int8) in {time.perf_counter() - started:.0f} s: {tmp / 'onnx'}")
+        folder = tmp / "onnx"
+    return {
+        "onnx": (OnnxImpl(OnnxCodec(folder, threads=args.threads)), ONNX, None),
+        "onnx-int8": (OnnxImpl(OnnxCodec(folder, int8=True, threads=args.threads)), ONNX, None),
+    }
+
+
 def build(args) -> FocalCodec:
     if args.codec:
         return FocalCodec.from_pretrained(args.codec).eval()
@@ -174,6 +224,8 @@ def main(argv=None) -> None:
     parser.add_argument("--upstream", action="store_true", help="also time the installed upstream package")
     parser.add_argument("--plain", action="store_true", help="also time our model with FCODEC_FAST_KERNELS=0")
     parser.add_argument("--int8", action="store_true", help="also time an int8-quantised copy of the model")
+    parser.add_argument("--onnx", action="store_true", help="also time the ONNX export (fp32 and int8 graphs)")
+    parser.add_argument("--onnx-dir", default=None, help="with --onnx: an existing export of this model")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -214,6 +266,10 @@ def main(argv=None) -> None:
         impls["int8"] = (copy.deepcopy(model).quantize("int8"), OURS, None)
     if args.plain:
         impls["plain"] = (model, OURS, {"FCODEC_FAST_KERNELS": "0"})
+    if args.onnx:
+        if _device.type != "cpu" or args.precision != "fp32" or args.batch != 1:
+            sys.exit("bench_codec: --onnx times onnxruntime on the CPU in fp32 with --batch 1")
+        impls.update(onnx_impls(args, model))
     if args.upstream:
         try:
             import focalcodec  # the upstream package, if the user has it on the path

@@ -3,7 +3,7 @@
 
 Each configuration runs in a fresh process (so peak memory is its own): the stage's model is built the way
 ``fcodec.bin.train`` builds it (random weights in the published format, grown for stages 2 and 3, the stage's
-trainable mode and loss terms, the parameter plan, AdamW), then ``Trainer._train_step`` (forward, backward,
+trainable mode and loss terms, the parameter plan, AdamW), then ``Trainer.train_step`` (forward, backward,
 clipping, optimizer step: the real step) runs on a fixed batch; one warm-up step precedes ``--steps`` timed ones.
 
 * tiny: ``fcodec.models.configs.tiny_causal_config`` (what the mini recipe and the tests train);
@@ -125,11 +125,9 @@ def one(
 
     from fcodec.models import FocalCodec, grow
     from fcodec.models.configs import causal_config, tiny_causal_config
-    from fcodec.train.codec_objective import CodecObjective
+    from fcodec.train.build import build_codec_module, build_trainer
     from fcodec.train.config import load_config
     from fcodec.train.distributed import DistInfo
-    from fcodec.train.run import build_codec_module
-    from fcodec.train.trainer import Trainer
     from fcodec.utils.assets import shared_whisper_checkpoint
     from fcodec.utils.whisper import make_tiny_whisper
 
@@ -164,36 +162,15 @@ def one(
     cfg = load_config(None, overrides)
     dist = DistInfo(device=torch.device(device))
     stage_model, module, plan = build_codec_module(cfg, tmp / "exp", dist)
-    adversary = None
-    if gan:
-        from fcodec.train.adversary import Adversary
-
-        adversary = Adversary(
-            cfg.gan,
-            stage_model.discriminators,
-            stage_model.codec.sample_rate_output,
-            stage_model.codec.sample_rate_input,
-            dist,
-        )
-    trainer = Trainer(
-        cfg,
-        tmp / "exp",
-        module,
-        CodecObjective(module),
-        plan,
-        None,
-        None,
-        dist,
-        export_best=lambda m, f: None,
-        adversary=adversary,
-    )
-    trainer.plan.apply(module, 10**9)  # past any warm-up: every trainable tensor
+    trainer = build_trainer(cfg, tmp / "exp", module, plan, dist=dist, discriminators=stage_model.discriminators)
+    trainer.prepare(10**9)  # past any warm-up: every trainable tensor
+    adversary = trainer.adversary
     batch, source = speech_batch(batch_size, seconds)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     total = sum(p.numel() for p in stage_model.codec.parameters())
     cuda = device == "cuda"
     start = time.perf_counter()
-    trainer._train_step(batch)  # warm-up (allocations, first-call caches; compilation with --compile)
+    trainer.train_step(batch)  # warm-up (allocations, first-call caches; compilation with --compile)
     if cuda:
         torch.cuda.synchronize()
     first_step = time.perf_counter() - start
@@ -205,7 +182,7 @@ def one(
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        trainer._train_step(batch)
+        trainer.train_step(batch)
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
@@ -278,7 +255,7 @@ def step_flops(trainer, batch, compiled: bool) -> int:
     eager = torch.compiler.set_stance("force_eager") if compiled else contextlib.nullcontext()
     counter = FlopCounterMode(display=False, custom_mapping=flop_formulas())
     with eager, counter:
-        trainer._train_step(batch)
+        trainer.train_step(batch)
     return int(counter.get_total_flops())
 
 

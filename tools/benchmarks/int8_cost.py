@@ -168,7 +168,7 @@ def main(argv=None) -> None:
                 str(decode_root / test_set),
                 "--out-dir",
                 str(score_dir),
-                "--asr-models",
+                "--asr-judges",
                 args.judge,
                 "--cache-dir",
                 str(out / layout.ASR_CACHE),

@@ -158,7 +158,7 @@ checked=$(python -m fcodec.bin.recipe_options --data-config "${data_config}" --h
   --whisper-dir "${data_dir}/models/whisper" --mos-judges "${mos_judges}" --nisqa-weights "${nisqa_weights}" \
   --posthoc-presets "${posthoc_presets}" 2>&1) \
   || option_error "$(tail -n 1 <<< "${checked}")"
-{ read -r config_test_sets; read -r -a labels; read -r -a judge_files; } < <(tail -n 3 <<< "${checked}")
+{ read -r config_test_sets; read -r -a judge_names; read -r -a judge_files; } < <(tail -n 3 <<< "${checked}")
 test_sets=${test_sets:-${config_test_sets}} && read -r -a judges <<< "${asr_judges}" && read -r -a mos <<< "${mos_judges}"
 
 log "${_prog} ${_run_args} (stages ${stage}-${stop_stage}${tag:+, tag ${tag}: ${exp_dir}})"
@@ -296,20 +296,20 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
       [ -f "${decode_dir}/.done" ] || { log "Stage 8: ${decode_dir} is not decoded (no .done); not scored"; continue; }
       scored=$(( scored + 1 ))
       [ "${force}" = true ] && set_aside "${exp_dir}/${name}/score"
-      for j in "${labels[@]}"; do trust_marker "${exp_dir}/${name}/score/${j}/${set_name}"/{.done,summary.json}; done
+      for j in "${judge_names[@]}"; do trust_marker "${exp_dir}/${name}/score/${j}/${set_name}"/{.done,summary.json}; done
       log "Stage 8: ${name}/${set_name} with ${judges[*]} -> ${exp_dir}/${name}/score/<judge>/${set_name}"
       ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
         python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" --decode-dir "${decode_dir}" \
-          --out-dir "${exp_dir}/${name}/score" --asr-models "${judge_files[@]}" --cache-dir "${asr_cache_dir}" \
+          --out-dir "${exp_dir}/${name}/score" --asr-judges "${judge_files[@]}" --cache-dir "${asr_cache_dir}" \
           --nj "${nj}" --device "${eval_device}" --mos-judges "${mos[@]}" --nisqa-model "${nisqa_file}" "${extra[@]}"
     done
   done
   [ "${scored}" -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"
   plot=$(dirname "${results}")/results.png compare=() && [ -n "${tag}" ] && compare=(--compare-with "${exp_dir%/"${tag}"}")
-  if stage_begin 8 file "${exp_dir}/.report.done" "the results table and plot of ${labels[*]} -> ${results}" \
-      "report results=${results} judges=${labels[*]} ${compare[*]} scores=$(python -m fcodec.bin.report --exp-dir "${exp_dir}" --judges "${labels[@]}" "${compare[@]}" --inputs-digest)"; then
+  if stage_begin 8 file "${exp_dir}/.report.done" "the results table and plot of ${judge_names[*]} -> ${results}" \
+      "report results=${results} judges=${judge_names[*]} ${compare[*]} scores=$(python -m fcodec.bin.report --exp-dir "${exp_dir}" --judges "${judge_names[@]}" "${compare[@]}" --inputs-digest)"; then
     ${train_cmd} "${log_dir}/stage8.log" python -m fcodec.bin.report --exp-dir "${exp_dir}" --out "${results}" \
-      --plot "${plot}" --judges "${labels[@]}" "${compare[@]}"  # a --tag variant: beside the main run
+      --plot "${plot}" --judges "${judge_names[@]}" "${compare[@]}"  # a --tag variant: beside the main run
     stage_end "${results}" "${plot}"
   fi
 fi

@@ -17,19 +17,8 @@
 #   stage_begin NUMBER POLICY MARKER WHAT SIGNATURE...  run the stage? (skip if up to date); stage_end marks it
 #   trust_marker MARKER OUTPUT...     remove a tool's own completion MARKER when one of its OUTPUTs is missing
 #
-# Stage markers: a stage writes "<its output dir>/.<stage name>.done" when it has finished, holding the
-# signature of what it was asked to do (its options and the markers of its inputs), a content hash of the
-# outputs the next stages use, and the files it made. On the next run the stage is skipped when the marker is
-# there, the signature is the same and every file is still there ("done"); when files were deleted it rebuilds
-# just those ("partial"); when the marker is missing (never run, or died half way) or the options changed, it is
-# redone ("todo"). --force true redoes it whatever the marker says. Nothing is deleted to redo a stage:
-# stage_begin sets the old folder aside, or, for a folder holding a trained model, stops the run (its POLICY).
-#
-# A stage's signature holds the fingerprints of the markers of the stages it reads from, so a stage is redone
-# when the one before it was redone with other options, and also when it was redone with the same options but
-# made something else (--force true after a code change, a GPU run that is not bit-exact, a pretrained model
-# replaced at the same path): the content hash in the marker changes with the outputs. A redone stage whose
-# outputs came out the same leaves the marker as it was, and the stages after it stay up to date.
+# What the stage helpers decide (skip, rebuild, redo, set aside, stop the run) is written once, in
+# docs/recipe.md, "Reruns: skip, resume, never delete".
 #
 # Messages about the command line name the script as the user ran it: ${_prog} when the script sets it (codec.sh
 # sets it to the run.sh the user typed), otherwise $0.
