@@ -1,6 +1,7 @@
 """The import rules of the package, checked on its source with ``ast`` (no module is imported, so it is fast):
 
-- no import cycle between modules of ``fcodec/`` (an import inside a function counts: it runs sooner or later);
+- no import cycle between modules of ``fcodec/`` (an import inside a function counts: it runs sooner or later;
+  one under ``if TYPE_CHECKING:`` does not: it never runs);
 - no upward import: ``fcodec.models``, ``fcodec.data`` and ``fcodec.utils`` import nothing of ``fcodec.train``,
   ``fcodec.infer``, ``fcodec.metrics`` or ``fcodec.bin``; ``fcodec.layout`` (the experiment layout, which decoding
   and scoring both ask) none of these either; ``fcodec.infer`` nothing of ``fcodec.metrics``.
@@ -35,6 +36,24 @@ def module_files(package_dir: Path) -> Dict[str, Path]:
     return modules
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_nodes(tree: ast.AST):
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+
+
 def imported_modules(name: str, path: Path, known: Set[str]) -> List[Tuple[str, int]]:
     """The modules of ``known`` that module ``name`` (file ``path``) imports, anywhere in it, with the line.
 
@@ -43,7 +62,7 @@ def imported_modules(name: str, path: Path, known: Set[str]) -> List[Tuple[str, 
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = []
-    for node in ast.walk(tree):
+    for node in runtime_nodes(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -152,13 +171,19 @@ def test_no_upward_import_in_the_package():
 
 @pytest.fixture
 def bad_package(tmp_path: Path) -> Path:
-    """A package with a cycle through a function-level import and two upward imports (one relative)."""
+    """A package with a cycle through a function-level import, two upward imports (one relative), and imports
+    under ``if TYPE_CHECKING:`` that would make another cycle and another upward import if they ran."""
     files = {
         "__init__.py": "",
         "utils/__init__.py": "",
         "utils/io.py": "def f():\n    from fcodec.metrics import report\n",
         "metrics/__init__.py": "",
-        "metrics/report.py": "from fcodec.metrics.plot import draw\n",
+        "metrics/report.py": "from fcodec.metrics.plot import draw\nfrom fcodec.metrics import summaries\n",
+        # annotations only: neither a cycle nor an upward import
+        "metrics/summaries.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from fcodec.metrics.report import x\n",
+        "train/__init__.py": "",
+        "train/loop.py": "",
+        "utils/names.py": "import typing\nif typing.TYPE_CHECKING:\n    from fcodec.train import loop\nelse:\n    import os\n",
         "metrics/plot.py": "def draw():\n    from . import report\n",
         "infer/__init__.py": "",
         "infer/decode.py": "import os\nfrom ..metrics import plot\n",
