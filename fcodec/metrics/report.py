@@ -119,7 +119,7 @@ def render_results(
         "each model's reconstructions and the original audio (last row) scored alike. **NISQA** v2.0 hears each file "
         "at its own rate (the 24 kHz reconstruction at 24 kHz, as its reference code and the published tables do): "
         "MOS (the MOS_Q of the FocalCodec papers' tables) and its four dimensions, noisiness, discontinuity, "
-        "coloration, loudness (higher = better). **DNSMOS** (speechmos): P.835 OVRL / SIG / BAK and P.808. "
+        "coloration, loudness (higher = better). **DNSMOS** (speechmos, at 16 kHz): P.835 OVRL / SIG / BAK and P.808. "
         "**speaker sim.** = cosine similarity of Resemblyzer speaker embeddings (16 kHz) of reconstruction and original "
         "(1 = the same voice). The plot's trade-off panel puts intelligibility against NISQA MOS.",
         "",

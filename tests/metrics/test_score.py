@@ -450,8 +450,12 @@ def test_a_second_asr_judge_reuses_the_reconstructions_quality_until_they_change
     from fcodec.metrics.speaker_similarity import SpeakerEncoder
     from fcodec.utils.whisper import make_tiny_whisper
 
+    from fcodec.metrics import mos
+
     heard = {"dnsmos": [], "speaker": []}  # the waveforms each real model was given, call by call
     real_predict, real_embed = DnsmosPredictor.predict, SpeakerEncoder.embed
+    # the judge's one test signal at load is tested in test_mos_judges.py: here only scoring's calls are counted
+    monkeypatch.setattr(mos, "_self_check", lambda judge: None)
     monkeypatch.setattr(
         DnsmosPredictor,
         "predict",

@@ -89,7 +89,7 @@ def test_cli_errors_are_one_line(tmp_path, decoded, tiny_whisper_path, capsys):
         ),
         (
             ["--ref-cuts", str(cuts_path), "--decode-dir", str(decode_dir), "--asr-models", "smal"],
-            "--asr-models smal: neither a checkpoint file nor a published Whisper name",
+            "--asr-judges smal: neither a checkpoint file nor a published Whisper name",
             "",
         ),
         (
