@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from fcodec.infer.tokens import TOKENS_DIR
+from fcodec.layout import decode_format
 from fcodec.utils.io import hash_file
 
 __all__ = ["CODEC_ERROR", "Journal", "journal_header", "missing_outputs", "model_fingerprint"]
@@ -50,6 +52,19 @@ def _hash_model_files(folder: str, files: Tuple[Tuple[str, int, int], ...]) -> s
     return digest.hexdigest()[:16]
 
 
+def relocate_record(record: Dict[str, Any], directory: Path) -> Dict[str, Any]:
+    """A decoded cut's record with its wav and token paths in ``directory``, wherever the folder was when they were
+    written (a copied or moved exp dir checks and lists its own files)."""
+    if record.get("status") != "ok":
+        return record
+    for source in record["recon"]["recording"]["sources"]:
+        if source["type"] == "file":
+            source["source"] = decode_format.relocated(source["source"], directory, decode_format.WAV_DIR)
+    array = record["tokens"]["array"]
+    array["storage_path"] = decode_format.relocated(array["storage_path"], directory, TOKENS_DIR)
+    return record
+
+
 def missing_outputs(record: Dict[str, Any]) -> List[str]:
     """The files a journal record of a decoded cut points at (its wav, its tokens) that do not exist."""
     paths = [source["source"] for source in record["recon"]["recording"]["sources"] if source["type"] == "file"]
@@ -78,8 +93,8 @@ class Journal:
                     f"{path.parent} holds a decode with other settings ({records[0].get('header')}); now "
                     f"{header}. Use a new output folder or --overwrite to start it afresh"
                 )
-            for record in records[1:]:
-                self.entries[record["cut_id"]] = record  # the latest record of a cut wins (a retried failure)
+            for record in records[1:]:  # the latest record of a cut wins (a retried failure)
+                self.entries[record["cut_id"]] = relocate_record(record, path.parent.absolute())
             self._file = open(path, "a", encoding="utf-8")
             if not records:
                 self._append({"header": header})

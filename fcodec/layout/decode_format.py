@@ -102,6 +102,27 @@ def write_failed_tsv(path: PathLike, failed: Mapping[str, str]) -> Path:
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+def relocated(path: str, directory: PathLike, subdir: str) -> str:
+    """``path``, recorded under ``<the decode folder it was written in>/<subdir>/``, as it is in ``directory``: a
+    decode folder copied or moved (with its exp dir) refers to its own files, not to the original's. A path with no
+    ``subdir`` component is returned as it is."""
+    parts = Path(path).parts
+    if subdir not in parts:
+        return path
+    index = len(parts) - 1 - parts[::-1].index(subdir)
+    return str(Path(directory, *parts[index:]))
+
+
+def _relocated_cut(cut, directory: Path):
+    from dataclasses import replace
+
+    sources = [
+        replace(s, source=relocated(s.source, directory, WAV_DIR)) if s.type == "file" else s
+        for s in cut.recording.sources
+    ]
+    return replace(cut, recording=replace(cut.recording, sources=sources))
+
+
 def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOutputs:
     """Read a decode directory; a missing manifest or an unfinished run is an error that names the file.
 
@@ -138,7 +159,7 @@ def read_decode_dir(directory: PathLike, require_done: bool = True) -> DecodeOut
     if not manifest.is_file():
         raise FileNotFoundError(f"{manifest} is missing: no reconstructions to score in {directory}")
     try:
-        recon_cuts = {cut.id: cut for cut in load_cuts(manifest)}
+        recon_cuts = {cut.id: _relocated_cut(cut, directory.absolute()) for cut in load_cuts(manifest)}
     except UnsafeSourceError:
         raise
     except Exception as exc:

@@ -102,3 +102,23 @@ def test_cli_refuses_bad_options_before_any_work(codec_dirs, test_cuts, tmp_path
     assert status != 0 and message in err, err
     assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.decode: error: ")
     assert not out.is_dir()
+
+
+def test_a_copied_decode_folder_refers_to_its_own_files(codecs, test_cuts, tmp_path):
+    import shutil
+
+    original = tmp_path / "a" / "exp" / "train_50hz" / "decode" / "test_set"
+    first = decode_cuts(codecs["50hz"], test_cuts, original, "m", QUIET)
+    assert first["num_failed"] == 0
+    copy = tmp_path / "b" / "exp" / "train_50hz" / "decode" / "test_set"
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    gone = sorted((copy / decode_format.WAV_DIR).iterdir())[0]
+    gone.unlink()  # in the copy only: the original's file is still there
+    again = decode_cuts(codecs["50hz"], test_cuts, copy, "m", QUIET)
+    assert again["num_failed"] == 0 and gone.is_file()  # the copy's own file was missing: decoded again
+    decoded = decode_format.read_decode_dir(copy)
+    for cut in decoded.recon_cuts.values():
+        (source,) = cut.recording.sources
+        assert source.source.startswith(str(copy)), source.source
+    shutil.rmtree(tmp_path / "a")  # the copy stands alone
+    assert all(cut.load_audio().size for cut in decode_format.read_decode_dir(copy).recon_cuts.values())

@@ -446,11 +446,10 @@ def test_a_second_asr_judge_reuses_the_reconstructions_quality_until_they_change
 ):
     """Stage 8 with a judge added later scores the same decode again: the MOS judges and the speaker encoder do not
     run again on unchanged reconstructions (nor on the originals), and a re-decoded reconstruction is scored anew."""
+    from fcodec.metrics import mos
     from fcodec.metrics.dnsmos import DnsmosPredictor
     from fcodec.metrics.speaker_similarity import SpeakerEncoder
     from fcodec.utils.whisper import make_tiny_whisper
-
-    from fcodec.metrics import mos
 
     heard = {"dnsmos": [], "speaker": []}  # the waveforms each real model was given, call by call
     real_predict, real_embed = DnsmosPredictor.predict, SpeakerEncoder.embed
