@@ -53,7 +53,7 @@ def tiny_whisper_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def mini_recipe_run(tmp_path_factory):
-    """The mini recipe's stages 0-8, run once per session (see tests/mini_recipe_run.py): borrow() its folder."""
+    """The mini recipe, run once per session (see tests/mini_recipe_run.py): borrow() its folder."""
     from tests.mini_recipe_run import MiniRecipeRun
 
-    return MiniRecipeRun(tmp_path_factory.mktemp("mini_recipe")).run()
+    return MiniRecipeRun(tmp_path_factory.mktemp("mini_recipe"))

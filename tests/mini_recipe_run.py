@@ -27,20 +27,26 @@ class MiniRecipeRun:
         self.output: Dict[str, subprocess.CompletedProcess] = {}
         self._lent = False
 
-    def run(self) -> "MiniRecipeRun":
-        paths = ["--dl-dir", self.work / "download", "--data-dir", self.work / "data"]
-        paths += ["--exp-dir", self.work / "exp", "--results", self.work / "RESULTS.md"]
-        for name, (first, last) in STAGES.items():
-            # stage 8 runs the real MOS judges (NISQA, DNSMOS) on every model and test set: minutes on a loaded
-            # CI machine
-            self.output[name] = run_recipe(MINI_RECIPE, *paths, "--stage", first, "--stop-stage", last, timeout=2400)
-        shutil.copytree(self.work, self.pristine, symlinks=True)  # copy2: modification times are kept
-        return self
-
-    def borrow(self) -> Path:
-        """The run's folder for one test module to use as it likes, as the run left it."""
+    def borrow(self, through: str) -> Path:
+        """The run's folder for one test module to use as it likes, as the run left it, with the stages up to
+        ``through`` (a key of STAGES) run. Stages are run when first asked for, so a session that checks only the
+        data stages does not wait for training and scoring."""
         if self._lent:
             shutil.rmtree(self.work)
-            shutil.copytree(self.pristine, self.work, symlinks=True)
+            shutil.copytree(self.pristine, self.work, symlinks=True)  # copy2: modification times are kept
+        names = list(STAGES)
+        missing = [name for name in names[: names.index(through) + 1] if name not in self.output]
+        if missing:
+            paths = ["--dl-dir", self.work / "download", "--data-dir", self.work / "data"]
+            paths += ["--exp-dir", self.work / "exp", "--results", self.work / "RESULTS.md"]
+            for name in missing:
+                first, last = STAGES[name]
+                # stage 8 runs the real MOS judges (NISQA, DNSMOS) on every model and test set: minutes on a
+                # loaded CI machine
+                self.output[name] = run_recipe(
+                    MINI_RECIPE, *paths, "--stage", first, "--stop-stage", last, timeout=2400
+                )
+            shutil.rmtree(self.pristine, ignore_errors=True)
+            shutil.copytree(self.work, self.pristine, symlinks=True)
         self._lent = True
         return self.work

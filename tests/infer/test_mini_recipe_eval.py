@@ -73,7 +73,7 @@ def tokens(decode_dir: Path):
 
 @pytest.fixture(scope="module")
 def recipe(mini_recipe_run):
-    recipe = Recipe(mini_recipe_run.borrow())  # the session's run of the mini recipe
+    recipe = Recipe(mini_recipe_run.borrow("7-8"))  # the session's run of the mini recipe
     recipe.first = mini_recipe_run.output["7-8"]  # ./run.sh --stage 7 --stop-stage 8
     return recipe
 

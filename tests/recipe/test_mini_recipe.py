@@ -49,7 +49,7 @@ def changed(before, after):
 
 @pytest.fixture(scope="module")
 def recipe(mini_recipe_run):
-    recipe = Recipe(mini_recipe_run.borrow())
+    recipe = Recipe(mini_recipe_run.borrow("0-3"))
     recipe.first = mini_recipe_run.output["0-3"]  # ./run.sh --stop-stage 3
     return recipe
 

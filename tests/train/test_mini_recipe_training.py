@@ -37,7 +37,7 @@ class Recipe:
 
 @pytest.fixture(scope="module")
 def recipe(mini_recipe_run):
-    recipe = Recipe(mini_recipe_run.borrow())  # the session's run of the mini recipe
+    recipe = Recipe(mini_recipe_run.borrow("4-6"))  # the session's run of the mini recipe
     recipe.first = mini_recipe_run.output["4-6"]  # ./run.sh --stage 4 --stop-stage 6
     return recipe
 
