@@ -49,3 +49,11 @@ def tiny_whisper_path(tmp_path_factory) -> Path:
     from fcodec.utils.whisper import make_tiny_whisper
 
     return make_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-random.pt")
+
+
+@pytest.fixture(scope="session")
+def mini_recipe_run(tmp_path_factory):
+    """The mini recipe, run once per session (see tests/mini_recipe_run.py): borrow() its folder."""
+    from tests.mini_recipe_run import MiniRecipeRun
+
+    return MiniRecipeRun(tmp_path_factory.mktemp("mini_recipe"))

@@ -1,4 +1,4 @@
-"""The mini recipe's stages 7 and 8 end to end, after its stages 0-6 (outputs in a temporary folder): every
+"""The mini recipe's stages 7 and 8 end to end (the session's one run of the mini recipe, borrowed): every
 trained model (train_50hz, train_25hz, train_12.5hz) and the pretrained codec decode both test sets, each is
 scored, RESULTS.md and the plot are written; a rerun does nothing; a deleted output or a decode that died half way
 is completed without redoing the rest; a decode with other settings is never overwritten (--force true sets it
@@ -45,8 +45,6 @@ class Recipe:
         self.results = work / "RESULTS.md"
 
     def run(self, *args, check=True):
-        # stage 8 runs real MOS judges (NISQA, DNSMOS: a 9 s window per short clip) on every stage and test set:
-        # minutes on a loaded CI machine
         return run_recipe(
             MINI_RECIPE,
             "--dl-dir",
@@ -74,10 +72,9 @@ def tokens(decode_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    recipe = Recipe(tmp_path_factory.mktemp("mini_eval"))
-    recipe.run("--stop-stage", "6")
-    recipe.first = recipe.run("--stage", "7", "--stop-stage", "8")
+def recipe(mini_recipe_run):
+    recipe = Recipe(mini_recipe_run.borrow("7-8"))  # the session's run of the mini recipe
+    recipe.first = mini_recipe_run.output["7-8"]  # ./run.sh --stage 7 --stop-stage 8
     return recipe
 
 

@@ -35,6 +35,7 @@ def speech(real_audio_dir):
     return [read(root / "84" / name) for name in SPEAKER_84], read(root / SPEAKER_251)
 
 
+@pytest.mark.slow  # 14 s on the 2-core machine
 @pytest.mark.real_assets
 def test_dnsmos_is_speechmos_batched(speech):
     from speechmos import dnsmos

@@ -198,6 +198,7 @@ def test_report_from_scored_experiment(scored_experiment, tmp_path):
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
 
 
+@pytest.mark.slow  # 12 s on the 2-core machine
 def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp_path, tiny_whisper_path, monkeypatch):
     """Two tiny random Whispers with different seeds are two judges: a folder, a cache file and a table each;
     the signal metrics, which do not depend on the judge, are computed once and written for both."""
@@ -347,6 +348,7 @@ def test_missing_decode_outputs_are_clear_errors(tmp_path, tiny_whisper_path, ca
     assert "recon_cuts.jsonl.gz is missing" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # 15 s on the 2-core machine (the real Whisper)
 @pytest.mark.real_assets
 def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, real_audio_dir, real_whisper_path):
     """The reconstruction is the original at 24 kHz: if the judge's or the metrics' resampling were wrong, the

@@ -1,6 +1,6 @@
-"""The mini recipe's stages 0-3 end to end (once, shared by the tests below, which run in file order), and
-the real recipe's stages 0-3 pointed at that corpus on disk. Outputs go to a temporary folder
-(--dl-dir / --data-dir), not into the recipe folder."""
+"""The mini recipe's stages 0-3 end to end (the session's one run of the mini recipe, whose folder the tests below
+borrow and change in file order), and the real recipe's stages 0-3 pointed at that corpus on disk. Outputs go
+to a temporary folder (--dl-dir / --data-dir), not into the recipe folder."""
 
 import re
 from pathlib import Path
@@ -48,9 +48,9 @@ def changed(before, after):
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    recipe = Recipe(tmp_path_factory.mktemp("mini"))
-    recipe.first = recipe.run("--stop-stage", "3")
+def recipe(mini_recipe_run):
+    recipe = Recipe(mini_recipe_run.borrow("0-3"))
+    recipe.first = mini_recipe_run.output["0-3"]  # ./run.sh --stop-stage 3
     return recipe
 
 

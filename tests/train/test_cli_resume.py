@@ -52,6 +52,7 @@ def environment():
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow  # two training processes per case, one killed: 17 s and 45 s on the 2-core machine
 @pytest.mark.parametrize("extra", [None, GAN], ids=["plain", "gan"])
 def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_path, extra):
     straight = subprocess.run(

@@ -1,4 +1,4 @@
-"""The mini recipe's training stages 4-6 end to end, after its stages 0-3 (outputs in a temporary folder):
+"""The mini recipe's training stages 4-6 end to end (the session's one run of the mini recipe, borrowed):
 each stage leaves a log, TensorBoard events, checkpoints and an exported model at its frame rate and bitrate;
 a rerun does nothing; a changed config retrains that stage only; a stage that died continues from its
 newest checkpoint."""
@@ -36,10 +36,9 @@ class Recipe:
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
-    recipe = Recipe(tmp_path_factory.mktemp("mini_train"))
-    recipe.run("--stop-stage", "3")
-    recipe.first = recipe.run("--stage", "4", "--stop-stage", "6")
+def recipe(mini_recipe_run):
+    recipe = Recipe(mini_recipe_run.borrow("4-6"))  # the session's run of the mini recipe
+    recipe.first = mini_recipe_run.output["4-6"]  # ./run.sh --stage 4 --stop-stage 6
     return recipe
 
 

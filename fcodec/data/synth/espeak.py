@@ -3,8 +3,9 @@
 eSpeak NG keeps state in static variables that ``espeak_Initialize`` does not reset (the pitch "flutter"
 position, for one), so the same text comes out slightly different depending on what was spoken before. For a
 corpus that is the same on every machine, whatever the number of worker processes, every utterance is spoken
-by a freshly loaded copy of the library (load, initialise, speak, terminate, unload: about 15 ms), and the C
-library's ``rand()`` (which eSpeak NG uses for noise) is seeded first.
+by a freshly loaded copy of the library (load, initialise, speak, terminate, unload: about 15 ms), and both
+random generators it uses for noise (its own, which it seeds from the clock, and the C library's ``rand()``)
+are seeded first.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def synthesize(
                 raise ValueError(f"eSpeak NG has no voice {voice!r}")
             for parameter, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range), (_VOLUME, 100)):
                 lib.espeak_SetParameter(parameter, int(value), 0)
+            # Breath noise (the f2, f3 and f5 variants) comes from eSpeak NG's own generator, which
+            # espeak_Initialize seeds from the clock: without this those speakers differ from run to run.
+            lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+            lib.espeak_ng_SetRandSeed(seed)
             ctypes.CDLL(None).srand(ctypes.c_uint(seed))
             encoded = text.encode("utf-8")
             status = lib.espeak_Synth(
