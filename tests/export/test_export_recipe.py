@@ -1,4 +1,4 @@
-"""A clean checkout exports the mini recipe's trained models (stages 0-6 run first, in a temporary folder) with
+"""A clean checkout exports the mini recipe's trained models (the session's shared run, through stage 6) with
 the documented command (docs/export.md), each with its model card, and streams a recording of the recipe's
 test set through each export's ONNX graphs."""
 
@@ -10,17 +10,14 @@ import soundfile as sf
 
 from fcodec.bin import export_onnx, stream
 from fcodec.models import FocalCodec
-from tests.data.helpers import MINI_RECIPE, run_recipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    work = tmp_path_factory.mktemp("mini_onnx")
-    args = ["--dl-dir", work / "download", "--data-dir", work / "data", "--exp-dir", work / "exp"]
-    run_recipe(MINI_RECIPE, *args, "--stop-stage", "6")
-    return work
+def trained(mini_recipe_run):
+    """The session's mini recipe run through stage 6 (tests/mini_recipe_run.py): its three trained models."""
+    return mini_recipe_run.borrow("4-6")
 
 
 @pytest.mark.parametrize("rate,bitrate", [("50hz", 550), ("25hz", 275), ("12.5hz", 137.5)])
