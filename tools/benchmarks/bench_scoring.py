@@ -160,8 +160,8 @@ def bench_score_judges(audios, languages, batch_size: int) -> None:
 
 
 def quality_runners(device: str, threads: int, batch_size: int, onnx: bool = False):
-    """[(name, run(batch))]: the MOS judges that load and the speaker encoder, as scoring calls them; with
-    ``onnx``, DNSMOS's onnxruntime fallback beside its torch default."""
+    """[(name, run(batch))]: the MOS judges that load and the speaker encoder, as scoring calls them (DNSMOS with its
+    default backend for ``device``); with ``onnx``, DNSMOS's other backend beside it, for the comparison."""
     from fcodec.metrics.dnsmos import DnsmosPredictor
     from fcodec.metrics.mos import load_mos_judges
     from fcodec.metrics.speaker_similarity import SpeakerEncoder
@@ -170,9 +170,11 @@ def quality_runners(device: str, threads: int, batch_size: int, onnx: bool = Fal
     for name, reason in skipped.items():
         print(f"mos         {name:<22} skipped: {reason}")
     runners = [(j.name, lambda batch, j=j: j.predict(batch, 16000, batch_size=batch_size)) for j in judges]
-    if onnx:
-        fallback = DnsmosPredictor(num_threads=threads, device=device, backend="onnx")
-        runners.append(("dnsmos-onnx", lambda batch: fallback.predict(batch, 16000, batch_size=batch_size)))
+    default = next((j.backend for j in judges if j.name == "dnsmos"), None)
+    if onnx and default is not None:
+        other = "onnx" if default == "torch" else "torch"
+        fallback = DnsmosPredictor(num_threads=threads, device=device, backend=other)
+        runners.append((f"dnsmos-{other}", lambda batch: fallback.predict(batch, 16000, batch_size=batch_size)))
     speaker = SpeakerEncoder(device=device)
     runners.append(("resemblyzer", lambda batch: speaker.embed(batch, 16000, batch_size=batch_size)))
     return runners
@@ -270,11 +272,12 @@ def project(args, audios, languages) -> None:
     for name, rate in rates.items():
         count = pairs if name == "signal" else clips
         hours = count / rate / 3600
-        note = " (the fallback: not in the total)" if name == "dnsmos-onnx" else ""
+        note = " (the other backend: not in the total)" if name in ("dnsmos-onnx", "dnsmos-torch") else ""
         total += 0.0 if note else hours
         print(f"project     {name:<36} {rate:8.2f} clips/s  {count:6d} clips  {hours:6.2f} h{note}")
-    if "dnsmos-onnx" in rates and "dnsmos" in rates:
-        print(f"project     DNSMOS torch / onnx: {rates['dnsmos'] / rates['dnsmos-onnx']:.1f}x")
+    for other in ("onnx", "torch"):
+        if f"dnsmos-{other}" in rates and "dnsmos" in rates:
+            print(f"project     DNSMOS default / {other}: {rates['dnsmos'] / rates[f'dnsmos-{other}']:.2f}x")
     present = [name for name in quality if name in rates]
     together = 1.0 / sum(1.0 / rates[name] for name in present)
     print(
