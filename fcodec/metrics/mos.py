@@ -197,7 +197,7 @@ def _load_judge(name: str, nisqa_model, utmos_model, device: str, num_threads: i
     return UtmosJudge(predictor), ""
 
 
-def _self_check(judge: Any) -> None:  # noqa: D401
+def _self_check(judge: Any) -> None:
     """Score two seconds of a speech-like signal once: weights that load but cannot score (malformed tensors, flipped
     bits that give NaN) raise here, at load, instead of failing every utterance of stage 8."""
     from fcodec.metrics.testing import speechlike

@@ -34,7 +34,7 @@ SIDES = ("original", "reconstruction")
 SILENCE_DBFS = -55.0
 # (cut_id, original at 16 kHz, reconstruction at 16 kHz, original cut, reconstruction cut)
 QualityItem = Tuple[str, np.ndarray, np.ndarray, Any, Any]
-Clip = Tuple[np.ndarray, int]  # samples and their rate
+Clip = Tuple[np.ndarray, int, str]  # samples, their rate, their audio_digest (what a cached value is keyed by)
 
 
 def is_silent(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bool:
@@ -61,15 +61,16 @@ def _native_clips(items: Sequence[QualityItem]) -> Dict[str, Dict[str, Clip]]:
     for cut_id, _, _, original_cut, recon_cut in items:
         for side, cut in zip(SIDES, (original_cut, recon_cut)):
             rate = int(cut.sampling_rate)
-            clips[side][cut_id] = (read_mono(cut, rate), rate)
+            audio = read_mono(cut, rate)
+            clips[side][cut_id] = (audio, rate, audio_digest(audio))
     return clips
 
 
 def _predict_by_rate(predict: Callable[[List[np.ndarray], int], List[Any]], clips: Sequence[Clip]) -> List[Any]:
     """``predict(audios, rate)`` over clips of several rates: one call per rate, results in input order."""
     results: List[Any] = [None] * len(clips)
-    for rate in dict.fromkeys(rate for _, rate in clips):
-        indices = [i for i, (_, r) in enumerate(clips) if r == rate]
+    for rate in dict.fromkeys(clip[1] for clip in clips):
+        indices = [i for i, clip in enumerate(clips) if clip[1] == rate]
         for i, value in zip(indices, predict([clips[i][0] for i in indices], rate)):
             results[i] = value
     return results
@@ -127,13 +128,13 @@ class QualityScorer:
         """side -> {cut_id: value} of one judge (cache ``key``): the cached values, the others computed by
         ``compute(audios, rate)``, one call per rate (none when everything is cached), and cached as
         ``kept(value)`` (None: not cached, e.g. a NaN, which is retried next time). ``clips``: side -> cut_id ->
-        (samples, rate) as the judge sees them; each entry is keyed by the digest of those samples."""
+        (samples, rate, digest) as the judge sees them; each entry is keyed by that digest."""
         found: Dict[str, Dict[str, Any]] = {side: {} for side in SIDES}
         todo = []  # the originals first, then the reconstructions (as they were batched before the caches)
         for side in SIDES:
             cache = self.side_caches.get(side, {}).get(key)
             for cut_id, clip in clips[side].items():
-                digest = audio_digest(clip[0])
+                digest = clip[2]
                 value = cache.get(cut_id, digest) if cache is not None else None
                 if value is None:
                     todo.append((side, cache, cut_id, digest, clip))
@@ -152,7 +153,10 @@ class QualityScorer:
         scores = {
             item[0]: QualityScores(silent=tuple(s for s, a in zip(SIDES, item[1:3]) if is_silent(a))) for item in items
         }
-        at_16k = {side: {item[0]: (item[1 + i], SAMPLE_RATE) for item in items} for i, side in enumerate(SIDES)}
+        at_16k = {
+            side: {item[0]: (item[1 + i], SAMPLE_RATE, audio_digest(item[1 + i])) for item in items}
+            for i, side in enumerate(SIDES)
+        }
         native = _native_clips(items) if any(judge_rate(j) == "native" for j in self.judges) else at_16k
         for judge in self.judges:
             found = self._cached_or_computed(
