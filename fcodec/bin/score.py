@@ -1,6 +1,6 @@
-"""Score the reconstructions of one test set (stage 8) with one or more ASR judges: ASR error rates under the
-paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, MOS judges (NISQA, DNSMOS; UTMOS
-when named) on the original and the reconstruction, speaker similarity (Resemblyzer).
+"""Score the reconstructions of one or more decodes (stage 8) with one or more ASR judges: ASR error rates under
+the paper and predecessor protocols, PESQ / STOI / SI-SDR / mel and STFT distance, MOS judges (NISQA, DNSMOS;
+UTMOS when named) on the original and the reconstruction, speaker similarity (Resemblyzer).
 
     python -m fcodec.bin.score \\
         --ref-cuts data/cuts/test_aishell.jsonl.gz \\
@@ -10,6 +10,13 @@ when named) on the original and the reconstruction, speaker similarity (Resembly
 
 Each judge's files go to <out-dir>/<judge>/<test_set>/ (<judge>: the published name, or the checkpoint's file name
 without .pt): summary.json, utterances.tsv, failed.tsv and icefall-style recogs-/errs-/wer-summary- files.
+Several decodes are scored in one run (what stage 8 does: the judges load once), each against the --ref-cuts
+file of its test set (data/cuts/<test_set>.jsonl.gz for exp/<tag>/<model>/decode/<test_set>), each into its
+model's exp/<tag>/<model>/score unless --out-dir is given:
+
+    python -m fcodec.bin.score --ref-cuts data/cuts/test_{aishell,librispeech}.jsonl.gz \\
+        --decode-dir exp/<tag>/*/decode/test_* --asr-judges small
+
 Whisper-small (by name, or a file with its published sha256) is the FocalCodec papers' judge: its paper-protocol
 dWER is the comparable one; add an independent judge (large-v3) beside it. The signal metrics do not depend on
 the judge and are computed once, and so are the MOS judges and the speaker similarity. Transcripts, MOS and speaker
@@ -23,6 +30,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any, Dict, List
 
 from fcodec.metrics.mos import DEFAULT_MOS_JUDGES, MOS_JUDGES
 from fcodec.utils.cli import UserError, command_line
@@ -37,20 +45,24 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ref-cuts",
         type=Path,
+        nargs="+",
         required=True,
-        help="the test CutSet (16 kHz originals, with text and language on each supervision)",
+        help="the test CutSet (16 kHz originals, with text and language on each supervision); with several "
+        "decodes, one per test set, named <test_set>.jsonl.gz",
     )
     parser.add_argument(
         "--decode-dir",
         type=Path,
+        nargs="+",
         required=True,
         help="<exp_dir>/<model>/decode/<test_set> with recon_cuts.jsonl.gz, failed.tsv, summary.json, .done",
     )
     parser.add_argument(
         "--out-dir",
         type=Path,
-        required=True,
-        help="the score root: each judge's files go to <out-dir>/<judge>/<test_set>/",
+        default=None,
+        help="the score root: each judge's files go to <out-dir>/<judge>/<test_set>/ (default: "
+        "<exp_dir>/<model>/score of each decode)",
     )
     parser.add_argument(
         "--asr-judges",
@@ -63,7 +75,9 @@ def get_parser() -> argparse.ArgumentParser:
         "published name (small, large-v3) or a checkpoint file in openai-whisper's format; their "
         "names (file names without .pt) must differ",
     )
-    parser.add_argument("--test-set", default=None, help="name used in file names (default: the decode dir's name)")
+    parser.add_argument(
+        "--test-set", default=None, help="name used in file names, one decode only (default: the decode dir's name)"
+    )
     parser.add_argument(
         "--cache-dir",
         type=Path,
@@ -149,12 +163,14 @@ def check_options(args) -> None:
             f"--asr-judges {' '.join(args.asr_models)}: two judges would share a score folder (named "
             f"{labels}: a judge is named after its published name or its file name without .pt)"
         )
-    if not args.ref_cuts.is_file():
-        raise FileNotFoundError(f"--ref-cuts {args.ref_cuts} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)")
-    if not args.decode_dir.is_dir():
-        raise FileNotFoundError(f"--decode-dir {args.decode_dir} not found (stage 7, fcodec.bin.decode, writes it)")
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        raise UserError(f"--out-dir {args.out_dir} is a file; give a folder (the recipe uses <stage_dir>/score)")
+    for ref_cuts in args.ref_cuts:
+        if not ref_cuts.is_file():
+            raise FileNotFoundError(f"--ref-cuts {ref_cuts} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)")
+    for decode_dir in args.decode_dir:
+        if not decode_dir.is_dir():
+            raise FileNotFoundError(f"--decode-dir {decode_dir} not found (stage 7, fcodec.bin.decode, writes it)")
+    if args.out_dir is not None and args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UserError(f"--out-dir {args.out_dir} is a file; give a folder (the recipe uses <exp>/<model>/score)")
     if args.nj < 0 or args.batch_size < 1 or args.max_delay_ms < 0:
         raise UserError(
             f"--nj {args.nj}, --batch-size {args.batch_size}, --max-delay-ms {args.max_delay_ms}: give "
@@ -168,18 +184,15 @@ def check_options(args) -> None:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     check_options(args)
+    work = jobs(args)
     from fcodec.metrics.score_inputs import ScoreConfig
-    from fcodec.metrics.scoring import score
+    from fcodec.metrics.scoring import score_many
     from fcodec.utils.logging import setup_logging
 
     setup_logging(args.log_file)
     command = "python -m fcodec.bin.score " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    config = ScoreConfig(
-        ref_cuts=args.ref_cuts,
-        decode_dir=args.decode_dir,
-        out_dir=args.out_dir,
+    options = dict(
         asr_models=args.asr_models,
-        test_set=args.test_set,
         cache_dir=args.cache_dir,
         nj=args.nj,
         batch_size=args.batch_size,
@@ -194,8 +207,42 @@ def main(argv=None) -> int:
         require_done=not args.allow_unfinished,
         command=command,
     )
-    score(config)
+    score_many([ScoreConfig(**job, **options) for job in work])
     return 0
+
+
+def jobs(args) -> List[Dict[str, Any]]:
+    """(ref_cuts, decode_dir, out_dir, test_set) of each decode to score, checked: each decode's test cuts found
+    by its test set's name, no two decodes written to one folder."""
+    from fcodec.layout.experiment import score_root_of, test_set_name
+
+    if len(args.decode_dir) == 1 and len(args.ref_cuts) == 1:  # one decode: any names
+        pairs = [(args.ref_cuts[0], args.decode_dir[0])]
+    else:
+        if args.test_set is not None:
+            raise UserError("--test-set names the files of one decode: give one --decode-dir with it")
+        by_name = {test_set_name(path): path for path in args.ref_cuts}
+        if len(by_name) != len(args.ref_cuts):
+            raise UserError(f"--ref-cuts {' '.join(map(str, args.ref_cuts))}: two files of one test set name")
+        pairs = []
+        for decode_dir in args.decode_dir:
+            if decode_dir.name not in by_name:
+                raise UserError(
+                    f"--decode-dir {decode_dir}: no --ref-cuts file of its test set ({decode_dir.name}.jsonl.gz) among "
+                    f"{' '.join(map(str, args.ref_cuts))}"
+                )
+            pairs.append((by_name[decode_dir.name], decode_dir))
+    found, seen = [], {}
+    for ref_cuts, decode_dir in pairs:
+        out_dir = args.out_dir or score_root_of(decode_dir)
+        if out_dir is None:
+            raise UserError(f"--decode-dir {decode_dir} is not <exp>/<model>/decode/<test_set>: give --out-dir")
+        where = (Path(out_dir).resolve(), args.test_set or decode_dir.name)
+        if where in seen:
+            raise UserError(f"--decode-dir {seen[where]} and {decode_dir} would be scored into one folder ({where[0]})")
+        seen[where] = decode_dir
+        found.append(dict(ref_cuts=ref_cuts, decode_dir=decode_dir, out_dir=out_dir, test_set=args.test_set))
+    return found
 
 
 if __name__ == "__main__":

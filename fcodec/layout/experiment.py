@@ -70,6 +70,13 @@ def score_root(exp_dir: PathLike, model: str) -> Path:
     return Path(exp_dir) / model / SCORE
 
 
+def score_root_of(decode_directory: PathLike) -> Optional[Path]:
+    """``<exp>/<model>/decode/<test_set>`` -> ``<exp>/<model>/score`` (the score root of that model); None for a
+    folder outside the layout."""
+    decode_directory = Path(decode_directory)
+    return decode_directory.parent.parent / SCORE if decode_directory.parent.name == DECODE else None
+
+
 def judge_dir(score_dir: PathLike, label: str, test_set: str) -> Path:
     """Where one judge's score files of one test set go: ``<score_dir>/<label>/<test_set>``."""
     return Path(score_dir) / label / test_set

@@ -36,7 +36,7 @@ import dataclasses
 import datetime
 import logging
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from fcodec.layout import decode_format
 from fcodec.layout.experiment import judge_dir, reconstructions_cache_dir, set_aside_path
@@ -48,9 +48,18 @@ from fcodec.utils.cli import UserError
 from fcodec.utils.names import safe_file_name
 
 
-def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
+def score_many(configs: Sequence[ScoreConfig]) -> List[Dict[str, Dict[str, Any]]]:
+    """Score several decode directories in one process, in order (stage 8: every model and test set): what is up to
+    date is skipped before anything loads, and the MOS judges and the speaker encoder load once, when the first
+    decode that needs them is scored (they share the options of one command line). Stops at the first failure."""
+    models = QualityModels()
+    return [score(config, models) for config in configs]
+
+
+def score(config: ScoreConfig, models: Optional["QualityModels"] = None) -> Dict[str, Dict[str, Any]]:
     """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
-    judge's score directory; return ``{judge label: summary}``."""
+    judge's score directory; return ``{judge label: summary}``. ``models``: the MOS judges and speaker encoder of
+    an earlier call, reused (default: loaded for this call)."""
     from fcodec.data.manifest_io import load_cuts
     from fcodec.metrics.transcribe import judge_label
 
@@ -99,7 +108,7 @@ def score(config: ScoreConfig) -> Dict[str, Dict[str, Any]]:
 
     utts = collect_utterances(ref_cuts, decoded)
     with torch_threads_beside_pool(config):
-        quality = _load_quality(config)
+        quality = _quality_scorer(config, models or QualityModels())
         records = run_judges(config, utts, quality)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     summaries = {
@@ -124,24 +133,43 @@ class NothingScoredError(UserError, RuntimeError):
     exit_code = 1  # not a bad option: the state of the folder or the run
 
 
-def _load_quality(config: ScoreConfig) -> QualityScorer:
-    """The MOS judges of ``config.mos_judges`` that load (the others skipped with a line) and the speaker
-    encoder, on the Whisper judge's device and with as many CPU threads as torch has beside the signal pool."""
-    import torch
+class QualityModels:
+    """The MOS judges of ``mos_judges`` that load (the others skipped with a line) and the speaker encoder, loaded
+    at the first ``get`` and kept for the calls after it (NISQA's and DNSMOS's load includes a test scoring)."""
 
-    from fcodec.metrics.mos import load_mos_judges
-    from fcodec.metrics.speaker_similarity import load_speaker_encoder
+    def __init__(self):
+        self._loaded: Optional[Tuple[Any, ...]] = None
+        self._options: Optional[Tuple[Any, ...]] = None
 
-    judges, skipped = load_mos_judges(
-        config.mos_judges,
-        nisqa_model=config.nisqa_model,
-        utmos_model=config.mos_model,
-        device=config.device,
-        num_threads=torch.get_num_threads(),
-    )
-    speaker, speaker_skipped = load_speaker_encoder(config.speaker_model, device=config.device)
-    if speaker is None:
-        logging.warning(speaker_skipped)
+    def get(self, config: ScoreConfig) -> Tuple[List[Any], Dict[str, str], Any, str]:
+        """(MOS judges, {name: why skipped}, speaker encoder or None, why it was skipped)."""
+        import torch
+
+        from fcodec.metrics.mos import load_mos_judges
+        from fcodec.metrics.speaker_similarity import load_speaker_encoder
+
+        options = (tuple(config.mos_judges), config.nisqa_model, config.mos_model, config.device, config.speaker_model)
+        if self._loaded is None:
+            judges, skipped = load_mos_judges(
+                config.mos_judges,
+                nisqa_model=config.nisqa_model,
+                utmos_model=config.mos_model,
+                device=config.device,
+                num_threads=torch.get_num_threads(),
+            )
+            speaker, speaker_skipped = load_speaker_encoder(config.speaker_model, device=config.device)
+            if speaker is None:
+                logging.warning(speaker_skipped)
+            self._loaded, self._options = (judges, skipped, speaker, speaker_skipped), options
+        elif options != self._options:
+            raise ValueError(f"quality models loaded for {self._options}, asked for {options}")
+        return self._loaded
+
+
+def _quality_scorer(config: ScoreConfig, models: QualityModels) -> QualityScorer:
+    """The quality scorer of one decode: the loaded models (on the Whisper judge's device, with as many CPU threads
+    as torch has beside the signal pool), with this test set's and this decode's caches."""
+    judges, skipped, speaker, speaker_skipped = models.get(config)
     return QualityScorer(
         judges,
         skipped,

@@ -504,3 +504,50 @@ def test_a_second_asr_judge_reuses_the_reconstructions_quality_until_they_change
     assert third_rows["en_a"]["dnsmos_ovrl_recon"] == first_rows["en_a"]["dnsmos_ovrl_recon"]
     assert third_rows["en_b"]["dnsmos_ovrl_recon"] != first_rows["en_b"]["dnsmos_ovrl_recon"]
     assert third_rows["en_b"]["dnsmos_ovrl_orig"] == first_rows["en_b"]["dnsmos_ovrl_orig"]
+
+
+def test_every_decode_of_an_experiment_is_scored_in_one_run_into_its_models_folder(
+    tmp_path, tiny_whisper_path, caplog, capsys, monkeypatch
+):
+    """Stage 8's one command: two models x two test sets, each decode against its own test set's cuts (found by
+    name), into its model's score folder, the quality judges loaded once; a rerun finds all four up to date before
+    any judge loads. Decodes that cannot be paired or would share a folder are refused before anything runs."""
+    import logging
+
+    from fcodec.metrics import mos
+
+    loads = []
+    real_load = mos.load_mos_judges
+    monkeypatch.setattr(mos, "load_mos_judges", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    sets = {
+        "test_zh": [("zh_a", speechlike(1.2, 40), "今天很好", "zh"), ("zh_b", speechlike(1.0, 41), "好", "zh")],
+        "test_en": [("en_a", speechlike(1.1, 42), "THE CAT SAT", "en")],
+    }
+    ref_cuts, decode_dirs = [], []
+    for name, items in sets.items():
+        cuts, path = make_test_cuts(tmp_path / "data" / name, items)
+        ref_cuts.append(path.rename(tmp_path / "data" / f"{name}.jsonl.gz"))
+        for model in ("train_50hz", "train_25hz"):
+            decode_dirs.append(make_decode_dir(tmp_path / "exp" / model / "decode" / name, cuts, noisy))
+    args = ["--ref-cuts", *map(str, ref_cuts), "--decode-dir", *map(str, decode_dirs)]
+    args += ["--asr-judges", str(tiny_whisper_path), "--nj", "0", "--max-tokens-per-second", "3", "--mos-judges"]
+    args += ["--speaker-model", "none"]
+    assert score_cli.main(args) == 0
+    assert len(loads) == 1
+    for model in ("train_50hz", "train_25hz"):
+        for name, items in sets.items():
+            summary = json.loads((tmp_path / "exp" / model / "score" / JUDGE / name / "summary.json").read_text())
+            assert summary["num_cuts"] == len(items) and summary["num_failed"] == 0
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert score_cli.main(args) == 0
+    assert len(loads) == 1
+    assert sum("is up to date" in r.getMessage() for r in caplog.records) == 4
+    assert not any("judge tiny-random" in r.getMessage() for r in caplog.records)  # no Whisper loaded
+    capsys.readouterr()
+    # a decode of a test set whose cuts were not given; two decodes of one test set into one --out-dir
+    assert score_cli.main(args[:2] + args[3:]) == 2
+    assert "no --ref-cuts file of its test set (test_en.jsonl.gz)" in capsys.readouterr().err
+    assert score_cli.main(args + ["--out-dir", str(tmp_path / "one")]) == 2
+    err = capsys.readouterr().err
+    assert "would be scored into one folder" in err and err.count("\n") == 1 and not (tmp_path / "one").exists()

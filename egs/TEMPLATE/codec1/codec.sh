@@ -289,21 +289,23 @@ fi
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   fetch_whispers 8 "${judges[@]}"  # a judge added since stage 3 ran
   read -r -a extra <<< "${score_args}"
-  scored=0
+  decode_dirs=() test_cuts=("${sets[@]/#/${data_dir}/cuts/}")
   for set_name in "${sets[@]}"; do  # the pretrained codec first: the originals' transcripts are cached for the rest
     for name in "${models[@]}"; do
       decode_dir=${exp_dir}/${name}/decode/${set_name}
       [ -f "${decode_dir}/.done" ] || { log "Stage 8: ${decode_dir} is not decoded (no .done); not scored"; continue; }
-      scored=$(( scored + 1 ))
+      decode_dirs+=("${decode_dir}")
       [ "${force}" = true ] && set_aside "${exp_dir}/${name}/score"
       for j in "${judge_names[@]}"; do trust_marker "${exp_dir}/${name}/score/${j}/${set_name}"/{.done,summary.json}; done
       log "Stage 8: ${name}/${set_name} with ${judges[*]} -> ${exp_dir}/${name}/score/<judge>/${set_name}"
-      ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "score_${name}" "${log_dir}/stage8.log" \
-        python -m fcodec.bin.score --ref-cuts "${data_dir}/cuts/${set_name}.jsonl.gz" --decode-dir "${decode_dir}" \
-          --out-dir "${exp_dir}/${name}/score" --asr-judges "${judge_files[@]}" --cache-dir "${asr_cache_dir}" \
-          --nj "${nj}" --device "${eval_device}" --mos-judges "${mos[@]}" --nisqa-model "${nisqa_file}" "${extra[@]}"
     done
   done
+  scored=${#decode_dirs[@]}
+  # one process for every decode: the judges load once, and what is up to date is skipped before they load
+  [ "${scored}" -eq 0 ] || ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name score "${log_dir}/stage8.log" \
+    python -m fcodec.bin.score --ref-cuts "${test_cuts[@]/%/.jsonl.gz}" --decode-dir "${decode_dirs[@]}" \
+      --asr-judges "${judge_files[@]}" --cache-dir "${asr_cache_dir}" --nj "${nj}" --device "${eval_device}" \
+      --mos-judges "${mos[@]}" --nisqa-model "${nisqa_file}" "${extra[@]}"
   [ "${scored}" -gt 0 ] || die "stage 8: nothing to score: run stage 7 first"
   plot=$(dirname "${results}")/results.png compare=() && [ -n "${tag}" ] && compare=(--compare-with "${exp_dir%/"${tag}"}")
   if stage_begin 8 file "${exp_dir}/.report.done" "the results table and plot of ${judge_names[*]} -> ${results}" \
