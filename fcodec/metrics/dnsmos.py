@@ -2,16 +2,17 @@
 
 ``speechmos.dnsmos.run`` scores one 9 s window at a time and keeps its model in a module global. This judge cuts
 every utterance into the same windows as speechmos (1 s hop; a short clip is repeated up to 9.01 s), runs the
-windows of many utterances together and calibrates them with speechmos's own polynomials
-(``DNSMOS.get_polyfit_val``). Two backends give speechmos's scores (tests/metrics/test_dnsmos_torch.py and
-test_mos_judges.py check both); ``auto`` (the default) takes torch on CUDA and onnx on the CPU, where torch's
-convolutions measured no faster (bench_scoring.py --project):
+full-resolution layers of P.835 once per utterance rather than once per window
+(:func:`fcodec.metrics.dnsmos_torch.p835_windows`), the rest window by window, and calibrates the outputs with
+speechmos's own polynomials (``DNSMOS.get_polyfit_val``). Two backends run the same layers and give speechmos's
+scores (tests/metrics/test_dnsmos_torch.py and test_mos_judges.py check both); ``auto`` (the default) takes torch
+on CUDA and onnx on the CPU, where onnxruntime's convolutions are 2-3x faster than torch's:
 
-* ``torch``: the two networks in torch (:mod:`fcodec.metrics.dnsmos_torch`), weights read from the
-  same ONNX files; the full-resolution layers run once per utterance rather than once per window, on the CPU (with
-  torch's thread count) or on CUDA.
-* ``onnx``: speechmos's ONNX graphs in onnxruntime, with speechmos's librosa mel front end (``DNSMOS.audio_melspec``);
-  onnxruntime runs on the CPU here (the ``onnxruntime-gpu`` build would add CUDA); its thread count is set per judge.
+* ``torch``: the two networks in torch (:mod:`fcodec.metrics.dnsmos_torch`), on the CPU (with torch's thread
+  count) or on CUDA.
+* ``onnx``: P.835's layers as onnxruntime graphs built from the same file's weights
+  (:mod:`fcodec.metrics.dnsmos_onnx`), and speechmos's P.808 graph on the torch log-mel front end; on the CPU (the
+  ``onnxruntime-gpu`` build would add CUDA), with the judge's thread count.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 DNSMOS_DIMENSIONS = ("ovrl", "sig", "bak", "p808")  # the headline (P.835 overall quality) first
-# 9 s windows per ONNX call: the P.835 model's activations take about 110 MB per window on the CPU
-WINDOWS_PER_CALL = 4
 SAMPLE_RATE = 16000
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -42,28 +41,28 @@ class DnsmosPredictor:
     dimensions = DNSMOS_DIMENSIONS
 
     def __init__(self, num_threads: int = 0, device: str = "cpu", backend: str = "auto"):
-        """``num_threads``: onnxruntime intra-op threads (0: its default, all cores; the torch backend uses
-        torch's own setting); ``device``: where the torch networks run (onnx: cuda uses onnxruntime's CUDA
-        provider when the installed onnxruntime has one)."""
+        """``num_threads``: onnxruntime intra-op threads (0: its default, all cores; torch's own setting for the
+        torch parts); ``device``: where the torch networks run (onnx: cuda uses onnxruntime's CUDA provider when
+        the installed onnxruntime has one)."""
         from importlib.metadata import version
 
         from speechmos.dnsmos import DNSMOS
 
         if backend not in BACKENDS:
             raise ValueError(f"unknown DNSMOS backend {backend!r}: choose from {list(BACKENDS)}")
-        if backend == "auto":  # measured on 2 CPU threads: torch's convolutions are no faster than onnxruntime's
+        if backend == "auto":  # measured on 2 CPU threads: onnxruntime's convolutions are 2-3x faster than torch's
             backend = "torch" if str(device).startswith("cuda") else "onnx"
+        import torch
+
+        from fcodec.metrics.dnsmos_torch import P808Net, P835Net
+
         model_dir = _model_dir()
         primary, p808 = os.path.join(model_dir, "sig_bak_ovr.onnx"), os.path.join(model_dir, "model_v8.onnx")
-        # speechmos's own class, for its calibration polynomials (and its mel front end on the onnx backend)
+        # speechmos's own class, for its calibration polynomials
         self.reference = DNSMOS.__new__(DNSMOS)
         self.reference.primary_model_path = primary
         self.backend = backend
         if backend == "torch":
-            import torch
-
-            from fcodec.metrics.dnsmos_torch import P808Net, P835Net
-
             self.device = torch.device(device)
             self.primary, self.p808 = (
                 net(path).to(self.device).eval() for net, path in ((P835Net, primary), (P808Net, p808))
@@ -72,13 +71,15 @@ class DnsmosPredictor:
         else:
             import onnxruntime as ort
 
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(num_threads)
+            from fcodec.metrics.dnsmos_onnx import P835Graphs, session_options
+
+            self.device = torch.device("cpu")  # the torch parts: framing, the log-mel front end
             providers = ["CPUExecutionProvider"]
             if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
                 providers.insert(0, "CUDAExecutionProvider")
-            self.primary = ort.InferenceSession(primary, options, providers=providers)
-            self.p808 = ort.InferenceSession(p808, options, providers=providers)
+            self.primary = P835Graphs(primary, num_threads, providers)
+            self.p808_features = P808Net(p808)  # its log-mel front end: speechmos's librosa one, 20x faster
+            self.p808 = ort.InferenceSession(p808, session_options(ort, num_threads), providers=providers)
             runtime = f"onnxruntime {ort.__version__}"
         self.window = int(speechmos_input_length() * SAMPLE_RATE)
         self.description = f"DNSMOS P.835 + P.808 (speechmos {version('speechmos')}, {runtime})"
@@ -89,6 +90,8 @@ class DnsmosPredictor:
             "models": ["sig_bak_ovr.onnx", "model_v8.onnx"],
             "backend": backend,
         }
+        if backend == "onnx":  # fcodec's graphs since 2026-12-07 (speechmos's before): older caches are not reused
+            self.identity["graphs"] = "fcodec"
 
     def _hops(self, audio: np.ndarray) -> Optional[Tuple[np.ndarray, List[int]]]:
         """(the audio speechmos scores, the start in seconds of each of its windows), or None when it cannot be
@@ -147,15 +150,26 @@ class DnsmosPredictor:
         return results
 
     def _run_onnx(self, prepared) -> Tuple[np.ndarray, np.ndarray]:
-        """(raw P.835 (windows, 3), P.808 (windows,)), WINDOWS_PER_CALL windows per onnxruntime call."""
-        stacked = np.concatenate([self._windows(audio) for audio, _ in prepared])
-        mels = np.stack([self.reference.audio_melspec(audio=w[:-160]) for w in stacked]).astype(np.float32)
-        calls = range(0, len(stacked), WINDOWS_PER_CALL)
-        raw = np.concatenate([self.primary.run(None, {"input_1": stacked[c : c + WINDOWS_PER_CALL]})[0] for c in calls])
-        p808 = np.concatenate(
-            [self.p808.run(None, {"input_1": mels[c : c + WINDOWS_PER_CALL]})[0][:, 0] for c in calls]
-        )
-        return raw, p808
+        """(raw P.835 (windows, 3), P.808 (windows,)): P.835 as in the torch backend, with onnxruntime's layers."""
+        import torch
+
+        from fcodec.metrics.dnsmos_torch import p835_windows
+
+        per_call = 8  # windows per head and P.808 call: about 0.5 GB of activations, as the torch backend on the CPU
+        with torch.inference_mode():
+            audios = [torch.from_numpy(audio) for audio, _ in prepared]
+            hops = [h for _, h in prepared]
+            raw = p835_windows(self.primary, audios, hops, 2048, per_call)
+            windows = torch.stack(
+                [a[hop * SAMPLE_RATE : hop * SAMPLE_RATE + self.window] for a, h in zip(audios, hops) for hop in h]
+            )
+            p808 = [
+                self.p808.run(
+                    None, {"input_1": np.ascontiguousarray(self.p808_features.features(windows[c : c + per_call]))}
+                )[0]
+                for c in range(0, len(windows), per_call)
+            ]
+        return raw.numpy(), np.concatenate(p808)[:, 0]
 
     def _run_torch(self, prepared) -> Tuple[np.ndarray, np.ndarray]:
         import torch

@@ -76,6 +76,15 @@ def _dense(weights, prefix: str, c_in: int, c_out: int, path) -> nn.Linear:
     return dense
 
 
+def log_power(dft: Tensor, audio: Tensor, frames: int) -> Tensor:
+    """1-D audio -> (frames, 161) log10 power of frames ``audio[160 i : 160 i + 320]`` (``dft``: (320, 322), the
+    graph's real and imaginary DFT kernels side by side)."""
+    framed = audio[: HOP * (frames + 1)].unfold(0, FRAME, HOP)
+    spectrum = framed @ dft
+    power = spectrum[:, :161].square() + spectrum[:, 161:].square()
+    return torch.log(power.clamp_min(1e-12)) / 2.3025851  # the graph's constant for ln(10)
+
+
 def _global_max_mlp(x: Tensor, layers: Sequence[nn.Linear]) -> Tensor:
     x = x.amax(dim=(2, 3))
     for i, layer in enumerate(layers):
@@ -107,10 +116,7 @@ class P835Net(nn.Module):
 
     def log_power(self, audio: Tensor, frames: int) -> Tensor:
         """1-D audio -> (frames, 161) log10 power of frames ``audio[160 i : 160 i + 320]``."""
-        framed = audio[: HOP * (frames + 1)].unfold(0, FRAME, HOP)
-        spectrum = framed @ self.dft
-        power = spectrum[:, :161].square() + spectrum[:, 161:].square()
-        return torch.log(power.clamp_min(1e-12)) / 2.3025851  # the graph's constant for ln(10)
+        return log_power(self.dft, audio, frames)
 
     def trunk(self, image: Tensor) -> Tensor:
         """(N, 1, rows, 161) log power -> (N, 32, rows, 161): the four full-resolution convolutions."""
@@ -118,13 +124,23 @@ class P835Net(nn.Module):
             image = conv(image).relu_()  # in place: these activations are the largest tensors here
         return image
 
+    def pooled_trunk(self, image: Tensor) -> Tensor:
+        """(N, rows, 161) log power -> (N, 32, rows // 2, 80): the trunk and the first 2x2 max pool (local too, and
+        windows start on even rows: it runs once on a whole utterance's trunk)."""
+        return nn.functional.max_pool2d(self.trunk(image[:, None].contiguous(memory_format=self._memory)), 2)
+
     def head(self, pooled: Tensor) -> Tensor:
         """(N, 32, 450, 80) trunk output of whole windows after the first 2x2 max pool -> (N, 3) raw SIG, BAK,
         OVRL."""
-        x = pooled
+        x = pooled.contiguous(memory_format=self._memory)
         for i, conv in enumerate(self.pooled):
             x = conv(x if i == 0 else nn.functional.max_pool2d(x, 2)).relu_()
         return _global_max_mlp(x, self.mlp)
+
+    @property
+    def _memory(self) -> torch.memory_format:
+        # channels-last is oneDNN's fast layout for these convolutions on the CPU (about 1.4x); cuDNN picks its own
+        return torch.channels_last if self.dft.device.type == "cpu" else torch.contiguous_format
 
 
 class P808Net(nn.Module):
@@ -172,11 +188,13 @@ class P808Net(nn.Module):
 
 
 def p835_windows(
-    net: P835Net, audios: Sequence[Tensor], hops: Sequence[Sequence[int]], max_rows: int, per_call: int = 8
+    net, audios: Sequence[Tensor], hops: Sequence[Sequence[int]], max_rows: int, per_call: int = 8
 ) -> Tensor:
     """Raw P.835 outputs (sum of len(h) for h in hops, 3) of the windows that start ``hop`` seconds into each
     audio, in order. Utterances are concatenated in time, at most ``max_rows`` frames a trunk call (one longer
-    utterance alone), ``per_call`` windows a head call; each window's interior rows are cut from that, its edge rows recomputed from the window."""
+    utterance alone), ``per_call`` windows a head call; each window's interior rows are cut from that, its edge rows
+    recomputed from the window. ``net``: the torch networks, or the same layers in onnxruntime
+    (:class:`fcodec.metrics.dnsmos_onnx.P835Graphs`)."""
     images = [
         net.log_power(audio, FRAMES_PER_SECOND * max(starts) + WINDOW_FRAMES) if starts else None
         for audio, starts in zip(audios, hops)
@@ -195,9 +213,7 @@ def p835_windows(
     return torch.cat(raw) if raw else torch.zeros(0, 3, device=net.dft.device)
 
 
-def _group_windows(net: P835Net, images: List[Tensor], hops: Sequence[Sequence[int]], per_call: int = 8) -> Tensor:
-    # channels-last is oneDNN's fast layout for these convolutions on the CPU (about 1.4x); cuDNN picks its own
-    memory = torch.channels_last if net.dft.device.type == "cpu" else torch.contiguous_format
+def _group_windows(net, images: List[Tensor], hops: Sequence[Sequence[int]], per_call: int = 8) -> Tensor:
     tops = [(u, FRAMES_PER_SECOND * hop) for u, starts in enumerate(hops) for hop in starts]
     edges = [
         image[top + offset : top + offset + 2 * EDGE_ROWS]
@@ -205,9 +221,8 @@ def _group_windows(net: P835Net, images: List[Tensor], hops: Sequence[Sequence[i
         for image in [images[u]]
         for offset in (0, WINDOW_FRAMES - 2 * EDGE_ROWS)
     ]
-    # the first max pool is local too, and windows start on even rows: it runs once on the whole trunk
-    edge_out = nn.functional.max_pool2d(net.trunk(torch.stack(edges)[:, None].contiguous(memory_format=memory)), 2)
-    trunk = nn.functional.max_pool2d(net.trunk(torch.cat(images)[None, None].contiguous(memory_format=memory)), 2)[0]
+    edge_out = net.pooled_trunk(torch.stack(edges))
+    trunk = net.pooled_trunk(torch.cat(images)[None])[0]
     starts = np.cumsum([0] + [len(image) for image in images])
     edge, raw = EDGE_ROWS // 2, []  # pooled edge rows
     for first in range(0, len(tops), per_call):
@@ -218,5 +233,5 @@ def _group_windows(net: P835Net, images: List[Tensor], hops: Sequence[Sequence[i
             middle = trunk[:, top + edge : top + WINDOW_FRAMES // 2 - edge]
             head, tail = edge_out[2 * w, :, :edge], edge_out[2 * w + 1, :, edge:]
             windows.append(torch.cat([head, middle, tail], dim=1))
-        raw.append(net.head(torch.stack(windows).contiguous(memory_format=memory)))
+        raw.append(net.head(torch.stack(windows)))
     return torch.cat(raw)

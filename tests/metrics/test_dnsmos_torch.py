@@ -1,6 +1,7 @@
-"""DNSMOS in torch on real speech: the networks read from speechmos's ONNX files give onnxruntime's outputs window
-by window (the edge rows of the shared full-resolution layers included), the judge gives speechmos's scores on
-all four dimensions, whatever the batch; a foreign weights file or an unknown backend is a one-line error."""
+"""DNSMOS's two backends on real speech: the networks read from speechmos's ONNX files, in torch and as the
+onnxruntime graphs built from them, give speechmos's graphs' outputs window by window (the edge rows of the shared
+full-resolution layers included); the judge gives speechmos's scores on all four dimensions, whatever the batch;
+a foreign weights file or an unknown backend is a one-line error."""
 
 import math
 
@@ -35,21 +36,42 @@ def predictor():
     return DnsmosPredictor(backend="torch")
 
 
+def speechmos_windows(prepared):
+    """speechmos's own graphs and librosa front end, one window at a time, as ``speechmos.dnsmos.run`` runs them:
+    (raw P.835 (windows, 3), P.808 (windows,))."""
+    import onnxruntime as ort
+    from speechmos.dnsmos import DNSMOS
+
+    from fcodec.metrics.dnsmos import _model_dir
+
+    primary, p808 = (ort.InferenceSession(f"{_model_dir()}/{name}") for name in ("sig_bak_ovr.onnx", "model_v8.onnx"))
+    melspec = DNSMOS.__new__(DNSMOS).audio_melspec
+    raw, mos = [], []
+    for audio, hops in prepared:
+        for hop in hops:
+            window = audio[hop * 16000 : hop * 16000 + 144160]
+            raw.append(primary.run(None, {"input_1": window[None]})[0][0])
+            mel = np.asarray(melspec(audio=window[:-160]), dtype=np.float32)[None]
+            mos.append(p808.run(None, {"input_1": mel})[0][0, 0])
+    return np.stack(raw), np.array(mos)
+
+
 @pytest.mark.real_assets
-def test_torch_networks_equal_the_onnx_graphs_window_by_window(clips, predictor):
-    onnx = DnsmosPredictor(num_threads=1, backend="onnx")
-    prepared = [predictor._hops(clip) for clip in (clips[0], clips[2])]
-    theirs_raw, theirs_p808 = onnx._run_onnx(prepared)
-    # one trunk call for both utterances, then one per utterance (max_rows below any one of them)
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_both_backends_equal_speechmos_graphs_window_by_window(clips, predictor, backend):
     from fcodec.metrics.dnsmos_torch import p835_windows
 
+    judge = predictor if backend == "torch" else DnsmosPredictor(num_threads=1, backend="onnx")
+    prepared = [judge._hops(clip) for clip in (clips[0], clips[2])]
+    theirs_raw, theirs_p808 = speechmos_windows(prepared)
+    # one trunk call for both utterances, then one per utterance (max_rows below any one of them)
     with torch.inference_mode():
         audios, hops = [torch.from_numpy(a) for a, _ in prepared], [h for _, h in prepared]
-        together = p835_windows(predictor.primary, audios, hops, max_rows=100000, per_call=5).numpy()
-        apart = p835_windows(predictor.primary, audios, hops, max_rows=1, per_call=8).numpy()
+        together = p835_windows(judge.primary, audios, hops, max_rows=100000, per_call=5).numpy()
+        apart = p835_windows(judge.primary, audios, hops, max_rows=1, per_call=8).numpy()
     assert together.shape == theirs_raw.shape == (sum(map(len, hops)), 3)
     assert np.abs(together - theirs_raw).max() < 1e-4 and np.abs(apart - theirs_raw).max() < 1e-4
-    ours_raw, ours_p808 = predictor._run_torch(prepared)
+    ours_raw, ours_p808 = judge._run_torch(prepared) if backend == "torch" else judge._run_onnx(prepared)
     assert np.abs(ours_raw - theirs_raw).max() < 1e-4 and np.abs(ours_p808 - theirs_p808).max() < 1e-4
 
 
@@ -85,3 +107,8 @@ def test_foreign_weights_and_unknown_backend_are_one_line_errors(tmp_path):
         P808Net(f"{_model_dir()}/sig_bak_ovr.onnx")
     with pytest.raises(ValueError, match="unknown DNSMOS backend 'tf'"):
         DnsmosPredictor(backend="tf")
+    from fcodec.metrics.dnsmos_onnx import P835Graphs
+
+    with pytest.raises(ValueError, match=r"model_v8.onnx: no initializer 'time2freq/stft-real/kernel:0'") as caught:
+        P835Graphs(f"{_model_dir()}/model_v8.onnx")
+    assert "\n" not in str(caught.value)
