@@ -29,7 +29,7 @@ install_requires = [
 ]
 
 extras_require = {
-    "test": ["pytest>=7.0", "jiwer>=3.0", "ruff>=0.17,<0.18"],  # ruff: the lint + format check CI runs
+    "test": ["pytest>=7.0", "pytest-xdist>=3.5", "jiwer>=3.0", "ruff>=0.17,<0.18"],  # ruff: the lint + format check CI runs
     # MOS judges and speaker similarity of stage 8: DNSMOS's ONNX models ship in speechmos, which imports
     # onnxruntime, librosa and requests without declaring them; Resemblyzer's webrtcvad sdist imports pkg_resources
     # (gone from recent setuptools): webrtcvad-wheels provides the same module
