@@ -3,7 +3,7 @@
 Modules (import them directly; this package imports nothing, so the signal-metric worker processes stay light):
   text_norm, zh_numbers    scoring text normalisation and units (CER for zh, WER for en)
   error_rate               kaldialign edit counts, corpus rates, the hallucination rule
-  asr_protocols            paper (corpus dWER vs the original's transcript) and predecessor (per-utterance
+  asr_protocols            corpus (corpus-level dWER vs the original's transcript) and per-utterance (per-utterance
                            subtractive error vs ground truth) protocols
   error_stats              icefall-style recogs-/errs-/wer-summary- files
   transcribe               the Whisper judge (language forced, greedy, batched) and its identity

@@ -1,9 +1,14 @@
 """The two intelligibility protocols we report (docs/evaluation.md, Two protocols).
 
-* Paper protocol (FocalCodec / FocalCodec-Stream): dWER = corpus-level error rate of the transcript of the
-  reconstruction (hypothesis) against the transcript of the original (reference); no ground truth involved.
-* Predecessor protocol: for each utterance, error(GT, ASR(recon)) - error(GT, ASR(orig)), averaged over
-  utterances; plus the plain corpus-level error rates of both transcripts against the ground truth.
+* Corpus protocol (the FocalCodec / FocalCodec-Stream papers'): dWER = corpus-level error rate of the transcript
+  of the reconstruction (hypothesis) against the transcript of the original (reference); no ground truth involved.
+  Summary key ``corpus``.
+* Per-utterance protocol (the predecessor project's): for each utterance, error(GT, ASR(recon)) -
+  error(GT, ASR(orig)), averaged over utterances; plus the plain corpus-level error rates of both transcripts
+  against the ground truth. Summary key ``per_utterance``.
+
+summary.json files written before these names (keys ``paper`` and ``predecessor``) are read with the new ones
+(:func:`fcodec.metrics.summaries.find_summaries`).
 
 Both take the same normalised unit sequences, so the protocols differ only in what they compare and how they
 average. Rates are returned in percent.
@@ -43,8 +48,8 @@ class UtteranceUnits:
     reconstruction: Sequence[str]
 
 
-def paper_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
-    """The paper's dWER: corpus-level error of the reconstruction's transcript against the original's.
+def corpus_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
+    """The FocalCodec papers' dWER: corpus-level error of the reconstruction's transcript against the original's.
 
     Parameters
     ----------
@@ -62,7 +67,7 @@ def paper_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
     return counts
 
 
-def predecessor_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
+def per_utterance_protocol(utts: Sequence[UtteranceUnits]) -> Dict[str, float]:
     """Per-utterance subtractive error, its mean (the headline number) and median (robust to one hallucination).
 
     Parameters

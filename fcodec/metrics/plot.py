@@ -4,7 +4,7 @@
 The intelligibility panel shows one ASR judge, the paper-comparable one (Whisper-small) when it scored, else the
 first by name (:func:`fcodec.metrics.summaries.reference_judge`; its name is in the panel's title): the other judges
 are in RESULTS.md's side-by-side table. The quality panel does not depend on the judge and shows each model once.
-The trade-off panel puts each model's intelligibility (paper-protocol d{WER,CER}, that judge) against its NISQA MOS
+The trade-off panel puts each model's intelligibility (corpus d{WER,CER}, that judge) against its NISQA MOS
 (another MOS judge's headline when NISQA did not score), one line per test set from the original audio (a star at
 d = 0) through the models: a model that buys intelligibility with quality moves up and to the left. Post-hoc
 baselines (``<model>+posthoc_<preset>`` rows) are crosses, not joined to the trained models' lines.
@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from fcodec.layout.experiment import PRETRAINED, is_posthoc, split_posthoc
 from fcodec.metrics.summaries import (
-    StageScore,
+    ModelScore,
     judges_of,
     languages_of,
     reference_judge,
@@ -28,31 +28,31 @@ from fcodec.metrics.summaries import (
 PathLike = Union[str, os.PathLike]
 
 
-def _series(scores: Sequence[StageScore], language: str, *keys: str) -> Dict[str, List[Tuple[float, float, str]]]:
-    """Test set -> [(bitrate, value, stage)] sorted by bitrate, for rows where both are known; each stage once
+def _series(scores: Sequence[ModelScore], language: str, *keys: str) -> Dict[str, List[Tuple[float, float, str]]]:
+    """Test set -> [(bitrate, value, model)] sorted by bitrate, for rows where both are known; each model once
     (from the first judge of :func:`judges_of` that scored it: pass one judge's scores for a judge's metric)."""
     order = {judge: index for index, judge in enumerate(judges_of(scores))}
     series: Dict[str, List[Tuple[float, float, str]]] = {}
     seen: Set[Tuple[str, str]] = set()
-    for score in sorted(scores, key=lambda s: (order[s.judge], s.test_set, s.stage_index)):
+    for score in sorted(scores, key=lambda s: (order[s.judge], s.test_set, s.row_order)):
         block = score.summary.get("languages", {}).get(language)
         bitrate, value = summary_value(score.summary, "bitrate"), summary_value(block, *keys) if block else None
-        if bitrate is None or value is None or (score.test_set, score.stage) in seen:
+        if bitrate is None or value is None or (score.test_set, score.model) in seen:
             continue
-        seen.add((score.test_set, score.stage))
-        series.setdefault(score.test_set, []).append((bitrate, value, score.stage))
+        seen.add((score.test_set, score.model))
+        series.setdefault(score.test_set, []).append((bitrate, value, score.model))
     return {name: sorted(points) for name, points in series.items()}
 
 
 TRADEOFF_JUDGES = ("nisqa", "dnsmos", "utmos")  # the quality axis: the first of these that scored
 
 
-def _tradeoff(judged: Sequence[StageScore], language: str) -> Tuple[Optional[str], Dict[str, Dict[str, Any]]]:
-    """(MOS judge, {test set: {"points": [(MOS recon, d_err, stage)] by stage, "original": MOS of the originals}})
+def _tradeoff(judged: Sequence[ModelScore], language: str) -> Tuple[Optional[str], Dict[str, Dict[str, Any]]]:
+    """(MOS judge, {test set: {"points": [(MOS recon, d_err, model)] by model, "original": MOS of the originals}})
     from one ASR judge's summaries."""
     for mos_judge in TRADEOFF_JUDGES:
         series: Dict[str, Dict[str, Any]] = {}
-        for score in sorted(judged, key=lambda s: (s.test_set, s.stage_index)):
+        for score in sorted(judged, key=lambda s: (s.test_set, s.row_order)):
             block = score.summary.get("languages", {}).get(language)
             dimensions = score.summary.get("mos", {}).get("judges", {}).get(mos_judge, {}).get("dimensions")
             if not block or not dimensions:
@@ -60,12 +60,12 @@ def _tradeoff(judged: Sequence[StageScore], language: str) -> Tuple[Optional[str
             # a judge's headline MOS is its first dimension
             recon = summary_value(block, "mos", mos_judge, "reconstruction", dimensions[0], "mean")
             original = summary_value(block, "mos", mos_judge, "original", dimensions[0], "mean")
-            d_err = summary_value(block, "paper", "d_err_pct")
+            d_err = summary_value(block, "corpus", "d_err_pct")
             entry = series.setdefault(score.test_set, {"points": [], "original": None})
             if original is not None and entry["original"] is None:
                 entry["original"] = original
             if recon is not None and d_err is not None:
-                entry["points"].append((recon, d_err, score.stage))
+                entry["points"].append((recon, d_err, score.model))
         if any(entry["points"] for entry in series.values()):
             return mos_judge, series
     return None, {}
@@ -76,9 +76,9 @@ BASELINE_STAGE = PRETRAINED
 POSTHOC_MARKER = "x"
 
 
-def _short(stage: str) -> str:
+def _short(model: str) -> str:
     """A point's annotation: the model folder, or a post-hoc row's preset."""
-    base, preset = split_posthoc(stage)
+    base, preset = split_posthoc(model)
     return base if preset is None else preset
 
 
@@ -117,22 +117,22 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
             )
         _draw_posthoc(ax, posthoc, color, f"{label} post-hoc ({name})")
         if annotate:
-            for x, y, stage in points:
-                ax.annotate(_short(stage), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for x, y, model in points:
+                ax.annotate(_short(model), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         drawn = True
     return drawn
 
 
-def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
+def plot_results(scores: Sequence[ModelScore], path: PathLike) -> Path:
     """Draw error and quality against bitrate, one row of two panels per language, as a PNG.
 
-    Left panel: the paper, predecessor and vs-ground-truth error rates of the reference judge
+    Left panel: the corpus, per-utterance and vs-ground-truth error rates of the reference judge
     (``reference_judge``); right panel: PESQ and MOS, with STOI on a second axis. Bitrate axis logarithmic,
     ticked at the bitrates present.
 
     Parameters
     ----------
-    scores : sequence of StageScore
+    scores : sequence of ModelScore
         Score summaries (``fcodec.metrics.summaries.find_summaries``).
     path : str or os.PathLike
         The PNG file (written atomically, 110 dpi).
@@ -158,9 +158,9 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
     for row, language in enumerate(languages):
         rate = "CER" if language == "zh" else "WER"
         err_ax, quality_ax, trade_ax = axes[row]
-        drawn = _draw(err_ax, _series(judged, language, "paper", "d_err_pct"), f"d{rate} paper", "o", True, "C0")
+        drawn = _draw(err_ax, _series(judged, language, "corpus", "d_err_pct"), f"d{rate} corpus", "o", True, "C0")
         drawn |= _draw(
-            err_ax, _series(judged, language, "predecessor", "d_err_mean_pct"), f"d{rate} predecessor", "s", False, "C1"
+            err_ax, _series(judged, language, "per_utterance", "d_err_mean_pct"), f"d{rate} per-utt.", "s", False, "C1"
         )
         drawn |= _draw(
             err_ax,
@@ -204,12 +204,12 @@ def plot_results(scores: Sequence[StageScore], path: PathLike) -> Path:
                     linestyle="none",
                     label="original" if index == 0 else None,
                 )
-            for x, y, stage in entry["points"]:
-                trade_ax.annotate(_short(stage), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for x, y, model in entry["points"]:
+                trade_ax.annotate(_short(model), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
         title = JUDGE_TITLES.get(mos_judge, mos_judge) if mos_judge else "NISQA"
         trade_ax.set_title(f"{language}: intelligibility vs quality" + (f" (judge {judge})" if judge else ""))
         trade_ax.set_xlabel(f"{title} MOS (reconstruction; higher = better)")
-        trade_ax.set_ylabel(f"d{rate} paper (%)")
+        trade_ax.set_ylabel(f"d{rate} corpus (%)")
         trade_ax.grid(True, alpha=0.3)
         if tradeoff:
             trade_ax.legend(fontsize=7)

@@ -26,22 +26,22 @@ from fcodec.metrics.report_tables import (
     row_cells,
     side_by_side,
 )
-from fcodec.metrics.summaries import StageScore, find_summaries, judges_of, of_judges
+from fcodec.metrics.summaries import ModelScore, find_summaries, judges_of, of_judges
 
 PathLike = Union[str, os.PathLike]
 
 
-def _groups(scores: Sequence[StageScore]) -> Dict[Tuple[str, str], Dict[str, List[StageScore]]]:
-    """(test set, language) -> judge -> rows by stage; judges in :func:`judges_of`'s order (paper-comparable first)."""
+def _groups(scores: Sequence[ModelScore]) -> Dict[Tuple[str, str], Dict[str, List[ModelScore]]]:
+    """(test set, language) -> judge -> rows by model; judges in :func:`judges_of`'s order (paper-comparable first)."""
     order = {judge: index for index, judge in enumerate(judges_of(scores))}
-    groups: Dict[Tuple[str, str], Dict[str, List[StageScore]]] = {}
-    for score in sorted(scores, key=lambda s: (order[s.judge], s.stage_index, s.stage)):
+    groups: Dict[Tuple[str, str], Dict[str, List[ModelScore]]] = {}
+    for score in sorted(scores, key=lambda s: (order[s.judge], s.row_order, s.model)):
         for language in sorted(score.summary.get("languages", {})):
             groups.setdefault((score.test_set, language), {}).setdefault(score.judge, []).append(score)
     return dict(sorted(groups.items()))
 
 
-def _judge_role(members: Sequence[StageScore]) -> str:
+def _judge_role(members: Sequence[ModelScore]) -> str:
     if all(s.paper_comparable for s in members):
         return "paper-comparable"
     if any(s.summary.get("asr", {}).get("random_test_model") for s in members):
@@ -50,19 +50,19 @@ def _judge_role(members: Sequence[StageScore]) -> str:
 
 
 def render_results(
-    scores: Sequence[StageScore],
+    scores: Sequence[ModelScore],
     *,
     command: str,
     date: str,
     environment: Dict[str, str],
     plot_name: Optional[str] = None,
-    baseline: Optional[Tuple[str, Sequence[StageScore]]] = None,
+    baseline: Optional[Tuple[str, Sequence[ModelScore]]] = None,
 ) -> str:
     """The text of RESULTS.md for ``scores``.
 
     Parameters
     ----------
-    scores : sequence of StageScore
+    scores : sequence of ModelScore
         The summaries to tabulate (``find_summaries``); none gives a file that says so.
     command : str
         The command line that regenerated the file (printed at the top).
@@ -72,7 +72,7 @@ def render_results(
         Printed in the Environment section, one ``key: value`` line each.
     plot_name : str, optional
         Path of the plot relative to RESULTS.md, linked when given.
-    baseline : (str, sequence of StageScore), optional
+    baseline : (str, sequence of ModelScore), optional
         Another run (its name, its summaries) to compare with: each test set gets a table of both runs'
         intelligibility and quality per model (a ``--tag`` variant against the main run).
 
@@ -97,9 +97,9 @@ def render_results(
             "",
         ]
     lines += [
-        "Columns: **d{WER,CER} paper** = corpus-level error of the reconstruction's transcript against the "
-        "original's transcript (FocalCodec papers); **predecessor** = mean over utterances of "
-        "err(GT, recon) − err(GT, orig); **vs GT** = corpus-level error against the ground truth. "
+        "Columns: **d{WER,CER} corpus** = corpus-level error of the reconstruction's transcript against the "
+        "original's transcript (the FocalCodec papers' protocol); **per-utt.** = mean over utterances of "
+        "err(GT, recon) − err(GT, orig) (the predecessor project's); **vs GT** = corpus-level error against the ground truth. "
         "PESQ (wide band), STOI, SI-SDR, mel and STFT distance at 16 kHz after delay alignment. "
         "**halluc.** = utterances whose reconstruction transcript inserts more than half the reference length. "
         "**scored / failed** = test cuts without / with a failure (reasons in `score/<judge>/<set>/failed.tsv`). "
@@ -108,10 +108,10 @@ def render_results(
         "(an embedded Latin word is one unit).",
         "",
         "Judges: one table per ASR judge. **Paper-comparable** = Whisper-small with its published weights, the "
-        "judge of the FocalCodec papers: only its d{WER,CER} paper compares with their numbers. Any other judge is "
+        "judge of the FocalCodec papers: only its d{WER,CER} corpus compares with their numbers. Any other judge is "
         "**independent**: a codec trained with a Whisper-small ASR loss can learn artefacts that Whisper-small "
         "forgives and another judge does not, so the gap between the two is watched: with two or more judges a last "
-        "table puts them side by side, with each independent judge's d{WER,CER} paper over the paper-comparable "
+        "table puts them side by side, with each independent judge's d{WER,CER} corpus over the paper-comparable "
         "judge's (over the first judge's when none is paper-comparable; the goal: at most 1.5, and not growing from "
         "one rate to the next). The plot's intelligibility panel shows that judge too. The signal metrics do not depend on the judge.",
         "",
@@ -160,10 +160,10 @@ def render_results(
         members = [s for rows in by_judge.values() for s in rows]
         lines += quality_notes(members)
         models = {
-            s.stage: s.summary.get("model") or "unknown model"
-            for s in sorted(members, key=lambda s: (s.stage_index, s.stage))
+            s.model: s.summary.get("model") or "unknown model"
+            for s in sorted(members, key=lambda s: (s.row_order, s.model))
         }
-        lines += ["Models: " + "; ".join(f"{stage}: {model}" for stage, model in models.items()) + ".", ""]
+        lines += ["Models: " + "; ".join(f"{name}: {source}" for name, source in models.items()) + ".", ""]
     if plot_name:
         lines += [f"![error and quality against bitrate]({plot_name})", ""]
     lines += ["## Environment", "", "```"]
@@ -171,7 +171,7 @@ def render_results(
     scored_with = sorted({s.summary.get("environment", {}).get("git", "unknown") for s in scores})
     lines += [f"scored at git: {', '.join(scored_with)}", "```", ""]
     commands = [
-        f"{s.stage}/{s.judge}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
+        f"{s.model}/{s.judge}/{s.test_set}: `{s.summary.get('command', '')}` ({s.summary.get('date', '')})"
         for s in scores
     ]
     lines += ["Score commands:", ""] + [f"- {c}" for c in commands] + [""]
@@ -187,7 +187,7 @@ def write_results(
     environment: Optional[Dict[str, str]] = None,
     judges: Optional[Sequence[str]] = None,
     compare_with: Optional[PathLike] = None,
-) -> List[StageScore]:
+) -> List[ModelScore]:
     """Write RESULTS.md (and the plot) for ``exp_dir``; returns the summaries used. ``judges``: only the score
     folders of these judges (the recipe's current --asr-judges; a judge dropped from it keeps its files).
 
@@ -213,7 +213,7 @@ def write_results(
 
     Returns
     -------
-    list of StageScore
+    list of ModelScore
         The summaries used.
 
     Raises

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from fcodec.metrics.summaries import StageScore, reference_judge, summary_value
+from fcodec.metrics.summaries import ModelScore, reference_judge, summary_value
 
 
 def fmt(value: Optional[float], digits: int) -> str:
@@ -24,8 +24,8 @@ Column = Tuple[str, Callable[[Dict[str, Any], Dict[str, Any]], Optional[float]],
 COLUMNS: List[Column] = [
     ("frame rate (Hz)", lambda s, b: summary_value(s, "frame_rate"), -1),
     ("bitrate (bps)", lambda s, b: summary_value(s, "bitrate"), -1),
-    ("d{R} paper (%)", lambda s, b: summary_value(b, "paper", "d_err_pct"), 2),
-    ("d{R} predecessor (%)", lambda s, b: summary_value(b, "predecessor", "d_err_mean_pct"), 2),
+    ("d{R} corpus (%)", lambda s, b: summary_value(b, "corpus", "d_err_pct"), 2),
+    ("d{R} per-utt. (%)", lambda s, b: summary_value(b, "per_utterance", "d_err_mean_pct"), 2),
     ("{R} orig vs GT (%)", lambda s, b: summary_value(b, "vs_truth", "original", "rate_pct"), 2),
     ("{R} recon vs GT (%)", lambda s, b: summary_value(b, "vs_truth", "reconstruction", "rate_pct"), 2),
     ("PESQ", lambda s, b: summary_value(b, "signal", "pesq", "mean"), 2),
@@ -39,7 +39,7 @@ COLUMNS: List[Column] = [
 ]
 
 
-def mos_dimensions(scores: Iterable[StageScore]) -> List[Tuple[str, str]]:
+def mos_dimensions(scores: Iterable[ModelScore]) -> List[Tuple[str, str]]:
     """(MOS judge, dimension) of every quality column, in the order the summaries list the judges."""
     columns: List[Tuple[str, str]] = []
     for score in scores:
@@ -48,8 +48,8 @@ def mos_dimensions(scores: Iterable[StageScore]) -> List[Tuple[str, str]]:
     return columns
 
 
-def quality_table(members: Sequence[StageScore], language: str) -> List[str]:
-    """Rows: each stage's reconstructions, then the original audio; columns: each MOS judge's dimensions (the
+def quality_table(members: Sequence[ModelScore], language: str) -> List[str]:
+    """Rows: each model's reconstructions, then the original audio; columns: each MOS judge's dimensions (the
     headline MOS first) and the speaker similarity of reconstruction and original."""
     from fcodec.metrics.mos import DIMENSION_TITLES, JUDGE_TITLES
 
@@ -69,7 +69,7 @@ def quality_table(members: Sequence[StageScore], language: str) -> List[str]:
         row += [fmt(summary_value(block, "mos", j, "reconstruction", d, "mean"), 2) for j, d in columns]
         row += [fmt(summary_value(block, "speaker_similarity", "mean"), 3)] if with_speaker else []
         lines.append("| " + " | ".join(row) + " |")
-    # the originals are the same audio for every stage: the stage that scored most of them speaks for all
+    # the originals are the same audio for every model: the model that scored most of them speaks for all
     original = ["original", "–"]
     for judge, dimension in columns:
         blocks = [
@@ -83,27 +83,27 @@ def quality_table(members: Sequence[StageScore], language: str) -> List[str]:
 
 
 def against_baseline(
-    by_judge: Dict[str, List[StageScore]],
-    baseline: Tuple[str, Sequence[StageScore]],
+    by_judge: Dict[str, List[ModelScore]],
+    baseline: Tuple[str, Sequence[ModelScore]],
     test_set: str,
     language: str,
     rate_name: str,
 ) -> List[str]:
     """This run beside another (a variant against the main run): per model, the reference judge's d{WER,CER}
-    paper, NISQA MOS and speaker similarity of both, so a variant that buys quality with intelligibility (or the
+    corpus, NISQA MOS and speaker similarity of both, so a variant that buys quality with intelligibility (or the
     reverse) shows at a glance."""
     name, others = baseline
     judge = reference_judge([s for rows in by_judge.values() for s in rows])
-    mine = {s.stage: s for s in by_judge.get(judge, [])}
+    mine = {s.model: s for s in by_judge.get(judge, [])}
     theirs = {
-        s.stage: s
+        s.model: s
         for s in others
         if s.judge == judge and s.test_set == test_set and language in s.summary.get("languages", {})
     }
     if not mine or not theirs:
         return []
     metrics = [
-        (f"d{rate_name} paper (%)", ("paper", "d_err_pct"), 2),
+        (f"d{rate_name} corpus (%)", ("corpus", "d_err_pct"), 2),
         ("NISQA MOS", ("mos", "nisqa", "reconstruction", "mos", "mean"), 2),
         ("speaker sim.", ("speaker_similarity", "mean"), 3),
     ]
@@ -116,7 +116,7 @@ def against_baseline(
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
     ]
-    for model in sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) or theirs[m]).stage_index):
+    for model in sorted(set(mine) | set(theirs), key=lambda m: (mine.get(m) or theirs[m]).row_order):
         row = [(mine.get(model) or theirs[model]).label]
         for _, keys, digits in metrics:
             for run in (mine, theirs):
@@ -126,7 +126,7 @@ def against_baseline(
     return lines + [""]
 
 
-def quality_notes(members: Sequence[StageScore]) -> List[str]:
+def quality_notes(members: Sequence[ModelScore]) -> List[str]:
     """The reasons a MOS judge or the speaker similarity was skipped (one line each)."""
     notes = set()
     for score in members:
@@ -136,7 +136,7 @@ def quality_notes(members: Sequence[StageScore]) -> List[str]:
     return sorted(notes - {""})
 
 
-def row_cells(score: StageScore, language: str) -> List[str]:
+def row_cells(score: ModelScore, language: str) -> List[str]:
     block = score.summary["languages"][language]
     cells = [score.label]
     for _, getter, digits in COLUMNS:
@@ -154,32 +154,32 @@ def results_table(rows: Sequence[List[str]], rate_name: str) -> List[str]:
     return lines
 
 
-def side_by_side(by_judge: Dict[str, List[StageScore]], language: str, rate_name: str) -> List[str]:
-    """One row per model: each judge's paper-protocol error and error against the ground truth, and each other
-    judge's paper-protocol error over the first judge's, the paper-comparable one when it scored
+def side_by_side(by_judge: Dict[str, List[ModelScore]], language: str, rate_name: str) -> List[str]:
+    """One row per model: each judge's corpus dWER and error against the ground truth, and each other
+    judge's corpus dWER over the first judge's, the paper-comparable one when it scored
     (docs/evaluation.md, Judges: at most 1.5, and not growing from one rate to the next)."""
     judges = list(by_judge)
     paper, others = judges[0], judges[1:]
     headers = (
         ["model", "bitrate (bps)"]
-        + [f"d{rate_name} paper: {j} (%)" for j in judges]
+        + [f"d{rate_name} corpus: {j} (%)" for j in judges]
         + [f"{rate_name} recon vs GT: {j} (%)" for j in judges]
-        + [f"d{rate_name} paper {j} / {paper}" for j in others]
+        + [f"d{rate_name} corpus {j} / {paper}" for j in others]
     )
-    rows: Dict[str, Dict[str, StageScore]] = {}
+    rows: Dict[str, Dict[str, ModelScore]] = {}
     for judge, members in by_judge.items():
         for score in members:
-            rows.setdefault(score.stage, {})[judge] = score
+            rows.setdefault(score.model, {})[judge] = score
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
-    for stage in sorted(rows, key=lambda name: next(iter(rows[name].values())).stage_index):
-        cells = rows[stage]
+    for model in sorted(rows, key=lambda name: next(iter(rows[name].values())).row_order):
+        cells = rows[model]
         any_score = next(iter(cells.values()))
 
         def value(judge: str, *keys: str) -> Optional[float]:
             score = cells.get(judge)
             return summary_value(score.summary["languages"][language], *keys) if score else None
 
-        d_err = {j: value(j, "paper", "d_err_pct") for j in judges}
+        d_err = {j: value(j, "corpus", "d_err_pct") for j in judges}
         row = [any_score.label, fmt_number(summary_value(any_score.summary, "bitrate"))]
         row += [fmt(d_err[j], 2) for j in judges]
         row += [fmt(value(j, "vs_truth", "reconstruction", "rate_pct"), 2) for j in judges]

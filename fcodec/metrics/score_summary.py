@@ -65,8 +65,8 @@ def language_summary(
         counts = write_error_stats(out_dir / f"errs-{set_name}-{key}.txt", results, unit=unit)
         rates.append((key, percent(counts.rate)))
     write_wer_summary(out_dir / f"wer-summary-{set_name}.txt", rates, rate_name=rate_name)
-    summary["paper"] = asr_protocols.paper_protocol(scored)
-    summary["predecessor"] = asr_protocols.predecessor_protocol(scored)
+    summary["corpus"] = asr_protocols.corpus_protocol(scored)
+    summary["per_utterance"] = asr_protocols.per_utterance_protocol(scored)
     summary["vs_truth"] = asr_protocols.against_truth(scored)
     halluc = asr_protocols.hallucinations(scored)
     summary["hallucinations"] = {

@@ -113,14 +113,14 @@ def write_judge(
         decode_format.mark_done(out_dir)
     for language, block in languages.items():
         logging.info(
-            "%s [%s] judge %s: paper d%s %.2f%%, predecessor d%s %.2f%%, %d scored, %d failed",
+            "%s [%s] judge %s: corpus d%s %.2f%%, per-utterance d%s %.2f%%, %d scored, %d failed",
             config.test_set,
             language,
             judge.label,
             block["rate_name"],
-            block["paper"]["d_err_pct"],
+            block["corpus"]["d_err_pct"],
             block["rate_name"],
-            block["predecessor"]["d_err_mean_pct"],
+            block["per_utterance"]["d_err_mean_pct"],
             block["num_cuts"] - block["num_failed"],
             block["num_failed"],
         )

@@ -9,8 +9,8 @@ writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judg
     utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics,
                                          MOS of the original and the reconstruction per judge, speaker similarity
     failed.tsv                           cut_id, what failed, why (one row per failure)
-    recogs-/errs-<set>-<key>.txt         icefall-style alignments, keys recon_vs_orig (paper protocol),
-    wer-summary-<set>.txt                recon_vs_gt and orig_vs_gt (predecessor protocol)
+    recogs-/errs-<set>-<key>.txt         icefall-style alignments, keys recon_vs_orig (corpus protocol),
+    wer-summary-<set>.txt                recon_vs_gt and orig_vs_gt (per-utterance protocol)
     .done
 
 The judges run one after the other (one Whisper in memory at a time). The signal metrics, the MOS judges and the

@@ -1,5 +1,5 @@
 """The score summaries of an experiment, read in one place for RESULTS.md (fcodec.metrics.report) and the plot
-(fcodec.metrics.plot): one ``StageScore`` per ``<model>/score/<judge>/<test_set>/summary.json``
+(fcodec.metrics.plot): one ``ModelScore`` per ``<model>/score/<judge>/<test_set>/summary.json``
 (fcodec.layout.experiment), the order of the judges and models, and a digest of what was read.
 """
 
@@ -20,12 +20,12 @@ PathLike = Union[str, os.PathLike]
 
 
 @dataclass(frozen=True)
-class StageScore:
+class ModelScore:
     """One score summary: one model, judge and test set.
 
     Parameters
     ----------
-    stage : str
+    model : str
         The model folder name (``pretrained``, ``train_50hz``, ...).
     judge : str
         The ASR judge's score folder name (``small``, ``whisper-base``, ...).
@@ -37,7 +37,7 @@ class StageScore:
         Its content.
     """
 
-    stage: str  # the model folder: "pretrained", "train_50hz", ...
+    model: str  # the model folder: "pretrained", "train_50hz", ...
     judge: str  # "small", the judge's score folder
     test_set: str
     path: Path
@@ -50,22 +50,22 @@ class StageScore:
     @property
     def posthoc(self) -> Optional[str]:
         """The post-hoc preset of a ``<model>+posthoc_<preset>`` row, else None."""
-        match = MODEL_DIR.match(self.stage)
+        match = MODEL_DIR.match(self.model)
         return match.group(2) if match else None
 
     @property
     def label(self) -> str:
         """The row's name in the tables: the model folder, a post-hoc row marked as such."""
         if self.posthoc is None:
-            return self.stage
-        return f"**post-hoc** {self.posthoc} ({split_posthoc(self.stage)[0]})"
+            return self.model
+        return f"**post-hoc** {self.posthoc} ({split_posthoc(self.model)[0]})"
 
     @property
-    def stage_index(self) -> float:
+    def row_order(self) -> float:
         """Row order: the pretrained model, then the trained ones by falling frame rate (the recipe's order); a
         post-hoc row just after the trained model of its bitrate (1 / frame rate of an 11-bit model at that
         bitrate), so that each trained low-rate model has its equal-bitrate baselines beside it."""
-        match = MODEL_DIR.match(self.stage)
+        match = MODEL_DIR.match(self.model)
         if not match:
             return math.inf
         if match.group(2):
@@ -74,7 +74,7 @@ class StageScore:
         return 0.0 if not match.group(1) else 1.0 / float(match.group(1))
 
 
-def find_summaries(exp_dir: PathLike) -> List[StageScore]:
+def find_summaries(exp_dir: PathLike) -> List[ModelScore]:
     """All ``<model>/score/<judge>/<set>/summary.json`` under ``exp_dir``, by test set, model, then judge.
 
     Summaries in the older layout without a judge folder, and set-aside score folders, are left out.
@@ -86,7 +86,7 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
 
     Returns
     -------
-    list of StageScore
+    list of ModelScore
 
     Raises
     ------
@@ -99,7 +99,7 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
             summary = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path} is not a readable score summary: {exc}") from exc
-        scores.append(StageScore(stage=model, judge=judge, test_set=test_set, path=path, summary=summary))
+        scores.append(ModelScore(model=model, judge=judge, test_set=test_set, path=path, summary=renamed(summary)))
     old_layout = old_layout_summaries(exp_dir)
     if old_layout:
         logging.warning(
@@ -108,7 +108,20 @@ def find_summaries(exp_dir: PathLike) -> List[StageScore]:
             len(old_layout),
             old_layout[0],
         )
-    return sorted(scores, key=lambda s: (s.test_set, s.stage_index, s.stage, s.judge))
+    return sorted(scores, key=lambda s: (s.test_set, s.row_order, s.model, s.judge))
+
+
+# the protocols' summary keys before they were named for what they compute (fcodec.metrics.asr_protocols)
+OLD_PROTOCOL_KEYS = {"paper": "corpus", "predecessor": "per_utterance"}
+
+
+def renamed(summary: Dict[str, Any]) -> Dict[str, Any]:
+    """``summary`` with the protocols' old keys (``paper``, ``predecessor``) in each language block renamed."""
+    for block in summary.get("languages", {}).values():
+        for old, new in OLD_PROTOCOL_KEYS.items():
+            if isinstance(block, dict) and old in block and new not in block:
+                block[new] = block.pop(old)
+    return summary
 
 
 def summary_value(block: Dict[str, Any], *keys: str) -> Optional[float]:
@@ -129,7 +142,7 @@ def summary_value(block: Dict[str, Any], *keys: str) -> Optional[float]:
     return block if isinstance(block, (int, float)) and math.isfinite(block) else None
 
 
-def of_judges(scores: Sequence[StageScore], judges: Optional[Sequence[str]]) -> List[StageScore]:
+def of_judges(scores: Sequence[ModelScore], judges: Optional[Sequence[str]]) -> List[ModelScore]:
     return list(scores) if judges is None else [s for s in scores if s.judge in judges]
 
 
@@ -152,22 +165,22 @@ def inputs_digest(
     for role, scores in runs:
         for score in scores:
             content = score.path.read_bytes()
-            digest.update(f"{role} {score.stage}/{score.judge}/{score.test_set} {len(content)}\n".encode())
+            digest.update(f"{role} {score.model}/{score.judge}/{score.test_set} {len(content)}\n".encode())
             digest.update(content)
     return digest.hexdigest()[:16]
 
 
-def languages_of(scores: Iterable[StageScore]) -> List[str]:
+def languages_of(scores: Iterable[ModelScore]) -> List[str]:
     """The language tags of the summaries' ``languages`` blocks, sorted."""
     return sorted({language for s in scores for language in s.summary.get("languages", {})})
 
 
-def judges_of(scores: Iterable[StageScore]) -> List[str]:
+def judges_of(scores: Iterable[ModelScore]) -> List[str]:
     """The judges' names: those paper-comparable in every summary first, then the others, each group by name.
 
     Parameters
     ----------
-    scores : iterable of StageScore
+    scores : iterable of ModelScore
         Score summaries (``find_summaries``).
 
     Returns
@@ -180,13 +193,13 @@ def judges_of(scores: Iterable[StageScore]) -> List[str]:
     return sorted(flags, key=lambda judge: (not flags[judge], judge))
 
 
-def reference_judge(scores: Iterable[StageScore]) -> Optional[str]:
+def reference_judge(scores: Iterable[ModelScore]) -> Optional[str]:
     """The judge that the plot shows and the side-by-side ratios divide by: the paper-comparable one (Whisper-small)
     when it scored, else the first by name; None without scores.
 
     Parameters
     ----------
-    scores : iterable of StageScore
+    scores : iterable of ModelScore
         Score summaries (``find_summaries``).
 
     Returns

@@ -133,7 +133,7 @@ class WhisperJudge:
     @property
     def is_paper_judge(self) -> bool:
         """Whisper-small's published weights (by name, or a checkpoint file with its sha256): the FocalCodec papers'
-        judge, so this judge's paper-protocol dWER is comparable with theirs."""
+        judge, so this judge's corpus dWER is comparable with theirs."""
         return self.identity.get("sha256") == published_sha256(PAPER_JUDGE)
 
     @property

@@ -162,7 +162,7 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
                 assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
         assert signal[0] == signal[1]  # the signal metrics do not depend on the judge
         side = tables[2]
-        assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} paper {MINI_JUDGES[1]} / {MINI_JUDGES[0]}"
+        assert side[0][-1] == f"d{'CER' if language == 'zh' else 'WER'} corpus {MINI_JUDGES[1]} / {MINI_JUDGES[0]}"
         assert [row[0] for row in side] == ["model", *ROWS]
     score_dir = recipe.exp / "train_50hz" / "score"
     # one folder per ASR judge, and the hidden cache of the reconstructions' quality (shared by the judges)

@@ -8,9 +8,9 @@ import pytest
 from fcodec.metrics.asr_protocols import (
     UtteranceUnits,
     against_truth,
+    corpus_protocol,
     hallucinations,
-    paper_protocol,
-    predecessor_protocol,
+    per_utterance_protocol,
 )
 from fcodec.metrics.error_rate import EditCounts, corpus_counts, edit_counts, is_hallucination
 from fcodec.metrics.error_stats import format_alignment
@@ -39,10 +39,10 @@ def test_transcripts_against_themselves_score_zero():
     for i in range(30):
         sentence = random_sentence(rng)
         utts.append(UtteranceUnits(f"u{i}", "en", random_sentence(rng), sentence, list(sentence)))
-    assert paper_protocol(utts)["d_err_pct"] == 0.0
-    assert paper_protocol(utts)["errors"] == 0
+    assert corpus_protocol(utts)["d_err_pct"] == 0.0
+    assert corpus_protocol(utts)["errors"] == 0
     # the predecessor's subtractive error is also 0 when the two transcripts agree, whatever the ground truth
-    assert predecessor_protocol(utts)["d_err_mean_pct"] == 0.0
+    assert per_utterance_protocol(utts)["d_err_mean_pct"] == 0.0
 
 
 def test_corpus_wer_equals_jiwer_on_random_pairs():
@@ -69,12 +69,12 @@ def test_protocols_by_hand():
         # 2 ground-truth words; original one deletion, reconstruction perfect
         UtteranceUnits("u2", "en", "e f".split(), "e".split(), "e f".split()),
     ]
-    # paper: reconstruction vs original transcript, corpus level: (1 sub + 1 ins) / (4 + 1)
-    paper = paper_protocol(utts)
+    # corpus: reconstruction vs original transcript, corpus level: (1 sub + 1 ins) / (4 + 1)
+    paper = corpus_protocol(utts)
     assert (paper["subs"], paper["ins"], paper["ref_len"]) == (1, 1, 5)
     assert paper["d_err_pct"] == pytest.approx(40.0)
     # predecessor: mean of (25 - 0) and (0 - 50)
-    pred = predecessor_protocol(utts)
+    pred = per_utterance_protocol(utts)
     assert pred["d_err_mean_pct"] == pytest.approx(-12.5)
     assert pred["d_err_median_pct"] == pytest.approx(-12.5)
     truth = against_truth(utts)

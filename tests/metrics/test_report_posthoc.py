@@ -10,7 +10,7 @@ from tests.metrics.test_report import ENV, language_block, write_summary
 
 matplotlib.use("Agg")
 
-ROWS = [  # (model folder, frame rate, bitrate, dCER paper)
+ROWS = [  # (model folder, frame rate, bitrate, dCER corpus)
     ("pretrained", 50.0, 550.0, 30.0),
     ("train_50hz", 50.0, 550.0, 6.0),
     ("train_25hz", 25.0, 275.0, 9.0),
@@ -34,7 +34,7 @@ def test_posthoc_rows_are_marked_and_sit_beside_the_trained_model_of_their_bitra
     block = language_block(1.0, 1.0, 5.0, 9.0, 1.2, 0.7, -20.0, 1.2, 2.3, 0, 12, 0)
     write_summary(exp, "train_50hz+posthoc_50hz_keep2_275bps.old.1", "test_aishell", 25.0, 275.0, {"zh": block})
     scores = find_summaries(exp)
-    assert [s.stage for s in scores] == [
+    assert [s.model for s in scores] == [
         "pretrained",
         "train_50hz",
         "pretrained+posthoc_50hz_6bit_300bps",
@@ -65,13 +65,13 @@ def test_the_plot_draws_posthoc_points_as_crosses_apart_from_the_trained_line(tm
 
     exp = tmp_path / "exp"
     experiment(exp)
-    series = _series(find_summaries(exp), "zh", "paper", "d_err_pct")
+    series = _series(find_summaries(exp), "zh", "corpus", "d_err_pct")
     fig, ax = plt.subplots()
-    assert _draw(ax, series, "dCER paper", "o", True, "C0")
+    assert _draw(ax, series, "dCER corpus", "o", True, "C0")
     lines = {line.get_label(): line for line in ax.get_lines()}
-    trained = lines["dCER paper (test_aishell)"]
+    trained = lines["dCER corpus (test_aishell)"]
     assert list(trained.get_xdata()) == [137.5, 275.0, 550.0] and list(trained.get_ydata()) == [15.0, 9.0, 6.0]
-    posthoc = lines["dCER paper post-hoc (test_aishell)"]
+    posthoc = lines["dCER corpus post-hoc (test_aishell)"]
     assert posthoc.get_marker() == "x" and posthoc.get_linestyle() == "None"
     assert sorted(zip(posthoc.get_xdata(), posthoc.get_ydata())) == [(137.5, 70.0), (275.0, 40.0), (300.0, 60.0)]
     assert {t.get_text() for t in ax.texts} >= {"50hz_keep2_275bps", "50hz_6bit_300bps", "train_25hz"}

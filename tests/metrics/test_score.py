@@ -284,16 +284,16 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
             "### Quality",
         ]  # the MOS judges once: they do not depend on the ASR judge
         tables = [line for line in section.splitlines() if line.startswith("| model |")]
-        assert len(tables) == 4 and "paper: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
+        assert len(tables) == 4 and "corpus: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
         assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 4
-        assert "paper tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
+        assert "corpus tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
     # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
     scores = find_summaries(exp)
     assert reference_judge(scores) == "tiny-random"
     first_judge = [s for s in scores if s.judge == "tiny-random"]
-    assert _series(first_judge, "en", "paper", "d_err_pct") == {
+    assert _series(first_judge, "en", "corpus", "d_err_pct") == {
         "test": [
-            (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "paper", "d_err_pct"), s.stage)
+            (s.summary["bitrate"], summary_value(s.summary["languages"]["en"], "corpus", "d_err_pct"), s.model)
             for s in sorted(first_judge, key=lambda s: s.summary["bitrate"])
         ]
     }
@@ -383,10 +383,10 @@ def test_real_judge_scores_a_perfect_24khz_reconstruction_as_perfect(tmp_path, r
     assert summary["asr"]["paper_comparable"] is False  # base, not small
     for language in ("en", "zh"):
         block = summary["languages"][language]
-        assert block["paper"]["d_err_pct"] == 0.0
+        assert block["corpus"]["d_err_pct"] == 0.0
         assert block["vs_truth"]["original"]["rate_pct"] == 0.0
         assert block["vs_truth"]["reconstruction"]["rate_pct"] == 0.0
-        assert block["predecessor"]["d_err_mean_pct"] == 0.0
+        assert block["per_utterance"]["d_err_mean_pct"] == 0.0
         assert block["signal"]["pesq"]["mean"] > 4.0 and block["signal"]["stoi"]["mean"] > 0.99
 
 

@@ -182,8 +182,8 @@ def main(argv=None) -> None:
     for variant, summary in summaries.items():
         figures[variant] = {}
         flatten("", summary, figures[variant])
-    # per language: the ASR error rates (the papers' dWER/dCER, the predecessor protocol's mean, against the
-    # reference text), the signal metrics' means and MOS
+    # per language: the ASR error rates (corpus dWER/dCER as in the papers, the per-utterance protocol's mean,
+    # against the reference text), the signal metrics' means and MOS
     keys = [
         k
         for k in figures["fp32"]
