@@ -21,9 +21,12 @@ force=false                    # true: redo stage 1 even when its markers say it
 # </options>
 # <corpus-options>
 # -- corpora (local/data.sh)
-aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aishell/ (empty: <dl-dir>/aishell, downloaded)
-librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty: <dl-dir>/LibriSpeech, downloaded)
-librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for 360 h more English
+aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aishell/ (empty: <dl-dir>/aishell,
+                               # downloaded)
+librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty:
+                               # <dl-dir>/LibriSpeech, downloaded)
+librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for
+                               # 360 h more English
 openslr_url=http://www.openslr.org/resources  # where stage 0 downloads from: OpenSLR, or one of its mirrors
 # </corpus-options>
 # shellcheck disable=SC2034  # read by utils/parse_options.sh
