@@ -230,15 +230,10 @@ stage_log() {
 
 # stage_begin NUMBER POLICY MARKER WHAT SIGNATURE...: the one "skip if up to date, else run, then mark" of every
 # stage. WHAT is "what it does -> its output". Up to date (MARKER holds SIGNATURE and its outputs are there):
-# logs "skipped", returns 1. Otherwise logs WHAT, makes room by POLICY and returns 0; the stage runs its tool and
-# calls stage_end OUTPUT... [-- REPORT...] (mark_done with this marker and signature). The stage's folder is the
-# marker's. POLICY:
-#   data  a stage that can be made again from its inputs: redone from scratch with its old folder set aside
-#         (set_aside), or, when only some outputs were deleted, stage_partial=true (the tool rebuilds just those)
-#   keep  a folder holding work that cannot be made again cheaply (a trained model): an unfinished one is run
-#         again in place (the tool resumes); a finished one whose signature changed stops the run with what to do
-#   file  outputs are files named after the options (a fetched Whisper): nothing to set aside
-# --force true sets the folder aside under every policy but file.
+# logs "skipped", returns 1. Otherwise logs WHAT, makes room by POLICY (data, keep or file; what each does is the
+# table in docs/recipe.md, "Reruns") and returns 0; the stage runs its tool and calls stage_end OUTPUT...
+# [-- REPORT...] (mark_done with this marker and signature). The stage's folder is the marker's. A data stage
+# whose outputs were only partly deleted gets stage_partial=true (its tool rebuilds just those).
 # shellcheck disable=SC2034  # stage_partial is read by the stage
 stage_begin() {
   local number=$1 policy=$2 marker=$3 what=$4 status dir
