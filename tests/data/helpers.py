@@ -1,13 +1,13 @@
-"""Shared helpers for the data and recipe tests: a small synthetic corpus and the recipe's corpus script."""
+"""Shared helpers for the data and recipe tests: a small synthetic corpus, its manifests, running a recipe."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from fcodec.data import corpora
 from fcodec.data.synth.mini_corpus import MiniCorpusSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,19 +38,7 @@ SMALL_SPEC = MiniCorpusSpec(
 )
 
 
-def recipe_corpora_module():
-    """The recipe's local/corpora.py, imported by path (it is a script, not a package module)."""
-    name = "recipe_local_corpora"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REAL_RECIPE / "local" / "corpora.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def prepare_manifests(corpus_dir: Path, out_dir: Path) -> Path:
-    corpora = recipe_corpora_module()
     corpora.prepare("aishell", corpus_dir / "aishell", out_dir, LIBRISPEECH_PARTS, nj=2, keep_existing=False)
     corpora.prepare("librispeech", corpus_dir / "LibriSpeech", out_dir, LIBRISPEECH_PARTS, nj=2, keep_existing=False)
     return out_dir

@@ -2,9 +2,7 @@
 
 import pytest
 
-from tests.data.helpers import recipe_corpora_module
-
-corpora = recipe_corpora_module()
+from fcodec.data import corpora
 
 
 def _aishell(root, extracted=True):

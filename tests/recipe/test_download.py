@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from fcodec.data import corpora
 from fcodec.data.synth.mini_corpus import MiniCorpusSpec, build_mini_corpus
-from tests.data.helpers import LIBRISPEECH_PARTS, recipe_corpora_module
+from tests.data.helpers import LIBRISPEECH_PARTS
 
 TINY = MiniCorpusSpec(seed=2, train_speakers=1, eval_speakers=1, train_utts_per_speaker=2, eval_utts_per_speaker=1)
 
@@ -63,7 +64,6 @@ def openslr_mirror(tmp_path, monkeypatch):
 
 def test_stage_0_downloads_what_is_missing_and_then_nothing(openslr_mirror, tmp_path):
     url, corpus, requests = openslr_mirror
-    corpora = recipe_corpora_module()
     dl = tmp_path / "download"
     corpora.fetch("aishell", dl / "aishell", dl, LIBRISPEECH_PARTS, given=False, base_url=url)
     corpora.fetch("librispeech", dl / "LibriSpeech", dl, LIBRISPEECH_PARTS, given=False, base_url=url)
@@ -87,7 +87,6 @@ def test_stage_0_downloads_what_is_missing_and_then_nothing(openslr_mirror, tmp_
 
 
 def test_a_failed_download_says_what_to_do(tmp_path):
-    corpora = recipe_corpora_module()
     with pytest.raises(
         corpora.LayoutError,
         match=r"downloading aishell from http://127\.0\.0\.1:9/x .*failed.*"

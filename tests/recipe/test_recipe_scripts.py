@@ -133,9 +133,12 @@ def test_recipes_link_to_the_template_with_relative_links():
             link = recipe / name
             assert link.is_symlink() and not os.path.isabs(os.readlink(link)), link
             assert link.resolve() == (TEMPLATE / name).resolve()
-    for name in ["corpora.py", "prepare_manifests.sh"]:
-        link = MINI_RECIPE / "local" / name
-        assert link.is_symlink() and link.resolve() == (REAL_RECIPE / "local" / name).resolve()
+    # a recipe links to the TEMPLATE only, never into a sibling recipe: its local/ is its own, and the corpus
+    # code both recipes use is the package's (fcodec.data.corpora, through utils/prepare_manifests.sh)
+    for recipe in sorted(p.parent for p in (REPO / "egs").glob("*/codec1/run.sh")):
+        links = [p for d in (recipe, recipe / "conf", recipe / "local") for p in d.iterdir() if p.is_symlink()]
+        assert all(TEMPLATE.resolve() in [p.resolve(), *p.resolve().parents] for p in links), links
+        assert not [p for p in (recipe / "local").iterdir() if p.is_symlink()]
 
 
 def test_no_machine_specific_paths_in_recipe_files():
@@ -182,11 +185,58 @@ def test_setup_recipe_makes_a_recipe_that_only_needs_its_own_parts(tmp_path):
     assert bad.returncode == 1 and "egs/<corpus>/codec1" in bad.stderr
 
 
+def test_a_new_recipe_needs_only_run_sh_data_sh_and_data_yaml(tmp_path, monkeypatch):
+    """docs/data.md, Adding a corpus: setup_recipe.sh and the mini recipe's three files, under a new name, make a
+    recipe whose training stages find their configs (the TEMPLATE's defaults, linked) and start: the trainer loads
+    them, layered, and stops at the first input this empty run lacks (nothing trains)."""
+    egs = tmp_path / "egs"
+    egs.mkdir()
+    (egs / "TEMPLATE").symlink_to(TEMPLATE.parent)
+    setup = subprocess.run(
+        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/mini_copy/codec1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert setup.returncode == 0, setup.stderr
+    recipe = egs / "mini_copy" / "codec1"
+    for name in ("run.sh", "local/data.sh", "conf/data.yaml"):
+        shutil.copy2(MINI_RECIPE / name, recipe / name)
+    own = sorted(
+        os.path.relpath(os.path.join(folder, name), recipe)
+        for folder, _, names in os.walk(recipe)
+        for name in names
+        if not os.path.islink(os.path.join(folder, name))
+    )
+    assert own == ["conf/data.yaml", "local/data.sh", "run.sh"]
+
+    configs = dict(re.findall(r'--train-([\d.]+hz)-config "([^"]*)"', run(recipe, "--help").stdout))
+    assert configs == {
+        "50hz": "conf/train_50hz.yaml",
+        "25hz": "conf/train_25hz.yaml",
+        "12.5hz": "conf/train_25hz.yaml conf/train_12.5hz.yaml",
+    }
+    for name in {name for files in configs.values() for name in files.split()}:
+        assert (recipe / name).is_symlink() and (recipe / name).resolve() == (TEMPLATE / name).resolve()
+
+    # stages 4 and 6 with what they start from marked finished, and nothing else: each passes its own checks, logs
+    # its start and runs the trainer, which refuses the missing cuts
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # path.sh puts the temporary egs/'s root first: this checkout next
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    for marker in (data / "models" / "codec" / ".codec.done", exp / "train_25hz" / ".train.done"):
+        marker.parent.mkdir(parents=True)
+        marker.write_text("")
+    for number, rate in [(4, "50hz"), (6, "12.5hz")]:
+        out = run(recipe, "--stage", str(number), "--stop-stage", str(number), "--data-dir", data, "--exp-dir", exp)
+        assert out.returncode != 0
+        assert f"Stage {number}: training {rate} with {configs[rate]}, from " in out.text, out.text[-3000:]
+        assert "cut manifest" in out.text and "training config" not in out.text, out.text[-3000:]
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shell_scripts_pass_shellcheck():
     scripts = ["codec.sh", "path.sh", "cmd.sh", *[f"utils/{p.name}" for p in (TEMPLATE / "utils").glob("*.sh")]]
     for recipe in RECIPES:
         scripts += [str(recipe / "run.sh"), str(recipe / "local" / "data.sh")]
-    scripts.append(str(REAL_RECIPE / "local" / "prepare_manifests.sh"))
     out = subprocess.run(["shellcheck", "-x", "-e", "SC1091", *scripts], cwd=TEMPLATE, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout

@@ -2,8 +2,8 @@
 # The mini bilingual recipe: the whole fcodec pipeline on a small Chinese + English corpus that stage 0
 # synthesises with eSpeak NG (in the real AISHELL-1 and LibriSpeech layouts, with a few files broken on
 # purpose), and tiny models, on a CPU in minutes. It is CI's end-to-end test and the example of a recipe:
-# run.sh, conf/ and local/data.sh are its own; codec.sh, path.sh, cmd.sh and utils/ link to egs/TEMPLATE/codec1,
-# and local/prepare_manifests.sh + local/corpora.py to the AISHELL-1 + LibriSpeech recipe (same layouts).
+# run.sh, conf/ and local/data.sh are its own; codec.sh, path.sh, cmd.sh and utils/ link to egs/TEMPLATE/codec1.
+# Its corpus has the AISHELL-1 and LibriSpeech layouts, so stage 1 is the real recipe's (fcodec.data.corpora).
 # Its MOS judges are real (NISQA, DNSMOS): NISQA's weights come from ../shared beside the repository when there
 # (no network: --nisqa-weights offline), and without them stage 8 scores without NISQA, saying so.
 # Stages 7-8 also decode and score the 50 Hz model through two post-hoc bottlenecks (one token rate, one bit

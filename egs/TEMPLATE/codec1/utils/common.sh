@@ -5,7 +5,6 @@
 #   die MESSAGE...                    log it and exit 1
 #   options_in FILE [BLOCK]           the option names declared between "# <BLOCK>" and "# </BLOCK>" in FILE
 #   options_help FILE [BLOCK]         one help line per option of the block: --name "value"  what it is
-#   options_block FILE [BLOCK]        the block's assignment lines (to eval: declares the options with defaults)
 #   check_option NAME KIND [WORD...]  after parse_options.sh: stop with a clear error unless --NAME is of KIND
 #   option_error MESSAGE...           "<script>: MESSAGE (see <script> --help)" on stderr, exit 1
 #   fingerprint FILE...               a short hash of the files' contents (missing files count as empty)
@@ -49,25 +48,31 @@ options_in() {
   _options_lines "$@" | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p'
 }
 
-options_block() {
-  _options_lines "$@" | grep -E '^[A-Za-z_][A-Za-z0-9_]*='
-}
-
 # Help lines from the block: a "# -- heading" line prints as a heading; "name=default  # text" prints
-# '--name "VALUE"' and the text. The value shown is the variable's current value, so a recipe's run.sh
-# that passes its own defaults before --help shows those.
+# '--name "VALUE"' and the text; an indented "# more text" line under it continues the text. The value shown is
+# the variable's current value, so a recipe's run.sh that passes its own defaults before --help shows those; for
+# a variable that is not set (a local/data.sh option codec.sh lists but does not declare), the default as
+# written, without its quotes: the help only shows it, nothing runs it.
 options_help() {
-  local line name shown text
+  local line name shown text value
   while IFS= read -r line; do
     if [[ "${line}" =~ ^#\ --\ (.*)$ ]]; then
       printf '\n  %s\n' "${BASH_REMATCH[1]}"
-    elif [[ "${line}" =~ ^([A-Za-z_][A-Za-z0-9_]*)= ]]; then
-      name=${BASH_REMATCH[1]} shown=${BASH_REMATCH[1]}
+    elif [[ "${line}" =~ ^[[:space:]]+#\ (.*)$ ]]; then
+      printf '%41s%s\n' "" "${BASH_REMATCH[1]}"
+    elif [[ "${line}" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      name=${BASH_REMATCH[1]} shown=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
       text=""
-      [[ "${line}" == *"  # "* ]] && text=${line#*  # }
+      [[ "${line}" == *"  # "* ]] && text=${line#*  # } && value=${value%%  # *}
+      if [ -n "${!name+x}" ]; then
+        value=${!name}
+      else
+        value=${value%"${value##*[![:space:]]}"}
+        [[ "${value}" =~ ^\"(.*)\"$ || "${value}" =~ ^\'(.*)\'$ ]] && value=${BASH_REMATCH[1]}
+      fi
       # "_" between digits is a decimal point (train_12_5hz_config: --train-12.5hz-config)
       while [[ "${shown}" =~ ^(.*[0-9])_([0-9].*)$ ]]; do shown="${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"; done
-      printf '    --%-34s %s\n' "${shown//_/-} \"${!name}\"" "${text}"
+      printf '    --%-34s %s\n' "${shown//_/-} \"${value}\"" "${text}"
     fi
   done < <(_options_lines "$@")
 }
@@ -114,7 +119,8 @@ check_option() {
         option_error "${option} must be a number above 0${max:+ and at most ${max}}${alternatives}, got '${value}'"
       fi ;;
     number0)
-      [[ "${value}" =~ ${number} ]] || option_error "${option} must be a number, 0 or above${alternatives}, got '${value}'" ;;
+      [[ "${value}" =~ ${number} ]] \
+        || option_error "${option} must be a number, 0 or above${alternatives}, got '${value}'" ;;
     word)
       option_error "${option} must be one of$(printf ' "%s"' "$@"), got '${value}'" ;;
     path)
@@ -224,15 +230,10 @@ stage_log() {
 
 # stage_begin NUMBER POLICY MARKER WHAT SIGNATURE...: the one "skip if up to date, else run, then mark" of every
 # stage. WHAT is "what it does -> its output". Up to date (MARKER holds SIGNATURE and its outputs are there):
-# logs "skipped", returns 1. Otherwise logs WHAT, makes room by POLICY and returns 0; the stage runs its tool and
-# calls stage_end OUTPUT... [-- REPORT...] (mark_done with this marker and signature). The stage's folder is the
-# marker's. POLICY:
-#   data  a stage that can be made again from its inputs: redone from scratch with its old folder set aside
-#         (set_aside), or, when only some outputs were deleted, stage_partial=true (the tool rebuilds just those)
-#   keep  a folder holding work that cannot be made again cheaply (a trained model): an unfinished one is run
-#         again in place (the tool resumes); a finished one whose signature changed stops the run with what to do
-#   file  outputs are files named after the options (a fetched Whisper): nothing to set aside
-# --force true sets the folder aside under every policy but file.
+# logs "skipped", returns 1. Otherwise logs WHAT, makes room by POLICY (data, keep or file; what each does is the
+# table in docs/recipe.md, "Reruns") and returns 0; the stage runs its tool and calls stage_end OUTPUT...
+# [-- REPORT...] (mark_done with this marker and signature). The stage's folder is the marker's. A data stage
+# whose outputs were only partly deleted gets stage_partial=true (its tool rebuilds just those).
 # shellcheck disable=SC2034  # stage_partial is read by the stage
 stage_begin() {
   local number=$1 policy=$2 marker=$3 what=$4 status dir

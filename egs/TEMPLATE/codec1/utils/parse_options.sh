@@ -68,7 +68,7 @@ while [ $# -gt 0 ]; do
         _po_fail "invalid option $1 (see ${_prog:-$0} --help)"
       fi
       [ $# -ge 2 ] || _po_fail "option $1 needs a value"
-      _po_old=${!_po_name}
+      _po_old=${!_po_name-}  # unset: an option declared by name only (codec.sh passes local/data.sh's on)
       if [ "${_po_old}" = true ] || [ "${_po_old}" = false ]; then
         [ "$2" = true ] || [ "$2" = false ] || _po_fail "option $1 takes true or false, got '$2'"
       fi

@@ -27,7 +27,10 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-[ $# -ge 2 ] || { echo "usage: $0 [--config F] [--gpu N] [--mem SIZE] [--num-threads N] LOG COMMAND [ARGS...]" >&2; exit 1; }
+if [ $# -lt 2 ]; then
+  echo "usage: $0 [--config F] [--gpu N] [--mem SIZE] [--num-threads N] LOG COMMAND [ARGS...]" >&2
+  exit 1
+fi
 log_file=$1
 shift
 

@@ -3,7 +3,8 @@
 #   stage 0: corpora: use the ones on disk, or download them with lhotse
 #   stage 1: lhotse manifests (prepare_aishell, prepare_librispeech)
 # Stage 0 uses --aishell-dir / --librispeech-dir when given (and stops if the layout is wrong); otherwise it
-# downloads into <dl_dir>, unless the corpus is there already. Stage 1 runs local/prepare_manifests.sh.
+# downloads into <dl_dir>, unless the corpus is there already. Stage 1 runs utils/prepare_manifests.sh
+# (python -m fcodec.bin.corpora: the corpus code is fcodec/data/corpora/).
 # codec.sh calls it with the options below; it also runs alone, e.g.
 #   local/data.sh --stage 1 --stop-stage 1 --aishell-dir /corpora/aishell --librispeech-dir /corpora/LibriSpeech
 set -euo pipefail
@@ -20,9 +21,12 @@ force=false                    # true: redo stage 1 even when its markers say it
 # </options>
 # <corpus-options>
 # -- corpora (local/data.sh)
-aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aishell/ (empty: <dl-dir>/aishell, downloaded)
-librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty: <dl-dir>/LibriSpeech, downloaded)
-librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for 360 h more English
+aishell_dir=                   # AISHELL-1 on disk: the folder holding data_aishell/ (empty: <dl-dir>/aishell,
+                               # downloaded)
+librispeech_dir=               # LibriSpeech on disk: the folder holding train-clean-100/ ... (empty:
+                               # <dl-dir>/LibriSpeech, downloaded)
+librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to use; add train-clean-360 for
+                               # 360 h more English
 openslr_url=http://www.openslr.org/resources  # where stage 0 downloads from: OpenSLR, or one of its mirrors
 # </corpus-options>
 # shellcheck disable=SC2034  # read by utils/parse_options.sh
@@ -45,12 +49,12 @@ librispeech_dir=${librispeech_dir:-${dl_dir}/LibriSpeech}
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: AISHELL-1 in ${aishell_dir}, LibriSpeech (${librispeech_parts}) in ${librispeech_dir}"
-  python local/corpora.py fetch --dl-dir "${dl_dir}" --librispeech-parts "${librispeech_parts}" \
+  python -m fcodec.bin.corpora fetch --dl-dir "${dl_dir}" --librispeech-parts "${librispeech_parts}" \
     --given "${given}" --base-url "${openslr_url}" "aishell=${aishell_dir}" "librispeech=${librispeech_dir}"
 fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: lhotse manifests -> ${manifest_dir}"
-  local/prepare_manifests.sh --nj "${nj}" --manifest-dir "${manifest_dir}" --force "${force}" \
+  utils/prepare_manifests.sh --nj "${nj}" --manifest-dir "${manifest_dir}" --force "${force}" \
     --aishell-dir "${aishell_dir}" --librispeech-dir "${librispeech_dir}" --librispeech-parts "${librispeech_parts}"
 fi

@@ -3,7 +3,7 @@
 #   stage 0: synthesise a small zh + en corpus with eSpeak NG (AISHELL-1 and LibriSpeech layouts)
 #   stage 1: lhotse manifests (prepare_aishell, prepare_librispeech)
 # Stage 0 (python -m fcodec.bin.synth_mini_corpus) writes into <dl_dir>, with a few utterances broken on
-# purpose; stage 1 is the same script as the real recipe's (local/prepare_manifests.sh).
+# purpose; stage 1 is the same as the real recipe's (utils/prepare_manifests.sh, from egs/TEMPLATE).
 # To add a corpus, write a local/data.sh like this one: stage 0 gets the corpus, stage 1 writes lhotse
 # manifests named <corpus>_{recordings,supervisions}_<part>.jsonl.gz, and conf/data.yaml names them.
 set -euo pipefail
@@ -59,7 +59,7 @@ fi
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: lhotse manifests -> ${manifest_dir}"
-  local/prepare_manifests.sh --nj "${nj}" --manifest-dir "${manifest_dir}" --force "${force}" \
+  utils/prepare_manifests.sh --nj "${nj}" --manifest-dir "${manifest_dir}" --force "${force}" \
     --aishell-dir "${dl_dir}/aishell" --librispeech-dir "${dl_dir}/LibriSpeech" \
     --librispeech-parts "train-clean-100 dev-clean test-clean" --inputs "${marker}"
 fi

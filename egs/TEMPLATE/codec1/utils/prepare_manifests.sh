@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# local/prepare_manifests.sh: stage 1 for AISHELL-1 and LibriSpeech: lhotse manifests in <manifest_dir>,
-# with one marker per corpus (<manifest_dir>/.aishell.done, .librispeech.done), so a rerun skips a prepared
-# corpus and rebuilds only the parts whose manifests were deleted. local/data.sh calls it.
+# utils/prepare_manifests.sh: stage 1 for the corpora fcodec knows (AISHELL-1, LibriSpeech: fcodec.data.corpora):
+# lhotse manifests in <manifest_dir>, with one marker per corpus (<manifest_dir>/.aishell.done, .librispeech.done),
+# so a rerun skips a prepared corpus and rebuilds only the parts whose manifests were deleted. A recipe's
+# local/data.sh calls it for its stage 1; a corpus folder given as "" is left out.
 set -euo pipefail
 # shellcheck disable=SC1091
 . utils/common.sh
@@ -14,7 +15,7 @@ force=false                                               # true: redo, whatever
 aishell_dir=download/aishell                              # the folder that holds data_aishell/ ("": no AISHELL-1)
 librispeech_dir=download/LibriSpeech                      # the folder that holds the part folders ("": no LibriSpeech)
 librispeech_parts="train-clean-100 dev-clean test-clean"  # LibriSpeech parts to prepare
-inputs=""                                                 # files whose contents stand for the corpora (e.g. stage 0's marker)
+inputs=""                                                 # files standing for the corpora (e.g. stage 0's marker)
 # </options>
 # shellcheck disable=SC2034  # read by utils/parse_options.sh
 option_names=$(options_in "${BASH_SOURCE[0]}")
@@ -45,7 +46,7 @@ for mode in false true; do
   if [ "${mode}" = false ]; then specs=("${fresh[@]}"); else specs=("${partial[@]}"); fi
   [ ${#specs[@]} -gt 0 ] || continue
   log "lhotse manifests for ${specs[*]} -> ${manifest_dir}"
-  python local/corpora.py prepare --output-dir "${manifest_dir}" --librispeech-parts "${librispeech_parts}" \
+  python -m fcodec.bin.corpora prepare --output-dir "${manifest_dir}" --librispeech-parts "${librispeech_parts}" \
     --nj "${nj}" --keep-existing "${mode}" "${specs[@]}"
   for spec in "${specs[@]}"; do
     corpus=${spec%%=*}

@@ -1,1 +1,0 @@
-../../../aishell_librispeech/codec1/local/prepare_manifests.sh
