@@ -357,20 +357,33 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   [ ${#models[@]} -gt 0 ] || die "stage 7: no model to decode: no training stage has finished and" \
     "--decode-pretrained is ${decode_pretrained}"
   extra=() && [ "${decode_streaming}" = true ] && extra+=(--streaming)
-  for i in "${!models[@]}"; do
-    out=${run_dir}/${models[$i]}/decode posthoc_args=()
-    [ -z "${posthoc[$i]}" ] \
-      || posthoc_args=(--posthoc "${posthoc[$i]}" --posthoc-calibration-cuts "${data_dir}/cuts/train.jsonl.gz")
-    [ "${force}" = true ] && set_aside "${out}"
-    for s in "${sets[@]}"; do
-      trust_marker "${out}/${s}/.done" "${out}/${s}"/{recon_cuts.jsonl.gz,token_cuts.jsonl.gz,summary.json,failed.tsv}
+  # one decoder process per post-hoc preset ("": the models as trained), each taking its models one after another
+  presets=("")
+  for preset in "${posthoc[@]}"; do
+    [[ -z "${preset}" || " ${presets[*]} " == *" ${preset} "* ]] || presets+=("${preset}")
+  done
+  for preset in "${presets[@]}"; do
+    group_models=() group_outs=() names=() posthoc_args=()
+    [ -z "${preset}" ] \
+      || posthoc_args=(--posthoc "${preset}" --posthoc-calibration-cuts "${data_dir}/cuts/train.jsonl.gz")
+    for i in "${!models[@]}"; do
+      [ "${posthoc[$i]}" = "${preset}" ] || continue
+      out=${run_dir}/${models[$i]}/decode
+      [ "${force}" = true ] && set_aside "${out}"
+      for s in "${sets[@]}"; do
+        trust_marker "${out}/${s}/.done" "${out}/${s}"/{recon_cuts.jsonl.gz,token_cuts.jsonl.gz,summary.json,failed.tsv}
+      done
+      log "Stage 7: decoding ${sets[*]} with ${models[$i]} (${model_dirs[$i]}) -> ${out}" \
+        "(what is there already is kept)"
+      group_models+=("${model_dirs[$i]}") group_outs+=("${out}") names+=("${models[$i]}")
     done
-    log "Stage 7: decoding ${sets[*]} with ${models[$i]} (${model_dirs[$i]}) -> ${out} (what is there already is kept)"
-    ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode_${models[$i]}" "${log_dir}/stage7.log" \
-      python -m fcodec.bin.decode --model "${model_dirs[$i]}" --out-dir "${out}" --device "${eval_device}" \
+    [ ${#names[@]} -gt 0 ] || continue
+    ${decode_cmd} --gpu "${eval_gpus}" --num-threads "${nj}" --name "decode" "${log_dir}/stage7.log" \
+      python -m fcodec.bin.decode --model "${group_models[@]}" --out-dir "${group_outs[@]}" \
+        --device "${eval_device}" \
         --cuts "${test_cuts[@]}" --max-duration "${decode_max_duration}" --num-threads "${decode_num_threads}" \
         --no-progress "${extra[@]}" "${posthoc_args[@]}" \
-      || die "stage 7: decoding with ${models[$i]} failed (see ${log_dir}/stage7.log); a folder holding another" \
+      || die "stage 7: decoding with ${names[*]} failed (see ${log_dir}/stage7.log); a folder holding another" \
              "model's or other settings' decode is kept: rerun with --force true to set it aside"
   done
 fi
