@@ -1,5 +1,6 @@
 """Fixtures shared by all tests: the optional real assets beside the repository, and a kernel cache of their own."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,24 @@ def tiny_whisper_path(tmp_path_factory) -> Path:
     from fcodec.utils.whisper import make_tiny_whisper
 
     return make_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-random.pt")
+
+
+if importlib.util.find_spec("xdist") is not None:  # pytest refuses a hook of a plugin that is not installed
+
+    def pytest_xdist_make_scheduler(config, log):
+        """Under pytest-xdist (``-n 2``): each test module goes to one worker, as with ``--dist loadscope``, and the
+        modules that borrow the session's mini recipe run all to the same one, so the run is made once. (xdist's
+        own ``xdist_group`` marks rename node ids in a way pytest 9 no longer reads.)"""
+        from xdist.scheduler import LoadScopeScheduling
+
+        from tests.mini_recipe_run import BORROWERS
+
+        class ModulesSharingTheMiniRecipe(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                module = nodeid.split("::", 1)[0]
+                return "mini recipe run" if module in BORROWERS else module
+
+        return ModulesSharingTheMiniRecipe(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,15 @@ from typing import Dict
 
 from tests.data.helpers import MINI_RECIPE, run_recipe
 
+# The test modules that borrow the run: under pytest-xdist they share one worker, so the run happens once
+# (tests/conftest.py, pytest_xdist_make_scheduler).
+BORROWERS = (
+    "tests/recipe/test_mini_recipe.py",
+    "tests/train/test_mini_recipe_training.py",
+    "tests/export/test_export_recipe.py",
+    "tests/infer/test_mini_recipe_eval.py",
+)
+
 # The three invocations a user would make: data (0-3), training (4-6), evaluation (7-8). Each module checks the
 # output of its own.
 STAGES = {"0-3": ("0", "3"), "4-6": ("4", "6"), "7-8": ("7", "8")}

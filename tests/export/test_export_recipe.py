@@ -11,8 +11,7 @@ import soundfile as sf
 from fcodec.bin import export_onnx, stream
 from fcodec.models import FocalCodec
 
-# the mini recipe run is a session fixture: under pytest-xdist its borrowers share one worker (one run)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mini_recipe")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from fcodec.layout import decode_format
 from fcodec.layout.experiment import JOURNAL
 from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
 
-# the mini recipe run is a session fixture: under pytest-xdist its borrowers share one worker (one run)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mini_recipe")]
+pytestmark = pytest.mark.slow
 
 STAGES = {
     "pretrained": (50.0, 550.0),

@@ -13,8 +13,7 @@ from fcodec.data.bad_input import read_report
 from fcodec.data.synth.mini_corpus import BROKEN_REPORT
 from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, REAL_RECIPE, run_recipe
 
-# the mini recipe run is a session fixture: under pytest-xdist its borrowers share one worker (one run)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mini_recipe")]
+pytestmark = pytest.mark.slow
 
 
 class Recipe:

@@ -11,8 +11,7 @@ import pytest
 from fcodec.models import FocalCodec
 from tests.data.helpers import MINI_RECIPE, run_recipe
 
-# the mini recipe run is a session fixture: under pytest-xdist its borrowers share one worker (one run)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mini_recipe")]
+pytestmark = pytest.mark.slow
 
 
 class Recipe:
