@@ -12,6 +12,7 @@ from lhotse import CutSet
 from fcodec.data.bad_input import read_report
 from fcodec.data.synth.mini_corpus import BROKEN_REPORT
 from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, REAL_RECIPE, run_recipe
+from tests.mini_recipe_run import TEST_OPTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,7 @@ class Recipe:
     def run(self, *args, recipe: Path = MINI_RECIPE, data_dir: Path = None, dl_dir: Path = None, check=True):
         return run_recipe(
             recipe,
+            *TEST_OPTIONS,
             "--dl-dir",
             dl_dir or self.dl_dir,
             "--data-dir",

@@ -10,6 +10,7 @@ import pytest
 
 from fcodec.models import FocalCodec
 from tests.data.helpers import MINI_RECIPE, run_recipe
+from tests.mini_recipe_run import TEST_OPTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +22,7 @@ class Recipe:
     def run(self, *args, check=True):
         return run_recipe(
             MINI_RECIPE,
+            *TEST_OPTIONS,
             "--dl-dir",
             self.work / "download",
             "--data-dir",
