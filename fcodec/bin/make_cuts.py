@@ -52,12 +52,23 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--dev-utts", type=_count, default=200, help="dev utterances per language, or 'all'")
     parser.add_argument("--num-test-utts", type=_count, default=2000, help="utterances per test set, or 'all'")
-    parser.add_argument("--min-duration", type=float, default=0.5, help="shorter cuts are bad input (seconds)")
+    # utterance lengths (the batch sizes elsewhere, --max-duration of training and decoding, are seconds per batch);
+    # the names before that distinction are still read
     parser.add_argument(
+        "--min-utt-duration",
+        "--min-duration",
+        dest="min_utt_duration",
+        type=float,
+        default=0.5,
+        help="shorter utterances are bad input (seconds)",
+    )
+    parser.add_argument(
+        "--max-utt-duration",
         "--max-duration",
+        dest="max_utt_duration",
         type=_seconds,
         default=20.0,
-        help="longer cuts are left out of train and dev (seconds, or 'none')",
+        help="longer utterances are left out of train and dev (seconds, or 'none')",
     )
     parser.add_argument(
         "--audio-check",
@@ -91,8 +102,8 @@ def main(argv=None) -> int:
             hours=parse_hours(args.hours, config.languages),
             dev_utts=args.dev_utts,
             num_test_utts=args.num_test_utts,
-            min_duration=args.min_duration,
-            max_duration=args.max_duration,
+            min_utt_duration=args.min_utt_duration,
+            max_utt_duration=args.max_utt_duration,
             full_audio_check=args.audio_check == "full",
             seed=args.seed,
             num_workers=args.nj,

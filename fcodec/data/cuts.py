@@ -3,7 +3,7 @@
 For every corpus part the data config names (a *source*):
   * recordings + supervisions -> cuts trimmed to their supervision (one supervision per cut), 16 kHz;
   * every recording is read in full (in parallel, with progress): missing, unreadable, empty or non-finite
-    audio, cuts shorter than ``min_duration`` and transcripts empty after normalisation go to the bad-input
+    audio, cuts shorter than ``min_utt_duration`` and transcripts empty after normalisation go to the bad-input
     report with the reason, everything else is kept;
   * text normalised (:mod:`fcodec.data.text_norm`), ``supervision.language`` set to ``zh``/``en`` and the cut id
     prefixed with it (``zh_BAC009S0002W0122``);
@@ -11,7 +11,7 @@ For every corpus part the data config names (a *source*):
     reading audio again.
 Then the splits: ``train`` (hours per language, seeded, languages interleaved), ``dev`` (a fixed number of
 utterances per language, interleaved), one test set per config entry (capped, seeded, sorted by id); train and
-dev leave out cuts longer than ``max_duration``. With a loudness target (``loudness`` of the data config, or ``--loudness``; off by default) every split's cuts get
+dev leave out cuts longer than ``max_utt_duration``. With a loudness target (``loudness`` of the data config, or ``--loudness``; off by default) every split's cuts get
 the gain to that integrated loudness, recorded in the cuts (:mod:`fcodec.data.loudness`). ``bad_input.tsv`` lists
 every utterance left out, including
 those stage 1 had to leave out; ``stats.json`` / ``stats.txt`` give hours and utterances per language per split.
@@ -47,8 +47,8 @@ class CutsOptions:
     hours: Dict[str, Optional[float]] = field(default_factory=dict)  # language -> training hours (None: all)
     dev_utts: Optional[int] = 200  # per language
     num_test_utts: Optional[int] = 2000  # per test set
-    min_duration: float = 0.5
-    max_duration: Optional[float] = 20.0  # train and dev only
+    min_utt_duration: float = 0.5  # an utterance's length, not a batch's
+    max_utt_duration: Optional[float] = 20.0  # train and dev only
     full_audio_check: bool = True
     seed: int = 0
     num_workers: int = 4
@@ -132,9 +132,9 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
     for cut in cuts:
         sup = cut.supervisions[0]
         path = _recording_path(cut.recording)
-        if cut.duration < options.min_duration:
+        if cut.duration < options.min_utt_duration:
             bad.append(
-                BadInput(sup.id, source.label, path, why.TOO_SHORT, f"{cut.duration:.3f} s < {options.min_duration} s")
+                BadInput(sup.id, source.label, path, why.TOO_SHORT, f"{cut.duration:.3f} s < {options.min_utt_duration} s")
             )
             continue
         found = control_characters(sup.text or "")
@@ -222,7 +222,7 @@ class CutsBuilder:
         self.rebuilt.append(str(path))
 
     def _in_range(self, cuts, split: str):
-        limit = self.options.max_duration
+        limit = self.options.max_utt_duration
         if limit is None:
             return cuts
         kept = cuts.filter(lambda c: c.duration <= limit).to_eager()
@@ -305,8 +305,8 @@ class CutsBuilder:
                 "hours": self.options.hours,
                 "dev_utts": self.options.dev_utts,
                 "num_test_utts": self.options.num_test_utts,
-                "min_duration": self.options.min_duration,
-                "max_duration": self.options.max_duration,
+                "min_utt_duration": self.options.min_utt_duration,
+                "max_utt_duration": self.options.max_utt_duration,
                 "seed": self.options.seed,
                 "loudness": self.options.loudness,
             },

@@ -83,7 +83,7 @@ def test_training_mix_meets_its_hours(small_cuts, small_manifests, data_config, 
 def test_dev_and_test_caps_and_the_duration_limit(small_cuts, small_manifests, data_config, tmp_path):
     all_dev = CutSet.from_file(small_cuts / "dev.jsonl.gz")
     limit = sorted(c.duration for c in all_dev)[len(all_dev) // 2]  # the median: some cuts are over it
-    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2, max_duration=limit)
+    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2, max_utt_duration=limit)
     dev = CutSet.from_file(out / "dev.jsonl.gz")
     for language in ("zh", "en"):
         in_range = [c for c in all_dev if c.supervisions[0].language == language and c.duration <= limit]
@@ -95,7 +95,7 @@ def test_dev_and_test_caps_and_the_duration_limit(small_cuts, small_manifests, d
         assert len(ids) == 2 and ids == sorted(ids)
         assert set(ids) <= set(_ids(small_cuts / f"{name}.jsonl.gz"))
     # test sets are not cut by the training duration limit
-    full = _rebuild(small_cuts, small_manifests, data_config, tmp_path / "full", max_duration=limit)
+    full = _rebuild(small_cuts, small_manifests, data_config, tmp_path / "full", max_utt_duration=limit)
     assert _ids(full / "test_aishell.jsonl.gz") == _ids(small_cuts / "test_aishell.jsonl.gz")
     assert any(c.duration > limit for c in CutSet.from_file(full / "test_aishell.jsonl.gz"))
 

@@ -32,8 +32,8 @@ data_config=conf/data.yaml        # which manifests make train, dev and the test
 hours="zh=100 en=100"             # training hours per language of the data config, LANG=HOURS ("all": everything)
 dev_utts=200                      # dev utterances per language ("all": everything)
 num_test_utts=2000                # utterances per test set ("all": everything)
-min_duration=0.5                  # utterances shorter than this (seconds) are bad input, in every split
-max_duration=20                   # utterances longer than this (seconds) are left out of train and dev
+min_utt_duration=0.5              # utterances shorter than this (seconds) are bad input, in every split
+max_utt_duration=20               # utterances longer than this (seconds) are left out of train and dev
 audio_check=full                  # full: decode every sample of every recording; header: only open each file
 seed=0                            # seed of every random choice in the data stages
 # -- stage 3: BPE model and model assets (into <data_dir>/models)
@@ -145,7 +145,8 @@ for name in ${posthoc_models}; do
     "a model of stages 7-8 (pretrained, train_50hz, train_25hz, train_12.5hz)"
 done
 for name in seed ngpu decode_num_threads; do check_option "${name}" int:0; done
-check_option min_duration number0 && check_option max_duration number all && check_option decode_max_duration number
+check_option min_utt_duration number0 && check_option max_utt_duration number all
+check_option decode_max_duration number
 check_option audio_check word full header && check_option bpe_model_type word bpe unigram
 check_option bpe_character_coverage number:1
 if [ -n "${tag}" ] && { ! [[ "${tag}" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
@@ -267,14 +268,16 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   cuts_dir=${data_dir}/cuts
   read -r -a hours_args <<< "${hours}"
   config_fp=$(fingerprint "${data_config}") manifests_fp=$(fingerprint "${data_dir}"/manifests/.*.done)
+  # the signature keeps the words of the options before their rename (min/max_duration): finished cuts stay finished
   if stage_begin 2 data "${cuts_dir}/.cuts.done" "cuts -> ${cuts_dir}" \
       "make_cuts config=${config_fp} hours=${hours} dev_utts=${dev_utts}" \
-      "num_test_utts=${num_test_utts} min_duration=${min_duration} max_duration=${max_duration}" \
+      "num_test_utts=${num_test_utts} min_duration=${min_utt_duration} max_duration=${max_utt_duration}" \
       "audio_check=${audio_check} seed=${seed} manifests=${manifests_fp}"; then
     ${train_cmd} --num-threads "${nj}" "${log_dir}/stage2.log" \
       python -m fcodec.bin.make_cuts --config "${data_config}" --manifest-dir "${data_dir}/manifests" \
         --out-dir "${cuts_dir}" --hours "${hours_args[@]}" --dev-utts "${dev_utts}" \
-        --num-test-utts "${num_test_utts}" --min-duration "${min_duration}" --max-duration "${max_duration}" \
+        --num-test-utts "${num_test_utts}" --min-utt-duration "${min_utt_duration}" \
+        --max-utt-duration "${max_utt_duration}" \
         --audio-check "${audio_check}" --seed "${seed}" --nj "${nj}" --keep-existing "${stage_partial}"
     mapfile -t outputs < <(find "${cuts_dir}" -type f ! -name '.*' | sort)
     stage_end "${outputs[@]}"
