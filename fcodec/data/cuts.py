@@ -134,7 +134,9 @@ def build_source(source: Source, manifest_dir: Path, options: CutsOptions) -> Tu
         path = _recording_path(cut.recording)
         if cut.duration < options.min_utt_duration:
             bad.append(
-                BadInput(sup.id, source.label, path, why.TOO_SHORT, f"{cut.duration:.3f} s < {options.min_utt_duration} s")
+                BadInput(
+                    sup.id, source.label, path, why.TOO_SHORT, f"{cut.duration:.3f} s < {options.min_utt_duration} s"
+                )
             )
             continue
         found = control_characters(sup.text or "")

@@ -83,7 +83,9 @@ def test_training_mix_meets_its_hours(small_cuts, small_manifests, data_config, 
 def test_dev_and_test_caps_and_the_duration_limit(small_cuts, small_manifests, data_config, tmp_path):
     all_dev = CutSet.from_file(small_cuts / "dev.jsonl.gz")
     limit = sorted(c.duration for c in all_dev)[len(all_dev) // 2]  # the median: some cuts are over it
-    out = _rebuild(small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2, max_utt_duration=limit)
+    out = _rebuild(
+        small_cuts, small_manifests, data_config, tmp_path, dev_utts=2, num_test_utts=2, max_utt_duration=limit
+    )
     dev = CutSet.from_file(out / "dev.jsonl.gz")
     for language in ("zh", "en"):
         in_range = [c for c in all_dev if c.supervisions[0].language == language and c.duration <= limit]
