@@ -155,18 +155,24 @@ def test_no_machine_specific_paths_in_recipe_files():
     assert [str(p) for p in files if pattern.search(p.read_text(encoding="utf-8"))] == []
 
 
-def test_setup_recipe_makes_a_recipe_that_only_needs_its_own_parts(tmp_path):
+def setup_recipe(tmp_path, name: str):
+    """``utils/setup_recipe.sh egs/<name>/codec1`` in a temporary tree whose egs/TEMPLATE is the repository's:
+    (egs, the new recipe folder)."""
     egs = tmp_path / "egs"
     egs.mkdir()
     (egs / "TEMPLATE").symlink_to(TEMPLATE.parent)
     out = subprocess.run(
-        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/newcorpus/codec1"],
+        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), f"egs/{name}/codec1"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stderr
-    recipe = egs / "newcorpus" / "codec1"
+    return egs, egs / name / "codec1"
+
+
+def test_setup_recipe_makes_a_recipe_that_only_needs_its_own_parts(tmp_path):
+    egs, recipe = setup_recipe(tmp_path, "newcorpus")
     (recipe / "local" / "data.sh").write_text(
         "#!/usr/bin/env bash\n#   stage 0: fetch the new corpus\n#   stage 1: its lhotse manifests\n"
         "# <corpus-options>\nnew_corpus_dir=/data/new  # where the new corpus is\n# </corpus-options>\n"
@@ -189,17 +195,7 @@ def test_a_new_recipe_needs_only_run_sh_data_sh_and_data_yaml(tmp_path, monkeypa
     """docs/data.md, Adding a corpus: setup_recipe.sh and the mini recipe's three files, under a new name, make a
     recipe whose training stages find their configs (the TEMPLATE's defaults, linked) and start: the trainer loads
     them, layered, and stops at the first input this empty run lacks (nothing trains)."""
-    egs = tmp_path / "egs"
-    egs.mkdir()
-    (egs / "TEMPLATE").symlink_to(TEMPLATE.parent)
-    setup = subprocess.run(
-        [str(egs / "TEMPLATE" / "codec1" / "utils" / "setup_recipe.sh"), "egs/mini_copy/codec1"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert setup.returncode == 0, setup.stderr
-    recipe = egs / "mini_copy" / "codec1"
+    egs, recipe = setup_recipe(tmp_path, "mini_copy")
     for name in ("run.sh", "local/data.sh", "conf/data.yaml"):
         shutil.copy2(MINI_RECIPE / name, recipe / name)
     own = sorted(
