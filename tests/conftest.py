@@ -52,6 +52,15 @@ def tiny_whisper_path(tmp_path_factory) -> Path:
     return make_tiny_whisper(tmp_path_factory.mktemp("whisper") / "tiny-random.pt")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The modules that borrow the mini recipe's session run come first (in their own order): the run and its
+    tests are the longest chain of work, so with ``-n 2`` one worker starts on it at once and the other takes the
+    rest."""
+    from tests.mini_recipe_run import BORROWERS
+
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in BORROWERS)  # a stable sort
+
+
 if importlib.util.find_spec("xdist") is not None:  # pytest refuses a hook of a plugin that is not installed
 
     def pytest_xdist_make_scheduler(config, log):

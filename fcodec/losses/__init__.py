@@ -1,11 +1,11 @@
 """Training losses: feature MSE, multi-scale mel, multi-resolution STFT, Whisper ASR, CTC head, weight schedules.
 
 Each loss is an ``nn.Module`` whose ``forward`` returns a scalar; weights live in the config
-(:mod:`fcodec.losses.config` builds the set a stage asks for).
+(:mod:`fcodec.losses.combined` builds the set a stage asks for).
 """
 
 from fcodec.losses.asr import WhisperASRLoss
-from fcodec.losses.config import CodecLosses, build_losses
+from fcodec.losses.combined import CodecLosses, build_losses
 from fcodec.losses.ctc import CTCHead, CTCHeadLoss
 from fcodec.losses.feature import FeatureMSELoss
 from fcodec.losses.mel import MultiScaleMelLoss

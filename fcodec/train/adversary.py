@@ -27,7 +27,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from fcodec.losses.adversarial import GanInputs, discriminator_losses, discriminator_scores, split_judgements
-from fcodec.losses.config import GanSetup
+from fcodec.losses.combined import GanSetup
 from fcodec.models.discriminators import Discriminators
 from fcodec.train.checkpoint import load_optimizer_state
 from fcodec.train.config import GanConfig

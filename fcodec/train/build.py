@@ -140,7 +140,7 @@ def build_codec_module(
 ) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
     """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
     the same grown layers)."""
-    from fcodec.losses.config import build_losses
+    from fcodec.losses.combined import build_losses
 
     stage = init_stage_model(cfg.model, seed=cfg.train.seed)
     codec = stage.codec

@@ -163,7 +163,7 @@ def default_losses() -> Dict[str, Any]:
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    # The loss terms and their weights, handed to fcodec.losses.config.build_losses (which documents and checks
+    # The loss terms and their weights, handed to fcodec.losses.combined.build_losses (which documents and checks
     # the keys): feature, mel, stft, asr (Whisper; weight ramp, whisper name or checkpoint, targets, ...), ctc.
     # A term absent or of weight 0 is not built. A file's losses section replaces these defaults as a whole.
     losses: Dict[str, Any] = field(default_factory=default_losses)

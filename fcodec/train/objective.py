@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from fcodec.losses.config import DECODED_TERMS
+from fcodec.losses.combined import DECODED_TERMS
 
 
 @dataclass

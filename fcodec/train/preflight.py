@@ -94,7 +94,7 @@ def check_gan(gan: Any) -> None:
 
 
 def _loss_classes():
-    from fcodec.losses.config import (
+    from fcodec.losses.combined import (
         CTCHeadLoss,
         FeatureMSELoss,
         MultiResolutionSTFTLoss,
@@ -120,7 +120,7 @@ def check_losses(losses: Any) -> None:
     """Every term of ``losses`` is known and every key of a term is an option of its loss (a typo such as
     ``losses.asr.wieght`` would otherwise be ignored until the model is built, or for good)."""
     from fcodec.losses.adversarial import GAN_TERMS
-    from fcodec.losses.config import SCHEDULE_KEYS, TERMS
+    from fcodec.losses.combined import SCHEDULE_KEYS, TERMS
 
     classes = _loss_classes()
     for name, term in (losses or {}).items():

@@ -11,7 +11,7 @@ from fcodec.losses.adversarial import (
     feature_matching_loss,
     generator_loss,
 )
-from fcodec.losses.config import GanSetup, build_losses
+from fcodec.losses.combined import GanSetup, build_losses
 from fcodec.losses.resample import resample
 from fcodec.models import FocalCodec
 from fcodec.models.configs import tiny_causal_config

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fcodec.losses import WeightSchedule, resample
-from fcodec.losses.config import CodecLosses, build_losses
+from fcodec.losses.combined import CodecLosses, build_losses
 
 
 def test_constant_and_ramped_weights():
