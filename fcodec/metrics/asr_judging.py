@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from fcodec.metrics.quality import QualityScorer
 from fcodec.metrics.score_inputs import SAMPLE_RATE, JudgeTexts, ScoreConfig, Utterance, load_audio_16k
-from fcodec.metrics.signal import score_pair, score_pair_job, signal_pool
+from fcodec.metrics.signal import score_pair, score_pair_job
 from fcodec.metrics.text_norm import normalize_text, text_units
 from fcodec.metrics.transcript_cache import audio_digest
 
@@ -52,9 +52,10 @@ def torch_threads_beside_pool(config: ScoreConfig) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-def run_judges(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer) -> List[JudgeRecord]:
-    """Every judge's pass over the live utterances; the first pass also feeds the signal pool, the MOS judges and
-    the speaker encoder."""
+def run_judges(config: ScoreConfig, utts: List[Utterance], quality: QualityScorer, pool=None) -> List[JudgeRecord]:
+    """Every judge's pass over the live utterances; the first pass also feeds the signal metrics (to ``pool``, a
+    :func:`fcodec.metrics.signal.signal_pool`, or in this process when None), the MOS judges and the speaker
+    encoder."""
     max_delay = int(round(config.max_delay_ms * SAMPLE_RATE / 1000.0))
     by_id = {utt.cut_id: utt for utt in utts}
     # a Whisper batch decodes until its longest transcript ends: batch utterances of one language and similar
@@ -63,49 +64,48 @@ def run_judges(config: ScoreConfig, utts: List[Utterance], quality: QualityScore
     live = sorted((utt for utt in utts if not utt.dead), key=lambda utt: (utt.language, utt.duration))
     chunk_size = max(config.batch_size, 1)
     records = []
-    with signal_pool(config.nj) as pool:
-        pending = []
-        for number, spec in enumerate(config.asr_models):
-            first = number == 0
-            judge, cache = _load_judge(config, spec)
-            for start in tqdm(
-                range(0, len(live), chunk_size), desc=f"scoring {config.test_set} ({judge.label})", unit="batch"
-            ):
-                chunk = []
-                for utt in live[start : start + chunk_size]:
-                    if not first and not utt.asr_ok:
-                        continue  # later judges only transcribe
-                    try:
-                        original = load_audio_16k(utt.ref_cut, "original")
-                        recon = load_audio_16k(utt.recon_cut, "reconstruction")
-                    except ValueError as exc:
-                        utt.fail("audio", str(exc))
-                        continue
-                    chunk.append((utt, original, recon))
-                    if not first:
-                        continue
-                    if pool is None:
-                        utt.signal = score_pair(original, recon, max_delay)
-                    else:
-                        pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
-                _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
-                if first and chunk and (quality.judges or quality.speaker is not None):
-                    scores = quality.score_chunk([(u.cut_id, o, r, u.ref_cut, u.recon_cut) for u, o, r in chunk])
-                    for utt, _, _ in chunk:
-                        utt.quality = scores[utt.cut_id]
-                        for what, reason in quality.failures(utt.quality):
-                            utt.fail(what, reason)
-                while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
-                    cut_id, scores = pending.pop(0).result()
-                    by_id[cut_id].signal = scores
-            cache.save()
-            if first:
-                quality.save()
-            records.append(_judge_record(judge, cache))
-            _release(judge)
-        for result in pending:
-            cut_id, scores = result.result()
-            by_id[cut_id].signal = scores
+    pending = []
+    for number, spec in enumerate(config.asr_models):
+        first = number == 0
+        judge, cache = _load_judge(config, spec)
+        for start in tqdm(
+            range(0, len(live), chunk_size), desc=f"scoring {config.test_set} ({judge.label})", unit="batch"
+        ):
+            chunk = []
+            for utt in live[start : start + chunk_size]:
+                if not first and not utt.asr_ok:
+                    continue  # later judges only transcribe
+                try:
+                    original = load_audio_16k(utt.ref_cut, "original")
+                    recon = load_audio_16k(utt.recon_cut, "reconstruction")
+                except ValueError as exc:
+                    utt.fail("audio", str(exc))
+                    continue
+                chunk.append((utt, original, recon))
+                if not first:
+                    continue
+                if pool is None:
+                    utt.signal = score_pair(original, recon, max_delay)
+                else:
+                    pending.append(pool.submit(score_pair_job, (utt.cut_id, original, recon, max_delay)))
+            _transcribe_chunk([c for c in chunk if c[0].asr_ok], judge, cache)
+            if first and chunk and (quality.judges or quality.speaker is not None):
+                scores = quality.score_chunk([(u.cut_id, o, r, u.ref_cut, u.recon_cut) for u, o, r in chunk])
+                for utt, _, _ in chunk:
+                    utt.quality = scores[utt.cut_id]
+                    for what, reason in quality.failures(utt.quality):
+                        utt.fail(what, reason)
+            while len(pending) > 4 * max(config.nj, 1):  # bound the audio held in the queue
+                cut_id, scores = pending.pop(0).result()
+                by_id[cut_id].signal = scores
+        cache.save()
+        if first:
+            quality.save()
+        records.append(_judge_record(judge, cache))
+        _release(judge)
+    for result in pending:
+        cut_id, scores = result.result()
+        by_id[cut_id].signal = scores
     for utt in utts:
         if utt.signal is not None:
             for metric, reason in utt.signal.failures.items():

@@ -44,22 +44,32 @@ from fcodec.metrics.asr_judging import judge_view, run_judges, torch_threads_bes
 from fcodec.metrics.quality import QualityScorer
 from fcodec.metrics.score_inputs import ScoreConfig, check_ref_cuts_match, collect_utterances, score_inputs, up_to_date
 from fcodec.metrics.score_writers import write_judge
+from fcodec.metrics.signal import signal_pool
 from fcodec.utils.cli import UserError
 from fcodec.utils.names import safe_file_name
+
+OWN_POOL = object()  # score()'s default: a signal pool of its own (None: no pool, everything in this process)
 
 
 def score_many(configs: Sequence[ScoreConfig]) -> List[Dict[str, Dict[str, Any]]]:
     """Score several decode directories in one process, in order (stage 8: every model and test set): what is up to
     date is skipped before anything loads, and the MOS judges and the speaker encoder load once, when the first
-    decode that needs them is scored (they share the options of one command line). Stops at the first failure."""
+    decode that needs them is scored (they share the options of one command line), and so does the signal metrics'
+    process pool (its workers start at the first pair scored). Stops at the first failure."""
+    if not configs:
+        return []
     models = QualityModels()
-    return [score(config, models) for config in configs]
+    with signal_pool(configs[0].nj) as pool:
+        return [score(config, models, pool) for config in configs]
 
 
-def score(config: ScoreConfig, models: Optional["QualityModels"] = None) -> Dict[str, Dict[str, Any]]:
+def score(
+    config: ScoreConfig, models: Optional["QualityModels"] = None, pool: Any = OWN_POOL
+) -> Dict[str, Dict[str, Any]]:
     """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
     judge's score directory; return ``{judge label: summary}``. ``models``: the MOS judges and speaker encoder of
-    an earlier call, reused (default: loaded for this call)."""
+    an earlier call, reused (default: loaded for this call); ``pool``: the signal metrics' process pool of an earlier
+    call (or None: in this process; default: one of ``config.nj`` workers for this call)."""
     from fcodec.data.manifest_io import load_cuts
     from fcodec.metrics.transcribe import judge_label
 
@@ -109,7 +119,11 @@ def score(config: ScoreConfig, models: Optional["QualityModels"] = None) -> Dict
     utts = collect_utterances(ref_cuts, decoded)
     with torch_threads_beside_pool(config):
         quality = _quality_scorer(config, models or QualityModels())
-        records = run_judges(config, utts, quality)
+        if pool is OWN_POOL:
+            with signal_pool(config.nj) as own:
+                records = run_judges(config, utts, quality, own)
+        else:
+            records = run_judges(config, utts, quality, pool)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     summaries = {
         record.label: write_judge(
