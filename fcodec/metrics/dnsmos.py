@@ -54,7 +54,7 @@ class DnsmosPredictor:
             backend = "torch" if str(device).startswith("cuda") else "onnx"
         import torch
 
-        from fcodec.metrics.dnsmos_torch import P808Net, P835Net
+        from fcodec.metrics.dnsmos_torch import P808Features, P808Net, P835Net
 
         model_dir = _model_dir()
         primary, p808 = os.path.join(model_dir, "sig_bak_ovr.onnx"), os.path.join(model_dir, "model_v8.onnx")
@@ -78,7 +78,7 @@ class DnsmosPredictor:
             if str(device).startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
                 providers.insert(0, "CUDAExecutionProvider")
             self.primary = P835Graphs(primary, num_threads, providers)
-            self.p808_features = P808Net(p808)  # its log-mel front end: speechmos's librosa one, 20x faster
+            self.p808_features = P808Features()  # speechmos's librosa log-mel front end, 20x faster
             self.p808 = ort.InferenceSession(p808, session_options(ort, num_threads), providers=providers)
             runtime = f"onnxruntime {ort.__version__}"
         self.window = int(speechmos_input_length() * SAMPLE_RATE)
@@ -160,15 +160,13 @@ class DnsmosPredictor:
             audios = [torch.from_numpy(audio) for audio, _ in prepared]
             hops = [h for _, h in prepared]
             raw = p835_windows(self.primary, audios, hops, 2048, per_call)
-            windows = torch.stack(
-                [a[hop * SAMPLE_RATE : hop * SAMPLE_RATE + self.window] for a, h in zip(audios, hops) for hop in h]
-            )
-            p808 = [
-                self.p808.run(
-                    None, {"input_1": np.ascontiguousarray(self.p808_features.features(windows[c : c + per_call]))}
-                )[0]
-                for c in range(0, len(windows), per_call)
+            windows = [
+                a[hop * SAMPLE_RATE : hop * SAMPLE_RATE + self.window] for a, h in zip(audios, hops) for hop in h
             ]
+            p808 = []
+            for c in range(0, len(windows), per_call):  # stacked per call: a batch's windows can be hundreds of MB
+                mels = self.p808_features(torch.stack(windows[c : c + per_call]))
+                p808.append(self.p808.run(None, {"input_1": np.ascontiguousarray(mels)})[0])
         return raw.numpy(), np.concatenate(p808)[:, 0]
 
     def _run_torch(self, prepared) -> Tuple[np.ndarray, np.ndarray]:

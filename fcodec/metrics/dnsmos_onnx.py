@@ -19,22 +19,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fcodec.metrics.dnsmos_torch import FRAME, log_power, read_onnx_weights
+from fcodec.metrics.dnsmos_torch import FRAME, checked_weight, log_power, read_onnx_weights
 
 OPSET = 17  # ReduceMax takes its axes as an attribute up to opset 17
 TRUNK = ("conv2d", "conv2d_1", "conv2d_2", "conv2d_3")  # the full-resolution layers
 
 
-def _take(weights: Dict[str, np.ndarray], name: str, shape: tuple) -> np.ndarray:
-    """The initializer ``name``, checked to exist with ``shape``."""
-    if name not in weights:
-        raise ValueError(f"no initializer {name!r} (not speechmos's DNSMOS P.835 model?)")
-    if tuple(weights[name].shape) != shape:
-        raise ValueError(f"initializer {name!r} has shape {weights[name].shape}, expected {shape}")
-    return weights[name]
-
-
-def _conv_relu(nodes: List, weights, name: str, widths: tuple, x: str, pool_first: bool = False) -> str:
+def _conv_relu(nodes: List, weights, path, name: str, widths: tuple, x: str, pool_first: bool = False) -> str:
     """Append [MaxPool 2x2,] Conv 3x3 (zero padding 1, ``widths``: (in, out) channels) and ReLU reading ``x``;
     return the output's name."""
     from onnx import helper
@@ -43,8 +34,8 @@ def _conv_relu(nodes: List, weights, name: str, widths: tuple, x: str, pool_firs
         nodes.append(helper.make_node("MaxPool", [x], [f"{name}/pool"], kernel_shape=[2, 2], strides=[2, 2]))
         x = f"{name}/pool"
     kernel, bias = f"{name}/kernel:0", f"{name}/bias:0"
-    _take(weights, kernel, (widths[1], widths[0], 3, 3))
-    _take(weights, bias, (widths[1],))
+    checked_weight(weights, kernel, (widths[1], widths[0], 3, 3), path)
+    checked_weight(weights, bias, (widths[1],), path)
     nodes.append(helper.make_node("Conv", [x, kernel, bias], [f"{name}/conv"], kernel_shape=[3, 3], pads=[1] * 4))
     nodes.append(helper.make_node("Relu", [f"{name}/conv"], [f"{name}/relu"]))
     return f"{name}/relu"
@@ -60,14 +51,14 @@ def _model(nodes: List, weights: Dict[str, np.ndarray], used: Sequence[str], inp
     return model.SerializeToString()
 
 
-def trunk_graph(weights: Dict[str, np.ndarray]) -> bytes:
+def trunk_graph(weights: Dict[str, np.ndarray], path) -> bytes:
     """(N, 1, rows, 161) log power -> (N, 32, rows // 2, 80): conv2d .. conv2d_3 with ReLU, then a 2x2 max pool."""
     from onnx import TensorProto, helper
 
     nodes: List = []
     x = "image"
     for name, widths in zip(TRUNK, ((1, 128), (128, 64), (64, 64), (64, 32))):
-        x = _conv_relu(nodes, weights, name, widths, x)
+        x = _conv_relu(nodes, weights, path, name, widths, x)
     nodes.append(helper.make_node("MaxPool", [x], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]))
     used = [f"{n}/{k}:0" for n in TRUNK for k in ("kernel", "bias")]
     inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 1, "rows", 161])]
@@ -75,14 +66,14 @@ def trunk_graph(weights: Dict[str, np.ndarray]) -> bytes:
     return _model(nodes, weights, used, inputs, outputs)
 
 
-def head_graph(weights: Dict[str, np.ndarray]) -> bytes:
+def head_graph(weights: Dict[str, np.ndarray], path) -> bytes:
     """(N, 32, 450, 80) pooled trunk of whole windows -> (N, 3) raw SIG, BAK, OVRL."""
     from onnx import TensorProto, helper
 
     nodes: List = []
-    x = _conv_relu(nodes, weights, "conv2d_4", (32, 32), "pooled")
-    x = _conv_relu(nodes, weights, "conv2d_5", (32, 32), x, pool_first=True)
-    x = _conv_relu(nodes, weights, "conv2d_6", (32, 64), x, pool_first=True)
+    x = _conv_relu(nodes, weights, path, "conv2d_4", (32, 32), "pooled")
+    x = _conv_relu(nodes, weights, path, "conv2d_5", (32, 32), x, pool_first=True)
+    x = _conv_relu(nodes, weights, path, "conv2d_6", (32, 64), x, pool_first=True)
     nodes.append(helper.make_node("ReduceMax", [x], ["global"], axes=[2, 3], keepdims=0))
     used = [f"{n}/{k}:0" for n in ("conv2d_4", "conv2d_5", "conv2d_6") for k in ("kernel", "bias")]
     x = "global"
@@ -90,8 +81,8 @@ def head_graph(weights: Dict[str, np.ndarray]) -> bytes:
     for i, (layer, width_in, width_out) in enumerate(layers):
         prefix = f"mos_estimator_logpow/{layer}"
         matrix, bias = f"{prefix}/MatMul/ReadVariableOp/resource:0", f"{prefix}/BiasAdd/ReadVariableOp/resource:0"
-        _take(weights, matrix, (width_in, width_out))
-        _take(weights, bias, (width_out,))
+        checked_weight(weights, matrix, (width_in, width_out), path)
+        checked_weight(weights, bias, (width_out,), path)
         used += [matrix, bias]
         nodes.append(helper.make_node("MatMul", [x, matrix], [f"{layer}/matmul"]))
         nodes.append(helper.make_node("Add", [f"{layer}/matmul", bias], [f"{layer}/out"]))
@@ -114,20 +105,16 @@ class P835Graphs:
     ):
         import onnxruntime as ort
 
-        weights = read_onnx_weights(path)
-        try:
-            real, imag = (
-                _take(weights, f"time2freq/stft-{part}/kernel:0", (161, FRAME, 1)) for part in ("real", "imag")
-            )
-            self.trunk_session, self.head_session = (
-                ort.InferenceSession(graph(weights), session_options(ort, num_threads), providers=list(providers))
-                for graph in (trunk_graph, head_graph)
-            )
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-        self.dft = torch.from_numpy(
-            np.concatenate([real[:, :, 0], imag[:, :, 0]]).T.astype(np.float32).copy()
-        )  # (320, 322)
+        weights = read_onnx_weights(path)  # each check names the file when it is not speechmos's P.835 model
+        real, imag = (
+            checked_weight(weights, f"time2freq/stft-{part}/kernel:0", (161, FRAME, 1), path)[:, :, 0]
+            for part in ("real", "imag")
+        )
+        self.dft = torch.from_numpy(np.concatenate([real, imag]).T.copy())  # (320, 322), as P835Net's
+        self.trunk_session, self.head_session = (
+            ort.InferenceSession(graph(weights, path), session_options(ort, num_threads), providers=list(providers))
+            for graph in (trunk_graph, head_graph)
+        )
 
     def log_power(self, audio: Tensor, frames: int) -> Tensor:
         return log_power(self.dft, audio, frames)

@@ -54,12 +54,18 @@ def read_onnx_weights(path: Union[str, Path]) -> Dict[str, np.ndarray]:
     return {t.name: numpy_helper.to_array(t).copy() for t in model.graph.initializer}
 
 
-def _take(weights: Dict[str, np.ndarray], name: str, shape: tuple, path) -> Tensor:
+def checked_weight(weights: Dict[str, np.ndarray], name: str, shape: tuple, path) -> np.ndarray:
+    """The initializer ``name`` of the file ``path``, as float32; a one-line ValueError naming the file when it is
+    missing or has another shape (not speechmos's model). Both backends read their weights through it."""
     if name not in weights:
         raise ValueError(f"{path}: no initializer {name!r} (not speechmos's DNSMOS model?)")
     if tuple(weights[name].shape) != shape:
         raise ValueError(f"{path}: initializer {name!r} has shape {weights[name].shape}, expected {shape}")
-    return torch.from_numpy(np.ascontiguousarray(weights[name], dtype=np.float32))
+    return np.ascontiguousarray(weights[name], dtype=np.float32)
+
+
+def _take(weights: Dict[str, np.ndarray], name: str, shape: tuple, path) -> Tensor:
+    return torch.from_numpy(checked_weight(weights, name, shape, path))
 
 
 def _conv(weights, prefix: str, c_in: int, c_out: int, path) -> nn.Conv2d:
@@ -143,23 +149,15 @@ class P835Net(nn.Module):
         return torch.channels_last if self.dft.device.type == "cpu" else torch.contiguous_format
 
 
-class P808Net(nn.Module):
-    """``model_v8.onnx`` with speechmos's librosa log-mel front end: windows -> P.808 MOS."""
+class P808Features(nn.Module):
+    """speechmos's librosa log-mel front end of P.808 (no weights: the onnx backend feeds it to speechmos's graph)."""
 
-    def __init__(self, path: Union[str, Path]):
+    def __init__(self):
         super().__init__()
-        w = read_onnx_weights(path)
-        names = ["conv2d_5", "conv2d_6", "conv2d_7", "conv2d_8", "conv2d_9"]
-        widths = [1, 32, 32, 32, 32, 64]
-        self.convs = nn.ModuleList(_conv(w, n, a, b, path) for n, a, b in zip(names, widths, widths[1:]))
-        self.mlp = nn.ModuleList(
-            _dense(w, f"mos_estimator_small_1/{n}", a, b, path)
-            for n, a, b in (("dense_3", 64, 64), ("dense_4", 64, 64), ("dense_5", 64, 1))
-        )
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(SAMPLE_RATE, MEL_FFT, MEL_BANDS).copy()))
         self.register_buffer("window", torch.hann_window(MEL_FFT, periodic=True))
 
-    def features(self, windows: Tensor) -> Tensor:
+    def forward(self, windows: Tensor) -> Tensor:
         """(N, >= 144000) windows -> (N, 900, 120): ``DNSMOS.audio_melspec(window[:-160])`` of speechmos."""
         spectrum = torch.stft(
             windows[:, :MEL_SAMPLES],
@@ -175,6 +173,22 @@ class P808Net(nn.Module):
         db = db - 10.0 * torch.log10(mel.amax(dim=(1, 2), keepdim=True).clamp_min(1e-10))  # ref=np.max
         db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - 80.0)  # top_db
         return ((db + 40.0) / 40.0).transpose(1, 2)
+
+
+class P808Net(nn.Module):
+    """``model_v8.onnx`` with speechmos's librosa log-mel front end: windows -> P.808 MOS."""
+
+    def __init__(self, path: Union[str, Path]):
+        super().__init__()
+        w = read_onnx_weights(path)
+        names = ["conv2d_5", "conv2d_6", "conv2d_7", "conv2d_8", "conv2d_9"]
+        widths = [1, 32, 32, 32, 32, 64]
+        self.convs = nn.ModuleList(_conv(w, n, a, b, path) for n, a, b in zip(names, widths, widths[1:]))
+        self.mlp = nn.ModuleList(
+            _dense(w, f"mos_estimator_small_1/{n}", a, b, path)
+            for n, a, b in (("dense_3", 64, 64), ("dense_4", 64, 64), ("dense_5", 64, 1))
+        )
+        self.features = P808Features()
 
     def forward(self, windows: Tensor) -> Tensor:
         x = self.features(windows)[:, None]

@@ -32,6 +32,7 @@ This module runs the steps; score_inputs, asr_judging, score_summary and score_w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -48,8 +49,6 @@ from fcodec.metrics.signal import signal_pool
 from fcodec.utils.cli import UserError
 from fcodec.utils.names import safe_file_name
 
-OWN_POOL = object()  # score()'s default: a signal pool of its own (None: no pool, everything in this process)
-
 
 def score_many(configs: Sequence[ScoreConfig]) -> List[Dict[str, Dict[str, Any]]]:
     """Score several decode directories in one process, in order (stage 8: every model and test set): what is up to
@@ -63,13 +62,11 @@ def score_many(configs: Sequence[ScoreConfig]) -> List[Dict[str, Dict[str, Any]]
         return [score(config, models, pool) for config in configs]
 
 
-def score(
-    config: ScoreConfig, models: Optional["QualityModels"] = None, pool: Any = OWN_POOL
-) -> Dict[str, Dict[str, Any]]:
+def score(config: ScoreConfig, models: Optional["QualityModels"] = None, pool: Any = None) -> Dict[str, Dict[str, Any]]:
     """Score ``config.decode_dir`` against ``config.ref_cuts`` with every judge of ``config.asr_models``; write each
     judge's score directory; return ``{judge label: summary}``. ``models``: the MOS judges and speaker encoder of
     an earlier call, reused (default: loaded for this call); ``pool``: the signal metrics' process pool of an earlier
-    call (or None: in this process; default: one of ``config.nj`` workers for this call)."""
+    call (default: one of ``config.nj`` workers for this call, none with ``nj`` 0)."""
     from fcodec.data.manifest_io import load_cuts
     from fcodec.metrics.transcribe import judge_label
 
@@ -119,11 +116,8 @@ def score(
     utts = collect_utterances(ref_cuts, decoded)
     with torch_threads_beside_pool(config):
         quality = _quality_scorer(config, models or QualityModels())
-        if pool is OWN_POOL:
-            with signal_pool(config.nj) as own:
-                records = run_judges(config, utts, quality, own)
-        else:
-            records = run_judges(config, utts, quality, pool)
+        with contextlib.nullcontext(pool) if pool is not None else signal_pool(config.nj) as signal:
+            records = run_judges(config, utts, quality, signal)
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     summaries = {
         record.label: write_judge(

@@ -56,14 +56,14 @@ def environment():
 @pytest.mark.parametrize("extra", [None, GAN], ids=["plain", "gan"])
 def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_path, extra):
     # the run never interrupted goes on beside the one killed (each trains on one thread: two cores, half the wait)
-    straight_log = open(tmp_path / "straight.log", "w+")  # a file, not a pipe: nothing blocks on a full buffer
-    straight = subprocess.Popen(
-        command(assets, tmp_path / "straight", extra),
-        cwd=REPO,
-        env=environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=straight_log,
-    )
+    with open(tmp_path / "straight.log", "w") as log:  # a file, not a pipe: nothing blocks on a full buffer
+        straight = subprocess.Popen(
+            command(assets, tmp_path / "straight", extra),
+            cwd=REPO,
+            env=environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     exp = tmp_path / "killed"
     proc = subprocess.Popen(
         command(assets, exp, extra), cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -80,7 +80,6 @@ def test_sigkill_mid_stage_then_rerun_ends_with_the_same_weights(assets, tmp_pat
         command(assets, exp, extra), cwd=REPO, env=environment(), capture_output=True, text=True, timeout=600
     )
     assert straight.wait(timeout=600) == 0, (tmp_path / "straight.log").read_text()[-4000:]
-    straight_log.close()
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "resumed from" in resumed.stderr
     a = torch.load(tmp_path / "straight" / "checkpoints" / "checkpoint-16.pt", weights_only=True)
