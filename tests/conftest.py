@@ -1,6 +1,5 @@
 """Fixtures shared by all tests: the optional real assets beside the repository, and a kernel cache of their own."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -61,22 +60,29 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in BORROWERS)  # a stable sort
 
 
-if importlib.util.find_spec("xdist") is not None:  # pytest refuses a hook of a plugin that is not installed
+class ModulesSharingTheMiniRecipe:
+    """Under pytest-xdist (``-n 2``): each test module goes to one worker, as with ``--dist loadscope``, and the
+    modules that borrow the session's mini recipe run all to the same one, so the run is made once. (xdist's own
+    ``xdist_group`` marks rename node ids in a way pytest 9 no longer reads.) Registered only when xdist is active:
+    pytest refuses a hook of a plugin that is not loaded (``-p no:xdist``, or xdist not installed)."""
 
+    @staticmethod
     def pytest_xdist_make_scheduler(config, log):
-        """Under pytest-xdist (``-n 2``): each test module goes to one worker, as with ``--dist loadscope``, and the
-        modules that borrow the session's mini recipe run all to the same one, so the run is made once. (xdist's
-        own ``xdist_group`` marks rename node ids in a way pytest 9 no longer reads.)"""
         from xdist.scheduler import LoadScopeScheduling
 
         from tests.mini_recipe_run import BORROWERS
 
-        class ModulesSharingTheMiniRecipe(LoadScopeScheduling):
+        class Scheduler(LoadScopeScheduling):
             def _split_scope(self, nodeid: str) -> str:
                 module = nodeid.split("::", 1)[0]
                 return "mini recipe run" if module in BORROWERS else module
 
-        return ModulesSharingTheMiniRecipe(config, log)
+        return Scheduler(config, log)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(ModulesSharingTheMiniRecipe(), "fcodec-xdist-scheduler")
 
 
 @pytest.fixture(scope="session")

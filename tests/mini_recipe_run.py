@@ -25,9 +25,10 @@ BORROWERS = (
 )
 
 # What the session's run changes from the mini recipe as a user runs it, passed by every borrower's run too (a
-# different option would redo stage 2): 6 test utterances per test set instead of 12 halve stages 7-8, whose work
-# is per utterance (a real MOS judge on every model's reconstruction); every code path is the same.
-TEST_OPTIONS = ("--num-test-utts", "6")
+# different option would redo stage 2): 3 test utterances per test set instead of 12 quarter stages 7-8, whose
+# work is per utterance (real MOS judges on every model's reconstruction); every code path is the same.
+TEST_UTTS = 3
+TEST_OPTIONS = ("--num-test-utts", str(TEST_UTTS))
 
 # The three invocations a user would make: data (0-3), training (4-6), evaluation (7-8). Each module checks the
 # output of its own.

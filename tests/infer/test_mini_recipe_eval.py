@@ -16,7 +16,7 @@ from fcodec.infer.tokens import load_tokens
 from fcodec.layout import decode_format
 from fcodec.layout.experiment import JOURNAL
 from tests.data.helpers import MINI_JUDGES, MINI_RECIPE, run_recipe
-from tests.mini_recipe_run import TEST_OPTIONS
+from tests.mini_recipe_run import TEST_OPTIONS, TEST_UTTS
 
 pytestmark = pytest.mark.slow
 
@@ -152,12 +152,12 @@ def test_results_have_a_row_per_stage_and_judge_and_the_plot(recipe):
             assert [row[0] for row in rows] == ["model", *ROWS], section
             for cells, (rate, bps) in zip(rows[1:], ROW_RATES):
                 assert float(cells[1]) == rate and float(cells[2]) == bps
-                assert cells[-2:] == ["6", "0"]  # 6 utterances scored (tests/mini_recipe_run.py), none failed
+                assert cells[-2:] == [str(TEST_UTTS), "0"]  # every test utterance scored, none failed
             signal.append([cells[7:12] for cells in rows[1:]])  # PESQ .. STFT dist
             summary = json.loads(
                 (recipe.exp / "train_12.5hz" / "score" / judge / test_set / "summary.json").read_text()
             )
-            assert summary["languages"][language]["num_cuts"] == 6 and summary["asr"]["label"] == judge
+            assert summary["languages"][language]["num_cuts"] == TEST_UTTS and summary["asr"]["label"] == judge
             for name in MODELS:
                 directory = recipe.exp / name / "score" / judge / test_set
                 assert all((directory / f).is_file() for f in ("summary.json", "utterances.tsv", "failed.tsv", ".done"))
@@ -193,14 +193,14 @@ def test_deleted_output_and_a_dead_decode_are_completed(recipe):
     # a deleted manifest is rebuilt from the progress journal, nothing is decoded again or rescored
     (directory / decode_format.RECON_CUTS).unlink()
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    assert "6 of 6 cuts already decoded" in out.text and "with the judges" not in out.text
-    # a decode that died half way (no markers, three cuts in its journal) continues with the other three
+    assert f"{TEST_UTTS} of {TEST_UTTS} cuts already decoded" in out.text and "with the judges" not in out.text
+    # a decode that died half way (no markers, the first cut in its journal) continues with the others
     (directory / decode_format.DONE).unlink()
     (directory / decode_format.RECON_CUTS).unlink()
     lines = (directory / JOURNAL).read_text().splitlines()
-    (directory / JOURNAL).write_text("\n".join(lines[:4]) + "\n")
+    (directory / JOURNAL).write_text("\n".join(lines[:2]) + "\n")  # its header and one cut
     out = recipe.run("--stage", "7", "--stop-stage", "8")
-    assert "3 of 6 cuts already decoded, continuing with the other 3" in out.text
+    assert f"1 of {TEST_UTTS} cuts already decoded, continuing with the other {TEST_UTTS - 1}" in out.text
     assert "with the judges" not in out.text  # the same decode: its score stands
     after = recipe.snapshot()
     assert {k for k in before if before[k] != after.get(k)} <= {str(p) for p in directory.rglob("*")}

@@ -1,4 +1,4 @@
-"""The MOS judges and the speaker similarity on real speech: DNSMOS is speechmos's own score, batched; clean speech
+"""The MOS judges and the speaker similarity on real speech (DNSMOS against speechmos: test_dnsmos_torch.py): clean speech
 ranks above the same speech with noise for every MOS judge; a voice is more like itself than another speaker's; a
 judge that cannot be loaded is one line, and the others load."""
 
@@ -33,23 +33,6 @@ def speech(real_audio_dir):
     """Three utterances of speaker 84 (2.1 s, 4.0 s, 13.7 s: one, several and many DNSMOS windows), one of 251."""
     root = real_audio_dir / "librispeech-dev-clean"
     return [read(root / "84" / name) for name in SPEAKER_84], read(root / SPEAKER_251)
-
-
-@pytest.mark.slow  # 14 s on the 2-core machine
-@pytest.mark.real_assets
-def test_dnsmos_is_speechmos_batched(speech):
-    from speechmos import dnsmos
-
-    from fcodec.metrics.dnsmos import DnsmosPredictor
-
-    clips = list(speech[0]) + [with_noise(speech[0][0], 5.0)]
-    predictor = DnsmosPredictor(num_threads=1, backend="onnx")  # the CPU default; torch: test_dnsmos_torch.py
-    batched = predictor.predict(clips, 16000, batch_size=3)  # a batch of three windows' owners, then one
-    assert batched == predictor.predict(clips[::-1], 16000, batch_size=1)[::-1]  # nor does the batch matter
-    for clip, ours in zip(clips, batched):
-        theirs = dnsmos.run(clip, 16000)
-        for key in ("ovrl", "sig", "bak", "p808"):
-            assert ours[key] == pytest.approx(float(theirs[f"{key}_mos"]), abs=1e-4), key
 
 
 @pytest.mark.real_assets
