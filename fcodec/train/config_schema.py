@@ -85,7 +85,8 @@ class LoopConfig:
     # Stop after this many training batches (steps), or after max_epochs passes over the data (0: unlimited).
     max_steps: int = 100000
     max_epochs: int = 0
-    valid_interval: int = 1000
+    # Validate on the dev cuts every N steps (0: only at the end of the run).
+    dev_interval: int = 1000
     # Write a resumable checkpoint every N steps; the last keep_last_k are kept.
     save_every_n: int = 1000
     keep_last_k: int = 3

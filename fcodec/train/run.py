@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import torch
 
 from fcodec.train.build import build_codec_module, build_trainer, write_init_record
-from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, to_dict
+from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, renamed_keys, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.lock import exp_dir_lock
 from fcodec.train.preflight import check_inputs, check_values
@@ -52,7 +52,8 @@ def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
     path = exp_dir / "config.yaml"
     if path.exists():
         try:
-            old = safe_yaml(path.read_text(encoding="utf-8")) or {}
+            # a record written before a key was renamed says its old name: not a difference
+            old = renamed_keys(safe_yaml(path.read_text(encoding="utf-8")) or {}, str(path), quiet=True)
             diffs = config_diff(old, to_dict(cfg))
             if diffs:
                 log.warning("the config differs from the previous run's %s:\n  %s", path, "\n  ".join(diffs))

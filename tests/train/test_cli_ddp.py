@@ -38,7 +38,7 @@ def test_two_gloo_processes_train_the_codec_in_sync(assets, tiny_whisper_path, t
             "data.segment_duration": "null",
             "data.max_duration": 8,
             "train.max_steps": 6,
-            "train.valid_interval": 3,
+            "train.dev_interval": 3,
             "train.save_every_n": 3,
             "train.num_threads": 1,
         },

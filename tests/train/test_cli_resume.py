@@ -39,7 +39,7 @@ def command(assets, exp_dir, extra=None):
             "data.max_duration": 8,
             "train.max_steps": 16,
             "train.save_every_n": 4,
-            "train.valid_interval": 6,
+            "train.dev_interval": 6,
             "train.deterministic": True,
             "train.num_threads": 1,
             **(extra or {}),

@@ -79,7 +79,7 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
 
 
 def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
-    common = {"train.valid_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
+    common = {"train.dev_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
     s1 = run_stage(
         None,
         tmp_path / "train_50hz",
@@ -154,8 +154,8 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
         "train/grad_norm",
         "train/lr_new",
         "train/lr_inherited",
-        "valid/loss",
-        "valid/codebook_usage",
-        "valid/codebook_perplexity",
+        "dev/loss",
+        "dev/codebook_usage",
+        "dev/codebook_perplexity",
     } <= tags
     assert any(tag.endswith("/reconstruction") for tag in events.Tags()["audio"])

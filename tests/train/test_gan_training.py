@@ -39,7 +39,7 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
             "optim.lr_decoder": 1e-3,
             "gan.start_step": 2,
             "train.max_steps": 5,
-            "train.valid_interval": 5,
+            "train.dev_interval": 5,
             "train.save_every_n": 5,
             "train.log_interval": 1,
             "train.num_audio_samples": 0,
@@ -66,8 +66,8 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
         "train/disc_loss/mpd5",
         "train/lr_disc",
         "train/lr_decoder",
-        "valid/adversarial",
-        "valid/feature_matching",
+        "dev/adversarial",
+        "dev/feature_matching",
     ):
         assert tag in tags, tag
     # best/ is the upstream format and carries the fine-tuned decoder; the encoder never trained
