@@ -223,7 +223,7 @@ class CheckpointManager:
             raise CheckpointError(
                 f"none of the {len(found)} checkpoints in {self.dir} can be loaded "
                 f"({', '.join(p.name for _, p in found)}); the run cannot continue. Restore them from a copy, or "
-                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the stage afresh"
+                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the training run afresh"
             )
         return None
 

@@ -1,8 +1,9 @@
 """Training configuration: typed dataclasses, YAML files, ``key.sub=value`` overrides, and the resolved record.
 
-One YAML file per training stage (``conf/stage{1,2,3}.yaml``) fills a :class:`TrainConfig`; command-line
-overrides such as ``optim.lr=1e-4`` or ``loss.asr.weight=30`` are applied on top and converted to the type the
-field declares (so ``1e-4`` is a float even though YAML would read it as a string). Unknown keys are errors that
+The YAML file(s) of a training run (``conf/train_50hz.yaml``, ``conf/train_25hz.yaml``, ...) fill a
+:class:`TrainConfig`; command-line overrides such as ``optim.lr=1e-4`` or ``loss.asr.weight=30`` are applied on
+top and converted to the type the field declares (so ``1e-4`` is a float even though YAML would read it as a
+string). Unknown keys are errors that
 name the file (or the override) and list the keys that exist, because a silently ignored typo in a training
 config costs a whole run. The resolved config is written next to the outputs as ``config.yaml``.
 """
@@ -316,7 +317,7 @@ def load_config(paths: ConfigPaths = None, overrides: Sequence[str] = (), cls: t
     """Read the YAML file(s) at ``paths`` over the defaults, apply ``overrides``, and type-check everything.
 
     Several files are layered in order, each over the ones before it, section by section (a base config and a
-    later stage's few differences: ``conf/train_25hz.yaml`` then ``conf/train_12.5hz.yaml``); then overrides."""
+    later run's few differences: ``conf/train_25hz.yaml`` then ``conf/train_12.5hz.yaml``); then overrides."""
     if paths is None:
         paths = []
     elif isinstance(paths, (str, os.PathLike)):

@@ -1,6 +1,6 @@
-"""The training loop shared by every stage and every world size.
+"""The training loop shared by every training run and every world size.
 
-One :class:`Trainer` runs a stage: it resumes from the newest checkpoint in ``<exp_dir>/checkpoints`` if there is
+One :class:`Trainer` runs a training run: it resumes from the newest checkpoint in ``<exp_dir>/checkpoints`` if there is
 one, trains step by step (AdamW, clipping, bf16 autocast on CUDA, the NaN guard), validates every
 ``train.dev_interval`` steps (ReduceLROnPlateau, best model, early stopping), writes resumable checkpoints every
 ``train.save_every_n`` steps, and logs to TensorBoard and the log file. Under torchrun the model is wrapped in
@@ -236,7 +236,7 @@ class Trainer:
             self.monitor.close()
         checksum = param_checksum(self.model)
         log.info(
-            "stage finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
+            "training finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
             reason,
             self.state.step,
             self.state.best_loss,

@@ -1,6 +1,6 @@
-"""``python -m fcodec.bin.train`` killed with SIGKILL mid-stage and rerun ends with the same weights as a run never
-interrupted (CPU, deterministic), here on a grown stage crossing its new-only warm-up, with a CTC head and a
-DataLoader worker prefetching; and the same for a GAN stage (tiny discriminators starting mid-run, the decoder
+"""``python -m fcodec.bin.train`` killed with SIGKILL mid-run and rerun ends with the same weights as a run never
+interrupted (CPU, deterministic), here on a grown run crossing its new-only warm-up, with a CTC head and a
+DataLoader worker prefetching; and the same for a GAN run (tiny discriminators starting mid-run, the decoder
 fine-tuned), which must also end with the same discriminator weights and optimizer state."""
 
 import os
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.train.gan import TINY_GAN
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ GAN = {**TINY_GAN, "gan.start_step": 5, "model.train_decoder": True, "optim.lr_d
 
 
 def command(assets, exp_dir, extra=None):
-    overrides = stage_overrides(
+    overrides = run_overrides(
         assets,
         **{
             "model.init_from": assets["codec"],

@@ -6,7 +6,7 @@ from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_conf
 
 
 def test_defaults_and_yaml_and_overrides(tmp_path):
-    path = tmp_path / "stage.yaml"
+    path = tmp_path / "train.yaml"
     path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nlosses:\n  feature: 1\n  asr:\n    weight: 3e1\n")
     cfg = load_config(
         path,

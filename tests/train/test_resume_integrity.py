@@ -189,8 +189,8 @@ def _holder(exp_dir: Path) -> subprocess.Popen:
 
 
 def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
-    from fcodec.train.run import run_stage
-    from tests.train.speech import stage_overrides
+    from fcodec.train.run import run_training
+    from tests.train.speech import run_overrides
 
     holder = _holder(tmp_path)
     try:
@@ -199,8 +199,8 @@ def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
             match=rf"in use by another training run \(pid {holder.pid} on "
             rf"{socket.gethostname()}",
         ):
-            run_stage(
-                None, tmp_path, stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2})
+            run_training(
+                None, tmp_path, run_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2})
             )
         assert not (tmp_path / "config.yaml").exists()  # refused before anything was written
     finally:

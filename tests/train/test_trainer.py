@@ -92,7 +92,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, cuts):
     assert a["loop"] == b["loop"] and a["scheduler"] == b["scheduler"]
     for key in a["optimizer"]["state"]:
         assert torch.equal(a["optimizer"]["state"][key]["exp_avg_sq"], b["optimizer"]["state"][key]["exp_avg_sq"])
-    # rerunning a finished stage does nothing and keeps the result
+    # rerunning a finished run does nothing and keeps the result
     again = make_trainer(tmp_path / "b", cuts, common).fit()
     assert again.param_checksum == straight.param_checksum and again.history == []
 
