@@ -101,7 +101,7 @@ def write_init_record(exp_dir: Path, info: Dict[str, Any]) -> Path:
         old = json.loads(path.read_text(encoding="utf-8"))
         if old.get("init_from") != info.get("init_from"):
             logging.getLogger(__name__).warning(
-                "%s says this run started from %s; this run names %s (the checkpoints decide: resuming)",
+                "%s says this run started from %s; this rerun names %s (the checkpoints decide: resuming)",
                 path,
                 old.get("init_from"),
                 info.get("init_from"),

@@ -3,9 +3,9 @@
 The YAML file(s) of a training run (``conf/train_50hz.yaml``, ``conf/train_25hz.yaml``, ...) fill a
 :class:`TrainConfig`; command-line overrides such as ``optim.lr=1e-4`` or ``loss.asr.weight=30`` are applied on
 top and converted to the type the field declares (so ``1e-4`` is a float even though YAML would read it as a
-string). Unknown keys are errors that
-name the file (or the override) and list the keys that exist, because a silently ignored typo in a training
-config costs a whole run. The resolved config is written next to the outputs as ``config.yaml``.
+string). Unknown keys are errors that name the file (or the override) and list the keys that exist, because a
+silently ignored typo in a training config costs a whole run; a key renamed since (:data:`RENAMED`) is read under
+its old name too. The resolved config is written next to the outputs as ``config.yaml``.
 """
 
 from __future__ import annotations
