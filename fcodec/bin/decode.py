@@ -119,7 +119,7 @@ def check_options(args) -> None:
     check_posthoc_options(args)
     for out_dir in args.out_dir:
         if out_dir.exists() and not out_dir.is_dir():
-            raise UserError(f"--out-dir {out_dir} is a file; give a folder (the recipe uses <stage_dir>/decode)")
+            raise UserError(f"--out-dir {out_dir} is a file; give a folder (the recipe uses <exp_dir>/<model>/decode)")
     for path in args.cuts:
         if not path.is_file():
             raise FileNotFoundError(f"--cuts {path} not found (stage 2 writes data/cuts/<test_set>.jsonl.gz)")

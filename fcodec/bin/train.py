@@ -1,4 +1,4 @@
-"""Train one stage of the codec recipe.
+"""One training run of the codec (the recipe's stages 4-6 each run one).
 
     python -m fcodec.bin.train --config conf/train_50hz.yaml --exp-dir exp/train_50hz [key.sub=value ...]
     torchrun --nproc_per_node 4 -m fcodec.bin.train --config conf/train_25hz.yaml --exp-dir exp/train_25hz \\
@@ -9,7 +9,7 @@
 section), then the overrides; --print-config shows the result.
 
 Overrides use the config's dotted keys (``optim.lr=1e-4``, ``losses.asr.weight=30``, ``train.max_steps=2000``).
-Rerunning the same command continues from the newest checkpoint in ``<exp-dir>/checkpoints``; a finished stage
+Rerunning the same command continues from the newest checkpoint in ``<exp-dir>/checkpoints``; a finished run
 only re-exports nothing and exits. ``--print-config`` checks the config and prints it resolved, without training.
 See fcodec/train/run.py for what the exp dir holds.
 """
@@ -34,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         action="append",
         help="training YAML (conf/train_<rate>.yaml); repeated: merged in order; omitted: the built-in defaults",
     )
-    parser.add_argument("--exp-dir", help="the stage's output folder (required unless --print-config)")
+    parser.add_argument("--exp-dir", help="the training run's output folder (required unless --print-config)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     args = parser.parse_args(argv)
@@ -49,10 +49,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if not args.exp_dir:
         parser.error("--exp-dir is required")
-    from fcodec.train.run import run_stage
+    from fcodec.train.run import run_training
 
     command = shlex.join([sys.executable, "-m", "fcodec.bin.train", *(argv if argv is not None else sys.argv[1:])])
-    run_stage(args.config, args.exp_dir, args.overrides, command=command)
+    run_training(args.config, args.exp_dir, args.overrides, command=command)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Reading one recording as mono float32 samples at a given rate: the one reader of decoding, scoring and streaming.
 
-lhotse reads and resamples (a cut, a recording, or a file path made into a recording), so every stage resamples
-the same way. A recording that cannot be used raises :class:`AudioReadError`, whose message names the file and
+lhotse reads and resamples (a cut, a recording, or a file path made into a recording), so every recipe stage
+resamples the same way. A recording that cannot be used raises :class:`AudioReadError`, whose message names the file and
 the problem in the bad-input vocabulary of :mod:`fcodec.data.audio_check` (missing, unreadable, empty, not
 finite); callers list it and go on with the next recording.
 """

@@ -3,8 +3,8 @@ published as it is: rates and latency, the model it was grown from, training cor
 RESULTS.md, and the licences of the weights it derives from.
 
 What the card says about training comes from the run's own records next to the model folder
-(``<stage>/init.json``, ``<stage>/train_summary.json``, ``<stage>/config.yaml`` and the training cuts it names);
-what cannot be found is said to be unknown, never guessed.
+(``<run>/init.json``, ``<run>/train_summary.json``, ``<run>/config.yaml`` of its training run, and the training
+cuts it names); what cannot be found is said to be unknown, never guessed.
 """
 
 from __future__ import annotations
@@ -76,17 +76,17 @@ def _cut_sources(cuts_dir: Path) -> Dict[str, str]:
     return sources
 
 
-def training_hours(stage_dir: Path) -> Optional[Dict[str, float]]:
+def training_hours(run_dir: Path) -> Optional[Dict[str, float]]:
     """Hours of training audio per corpus part (``aishell_train (zh)``; the language alone where stage 2's
-    per-source cut sets are missing), from the training cuts named in ``<stage_dir>/config.yaml``."""
+    per-source cut sets are missing), from the training cuts named in ``<run_dir>/config.yaml``."""
     import yaml
 
     try:
-        config = yaml.safe_load((stage_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return None
     cuts_path = Path(str((config.get("data") or {}).get("train_cuts", "")))
-    candidates = [cuts_path] if cuts_path.is_absolute() else [Path.cwd() / cuts_path, stage_dir.parents[1] / cuts_path]
+    candidates = [cuts_path] if cuts_path.is_absolute() else [Path.cwd() / cuts_path, run_dir.parents[1] / cuts_path]
     for path in candidates:
         if path.is_file():
             from lhotse import CutSet
@@ -115,18 +115,18 @@ def write_model_card(
     meta : dict
         The export's description (``export_codec`` returns it).
     results : str or Path, optional
-        The run's RESULTS.md: the rows naming this model's training stage go into the card.
+        The run's RESULTS.md: the rows naming this model's training run go into the card.
     """
     folder = Path(folder)
     model = meta["model"]
     source = Path(meta["source"]["folder"])
-    stage_dir = source.parent if source.name == "best" else source
-    stage = stage_dir.name
-    init = _read_json(stage_dir / "init.json") or {}
-    summary = _read_json(stage_dir / "train_summary.json") or {}
-    hours = training_hours(stage_dir)
+    run_dir = source.parent if source.name == "best" else source
+    run_name = run_dir.name  # train_<rate>: the model's name in RESULTS.md
+    init = _read_json(run_dir / "init.json") or {}
+    summary = _read_json(run_dir / "train_summary.json") or {}
+    hours = training_hours(run_dir)
     grown_from = init.get("init_from") or summary.get("init_from") or "unknown (no init.json beside the model)"
-    if init.get("grown_layer_pairs"):  # a growth stage: the frame rate halved per layer pair added
+    if init.get("grown_layer_pairs"):  # a grown run: the frame rate halved per layer pair added
         grown_from += f" (grown by {init['grown_layer_pairs']} layer pair(s))"
     corpora = ", ".join(f"{k}: {v} h" for k, v in hours.items()) if hours else "unknown (training cuts not found)"
     streaming = "stream_encode" in meta["graphs"]
@@ -139,7 +139,7 @@ def write_model_card(
         "tags: [audio, speech, neural-codec, focalcodec, onnx" + (", streaming" if streaming else "") + "]",
         "---",
         "",
-        f"# {stage} (FocalCodec, ONNX)",
+        f"# {run_name} (FocalCodec, ONNX)",
         "",
         f"Speech codec at **{model['frame_rate']:g} Hz** tokens from a {model['codebook_size']}-entry codebook: "
         f"**{model['bitrate']:g} bps**; 16 kHz in, {model['sample_rate_output'] / 1000:g} kHz out."
@@ -171,7 +171,7 @@ def write_model_card(
         "```",
         "",
     ]
-    rows = results_rows(results, stage) if results else []
+    rows = results_rows(results, run_name) if results else []
     if rows:
         lines += ["## Results", "", *rows]
     lines += ["## Licence", "", LICENCES, ""]

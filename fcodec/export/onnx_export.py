@@ -138,7 +138,7 @@ def export_codec(
         Replace an existing ``out_dir``.
     card : bool, default False
         Also a model card, ``README.md`` (``fcodec.export.model_card``), with the rows of ``results``
-        (RESULTS.md) that name the model's training stage.
+        (RESULTS.md) that name the model's training run.
 
     Raises
     ------

@@ -1,7 +1,7 @@
 """Training losses: feature MSE, multi-scale mel, multi-resolution STFT, Whisper ASR, CTC head, weight schedules.
 
 Each loss is an ``nn.Module`` whose ``forward`` returns a scalar; weights live in the config
-(:mod:`fcodec.losses.combined` builds the set a stage asks for).
+(:mod:`fcodec.losses.combined` builds the set a training config asks for).
 """
 
 from fcodec.losses.asr import WhisperASRLoss

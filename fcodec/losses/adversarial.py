@@ -5,7 +5,7 @@ Two sides share the functions here:
 * the discriminator step (``fcodec.train.adversary``) minimises :func:`discriminator_loss` on real audio and on
   the detached reconstruction;
 * the generator (the codec) gets two loss terms of ``losses:`` (built by :func:`fcodec.losses.combined.build_losses`
-  when the stage has a ``gan:`` section): ``adversarial`` (:func:`generator_loss`, the discriminators fooled) and
+  when the config has a ``gan:`` section): ``adversarial`` (:func:`generator_loss`, the discriminators fooled) and
   ``feature_matching`` (:func:`feature_matching_loss`, L1 between the discriminators' layer activations on real
   and reconstructed audio). Both terms share one pass of the discriminators per step (the step's cache).
 

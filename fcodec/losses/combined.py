@@ -1,6 +1,6 @@
-"""Build a stage's loss terms from its config, and combine them with their (scheduled) weights.
+"""Build a training run's loss terms from its config, and combine them with their (scheduled) weights.
 
-The ``losses:`` section of a stage config names the terms; each term holds its weight (a number, or a ramp) next
+The ``losses:`` section of a training config names the terms; each term holds its weight (a number, or a ramp) next
 to its module's arguments. A term that is absent or whose weight is 0 throughout is not built::
 
     losses:
@@ -19,7 +19,7 @@ to its module's arguments. A term that is absent or whose weight is 0 throughout
         weight: 1.0
         bpe_model: data/lang_bpe_500/bpe.model
         hidden_dim: 256
-      adversarial: {weight: 1.0}                    # GeneratorGanLoss: needs the stage's gan: section (its
+      adversarial: {weight: 1.0}                    # GeneratorGanLoss: needs the config's gan: section (its
       feature_matching: {weight: 6.0}               #   discriminators and loss kind); see fcodec.losses.adversarial
 
 The two GAN terms are 0 before ``gan.start_step`` (their ``start_step`` and ``ramp_steps`` count from there). They
@@ -53,7 +53,7 @@ DECODED_TERMS = ("mel", "stft", "asr") + GAN_TERMS  # the terms that need the re
 
 
 class CodecLosses(nn.Module):
-    """The weighted sum of a stage's loss terms.
+    """The weighted sum of a training run's loss terms.
 
     ``forward(out, batch, step)`` takes the model's ``CodecOutput`` (``feats``, ``qfeats``, ``feat_lens``, ``lats``,
     ``tok_lens``, ``sig``, ``sig_lens``) and the data loader's batch dict (``audio``, ``audio_lens``, ``text``,
@@ -127,7 +127,7 @@ def _split(name: str, config: Union[float, int, Mapping[str, Any]]) -> tuple[Wei
 
 @dataclass
 class GanSetup:
-    """What the generator's GAN terms need from the stage's ``gan:`` section."""
+    """What the generator's GAN terms need from the config's ``gan:`` section."""
 
     discriminators: nn.Module
     kind: str = "hinge"  # hinge or lsgan
@@ -164,7 +164,7 @@ def build_losses(
     Args:
         sample_rate: the decoder's output rate (reconstructions); ``input_sample_rate``: the data's (16 kHz).
         latent_dim: D of the model's ``lats`` (needed by the CTC head).
-        exp_dir: the stage's folder (default home of the ASR pseudo-label cache).
+        exp_dir: the training run's folder (default home of the ASR pseudo-label cache).
         rank: DDP rank (pseudo-label files are per rank).
         gan: the discriminators and loss kind of the ``adversarial`` and ``feature_matching`` terms (required
             when either is configured).
@@ -182,7 +182,7 @@ def build_losses(
             continue
         if name in GAN_TERMS:
             if gan is None:
-                raise ValueError(f"losses.{name} needs discriminators: add a gan: section to the stage config")
+                raise ValueError(f"losses.{name} needs discriminators: add a gan: section to the training config")
             schedule = _gan_schedule(name, schedule, gan.start_step)
         try:
             if name in GAN_TERMS:

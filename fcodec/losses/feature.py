@@ -14,7 +14,7 @@ class FeatureMSELoss(nn.Module):
 
     F' may differ from F by a few frames (the down/up-sampling layers round lengths): both are cut to the shorter
     one, as the predecessor did, and frames past ``feat_lens`` (padding) are left out. The encoder features are the target
-    and are detached: the encoder is frozen in every stage.
+    and are detached: the encoder is frozen in every training run.
     """
 
     def forward(self, qfeats: Tensor, feats: Tensor, feat_lens: Optional[Tensor] = None) -> Tensor:

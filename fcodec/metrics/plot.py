@@ -72,7 +72,7 @@ def _tradeoff(judged: Sequence[ModelScore], language: str) -> Tuple[Optional[str
 
 
 LINESTYLES = ("-", "--", ":", "-.")
-BASELINE_STAGE = PRETRAINED
+BASELINE_MODEL = PRETRAINED
 POSTHOC_MARKER = "x"
 
 
@@ -96,8 +96,8 @@ def _draw(ax, series, label: str, marker: str, annotate: bool, color: str) -> bo
         # The pretrained model is a reference point, not a step of the rate ladder: joined to train_50hz,
         # which has the same bitrate, it would draw a vertical segment. It gets a hollow marker of its own.
         # post-hoc baselines (fcodec.models.posthoc) are crosses of their own
-        trained = [point for point in points if point[2] != BASELINE_STAGE and not is_posthoc(point[2])]
-        baseline = [point for point in points if point[2] == BASELINE_STAGE]
+        trained = [point for point in points if point[2] != BASELINE_MODEL and not is_posthoc(point[2])]
+        baseline = [point for point in points if point[2] == BASELINE_MODEL]
         posthoc = [point for point in points if is_posthoc(point[2])]
         linestyle = LINESTYLES[index % len(LINESTYLES)]
         if trained:
@@ -220,7 +220,7 @@ def plot_results(scores: Sequence[ModelScore], path: PathLike) -> Path:
             ax.set_xlabel("bitrate (bps)")
             if has_data:
                 ax.set_xscale("log")
-                # the rate ladder halves per training stage: label exactly the bitrates there are (137.5, 275, 550)
+                # the rate ladder halves per training run: label exactly the bitrates there are (137.5, 275, 550)
                 bitrates = sorted({b for b in (summary_value(s.summary, "bitrate") for s in scores) if b})
                 ax.set_xticks(bitrates, [f"{b:g}" for b in bitrates])
                 ax.minorticks_off()

@@ -2,9 +2,9 @@
 and the speaker similarity of the two (:mod:`fcodec.metrics.mos`, :mod:`fcodec.metrics.speaker_similarity`).
 
 They run in batches on the chunks that scoring reads anyway, once per decode (whatever the number of ASR judges).
-The originals' MOS scores and speaker embeddings do not depend on the stage: they are cached per test set and
+The originals' MOS scores and speaker embeddings do not depend on the model: they are cached per test set and
 judge beside the originals' transcripts (``<cache_dir>/<test_set>.mos-<judge>.json``,
-``<test_set>.speaker-resemblyzer.json``), so each stage after the first only scores its reconstructions. Those of
+``<test_set>.speaker-resemblyzer.json``), so each model after the first only scores its reconstructions. Those of
 the reconstructions are cached per decode, in the score folder (``<out_dir>/.reconstructions/``, the same file
 names), each keyed by the digest of the reconstruction's samples: scoring the same decode with another ASR judge
 later does not run the MOS judges or the speaker encoder again, and a re-decode that changed a reconstruction has

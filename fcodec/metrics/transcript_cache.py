@@ -1,7 +1,7 @@
 """What a judge says about the original audio (transcripts, MOS, speaker embeddings), cached per test set and
-judge, and reused by every stage.
+judge, and reused for every model scored.
 
-The original audio never changes between stages, so a judge's view of it is computed once per (test set, judge):
+The original audio is the same for every model, so a judge's view of it is computed once per (test set, judge):
 ``<cache_dir>/<test_set>.<judge key>.json`` holds the judge's identity and, per cut id, the value (a raw
 transcript: :class:`TranscriptCache`; MOS scores or an embedding: :class:`OriginalsCache`) and the digest of the
 samples it was computed from (:func:`audio_digest`). A value is a pure function of (audio, judge, options): the

@@ -30,7 +30,7 @@ class EncodeConversions:
     def sig_to_feats(
         self, sig: Tensor, encoder_state: State = (), length: Optional[Tensor] = None, return_state: bool = False
     ):
-        """Encoder features of a waveform (the stage ``feats_to_sig`` can also decode directly).
+        """Encoder features of a waveform (what ``feats_to_sig`` can also decode directly).
 
         Parameters
         ----------

@@ -1,6 +1,6 @@
 """The discriminators' side of adversarial training: their model, optimizer, scheduler, step and checkpoint state.
 
-The trainer owns one :class:`Adversary` when the stage config has a ``gan:`` section. A training step is then
+The trainer owns one :class:`Adversary` when the training config has a ``gan:`` section. A training step is then
 
 1. the generator step (unchanged): the codec's forward pass with every loss term, the GAN terms included (they
    run the discriminators with frozen weights, :class:`fcodec.losses.adversarial.GeneratorGanLoss`), backward,
@@ -145,7 +145,7 @@ class Adversary:
                     + ", ".join(f"gan.{k}={saved.get(k)}" for k in changed)
                     + "; this run has "
                     + ", ".join(f"gan.{k}={getattr(self.cfg, k)}" for k in changed)
-                    + ": resume with the checkpoint's values, or start the stage in a new exp dir"
+                    + ": resume with the checkpoint's values, or start the training run in a new exp dir"
                 )
         self.model.load_state_dict(state["model"])
         load_optimizer_state(

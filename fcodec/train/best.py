@@ -1,4 +1,4 @@
-"""The best model of a stage, kept as an exported folder that is replaced atomically.
+"""The best model of a training run, kept as an exported folder that is replaced atomically.
 
 Whenever the dev loss improves, the model is exported (for the codec: ``save_pretrained`` -> ``config.json`` +
 ``model.safetensors``, plus ``training_info.json``) into a fresh temporary folder, which then replaces

@@ -1,9 +1,9 @@
 """Building a training run's parts: the model it starts from, its losses, what trains, and the trainer.
 
-Where a training stage starts: the pretrained codec (stage 1) or the previous stage's best model grown by one
-2x layer pair (stages 2 and 3), and which of its parameters count as new. The choice is recorded in
+Where a training run starts: the pretrained codec (the 50 Hz run) or the previous run's best model grown by one
+2x layer pair (the 25 and 12.5 Hz runs), and which of its parameters count as new. The choice is recorded in
 ``<exp_dir>/init.json`` (source, frame rates and bitrates before and after, the new parameter names), so every
-stage says which model it was initialised from.
+run says which model it was initialised from.
 
 :func:`build_trainer` is the one place a :class:`~fcodec.train.trainer.Trainer` is wired (with the
 discriminators' :class:`~fcodec.train.adversary.Adversary` when the config has ``gan:``): the trainer entry point
@@ -32,12 +32,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class StageModel:
+class StartModel:
+    """The model a training run starts from (loaded, and grown when ``model.grow``), and its discriminators."""
+
     codec: Any  # fcodec.models.FocalCodec
     grown_param_names: List[str] = field(default_factory=list)  # tensors the growth created
     new_param_specs: List[str] = field(default_factory=list)  # grown names + adapted prefixes (codec-relative)
     info: Dict[str, Any] = field(default_factory=dict)
-    discriminators: Any = None  # fcodec.models.discriminators.Discriminators of a stage with gan:, else None
+    discriminators: Any = None  # fcodec.models.discriminators.Discriminators of a run with gan:, else None
 
 
 def _rates(codec) -> Dict[str, float]:
@@ -53,18 +55,18 @@ def _source_name(init_from: str) -> str:
     return os.path.abspath(init_from) if os.path.exists(init_from) else init_from
 
 
-def init_stage_model(cfg: ModelConfig, seed: int) -> StageModel:
+def load_start_model(cfg: ModelConfig, seed: int) -> StartModel:
     from fcodec.models import FocalCodec, grow
 
     if not cfg.init_from:
         raise ConfigError(
-            "model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
-            "stage's exported best/ folder (stages 2 and 3)"
+            "model.init_from is empty: give the pretrained codec folder (for the 50 Hz training run) or the "
+            "previous run's exported best/ folder (for a grown run: 25 or 12.5 Hz)"
         )
     if cfg.grow not in (0, 1):
         raise ConfigError(
-            f"model.grow={cfg.grow}: a stage grows by one 2x layer pair at most (0 or 1); run the "
-            f"stages in sequence to go further"
+            f"model.grow={cfg.grow}: a training run grows by one 2x layer pair at most (0 or 1); grow "
+            f"from each run's best/ in turn to go further"
         )
     codec = FocalCodec.from_pretrained(cfg.init_from)
     before = _rates(codec)
@@ -83,7 +85,7 @@ def init_stage_model(cfg: ModelConfig, seed: int) -> StageModel:
         "adapted_param_prefixes": list(cfg.new_params) if cfg.grow else [],
         "codec_config": codec.config,
     }
-    return StageModel(codec=codec, grown_param_names=grown, new_param_specs=specs, info=info)
+    return StartModel(codec=codec, grown_param_names=grown, new_param_specs=specs, info=info)
 
 
 def write_init_record(exp_dir: Path, info: Dict[str, Any]) -> Path:
@@ -99,7 +101,7 @@ def write_init_record(exp_dir: Path, info: Dict[str, Any]) -> Path:
         old = json.loads(path.read_text(encoding="utf-8"))
         if old.get("init_from") != info.get("init_from"):
             logging.getLogger(__name__).warning(
-                "%s says this stage started from %s; this run names %s (the checkpoints decide: resuming)",
+                "%s says this run started from %s; this rerun names %s (the checkpoints decide: resuming)",
                 path,
                 old.get("init_from"),
                 info.get("init_from"),
@@ -108,15 +110,15 @@ def write_init_record(exp_dir: Path, info: Dict[str, Any]) -> Path:
     return atomic_write_json(path, info)
 
 
-def build_codec_plan(module: CodecTrainModule, cfg: TrainConfig, stage: StageModel) -> ParamPlan:
-    """What trains in a codec stage: the mode's modules, plus the new tensors (grown layers, the adapted
+def build_codec_plan(module: CodecTrainModule, cfg: TrainConfig, start: StartModel) -> ParamPlan:
+    """What trains in a codec training run: the mode's modules, plus the new tensors (grown layers, the adapted
     projections, a CTC head), which also take optim.lr_new and alone train during model.new_only_steps."""
     if cfg.model.trainable not in TRAINABLE_MODES:
         raise ValueError(f"model.trainable must be one of {sorted(TRAINABLE_MODES)}, not {cfg.model.trainable!r}")
     trainable = [f"codec.{p}" for p in TRAINABLE_MODES[cfg.model.trainable]]
     if cfg.model.train_decoder and f"codec.{DECODER_PREFIX}" not in trainable:
         trainable.append(f"codec.{DECODER_PREFIX}")
-    new = [f"codec.{s}" for s in stage.new_param_specs]
+    new = [f"codec.{s}" for s in start.new_param_specs]
     if any(p.requires_grad for p in module.losses.parameters()):
         new.append("losses.")  # the CTC head starts untrained
     decoder = {"decoder": [f"codec.{DECODER_PREFIX}"]} if f"codec.{DECODER_PREFIX}" in trainable else None
@@ -137,18 +139,18 @@ def losses_with_assets(cfg: TrainConfig) -> dict:
 
 def build_codec_module(
     cfg: TrainConfig, exp_dir: Path, dist: DistInfo = DistInfo()
-) -> Tuple[StageModel, CodecTrainModule, ParamPlan]:
-    """The stage's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
+) -> Tuple[StartModel, CodecTrainModule, ParamPlan]:
+    """The run's starting codec, its losses, and the parameter plan (seeded by train.seed: every rank builds
     the same grown layers)."""
     from fcodec.losses.combined import build_losses
 
-    stage = init_stage_model(cfg.model, seed=cfg.train.seed)
-    codec = stage.codec
+    start = load_start_model(cfg.model, seed=cfg.train.seed)
+    codec = start.codec
     gan = None
     if cfg.gan is not None:  # built after the codec, so the codec's (grown) weights do not depend on it
         check_gan_terms(cfg)
-        stage.discriminators = build_discriminators(cfg.gan).to(dist.device)
-        gan = gan_setup(cfg.gan, stage.discriminators)
+        start.discriminators = build_discriminators(cfg.gan).to(dist.device)
+        gan = gan_setup(cfg.gan, start.discriminators)
     losses = build_losses(
         losses_with_assets(cfg),
         sample_rate=codec.sample_rate_output,
@@ -162,7 +164,7 @@ def build_codec_module(
     module = CodecTrainModule(codec, losses).to(dist.device)
     if cfg.train.compile:
         compile_training(module)
-    return stage, module, build_codec_plan(module, cfg, stage)
+    return start, module, build_codec_plan(module, cfg, start)
 
 
 def check_gan_terms(cfg: TrainConfig) -> None:
@@ -198,7 +200,7 @@ def build_trainer(
 
     For a :class:`CodecTrainModule` (what :func:`build_codec_module` returns) the objective, the sample rates the
     discriminators judge at and the export of ``best/`` (``save_pretrained``) come from the codec, and
-    ``discriminators`` must be the stage's (``StageModel.discriminators``): its GAN loss terms judge with them.
+    ``discriminators`` must be the run's (``StartModel.discriminators``): its GAN loss terms judge with them.
     Any other model (the tests' toy) names its ``objective`` and ``export_best``, and ``sample_rates``
     (output, input) with ``gan:``; its discriminators are built from the config unless given. Loaders may be None
     for a caller that drives :meth:`Trainer.train_step` itself (after :meth:`Trainer.prepare`).
@@ -210,7 +212,7 @@ def build_trainer(
         sample_rates = sample_rates or (codec.sample_rate_output, codec.sample_rate_input)
         export_best = export_best or (lambda m, folder: m.codec.save_pretrained(folder))
         if cfg.gan is not None and discriminators is None:
-            raise ValueError("a codec stage's GAN loss terms judge with the stage's discriminators: pass them")
+            raise ValueError("a codec run's GAN loss terms judge with the run's discriminators: pass them")
     if objective is None or export_best is None:
         raise ValueError(f"a {type(model).__name__} (not a CodecTrainModule) needs an objective and export_best")
     adversary = None

@@ -49,7 +49,16 @@ class LoopState:
     best_loss: float = math.inf
     best_step: int = -1
     bad_validations: int = 0
-    last_valid_step: int = -1
+    last_dev_step: int = -1
+
+    @classmethod
+    def from_checkpoint(cls, loop: Dict[str, Any]) -> "LoopState":
+        """The ``"loop"`` entry of a checkpoint; one written before ``last_valid_step`` was named ``last_dev_step``
+        says the former."""
+        loop = dict(loop)
+        if "last_valid_step" in loop:
+            loop.setdefault("last_dev_step", loop.pop("last_valid_step"))
+        return cls(**loop)
 
 
 def param_checksum(model: nn.Module) -> str:
@@ -92,7 +101,7 @@ def restore_trainer(trainer: Any, path: Path, ckpt: Dict[str, Any]) -> Dict[str,
     # the config is what runs (and is recorded), here and in the discriminators' optimizer
     load_optimizer_state(trainer.optimizer, trainer.plateau, ckpt["optimizer"], ckpt["scheduler"], owner="codec")
     trainer.run_id = ckpt.get("run_id", trainer.run_id)
-    trainer.state = LoopState(**ckpt["loop"])
+    trainer.state = LoopState.from_checkpoint(ckpt["loop"])
     trainer.guard.load_state_dict(ckpt["nonfinite"])
     if trainer.adversary is not None:
         if "gan" in ckpt:
@@ -214,7 +223,7 @@ class CheckpointManager:
             raise CheckpointError(
                 f"none of the {len(found)} checkpoints in {self.dir} can be loaded "
                 f"({', '.join(p.name for _, p in found)}); the run cannot continue. Restore them from a copy, or "
-                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the stage afresh"
+                f"move {self.dir} (and {self.dir.parent / 'best'}) aside to start the training run afresh"
             )
         return None
 

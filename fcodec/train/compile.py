@@ -2,7 +2,7 @@
 
 Two parts are compiled, each a function of tensors only: the codec's training pass
 (``FocalCodec.forward_train``: encoder, compressor, straight-through quantiser, decompressor, decoder; one graph)
-and, when the stage has the ASR loss, Whisper's pass inside it (log-mel, encoder, teacher-forced decoder,
+and, when the run has the ASR loss, Whisper's pass inside it (log-mel, encoder, teacher-forced decoder,
 cross-entropy: :meth:`fcodec.losses.asr.WhisperASRLoss.compile_whisper`). Their backward passes are compiled with
 them. The rest stays eager Python: the loss schedules, tokenisation, lengths, the pseudo-label cache, the
 reconstruction losses' STFTs. Nothing about the weights changes: the same parameters, state_dict, checkpoints and

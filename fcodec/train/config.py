@@ -1,15 +1,17 @@
 """Training configuration: typed dataclasses, YAML files, ``key.sub=value`` overrides, and the resolved record.
 
-One YAML file per training stage (``conf/stage{1,2,3}.yaml``) fills a :class:`TrainConfig`; command-line
-overrides such as ``optim.lr=1e-4`` or ``loss.asr.weight=30`` are applied on top and converted to the type the
-field declares (so ``1e-4`` is a float even though YAML would read it as a string). Unknown keys are errors that
-name the file (or the override) and list the keys that exist, because a silently ignored typo in a training
-config costs a whole run. The resolved config is written next to the outputs as ``config.yaml``.
+The YAML file(s) of a training run (``conf/train_50hz.yaml``, ``conf/train_25hz.yaml``, ...) fill a
+:class:`TrainConfig`; command-line overrides such as ``optim.lr=1e-4`` or ``loss.asr.weight=30`` are applied on
+top and converted to the type the field declares (so ``1e-4`` is a float even though YAML would read it as a
+string). Unknown keys are errors that name the file (or the override) and list the keys that exist, because a
+silently ignored typo in a training config costs a whole run; a key renamed since (:data:`RENAMED`) is read under
+its old name too. The resolved config is written next to the outputs as ``config.yaml``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import typing
@@ -31,6 +33,8 @@ from fcodec.train.config_schema import (  # the schema is read from here too
 )
 from fcodec.utils.yaml_safe import safe_yaml
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "AssetsConfig",
     "ConfigError",
@@ -47,6 +51,7 @@ __all__ = [
     "from_dict",
     "load_config",
     "parse_override",
+    "renamed_keys",
     "to_dict",
 ]
 
@@ -187,6 +192,56 @@ def _merge(base: Dict[str, Any], update: Dict[str, Any], cls: type) -> Dict[str,
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# renamed keys
+
+# (section, old name) -> new name. A file, an override or a saved record that still says the old name is read as
+# the new one: configs written before the rename keep working, and their bytes stay as they are (the recipe's
+# stages 4-6 fingerprint them, so editing them would make a finished training run look changed).
+RENAMED = {("train", "valid_interval"): "dev_interval"}
+
+
+def renamed_keys(data: Dict[str, Any], where: str, quiet: bool = False) -> Dict[str, Any]:
+    """``data`` (a config's top-level mapping) with every old key name of :data:`RENAMED` replaced by the new one
+    (one log line each unless ``quiet``); a section that gives both names is a :class:`ConfigError`."""
+    out = dict(data)
+    for (section, old), new in RENAMED.items():
+        values = out.get(section)
+        if not isinstance(values, dict) or old not in values:
+            continue
+        if new in values:
+            raise ConfigError(
+                f"{where}: {section}.{old} and {section}.{new} both given; {old} is the old name of "
+                f"{new}: keep {section}.{new} only"
+            )
+        if not quiet:
+            log.info("%s: %s.%s is the old name of %s.%s; read as such", where, section, old, section, new)
+        out[section] = {(new if key == old else key): value for key, value in values.items()}
+    return out
+
+
+def renamed_overrides(overrides: Sequence[str]) -> List[str]:
+    """``overrides`` with the old key names of :data:`RENAMED` replaced (one log line each); a key given under
+    both its old and its new name is a :class:`ConfigError`."""
+    out: List[str] = []
+    spelled: Dict[Tuple[str, ...], Set[str]] = {}  # new key -> the names it was given under
+    for text in overrides:
+        path = tuple(parse_override(text)[0])
+        key = (path[0], RENAMED[path]) if path in RENAMED else path
+        if key != path:
+            log.info("override %r: %s is the old name of %s; read as such", text, ".".join(path), ".".join(key))
+            text = ".".join(key) + "=" + text.split("=", 1)[1]
+        spelled.setdefault(key, set()).add(".".join(path))
+        out.append(text)
+    for key, names in spelled.items():
+        if len(names) > 1:
+            raise ConfigError(
+                f"overrides {' and '.join(sorted(names))} are one key (the old and the new name of "
+                f"{'.'.join(key)}): give one"
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # files and overrides
 
 
@@ -255,14 +310,14 @@ def _read_config_file(path: os.PathLike, names: Set[str]) -> Dict[str, Any]:
     unknown = sorted(set(data) - names)
     if unknown:  # checked before merging, so the message names the file
         raise ConfigError(f"{path}: unknown key(s) {unknown}; valid keys are {sorted(names)}")
-    return data
+    return renamed_keys(data, str(path))
 
 
 def load_config(paths: ConfigPaths = None, overrides: Sequence[str] = (), cls: type = TrainConfig) -> Any:
     """Read the YAML file(s) at ``paths`` over the defaults, apply ``overrides``, and type-check everything.
 
     Several files are layered in order, each over the ones before it, section by section (a base config and a
-    later stage's few differences: ``conf/train_25hz.yaml`` then ``conf/train_12.5hz.yaml``); then overrides."""
+    later run's few differences: ``conf/train_25hz.yaml`` then ``conf/train_12.5hz.yaml``); then overrides."""
     if paths is None:
         paths = []
     elif isinstance(paths, (str, os.PathLike)):
@@ -271,7 +326,7 @@ def load_config(paths: ConfigPaths = None, overrides: Sequence[str] = (), cls: t
     layered: Dict[str, Any] = {}
     for path in paths:
         layered = _layer(layered, _read_config_file(path, names))
-    data = apply_overrides(_merge(to_dict(cls()), layered, cls), overrides, cls)
+    data = apply_overrides(_merge(to_dict(cls()), layered, cls), renamed_overrides(overrides), cls)
     return from_dict(cls, data, " + ".join(map(str, paths)) or "defaults")
 
 

@@ -1,7 +1,7 @@
 """The training configuration's schema: one dataclass per section, their defaults and what each key means.
 
 :mod:`fcodec.train.config` reads YAML files and overrides into these (and re-exports them); the field comments
-here are the reference for every key a stage config may set.
+here are the reference for every key a training config may set.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ class ConfigError(UserError, ValueError):
 
 @dataclass
 class ModelConfig:
-    # Where the stage starts: a folder with config.json + model.safetensors (a pretrained codec or the previous
-    # stage's exported best/), a config.json path, or a Hugging Face repo id.
+    # Where the training run starts: a folder with config.json + model.safetensors (a pretrained codec or the
+    # previous run's exported best/), a config.json path, or a Hugging Face repo id.
     init_from: str = ""
-    # How many 2x layer pairs fcodec.models.grow adds after loading (0 for stage 1, 1 for stages 2 and 3).
+    # How many 2x layer pairs fcodec.models.grow adds after loading (0 at 50 Hz, 1 at 25 and 12.5 Hz).
     grow: int = 0
     # What trains: "decompressor_only" (tokens unchanged) or "both_ste" (compressor + decompressor through the
     # straight-through quantiser). New parameters (grown layers and new_params) always train.
     trainable: str = "decompressor_only"
-    # In a grown stage, parameter-name prefixes that count as "new" beside the grown layers: they take
+    # In a grown run, parameter-name prefixes that count as "new" beside the grown layers: they take
     # optim.lr_new and train during the new-only warm-up. The predecessor counts the projections around the quantiser
     # as new (they see a new input distribution after growth).
     new_params: List[str] = field(default_factory=lambda: ["compressor.out_proj.", "decompressor.in_proj."])
@@ -58,7 +58,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    # AdamW learning rate of the inherited parameters (in stage 1: of everything).
+    # AdamW learning rate of the inherited parameters (at 50 Hz: of everything).
     lr: float = 5e-4
     # Learning rate of the new parameters (grown layers, model.new_params, the CTC head).
     lr_new: float = 5e-4
@@ -85,7 +85,8 @@ class LoopConfig:
     # Stop after this many training batches (steps), or after max_epochs passes over the data (0: unlimited).
     max_steps: int = 100000
     max_epochs: int = 0
-    valid_interval: int = 1000
+    # Validate on the dev cuts every N steps (0: only at the end of the run).
+    dev_interval: int = 1000
     # Write a resumable checkpoint every N steps; the last keep_last_k are kept.
     save_every_n: int = 1000
     keep_last_k: int = 3
@@ -117,8 +118,8 @@ class LoopConfig:
 class AssetsConfig:
     # Model files the recipe's stage 3 prepares, given to the losses that need them unless a losses entry names
     # its own: the Whisper of losses.asr (a published name or an openai-whisper checkpoint path) and the
-    # sentencepiece model of losses.ctc. The recipe passes both to every stage; a stage without those terms
-    # ignores them.
+    # sentencepiece model of losses.ctc. The recipe passes both to every training run; a run without those
+    # terms ignores them.
     whisper: str = ""
     bpe_model: str = ""
 
@@ -170,5 +171,5 @@ class TrainConfig:
     assets: AssetsConfig = field(default_factory=AssetsConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: LoopConfig = field(default_factory=LoopConfig)
-    # Adversarial training (fcodec.train.adversary); absent (null): none, the stage trains as without it.
+    # Adversarial training (fcodec.train.adversary); absent (null): none, the run trains as without it.
     gan: Optional[GanConfig] = None

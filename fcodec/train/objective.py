@@ -4,15 +4,15 @@ The trainer owns the loop (optimizer, validation, checkpoints, DDP, the NaN guar
 what a batch means. ``compute`` receives the model to call, which is the DDP wrapper under torchrun and the
 plain module otherwise, so the forward pass always goes through DDP's hooks when it must.
 
-The codec's task (:class:`CodecObjective`): FocalCodec's training pass plus the stage's weighted losses.
+The codec's task (:class:`CodecObjective`): FocalCodec's training pass plus the config's weighted losses.
 
 :class:`CodecTrainModule` holds the codec and the loss modules (which may own trainable parameters: the CTC
 head), and its ``forward`` runs the whole loss computation. Under torchrun this one module is what DDP wraps, so
 the CTC head's gradients are averaged across ranks like the codec's. Whisper (inside the ASR loss) is not a
 registered submodule: it is frozen, never broadcast, and not in checkpoints.
 
-Validation uses each term's final weight (the end of any ramp), so dev losses stay comparable across a stage
-and the best model is chosen by the objective the stage is heading for.
+Validation uses each term's final weight (the end of any ramp), so dev losses stay comparable across a run
+and the best model is chosen by the objective the run is heading for.
 
 Codebook statistics on the dev set: how many entries the tokens use, and the perplexity of their distribution.
 A token histogram is additive, so it is summed over dev batches and ranks before the figures are taken.

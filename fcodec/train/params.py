@@ -2,11 +2,11 @@
 
 A :class:`ParamPlan` is built once per run from parameter-name sets:
 
-* ``trainable`` - what the stage's mode trains once any warm-up is over (e.g. every ``decompressor.*`` for
+* ``trainable`` - what ``model.trainable`` trains once any warm-up is over (e.g. every ``decompressor.*`` for
   ``decompressor_only``, plus ``compressor.*`` for ``both_ste``);
 * ``new`` - parameters without a trained value yet (the grown layer pair, the projections around the quantiser,
   a CTC head). They always train, take the higher learning rate, and are the only ones that train during the
-  new-only warm-up of a grown stage.
+  new-only warm-up of a grown run.
 
 * ``own_lr`` - named groups of trainable parameters with a learning rate of their own (``decoder`` when the
   decoder is fine-tuned: ``model.train_decoder`` with ``optim.lr_decoder``).

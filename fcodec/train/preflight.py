@@ -223,8 +223,8 @@ def _check_init_from(source: str) -> None:
 
     if not source:
         raise ConfigError(
-            "model.init_from is empty: give the pretrained codec folder (stage 1) or the previous "
-            "stage's exported best/ folder (stages 2 and 3)"
+            "model.init_from is empty: give the pretrained codec folder (for the 50 Hz training run) or the "
+            "previous run's exported best/ folder (for a grown run: 25 or 12.5 Hz)"
         )
     local = Path(source).expanduser()
     if not local.exists() and not Path(f"{local}.json").exists():
@@ -232,7 +232,7 @@ def _check_init_from(source: str) -> None:
         if _REPO_ID.fullmatch(source) or remote_config:
             return  # on the Hugging Face Hub: the model build downloads it (or finds it in the hub cache)
         raise ConfigError(
-            f"model.init_from: No codec at '{source}': no such folder (the previous stage's "
+            f"model.init_from: No codec at '{source}': no such folder (the previous training run's "
             f"<exp_dir>/best, or the pretrained codec's folder)"
         )
     try:

@@ -1,9 +1,9 @@
-"""Run one training stage end to end: config -> model, losses, data -> :class:`Trainer` -> ``best/``.
+"""One training run end to end: config -> model, losses, data -> :class:`Trainer` -> ``best/``.
 
-``fcodec.bin.train`` is the command line over :func:`run_stage`. The stage's folder (``--exp-dir``) gets::
+``fcodec.bin.train`` is the command line over :func:`run_training`. The run's folder (``--exp-dir``) gets::
 
     config.yaml          the resolved config (YAML + overrides), with the command line in its header
-    init.json            which model the stage started from, rates before/after, the new parameter names
+    init.json            which model the run started from, rates before/after, the new parameter names
     log/log-train-<time>[-rank<r>]   plain log of each run (a resumed run starts a new file)
     tensorboard/         events: every loss term, LR per group, grad norm, codebook usage/perplexity, audio
     checkpoints/checkpoint-<step>.pt   resumable checkpoints, the last train.keep_last_k kept
@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import torch
 
 from fcodec.train.build import build_codec_module, build_trainer, write_init_record
-from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, to_dict
+from fcodec.train.config import TrainConfig, config_diff, dump_config, load_config, renamed_keys, to_dict
 from fcodec.train.distributed import DistInfo, barrier, cleanup_distributed, init_distributed
 from fcodec.train.lock import exp_dir_lock
 from fcodec.train.preflight import check_inputs, check_values
@@ -52,7 +52,8 @@ def write_config_record(exp_dir: Path, cfg: TrainConfig, command: str) -> None:
     path = exp_dir / "config.yaml"
     if path.exists():
         try:
-            old = safe_yaml(path.read_text(encoding="utf-8")) or {}
+            # a record written before a key was renamed says its old name: not a difference
+            old = renamed_keys(safe_yaml(path.read_text(encoding="utf-8")) or {}, str(path), quiet=True)
             diffs = config_diff(old, to_dict(cfg))
             if diffs:
                 log.warning("the config differs from the previous run's %s:\n  %s", path, "\n  ".join(diffs))
@@ -106,7 +107,7 @@ def build_loaders(cfg: TrainConfig):
     return train_dl, dev_dl
 
 
-def run_stage(
+def run_training(
     config: Optional[os.PathLike], exp_dir: os.PathLike, overrides: Sequence[str] = (), command: str = ""
 ) -> TrainSummary:
     cfg = load_config(config, overrides)
@@ -115,10 +116,10 @@ def run_stage(
     exp_dir = Path(exp_dir)
     # rank 0 holds the exp dir for the whole run (taken before the process group: a refused run starts nothing)
     with exp_dir_lock(exp_dir, command, enabled=int(os.environ.get("RANK", "0")) == 0):
-        return _run_stage(cfg, exp_dir, command)
+        return _run_training(cfg, exp_dir, command)
 
 
-def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
+def _run_training(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
     dist: DistInfo = init_distributed(cfg.train.device)
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
@@ -128,24 +129,24 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
         configure_torch(cfg)
         seed_everything(cfg.train.seed)  # the same on every rank: the grown layers must start equal
         if dist.is_main:
-            write_config_record(exp_dir, cfg, command or "run_stage")
+            write_config_record(exp_dir, cfg, command or "run_training")
         environment = environment_info()
         log.info("environment: %s; world size %d, device %s", environment, dist.world_size, dist.device)
         log.info("config:\n%s", dump_config(cfg))
 
-        stage, module, plan = build_codec_module(cfg, exp_dir, dist)
-        codec = stage.codec
+        start, module, plan = build_codec_module(cfg, exp_dir, dist)
+        codec = start.codec
         if dist.is_main:
-            write_init_record(exp_dir, stage.info)
+            write_init_record(exp_dir, start.info)
         log.info(
             "model from %s: %.4g Hz, %.4g bps, codebook %d (was %.4g Hz, %.4g bps)%s",
-            stage.info["init_from"],
+            start.info["init_from"],
             codec.frame_rate,
             codec.bitrate,
             codec.codebook_size,
-            stage.info["source"]["frame_rate"],
-            stage.info["source"]["bitrate"],
-            f"; grown, {len(stage.grown_param_names)} new tensors" if stage.grown_param_names else "",
+            start.info["source"]["frame_rate"],
+            start.info["source"]["bitrate"],
+            f"; grown, {len(start.grown_param_names)} new tensors" if start.grown_param_names else "",
         )
         counts = {
             name: sum(p.numel() for n, p in module.named_parameters() if n in names)
@@ -161,7 +162,7 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
         warn_text_losses_on_crops(cfg)
         train_dl, dev_dl = build_loaders(cfg)
         seed_everything(cfg.train.seed + dist.rank)  # from here each rank draws its own numbers
-        info = {"init": {k: v for k, v in stage.info.items() if k != "codec_config"}, "env": environment}
+        info = {"init": {k: v for k, v in start.info.items() if k != "codec_config"}, "env": environment}
         trainer = build_trainer(
             cfg,
             exp_dir,
@@ -170,7 +171,7 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
             dist=dist,
             train_dl=train_dl,
             dev_dl=dev_dl,
-            discriminators=stage.discriminators,
+            discriminators=start.discriminators,
             info=info,
         )
         summary = trainer.fit()
@@ -186,7 +187,7 @@ def _run_stage(cfg: TrainConfig, exp_dir: Path, command: str) -> TrainSummary:
                     "best_dir": str(summary.best_dir),
                     "frame_rate": codec.frame_rate,
                     "bitrate": codec.bitrate,
-                    "init_from": stage.info["init_from"],
+                    "init_from": start.info["init_from"],
                     "param_checksum": summary.param_checksum,
                 },
             )

@@ -1,8 +1,8 @@
-"""The training loop shared by every stage and every world size.
+"""The training loop shared by every training run and every world size.
 
-One :class:`Trainer` runs a stage: it resumes from the newest checkpoint in ``<exp_dir>/checkpoints`` if there is
+One :class:`Trainer` runs a training run: it resumes from the newest checkpoint in ``<exp_dir>/checkpoints`` if there is
 one, trains step by step (AdamW, clipping, bf16 autocast on CUDA, the NaN guard), validates every
-``train.valid_interval`` steps (ReduceLROnPlateau, best model, early stopping), writes resumable checkpoints every
+``train.dev_interval`` steps (ReduceLROnPlateau, best model, early stopping), writes resumable checkpoints every
 ``train.save_every_n`` steps, and logs to TensorBoard and the log file. Under torchrun the model is wrapped in
 DDP and only rank 0 writes; the code path is otherwise the same.
 
@@ -236,7 +236,7 @@ class Trainer:
             self.monitor.close()
         checksum = param_checksum(self.model)
         log.info(
-            "stage finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
+            "training finished (%s) at step %d; best dev loss %.6g at step %d; parameter checksum %s",
             reason,
             self.state.step,
             self.state.best_loss,
@@ -273,7 +273,7 @@ class Trainer:
         if t.log_interval > 0 and step % t.log_interval == 0:
             self._log_interval()
         stopping = self.stop_reason() is not None
-        if t.valid_interval > 0 and step % t.valid_interval == 0:
+        if t.dev_interval > 0 and step % t.dev_interval == 0:
             self._validate()
         stopping = stopping or self.stop_reason() is not None
         if (t.save_every_n > 0 and step % t.save_every_n == 0) and not stopping:
@@ -284,7 +284,7 @@ class Trainer:
         ``best/`` exists."""
         if self.interval.count:
             self._log_interval()
-        if self.state.last_valid_step != self.state.step:
+        if self.state.last_dev_step != self.state.step:
             self._validate()
         if self._saved_step != self.state.step:  # known on every rank alike (ranks may not share a file system)
             self._save()
@@ -336,10 +336,10 @@ class Trainer:
                 for name, wave, sr in self.objective.audio_examples(
                     self.model, first_batch, self.cfg.train.num_audio_samples
                 ):
-                    self.monitor.audio(f"valid/{name}", wave, sr, step)
+                    self.monitor.audio(f"dev/{name}", wave, sr, step)
             self.model.train()
         loss = dev["loss"]
-        self.state.last_valid_step = step
+        self.state.last_dev_step = step
         improved = math.isfinite(loss) and loss < self.state.best_loss - self.cfg.train.early_stop_min_delta
         if improved:
             self.state.best_loss, self.state.best_step, self.state.bad_validations = loss, step, 0
@@ -361,8 +361,8 @@ class Trainer:
             else f"best {self.state.best_loss:.5g} at step {self.state.best_step}, "
             f"{self.state.bad_validations} without improvement",
         )
-        self.monitor.scalars("valid", dev, step)
-        self.monitor.scalars("valid", {"best_loss": self.state.best_loss}, step)
+        self.monitor.scalars("dev", dev, step)
+        self.monitor.scalars("dev", {"best_loss": self.state.best_loss}, step)
         self.monitor.flush()
         return loss
 

@@ -131,16 +131,16 @@ def test_stream_backend_onnx_on_real_speech(models, tmp_path, capsys, real_audio
 
 
 def test_model_card_from_the_runs_records(models, tmp_path, capsys):
-    stage = tmp_path / "exp" / "train_25hz"
-    FocalCodec.from_pretrained(models / "causal").save_pretrained(stage / "best")
-    (stage / "init.json").write_text(json.dumps({"init_from": "exp/train_50hz/best", "grown_layer_pairs": 1}))
-    (stage / "train_summary.json").write_text(json.dumps({"steps": 1200, "best_dev_loss": 3.25}))
+    run_dir = tmp_path / "exp" / "train_25hz"
+    FocalCodec.from_pretrained(models / "causal").save_pretrained(run_dir / "best")
+    (run_dir / "init.json").write_text(json.dumps({"init_from": "exp/train_50hz/best", "grown_layer_pairs": 1}))
+    (run_dir / "train_summary.json").write_text(json.dumps({"steps": 1200, "best_dev_loss": 3.25}))
     results = tmp_path / "RESULTS.md"
     results.write_text(
         "# Results\n\n## test_aishell\n\n| model | dCER |\n| --- | --- |\n| pretrained | 1.0 |\n"
         "| train_25hz | 2.5 |\n| train_12.5hz | 4.0 |\n"
     )
-    code, _, _ = run(capsys, "--codec", stage / "best", "--out", tmp_path / "onnx", "--card", "--results", results)
+    code, _, _ = run(capsys, "--codec", run_dir / "best", "--out", tmp_path / "onnx", "--card", "--results", results)
     card = (tmp_path / "onnx" / "README.md").read_text()
     assert code == 0 and card.startswith("---\nlicense: apache-2.0\n")
     assert (

@@ -34,7 +34,7 @@ def speechlike(num_samples: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def codec_dirs(tmp_path_factory) -> Dict[str, Path]:
-    """Exported tiny models: causal 50 Hz (as stage 1), grown 25 Hz and 12.5 Hz (stages 2, 3), non-causal."""
+    """Exported tiny models: causal 50 Hz (as trained at 50 Hz), grown 25 Hz and 12.5 Hz (as the later runs), non-causal."""
     root = tmp_path_factory.mktemp("codecs")
     torch.manual_seed(0)
     base = FocalCodec(**configs.tiny_causal_config()).eval()

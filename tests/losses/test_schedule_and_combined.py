@@ -1,4 +1,4 @@
-"""Weight schedules, and building a stage's losses from its config and combining them on a model output."""
+"""Weight schedules, and building a training run's losses from its config and combining them on a model output."""
 
 from dataclasses import dataclass
 from typing import Optional

@@ -48,15 +48,15 @@ JUDGES = {
 
 
 def write_summary(
-    exp, stage, test_set, frame_rate, bitrate, languages, random_judge=False, mos_skipped=True, judge="small"
+    exp, model, test_set, frame_rate, bitrate, languages, random_judge=False, mos_skipped=True, judge="small"
 ):
-    path = exp / stage / "score" / judge / test_set / "summary.json"
+    path = exp / model / "score" / judge / test_set / "summary.json"
     path.parent.mkdir(parents=True)
     summary = {
         "test_set": test_set,
         "frame_rate": frame_rate,
         "bitrate": bitrate,
-        "model": f"exp/{stage}/model",
+        "model": f"exp/{model}/model",
         "asr": {
             "label": judge,
             "judge": JUDGES[judge],
@@ -69,7 +69,7 @@ def write_summary(
             else {"judges": {"nisqa": {"dimensions": ["mos"]}}, "skipped": {}}
         ),
         "languages": languages,
-        "command": f"python -m fcodec.bin.score --out-dir {stage}",
+        "command": f"python -m fcodec.bin.score --out-dir {model}",
         "date": "2026-01-02T03:04:05+00:00",
         "environment": {"git": "abc123"},
     }
@@ -164,8 +164,8 @@ Score commands:
 
 
 def fixed_experiment(exp):
-    # written out of order on purpose: rows are sorted by stage number, not by file system order, and the
-    # paper-comparable judge (small) comes first although "large-v3" sorts before it
+    # written out of order on purpose: rows are sorted by falling frame rate (the recipe's order), not by file
+    # system order, and the paper-comparable judge (small) comes first although "large-v3" sorts before it
     write_summary(
         exp,
         "train_25hz",

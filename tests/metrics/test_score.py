@@ -29,7 +29,7 @@ def noisy(cut_id, audio):
 
 @pytest.fixture(scope="module")
 def scored_experiment(tmp_path_factory, tiny_whisper_path):
-    """Two stages scored with the tiny random judge; the test cuts include every kind of bad input."""
+    """Two models scored with the tiny random judge; the test cuts include every kind of bad input."""
     root = tmp_path_factory.mktemp("score")
     items = [
         ("zh_ok", speechlike(1.6, 0), "今天天气很好", "zh"),
@@ -42,8 +42,8 @@ def scored_experiment(tmp_path_factory, tiny_whisper_path):
     ]
     cuts, cuts_path = make_test_cuts(root / "data", items)
     exp = root / "exp"
-    for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
-        decode_dir = exp / stage / "decode" / "test"
+    for model, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
+        decode_dir = exp / model / "decode" / "test"
         make_decode_dir(
             decode_dir,
             cuts,
@@ -61,11 +61,11 @@ def scored_experiment(tmp_path_factory, tiny_whisper_path):
                 "--decode-dir",
                 str(decode_dir),
                 "--out-dir",
-                str(exp / stage / "score"),
+                str(exp / model / "score"),
                 "--asr-models",
                 str(tiny_whisper_path),
                 "--nj",
-                "1" if stage == "train_50hz" else "0",
+                "1" if model == "train_50hz" else "0",
                 "--batch-size",
                 "4",
             ]
@@ -221,9 +221,9 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
     real_score_pair = asr_judging.score_pair
     monkeypatch.setattr(asr_judging, "score_pair", lambda *args: calls.append(args) or real_score_pair(*args))
     judges = [str(tiny_whisper_path), str(other)]
-    for stage, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
+    for model, bitrate in (("train_50hz", 550.0), ("train_25hz", 275.0)):
         decode_dir = make_decode_dir(
-            exp / stage / "decode" / "test", cuts, noisy, bitrate=bitrate, frame_rate=bitrate / 11
+            exp / model / "decode" / "test", cuts, noisy, bitrate=bitrate, frame_rate=bitrate / 11
         )
         score_cli.main(
             [
@@ -232,7 +232,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
                 "--decode-dir",
                 str(decode_dir),
                 "--out-dir",
-                str(exp / stage / "score"),
+                str(exp / model / "score"),
                 "--asr-models",
                 *judges,
                 "--nj",
@@ -241,7 +241,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
                 "3",
             ]
         )
-    assert len(calls) == 2 * 3  # once per stage and cut, not once per judge
+    assert len(calls) == 2 * 3  # once per model and cut, not once per judge
     summaries = {}
     for judge in ("tiny-random", "tiny-random-seed1"):
         out = exp / "train_50hz" / "score" / judge / "test"
@@ -287,7 +287,7 @@ def test_two_judges_score_into_their_own_folders_and_the_signal_metrics_once(tmp
         assert len(tables) == 4 and "corpus: tiny-random-seed1" in tables[2] and "DNSMOS OVRL" in tables[3]
         assert len([line for line in section.splitlines() if line.startswith("| train_50hz |")]) == 4
         assert "corpus tiny-random-seed1 / tiny-random" in tables[2]  # no paper-comparable judge: over the first
-    # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per stage
+    # the plot shows one judge (the paper-comparable one, here none: the first by name), quality once per model
     scores = find_summaries(exp)
     assert reference_judge(scores) == "tiny-random"
     first_judge = [s for s in scores if s.judge == "tiny-random"]

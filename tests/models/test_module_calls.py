@@ -19,7 +19,7 @@ def training_step(model, sig):
 
 def test_forward_hooks_on_compressor_layers_fire_during_a_training_step(tiny_causal):
     model = copy.deepcopy(tiny_causal).train()
-    model.encoder.requires_grad_(False)  # as at training stage 1: frozen encoder, compressor trained
+    model.encoder.requires_grad_(False)  # as in the 50 Hz training run: frozen encoder, compressor trained
     block = model.compressor.layers[0].focal_block
     watched = {
         "in_proj (Linear)": block.modulation.in_proj,

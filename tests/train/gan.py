@@ -1,4 +1,4 @@
-"""Overrides for tiny GAN stages in the tests (the discriminators' size knob at its smallest useful setting)."""
+"""Overrides for tiny GAN training runs in the tests (the discriminators' size knob at its smallest useful setting)."""
 
 TINY_GAN = {
     "gan.periods": "[2,3,5]",

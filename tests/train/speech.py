@@ -45,8 +45,8 @@ def make_speech_cuts(folder: Path, per_language: int = 6, seed: int = 0) -> CutS
     return CutSet.from_cuts(cuts)
 
 
-def stage_overrides(assets, **extra):
-    """Command-line overrides for a fast tiny stage on the ``assets`` data; ``extra`` adds or replaces."""
+def run_overrides(assets, **extra):
+    """Command-line overrides for a fast tiny training run on the ``assets`` data; ``extra`` adds or replaces."""
     args = {
         "data.train_cuts": assets["train"],
         "data.dev_cuts": assets["dev"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def free_port() -> int:
 
 def test_two_gloo_processes_train_the_codec_in_sync(assets, tiny_whisper_path, tmp_path):
     exp = tmp_path / "exp"
-    overrides = stage_overrides(
+    overrides = run_overrides(
         assets,
         **{
             "model.init_from": assets["codec"],
@@ -38,7 +38,7 @@ def test_two_gloo_processes_train_the_codec_in_sync(assets, tiny_whisper_path, t
             "data.segment_duration": "null",
             "data.max_duration": 8,
             "train.max_steps": 6,
-            "train.valid_interval": 3,
+            "train.dev_interval": 3,
             "train.save_every_n": 3,
             "train.num_threads": 1,
         },

@@ -6,7 +6,7 @@ import gzip
 import pytest
 
 from fcodec.bin import train as train_cli
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 
 def run(capsys, assets, exp_dir, **overrides):
@@ -14,7 +14,7 @@ def run(capsys, assets, exp_dir, **overrides):
         [
             "--exp-dir",
             str(exp_dir),
-            *stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2, **overrides}),
+            *run_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2, **overrides}),
         ]
     )
     return status, capsys.readouterr().err
@@ -45,7 +45,7 @@ def test_bad_values_and_missing_inputs(capsys, assets, tmp_path, overrides, mess
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("python -m fcodec.bin.train: error: ")
     assert re.search(message, err), err
-    assert not exp.exists()  # nothing a rerun could mistake for a started stage
+    assert not exp.exists()  # nothing a rerun could mistake for a started run
 
 
 def test_an_empty_or_unreadable_dev_set(capsys, assets, tmp_path):

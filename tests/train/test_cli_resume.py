@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.train.gan import TINY_GAN
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ GAN = {**TINY_GAN, "gan.start_step": 5, "model.train_decoder": True, "optim.lr_d
 
 
 def command(assets, exp_dir, extra=None):
-    overrides = stage_overrides(
+    overrides = run_overrides(
         assets,
         **{
             "model.init_from": assets["codec"],
@@ -40,7 +40,7 @@ def command(assets, exp_dir, extra=None):
             "data.max_duration": 8,
             "train.max_steps": 16,
             "train.save_every_n": 4,
-            "train.valid_interval": 6,
+            "train.dev_interval": 6,
             "train.deterministic": True,
             "train.num_threads": 1,
             **(extra or {}),

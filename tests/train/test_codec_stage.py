@@ -1,5 +1,5 @@
-"""The codec stages on tiny random models and mini-recipe-like speech: what trains, with which LR, the three
-stages chained through their exported best models, and the training loss falling."""
+"""The codec's training runs on tiny random models and mini-recipe-like speech: what trains, with which LR, the
+three runs (50, 25, 12.5 Hz) chained through their exported best models, and the training loss falling."""
 
 import json
 import math
@@ -9,8 +9,8 @@ import torch
 
 from fcodec.models import FocalCodec, grow
 from fcodec.train.config import load_config
-from fcodec.train.run import build_codec_module, run_stage
-from tests.train.speech import stage_overrides
+from fcodec.train.run import build_codec_module, run_training
+from tests.train.speech import run_overrides
 
 
 def grads_after_step(module, plan, step, batch):
@@ -30,7 +30,7 @@ def speech_batch(assets):
 
 @pytest.mark.parametrize("mode", ["decompressor_only", "both_ste"])
 def test_gradients_reach_only_what_the_stage_trains(assets, tmp_path, mode):
-    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"], "model.trainable": mode}))
+    cfg = load_config(None, run_overrides(assets, **{"model.init_from": assets["codec"], "model.trainable": mode}))
     _, module, plan = build_codec_module(cfg, tmp_path)
     got = grads_after_step(module, plan, 0, speech_batch(assets))
     prefixes = ("codec.decompressor.",) if mode == "decompressor_only" else ("codec.compressor.", "codec.decompressor.")
@@ -42,7 +42,7 @@ def test_gradients_reach_only_what_the_stage_trains(assets, tmp_path, mode):
 def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
     cfg = load_config(
         None,
-        stage_overrides(
+        run_overrides(
             assets,
             **{
                 "model.init_from": assets["codec"],
@@ -55,9 +55,9 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
             },
         ),
     )
-    stage, module, plan = build_codec_module(cfg, tmp_path)
+    start, module, plan = build_codec_module(cfg, tmp_path)
     _, grown_names = grow(FocalCodec.from_pretrained(assets["codec"]), seed=0)
-    assert stage.grown_param_names == grown_names and stage.codec.frame_rate == 25.0
+    assert start.grown_param_names == grown_names and start.codec.frame_rate == 25.0
     names = [n for n, _ in module.named_parameters()]
     new = {f"codec.{n}" for n in grown_names}
     new |= {
@@ -79,20 +79,18 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
 
 
 def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
-    common = {"train.valid_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
-    s1 = run_stage(
+    common = {"train.dev_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
+    s1 = run_training(
         None,
         tmp_path / "train_50hz",
-        stage_overrides(
-            assets, **{**common, "model.init_from": assets["codec"], "model.trainable": "decompressor_only"}
-        ),
+        run_overrides(assets, **{**common, "model.init_from": assets["codec"], "model.trainable": "decompressor_only"}),
     )
     losses = [h["loss"] for h in s1.history]
     assert len(losses) == 3 and losses[-1] < losses[0]
-    s2 = run_stage(
+    s2 = run_training(
         None,
         tmp_path / "train_25hz",
-        stage_overrides(
+        run_overrides(
             assets,
             **{
                 **common,
@@ -108,10 +106,10 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
             },
         ),
     )
-    s3 = run_stage(
+    s3 = run_training(
         None,
         tmp_path / "train_12.5hz",
-        stage_overrides(
+        run_overrides(
             assets,
             **{
                 **common,
@@ -154,8 +152,8 @@ def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
         "train/grad_norm",
         "train/lr_new",
         "train/lr_inherited",
-        "valid/loss",
-        "valid/codebook_usage",
-        "valid/codebook_perplexity",
+        "dev/loss",
+        "dev/codebook_usage",
+        "dev/codebook_perplexity",
     } <= tags
     assert any(tag.endswith("/reconstruction") for tag in events.Tags()["audio"])

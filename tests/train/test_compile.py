@@ -1,6 +1,6 @@
 """``train.compile``: a compiled training step computes the same losses and makes the same update as an eager one.
 
-A stage-2 setup on the tiny codec (grown to 25 Hz, compressor and decompressor training through the
+The 25 Hz training run's setup on the tiny codec (grown to 25 Hz, compressor and decompressor training through the
 straight-through quantiser) with the reconstruction losses and the Whisper ASR loss on the tiny random Whisper,
 one real ``Trainer.train_step`` each, eager and compiled, on the same batch and from the same weights.
 
@@ -26,7 +26,7 @@ import torch
 
 from fcodec.train.build import build_codec_module, build_trainer
 from fcodec.train.config import load_config
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 needs_compiler = pytest.mark.skipif(
     shutil.which("g++") is None and shutil.which("c++") is None and shutil.which("clang++") is None,
@@ -39,7 +39,7 @@ LR = 1e-3
 def one_step(assets, tmp_path, whisper, batch, compile: bool):
     cfg = load_config(
         None,
-        stage_overrides(
+        run_overrides(
             assets,
             **{
                 "model.init_from": assets["codec"],

@@ -6,7 +6,7 @@ from fcodec.train.config import ConfigError, TrainConfig, config_diff, dump_conf
 
 
 def test_defaults_and_yaml_and_overrides(tmp_path):
-    path = tmp_path / "stage.yaml"
+    path = tmp_path / "train.yaml"
     path.write_text("optim:\n  lr: 5.0e-5\n  betas: [0.8, 0.99]\nlosses:\n  feature: 1\n  asr:\n    weight: 3e1\n")
     cfg = load_config(
         path,
@@ -115,3 +115,65 @@ def test_print_config_shows_the_merge(tmp_path, capsys):
     assert main(["--config", str(base), "--config", str(change), "--print-config"]) == 0
     out = capsys.readouterr().out
     assert "lr: 5.0e-05" in out and "lr_new: 0.001" in out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# train.valid_interval, the old name of train.dev_interval
+
+
+def test_the_old_name_of_dev_interval_is_read_in_files_and_overrides(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text("train:\n  max_steps: 9\n  valid_interval: 7\n")
+    assert load_config(old).train.dev_interval == 7
+    assert load_config(None, ["train.valid_interval=5"]).train.dev_interval == 5
+    # a later source wins whatever name each uses: a file layered over another, an override over a file
+    new = tmp_path / "new.yaml"
+    new.write_text("train:\n  dev_interval: 3\n")
+    assert load_config([old, new]).train.dev_interval == 3
+    assert load_config([new, old]).train.dev_interval == 7
+    assert load_config(old, ["train.dev_interval=4"]).train.dev_interval == 4
+    assert load_config(new, ["train.valid_interval=4"]).train.dev_interval == 4
+    assert "valid_interval" not in dump_config(load_config(old))
+
+
+def test_both_names_of_dev_interval_in_one_source_are_one_line_errors(tmp_path):
+    both = tmp_path / "both.yaml"
+    both.write_text("train:\n  valid_interval: 7\n  dev_interval: 7\n")
+    with pytest.raises(ConfigError, match=r"both\.yaml: train\.valid_interval and train\.dev_interval both given") as e:
+        load_config(both)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"overrides train\.dev_interval and train\.valid_interval are one key") as e:
+        load_config(None, ["train.valid_interval=5", "train.dev_interval=5"])
+    assert "\n" not in str(e.value)
+
+
+def test_the_recipes_configs_that_say_valid_interval_keep_their_value():
+    """The recipes' configs keep their bytes (stages 4-6 fingerprint them: a finished training run stays
+    finished); the value they give under the old name is the one that trains."""
+    from pathlib import Path
+
+    from fcodec.utils.yaml_safe import safe_yaml
+
+    olds = []
+    for path in sorted((Path(__file__).parents[2] / "egs").glob("*/codec1/conf/train_*.yaml")):
+        section = (safe_yaml(path.read_text()) or {}).get("train") or {}
+        if "valid_interval" in section:
+            olds.append(path)
+            assert load_config(path).train.dev_interval == section["valid_interval"], path
+    assert olds  # the old name is still in use: the mapping matters
+
+
+def test_a_config_record_written_before_the_rename_is_no_difference(tmp_path, caplog):
+    """A resumed run compares its config with the config.yaml of the run before: the old key name is the same key."""
+    import logging
+
+    from fcodec.train.run import write_config_record
+
+    cfg = load_config(None, ["train.dev_interval=6"])
+    (tmp_path / "config.yaml").write_text(dump_config(cfg).replace("dev_interval: 6", "valid_interval: 6"))
+    with caplog.at_level(logging.WARNING):
+        write_config_record(tmp_path, cfg, "python -m fcodec.bin.train ...")
+    assert "differs" not in caplog.text
+    with caplog.at_level(logging.WARNING):  # a real difference is still reported
+        write_config_record(tmp_path, load_config(None, ["train.dev_interval=7"]), "python -m fcodec.bin.train ...")
+    assert "train.dev_interval: 6 -> 7" in caplog.text

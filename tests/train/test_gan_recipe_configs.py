@@ -10,7 +10,7 @@ import pytest
 
 from fcodec.train.config import load_config
 from fcodec.train.run import build_codec_module
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 FULL = REPO / "egs/aishell_librispeech/codec1/conf"
@@ -30,14 +30,14 @@ def test_gan_recipe_config_builds(name, assets, tiny_whisper_path, tmp_path):
     path = LAYERS[name]
     overrides = [
         o
-        for o in stage_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
+        for o in run_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
         if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")
     ]
     cfg = load_config(path, overrides)
-    stage, module, plan = build_codec_module(cfg, tmp_path)
+    start, module, plan = build_codec_module(cfg, tmp_path)
     assert cfg.gan is not None and cfg.model.train_decoder and cfg.optim.lr_decoder
     assert {"asr", "adversarial", "feature_matching"} <= set(module.losses.terms)
-    assert len(stage.discriminators.names) == len(cfg.gan.periods) + len(cfg.gan.resolutions)
+    assert len(start.discriminators.names) == len(cfg.gan.periods) + len(cfg.gan.resolutions)
     assert set(plan.own_lr) == {"decoder"} and plan.own_lr["decoder"]
     weights = module.losses.weights
     assert weights(0)["adversarial"] == 0.0 and weights(cfg.gan.start_step)["adversarial"] > 0

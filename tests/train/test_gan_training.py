@@ -1,4 +1,4 @@
-"""Adversarial training and decoder fine-tuning in the codec stage: what the run logs and saves, the exported
+"""Adversarial training and decoder fine-tuning in the codec's training run: what the run logs and saves, the exported
 model carrying the fine-tuned decoder, and the DDP step (two gloo processes = one process, same global batch)."""
 
 import tempfile
@@ -12,9 +12,9 @@ from fcodec.models import FocalCodec
 from fcodec.train.build import build_codec_module, build_trainer
 from fcodec.train.config import ConfigError, load_config
 from fcodec.train.objective import CodecObjective
-from fcodec.train.run import run_stage
+from fcodec.train.run import run_training
 from tests.train.gan import TINY_GAN
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 
 def scalar_tags(folder: Path) -> set:
@@ -30,7 +30,7 @@ def scalar_tags(folder: Path) -> set:
 
 def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_path):
     exp = tmp_path / "exp"
-    overrides = stage_overrides(
+    overrides = run_overrides(
         assets,
         **{
             "model.init_from": assets["codec"],
@@ -39,14 +39,14 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
             "optim.lr_decoder": 1e-3,
             "gan.start_step": 2,
             "train.max_steps": 5,
-            "train.valid_interval": 5,
+            "train.dev_interval": 5,
             "train.save_every_n": 5,
             "train.log_interval": 1,
             "train.num_audio_samples": 0,
             **TINY_GAN,
         },
     )
-    summary = run_stage(None, exp, overrides)
+    summary = run_training(None, exp, overrides)
     assert summary.steps == 5 and summary.best_step == 5
     ckpt = torch.load(exp / "checkpoints" / "checkpoint-5.pt", weights_only=True)
     # the discriminators' weights, optimizer (3 steps: from gan.start_step=2) and scheduler are saved
@@ -66,8 +66,8 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
         "train/disc_loss/mpd5",
         "train/lr_disc",
         "train/lr_decoder",
-        "valid/adversarial",
-        "valid/feature_matching",
+        "dev/adversarial",
+        "dev/feature_matching",
     ):
         assert tag in tags, tag
     # best/ is the upstream format and carries the fine-tuned decoder; the encoder never trained
@@ -82,7 +82,7 @@ def test_gan_stage_with_decoder_fine_tuning_logs_saves_and_exports(assets, tmp_p
 
 
 def test_gan_config_errors_name_the_fix(assets, tmp_path):
-    base = stage_overrides(assets, **{"model.init_from": assets["codec"]})
+    base = run_overrides(assets, **{"model.init_from": assets["codec"]})
     with pytest.raises(ConfigError, match="losses.adversarial.weight"):
         build_codec_module(load_config(None, [*base, "gan.start_step=0"]), tmp_path)
     with pytest.raises(ValueError, match="gan: section"):
@@ -114,7 +114,7 @@ def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, o
         with tempfile.TemporaryDirectory() as tmp:
             cfg = load_config(
                 None,
-                stage_overrides(
+                run_overrides(
                     assets,
                     **{
                         "model.init_from": assets["codec"],
@@ -130,8 +130,8 @@ def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, o
                 ),
             )
             torch.manual_seed(0)
-            stage, module, plan = build_codec_module(cfg, Path(tmp), dist)
-            trainer = build_trainer(cfg, Path(tmp), module, plan, dist=dist, discriminators=stage.discriminators)
+            start, module, plan = build_codec_module(cfg, Path(tmp), dist)
+            trainer = build_trainer(cfg, Path(tmp), module, plan, dist=dist, discriminators=start.discriminators)
             trainer.prepare(0)
             adversary = trainer.adversary
             share = batch["audio"].shape[0] // world
@@ -188,7 +188,7 @@ def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path
 
     cfg = load_config(
         None,
-        stage_overrides(
+        run_overrides(
             assets, **{"model.init_from": assets["codec"], "model.trainable": "decoder_only", "optim.lr_decoder": 1e-4}
         ),
     )
@@ -203,11 +203,11 @@ def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path
 
 def test_a_codec_trainer_judges_with_the_stage_discriminators(assets, tmp_path):
     """The generator's GAN terms and the discriminators' own step must use the same networks: build_trainer
-    refuses a GAN codec stage without them rather than build fresh ones."""
-    cfg = load_config(None, stage_overrides(assets, **{"model.init_from": assets["codec"], **TINY_GAN}))
-    stage, module, plan = build_codec_module(cfg, tmp_path)
-    with pytest.raises(ValueError, match="stage's discriminators"):
+    refuses a GAN codec training run without them rather than build fresh ones."""
+    cfg = load_config(None, run_overrides(assets, **{"model.init_from": assets["codec"], **TINY_GAN}))
+    start, module, plan = build_codec_module(cfg, tmp_path)
+    with pytest.raises(ValueError, match="run's discriminators"):
         build_trainer(cfg, tmp_path, module, plan)
-    trainer = build_trainer(cfg, tmp_path, module, plan, discriminators=stage.discriminators)
-    assert trainer.adversary.model is stage.discriminators
+    trainer = build_trainer(cfg, tmp_path, module, plan, discriminators=start.discriminators)
+    assert trainer.adversary.model is start.discriminators
     assert isinstance(trainer.objective, CodecObjective) and trainer.objective.module is module

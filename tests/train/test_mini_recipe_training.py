@@ -63,7 +63,7 @@ def test_stages_4_to_6_leave_logs_events_checkpoints_and_exported_models(recipe)
     events = EventAccumulator(str(exp / "train_25hz" / "tensorboard"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    for tag in ("train/asr", "train/ctc", "valid/asr", "valid/ctc", "valid/codebook_usage", "train/lr_new"):
+    for tag in ("train/asr", "train/ctc", "dev/asr", "dev/ctc", "dev/codebook_usage", "train/lr_new"):
         assert tag in tags, tags
         assert all(math.isfinite(event.value) for event in events.Scalars(tag)), tag
 

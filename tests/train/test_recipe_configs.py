@@ -9,7 +9,7 @@ import pytest
 
 from fcodec.train.config import config_diff, load_config, to_dict
 from fcodec.train.run import build_codec_module
-from tests.train.speech import stage_overrides
+from tests.train.speech import run_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted(p.parent for p in REPO.glob("egs/*/codec1/run.sh"))
@@ -37,13 +37,13 @@ def test_every_recipe_has_a_config_per_rate_and_the_driver_layers_them():
 def test_recipe_config_builds(recipe, rate, files, assets, tiny_whisper_path, tmp_path):
     overrides = [
         o
-        for o in stage_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
+        for o in run_overrides(assets, **{"model.init_from": assets["codec"], "assets.whisper": tiny_whisper_path})
         if o.split("=")[0] in ("model.init_from", "assets.whisper", "assets.bpe_model")
     ]
     cfg = load_config([recipe / f for f in files], overrides)
-    stage, module, plan = build_codec_module(cfg, tmp_path)
+    start, module, plan = build_codec_module(cfg, tmp_path)
     assert cfg.model.grow == (0 if rate == "50hz" else 1)
-    assert stage.codec.frame_rate == (50.0 if rate == "50hz" else 25.0)  # grown once from the tiny 50 Hz codec
+    assert start.codec.frame_rate == (50.0 if rate == "50hz" else 25.0)  # grown once from the tiny 50 Hz codec
     assert ("asr" in module.losses.terms) == (rate != "50hz")  # the ASR loss trains at 25 and 12.5 Hz
     if "asr" in module.losses.terms or "ctc" in module.losses.terms:
         assert cfg.data.segment_duration is None  # text targets need whole utterances

@@ -22,7 +22,7 @@ from tests.train.test_trainer import Crash, CrashAt, NaNAt, make_trainer
 from tests.train.toy import make_cuts
 
 REPO = Path(__file__).resolve().parents[2]
-COMMON = ["train.max_steps=12", "train.valid_interval=4", "train.save_every_n=4", "optim.plateau_patience=0"]
+COMMON = ["train.max_steps=12", "train.dev_interval=4", "train.save_every_n=4", "optim.plateau_patience=0"]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_a_resumed_run_never_replaces_best_with_a_worse_model(tmp_path, cuts):
 
 
 def test_a_changed_learning_rate_applies_on_resume_and_is_logged(tmp_path, cuts, caplog):
-    common = ["train.max_steps=16", "train.valid_interval=0", "train.save_every_n=4", "optim.warmup_steps=0"]
+    common = ["train.max_steps=16", "train.dev_interval=0", "train.save_every_n=4", "optim.warmup_steps=0"]
     with pytest.raises(Crash):
         make_trainer(tmp_path, cuts, common, CrashAt(10)).fit()  # checkpoints 4 and 8, at optim.lr=3e-3
     with caplog.at_level(logging.WARNING):
@@ -101,7 +101,7 @@ def test_a_changed_learning_rate_applies_on_resume_and_is_logged(tmp_path, cuts,
 def test_a_gan_run_resumed_with_changed_discriminator_settings_uses_them(tmp_path, cuts, caplog):
     tiny = {**TINY_GAN, "gan.resolutions": "[[256,64,256]]", "gan.lr_decay": 0.99}
     gan = [f"{k}={v}" for k, v in tiny.items() if k.startswith("gan.")]
-    common = ["train.max_steps=12", "train.valid_interval=0", "train.save_every_n=4", "optim.warmup_steps=0", *gan]
+    common = ["train.max_steps=12", "train.dev_interval=0", "train.save_every_n=4", "optim.warmup_steps=0", *gan]
     with pytest.raises(Crash):
         make_trainer(tmp_path, cuts, common, CrashAt(6)).fit()  # checkpoint 4, at gan.lr=1e-3
     before = torch.load(tmp_path / "checkpoints" / "checkpoint-4.pt", weights_only=True)["gan"]
@@ -127,7 +127,7 @@ def test_resuming_with_other_discriminators_is_refused_in_one_line(tmp_path, cut
     from fcodec.train.adversary import DiscriminatorMismatchError
 
     gan = [f"{k}={v}" for k, v in {**TINY_GAN, "gan.periods": "[2]", "gan.resolutions": "[]"}.items()]
-    common = ["train.max_steps=4", "train.valid_interval=0", "train.save_every_n=2", *gan]
+    common = ["train.max_steps=4", "train.dev_interval=0", "train.save_every_n=2", *gan]
     make_trainer(tmp_path, cuts, common).fit()
     with pytest.raises(DiscriminatorMismatchError, match=r"built with gan\.p.*; this run has gan\.p.*new exp dir"):
         make_trainer(tmp_path, cuts, ["train.max_steps=6", *common[1:], changed]).fit()
@@ -137,7 +137,7 @@ def test_a_nan_stop_sets_the_diverged_checkpoints_aside(tmp_path, cuts):
     overrides = [
         "train.max_steps=20",
         "train.save_every_n=2",
-        "train.valid_interval=0",
+        "train.dev_interval=0",
         "train.max_nonfinite=3",
         "train.keep_last_k=5",
     ]
@@ -156,7 +156,7 @@ def test_a_nan_streak_longer_than_the_rotation_keeps_a_checkpoint_from_before_it
     overrides = [
         "train.max_steps=20",
         "train.save_every_n=2",
-        "train.valid_interval=0",
+        "train.dev_interval=0",
         "train.max_nonfinite=8",
         "train.keep_last_k=2",
     ]
@@ -189,8 +189,8 @@ def _holder(exp_dir: Path) -> subprocess.Popen:
 
 
 def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
-    from fcodec.train.run import run_stage
-    from tests.train.speech import stage_overrides
+    from fcodec.train.run import run_training
+    from tests.train.speech import run_overrides
 
     holder = _holder(tmp_path)
     try:
@@ -199,8 +199,8 @@ def test_a_second_run_in_a_locked_exp_dir_says_who_holds_it(tmp_path, assets):
             match=rf"in use by another training run \(pid {holder.pid} on "
             rf"{socket.gethostname()}",
         ):
-            run_stage(
-                None, tmp_path, stage_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2})
+            run_training(
+                None, tmp_path, run_overrides(assets, **{"model.init_from": assets["codec"], "train.max_steps": 2})
             )
         assert not (tmp_path / "config.yaml").exists()  # refused before anything was written
     finally:

@@ -44,7 +44,7 @@ def test_training_lowers_the_dev_loss_and_exports_the_best(tmp_path, cuts):
     trainer = make_trainer(
         tmp_path,
         cuts,
-        ["train.max_steps=40", "train.valid_interval=10", "train.save_every_n=10", "train.keep_last_k=2"],
+        ["train.max_steps=40", "train.dev_interval=10", "train.save_every_n=10", "train.keep_last_k=2"],
     )
     summary = trainer.fit()
     losses = [h["loss"] for h in summary.history]
@@ -77,7 +77,7 @@ class CrashAt(ToyObjective):
 
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path, cuts):
-    common = ["train.max_steps=22", "train.valid_interval=6", "train.save_every_n=4", "optim.plateau_patience=0"]
+    common = ["train.max_steps=22", "train.dev_interval=6", "train.save_every_n=4", "optim.plateau_patience=0"]
     straight = make_trainer(tmp_path / "a", cuts, common).fit()
     with pytest.raises(Crash):  # dies in step 11, after the checkpoint of step 8 and the validation at step 6
         make_trainer(tmp_path / "b", cuts, common, CrashAt(10)).fit()
@@ -92,9 +92,32 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path, cuts):
     assert a["loop"] == b["loop"] and a["scheduler"] == b["scheduler"]
     for key in a["optimizer"]["state"]:
         assert torch.equal(a["optimizer"]["state"][key]["exp_avg_sq"], b["optimizer"]["state"][key]["exp_avg_sq"])
-    # rerunning a finished stage does nothing and keeps the result
+    # rerunning a finished run does nothing and keeps the result
     again = make_trainer(tmp_path / "b", cuts, common).fit()
     assert again.param_checksum == straight.param_checksum and again.history == []
+
+
+def test_a_checkpoint_written_before_last_valid_step_was_renamed_resumes(tmp_path, cuts):
+    """Checkpoints of before the rename say ``last_valid_step`` (and ``train.valid_interval`` in their config): a
+    finished run rerun from one is still finished (no extra validation), a run stopped half way continues."""
+    common = ["train.max_steps=8", "train.dev_interval=4", "train.save_every_n=4", "optim.plateau_patience=0"]
+    straight = make_trainer(tmp_path, cuts, common).fit()
+
+    def written_before_the_rename(path):
+        ckpt = torch.load(path, weights_only=True)
+        ckpt["loop"]["last_valid_step"] = ckpt["loop"].pop("last_dev_step")
+        ckpt["config"]["train"]["valid_interval"] = ckpt["config"]["train"].pop("dev_interval")
+        torch.save(ckpt, path)
+
+    written_before_the_rename(tmp_path / "checkpoints" / "checkpoint-8.pt")
+    again = make_trainer(tmp_path, cuts, common).fit()
+    assert again.history == [] and again.param_checksum == straight.param_checksum
+    assert again.steps == 8
+    (tmp_path / "checkpoints" / "checkpoint-8.pt").unlink()  # as if it had stopped after step 4
+    written_before_the_rename(tmp_path / "checkpoints" / "checkpoint-4.pt")
+    resumed = make_trainer(tmp_path, cuts, common).fit()
+    assert [h["step"] for h in resumed.history] == [8]
+    assert resumed.param_checksum == straight.param_checksum
 
 
 class NaNAt(ToyObjective):
@@ -121,7 +144,7 @@ class NaNAt(ToyObjective):
 
 def test_nan_guard_skips_the_step_without_touching_weights_or_optimizer(tmp_path, cuts, caplog):
     objective = NaNAt({5})
-    trainer = make_trainer(tmp_path, cuts, ["train.max_steps=10", "train.valid_interval=0"], objective)
+    trainer = make_trainer(tmp_path, cuts, ["train.max_steps=10", "train.dev_interval=0"], objective)
     objective.trainer = trainer
     summary = trainer.fit()
     params5, state5 = objective.snapshots[5]
@@ -155,7 +178,7 @@ def test_early_stopping_and_plateau(tmp_path, cuts):
         [
             "optim.lr=1e-5",
             "train.max_steps=100",
-            "train.valid_interval=2",
+            "train.dev_interval=2",
             "train.early_stop_patience=3",
             "train.early_stop_min_delta=1.0",
             "optim.plateau_patience=0",

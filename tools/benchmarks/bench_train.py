@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Training step time and peak memory per stage (50 / 25 / 12.5 Hz) for the tiny and the full-size codec.
+"""Training step time and peak memory per training run (50 / 25 / 12.5 Hz) for the tiny and the full-size codec.
 
-Each configuration runs in a fresh process (so peak memory is its own): the stage's model is built the way
-``fcodec.bin.train`` builds it (random weights in the published format, grown for stages 2 and 3, the stage's
-trainable mode and loss terms, the parameter plan, AdamW), then ``Trainer.train_step`` (forward, backward,
+Each configuration runs in a fresh process (so peak memory is its own): the run's model is built the way
+``fcodec.bin.train`` builds it (random weights in the published format, grown for the 25 and 12.5 Hz runs, the
+run's trainable mode and loss terms, the parameter plan, AdamW), then ``Trainer.train_step`` (forward, backward,
 clipping, optimizer step: the real step) runs on a fixed batch; one warm-up step precedes ``--steps`` timed ones.
 
 * tiny: ``fcodec.models.configs.tiny_causal_config`` (what the mini recipe and the tests train);
 * full: ``causal_config`` = the published ``focalcodec_50hz_2k_causal`` architecture with random weights.
-Stage 1 trains the decompressor with feature + mel + STFT losses; stages 2 and 3 train compressor and
-decompressor (both_ste) after growth; ``--asr`` adds rows with the Whisper ASR loss (weight 30, Whisper's own
+The 50 Hz run trains the decompressor with feature + mel + STFT losses; the 25 and 12.5 Hz runs train
+compressor and decompressor (both_ste) after growth; ``--asr`` adds rows with the Whisper ASR loss (weight 30, Whisper's own
 30 s window): the tiny random Whisper for the tiny codec, ../shared/models/whisper-base.pt (if present) for the
 full one, or ``--whisper`` (a checkpoint, or a published size such as ``small`` with random weights: the same
 arithmetic, for throughput where no checkpoint is at hand); ``--gan`` adds rows with adversarial training (the discriminators' step after the generator's, the
@@ -34,9 +34,9 @@ Usage (from the repository root):
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py                       # tiny + full, CPU
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes tiny --asr --steps 5
     PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --batch 8 --seconds 3
-    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes full --stages 2 --gan     # GAN cost, stage 2
-    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --sizes full --stages 2 --asr --compile \
-        --batch 16 --seconds 5 --peak-tflops 989                                            # MFU at stage 2
+    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --sizes full --runs 25hz --gan   # GAN cost at 25 Hz
+    PYTHONPATH=$PWD python tools/benchmarks/bench_train.py --device cuda --sizes full --runs 25hz --asr --compile \
+        --batch 16 --seconds 5 --peak-tflops 989                                            # MFU at 25 Hz
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ sys.path.insert(0, str(REPO))
 
 from bench_common import peak_rss_mib, rss_mib  # noqa: E402  (beside this script)
 
-STAGES = {1: ("50 Hz", 0), 2: ("25 Hz", 1), 3: ("12.5 Hz", 2)}
+# the training runs by name (the recipe's train_<name>): their rate, and the 2x layer pairs grown since 50 Hz
+RUNS = {"50hz": ("50 Hz", 0), "25hz": ("25 Hz", 1), "12.5hz": ("12.5 Hz", 2)}
+OLD_STAGE_NUMBERS = {"1": "50hz", "2": "25hz", "3": "12.5hz"}  # --stages N, the old name of --runs
 
 
 def speech_batch(batch: int, seconds: float):
@@ -109,7 +111,7 @@ GAN = [
 
 def one(
     size: str,
-    stage: int,
+    run: str,
     asr: bool,
     steps: int,
     batch_size: int,
@@ -120,7 +122,7 @@ def one(
     compile: bool = False,
     whisper_spec: str = "",
 ) -> dict:
-    """Build the stage's training setup and time its steps (runs in its own process)."""
+    """Build the training run's setup and time its steps (runs in its own process)."""
     import torch
 
     from fcodec.models import FocalCodec, grow
@@ -136,14 +138,14 @@ def one(
     torch.manual_seed(0)
     tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
     codec = FocalCodec(**(tiny_causal_config() if size == "tiny" else causal_config()))
-    for _ in range(STAGES[stage][1] - 1):  # the previous stage's model, one growth short of this stage's
+    for _ in range(RUNS[run][1] - 1):  # the previous run's model, one growth short of this run's
         codec, _ = grow(codec, seed=0)
     codec.save_pretrained(tmp / "init")
     del codec
     overrides = [
         f"model.init_from={tmp / 'init'}",
-        f"model.grow={min(1, STAGES[stage][1])}",
-        f"model.trainable={'decompressor_only' if stage == 1 else 'both_ste'}",
+        f"model.grow={min(1, RUNS[run][1])}",
+        f"model.trainable={'decompressor_only' if RUNS[run][1] == 0 else 'both_ste'}",
         f"train.device={device}",
     ]
     whisper = None
@@ -161,13 +163,13 @@ def one(
         overrides.append("train.compile=true")
     cfg = load_config(None, overrides)
     dist = DistInfo(device=torch.device(device))
-    stage_model, module, plan = build_codec_module(cfg, tmp / "exp", dist)
-    trainer = build_trainer(cfg, tmp / "exp", module, plan, dist=dist, discriminators=stage_model.discriminators)
+    start_model, module, plan = build_codec_module(cfg, tmp / "exp", dist)
+    trainer = build_trainer(cfg, tmp / "exp", module, plan, dist=dist, discriminators=start_model.discriminators)
     trainer.prepare(10**9)  # past any warm-up: every trainable tensor
     adversary = trainer.adversary
     batch, source = speech_batch(batch_size, seconds)
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in stage_model.codec.parameters())
+    total = sum(p.numel() for p in start_model.codec.parameters())
     cuda = device == "cuda"
     start = time.perf_counter()
     trainer.train_step(batch)  # warm-up (allocations, first-call caches; compilation with --compile)
@@ -189,9 +191,9 @@ def one(
     times.sort()
     return {
         "size": size,
-        "stage": stage,
-        "rate": STAGES[stage][0],
-        "bitrate": stage_model.codec.bitrate,
+        "run": run,
+        "rate": RUNS[run][0],
+        "bitrate": start_model.codec.bitrate,
         "asr": bool(asr),
         "gan": bool(gan),
         "compile": bool(compile),
@@ -262,7 +264,10 @@ def step_flops(trainer, batch, compiled: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "full"], choices=["tiny", "full"])
-    parser.add_argument("--stages", nargs="+", type=int, default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS), help="training runs, by rate")
+    parser.add_argument(  # the old name of --runs: 1 2 3 for 50hz 25hz 12.5hz
+        "--stages", nargs="+", dest="runs", choices=list(OLD_STAGE_NUMBERS), help=argparse.SUPPRESS
+    )
     parser.add_argument("--asr", action="store_true", help="also time steps with the Whisper ASR loss")
     parser.add_argument("--gan", action="store_true", help="also time steps with the discriminators (GAN)")
     parser.add_argument(
@@ -290,14 +295,15 @@ def main() -> None:
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     args = parser.parse_args()
+    args.runs = [OLD_STAGE_NUMBERS.get(run, run) for run in args.runs]
 
     if args.one:
-        size, stage, asr, gan, compiled = args.one.split(":")
+        size, run, asr, gan, compiled = args.one.split(":")
         print(
             json.dumps(
                 one(
                     size,
-                    int(stage),
+                    run,
                     asr == "1",
                     args.steps,
                     args.batch,
@@ -330,7 +336,6 @@ def main() -> None:
     )
     header = (
         "size",
-        "stage",
         "rate",
         "bps",
         "ASR",
@@ -353,7 +358,7 @@ def main() -> None:
     eager = None  # the last eager row: the compiled row after it reports its step time as a ratio
     rows = []
     for size in args.sizes:
-        for stage in args.stages:
+        for run in args.runs:
             for asr, gan, compiled in [
                 (a, g, c)
                 for a in ([False, True] if args.asr else [False])
@@ -364,7 +369,7 @@ def main() -> None:
                     sys.executable,
                     __file__,
                     "--one",
-                    f"{size}:{stage}:{int(asr)}:{int(gan)}:{int(compiled)}",
+                    f"{size}:{run}:{int(asr)}:{int(gan)}:{int(compiled)}",
                     "--steps",
                     str(args.steps),
                     "--batch",
@@ -380,11 +385,11 @@ def main() -> None:
                 ]
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if done.returncode != 0:
-                    print(f"| {size} | {stage} | failed: {done.stderr.strip().splitlines()[-1:]} |")
+                    print(f"| {size} | {RUNS[run][0]} | failed: {done.stderr.strip().splitlines()[-1:]} |")
                     continue
                 row = json.loads(done.stdout.strip().splitlines()[-1])
                 if "skipped" in row:
-                    print(f"| {size} | {stage} | skipped: {row['skipped']} |")
+                    print(f"| {size} | {RUNS[run][0]} | skipped: {row['skipped']} |")
                     continue
                 cuda_peak = f"{row['cuda_peak_mib']:.0f}" if row["cuda_peak_mib"] is not None else "-"
                 gan_cell = f"{row['disc_params'] / 1e6:.2f}M" if row["gan"] else "-"
@@ -408,7 +413,6 @@ def main() -> None:
                 rows.append(row)
                 cells = [
                     size,
-                    str(stage),
                     row["rate"],
                     f"{row['bitrate']:g}",
                     row["whisper"] or "-",

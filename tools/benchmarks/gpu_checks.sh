@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 11's GPU figures in one run, for the few minutes a lent GPU machine gives: the matmul peak, concurrent
 # real-time streams (bf16 and fp32, CUDA graphs), offline encode + decode (bf16, and upstream beside ours when its
-# package is importable), and training throughput at stage 2 with the ASR loss (eager and compiled).
+# package is importable), and training throughput of the 25 Hz training run with the ASR loss (eager and compiled).
 #
 #   tools/benchmarks/gpu_checks.sh                      # peak, streams, codec: at most 9 minutes (about 4)
 #   tools/benchmarks/gpu_checks.sh --only peak,train    # training throughput: at most 9 minutes
@@ -39,12 +39,12 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 
 if $quick; then  # the tiny model, a few steps: checks that every command runs, not the figures
   config=tiny streams=1,4 streams_fp32=1,4 batch=2 seconds=2 chunks=4 steps=2
-  train=(--sizes tiny --stages 2 --batch 2 --seconds 1 --steps 1 --whisper tiny)
+  train=(--sizes tiny --runs 25hz --batch 2 --seconds 1 --steps 1 --whisper tiny)
   peak_n=512
 else
   config=causal-2k streams=1,64,256,1024,2048,3072,4096 streams_fp32=1,256,1024 batch=64 seconds=10 chunks=40
   steps=20
-  train=(--sizes full --stages 2 --batch 16 --seconds 3 --steps 5 --whisper small)
+  train=(--sizes full --runs 25hz --batch 16 --seconds 3 --steps 5 --whisper small)
   peak_n=8192
 fi
 

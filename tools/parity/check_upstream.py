@@ -7,7 +7,7 @@
 
 For every model (random weights with the constant-initialised parameters perturbed, or a real checkpoint) the
 same state dict is loaded strictly into upstream's class, and the tool compares: state-dict keys, shapes and
-dtypes; each public stage fed the same input (sig_to_feats, feats_to_lats, lats_to_toks, lats_to_codes,
+dtypes; each public step fed the same input (sig_to_feats, feats_to_lats, lats_to_toks, lats_to_codes,
 toks_to_codes, codes_to_qfeats, feats_to_sig); ``forward``; for causal models chunk-by-chunk streaming against
 upstream's streaming (whole chunks) and upstream's offline pass; upstream loading our ``save_pretrained`` folder
 and ours loading upstream's ``to_pretrained`` files. The tiny and the 2k causal models are also grown once and
@@ -63,7 +63,7 @@ class UpstreamNotFound(RuntimeError):
 
 @dataclass
 class Plan:
-    lengths: Tuple[int, ...]  # signal lengths (samples at 16 kHz) of the stage-by-stage checks
+    lengths: Tuple[int, ...]  # signal lengths (samples at 16 kHz) of the step-by-step checks
     stream_samples: int  # signal length of the streaming checks (not a whole number of chunks)
 
 
@@ -184,7 +184,7 @@ def compare_state_dicts(up, ours: FocalCodec, res: Results, tag: str, values: bo
 def compare_stages(
     up, ours: FocalCodec, sig: Tensor, length: Optional[Tensor], res: Results, tag: str, tol: float
 ) -> None:
-    """Each stage fed upstream's output of the previous one, then ``forward`` end to end."""
+    """Each step fed upstream's output of the previous one, then ``forward`` end to end."""
     feats = up.sig_to_feats(sig, length=length)
     res.add(f"{tag} | sig_to_feats", max_diff(feats, ours.sig_to_feats(sig, length=length)), tol)
     lats = up.feats_to_lats(feats)
