@@ -197,6 +197,23 @@ def _load_judge(name: str, nisqa_model, utmos_model, device: str, num_threads: i
     return UtmosJudge(predictor), ""
 
 
+# Judges loaded and checked in this process, by what they were loaded from (NISQA: the weights file as it is on
+# disk now): a process that scores several times (the API, a notebook, the tests) loads each once. UTMOS is left
+# out: its predictor comes from a model folder or the hub cache, which this key would not see change.
+_LOADED: Dict[tuple, Any] = {}
+
+
+def _loaded_key(name: str, nisqa_model, device: str, num_threads: int) -> Optional[tuple]:
+    if name == "dnsmos":
+        return (name, str(device), num_threads)
+    if name == "nisqa":
+        path, _ = nisqa_weights(nisqa_model)
+        if path is not None and Path(path).is_file():
+            stat = Path(path).stat()
+            return (name, str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, str(device))
+    return None
+
+
 def _self_check(judge: Any) -> None:
     """Score two seconds of a speech-like signal once: weights that load but cannot score (malformed tensors, flipped
     bits that give NaN) raise here, at load, instead of failing every utterance of stage 8."""
@@ -224,10 +241,15 @@ def load_mos_judges(
     judges, skipped = [], {}
     for name in dict.fromkeys(names):
         judge, reason = None, ""
+        key = _loaded_key(name, nisqa_model, device, num_threads)
         try:
-            judge, reason = _load_judge(name, nisqa_model, utmos_model, device, num_threads)
-            if judge is not None:
-                _self_check(judge)
+            judge = _LOADED.get(key) if key is not None else None
+            if judge is None:
+                judge, reason = _load_judge(name, nisqa_model, utmos_model, device, num_threads)
+                if judge is not None:
+                    _self_check(judge)
+                    if key is not None:
+                        _LOADED[key] = judge
         except Exception as exc:  # a malformed or damaged weights file: this judge is skipped, scoring goes on
             judge, reason = (
                 None,

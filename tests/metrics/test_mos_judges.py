@@ -111,3 +111,19 @@ def test_utmos_is_not_a_default_judge():
     assert "utmos" not in DEFAULT_MOS_JUDGES
     args = get_parser().parse_args(["--ref-cuts", "c", "--decode-dir", "d", "--out-dir", "o", "--asr-models", "x"])
     assert args.mos_judges == ["nisqa", "dnsmos"]
+
+
+@pytest.mark.real_assets
+def test_a_process_loads_each_judge_once_until_its_weights_change(tmp_path, real_nisqa_path):
+    import os
+    import shutil
+
+    weights = tmp_path / "nisqa.tar"
+    shutil.copyfile(real_nisqa_path, weights)
+    first, _ = load_mos_judges(["nisqa", "dnsmos"], nisqa_model=weights)
+    again, _ = load_mos_judges(["nisqa", "dnsmos"], nisqa_model=weights)
+    assert [a is b for a, b in zip(first, again)] == [True, True]
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file replaced since: loaded anew
+    changed, _ = load_mos_judges(["nisqa"], nisqa_model=weights)
+    assert changed[0] is not first[0]

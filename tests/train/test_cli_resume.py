@@ -38,7 +38,7 @@ def command(assets, exp_dir, extra=None):
             "data.num_workers": 1,
             "data.segment_duration": "null",
             "data.max_duration": 8,
-            "train.max_steps": 16,
+            "train.max_steps": 12,
             "train.save_every_n": 4,
             "train.dev_interval": 6,
             "train.deterministic": True,
@@ -75,7 +75,7 @@ def test_sigkill_mid_run_then_rerun_ends_with_the_same_weights(assets, tmp_path)
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    assert target.exists() and not (exp / "checkpoints" / "checkpoint-16.pt").exists()
+    assert target.exists() and not (exp / "checkpoints" / "checkpoint-12.pt").exists()
 
     resumed = subprocess.run(
         command(assets, exp, extra), cwd=REPO, env=environment(), capture_output=True, text=True, timeout=600
@@ -83,8 +83,8 @@ def test_sigkill_mid_run_then_rerun_ends_with_the_same_weights(assets, tmp_path)
     assert straight.wait(timeout=600) == 0, (tmp_path / "straight.log").read_text()[-4000:]
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "resumed from" in resumed.stderr
-    a = torch.load(tmp_path / "straight" / "checkpoints" / "checkpoint-16.pt", weights_only=True)
-    b = torch.load(exp / "checkpoints" / "checkpoint-16.pt", weights_only=True)
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "checkpoint-12.pt", weights_only=True)
+    b = torch.load(exp / "checkpoints" / "checkpoint-12.pt", weights_only=True)
     assert a["loop"] == b["loop"] and a["scheduler"] == b["scheduler"]
     for name in a["model"]:
         assert torch.equal(a["model"][name], b["model"][name]), name
