@@ -142,7 +142,7 @@ def check_posthoc_options(args) -> None:
         if args.posthoc_calibration_cuts is not None:
             raise UserError("--posthoc-calibration-cuts without --posthoc: give the preset it calibrates")
         return
-    from fcodec.models.posthoc import parse_preset
+    from fcodec.models.posthoc_presets import parse_preset
 
     preset = parse_preset(args.posthoc)  # a PosthocError (a UserError) names the grammar
     if args.posthoc_calibration_max_cuts < 1:

@@ -18,7 +18,7 @@ from typing import List, Optional
 
 
 def check(args: argparse.Namespace) -> List[str]:
-    from fcodec.metrics.transcribe import judge_label
+    from fcodec.layout.experiment import judge_label
 
     test_sets = ""
     if args.data_config is not None:
@@ -59,7 +59,7 @@ def check(args: argparse.Namespace) -> List[str]:
         raise ValueError(f"--mos-judges: unknown MOS judge(s) {' '.join(unknown)} (choose from {' '.join(MOS_JUDGES)})")
     if args.nisqa_weights not in ("fetch", "offline") and not Path(args.nisqa_weights).is_file():
         raise ValueError(f"--nisqa-weights: {args.nisqa_weights} is not a file (fetch, offline, or a local nisqa.tar)")
-    from fcodec.models.posthoc import parse_preset
+    from fcodec.models.posthoc_presets import parse_preset
 
     for name in args.posthoc_presets.split():
         try:

@@ -149,7 +149,7 @@ def check_options(args) -> None:
 
     import whisper
 
-    from fcodec.metrics.transcribe import judge_label
+    from fcodec.layout.experiment import judge_label
 
     for judge in args.asr_models:
         if not os.path.isfile(judge) and judge not in whisper.available_models():

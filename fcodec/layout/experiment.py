@@ -150,3 +150,20 @@ def score_summaries(exp_dir: PathLike) -> Iterator[Tuple[str, str, str, Path]]:
 def old_layout_summaries(exp_dir: PathLike) -> List[Path]:
     """Score summaries of the layout before judges had folders (``<model>/score/<test_set>/summary.json``), sorted."""
     return sorted(p for p in Path(exp_dir).glob(f"*/{SCORE}/*/{SCORE_SUMMARY}") if MODEL_DIR.match(p.parents[2].name))
+
+
+def judge_label(name_or_path: Union[str, os.PathLike]) -> str:
+    """The judge's short name, used for its score folder: a published name as is ("large-v3"), a checkpoint file
+    by its name without ".pt" ("data/models/whisper/small.pt" -> "small", "whisper-base.pt" -> "whisper-base").
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        A published Whisper name or a checkpoint path.
+
+    Returns
+    -------
+    str
+    """
+    name = os.path.basename(os.fspath(name_or_path).rstrip("/"))
+    return name[:-3] if name.endswith(".pt") else name

@@ -68,7 +68,7 @@ def score(config: ScoreConfig, models: Optional["QualityModels"] = None, pool: A
     an earlier call, reused (default: loaded for this call); ``pool``: the signal metrics' process pool of an earlier
     call (default: one of ``config.nj`` workers for this call, none with ``nj`` 0)."""
     from fcodec.data.manifest_io import load_cuts
-    from fcodec.metrics.transcribe import judge_label
+    from fcodec.layout.experiment import judge_label
 
     config.decode_dir, config.out_dir = Path(config.decode_dir), Path(config.out_dir)
     config.test_set = safe_file_name(config.test_set or config.decode_dir.name, "test set name")

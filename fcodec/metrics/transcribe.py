@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from fcodec.layout.experiment import judge_label  # noqa: F401  (its home: it names the score folder)
 from fcodec.utils.io import file_sha256
 from fcodec.utils.whisper import load_whisper, non_text_tokens, published_sha256
 
@@ -36,23 +37,6 @@ PAPER_JUDGE = "small"
 # utterance's own: a batch decodes up to its longest member's cap and every transcript is cut at its own, so what a
 # clip gets never depends on the clips it shares a batch with (greedy decoding of one row does not see the others).
 MAX_TOKENS_PER_SECOND = 25.0
-
-
-def judge_label(name_or_path: Union[str, os.PathLike]) -> str:
-    """The judge's short name, used for its score folder: a published name as is ("large-v3"), a checkpoint file
-    by its name without ".pt" ("data/models/whisper/small.pt" -> "small", "whisper-base.pt" -> "whisper-base").
-
-    Parameters
-    ----------
-    name_or_path : str or os.PathLike
-        A published Whisper name or a checkpoint path.
-
-    Returns
-    -------
-    str
-    """
-    name = os.path.basename(os.fspath(name_or_path).rstrip("/"))
-    return name[:-3] if name.endswith(".pt") else name
 
 
 class WhisperJudge:

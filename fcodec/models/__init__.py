@@ -8,15 +8,26 @@ Public API:
     configs               published and tiny configurations
 """
 
-from fcodec.models import configs
-from fcodec.models.bsq import BinarySphericalQuantizer
-from fcodec.models.codec import DEFAULT_CONFIGS, REGISTRY, CodecOutput, FocalCodec
-from fcodec.models.focalnet import FocalDecoder, FocalEncoder
-from fcodec.models.growth import ADAPTED_PARAM_PREFIXES, grow
-from fcodec.models.hub import CheckpointError
-from fcodec.models.vocos import Vocos
-from fcodec.models.wavenext import WaveNeXt
-from fcodec.models.wavlm import WavLM
+# Light to import (PEP 562): each name loads its module (and torch) when first used, so that torch-free parts of
+# the package (fcodec.models.posthoc_presets, read by every ./run.sh's option check) start in milliseconds.
+import importlib
+
+_LAZY = {
+    "configs": "fcodec.models.configs",
+    "BinarySphericalQuantizer": "fcodec.models.bsq",
+    "DEFAULT_CONFIGS": "fcodec.models.codec",
+    "REGISTRY": "fcodec.models.codec",
+    "CodecOutput": "fcodec.models.codec",
+    "FocalCodec": "fcodec.models.codec",
+    "FocalDecoder": "fcodec.models.focalnet",
+    "FocalEncoder": "fcodec.models.focalnet",
+    "ADAPTED_PARAM_PREFIXES": "fcodec.models.growth",
+    "grow": "fcodec.models.growth",
+    "CheckpointError": "fcodec.models.hub",
+    "Vocos": "fcodec.models.vocos",
+    "WaveNeXt": "fcodec.models.wavenext",
+    "WavLM": "fcodec.models.wavlm",
+}
 
 __all__ = [
     "ADAPTED_PARAM_PREFIXES",
@@ -34,3 +45,12 @@ __all__ = [
     "configs",
     "grow",
 ]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'fcodec.models' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if _LAZY[name] == f"fcodec.models.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value

@@ -236,3 +236,31 @@ def test_shell_scripts_pass_shellcheck():
         scripts += [str(recipe / "run.sh"), str(recipe / "local" / "data.sh")]
     out = subprocess.run(["shellcheck", "-x", "-e", "SC1091", *scripts], cwd=TEMPLATE, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+def test_the_option_check_of_every_run_loads_no_torch(tmp_path):
+    """Every ./run.sh starts with fcodec.bin.recipe_options (data config, --hours, judges, presets): it must stay
+    light (no torch, about 0.2 s) for a command-line mistake to be reported at once."""
+    import sys
+
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        'exec(\'try:\\n runpy.run_module("fcodec.bin.recipe_options", run_name="__main__")\\n'
+        "except SystemExit as e:\\n assert not e.code, e.code'); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "recipe_options", "--data-config", "conf/data.yaml", "--hours", "zh=0.05 en=0.05"]
+        + ["--asr-judges", "tiny-random", "--whisper-dir", str(tmp_path), "--posthoc-presets", "50hz_keep2_275bps"],
+        cwd=MINI_RECIPE,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "test_aishell test_librispeech",
+        "tiny-random",
+        f"{tmp_path}/tiny-random.pt",
+        "False",
+    ]
