@@ -52,12 +52,16 @@ def tiny_whisper_path(tmp_path_factory) -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The modules that borrow the mini recipe's session run come first (in their own order): the run and its
-    tests are the longest chain of work, so with ``-n 2`` one worker starts on it at once and the other takes the
-    rest."""
+    """Longest work first, so that with ``-n 2`` the two workers end together: the modules that borrow the mini
+    recipe's session run (in their own order; the run and its tests are the longest chain), then the modules with a
+    ``slow`` test, then the rest. Within a module the order is kept."""
     from tests.mini_recipe_run import BORROWERS
 
-    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in BORROWERS)  # a stable sort
+    def module(item):
+        return item.nodeid.split("::", 1)[0]
+
+    slow = {module(item) for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: 0 if module(item) in BORROWERS else 1 if module(item) in slow else 2)  # stable
 
 
 class ModulesSharingTheMiniRecipe:
@@ -71,6 +75,10 @@ class ModulesSharingTheMiniRecipe:
         from xdist.scheduler import LoadScopeScheduling
 
         from tests.mini_recipe_run import BORROWERS
+
+        # the modules in collection order (longest first, pytest_collection_modifyitems), not xdist's default
+        # order by number of tests, which says nothing about how long they take
+        config.option.loadscopereorder = False
 
         class Scheduler(LoadScopeScheduling):
             def _split_scope(self, nodeid: str) -> str:
