@@ -1,5 +1,6 @@
 """Fixtures shared by all tests: the optional real assets beside the repository, and a kernel cache of their own."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,13 @@ class ModulesSharingTheMiniRecipe:
 
 
 def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the workers share the cores, one each
+        # torch's OpenMP threads spin while they wait: two workers of two threads each on two cores wait on each
+        # other; the processes a test starts inherit the setting (those that set their own threads keep theirs)
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(ModulesSharingTheMiniRecipe(), "fcodec-xdist-scheduler")
 
