@@ -148,7 +148,7 @@ def one_step(rank: int, world: int, assets: dict, batch: dict, init_file: str, o
 
 
 def test_two_gloo_processes_make_the_same_gan_update_as_one_with_the_global_batch(assets, tmp_path):
-    from tests.train.test_codec_stage import speech_batch
+    from tests.train.test_codec_runs import speech_batch
 
     full = speech_batch(assets)  # equal-length crops: every loss is a mean over equal shares
     batch = {"audio": full["audio"][:2], "audio_lens": full["audio_lens"][:2]}
@@ -184,7 +184,7 @@ def test_two_gloo_processes_make_the_same_gan_update_as_one_with_the_global_batc
 
 def test_decoder_only_trains_the_decoder_alone_in_its_own_group(assets, tmp_path):
     from fcodec.train.optim import build_optimizer
-    from tests.train.test_codec_stage import grads_after_step, speech_batch
+    from tests.train.test_codec_runs import grads_after_step, speech_batch
 
     cfg = load_config(
         None,

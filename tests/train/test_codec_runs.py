@@ -29,7 +29,7 @@ def speech_batch(assets):
 
 
 @pytest.mark.parametrize("mode", ["decompressor_only", "both_ste"])
-def test_gradients_reach_only_what_the_stage_trains(assets, tmp_path, mode):
+def test_gradients_reach_only_what_the_run_trains(assets, tmp_path, mode):
     cfg = load_config(None, run_overrides(assets, **{"model.init_from": assets["codec"], "model.trainable": mode}))
     _, module, plan = build_codec_module(cfg, tmp_path)
     got = grads_after_step(module, plan, 0, speech_batch(assets))
@@ -39,7 +39,7 @@ def test_gradients_reach_only_what_the_stage_trains(assets, tmp_path, mode):
     assert not any(n.startswith(("codec.encoder.", "codec.decoder.")) for n in got)
 
 
-def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
+def test_grown_run_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
     cfg = load_config(
         None,
         run_overrides(
@@ -78,7 +78,7 @@ def test_grown_stage_dual_lr_groups_warmup_and_ctc_head(assets, tmp_path):
     assert grads_after_step(module, plan, 3, batch) == new | inherited
 
 
-def test_three_stages_chain_and_the_loss_falls(assets, tmp_path):
+def test_three_runs_chain_and_the_loss_falls(assets, tmp_path):
     common = {"train.dev_interval": 5, "train.save_every_n": 5, "train.max_steps": 15, "optim.lr": 2e-3}
     s1 = run_training(
         None,
