@@ -24,7 +24,7 @@ def full(tmp_path_factory):
     torch.manual_seed(0)
     perturb_constants(FocalCodec(**configs.causal_config())).save_pretrained(root / "model")
     export_codec(root / "model", root / "onnx")
-    return FocalCodec.from_pretrained(root / "model").eval(), OnnxCodec(root / "onnx", threads=2)
+    return FocalCodec.from_pretrained(root / "model").eval(), OnnxCodec(root / "onnx", threads=1)
 
 
 def test_full_size_onnx_matches_pytorch_and_streams_as_offline(full, real_audio_dir):
