@@ -1,8 +1,11 @@
 """``train.compile``: a compiled training step computes the same losses and makes the same update as an eager one.
 
-The 25 Hz training run's setup on the tiny codec (grown to 25 Hz, compressor and decompressor training through the
-straight-through quantiser) with the reconstruction losses and the Whisper ASR loss on the tiny random Whisper,
-one real ``Trainer.train_step`` each, eager and compiled, on the same batch and from the same weights.
+The 25 Hz training run's setup on a tiny codec (grown to 25 Hz, compressor and decompressor training through the
+straight-through quantiser) with the reconstruction losses and the Whisper ASR loss on a tiny random Whisper,
+one real ``Trainer.train_step`` each, eager and compiled, on the same batch and from the same weights. The codec
+has one transformer layer in its encoder and one in its decoder, the Whisper one per side: every kind of layer
+once, which is what compiling is checked on; each more layer is more code for inductor to generate (its cold
+cache is most of this test's time on a clean machine).
 
 Tolerances. Inductor fuses and reorders float32 reductions, so results agree to rounding, not bit for bit: each
 loss term within 1e-4 relative (float32 rounding over the few thousand-element reductions of these terms is
@@ -36,17 +39,17 @@ needs_compiler = pytest.mark.skipif(
 LR = 1e-3
 
 
-def one_step(assets, tmp_path, whisper, batch, compile: bool):
+def one_step(assets, slim, tmp_path, batch, compile: bool):
     cfg = load_config(
         None,
         run_overrides(
             assets,
             **{
-                "model.init_from": assets["codec"],
+                "model.init_from": slim["codec"],
                 "model.grow": 1,
                 "model.trainable": "both_ste",
                 "losses.asr.weight": 30,
-                "losses.asr.whisper": whisper,
+                "losses.asr.whisper": slim["whisper"],
                 "optim.lr": LR,
                 "optim.lr_new": LR,
                 "train.compile": str(compile).lower(),
@@ -62,15 +65,31 @@ def one_step(assets, tmp_path, whisper, batch, compile: bool):
     return before, after, dict(trainer.interval.totals)
 
 
+@pytest.fixture(scope="module")
+def slim(tmp_path_factory):
+    """The tiny codec and Whisper with one layer where they have a stack of them."""
+    from fcodec.models import FocalCodec
+    from fcodec.models.configs import tiny_causal_config
+    from fcodec.utils.whisper import make_tiny_whisper
+
+    root = tmp_path_factory.mktemp("slim")
+    config = tiny_causal_config()
+    config["encoder_config"]["num_layers"] = config["decoder_config"]["num_layers"] = 1
+    torch.manual_seed(0)
+    FocalCodec(**config).save_pretrained(root / "codec")
+    whisper = make_tiny_whisper(root / "tiny-one-layer.pt", n_audio_layer=1, n_text_layer=1)
+    return {"codec": root / "codec", "whisper": whisper}
+
+
 @pytest.mark.slow
 @needs_compiler
-def test_compiled_step_matches_eager(assets, tmp_path, tiny_whisper_path):
+def test_compiled_step_matches_eager(assets, slim, tmp_path):
     from fcodec.data import build_dataloader
 
     batch = next(iter(build_dataloader(str(assets["train"]), train=True, max_duration=3, segment_duration=1.0)))
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]  # what dynamo compiled (no public counter)
-    before_e, after_e, logged_e = one_step(assets, tmp_path, tiny_whisper_path, batch, compile=False)
-    before_c, after_c, logged_c = one_step(assets, tmp_path, tiny_whisper_path, batch, compile=True)
+    before_e, after_e, logged_e = one_step(assets, slim, tmp_path, batch, compile=False)
+    before_c, after_c, logged_c = one_step(assets, slim, tmp_path, batch, compile=True)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= graphs + 2  # codec and Whisper, not eager
 
     assert before_e.keys() == before_c.keys()
