@@ -5,7 +5,7 @@
         [--posthoc-presets "50hz_keep2_275bps 50hz_3bit_150bps"]
 
 prints three lines: the data config's test sets (empty without --data-config), the judges' names (their score
-folders, fcodec.metrics.transcribe.judge_label) and the judges' files (a published name: <whisper-dir>/<name>.pt,
+folders, fcodec.layout.experiment.judge_label) and the judges' files (a published name: <whisper-dir>/<name>.pt,
 which stage 3 fetches; a .pt file: itself). A bad value is one line on stderr naming the option, and exit 1.
 """
 

@@ -11,7 +11,7 @@
 ``<model>`` is ``pretrained`` (the codec training started from), ``train_<rate>`` (``train_50hz``,
 ``train_12.5hz``: the trained ones), or one of these decoded through a post-hoc bottleneck,
 ``<model>+posthoc_<preset>`` (fcodec.models.posthoc). ``<judge>`` is the ASR judge's label
-(fcodec.metrics.transcribe.judge_label). The recipe's driver (egs/TEMPLATE/codec1/codec.sh) spells the same paths.
+(:func:`judge_label` below). The recipe's driver (egs/TEMPLATE/codec1/codec.sh) spells the same paths.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ speaker similarity.
 
 Reads the test cuts and ``<exp_dir>/<model>/decode/<test_set>/`` (see :mod:`fcodec.layout.decode_format`) and
 writes, for each judge, ``<exp_dir>/<model>/score/<judge>/<test_set>/`` (``<judge>``:
-:func:`fcodec.metrics.transcribe.judge_label`, e.g. ``small``, ``large-v3``):
+:func:`fcodec.layout.experiment.judge_label`, e.g. ``small``, ``large-v3``):
 
     summary.json                         every aggregate (what RESULTS.md is built from)
     utterances.tsv                       one row per test cut: transcripts, per-utterance errors, signal metrics,

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from fcodec.layout.experiment import judge_label  # noqa: F401  (its home: it names the score folder)
+from fcodec.layout.experiment import judge_label
 from fcodec.utils.io import file_sha256
 from fcodec.utils.whisper import load_whisper, non_text_tokens, published_sha256
 

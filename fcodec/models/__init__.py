@@ -29,22 +29,7 @@ _LAZY = {
     "WavLM": "fcodec.models.wavlm",
 }
 
-__all__ = [
-    "ADAPTED_PARAM_PREFIXES",
-    "BinarySphericalQuantizer",
-    "CheckpointError",
-    "CodecOutput",
-    "DEFAULT_CONFIGS",
-    "FocalCodec",
-    "FocalDecoder",
-    "FocalEncoder",
-    "REGISTRY",
-    "Vocos",
-    "WaveNeXt",
-    "WavLM",
-    "configs",
-    "grow",
-]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name):
