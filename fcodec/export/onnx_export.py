@@ -54,6 +54,8 @@ def _io(names: List[str], tensors) -> List[Dict[str, Any]]:
 def _export(graph, example, path: Path, dynamic_axes) -> Dict[str, Any]:
     with torch.no_grad():
         outputs = graph(*example)
+    if isinstance(graph, onnx_graphs.StreamGraph):
+        graph.hold_relaid_weights()
     onnx_graphs.export_graph(graph, example, path, graph.input_names, graph.output_names, dynamic_axes)
     outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
     entry = {"file": path.name, "inputs": _io(graph.input_names, example), "outputs": _io(graph.output_names, outputs)}
@@ -72,8 +74,16 @@ def quantize_int8(src: Path, dst: Path) -> None:
     # "/feature_extractor/..." where the graph calls the encoder's parts itself
     paths = [name.split(".") for name in FocalCodec.INT8_KEEP_FLOAT]
     prefixes = tuple("/" + "/".join(path[i:]) + "/" for path in paths for i in range(len(path)))
-    nodes = onnx.load(str(src), load_external_data=False).graph.node
-    keep = [node.name for node in nodes if node.name.startswith(prefixes)]
+    graph = onnx.load(str(src), load_external_data=False).graph
+    # the streaming graphs' depthwise convs are products with (C, L, T) band matrices (export_forms): a scale per
+    # column of such a weight would be shared by all 1024 channels, so weights other than 2-D stay in fp32
+    # (FocalCodec.quantize keeps depthwise convs in fp32 too)
+    not_2d = {init.name for init in graph.initializer if len(init.dims) != 2}
+    keep = [
+        node.name
+        for node in graph.node
+        if node.name.startswith(prefixes) or (node.op_type == "MatMul" and node.input[1] in not_2d)
+    ]
     quantize_dynamic(
         str(src),
         str(dst),

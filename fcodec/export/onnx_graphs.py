@@ -12,7 +12,8 @@ The layers run as plain PyTorch modules while exporting (``common.inference_path
 trace time: the causal encoder's chunked attention mask (built per call from Python ints) and the decompressor's
 chunk refiner (zero-pads to whole chunks by a Python-computed amount). The streaming graphs are the batched
 steps of ``fcodec.infer.multistream`` (fixed-shape states: conv tails with first-call padding per row, a
-``window_size - 1``-frame key/value cache masked before each stream's start), traced for one slot per row.
+``window_size - 1``-frame key/value cache masked before each stream's start), traced for one slot per row,
+with the layers in their fixed-shape forms (``fcodec.models.export_forms``: convs as matrix products).
 The Vocos decoder of the non-causal models ends in an inverse STFT (complex tensors and ``irfft``, which ONNX
 lacks): ``istft_head`` computes it as two matrix products with the real inverse-DFT basis and an overlap-add
 by a transposed convolution with an identity kernel. The causal models' WaveNeXt emits samples from a linear
@@ -31,6 +32,7 @@ from torch import Tensor, nn
 from fcodec.infer.multistream import MultiStreamCodec
 from fcodec.infer.streaming import tokens_per_chunk
 from fcodec.models.codec import FocalCodec
+from fcodec.models.export_forms import fixed_shape_export
 from fcodec.models.focalnet import ChunkFeedForward, FocalEncoder
 from fcodec.models.vocos import ISTFTHead, Vocos
 from fcodec.models.wavlm import TransformerEncoder
@@ -192,7 +194,7 @@ def _names(prefix: str, count: int) -> List[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
-class _StreamGraph(nn.Module):
+class StreamGraph(nn.Module):
     """Shared by the two streaming graphs: the per-stream state tensors of ``MultiStreamCodec`` (one slot)."""
 
     def __init__(self, codec: FocalCodec) -> None:
@@ -200,6 +202,13 @@ class _StreamGraph(nn.Module):
         self.codec = codec
         # not a submodule attribute: the graphs hold the codec's weights once
         self.__dict__["_steps"] = MultiStreamCodec(codec, max_streams=1)
+        self.__dict__["_relaid"] = {}  # the layers' re-laid-out weights (export_forms.fixed_shape_export)
+
+    def hold_relaid_weights(self) -> None:
+        """Register the re-laid-out weights of an eager run as buffers: the exporter then stores them as
+        initializers, like the codec's weights (the int8 quantiser quantises only products with initializers)."""
+        for i, weight in enumerate(self._relaid.values()):
+            self.register_buffer(f"relaid{i}", weight)
 
     def state_shapes(self) -> Dict[str, List[int]]:
         """Per-stream shape (without the batch axis) of each state input, in input order."""
@@ -210,7 +219,7 @@ class _StreamGraph(nn.Module):
         return {name: {0: "batch"} for name in names}
 
 
-class StreamEncodeGraph(_StreamGraph):
+class StreamEncodeGraph(StreamGraph):
     """One chunk of B streams: ``(signal (B, chunk_size), valid_frames (B,), frames_seen (B,), *state)`` ->
     ``(tokens (B, tokens_per_chunk), frames_seen', *state')``. ``valid_frames`` < the chunk's frames marks a
     stream's final, zero-padded partial chunk; a new stream starts with ``frames_seen`` 0 and zero states."""
@@ -233,11 +242,12 @@ class StreamEncodeGraph(_StreamGraph):
 
     def forward(self, signal: Tensor, valid_frames: Tensor, frames_seen: Tensor, *state: Tensor):
         tails, kv = list(state[: self.num_tails]), list(state[self.num_tails :])
-        toks, tails, kv = self._steps._encode_rows(signal, frames_seen, valid_frames, tails, kv)
+        with fixed_shape_export(self._relaid):
+            toks, tails, kv = self._steps._encode_rows(signal, frames_seen, valid_frames, tails, kv)
         return (toks, frames_seen + valid_frames, *tails, *kv)
 
 
-class StreamDecodeGraph(_StreamGraph):
+class StreamDecodeGraph(StreamGraph):
     """One chunk of tokens of B streams: ``(tokens (B, tokens_per_chunk), valid_tokens (B,), tokens_seen (B,),
     *state)`` -> ``(audio (B, tokens_per_chunk * samples_per_token), tokens_seen', *state')``."""
 
@@ -258,7 +268,8 @@ class StreamDecodeGraph(_StreamGraph):
         return (toks, valid, torch.zeros(1, dtype=torch.long), *self.initial_state())
 
     def forward(self, tokens: Tensor, valid_tokens: Tensor, tokens_seen: Tensor, *state: Tensor):
-        audio, tails = self._steps._decode_rows(tokens, tokens_seen, valid_tokens, list(state))
+        with fixed_shape_export(self._relaid):
+            audio, tails = self._steps._decode_rows(tokens, tokens_seen, valid_tokens, list(state))
         return (audio, tokens_seen + valid_tokens, *tails)
 
 

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcodec.models import int8
+from fcodec.models.export_forms import MAX_WINDOWS, conv_matmul, depthwise_conv_matmul, exporting_fixed_shapes
 from fcodec.models.fast_linear import (  # the fast kernels, re-exported: the modules import them from here
     LinearPlan,
     apply_linear,
@@ -94,7 +95,8 @@ class FreshOrTail:
     fresh: Tensor
 
     def resolve(self, first_call: Tensor) -> Tensor:
-        """The tail of each row: ``first_call`` (the first call's padding) for fresh rows, else ``tail``."""
+        """The tail of each row: ``first_call`` (the first call's padding, one frame broadcast along time) for
+        fresh rows, else ``tail``."""
         fresh = self.fresh.view(-1, *([1] * (first_call.dim() - 1)))
         return torch.where(fresh, first_call, self.tail.to(first_call.dtype))
 
@@ -103,13 +105,14 @@ Tail = Union[Tensor, FreshOrTail, None]
 
 
 def _first_call_left(x: Tensor, pad: int, mode: str, time_dim: int) -> Tensor:
-    """What the first call of a stream prepends to ``x`` along ``time_dim``: ``pad`` copies of the first frame,
-    or zeros."""
-    shape = list(x.shape)
-    shape[time_dim] = pad
+    """What the first call of a stream prepends to ``x`` along ``time_dim`` (``pad`` copies of the first frame,
+    or zeros) as one frame, for ``FreshOrTail.resolve`` to broadcast: an expanded copy would be a tensor of its
+    own in an exported graph (onnxruntime's ``Expand`` then ``Where`` cost 2.5 times the broadcasting ``Where``)."""
     if mode == "replicate":
-        return x.narrow(time_dim, 0, 1).expand(shape)
+        return x.narrow(time_dim, 0, 1)
     if mode == "zeros":
+        shape = list(x.shape)
+        shape[time_dim] = 1
         return x.new_zeros(shape)
     raise ValueError(f"unknown pad mode {mode!r}")
 
@@ -185,6 +188,8 @@ def conv1d_time_major(x: Tensor, conv: nn.Conv1d, stride: int, left: Optional[Te
         raise ValueError(f"conv with kernel {kernel} needs at least {kernel} frames, got {time}")
     if tuple(conv.stride) != (stride,):
         raise ValueError(f"conv1d_time_major got stride {stride} for {conv}")
+    if exporting_fixed_shapes() and (time - kernel) // stride + 1 <= MAX_WINDOWS:
+        return conv_matmul(x, conv, stride, left)
     if int8.is_quantized(conv) or inference_path(conv, x):
         return _conv_as_gemm(x, conv, stride, left)
     if conv.padding not in ((0,), 0, "valid"):  # the caller padded x already
@@ -231,6 +236,14 @@ def depthwise_conv(conv: nn.Conv1d, x: Tensor) -> Tensor:
     that dominates for 4 output frames; for long inputs it is the faster one and is kept)."""
     kernel = conv.kernel_size[0]
     out_time = x.shape[-1] - kernel + 1
+    plain_depthwise = (
+        conv.groups == conv.in_channels == conv.out_channels
+        and conv.padding in ((0,), 0, "valid")
+        and tuple(conv.stride) == (1,)
+        and tuple(conv.dilation) == (1,)
+    )
+    if plain_depthwise and exporting_fixed_shapes() and out_time <= MAX_WINDOWS:
+        return depthwise_conv_matmul(conv, x)
     if (
         not inference_path(conv, x)
         or conv.groups != conv.in_channels

@@ -37,6 +37,7 @@ from fcodec.models.common import (
     pad_channels_first,
     relaid_linear,
 )
+from fcodec.models.export_forms import exporting_fixed_shapes, pointwise_linear, stacked_transposed_conv
 
 __all__ = ["FocalEncoder", "FocalDecoder", "FocalDownScale", "FocalUpScale"]
 
@@ -156,7 +157,7 @@ class FocalModulation(nn.Module):
                 ctx, tail = pad_channels_first(ctx, kernel - 1, None if tails is None else tails[level], "replicate")
                 new_tails.append(tail)
             conv = self.layers[level][0]  # depthwise conv (unpadded if causal, "same" otherwise), then GELU
-            if self.causal and inference_path(conv, ctx):
+            if self.causal and (inference_path(conv, ctx) or exporting_fixed_shapes()):
                 ctx = gelu(depthwise_conv(conv, ctx))
             else:
                 ctx = self.layers[level](ctx)
@@ -167,7 +168,9 @@ class FocalModulation(nn.Module):
             acc = acc + global_ctx * gates[:, self.focal_level :]
         if self.normalize_modulator:
             acc = acc / (self.focal_level + 1)
-        if inference_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
+        if exporting_fixed_shapes():
+            modulator = pointwise_linear(self.context_proj, acc)
+        elif inference_path(self.context_proj, acc) or int8.is_quantized(self.context_proj):
             # the pointwise conv as a linear layer of the time-major contexts
             modulator = relaid_linear(
                 self.context_proj, "pointwise", acc.transpose(1, 2), lambda w: w[..., 0], self.context_proj.bias
@@ -281,6 +284,8 @@ class UpScale(nn.Module):
         out_dim = self.upscale.out_channels
         y = self.activation(x)
         # no overlap between output groups, so upstream's causal padding has no numeric effect and is skipped
+        if exporting_fixed_shapes():
+            return stacked_transposed_conv(self.upscale, y)
         if not int8.is_quantized(self.upscale) and not inference_path(self.upscale, y):
             return self.upscale(y.transpose(1, 2)).transpose(1, 2)
         # output frame t*s + j is x_t @ W[:, :, j] + b: one GEMM with the s taps stacked as output rows

@@ -36,6 +36,7 @@ from fcodec.models.common import (
     relaid_linear,
     rows_class,
 )
+from fcodec.models.export_forms import MAX_WINDOWS, exporting_fixed_shapes, grouped_conv_matmuls
 
 __all__ = ["WavLM", "WavLMState"]
 
@@ -163,6 +164,8 @@ class ConvPositionalEmbedding(nn.Module):
             # symmetric zero padding of k // 2 (by the module); an even kernel gives one extra frame, dropped
             return gelu(self.conv(x.transpose(1, 2))[..., :time].transpose(1, 2)), None
         x, tail = pad_time(x, self.kernel_size - 1, tail, "replicate")
+        if exporting_fixed_shapes() and time <= MAX_WINDOWS:
+            return gelu(grouped_conv_matmuls(self.conv, x)), tail
         if not inference_path(self.conv, x):
             return gelu(self.conv(x.transpose(1, 2)).transpose(1, 2)), tail
 
@@ -223,9 +226,15 @@ class MultiHeadAttention(nn.Module):
         gate = gate_a * (gate_b * self.gru_rel_pos_const.to(q.dtype) - 1.0) + 2.0  # (B, h, T, 1)
         # one pass for gate * bias (+ mask); adding the 0 / -inf mask is exact either way
         attn_bias = gate * position_bias if mask is None else torch.addcmul(mask, gate, position_bias)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
-        )
+        if exporting_fixed_shapes():
+            # the exporter writes SDPA as scaling both q and the transposed keys (copies of the whole key
+            # window); scaling the query alone lets onnxruntime fold the transpose into its matrix product
+            scores = torch.matmul(q * self.head_dim**-0.5, k.transpose(-2, -1)) + attn_bias.to(q.dtype)
+            out = torch.matmul(scores.softmax(dim=-1), v)
+        else:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_bias.to(q.dtype), dropout_p=self.dropout if self.training else 0.0
+            )
         out = out.transpose(1, 2).reshape(batch, time, dim)
         return apply_linear(self.out_proj, out), (k, v)
 
