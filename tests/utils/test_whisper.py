@@ -1,4 +1,5 @@
-"""Fetching a published Whisper is atomic: only a complete file with the published sha256 lands at <name>.pt.
+"""Whisper checkpoints (fcodec.utils.whisper): a tiny random one loads, a bad one is a clear error, and fetching a
+published one is atomic: only a complete file with the published sha256 lands at <name>.pt.
 
 openai-whisper's URL table is pointed at local stand-ins (a file:// URL, a local http.server), so the real
 download code runs: urllib, whisper's own sha256 check, our temporary folder and rename.
@@ -10,6 +11,7 @@ import logging
 import threading
 
 import pytest
+import torch
 import whisper
 
 from fcodec.bin.fetch_whisper import fetch_whisper
@@ -157,3 +159,22 @@ def test_published_sizes_match_the_real_checkpoint_and_load_as_random_stand_ins(
     assert {k: v.shape for k, v in standin.items()} == {k: v.shape for k, v in real["model_state_dict"].items()}
     model = load_whisper(make_tiny_whisper(tmp_path / "tiny.pt", **PUBLISHED_DIMS["tiny"]), "cpu")
     assert model.is_multilingual and model.num_languages == 99
+
+
+def test_tiny_whisper_is_multilingual_and_loads(tiny_whisper_path):
+    model = load_whisper(tiny_whisper_path)
+    assert model.is_multilingual and model.dims.n_mels == 80
+    for name, tensor in model.state_dict().items():
+        assert torch.isfinite(tensor).all() and tensor.abs().max() < 100, name  # nothing left uninitialised
+
+
+def test_unknown_whisper_name_is_a_clear_error():
+    with pytest.raises(FileNotFoundError, match="neither a file nor one of the published names"):
+        load_whisper("no-such-model")
+
+
+def test_a_corrupt_whisper_checkpoint_is_an_error_naming_the_file(tmp_path, tiny_whisper_path):
+    broken = tmp_path / "small.pt"
+    broken.write_bytes(tiny_whisper_path.read_bytes()[:1000])  # a download cut short
+    with pytest.raises(RuntimeError, match=r"cannot load the Whisper checkpoint .*small\.pt.*fetch it again"):
+        load_whisper(broken)
