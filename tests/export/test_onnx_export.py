@@ -150,3 +150,48 @@ def test_description_names_inputs_rates_state_and_source(exported):
     assert list(encode["state"]) == [i["name"] for i in encode["inputs"]][3:]
     for entry in meta["graphs"].values():
         assert (folder / entry["file"]).is_file() and (folder / entry["int8_file"]).is_file()
+
+
+def _staggered_rows(codec: OnnxCodec, graph: str, rows, offset: int, per_call: int):
+    """Run ``graph`` on two streams batched in one call, the second starting ``offset`` calls after the first (a new
+    stream: its row's state zeroed and position reset, as a caller does); each row's outputs, concatenated."""
+    session, entry = codec.session(graph), codec.meta["graphs"][graph]
+    names = [i["name"] for i in entry["inputs"]]
+    state = [np.zeros((2, *entry["state"][n]), np.float32) for n in names[3:]]
+    seen = np.zeros(2, np.int64)
+    calls = max(rows[0].shape[-1], rows[1].shape[-1] + offset * per_call) // per_call
+    outputs = [[], []]
+    for k in range(calls):
+        starts = [k * per_call, (k - offset) * per_call]
+        if k == offset:  # the second stream starts now
+            seen[1] = 0
+            for s in state:
+                s[1] = 0
+        pieces = [np.asarray(r[max(b, 0) : max(b, 0) + per_call]) for r, b in zip(rows, starts)]
+        x = np.stack([np.pad(p, (0, per_call - p.shape[-1])) for p in pieces])  # a row past its end: zeros
+        valid = np.full(2, per_call // codec.encoder_hop if graph == "stream_encode" else per_call, np.int64)
+        out = session.run(None, dict(zip(names, [x, valid, seen, *state])))
+        seen, state = out[1], list(out[2:])
+        for i, b in enumerate(starts):
+            if 0 <= b and b + per_call <= rows[i].shape[-1]:
+                outputs[i].append(out[0][i])
+    return [np.concatenate(o) for o in outputs]
+
+
+def test_streams_batched_at_different_positions_each_stream_as_alone(exported, speech):
+    """Rows of one streaming call are independent streams: one starting while the other is under way gets the
+    tokens and audio it gets alone (the first call's padding applies to its row only)."""
+    model, folder = exported["50hz"]
+    codec = OnnxCodec(folder, threads=1)
+    chunk, per_chunk = codec.chunk_size, codec.tokens_per_chunk
+    sigs = [s[: s.shape[-1] // chunk * chunk].numpy() for s in speech]  # whole chunks
+    alone = [codec.stream() for _ in sigs]
+    alone = [s.push(x[None]) for s, x in zip(alone, sigs)]
+    toks = _staggered_rows(codec, "stream_encode", sigs, 3, chunk)
+    for (ref_toks, _), row, sig in zip(alone, toks, sigs):
+        _, lats = codec.encode(sig[None])
+        assert unexplained_token_differences(ref_toks, row[None], lats, model) == 0
+    audio = _staggered_rows(codec, "stream_decode", [t.numpy()[0] for t, _ in alone], 2, per_chunk)
+    for (_, ref_audio), row in zip(alone, audio):
+        ref = ref_audio.numpy()[0]
+        assert np.abs(row[: ref.shape[-1]] - ref).max() <= 1e-4 * np.abs(ref).max()
